@@ -1,0 +1,306 @@
+#include "actors/account.hpp"
+
+#include <caf/actor_pool.hpp>
+#include <caf/event_based_actor.hpp>
+#include <sodium.h>
+
+#include "actors/api/atoms.hpp"
+#include "actors/api/errors.hpp"
+#include "actors/tokens.hpp"
+#include "wire/codec.hpp"
+
+namespace confab::actors {
+
+using api::errc;
+using api::fail;
+
+std::string check_username(const std::string& name) {
+  if (name.size() < 3 || name.size() > 32)
+    return "username must have 3-32 characters";
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+      return "username may only use a-z, 0-9, _, . and -";
+  return {};
+}
+
+std::string check_password(const std::string& pw) {
+  auto n = wire::code_points(pw);
+  if (n < 8 || n > 256)
+    return "password must have 8-256 characters";
+  return {};
+}
+
+void attempt_window::prune(std::deque<std::int64_t>& q, std::int64_t now) const {
+  while (!q.empty() && q.front() <= now - window_ms_)
+    q.pop_front();
+}
+
+std::int64_t attempt_window::wait_ms(const std::string& key, std::int64_t now) {
+  auto it = hits_.find(key);
+  if (it == hits_.end())
+    return 0;
+  prune(it->second, now);
+  if (it->second.empty()) {
+    hits_.erase(it);
+    return 0;
+  }
+  if (it->second.size() < limit_)
+    return 0;
+  return it->second.front() + window_ms_ - now;
+}
+
+void attempt_window::record(const std::string& key, std::int64_t now) {
+  auto& q = hits_[key];
+  prune(q, now);
+  q.push_back(now);
+  // Bound memory under a spray of keys: drop keys whose window has passed.
+  if (hits_.size() > 100000)
+    std::erase_if(hits_, [&](auto& kv) { return kv.second.empty() || kv.second.back() <= now - window_ms_; });
+}
+
+caf::expected<storage::stored_user*> account_state::user(const api::user_id& id) {
+  if (auto it = users.find(id); it != users.end())
+    return &it->second;
+  auto u = ctx->db->user(id);
+  if (!u)
+    return u.error();
+  return &(users[id] = std::move(*u));
+}
+
+caf::expected<api::token_claims> account_state::check_token(const std::string& token) {
+  auto c = tokens::verify(secret, token, now_ms());
+  if (!c)
+    return c;
+  if (revoked.count(c->jti) > 0)
+    return fail(errc::unauthorized, "token revoked");
+  auto u = user(c->who.id);
+  if (!u)
+    return fail(errc::unauthorized, "unknown user");
+  if (c->issued_at < (*u)->tokens_valid_after && c->jti != (*u)->keep_jti)
+    return fail(errc::unauthorized, "token revoked");
+  return c;
+}
+
+namespace {
+
+using self_ptr = caf::stateful_actor<account_state>*;
+
+// Argon2id on its own thread: never on the scheduler.
+caf::behavior hasher_actor() {
+  return {
+    [](api::hash_atom, const std::string& pw) -> caf::result<std::string> {
+      char out[crypto_pwhash_STRBYTES];
+      if (crypto_pwhash_str(out, pw.data(), pw.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                            crypto_pwhash_MEMLIMIT_INTERACTIVE)
+          != 0)
+        return fail(errc::unavailable, "out of memory while hashing");
+      return std::string(out);
+    },
+    [](api::check_atom, const std::string& hash, const std::string& pw) {
+      return crypto_pwhash_str_verify(hash.c_str(), pw.data(), pw.size()) == 0;
+    },
+  };
+}
+
+api::login_result issue_token(self_ptr self, const storage::stored_user& u) {
+  auto now = now_ms();
+  api::token_claims c{{u.info.id, u.info.username}, random_id("t_"), now,
+                      now + static_cast<std::int64_t>(self->state.ctx->lim.token_ttl_s) * 1000};
+  return {tokens::sign(self->state.secret, c), c.expires_at, u.info};
+}
+
+caf::result<api::user_info> do_register(self_ptr self, const std::string& username, const std::string& password,
+                                        const std::string& display_name) {
+  auto& st = self->state;
+  if (auto why = check_username(username); !why.empty())
+    return fail(errc::invalid_request, why);
+  if (auto why = check_password(password); !why.empty())
+    return fail(errc::invalid_request, why);
+  auto dn = display_name.empty() ? username : display_name;
+  if (wire::code_points(dn) > 64)
+    return fail(errc::invalid_request, "display_name must have 1-64 characters");
+  auto existing = st.ctx->db->user_id_of(username);
+  if (existing || st.pending_names.count(username) > 0)
+    return fail(errc::username_taken, "username is taken");
+  if (api::describe(existing.error()).code != errc::not_found)
+    return existing.error();
+  st.pending_names.insert(username);
+  auto rp = self->make_response_promise<api::user_info>();
+  self->request(st.hashers, caf::infinite, api::hash_atom::value, password)
+    .then(
+      [=](const std::string& hash) mutable {
+        self->state.pending_names.erase(username);
+        storage::stored_user u;
+        u.info = {api::user_id{random_id("u_")}, username, dn, "", ""};
+        u.password_hash = hash;
+        u.created_at = now_ms();
+        if (auto err = self->state.ctx->db->put_user(u, true)) {
+          rp.deliver(err);
+          return;
+        }
+        self->state.users[u.info.id] = u;
+        rp.deliver(u.info);
+      },
+      [=](caf::error& err) mutable {
+        self->state.pending_names.erase(username);
+        rp.deliver(err);
+      });
+  return rp;
+}
+
+caf::result<api::login_result> do_login(self_ptr self, const std::string& username, const std::string& password,
+                                        const std::string& remote) {
+  auto& st = self->state;
+  auto now = now_ms();
+  if (auto wait = st.ip_attempts.wait_ms(remote, now); wait > 0)
+    return fail(errc::rate_limited, "too many login attempts from this address", static_cast<std::uint64_t>(wait));
+  if (auto wait = st.user_failures.wait_ms(username, now); wait > 0)
+    return fail(errc::rate_limited, "too many failed logins for this username", static_cast<std::uint64_t>(wait));
+  st.ip_attempts.record(remote, now);
+  std::string hash = st.dummy_hash;
+  api::user_id id;
+  if (auto uid = st.ctx->db->user_id_of(username)) {
+    auto u = st.user(*uid);
+    if (!u)
+      return u.error();
+    hash = (*u)->password_hash;
+    id = *uid;
+  } else if (api::describe(uid.error()).code != errc::not_found) {
+    return uid.error();
+  }
+  auto rp = self->make_response_promise<api::login_result>();
+  self->request(st.hashers, caf::infinite, api::check_atom::value, hash, password)
+    .then(
+      [=](bool ok) mutable {
+        auto& st = self->state;
+        if (!ok || id.empty()) {
+          st.user_failures.record(username, now_ms());
+          rp.deliver(fail(errc::invalid_credentials, "wrong username or password"));
+          return;
+        }
+        st.user_failures.clear(username);
+        auto u = st.user(id);
+        if (!u) {
+          rp.deliver(u.error());
+          return;
+        }
+        rp.deliver(issue_token(self, **u));
+      },
+      [=](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
+caf::result<void> do_password(self_ptr self, const api::token_claims& who, const std::string& old_pw,
+                              const std::string& new_pw) {
+  if (auto why = check_password(new_pw); !why.empty())
+    return fail(errc::invalid_request, "new_password: " + why);
+  auto u = self->state.user(who.who.id);
+  if (!u)
+    return u.error();
+  auto old_hash = (*u)->password_hash;
+  auto rp = self->make_response_promise<void>();
+  auto hashers = self->state.hashers;
+  self->request(hashers, caf::infinite, api::check_atom::value, old_hash, old_pw)
+    .then(
+      [=](bool ok) mutable {
+        if (!ok) {
+          rp.deliver(fail(errc::forbidden, "old_password is wrong"));
+          return;
+        }
+        self->request(hashers, caf::infinite, api::hash_atom::value, new_pw)
+          .then(
+            [=](const std::string& hash) mutable {
+              auto u = self->state.user(who.who.id);
+              if (!u) {
+                rp.deliver(u.error());
+                return;
+              }
+              auto updated = **u;
+              updated.password_hash = hash;
+              updated.tokens_valid_after = now_ms() + 1;  // every earlier token, ...
+              updated.keep_jti = who.jti;                 // ... except the caller's
+              if (auto err = self->state.ctx->db->put_user(updated, false)) {
+                rp.deliver(err);
+                return;
+              }
+              **u = std::move(updated);
+              static_cast<caf::response_promise&>(rp).deliver(caf::unit);
+            },
+            [=](caf::error& err) mutable { rp.deliver(err); });
+      },
+      [=](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
+caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, const api::profile_patch& p) {
+  auto u = self->state.user(id);
+  if (!u)
+    return u.error();
+  auto updated = **u;
+  if (p.set_display_name)
+    updated.info.display_name = p.display_name;
+  if (p.set_status_text)
+    updated.info.status_text = p.status_text;
+  if (p.set_avatar)
+    updated.info.avatar_file_id = p.avatar_file_id;
+  if (auto err = self->state.ctx->db->put_user(updated, false))
+    return err;
+  **u = std::move(updated);
+  return (*u)->info;
+}
+
+}  // namespace
+
+caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.secret = std::move(secret);
+  st.user_failures.configure(st.ctx->lim.login_user_failures, std::int64_t{st.ctx->lim.login_user_window_s} * 1000);
+  st.ip_attempts.configure(st.ctx->lim.login_ip_attempts, std::int64_t{st.ctx->lim.login_ip_window_s} * 1000);
+  if (auto r = st.ctx->db->revoked(now_ms()))
+    st.revoked = std::move(*r);
+  auto& sys = self->system();
+  st.hashers = caf::actor_pool::make(
+    sys.dummy_execution_unit(), 2, [&sys] { return sys.spawn<caf::detached>(hasher_actor); },
+    caf::actor_pool::round_robin());
+  self->link_to(st.hashers);
+  self->request(st.hashers, caf::infinite, api::hash_atom::value, random_id("dummy-"))
+    .then([self](const std::string& hash) { self->state.dummy_hash = hash; });
+  return {
+    [=](api::register_atom, const std::string& username, const std::string& password,
+        const std::string& display_name) { return do_register(self, username, password, display_name); },
+    [=](api::login_atom, const std::string& username, const std::string& password, const std::string& remote) {
+      return do_login(self, username, password, remote);
+    },
+    [=](api::verify_atom, const std::string& token) -> caf::result<api::token_claims, api::user_info> {
+      auto c = self->state.check_token(token);
+      if (!c)
+        return c.error();
+      auto u = self->state.user(c->who.id);
+      if (!u)
+        return u.error();
+      return {*c, (*u)->info};
+    },
+    [=](api::logout_atom, const api::token_claims& c) -> caf::result<void> {
+      if (auto err = self->state.ctx->db->revoke(c.jti, c.expires_at))
+        return err;
+      self->state.revoked.emplace(c.jti, c.expires_at);
+      return caf::unit;
+    },
+    [=](api::profile_atom, const api::user_id& id, const api::profile_patch& p) { return do_profile(self, id, p); },
+    [=](api::password_atom, const api::token_claims& who, const std::string& old_pw, const std::string& new_pw) {
+      return do_password(self, who, old_pw, new_pw);
+    },
+    [=](api::lookup_atom, const std::string& username) -> caf::result<api::user_info> {
+      auto id = self->state.ctx->db->user_id_of(username);
+      if (!id)
+        return fail(errc::not_found, "no such user");
+      auto u = self->state.user(*id);
+      if (!u)
+        return u.error();
+      return (*u)->info;
+    },
+  };
+}
+
+}  // namespace confab::actors

@@ -1,0 +1,63 @@
+#pragma once
+
+// Account actor: one per node, owner of the accounts whose username this node
+// owns (all of them on a single node). Registers users, checks passwords, signs
+// and verifies tokens, keeps revocations, rate-limits logins. Password hashing
+// (Argon2id, deliberately slow) runs on a pool of detached hasher actors so
+// neither this actor nor the scheduler's threads ever wait for it.
+
+#include <deque>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <caf/stateful_actor.hpp>
+
+#include "actors/api/messages.hpp"
+#include "actors/context.hpp"
+
+namespace confab::actors {
+
+// Sliding-window counter per key (username or client address).
+class attempt_window {
+ public:
+  void configure(std::uint32_t limit, std::int64_t window_ms) {
+    limit_ = limit;
+    window_ms_ = window_ms;
+  }
+  // Milliseconds until another attempt is allowed, 0 when it is allowed now.
+  [[nodiscard]] std::int64_t wait_ms(const std::string& key, std::int64_t now);
+  void record(const std::string& key, std::int64_t now);
+  void clear(const std::string& key) { hits_.erase(key); }
+
+ private:
+  void prune(std::deque<std::int64_t>& q, std::int64_t now) const;
+  std::uint32_t limit_ = 1;
+  std::int64_t window_ms_ = 1;
+  std::unordered_map<std::string, std::deque<std::int64_t>> hits_;
+};
+
+struct account_state {
+  static inline const char* name = "confab.account";
+
+  context_ptr ctx;
+  std::string secret;
+  caf::actor hashers;
+  std::string dummy_hash;  // verified against for unknown usernames: same cost
+  std::unordered_map<api::user_id, storage::stored_user> users;
+  std::map<std::string, std::int64_t> revoked;  // jti -> expiry ms
+  std::set<std::string> pending_names;          // registrations being hashed
+  attempt_window user_failures;
+  attempt_window ip_attempts;
+
+  [[nodiscard]] caf::expected<storage::stored_user*> user(const api::user_id& id);
+  [[nodiscard]] caf::expected<api::token_claims> check_token(const std::string& token);
+};
+
+caf::behavior account_actor(caf::stateful_actor<account_state>* self, context_ptr ctx, std::string secret);
+
+// Validation shared with the HTTP frontend: empty when fine, else why not.
+[[nodiscard]] std::string check_username(const std::string& username);
+[[nodiscard]] std::string check_password(const std::string& password);
+
+}  // namespace confab::actors

@@ -1,0 +1,49 @@
+#pragma once
+
+// Atoms of Confab's actor messages (at most 10 characters each).
+
+#include <caf/atom.hpp>
+
+namespace confab::api {
+
+// session <-> connection bridge
+using frame_atom = caf::atom_constant<caf::atom("frame")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+// rooms
+using send_atom = caf::atom_constant<caf::atom("send")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using invite_atom = caf::atom_constant<caf::atom("invite")>;
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using dm_atom = caf::atom_constant<caf::atom("dm")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
+using info_atom = caf::atom_constant<caf::atom("info")>;
+// reads
+using history_atom = caf::atom_constant<caf::atom("history")>;
+using members_atom = caf::atom_constant<caf::atom("members")>;
+using my_rooms_atom = caf::atom_constant<caf::atom("myrooms")>;
+using public_atom = caf::atom_constant<caf::atom("public")>;
+// hub
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
+using event_atom = caf::atom_constant<caf::atom("event")>;
+using user_event_atom = caf::atom_constant<caf::atom("userevent")>;
+using membership_atom = caf::atom_constant<caf::atom("membership")>;
+using online_atom = caf::atom_constant<caf::atom("online")>;
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+// accounts
+using register_atom = caf::atom_constant<caf::atom("register")>;
+using login_atom = caf::atom_constant<caf::atom("login")>;
+using logout_atom = caf::atom_constant<caf::atom("logout")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using profile_atom = caf::atom_constant<caf::atom("profile")>;
+using password_atom = caf::atom_constant<caf::atom("password")>;
+using hash_atom = caf::atom_constant<caf::atom("hash")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
+// http
+using http_atom = caf::atom_constant<caf::atom("http")>;
+
+}  // namespace confab::api

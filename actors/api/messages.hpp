@@ -1,0 +1,165 @@
+#pragma once
+
+// Message structs exchanged between actors. Each has inspect() so that it can
+// later cross node links; shared buffers and sinks are local-only.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "actors/api/ids.hpp"
+
+namespace confab::api {
+
+// An event encoded once to its wire JSON, shared by every receiver.
+using shared_text = std::shared_ptr<const std::string>;
+
+struct user_info {
+  user_id id;
+  std::string username;
+  std::string display_name;
+  std::string status_text;     // empty: absent
+  std::string avatar_file_id;  // empty: absent
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_info& x) {
+  return f(caf::meta::type_name("confab::user_info"), x.id, x.username, x.display_name, x.status_text,
+           x.avatar_file_id);
+}
+
+struct room_info {
+  room_id id;
+  std::string name;
+  std::string topic;
+  std::string visibility;  // "public" | "private"
+  std::string kind;        // "room" | "dm"
+  std::int64_t created_at = 0;
+  user_id owner;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, room_info& x) {
+  return f(caf::meta::type_name("confab::room_info"), x.id, x.name, x.topic, x.visibility, x.kind,
+           x.created_at, x.owner);
+}
+
+// The authenticated caller of a request.
+struct caller {
+  user_id id;
+  std::string username;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, caller& x) {
+  return f(caf::meta::type_name("confab::caller"), x.id, x.username);
+}
+
+struct send_request {
+  caller from;
+  room_id room;
+  std::string body;
+  std::string client_msg_id;  // empty: none
+  std::uint64_t reply_to = 0;  // 0: none
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, send_request& x) {
+  return f(caf::meta::type_name("confab::send_request"), x.from, x.room, x.body, x.client_msg_id, x.reply_to);
+}
+
+// What a durable send answers: {room, seq, msg_id, ts}, plus the full message
+// JSON for the HTTP answer.
+struct send_ack {
+  room_id room;
+  seq_t seq = 0;
+  std::string msg_id;
+  std::int64_t ts = 0;
+  std::string message_json;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, send_ack& x) {
+  return f(caf::meta::type_name("confab::send_ack"), x.room, x.seq, x.msg_id, x.ts, x.message_json);
+}
+
+struct history_request {
+  user_id user;
+  room_id room;
+  seq_t before = 0;  // 0: no bound
+  seq_t after = 0;   // 0: no bound
+  std::uint32_t limit = 50;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, history_request& x) {
+  return f(caf::meta::type_name("confab::history_request"), x.user, x.room, x.before, x.after, x.limit);
+}
+
+// Messages as stored: each already its wire JSON.
+struct history_page {
+  std::vector<std::string> messages;
+  bool has_more = false;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, history_page& x) {
+  return f(caf::meta::type_name("confab::history_page"), x.messages, x.has_more);
+}
+
+struct member_entry {
+  user_info user;
+  std::string role;  // "owner" | "member"
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_entry& x) {
+  return f(caf::meta::type_name("confab::member_entry"), x.user, x.role);
+}
+
+// One of the caller's rooms with its counters (GET /rooms, the auth reply).
+struct my_room {
+  room_info room;
+  seq_t last_seq = 0;
+  seq_t last_read = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, my_room& x) {
+  return f(caf::meta::type_name("confab::my_room"), x.room, x.last_seq, x.last_read);
+}
+
+struct login_result {
+  std::string token;
+  std::int64_t expires_at = 0;
+  user_info user;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, login_result& x) {
+  return f(caf::meta::type_name("confab::login_result"), x.token, x.expires_at, x.user);
+}
+
+// A verified access token.
+struct token_claims {
+  caller who;
+  std::string jti;
+  std::int64_t issued_at = 0;
+  std::int64_t expires_at = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_claims& x) {
+  return f(caf::meta::type_name("confab::token_claims"), x.who, x.jti, x.issued_at, x.expires_at);
+}
+
+struct profile_patch {
+  bool set_display_name = false;
+  std::string display_name;
+  bool set_status_text = false;
+  std::string status_text;
+  bool set_avatar = false;
+  std::string avatar_file_id;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, profile_patch& x) {
+  return f(caf::meta::type_name("confab::profile_patch"), x.set_display_name, x.display_name,
+           x.set_status_text, x.status_text, x.set_avatar, x.avatar_file_id);
+}
+
+}  // namespace confab::api
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(confab::api::shared_text)

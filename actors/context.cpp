@@ -1,0 +1,26 @@
+#include "actors/context.hpp"
+
+#include <chrono>
+
+#include <sodium.h>
+
+namespace confab::actors {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string random_id(const char* prefix) {
+  unsigned char bytes[8];
+  randombytes_buf(bytes, sizeof(bytes));
+  static const char* hex = "0123456789abcdef";
+  std::string out = prefix;
+  for (auto b : bytes) {
+    out.push_back(hex[b >> 4]);
+    out.push_back(hex[b & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace confab::actors

@@ -1,0 +1,31 @@
+#pragma once
+
+// What every actor of a node shares: the store, placement and limits. Set up
+// once by apps/confabd; immutable afterwards.
+
+#include <memory>
+#include <string>
+
+#include "cluster/placement.hpp"
+#include "config/options.hpp"
+#include "storage/store.hpp"
+
+namespace confab::actors {
+
+struct node_context {
+  std::shared_ptr<storage::store> db;
+  // Filled in after the node's actors are spawned, before any traffic.
+  std::shared_ptr<cluster::placement> place;
+  config::limits lim;
+  std::string node_id;
+};
+using context_ptr = std::shared_ptr<const node_context>;
+
+// Milliseconds since the Unix epoch.
+[[nodiscard]] std::int64_t now_ms();
+// `prefix` + 16 random hex digits.
+[[nodiscard]] std::string random_id(const char* prefix);
+
+}  // namespace confab::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(confab::actors::context_ptr)

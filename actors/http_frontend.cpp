@@ -1,0 +1,433 @@
+#include "actors/http_frontend.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/account.hpp"
+#include "actors/api/atoms.hpp"
+#include "actors/api/errors.hpp"
+#include "actors/api/sinks.hpp"
+#include "wire/codec.hpp"
+
+namespace confab::actors {
+
+using api::errc;
+using api::fail;
+using wire::json;
+
+namespace {
+
+using self_ptr = caf::stateful_actor<http_frontend_state>*;
+constexpr auto request_timeout = std::chrono::seconds(10);
+
+// One HTTP exchange: the parsed call and where its answer goes.
+struct exchange {
+  api::http_call call;
+  api::responder_ptr out;
+  std::vector<std::string> path;
+  std::map<std::string, std::string> query;
+  json body;
+
+  void respond(unsigned status, std::string body_text = {}) const {
+    api::http_reply r;
+    r.status = status;
+    r.body = std::move(body_text);
+    out->respond(std::move(r));
+  }
+  void respond_json(unsigned status, const json& j) const { respond(status, j.dump()); }
+  void respond_error(const caf::error& err) const {
+    auto f = api::describe(err);
+    api::http_reply r;
+    r.status = api::http_status(f.code);
+    r.body = wire::http_error(f);
+    if (f.retry_after_ms > 0)
+      r.headers.emplace_back("Retry-After", std::to_string((f.retry_after_ms + 999) / 1000));
+    out->respond(std::move(r));
+  }
+  void bad(const std::string& why) const { respond_error(fail(errc::invalid_request, why)); }
+};
+using exchange_ptr = std::shared_ptr<exchange>;
+
+void split_target(exchange& ex) {
+  auto& target = ex.call.target;
+  auto q = target.find('?');
+  std::string path = target.substr(0, q);
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos)
+      end = path.size();
+    if (end > start)
+      ex.path.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  if (q == std::string::npos)
+    return;
+  std::string query = target.substr(q + 1);
+  std::size_t pos = 0;
+  while (pos <= query.size()) {
+    auto amp = query.find('&', pos);
+    if (amp == std::string::npos)
+      amp = query.size();
+    auto item = query.substr(pos, amp - pos);
+    auto eq = item.find('=');
+    if (!item.empty())
+      ex.query[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
+    pos = amp + 1;
+  }
+}
+
+// Parses the JSON body into ex.body; answers 400 and returns false otherwise.
+bool parse_body(exchange& ex) {
+  if (ex.call.body.empty()) {
+    ex.body = json::object();
+    return true;
+  }
+  if (wire::parse_object(ex.call.body, ex.body) != wire::parse_status::ok) {
+    ex.bad("body must be a JSON object");
+    return false;
+  }
+  return true;
+}
+
+// Reads a non-negative integer query parameter; answers 400 on junk.
+bool query_seq(const exchange& ex, const char* key, std::uint64_t& out) {
+  auto it = ex.query.find(key);
+  if (it == ex.query.end())
+    return true;
+  const auto& v = it->second;
+  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
+    ex.bad(std::string(key) + " must be a non-negative integer");
+    return false;
+  }
+  out = std::stoull(v);
+  return true;
+}
+
+template <class F>
+void with_auth(self_ptr self, const exchange_ptr& ex, F f) {
+  const auto& h = ex->call.authorization;
+  static const std::string bearer = "Bearer ";
+  if (h.size() <= bearer.size() || h.compare(0, bearer.size(), bearer) != 0)
+    return ex->respond_error(fail(errc::unauthorized, "missing bearer token"));
+  self->request(self->state.ctx->place->account(""), request_timeout, api::verify_atom::value, h.substr(bearer.size()))
+    .then([=](const api::token_claims& c, const api::user_info& u) { f(c, u); },
+          [=](caf::error&) { ex->respond_error(fail(errc::unauthorized, "invalid or revoked token")); });
+}
+
+// Resolves a username, then calls f with its user.
+template <class F>
+void with_user(self_ptr self, const exchange_ptr& ex, const std::string& username, F f) {
+  self->request(self->state.ctx->place->account(username), request_timeout, api::lookup_atom::value, username)
+    .then([=](const api::user_info& u) { f(u); }, [=](caf::error& err) { ex->respond_error(err); });
+}
+
+// Calls f with the subset of `users` that is online.
+template <class F>
+void with_online(self_ptr self, const exchange_ptr& ex, std::vector<api::user_id> users, F f) {
+  self->request(self->state.ctx->place->local_hub(), request_timeout, api::online_atom::value, std::move(users))
+    .then([=](const std::vector<api::user_id>& online) { f(online); }, [=](caf::error& err) { ex->respond_error(err); });
+}
+
+json presence_json(bool online) {
+  return json{{"status", online ? "online" : "offline"}};
+}
+
+void account_routes(self_ptr self, const exchange_ptr& ex) {
+  auto& p = ex->path;
+  auto& method = ex->call.method;
+  auto& ctx = *self->state.ctx;
+  std::string error;
+  if (p[2] == "register" && p.size() == 3 && method == "POST") {
+    auto username = wire::string_field(ex->body, "username", true, error);
+    auto password = wire::string_field(ex->body, "password", true, error);
+    auto display = wire::string_field(ex->body, "display_name", false, error);
+    if (!error.empty())
+      return ex->bad(error);
+    self->request(ctx.place->account(*username), request_timeout, api::register_atom::value, *username, *password,
+                  display.value_or(""))
+      .then([=](const api::user_info& u) { ex->respond_json(201, json{{"user", wire::user_json(u)}}); },
+            [=](caf::error& err) { ex->respond_error(err); });
+    return;
+  }
+  if (p[2] == "login" && p.size() == 3 && method == "POST") {
+    auto username = wire::string_field(ex->body, "username", true, error);
+    auto password = wire::string_field(ex->body, "password", true, error);
+    if (!error.empty())
+      return ex->bad(error);
+    self->request(ctx.place->account(*username), request_timeout, api::login_atom::value, *username, *password,
+                  ex->call.remote)
+      .then(
+        [=](const api::login_result& r) {
+          ex->respond_json(200, json{{"token", r.token}, {"expires_at", r.expires_at}, {"user", wire::user_json(r.user)}});
+        },
+        [=](caf::error& err) { ex->respond_error(err); });
+    return;
+  }
+  if (p[2] == "logout" && p.size() == 3 && method == "POST")
+    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+      self->request(self->state.ctx->place->account(c.who.username), request_timeout, api::logout_atom::value, c)
+        .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+    });
+  if (p[2] == "me" && p.size() == 3 && method == "GET")
+    return with_auth(self, ex, [=](const api::token_claims&, const api::user_info& u) {
+      ex->respond_json(200, json{{"user", wire::user_json(u)}});
+    });
+  if (p[2] == "me" && p.size() == 3 && method == "PATCH") {
+    api::profile_patch patch;
+    auto& b = ex->body;
+    if (auto dn = wire::string_field(b, "display_name", false, error)) {
+      auto n = wire::code_points(*dn);
+      if (n < 1 || n > 64)
+        return ex->bad("display_name must have 1-64 characters");
+      patch.set_display_name = true;
+      patch.display_name = *dn;
+    }
+    if (b.contains("status_text")) {
+      auto st = wire::string_field(b, "status_text", false, error);
+      if (st && wire::code_points(*st) > 140)
+        return ex->bad("status_text must have at most 140 characters");
+      patch.set_status_text = true;
+      patch.status_text = st.value_or("");
+    }
+    if (b.contains("avatar_file_id")) {
+      auto av = wire::string_field(b, "avatar_file_id", false, error);
+      if (av && av->size() > 64)
+        return ex->bad("avatar_file_id must have at most 64 characters");
+      patch.set_avatar = true;
+      patch.avatar_file_id = av.value_or("");
+    }
+    if (!error.empty())
+      return ex->bad(error);
+    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+      self->request(self->state.ctx->place->account(c.who.username), request_timeout, api::profile_atom::value,
+                    c.who.id, patch)
+        .then([=](const api::user_info& u) { ex->respond_json(200, json{{"user", wire::user_json(u)}}); },
+              [=](caf::error& err) { ex->respond_error(err); });
+    });
+  }
+  if (p[2] == "me" && p.size() == 4 && p[3] == "password" && method == "POST") {
+    auto old_pw = wire::string_field(ex->body, "old_password", true, error);
+    auto new_pw = wire::string_field(ex->body, "new_password", true, error);
+    if (!error.empty())
+      return ex->bad(error);
+    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+      self->request(self->state.ctx->place->account(c.who.username), request_timeout, api::password_atom::value, c,
+                    *old_pw, *new_pw)
+        .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+    });
+  }
+  if (p[2] == "users" && p.size() == 4 && method == "GET")
+    return with_auth(self, ex, [=](const api::token_claims&, const api::user_info&) {
+      with_user(self, ex, ex->path[3], [=](const api::user_info& u) {
+        with_online(self, ex, {u.id}, [=](const std::vector<api::user_id>& online) {
+          ex->respond_json(200, json{{"user", wire::user_json(u)}, {"presence", presence_json(!online.empty())}});
+        });
+      });
+    });
+  if (p[2] == "dm" && p.size() == 3 && method == "POST") {
+    auto username = wire::string_field(ex->body, "username", true, error);
+    if (!error.empty())
+      return ex->bad(error);
+    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+      with_user(self, ex, *username, [=](const api::user_info& other) {
+        self->request(self->state.ctx->place->room(api::room_id{}), request_timeout, api::dm_atom::value, c.who, other)
+          .then([=](const api::room_info& r) { ex->respond_json(200, json{{"room", wire::room_json(r)}}); },
+                [=](caf::error& err) { ex->respond_error(err); });
+      });
+    });
+  }
+  ex->respond_error(fail(errc::not_found, "no such endpoint"));
+}
+
+void create_room(self_ptr self, const exchange_ptr& ex) {
+  std::string error;
+  auto name = wire::string_field(ex->body, "name", true, error);
+  auto topic = wire::string_field(ex->body, "topic", false, error);
+  auto visibility = wire::string_field(ex->body, "visibility", true, error);
+  if (!error.empty())
+    return ex->bad(error);
+  auto n = wire::code_points(*name);
+  if (n < 1 || n > 100)
+    return ex->bad("name must have 1-100 characters");
+  if (topic && wire::code_points(*topic) > 500)
+    return ex->bad("topic must have at most 500 characters");
+  if (*visibility != "public" && *visibility != "private")
+    return ex->bad("visibility must be public or private");
+  with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+    self->request(self->state.ctx->place->room(api::room_id{}), request_timeout, api::create_atom::value, c.who,
+                  *name, topic.value_or(""), *visibility)
+      .then([=](const api::room_info& r) { ex->respond_json(201, json{{"room", wire::room_json(r)}}); },
+            [=](caf::error& err) { ex->respond_error(err); });
+  });
+}
+
+void post_message(self_ptr self, const exchange_ptr& ex, const api::room_id& room) {
+  auto& lim = self->state.ctx->lim;
+  std::string error;
+  auto body = wire::string_field(ex->body, "body", false, error);
+  auto cmid = wire::string_field(ex->body, "client_msg_id", false, error);
+  auto reply_to = wire::seq_field(ex->body, "reply_to", error);
+  if (!error.empty())
+    return ex->bad(error);
+  if (ex->body.contains("file_id") && !ex->body["file_id"].is_null())
+    return ex->bad("file_id is not supported yet");
+  if (!body || body->empty())
+    return ex->bad("body must not be empty");
+  if (wire::code_points(*body) > lim.max_body_chars)
+    return ex->respond_error(fail(errc::too_large, "body is over the limit"));
+  if (cmid && (cmid->empty() || cmid->size() > 128))
+    return ex->bad("client_msg_id must have 1-128 characters");
+  with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+    auto& st = self->state;
+    auto [it, fresh] = st.send_buckets.try_emplace(c.who.id);
+    if (fresh)
+      it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
+    if (auto wait = it->second.take(now_ms()); wait > 0)
+      return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
+    api::send_request r{c.who, room, *body, cmid.value_or(""), reply_to.value_or(0)};
+    self->request(st.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(r))
+      .then([=](const api::send_ack& ack) { ex->respond(201, R"({"message":)" + ack.message_json + "}"); },
+            [=](caf::error& err) { ex->respond_error(err); });
+  });
+}
+
+void get_messages(self_ptr self, const exchange_ptr& ex, const api::room_id& room) {
+  api::history_request h;
+  h.room = room;
+  std::uint64_t limit = 50;
+  if (!query_seq(*ex, "before", h.before) || !query_seq(*ex, "after", h.after) || !query_seq(*ex, "limit", limit))
+    return;
+  if (limit < 1 || limit > self->state.ctx->lim.history_max)
+    return ex->bad("limit must be 1-" + std::to_string(self->state.ctx->lim.history_max));
+  h.limit = static_cast<std::uint32_t>(limit);
+  with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+    auto req = h;
+    req.user = c.who.id;
+    self->request(self->state.ctx->place->reader(room), request_timeout, api::history_atom::value, req)
+      .then(
+        [=](const api::history_page& page) {
+          ex->respond(200, R"({"messages":)" + wire::join_array(page.messages) + R"(,"has_more":)"
+                             + (page.has_more ? "true" : "false") + "}");
+        },
+        [=](caf::error& err) { ex->respond_error(err); });
+  });
+}
+
+void room_routes(self_ptr self, const exchange_ptr& ex) {
+  auto& p = ex->path;
+  auto& method = ex->call.method;
+  if (p.size() == 3) {
+    if (method == "POST")
+      return create_room(self, ex);
+    if (method == "GET")
+      return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+        self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, c.who.id)
+          .then(
+            [=](const std::vector<api::my_room>& rooms) {
+              json list = json::array();
+              for (auto& r : rooms)
+                list.push_back(wire::my_room_json(r));
+              ex->respond_json(200, json{{"rooms", list}});
+            },
+            [=](caf::error& err) { ex->respond_error(err); });
+      });
+  }
+  if (p.size() == 4 && p[3] == "public" && method == "GET")
+    return with_auth(self, ex, [=](const api::token_claims&, const api::user_info&) {
+      self->request(self->state.ctx->place->reader(), request_timeout, api::public_atom::value)
+        .then(
+          [=](const std::vector<api::room_info>& rooms) {
+            json list = json::array();
+            for (auto& r : rooms)
+              list.push_back(wire::room_json(r));
+            ex->respond_json(200, json{{"rooms", list}});
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
+    });
+  if (p.size() != 5)
+    return ex->respond_error(fail(errc::not_found, "no such endpoint"));
+  api::room_id room{p[3]};
+  const auto& action = p[4];
+  if (action == "messages" && method == "GET")
+    return get_messages(self, ex, room);
+  if (action == "messages" && method == "POST")
+    return post_message(self, ex, room);
+  if (action == "members" && method == "GET")
+    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+      self->request(self->state.ctx->place->reader(room), request_timeout, api::members_atom::value, room, c.who.id)
+        .then(
+          [=](const std::vector<api::member_entry>& members) {
+            std::vector<api::user_id> ids;
+            for (auto& m : members)
+              ids.push_back(m.user.id);
+            with_online(self, ex, ids, [=](const std::vector<api::user_id>& online) {
+              json list = json::array();
+              for (auto& m : members) {
+                bool on = std::find(online.begin(), online.end(), m.user.id) != online.end();
+                list.push_back({{"user", wire::user_json(m.user)}, {"role", m.role}, {"presence", presence_json(on)}});
+              }
+              ex->respond_json(200, json{{"members", list}});
+            });
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
+    });
+  if (method != "POST")
+    return ex->respond_error(fail(errc::not_found, "no such endpoint"));
+  auto fail_or = [ex](caf::error& err) { ex->respond_error(err); };
+  if (action == "join")
+    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+      self->request(self->state.ctx->place->room(room), request_timeout, api::join_atom::value, room, c.who)
+        .then([=](const api::room_info& r) { ex->respond_json(200, json{{"room", wire::room_json(r)}}); }, fail_or);
+    });
+  if (action == "leave")
+    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+      self->request(self->state.ctx->place->room(room), request_timeout, api::leave_atom::value, room, c.who)
+        .then([=]() { ex->respond(204); }, fail_or);
+    });
+  if (action == "invite") {
+    std::string error;
+    auto username = wire::string_field(ex->body, "username", true, error);
+    if (!error.empty())
+      return ex->bad(error);
+    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
+      with_user(self, ex, *username, [=](const api::user_info& invitee) {
+        self->request(self->state.ctx->place->room(room), request_timeout, api::invite_atom::value, room, c.who,
+                      invitee)
+          .then([=]() { ex->respond(204); }, fail_or);
+      });
+    });
+  }
+  ex->respond_error(fail(errc::not_found, "no such endpoint"));
+}
+
+void route(self_ptr self, const exchange_ptr& ex) {
+  split_target(*ex);
+  auto& p = ex->path;
+  if (ex->call.body_too_large)
+    return ex->respond_error(fail(errc::too_large, "request body is over the limit"));
+  if (p.size() == 1 && p[0] == "healthz" && ex->call.method == "GET")
+    return ex->respond_json(200, json{{"status", "ok"}, {"node", self->state.ctx->node_id}});
+  if (p.size() < 3 || p[0] != "api" || p[1] != "v1")
+    return ex->respond_error(fail(errc::not_found, "no such endpoint"));
+  if (!parse_body(*ex))
+    return;
+  if (p[2] == "rooms")
+    return room_routes(self, ex);
+  account_routes(self, ex);
+}
+
+}  // namespace
+
+caf::behavior http_frontend(self_ptr self, context_ptr ctx) {
+  self->state.ctx = std::move(ctx);
+  return {
+    [=](api::http_atom, api::http_call& call, api::responder_ptr& out) {
+      auto ex = std::make_shared<exchange>();
+      ex->call = std::move(call);
+      ex->out = std::move(out);
+      route(self, ex);
+    },
+  };
+}
+
+}  // namespace confab::actors

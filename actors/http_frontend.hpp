@@ -1,0 +1,26 @@
+#pragma once
+
+// HTTP frontend: one per node. Accepts every HTTP API call that net/ parsed,
+// authenticates it, and forwards it to the owner of the id it names (through
+// placement); answers through the call's responder. Never blocks: every step
+// is an asynchronous request.
+
+#include <unordered_map>
+
+#include <caf/stateful_actor.hpp>
+
+#include "actors/context.hpp"
+#include "actors/session.hpp"
+
+namespace confab::actors {
+
+struct http_frontend_state {
+  static inline const char* name = "confab.http_frontend";
+  context_ptr ctx;
+  // HTTP sends are rate-limited per user like a session's requests.
+  std::unordered_map<api::user_id, token_bucket> send_buckets;
+};
+
+caf::behavior http_frontend(caf::stateful_actor<http_frontend_state>* self, context_ptr ctx);
+
+}  // namespace confab::actors

@@ -1,0 +1,18 @@
+#pragma once
+
+// Reader: the query side (CQRS). A pool of these per node serves history
+// pages, member lists and room lists straight from RocksDB (each read one
+// consistent snapshot), so queries never queue behind a busy room's writes.
+// Membership is checked against storage, which the room actor writes before
+// it answers.
+
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "actors/context.hpp"
+
+namespace confab::actors {
+
+caf::behavior reader_actor(caf::event_based_actor* self, context_ptr ctx);
+
+}  // namespace confab::actors

@@ -1,0 +1,39 @@
+#pragma once
+
+// Room actor: one per active room, on the room's owner node. The only writer
+// of its room: it alone assigns seqs, appends to the log (WAL before the ack),
+// changes membership, and then emits each event once, encoded once, to the
+// hubs. Virtual: spawned by the room manager on first use with its state read
+// from storage, passivated when idle.
+
+#include <map>
+
+#include <caf/stateful_actor.hpp>
+
+#include "actors/api/messages.hpp"
+#include "actors/context.hpp"
+
+namespace confab::actors {
+
+// Plain state and logic, testable without an actor.
+struct room_state {
+  static inline const char* name = "confab.room";
+
+  context_ptr ctx;
+  api::room_info info;
+  bool exists = false;
+  std::map<api::user_id, std::string> members;  // role: owner, member, invited
+  api::seq_t last_seq = 0;
+  // Messages handled that the manager delegated; equal counts at idle time
+  // prove that nothing is in flight to this actor.
+  std::uint64_t handled = 0;
+
+  [[nodiscard]] caf::error load(const api::room_id& id);
+  [[nodiscard]] bool is_member(const api::user_id& user) const;
+};
+
+// manager: the room manager to report idleness to.
+caf::behavior room_actor(caf::stateful_actor<room_state>* self, api::room_id id, context_ptr ctx,
+                         caf::actor manager);
+
+}  // namespace confab::actors

@@ -1,0 +1,250 @@
+#include "actors/session.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/api/atoms.hpp"
+#include "actors/api/errors.hpp"
+#include "wire/codec.hpp"
+
+namespace confab::actors {
+
+using api::errc;
+using api::fail;
+using wire::json;
+
+void token_bucket::configure(double rate, double burst, std::int64_t now) {
+  rate_ = rate;
+  burst_ = burst;
+  tokens_ = burst;
+  last_ = now;
+}
+
+std::uint64_t token_bucket::take(std::int64_t now) {
+  tokens_ = std::min(burst_, tokens_ + static_cast<double>(now - last_) * rate_ / 1000.0);
+  last_ = now;
+  if (tokens_ >= 1) {
+    tokens_ -= 1;
+    return 0;
+  }
+  return static_cast<std::uint64_t>((1 - tokens_) * 1000.0 / rate_) + 1;
+}
+
+void session_state::write(std::string text) const {
+  if (auto s = sink.lock())
+    s->send_text(std::make_shared<const std::string>(std::move(text)));
+}
+
+void session_state::reply_ok(const std::string& id_json, const std::string& data_json) const {
+  write(wire::ok_reply(id_json, data_json));
+}
+
+void session_state::reply_error(const std::string& id_json, const caf::error& err) const {
+  write(wire::error_reply(id_json, api::describe(err)));
+}
+
+void session_state::close(std::uint16_t code, const std::string& reason) const {
+  if (auto s = sink.lock())
+    s->close(code, reason);
+}
+
+namespace {
+
+using self_ptr = caf::stateful_actor<session_state>*;
+constexpr auto request_timeout = std::chrono::seconds(10);
+
+// Fails the request with invalid_request when `error` is set.
+bool invalid(self_ptr self, const std::string& id, const std::string& error) {
+  if (error.empty())
+    return false;
+  self->state.reply_error(id, fail(errc::invalid_request, error));
+  return true;
+}
+
+std::optional<api::room_id> room_field(self_ptr self, const std::string& id, const json& req) {
+  std::string error;
+  auto room = wire::string_field(req, "room", true, error);
+  if (invalid(self, id, error))
+    return std::nullopt;
+  return api::room_id{*room};
+}
+
+void do_auth(self_ptr self, const std::string& id, const json& req) {
+  auto& st = self->state;
+  std::string error;
+  auto token = wire::string_field(req, "token", true, error);
+  if (!token) {
+    st.reply_error(id, fail(errc::unauthorized, "auth needs a token"));
+    st.close(4401, "unauthorized");
+    self->quit();
+    return;
+  }
+  auto reject = [self, id](caf::error&) {
+    self->state.reply_error(id, fail(errc::unauthorized, "invalid or revoked token"));
+    self->state.close(4401, "unauthorized");
+    self->quit();
+  };
+  // await: frames pipelined behind auth wait until it is done.
+  self->request(st.ctx->place->account(""), request_timeout, api::verify_atom::value, *token)
+    .await(
+      [=](const api::token_claims& claims, const api::user_info& user) {
+        self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, user.id)
+          .await(
+            [=](const std::vector<api::my_room>& rooms) {
+              auto& st = self->state;
+              st.authed = true;
+              st.who = claims.who;
+              std::vector<api::room_id> ids;
+              json counters = json::array();
+              for (auto& r : rooms) {
+                ids.push_back(r.room.id);
+                counters.push_back(wire::room_counters_json(r));
+              }
+              self->send(st.ctx->place->local_hub(), api::subscribe_atom::value, user.id, st.sink, ids);
+              json data{{"user", wire::user_json(user)},
+                        {"session", st.id.value},
+                        {"node", st.ctx->node_id},
+                        {"rooms", std::move(counters)}};
+              st.reply_ok(id, data.dump());
+            },
+            reject);
+      },
+      reject);
+}
+
+void do_send(self_ptr self, const std::string& id, const json& req) {
+  auto& st = self->state;
+  auto room = room_field(self, id, req);
+  if (!room)
+    return;
+  std::string error;
+  auto body = wire::string_field(req, "body", false, error);
+  auto cmid = wire::string_field(req, "client_msg_id", true, error);
+  auto reply_to = wire::seq_field(req, "reply_to", error);
+  if (invalid(self, id, error))
+    return;
+  if (req.contains("file_id") && !req["file_id"].is_null())
+    return st.reply_error(id, fail(errc::invalid_request, "file_id is not supported yet"));
+  if (cmid->empty() || cmid->size() > 128)
+    return st.reply_error(id, fail(errc::invalid_request, "client_msg_id must have 1-128 characters"));
+  if (!body || body->empty())
+    return st.reply_error(id, fail(errc::invalid_request, "body must not be empty"));
+  if (wire::code_points(*body) > st.ctx->lim.max_body_chars)
+    return st.reply_error(id, fail(errc::too_large, "body is over the limit"));
+  api::send_request r{st.who, *room, std::move(*body), std::move(*cmid), reply_to.value_or(0)};
+  self->request(st.ctx->place->room(*room), request_timeout, api::send_atom::value, std::move(r))
+    .then(
+      [=](const api::send_ack& ack) {
+        json data{{"room", ack.room.value}, {"seq", ack.seq}, {"msg_id", ack.msg_id}, {"ts", ack.ts}};
+        self->state.reply_ok(id, data.dump());
+      },
+      [=](caf::error& err) { self->state.reply_error(id, err); });
+}
+
+void do_history(self_ptr self, const std::string& id, const json& req) {
+  auto& st = self->state;
+  auto room = room_field(self, id, req);
+  if (!room)
+    return;
+  std::string error;
+  auto before = wire::seq_field(req, "before", error);
+  auto after = wire::seq_field(req, "after", error);
+  auto limit = wire::seq_field(req, "limit", error);
+  if (invalid(self, id, error))
+    return;
+  if (limit && (*limit < 1 || *limit > st.ctx->lim.history_max))
+    return st.reply_error(id, fail(errc::invalid_request, "limit must be 1-" + std::to_string(st.ctx->lim.history_max)));
+  api::history_request h{st.who.id, *room, before.value_or(0), after.value_or(0),
+                         static_cast<std::uint32_t>(limit.value_or(50))};
+  self->request(st.ctx->place->reader(*room), request_timeout, api::history_atom::value, h)
+    .then(
+      [=](const api::history_page& page) {
+        std::string data = R"({"messages":)" + wire::join_array(page.messages)
+                           + R"(,"has_more":)" + (page.has_more ? "true" : "false") + "}";
+        self->state.reply_ok(id, data);
+      },
+      [=](caf::error& err) { self->state.reply_error(id, err); });
+}
+
+void do_join(self_ptr self, const std::string& id, const json& req) {
+  auto room = room_field(self, id, req);
+  if (!room)
+    return;
+  auto& st = self->state;
+  self->request(st.ctx->place->room(*room), request_timeout, api::join_atom::value, *room, st.who)
+    .then([=](const api::room_info& info) { self->state.reply_ok(id, json{{"room", wire::room_json(info)}}.dump()); },
+          [=](caf::error& err) { self->state.reply_error(id, err); });
+}
+
+void do_leave(self_ptr self, const std::string& id, const json& req) {
+  auto room = room_field(self, id, req);
+  if (!room)
+    return;
+  auto& st = self->state;
+  self->request(st.ctx->place->room(*room), request_timeout, api::leave_atom::value, *room, st.who)
+    .then([=]() { self->state.reply_ok(id, "{}"); }, [=](caf::error& err) { self->state.reply_error(id, err); });
+}
+
+void handle_frame(self_ptr self, const std::string& text) {
+  auto& st = self->state;
+  json req;
+  auto status = wire::parse_object(text, req);
+  if (status != wire::parse_status::ok) {
+    st.close(1007, status == wire::parse_status::not_json ? "frame is not JSON" : "frame is not a JSON object");
+    self->quit();
+    return;
+  }
+  auto id_it = req.find("id");
+  bool id_ok = id_it != req.end() && (id_it->is_number() || id_it->is_string());
+  std::string id = id_ok ? id_it->dump() : "null";
+  auto op_it = req.find("op");
+  std::string op = op_it != req.end() && op_it->is_string() ? op_it->get<std::string>() : "";
+  if (!st.authed) {
+    if (op == "auth" && id_ok)
+      return do_auth(self, id, req);
+    st.reply_error(id, fail(errc::unauthorized, "the first frame must be auth"));
+    st.close(4401, "unauthorized");
+    self->quit();
+    return;
+  }
+  if (auto wait = st.bucket.take(now_ms()); wait > 0)
+    return st.reply_error(id, fail(errc::rate_limited, "too many requests", wait));
+  if (!id_ok || op.empty())
+    return st.reply_error(id, fail(errc::invalid_request, "a request needs op and id (number or string)"));
+  if (op == "send")
+    return do_send(self, id, req);
+  if (op == "history")
+    return do_history(self, id, req);
+  if (op == "join")
+    return do_join(self, id, req);
+  if (op == "leave")
+    return do_leave(self, id, req);
+  if (op == "ping")
+    return st.reply_ok(id, "{}");
+  if (op == "auth")
+    return st.reply_error(id, fail(errc::invalid_request, "already authenticated"));
+  st.reply_error(id, fail(errc::unknown_op, "unknown op: " + op.substr(0, 64)));
+}
+
+}  // namespace
+
+caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, std::string remote) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.sink = std::move(sink);
+  st.remote = std::move(remote);
+  st.id = api::session_id{random_id("s_")};
+  st.bucket.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
+  self->delayed_send(self, std::chrono::milliseconds(st.ctx->lim.auth_timeout_ms), api::timeout_atom::value);
+  return {
+    [=](api::frame_atom, const std::string& text) { handle_frame(self, text); },
+    [=](api::timeout_atom) {
+      if (self->state.authed)
+        return;
+      self->state.close(4408, "auth timeout");
+      self->quit();
+    },
+    [=](api::closed_atom) { self->quit(); },
+  };
+}
+
+}  // namespace confab::actors

@@ -1,0 +1,51 @@
+#pragma once
+
+// Session actor: one per WebSocket connection, on the node of the socket.
+// Owns the connection's auth state and rate limiter; turns request frames into
+// actor requests and their answers into reply frames. Reaches its socket only
+// through a weak sink: a closed socket is never kept alive by its actor.
+
+#include <caf/stateful_actor.hpp>
+
+#include "actors/api/messages.hpp"
+#include "actors/api/sinks.hpp"
+#include "actors/context.hpp"
+
+namespace confab::actors {
+
+// Token bucket: `rate` per second sustained, `burst` at once.
+class token_bucket {
+ public:
+  void configure(double rate, double burst, std::int64_t now_ms);
+  // 0 when a token was taken, else milliseconds until one is available.
+  [[nodiscard]] std::uint64_t take(std::int64_t now_ms);
+
+ private:
+  double rate_ = 1;
+  double burst_ = 1;
+  double tokens_ = 1;
+  std::int64_t last_ = 0;
+};
+
+struct session_state {
+  static inline const char* name = "confab.session";
+
+  context_ptr ctx;
+  api::sink_ptr sink;
+  std::string remote;
+  api::session_id id;
+  bool authed = false;
+  api::caller who;
+  token_bucket bucket;
+
+  // Writes one frame to the socket, if it is still there.
+  void write(std::string text) const;
+  void reply_ok(const std::string& id_json, const std::string& data_json) const;
+  void reply_error(const std::string& id_json, const caf::error& err) const;
+  void close(std::uint16_t code, const std::string& reason) const;
+};
+
+caf::behavior session_actor(caf::stateful_actor<session_state>* self, context_ptr ctx, api::sink_ptr sink,
+                            std::string remote);
+
+}  // namespace confab::actors

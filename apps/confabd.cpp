@@ -1,0 +1,84 @@
+// confabd: one Confab node. Parses options, raises the open-files limit,
+// starts the node, prints the ready line, and shuts down cleanly on SIGTERM.
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <sodium.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/api/errors.hpp"
+#include "apps/node.hpp"
+#include "config/options.hpp"
+
+namespace {
+
+int fail_start(const std::string& message) {
+  std::cerr << "confabd: " << message << std::endl;
+  return 2;
+}
+
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max)
+    return;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+    spdlog::warn("could not raise the open-files limit to {}", lim.rlim_max);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = confab::config::parse(argc, argv);
+  if (auto* help = std::get_if<confab::config::help_text>(&parsed)) {
+    std::cout << help->text;
+    return 0;
+  }
+  if (auto* err = std::get_if<confab::config::parse_error>(&parsed))
+    return fail_start(err->message);
+  auto& opts = std::get<confab::config::options>(parsed);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("confabd"));
+  spdlog::set_level(spdlog::level::from_str(opts.log_level));
+  if (sodium_init() < 0)
+    return fail_start("libsodium failed to initialise");
+  raise_open_files_limit();
+
+  // Every thread started from here on inherits the blocked signals; main
+  // waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", static_cast<std::size_t>(opts.actor_threads));
+  cfg.set("scheduler.max-throughput", static_cast<std::size_t>(300));
+  caf::actor_system sys{cfg};
+  int rc = 0;
+  {
+    auto node = confab::apps::node::start(sys, opts);
+    if (!node)
+      return fail_start(confab::api::describe(node.error()).message);
+    if (opts.admin_token.empty())
+      std::cout << "confabd admin-token=" << (*node)->admin_token() << "\n";
+    std::cout << "confabd ready node=" << (*node)->id() << " http=" << (*node)->http_port()
+              << " cluster=" << opts.cluster_port << std::endl;
+    spdlog::info("node {} serving on {}:{}{}", (*node)->id(), opts.bind, (*node)->http_port(),
+                 opts.tls_cert.empty() ? "" : " (TLS)");
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info("signal {}: shutting down", sig);
+    (*node)->stop();
+  }
+  spdlog::info("stopped");
+  return rc;
+}

@@ -1,0 +1,178 @@
+#include "apps/node.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <caf/actor_pool.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <openssl/sha.h>
+#include <sodium.h>
+
+#include "actors/account.hpp"
+#include "actors/api/atoms.hpp"
+#include "actors/api/errors.hpp"
+#include "actors/http_frontend.hpp"
+#include "actors/hub.hpp"
+#include "actors/reader.hpp"
+#include "actors/room_manager.hpp"
+#include "actors/session.hpp"
+#include "net/server.hpp"
+
+namespace confab::apps {
+
+using api::errc;
+using api::fail;
+
+namespace {
+
+std::string hex(const unsigned char* p, std::size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(digits[p[i] >> 4]);
+    out.push_back(digits[p[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> buf(bytes);
+  randombytes_buf(buf.data(), buf.size());
+  return hex(buf.data(), buf.size());
+}
+
+// The signing key: read from the file, or created there (mode 0600) once.
+caf::expected<std::string> load_secret(const std::string& path) {
+  std::ifstream in(path);
+  if (in) {
+    std::string secret;
+    std::getline(in, secret);
+    if (secret.size() < 32)
+      return fail(errc::invalid_request, "secret file " + path + " holds fewer than 32 characters");
+    return secret;
+  }
+  auto secret = random_hex(32);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0)
+    return fail(errc::unavailable, "cannot create secret file " + path);
+  auto line = secret + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok)
+    return fail(errc::unavailable, "cannot write secret file " + path);
+  return secret;
+}
+
+// "derived from host and ports": host-port, or host plus a hash of the data
+// dir when the port is picked by the kernel, so a restart keeps its name.
+std::string derive_node_id(const config::options& o) {
+  char host[256] = "node";
+  if (::gethostname(host, sizeof(host) - 1) != 0)
+    std::strcpy(host, "node");
+  if (o.http_port != 0)
+    return std::string(host) + "-" + std::to_string(o.http_port);
+  std::error_code ec;
+  auto dir = std::filesystem::absolute(o.data_dir, ec).string();
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(dir.data()), dir.size(), digest);
+  return std::string(host) + "-" + hex(digest, 4);
+}
+
+class node_impl : public node {
+ public:
+  node_impl(caf::actor_system& sys) : sys_(sys) {}
+  ~node_impl() override { stop(); }
+
+  caf::error start(const config::options& o) {
+    auto ctx = std::make_shared<actors::node_context>();
+    auto db = storage::store::open(o.data_dir);
+    if (!db)
+      return fail(errc::invalid_request, "unusable data dir: " + api::describe(db.error()).message);
+    auto secret = load_secret(o.secret_file);
+    if (!secret)
+      return secret.error();
+    ctx->db = std::move(*db);
+    ctx->lim = o.lim;
+    ctx->node_id = o.node_id.empty() ? derive_node_id(o) : o.node_id;
+    id_ = ctx->node_id;
+    admin_token_ = o.admin_token.empty() ? random_hex(24) : o.admin_token;
+    actors::context_ptr cctx = ctx;
+
+    hub_ = sys_.spawn(actors::hub_actor);
+    accounts_ = sys_.spawn(actors::account_actor, cctx, *secret);
+    rooms_ = sys_.spawn(actors::room_manager, cctx);
+    readers_ = caf::actor_pool::make(
+      sys_.dummy_execution_unit(), 2, [this, cctx] { return sys_.spawn(actors::reader_actor, cctx); },
+      caf::actor_pool::round_robin());
+    frontend_ = sys_.spawn(actors::http_frontend, cctx);
+    // Placement is complete before the port opens, so before any traffic.
+    ctx->place = std::make_shared<cluster::placement>(ctx->node_id,
+                                                      cluster::placement::local_actors{rooms_, accounts_, hub_, readers_});
+
+    net::server_settings ns;
+    ns.bind = o.bind;
+    ns.port = o.http_port;
+    ns.threads = o.io_threads;
+    ns.tls_cert = o.tls_cert;
+    ns.tls_key = o.tls_key;
+    ns.max_frame = o.lim.max_frame;
+    ns.max_http_body = o.lim.max_http_body;
+    ns.max_outbound = o.lim.max_outbound;
+    net::server_handlers nh;
+    nh.http_frontend = frontend_;
+    auto& sys = sys_;
+    nh.spawn_session = [&sys, cctx](api::sink_ptr sink, std::string remote) {
+      return sys.spawn(actors::session_actor, cctx, std::move(sink), std::move(remote));
+    };
+    auto srv = net::server::start(std::move(ns), std::move(nh));
+    if (!srv) {
+      stop_actors();
+      return srv.error();
+    }
+    server_ = std::move(*srv);
+    return caf::none;
+  }
+
+  const std::string& id() const override { return id_; }
+  std::uint16_t http_port() const override { return server_ ? server_->port() : 0; }
+  const std::string& admin_token() const override { return admin_token_; }
+
+  void stop() override {
+    if (server_) {
+      server_->stop();
+      server_.reset();
+    }
+    stop_actors();
+  }
+
+ private:
+  void stop_actors() {
+    for (auto* a : {&frontend_, &readers_, &rooms_, &accounts_, &hub_})
+      if (*a) {
+        caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+        *a = nullptr;
+      }
+  }
+
+  caf::actor_system& sys_;
+  std::string id_;
+  std::string admin_token_;
+  caf::actor hub_, accounts_, rooms_, readers_, frontend_;
+  std::unique_ptr<net::server> server_;
+};
+
+}  // namespace
+
+caf::expected<std::unique_ptr<node>> node::start(caf::actor_system& sys, const config::options& opts) {
+  auto n = std::make_unique<node_impl>(sys);
+  if (auto err = n->start(opts))
+    return err;
+  return std::unique_ptr<node>(std::move(n));
+}
+
+}  // namespace confab::apps

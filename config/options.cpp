@@ -1,0 +1,168 @@
+#include "config/options.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace confab::config {
+
+bool parse_size(const std::string& text, std::uint64_t& out) {
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])))
+    return false;
+  std::size_t pos = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &pos);
+  } catch (const std::exception&) {
+    return false;
+  }
+  std::uint64_t mult = 1;
+  if (pos < text.size()) {
+    if (pos + 1 != text.size())
+      return false;
+    switch (std::toupper(static_cast<unsigned char>(text[pos]))) {
+      case 'K': mult = 1024ull; break;
+      case 'M': mult = 1024ull * 1024; break;
+      case 'G': mult = 1024ull * 1024 * 1024; break;
+      default: return false;
+    }
+  }
+  if (value > UINT64_MAX / mult)
+    return false;
+  out = value * mult;
+  return true;
+}
+
+namespace {
+
+po::options_description describe(options& o, std::string& config_file,
+                                 std::string& seeds, std::string& max_file_size) {
+  auto& l = o.lim;
+  po::options_description d("confabd options");
+  // clang-format off
+  d.add_options()
+    ("help", "print this help and exit")
+    ("config", po::value(&config_file), "config file with key = value lines")
+    ("http-port", po::value(&o.http_port)->default_value(o.http_port), "client port (0: any free port)")
+    ("bind", po::value(&o.bind)->default_value(o.bind), "address to listen on")
+    ("data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "RocksDB and files of this node")
+    ("node-id", po::value(&o.node_id), "stable name of this node")
+    ("cluster-port", po::value(&o.cluster_port)->default_value(0), "node-to-node port")
+    ("seeds", po::value(&seeds), "comma-separated host:port of nodes to join")
+    ("replication", po::value(&o.replication)->default_value(1), "copies of each room's history")
+    ("admin-token", po::value(&o.admin_token), "bearer token for the admin API")
+    ("secret-file", po::value(&o.secret_file), "token signing key (default <data-dir>/secret)")
+    ("tls-cert", po::value(&o.tls_cert), "PEM certificate chain: serve HTTPS/WSS")
+    ("tls-key", po::value(&o.tls_key), "PEM private key")
+    ("push-webhook", po::value(&o.push_webhook), "URL for offline notifications")
+    ("max-file-size", po::value(&max_file_size)->default_value("25M"), "largest upload (K, M, G)")
+    ("log-level", po::value(&o.log_level)->default_value(o.log_level), "trace|debug|info|warn|error|off")
+    ("io-threads", po::value(&o.io_threads)->default_value(o.io_threads), "socket threads")
+    ("actor-threads", po::value(&o.actor_threads)->default_value(o.actor_threads), "actor scheduler threads")
+    ("max-frame", po::value(&l.max_frame)->default_value(l.max_frame), "largest WebSocket frame (bytes)")
+    ("max-body-chars", po::value(&l.max_body_chars)->default_value(l.max_body_chars), "largest message body (code points)")
+    ("max-http-body", po::value(&l.max_http_body)->default_value(l.max_http_body), "largest JSON request body (bytes)")
+    ("history-max", po::value(&l.history_max)->default_value(l.history_max), "largest history page")
+    ("rate-per-s", po::value(&l.rate_per_s)->default_value(l.rate_per_s), "requests per second per session")
+    ("rate-burst", po::value(&l.rate_burst)->default_value(l.rate_burst), "request burst per session")
+    ("max-outbound", po::value(&l.max_outbound)->default_value(l.max_outbound), "outbound bytes queued per socket")
+    ("auth-timeout-ms", po::value(&l.auth_timeout_ms)->default_value(l.auth_timeout_ms), "time to send auth")
+    ("login-user-failures", po::value(&l.login_user_failures)->default_value(l.login_user_failures), "failed logins per username per window")
+    ("login-user-window-s", po::value(&l.login_user_window_s)->default_value(l.login_user_window_s), "window for failed logins per username")
+    ("login-ip-attempts", po::value(&l.login_ip_attempts)->default_value(l.login_ip_attempts), "login attempts per address per window")
+    ("login-ip-window-s", po::value(&l.login_ip_window_s)->default_value(l.login_ip_window_s), "window for login attempts per address")
+    ("token-ttl-s", po::value(&l.token_ttl_s)->default_value(l.token_ttl_s), "access token lifetime")
+    ("room-idle-ms", po::value(&l.room_idle_ms)->default_value(l.room_idle_ms), "idle time before a room actor is passivated");
+  // clang-format on
+  return d;
+}
+
+// CONFAB_HTTP_PORT -> http-port; other variables are not ours.
+std::string env_name(const po::options_description& d, const std::string& var) {
+  static const std::string prefix = "CONFAB_";
+  if (var.rfind(prefix, 0) != 0)
+    return {};
+  std::string name = var.substr(prefix.size());
+  for (auto& c : name)
+    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name == "config" || d.find_nothrow(name, false) != nullptr)
+    return name;
+  return {};
+}
+
+std::vector<std::string> split_seeds(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+std::string validate(options& o) {
+  if (o.data_dir.empty())
+    return "--data-dir must not be empty";
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    return "--tls-cert and --tls-key go together";
+  if (o.cluster_port != 0 || !o.seeds.empty() || o.replication != 1)
+    return "clustering is not supported yet (--cluster-port, --seeds, --replication)";
+  if (o.io_threads < 1 || o.io_threads > 64 || o.actor_threads < 1 || o.actor_threads > 64)
+    return "--io-threads and --actor-threads must be 1-64";
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  bool level_ok = false;
+  for (auto* l : levels)
+    level_ok = level_ok || o.log_level == l;
+  if (!level_ok)
+    return "--log-level must be one of trace, debug, info, warn, error, off";
+  auto& l = o.lim;
+  if (l.max_frame < 1024 || l.max_body_chars < 1 || l.max_http_body < 1024 || l.history_max < 1
+      || l.rate_per_s <= 0 || l.rate_burst < 1 || l.max_outbound < 1024 || l.auth_timeout_ms < 1
+      || l.login_user_failures < 1 || l.login_ip_attempts < 1 || l.token_ttl_s < 1 || l.room_idle_ms < 1)
+    return "a limit is out of range";
+  if (!o.admin_token.empty() && o.admin_token.size() < 16)
+    return "--admin-token must have at least 16 characters";
+  return {};
+}
+
+}  // namespace
+
+parse_result parse(int argc, const char* const* argv) {
+  options o;
+  std::string config_file, seeds, max_file_size;
+  auto desc = describe(o, config_file, seeds, max_file_size);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    if (vm.count("help")) {
+      std::ostringstream out;
+      out << desc;
+      return help_text{out.str()};
+    }
+    po::store(po::parse_environment(desc, [&](const std::string& var) { return env_name(desc, var); }), vm);
+    if (vm.count("config")) {
+      auto file = vm["config"].as<std::string>();
+      std::ifstream in(file);
+      if (!in)
+        return parse_error{"cannot read config file " + file};
+      po::store(po::parse_config_file(in, desc, false), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return parse_error{e.what()};
+  }
+  o.seeds = split_seeds(seeds);
+  if (!parse_size(max_file_size, o.lim.max_file_size) || o.lim.max_file_size == 0)
+    return parse_error{"--max-file-size: not a size: " + max_file_size};
+  if (o.secret_file.empty())
+    o.secret_file = o.data_dir + "/secret";
+  if (auto err = validate(o); !err.empty())
+    return parse_error{err};
+  return o;
+}
+
+}  // namespace confab::config

@@ -1,0 +1,66 @@
+#pragma once
+
+// Start-up options of confabd: flags, CONFAB_* environment, config file.
+// Leaf module: no CAF, Beast or RocksDB here.
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace confab::config {
+
+struct limits {
+  std::size_t max_frame = 64 * 1024;
+  std::size_t max_body_chars = 8000;
+  std::size_t max_http_body = 1024 * 1024;
+  std::size_t history_max = 200;
+  double rate_per_s = 20;
+  double rate_burst = 50;
+  std::size_t max_outbound = 4 * 1024 * 1024;
+  std::uint32_t auth_timeout_ms = 10000;
+  std::uint32_t login_user_failures = 10;
+  std::uint32_t login_user_window_s = 900;
+  std::uint32_t login_ip_attempts = 60;
+  std::uint32_t login_ip_window_s = 60;
+  std::uint64_t token_ttl_s = 7 * 24 * 3600;
+  std::uint32_t room_idle_ms = 60000;
+  std::uint64_t max_file_size = 25 * 1024 * 1024;
+};
+
+struct options {
+  std::uint16_t http_port = 8080;
+  std::string bind = "127.0.0.1";
+  std::string data_dir = "./data";
+  std::string node_id;  // empty: derived from host and ports
+  std::uint16_t cluster_port = 0;
+  std::vector<std::string> seeds;
+  unsigned replication = 1;
+  std::string admin_token;  // empty: generated at start
+  std::string secret_file;  // empty: <data_dir>/secret
+  std::string tls_cert;
+  std::string tls_key;
+  std::string push_webhook;
+  std::string log_level = "info";
+  unsigned io_threads = 1;
+  unsigned actor_threads = 2;
+  limits lim;
+};
+
+// What parse() gives back: options, a request for help text, or one error line.
+struct help_text {
+  std::string text;
+};
+struct parse_error {
+  std::string message;
+};
+using parse_result = std::variant<options, help_text, parse_error>;
+
+// Command line first, then CONFAB_* environment, then the --config file: the
+// first source that sets a flag wins. Validates ranges and combinations.
+[[nodiscard]] parse_result parse(int argc, const char* const* argv);
+
+// "25M" -> 26214400; K, M, G suffixes (powers of 1024). False on bad input.
+[[nodiscard]] bool parse_size(const std::string& text, std::uint64_t& out);
+
+}  // namespace confab::config

@@ -1,0 +1,341 @@
+#include "storage/store.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/options_util.h>
+#include <rocksdb/write_batch.h>
+
+#include "actors/api/errors.hpp"
+#include "storage/keys.hpp"
+
+namespace confab::storage {
+
+using api::errc;
+using nlohmann::json;
+
+namespace {
+
+const char* const family_names[] = {"users", "usernames", "rooms",   "members", "user_rooms",
+                                    "messages", "dedupe", "reads", "revoked"};
+
+caf::error from_status(const rocksdb::Status& st) {
+  if (st.ok())
+    return caf::none;
+  if (st.IsNotFound())
+    return api::fail(errc::not_found, "not found");
+  return api::fail(errc::unavailable, "storage: " + st.ToString());
+}
+
+std::string be64(api::seq_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  return out;
+}
+
+std::string user_to_json(const stored_user& u) {
+  return json{{"id", u.info.id.value},
+              {"username", u.info.username},
+              {"display_name", u.info.display_name},
+              {"status_text", u.info.status_text},
+              {"avatar_file_id", u.info.avatar_file_id},
+              {"password_hash", u.password_hash},
+              {"created_at", u.created_at},
+              {"tokens_valid_after", u.tokens_valid_after},
+              {"keep_jti", u.keep_jti}}
+    .dump();
+}
+
+stored_user user_from_json(const std::string& text) {
+  auto j = json::parse(text);
+  stored_user u;
+  u.info.id = api::user_id{j.at("id").get<std::string>()};
+  u.info.username = j.at("username").get<std::string>();
+  u.info.display_name = j.value("display_name", u.info.username);
+  u.info.status_text = j.value("status_text", "");
+  u.info.avatar_file_id = j.value("avatar_file_id", "");
+  u.password_hash = j.value("password_hash", "");
+  u.created_at = j.value("created_at", std::int64_t{0});
+  u.tokens_valid_after = j.value("tokens_valid_after", std::int64_t{0});
+  u.keep_jti = j.value("keep_jti", "");
+  return u;
+}
+
+std::string room_to_json(const api::room_info& r) {
+  return json{{"id", r.id.value},       {"name", r.name}, {"topic", r.topic},
+              {"visibility", r.visibility}, {"kind", r.kind}, {"created_at", r.created_at},
+              {"owner", r.owner.value}}
+    .dump();
+}
+
+api::room_info room_from_json(const std::string& text) {
+  auto j = json::parse(text);
+  api::room_info r;
+  r.id = api::room_id{j.at("id").get<std::string>()};
+  r.name = j.value("name", "");
+  r.topic = j.value("topic", "");
+  r.visibility = j.value("visibility", "private");
+  r.kind = j.value("kind", "room");
+  r.created_at = j.value("created_at", std::int64_t{0});
+  r.owner = api::user_id{j.value("owner", "")};
+  return r;
+}
+
+// Parsing our own records can only fail on corruption; report it as a value.
+template <class F>
+auto guarded(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return api::fail(errc::unavailable, std::string("storage: corrupt record: ") + e.what());
+  }
+}
+
+}  // namespace
+
+caf::expected<std::shared_ptr<store>> store::open(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return api::fail(errc::unavailable, "cannot create data dir " + dir + ": " + ec.message());
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  db_opts.max_background_jobs = 2;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{});
+  for (auto* name : family_names)
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions{});
+  std::shared_ptr<store> s(new store);
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(db_opts, dir + "/db", families, &s->handles_, &raw);
+  if (!st.ok())
+    return api::fail(errc::unavailable, "cannot open store in " + dir + ": " + st.ToString());
+  s->db_.reset(raw);
+  auto& h = s->handles_;
+  s->users_ = h[1];
+  s->usernames_ = h[2];
+  s->rooms_ = h[3];
+  s->members_ = h[4];
+  s->user_rooms_ = h[5];
+  s->messages_ = h[6];
+  s->dedupe_ = h[7];
+  s->reads_ = h[8];
+  s->revoked_ = h[9];
+  return s;
+}
+
+store::~store() {
+  if (!db_)
+    return;
+  for (auto* h : handles_) {
+    // Closing a handle only fails for the default family, which RocksDB owns.
+    [[maybe_unused]] auto ignored = db_->DestroyColumnFamilyHandle(h);
+  }
+  [[maybe_unused]] auto ignored = db_->Close();
+}
+
+caf::expected<std::string> store::get(rocksdb::ColumnFamilyHandle* cf, const std::string& key) const {
+  std::string value;
+  auto st = db_->Get(rocksdb::ReadOptions{}, cf, key, &value);
+  if (!st.ok())
+    return from_status(st);
+  return value;
+}
+
+caf::error store::put_user(const stored_user& user, bool is_new) {
+  rocksdb::WriteBatch batch;
+  batch.Put(users_, user.info.id.value, user_to_json(user));
+  if (is_new)
+    batch.Put(usernames_, user.info.username, user.info.id.value);
+  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+}
+
+caf::expected<stored_user> store::user(const api::user_id& id) const {
+  auto text = get(users_, id.value);
+  if (!text)
+    return text.error();
+  return guarded([&]() -> caf::expected<stored_user> { return user_from_json(*text); });
+}
+
+caf::expected<api::user_id> store::user_id_of(const std::string& username) const {
+  auto id = get(usernames_, username);
+  if (!id)
+    return id.error();
+  return api::user_id{std::move(*id)};
+}
+
+caf::error store::revoke(const std::string& jti, std::int64_t expires_at) {
+  return from_status(db_->Put(rocksdb::WriteOptions{}, revoked_, jti, std::to_string(expires_at)));
+}
+
+caf::expected<std::map<std::string, std::int64_t>> store::revoked(std::int64_t now) const {
+  std::map<std::string, std::int64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, revoked_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto exp = std::stoll(it->value().ToString());
+    if (exp > now)
+      out.emplace(it->key().ToString(), exp);
+  }
+  if (auto err = from_status(it->status()))
+    return err;
+  return out;
+}
+
+caf::error store::put_room(const api::room_info& room,
+                           const std::vector<std::pair<api::user_id, std::string>>& members) {
+  rocksdb::WriteBatch batch;
+  batch.Put(rooms_, room.id.value, room_to_json(room));
+  for (auto& [user, role] : members) {
+    batch.Put(members_, keys::pair(room.id.value, user.value), role);
+    if (role != "invited")
+      batch.Put(user_rooms_, keys::pair(user.value, room.id.value), "");
+  }
+  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+}
+
+caf::expected<api::room_info> store::room(const api::room_id& id) const {
+  auto text = get(rooms_, id.value);
+  if (!text)
+    return text.error();
+  return guarded([&]() -> caf::expected<api::room_info> { return room_from_json(*text); });
+}
+
+caf::expected<std::vector<api::room_info>> store::public_rooms() const {
+  return guarded([&]() -> caf::expected<std::vector<api::room_info>> {
+    std::vector<api::room_info> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rooms_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto r = room_from_json(it->value().ToString());
+      if (r.visibility == "public" && r.kind == "room")
+        out.push_back(std::move(r));
+    }
+    if (auto err = from_status(it->status()))
+      return err;
+    return out;
+  });
+}
+
+caf::expected<std::map<api::user_id, std::string>> store::members(const api::room_id& id) const {
+  std::map<api::user_id, std::string> out;
+  auto prefix = keys::room_prefix(id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, members_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    out.emplace(api::user_id{it->key().ToString().substr(prefix.size())}, it->value().ToString());
+  if (auto err = from_status(it->status()))
+    return err;
+  return out;
+}
+
+caf::error store::set_member(const api::room_id& room, const api::user_id& user, const std::string& role) {
+  rocksdb::WriteBatch batch;
+  batch.Put(members_, keys::pair(room.value, user.value), role);
+  if (role == "invited")
+    batch.Delete(user_rooms_, keys::pair(user.value, room.value));
+  else
+    batch.Put(user_rooms_, keys::pair(user.value, room.value), "");
+  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+}
+
+caf::error store::remove_member(const api::room_id& room, const api::user_id& user) {
+  rocksdb::WriteBatch batch;
+  batch.Delete(members_, keys::pair(room.value, user.value));
+  batch.Delete(user_rooms_, keys::pair(user.value, room.value));
+  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+}
+
+caf::expected<std::vector<api::room_id>> store::rooms_of(const api::user_id& user) const {
+  std::vector<api::room_id> out;
+  auto prefix = user.value + '\0';
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, user_rooms_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    out.emplace_back(it->key().ToString().substr(prefix.size()));
+  if (auto err = from_status(it->status()))
+    return err;
+  return out;
+}
+
+caf::error store::append(const append_entry& e) {
+  rocksdb::WriteBatch batch;
+  batch.Put(messages_, keys::message(e.room, e.seq), e.message_json);
+  if (!e.client_msg_id.empty())
+    batch.Put(dedupe_, keys::dedupe(e.from, e.room, e.client_msg_id), be64(e.seq));
+  // WAL on, no fsync: the record survives a crash of the process before the ack.
+  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+}
+
+caf::expected<api::seq_t> store::last_seq(const api::room_id& room) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, messages_));
+  auto prefix = keys::room_prefix(room);
+  it->SeekForPrev(keys::message(room, UINT64_MAX));
+  if (it->Valid() && it->key().starts_with(prefix))
+    return keys::seq_of(it->key().ToStringView());
+  if (auto err = from_status(it->status()))
+    return err;
+  return api::seq_t{0};
+}
+
+caf::expected<std::string> store::message(const api::room_id& room, api::seq_t seq) const {
+  return get(messages_, keys::message(room, seq));
+}
+
+caf::expected<api::seq_t> store::dedupe(const api::user_id& user, const api::room_id& room,
+                                        const std::string& client_msg_id) const {
+  auto v = get(dedupe_, keys::dedupe(user, room, client_msg_id));
+  if (!v)
+    return v.error();
+  return keys::seq_of(*v);
+}
+
+caf::expected<api::history_page> store::history(const api::room_id& room, api::seq_t before, api::seq_t after,
+                                                std::uint32_t limit) const {
+  api::history_page page;
+  auto prefix = keys::room_prefix(room);
+  rocksdb::ReadOptions ro;  // an iterator reads one consistent snapshot
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+  auto in_range = [&](api::seq_t s) { return s > after && (before == 0 || s < before); };
+  if (after > 0) {
+    // Oldest first from `after`.
+    for (it->Seek(keys::message(room, after + 1)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (!in_range(keys::seq_of(it->key().ToStringView())))
+        break;
+      if (page.messages.size() == limit) {
+        page.has_more = true;
+        break;
+      }
+      page.messages.push_back(it->value().ToString());
+    }
+  } else {
+    // Newest first below `before`, then reversed.
+    it->SeekForPrev(keys::message(room, before == 0 ? UINT64_MAX : before - 1));
+    for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+      if (!in_range(keys::seq_of(it->key().ToStringView())))
+        break;
+      if (page.messages.size() == limit) {
+        page.has_more = true;
+        break;
+      }
+      page.messages.push_back(it->value().ToString());
+    }
+    std::reverse(page.messages.begin(), page.messages.end());
+  }
+  if (auto err = from_status(it->status()))
+    return err;
+  return page;
+}
+
+caf::expected<api::seq_t> store::last_read(const api::user_id& user, const api::room_id& room) const {
+  auto v = get(reads_, keys::pair(user.value, room.value));
+  if (!v) {
+    if (api::describe(v.error()).code == errc::not_found)
+      return api::seq_t{0};
+    return v.error();
+  }
+  return keys::seq_of(*v);
+}
+
+}  // namespace confab::storage

@@ -1,0 +1,107 @@
+#pragma once
+
+// The node's RocksDB store. Thread-safe (RocksDB is); shared by the actors of
+// one node. Every rocksdb::Status becomes a caf::error at this boundary: a
+// missing record is errc::not_found, anything else errc::unavailable.
+//
+// Column families: users (id -> JSON), usernames (name -> id), rooms (id ->
+// JSON), members (room\0user -> role), user_rooms (user\0room -> ""),
+// messages (room\0be64(seq) -> message JSON as sent to clients), dedupe
+// (user\0room\0client_msg_id -> be64 seq), reads (user\0room -> be64 seq),
+// revoked (token id -> expiry ms).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "actors/api/messages.hpp"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace confab::storage {
+
+struct stored_user {
+  api::user_info info;
+  std::string password_hash;
+  std::int64_t created_at = 0;
+  // Tokens issued before this (ms) are void, except keep_jti (password change).
+  std::int64_t tokens_valid_after = 0;
+  std::string keep_jti;
+};
+
+// A message to append, with the dedupe record written in the same batch.
+struct append_entry {
+  api::room_id room;
+  api::seq_t seq = 0;
+  std::string message_json;
+  api::user_id from;
+  std::string client_msg_id;  // empty: no dedupe record
+};
+
+class store {
+ public:
+  // Opens or creates the store in `dir`. Fails when the directory is unusable
+  // or another process holds it.
+  [[nodiscard]] static caf::expected<std::shared_ptr<store>> open(const std::string& dir);
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  // users
+  [[nodiscard]] caf::error put_user(const stored_user& user, bool is_new);
+  [[nodiscard]] caf::expected<stored_user> user(const api::user_id& id) const;
+  [[nodiscard]] caf::expected<api::user_id> user_id_of(const std::string& username) const;
+
+  // tokens
+  [[nodiscard]] caf::error revoke(const std::string& jti, std::int64_t expires_at);
+  // All revoked token ids that have not expired at `now`.
+  [[nodiscard]] caf::expected<std::map<std::string, std::int64_t>> revoked(std::int64_t now) const;
+
+  // rooms and members
+  [[nodiscard]] caf::error put_room(const api::room_info& room,
+                                    const std::vector<std::pair<api::user_id, std::string>>& members);
+  [[nodiscard]] caf::expected<api::room_info> room(const api::room_id& id) const;
+  [[nodiscard]] caf::expected<std::vector<api::room_info>> public_rooms() const;
+  [[nodiscard]] caf::expected<std::map<api::user_id, std::string>> members(const api::room_id& id) const;
+  [[nodiscard]] caf::error set_member(const api::room_id& room, const api::user_id& user, const std::string& role);
+  [[nodiscard]] caf::error remove_member(const api::room_id& room, const api::user_id& user);
+  [[nodiscard]] caf::expected<std::vector<api::room_id>> rooms_of(const api::user_id& user) const;
+
+  // messages
+  [[nodiscard]] caf::error append(const append_entry& entry);
+  [[nodiscard]] caf::expected<api::seq_t> last_seq(const api::room_id& room) const;
+  [[nodiscard]] caf::expected<std::string> message(const api::room_id& room, api::seq_t seq) const;
+  [[nodiscard]] caf::expected<api::seq_t> dedupe(const api::user_id& user, const api::room_id& room,
+                                                 const std::string& client_msg_id) const;
+  [[nodiscard]] caf::expected<api::history_page> history(const api::room_id& room, api::seq_t before,
+                                                         api::seq_t after, std::uint32_t limit) const;
+
+  // read markers
+  [[nodiscard]] caf::expected<api::seq_t> last_read(const api::user_id& user, const api::room_id& room) const;
+
+ private:
+  store() = default;
+  [[nodiscard]] caf::expected<std::string> get(rocksdb::ColumnFamilyHandle* cf, const std::string& key) const;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* users_ = nullptr;
+  rocksdb::ColumnFamilyHandle* usernames_ = nullptr;
+  rocksdb::ColumnFamilyHandle* rooms_ = nullptr;
+  rocksdb::ColumnFamilyHandle* members_ = nullptr;
+  rocksdb::ColumnFamilyHandle* user_rooms_ = nullptr;
+  rocksdb::ColumnFamilyHandle* messages_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dedupe_ = nullptr;
+  rocksdb::ColumnFamilyHandle* reads_ = nullptr;
+  rocksdb::ColumnFamilyHandle* revoked_ = nullptr;
+};
+
+}  // namespace confab::storage

@@ -1,0 +1,64 @@
+#pragma once
+
+// The JSON codec of PROTOCOL.md: objects, replies and events out, requests
+// in. Events are encoded once by the actor that emits them; the text is then
+// shared by every receiver.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/api/errors.hpp"
+#include "actors/api/messages.hpp"
+
+namespace confab::wire {
+
+using json = nlohmann::json;
+
+[[nodiscard]] json user_json(const api::user_info& user);
+[[nodiscard]] json room_json(const api::room_info& room);
+// {room + {last_seq, last_read, unread}} for GET /rooms.
+[[nodiscard]] json my_room_json(const api::my_room& r);
+// {room: id, last_seq, last_read, unread} for the auth reply.
+[[nodiscard]] json room_counters_json(const api::my_room& r);
+
+struct message_fields {
+  api::room_id room;
+  api::seq_t seq = 0;
+  std::string msg_id;
+  std::string from;  // username
+  std::int64_t ts = 0;
+  std::string body;
+  std::string client_msg_id;
+  std::uint64_t reply_to = 0;
+};
+[[nodiscard]] std::string message_json(const message_fields& m);
+
+// {"op":<op>,"data":<data_json>} with data already encoded.
+[[nodiscard]] std::string event(std::string_view op, std::string_view data_json);
+[[nodiscard]] api::shared_text shared_event(std::string_view op, std::string_view data_json);
+// {"op":"ok","id":<id>,"data":<data_json>}; id is the request's id as JSON text.
+[[nodiscard]] std::string ok_reply(std::string_view id_json, std::string_view data_json);
+[[nodiscard]] std::string error_reply(std::string_view id_json, const api::failure& f);
+// {"error":{"code","message"[,"retry_after_ms"]}} for HTTP.
+[[nodiscard]] std::string http_error(const api::failure& f);
+// JSON array text of already encoded elements.
+[[nodiscard]] std::string join_array(const std::vector<std::string>& elements);
+
+// Number of Unicode code points of valid UTF-8.
+[[nodiscard]] std::size_t code_points(std::string_view utf8);
+
+// A parsed JSON text, or why it is not a JSON object.
+enum class parse_status { ok, not_json, not_object };
+[[nodiscard]] parse_status parse_object(std::string_view text, json& out);
+
+// Field readers for request validation: on a missing required field or a wrong
+// type they set `error` and return nullopt.
+[[nodiscard]] std::optional<std::string> string_field(const json& obj, const char* key, bool required,
+                                                      std::string& error);
+[[nodiscard]] std::optional<std::uint64_t> seq_field(const json& obj, const char* key, std::string& error);
+
+}  // namespace confab::wire
