@@ -1,6 +1,5 @@
 #include "actors/account.hpp"
 
-#include <caf/actor_pool.hpp>
 #include <caf/event_based_actor.hpp>
 #include <sodium.h>
 
@@ -85,7 +84,8 @@ namespace {
 
 using self_ptr = caf::stateful_actor<account_state>*;
 
-// Argon2id on its own thread: never on the scheduler.
+}  // namespace
+
 caf::behavior hasher_actor() {
   return {
     [](api::hash_atom, const std::string& pw) -> caf::result<std::string> {
@@ -101,6 +101,8 @@ caf::behavior hasher_actor() {
     },
   };
 }
+
+namespace {
 
 api::login_result issue_token(self_ptr self, const storage::stored_user& u) {
   auto now = now_ms();
@@ -251,7 +253,7 @@ caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, co
 
 }  // namespace
 
-caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret) {
+caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, caf::actor hashers) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.secret = std::move(secret);
@@ -259,10 +261,7 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret) 
   st.ip_attempts.configure(st.ctx->lim.login_ip_attempts, std::int64_t{st.ctx->lim.login_ip_window_s} * 1000);
   if (auto r = st.ctx->db->revoked(now_ms()))
     st.revoked = std::move(*r);
-  auto& sys = self->system();
-  st.hashers = caf::actor_pool::make(
-    sys.dummy_execution_unit(), 2, [&sys] { return sys.spawn<caf::detached>(hasher_actor); },
-    caf::actor_pool::round_robin());
+  st.hashers = std::move(hashers);
   self->link_to(st.hashers);
   self->request(st.hashers, caf::infinite, api::hash_atom::value, random_id("dummy-"))
     .then([self](const std::string& hash) { self->state.dummy_hash = hash; });

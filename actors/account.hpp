@@ -54,7 +54,12 @@ struct account_state {
   [[nodiscard]] caf::expected<api::token_claims> check_token(const std::string& token);
 };
 
-caf::behavior account_actor(caf::stateful_actor<account_state>* self, context_ptr ctx, std::string secret);
+// hashers: actors running hasher_actor (detached in production).
+caf::behavior account_actor(caf::stateful_actor<account_state>* self, context_ptr ctx, std::string secret,
+                            caf::actor hashers);
+
+// Argon2id hashing and checking (libsodium); blocks its thread for tens of ms.
+caf::behavior hasher_actor();
 
 // Validation shared with the HTTP frontend: empty when fine, else why not.
 [[nodiscard]] std::string check_username(const std::string& username);

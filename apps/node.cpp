@@ -104,7 +104,11 @@ class node_impl : public node {
     actors::context_ptr cctx = ctx;
 
     hub_ = sys_.spawn(actors::hub_actor);
-    accounts_ = sys_.spawn(actors::account_actor, cctx, *secret);
+    // Argon2id blocks for tens of ms: detached hashers keep it off the scheduler.
+    auto hashers = caf::actor_pool::make(
+      sys_.dummy_execution_unit(), 2, [this] { return sys_.spawn<caf::detached>(actors::hasher_actor); },
+      caf::actor_pool::round_robin());
+    accounts_ = sys_.spawn(actors::account_actor, cctx, *secret, hashers);
     rooms_ = sys_.spawn(actors::room_manager, cctx);
     readers_ = caf::actor_pool::make(
       sys_.dummy_execution_unit(), 2, [this, cctx] { return sys_.spawn(actors::reader_actor, cctx); },

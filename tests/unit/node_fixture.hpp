@@ -1,0 +1,115 @@
+#pragma once
+
+// The actors of one node on CAF's deterministic test coordinator, over a real
+// store in a temp dir. Only sched.run() is used to deliver messages: the
+// fixture's run() would also fire every timeout (idle rooms, auth timeouts).
+
+#define FAIL(msg) CAF_FAIL(msg)
+#include <caf/test/dsl.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/account.hpp"
+#include "actors/api/atoms.hpp"
+#include "actors/api/errors.hpp"
+#include "actors/api/sinks.hpp"
+#include "actors/hub.hpp"
+#include "actors/reader.hpp"
+#include "actors/room_manager.hpp"
+#include "actors/session.hpp"
+#include "tests/unit/temp_dir.hpp"
+
+namespace confab::test {
+
+// Records what actors write to a socket.
+struct recording_sink : api::connection_sink {
+  std::vector<std::string> frames;
+  std::vector<std::uint16_t> closes;
+  void send_text(api::shared_text frame) override { frames.push_back(*frame); }
+  void close(std::uint16_t code, std::string) override { closes.push_back(code); }
+  // Frames whose "op" is `op`, parsed.
+  std::vector<nlohmann::json> with_op(const std::string& op) const {
+    std::vector<nlohmann::json> out;
+    for (auto& f : frames) {
+      auto j = nlohmann::json::parse(f);
+      if (j.value("op", "") == op)
+        out.push_back(j);
+    }
+    return out;
+  }
+};
+
+struct node_fixture : test_coordinator_fixture<> {
+  temp_dir dir;
+  std::shared_ptr<actors::node_context> ctx = std::make_shared<actors::node_context>();
+  actors::context_ptr cctx;
+  caf::actor hub, rooms, readers, accounts;
+  std::vector<caf::actor> extra;  // sessions etc., stopped at teardown
+
+  explicit node_fixture(config::limits lim = {}) {
+    auto db = storage::store::open(dir.path());
+    CAF_REQUIRE(db);
+    ctx->db = *db;
+    ctx->lim = lim;
+    ctx->node_id = "test-node";
+    cctx = ctx;
+    hub = sys.spawn(actors::hub_actor);
+    rooms = sys.spawn(actors::room_manager, cctx);
+    readers = sys.spawn(actors::reader_actor, cctx);
+    accounts = sys.spawn(actors::account_actor, cctx, std::string(40, 's'), sys.spawn(actors::hasher_actor));
+    ctx->place = std::make_shared<cluster::placement>("test-node",
+                                                      cluster::placement::local_actors{rooms, accounts, hub, readers});
+    sched.run();
+  }
+
+  ~node_fixture() override {
+    for (auto& a : extra)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto* a : {&hub, &rooms, &readers, &accounts})
+      caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  // Sends a request, delivers everything, and returns the answer or error.
+  template <class T, class... Ts>
+  caf::expected<T> ask(const caf::actor& dest, Ts... xs) {
+    caf::expected<T> out{caf::sec::request_timeout};
+    auto h = self->request(dest, caf::infinite, std::move(xs)...);
+    sched.run();
+    h.receive([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  template <class... Ts>
+  caf::error ask_void(const caf::actor& dest, Ts... xs) {
+    caf::error out{caf::sec::request_timeout};
+    auto h = self->request(dest, caf::infinite, std::move(xs)...);
+    sched.run();
+    h.receive([&]() { out = caf::none; }, [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  static api::errc code(const caf::error& e) { return api::describe(e).code; }
+
+  api::user_info make_user(const std::string& name) {
+    auto u = ask<api::user_info>(accounts, api::register_atom::value, name, std::string("password-" + name),
+                                 std::string());
+    CAF_REQUIRE(u);
+    return *u;
+  }
+
+  std::string login(const std::string& name) {
+    auto r = ask<api::login_result>(accounts, api::login_atom::value, name, std::string("password-" + name),
+                                    std::string("127.0.0.1"));
+    CAF_REQUIRE(r);
+    return r->token;
+  }
+
+  api::room_info make_room(const api::user_info& owner, const std::string& visibility) {
+    auto r = ask<api::room_info>(rooms, api::create_atom::value, api::caller{owner.id, owner.username},
+                                 std::string("room"), std::string(), visibility);
+    CAF_REQUIRE(r);
+    return *r;
+  }
+};
+
+}  // namespace confab::test

@@ -1,0 +1,145 @@
+#define CAF_SUITE room
+#include "tests/unit/node_fixture.hpp"
+
+using namespace confab;
+using test::node_fixture;
+
+namespace {
+
+struct fixture : node_fixture {
+  api::user_info alice = make_user("alice");
+  api::user_info bob = make_user("bob");
+  std::shared_ptr<test::recording_sink> alice_sink = std::make_shared<test::recording_sink>();
+  std::shared_ptr<test::recording_sink> bob_sink = std::make_shared<test::recording_sink>();
+
+  api::caller as(const api::user_info& u) { return {u.id, u.username}; }
+
+  // Registers a sink at the hub as a session of `u` in `rooms`; the hub keys
+  // sessions by actor, so each gets an actor of its own.
+  void connect(const api::user_info& u, const std::shared_ptr<test::recording_sink>& sink,
+               std::vector<api::room_id> in_rooms) {
+    auto h = hub;
+    api::sink_ptr weak = sink;
+    extra.push_back(sys.spawn([=](caf::event_based_actor* a) {
+      a->send(h, api::subscribe_atom::value, u.id, weak, in_rooms);
+      return caf::behavior{[](int) {}};
+    }));
+    sched.run();
+  }
+
+  caf::expected<api::send_ack> send(const api::user_info& u, const api::room_id& room, std::string body,
+                                    std::string cmid = "", std::uint64_t reply_to = 0) {
+    return ask<api::send_ack>(rooms, api::send_atom::value,
+                              api::send_request{as(u), room, std::move(body), std::move(cmid), reply_to});
+  }
+};
+
+}  // namespace
+
+CAF_TEST_FIXTURE_SCOPE(room_tests, fixture)
+
+CAF_TEST(sends get gapless seqs and one event per member session) {
+  auto room = make_room(alice, "public");
+  connect(alice, alice_sink, {room.id});
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    auto ack = send(alice, room.id, "hi " + std::to_string(i));
+    CAF_REQUIRE(ack);
+    CAF_CHECK_EQUAL(ack->seq, i);
+  }
+  auto events = alice_sink->with_op("message");
+  CAF_REQUIRE_EQUAL(events.size(), 3u);
+  CAF_CHECK_EQUAL(events[2]["data"]["seq"], 3);
+  CAF_CHECK_EQUAL(events[2]["data"]["from"], "alice");
+  CAF_CHECK_EQUAL(events[2]["data"]["body"], "hi 3");
+  CAF_CHECK_EQUAL(*ctx->db->last_seq(room.id), 3u);
+}
+
+CAF_TEST(non members and unknown rooms are refused and nothing is stored) {
+  auto room = make_room(alice, "public");
+  auto r = send(bob, room.id, "intruder");
+  CAF_REQUIRE(!r);
+  CAF_CHECK(code(r.error()) == api::errc::not_member);
+  auto none = send(alice, api::room_id{"r_missing"}, "x");
+  CAF_REQUIRE(!none);
+  CAF_CHECK(code(none.error()) == api::errc::not_found);
+  CAF_CHECK_EQUAL(*ctx->db->last_seq(room.id), 0u);
+  auto bad_reply = send(alice, room.id, "x", "", 5);
+  CAF_REQUIRE(!bad_reply);
+  CAF_CHECK(code(bad_reply.error()) == api::errc::invalid_request);
+}
+
+CAF_TEST(a retried client_msg_id returns the first seq and emits nothing) {
+  auto room = make_room(alice, "public");
+  connect(alice, alice_sink, {room.id});
+  auto first = send(alice, room.id, "once", "c-1");
+  CAF_REQUIRE(first);
+  auto again = send(alice, room.id, "once", "c-1");
+  CAF_REQUIRE(again);
+  CAF_CHECK_EQUAL(again->seq, first->seq);
+  CAF_CHECK_EQUAL(again->msg_id, first->msg_id);
+  CAF_CHECK_EQUAL(alice_sink->with_op("message").size(), 1u);
+  // The same id from another user is another message.
+  CAF_REQUIRE(ask<api::room_info>(rooms, api::join_atom::value, room.id, as(bob)));
+  auto other = send(bob, room.id, "once", "c-1");
+  CAF_REQUIRE(other);
+  CAF_CHECK_EQUAL(other->seq, first->seq + 1);
+}
+
+CAF_TEST(private rooms need an invite and membership changes emit member events) {
+  auto room = make_room(alice, "private");
+  connect(alice, alice_sink, {room.id});
+  connect(bob, bob_sink, {});
+  auto refused = ask<api::room_info>(rooms, api::join_atom::value, room.id, as(bob));
+  CAF_REQUIRE(!refused);
+  CAF_CHECK(code(refused.error()) == api::errc::forbidden);
+  auto not_inviter = ask_void(rooms, api::invite_atom::value, room.id, as(bob), alice);
+  CAF_CHECK(code(not_inviter) == api::errc::not_member);
+  CAF_REQUIRE(!ask_void(rooms, api::invite_atom::value, room.id, as(alice), bob));
+  auto invited = bob_sink->with_op("member");
+  CAF_REQUIRE_EQUAL(invited.size(), 1u);
+  CAF_CHECK_EQUAL(invited[0]["data"]["action"], "invited");
+  CAF_REQUIRE(ask<api::room_info>(rooms, api::join_atom::value, room.id, as(bob)));
+  auto joined = alice_sink->with_op("member");
+  CAF_REQUIRE_EQUAL(joined.size(), 2u);
+  CAF_CHECK_EQUAL(joined[1]["data"]["action"], "joined");
+  CAF_CHECK_EQUAL(joined[1]["data"]["user"], "bob");
+  // Bob's session now gets the room's messages.
+  CAF_REQUIRE(send(alice, room.id, "welcome"));
+  CAF_CHECK_EQUAL(bob_sink->with_op("message").size(), 1u);
+  CAF_REQUIRE(!ask_void(rooms, api::leave_atom::value, room.id, as(bob)));
+  CAF_REQUIRE(send(alice, room.id, "gone?"));
+  CAF_CHECK_EQUAL(bob_sink->with_op("message").size(), 1u);
+  auto r = send(bob, room.id, "back?");
+  CAF_REQUIRE(!r);
+  CAF_CHECK(code(r.error()) == api::errc::not_member);
+}
+
+CAF_TEST(direct rooms are one per pair and cannot be left) {
+  auto ab = ask<api::room_info>(rooms, api::dm_atom::value, as(alice), bob);
+  auto ba = ask<api::room_info>(rooms, api::dm_atom::value, as(bob), alice);
+  CAF_REQUIRE(ab && ba);
+  CAF_CHECK(ab->id == ba->id);
+  CAF_CHECK_EQUAL(ab->kind, "dm");
+  CAF_CHECK(send(bob, ab->id, "hey"));
+  CAF_CHECK(code(ask_void(rooms, api::leave_atom::value, ab->id, as(alice))) == api::errc::forbidden);
+  auto carol = make_user("carol");
+  auto joined = ask<api::room_info>(rooms, api::join_atom::value, ab->id, as(carol));
+  CAF_REQUIRE(!joined);
+  CAF_CHECK(code(joined.error()) == api::errc::forbidden);
+}
+
+CAF_TEST(an idle room is passivated and comes back with its state) {
+  auto room = make_room(alice, "public");
+  CAF_REQUIRE(send(alice, room.id, "one"));
+  auto& manager = deref<caf::stateful_actor<actors::room_manager_state>>(rooms);
+  CAF_CHECK_EQUAL(manager.state.live.size(), 1u);
+  advance_time(std::chrono::milliseconds(ctx->lim.room_idle_ms));
+  sched.run();
+  CAF_CHECK_EQUAL(manager.state.live.size(), 0u);
+  auto next = send(alice, room.id, "two");
+  CAF_REQUIRE(next);
+  CAF_CHECK_EQUAL(next->seq, 2u);
+  CAF_CHECK_EQUAL(manager.state.live.size(), 1u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

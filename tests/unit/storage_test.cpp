@@ -1,0 +1,105 @@
+#define CAF_SUITE storage
+#include <caf/test/unit_test.hpp>
+
+#include "actors/api/errors.hpp"
+#include "storage/keys.hpp"
+#include "storage/store.hpp"
+#include "tests/unit/temp_dir.hpp"
+
+using namespace confab;
+
+namespace {
+
+api::room_id room{"r_0000000000000001"};
+api::user_id alice{"u_a"};
+
+std::shared_ptr<storage::store> open_store(const std::string& dir) {
+  auto s = storage::store::open(dir);
+  CAF_REQUIRE(s);
+  return *s;
+}
+
+std::string msg(api::seq_t seq) {
+  return "{\"seq\":" + std::to_string(seq) + "}";
+}
+
+}  // namespace
+
+CAF_TEST(message keys sort by seq within a room) {
+  CAF_CHECK_LESS(storage::keys::message(room, 255), storage::keys::message(room, 256));
+  CAF_CHECK_LESS(storage::keys::message(room, 1), storage::keys::message(room, 1ull << 40));
+  CAF_CHECK_EQUAL(storage::keys::seq_of(storage::keys::message(room, 123456789)), 123456789u);
+}
+
+CAF_TEST(append then history pages in every direction) {
+  test::temp_dir dir;
+  auto db = open_store(dir.path());
+  api::room_id other{"r_0000000000000002"};
+  for (api::seq_t s = 1; s <= 10; ++s)
+    CAF_REQUIRE(!db->append({room, s, msg(s), alice, ""}));
+  CAF_REQUIRE(!db->append({other, 1, msg(99), alice, ""}));
+  CAF_CHECK_EQUAL(*db->last_seq(room), 10u);
+  CAF_CHECK_EQUAL(*db->last_seq(api::room_id{"r_none"}), 0u);
+  auto newest = *db->history(room, 0, 0, 3);
+  CAF_CHECK_EQUAL(newest.messages, (std::vector<std::string>{msg(8), msg(9), msg(10)}));
+  CAF_CHECK(newest.has_more);
+  auto before = *db->history(room, 3, 0, 5);
+  CAF_CHECK_EQUAL(before.messages, (std::vector<std::string>{msg(1), msg(2)}));
+  CAF_CHECK(!before.has_more);
+  auto after = *db->history(room, 0, 7, 2);
+  CAF_CHECK_EQUAL(after.messages, (std::vector<std::string>{msg(8), msg(9)}));
+  CAF_CHECK(after.has_more);
+  auto tail = *db->history(room, 0, 8, 5);
+  CAF_CHECK_EQUAL(tail.messages, (std::vector<std::string>{msg(9), msg(10)}));
+  CAF_CHECK(!tail.has_more);
+  auto between = *db->history(room, 6, 2, 10);
+  CAF_CHECK_EQUAL(between.messages, (std::vector<std::string>{msg(3), msg(4), msg(5)}));
+  CAF_CHECK(!between.has_more);
+}
+
+CAF_TEST(dedupe records and messages survive reopening) {
+  test::temp_dir dir;
+  {
+    auto db = open_store(dir.path());
+    CAF_REQUIRE(!db->append({room, 1, msg(1), alice, "c1"}));
+  }
+  auto db = open_store(dir.path());
+  CAF_CHECK_EQUAL(*db->dedupe(alice, room, "c1"), 1u);
+  CAF_CHECK(api::describe(db->dedupe(alice, room, "c2").error()).code == api::errc::not_found);
+  CAF_CHECK(api::describe(db->dedupe(api::user_id{"u_b"}, room, "c1").error()).code == api::errc::not_found);
+  CAF_CHECK_EQUAL(*db->message(room, 1), msg(1));
+}
+
+CAF_TEST(rooms members and users) {
+  test::temp_dir dir;
+  auto db = open_store(dir.path());
+  api::room_info info{room, "general", "t", "public", "room", 1, alice};
+  CAF_REQUIRE(!db->put_room(info, {{alice, "owner"}}));
+  api::room_info priv{api::room_id{"r_p"}, "secret", "", "private", "room", 2, alice};
+  CAF_REQUIRE(!db->put_room(priv, {{alice, "owner"}}));
+  CAF_CHECK_EQUAL(db->room(room)->name, "general");
+  CAF_CHECK_EQUAL(db->public_rooms()->size(), 1u);
+  api::user_id bob{"u_b"};
+  CAF_REQUIRE(!db->set_member(priv.id, bob, "invited"));
+  CAF_CHECK_EQUAL(db->rooms_of(bob)->size(), 0u);
+  CAF_REQUIRE(!db->set_member(priv.id, bob, "member"));
+  CAF_CHECK_EQUAL(db->rooms_of(bob)->size(), 1u);
+  CAF_CHECK_EQUAL(db->members(priv.id)->at(bob), "member");
+  CAF_REQUIRE(!db->remove_member(priv.id, bob));
+  CAF_CHECK_EQUAL(db->rooms_of(bob)->size(), 0u);
+  CAF_CHECK_EQUAL(db->members(priv.id)->count(bob), 0u);
+  storage::stored_user u;
+  u.info = {alice, "alice", "Alice", "", ""};
+  u.password_hash = "h";
+  CAF_REQUIRE(!db->put_user(u, true));
+  CAF_CHECK(*db->user_id_of("alice") == alice);
+  CAF_CHECK_EQUAL(db->user(alice)->info.display_name, "Alice");
+  CAF_CHECK(api::describe(db->user_id_of("nobody").error()).code == api::errc::not_found);
+}
+
+CAF_TEST(a second process cannot open a store in use) {
+  test::temp_dir dir;
+  auto db = open_store(dir.path());
+  auto again = storage::store::open(dir.path());
+  CAF_CHECK(!again);
+}
