@@ -34,10 +34,14 @@ struct exchange {
     out->respond(std::move(r));
   }
   void respond_json(unsigned status, const json& j) const { respond(status, j.dump()); }
-  void respond_error(const caf::error& err) const {
+  // status 0: the code's own status.
+  void respond_error(const caf::error& err, unsigned status = 0) const {
     auto f = api::describe(err);
+    // HTTP has no not_member code: the contract answers non-members 403 forbidden.
+    if (f.code == errc::not_member)
+      f.code = errc::forbidden;
     api::http_reply r;
-    r.status = api::http_status(f.code);
+    r.status = status != 0 ? status : api::http_status(f.code);
     r.body = wire::http_error(f);
     if (f.retry_after_ms > 0)
       r.headers.emplace_back("Retry-After", std::to_string((f.retry_after_ms + 999) / 1000));
@@ -132,114 +136,110 @@ json presence_json(bool online) {
   return json{{"status", online ? "online" : "offline"}};
 }
 
-void account_routes(self_ptr self, const exchange_ptr& ex) {
-  auto& p = ex->path;
-  auto& method = ex->call.method;
-  auto& ctx = *self->state.ctx;
+// An authenticated call's handler.
+struct authed {
+  api::token_claims who;
+  api::user_info user;
+};
+
+void register_user(self_ptr self, const exchange_ptr& ex) {
   std::string error;
-  if (p[2] == "register" && p.size() == 3 && method == "POST") {
-    auto username = wire::string_field(ex->body, "username", true, error);
-    auto password = wire::string_field(ex->body, "password", true, error);
-    auto display = wire::string_field(ex->body, "display_name", false, error);
-    if (!error.empty())
-      return ex->bad(error);
-    self->request(ctx.place->account(*username), request_timeout, api::register_atom::value, *username, *password,
-                  display.value_or(""))
-      .then([=](const api::user_info& u) { ex->respond_json(201, json{{"user", wire::user_json(u)}}); },
-            [=](caf::error& err) { ex->respond_error(err); });
-    return;
-  }
-  if (p[2] == "login" && p.size() == 3 && method == "POST") {
-    auto username = wire::string_field(ex->body, "username", true, error);
-    auto password = wire::string_field(ex->body, "password", true, error);
-    if (!error.empty())
-      return ex->bad(error);
-    self->request(ctx.place->account(*username), request_timeout, api::login_atom::value, *username, *password,
-                  ex->call.remote)
-      .then(
-        [=](const api::login_result& r) {
-          ex->respond_json(200, json{{"token", r.token}, {"expires_at", r.expires_at}, {"user", wire::user_json(r.user)}});
-        },
-        [=](caf::error& err) { ex->respond_error(err); });
-    return;
-  }
-  if (p[2] == "logout" && p.size() == 3 && method == "POST")
-    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-      self->request(self->state.ctx->place->account(c.who.username), request_timeout, api::logout_atom::value, c)
-        .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
-    });
-  if (p[2] == "me" && p.size() == 3 && method == "GET")
-    return with_auth(self, ex, [=](const api::token_claims&, const api::user_info& u) {
-      ex->respond_json(200, json{{"user", wire::user_json(u)}});
-    });
-  if (p[2] == "me" && p.size() == 3 && method == "PATCH") {
-    api::profile_patch patch;
-    auto& b = ex->body;
-    if (auto dn = wire::string_field(b, "display_name", false, error)) {
-      auto n = wire::code_points(*dn);
-      if (n < 1 || n > 64)
-        return ex->bad("display_name must have 1-64 characters");
-      patch.set_display_name = true;
-      patch.display_name = *dn;
-    }
-    if (b.contains("status_text")) {
-      auto st = wire::string_field(b, "status_text", false, error);
-      if (st && wire::code_points(*st) > 140)
-        return ex->bad("status_text must have at most 140 characters");
-      patch.set_status_text = true;
-      patch.status_text = st.value_or("");
-    }
-    if (b.contains("avatar_file_id")) {
-      auto av = wire::string_field(b, "avatar_file_id", false, error);
-      if (av && av->size() > 64)
-        return ex->bad("avatar_file_id must have at most 64 characters");
-      patch.set_avatar = true;
-      patch.avatar_file_id = av.value_or("");
-    }
-    if (!error.empty())
-      return ex->bad(error);
-    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-      self->request(self->state.ctx->place->account(c.who.username), request_timeout, api::profile_atom::value,
-                    c.who.id, patch)
-        .then([=](const api::user_info& u) { ex->respond_json(200, json{{"user", wire::user_json(u)}}); },
-              [=](caf::error& err) { ex->respond_error(err); });
-    });
-  }
-  if (p[2] == "me" && p.size() == 4 && p[3] == "password" && method == "POST") {
-    auto old_pw = wire::string_field(ex->body, "old_password", true, error);
-    auto new_pw = wire::string_field(ex->body, "new_password", true, error);
-    if (!error.empty())
-      return ex->bad(error);
-    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-      self->request(self->state.ctx->place->account(c.who.username), request_timeout, api::password_atom::value, c,
-                    *old_pw, *new_pw)
-        .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
-    });
-  }
-  if (p[2] == "users" && p.size() == 4 && method == "GET")
-    return with_auth(self, ex, [=](const api::token_claims&, const api::user_info&) {
-      with_user(self, ex, ex->path[3], [=](const api::user_info& u) {
-        with_online(self, ex, {u.id}, [=](const std::vector<api::user_id>& online) {
-          ex->respond_json(200, json{{"user", wire::user_json(u)}, {"presence", presence_json(!online.empty())}});
-        });
-      });
-    });
-  if (p[2] == "dm" && p.size() == 3 && method == "POST") {
-    auto username = wire::string_field(ex->body, "username", true, error);
-    if (!error.empty())
-      return ex->bad(error);
-    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-      with_user(self, ex, *username, [=](const api::user_info& other) {
-        self->request(self->state.ctx->place->room(api::room_id{}), request_timeout, api::dm_atom::value, c.who, other)
-          .then([=](const api::room_info& r) { ex->respond_json(200, json{{"room", wire::room_json(r)}}); },
-                [=](caf::error& err) { ex->respond_error(err); });
-      });
-    });
-  }
-  ex->respond_error(fail(errc::not_found, "no such endpoint"));
+  auto username = wire::string_field(ex->body, "username", true, error);
+  auto password = wire::string_field(ex->body, "password", true, error);
+  auto display = wire::string_field(ex->body, "display_name", false, error);
+  if (!error.empty())
+    return ex->bad(error);
+  self->request(self->state.ctx->place->account(*username), request_timeout, api::register_atom::value, *username,
+                *password, display.value_or(""))
+    .then([=](const api::user_info& u) { ex->respond_json(201, json{{"user", wire::user_json(u)}}); },
+          [=](caf::error& err) { ex->respond_error(err); });
 }
 
-void create_room(self_ptr self, const exchange_ptr& ex) {
+void login(self_ptr self, const exchange_ptr& ex) {
+  std::string error;
+  auto username = wire::string_field(ex->body, "username", true, error);
+  auto password = wire::string_field(ex->body, "password", true, error);
+  if (!error.empty())
+    return ex->bad(error);
+  self->request(self->state.ctx->place->account(*username), request_timeout, api::login_atom::value, *username,
+                *password, ex->call.remote)
+    .then(
+      [=](const api::login_result& r) {
+        ex->respond_json(200, json{{"token", r.token}, {"expires_at", r.expires_at}, {"user", wire::user_json(r.user)}});
+      },
+      [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void logout(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::logout_atom::value, a.who)
+    .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void patch_me(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  api::profile_patch patch;
+  auto& b = ex->body;
+  std::string error;
+  if (auto dn = wire::string_field(b, "display_name", false, error)) {
+    auto n = wire::code_points(*dn);
+    if (n < 1 || n > 64)
+      return ex->bad("display_name must have 1-64 characters");
+    patch.set_display_name = true;
+    patch.display_name = *dn;
+  }
+  if (b.contains("status_text")) {
+    auto st = wire::string_field(b, "status_text", false, error);
+    if (st && wire::code_points(*st) > 140)
+      return ex->bad("status_text must have at most 140 characters");
+    patch.set_status_text = true;
+    patch.status_text = st.value_or("");
+  }
+  if (b.contains("avatar_file_id")) {
+    auto av = wire::string_field(b, "avatar_file_id", false, error);
+    if (av && av->size() > 64)
+      return ex->bad("avatar_file_id must have at most 64 characters");
+    patch.set_avatar = true;
+    patch.avatar_file_id = av.value_or("");
+  }
+  if (!error.empty())
+    return ex->bad(error);
+  self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::profile_atom::value,
+                a.who.who.id, patch)
+    .then([=](const api::user_info& u) { ex->respond_json(200, json{{"user", wire::user_json(u)}}); },
+          [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void change_password(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  std::string error;
+  auto old_pw = wire::string_field(ex->body, "old_password", true, error);
+  auto new_pw = wire::string_field(ex->body, "new_password", true, error);
+  if (!error.empty())
+    return ex->bad(error);
+  self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::password_atom::value,
+                a.who, *old_pw, *new_pw)
+    .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void get_user(self_ptr self, const exchange_ptr& ex, const authed&) {
+  with_user(self, ex, ex->path[3], [=](const api::user_info& u) {
+    with_online(self, ex, {u.id}, [=](const std::vector<api::user_id>& online) {
+      ex->respond_json(200, json{{"user", wire::user_json(u)}, {"presence", presence_json(!online.empty())}});
+    });
+  });
+}
+
+void open_dm(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  std::string error;
+  auto username = wire::string_field(ex->body, "username", true, error);
+  if (!error.empty())
+    return ex->bad(error);
+  with_user(self, ex, *username, [=](const api::user_info& other) {
+    self->request(self->state.ctx->place->room(api::room_id{}), request_timeout, api::dm_atom::value, a.who.who, other)
+      .then([=](const api::room_info& r) { ex->respond_json(200, json{{"room", wire::room_json(r)}}); },
+            [=](caf::error& err) { ex->respond_error(err); });
+  });
+}
+
+void create_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
   std::string error;
   auto name = wire::string_field(ex->body, "name", true, error);
   auto topic = wire::string_field(ex->body, "topic", false, error);
@@ -253,16 +253,39 @@ void create_room(self_ptr self, const exchange_ptr& ex) {
     return ex->bad("topic must have at most 500 characters");
   if (*visibility != "public" && *visibility != "private")
     return ex->bad("visibility must be public or private");
-  with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-    self->request(self->state.ctx->place->room(api::room_id{}), request_timeout, api::create_atom::value, c.who,
-                  *name, topic.value_or(""), *visibility)
-      .then([=](const api::room_info& r) { ex->respond_json(201, json{{"room", wire::room_json(r)}}); },
-            [=](caf::error& err) { ex->respond_error(err); });
-  });
+  self->request(self->state.ctx->place->room(api::room_id{}), request_timeout, api::create_atom::value, a.who.who,
+                *name, topic.value_or(""), *visibility)
+    .then([=](const api::room_info& r) { ex->respond_json(201, json{{"room", wire::room_json(r)}}); },
+          [=](caf::error& err) { ex->respond_error(err); });
 }
 
-void post_message(self_ptr self, const exchange_ptr& ex, const api::room_id& room) {
-  auto& lim = self->state.ctx->lim;
+void my_rooms(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, a.who.who.id)
+    .then(
+      [=](const std::vector<api::my_room>& rooms) {
+        json list = json::array();
+        for (auto& r : rooms)
+          list.push_back(wire::my_room_json(r));
+        ex->respond_json(200, json{{"rooms", list}});
+      },
+      [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void public_rooms(self_ptr self, const exchange_ptr& ex, const authed&) {
+  self->request(self->state.ctx->place->reader(), request_timeout, api::public_atom::value)
+    .then(
+      [=](const std::vector<api::room_info>& rooms) {
+        json list = json::array();
+        for (auto& r : rooms)
+          list.push_back(wire::room_json(r));
+        ex->respond_json(200, json{{"rooms", list}});
+      },
+      [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  api::room_id room{ex->path[3]};
+  auto& st = self->state;
   std::string error;
   auto body = wire::string_field(ex->body, "body", false, error);
   auto cmid = wire::string_field(ex->body, "client_msg_id", false, error);
@@ -273,131 +296,130 @@ void post_message(self_ptr self, const exchange_ptr& ex, const api::room_id& roo
     return ex->bad("file_id is not supported yet");
   if (!body || body->empty())
     return ex->bad("body must not be empty");
-  if (wire::code_points(*body) > lim.max_body_chars)
+  if (wire::code_points(*body) > st.ctx->lim.max_body_chars)
     return ex->respond_error(fail(errc::too_large, "body is over the limit"));
   if (cmid && (cmid->empty() || cmid->size() > 128))
     return ex->bad("client_msg_id must have 1-128 characters");
-  with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-    auto& st = self->state;
-    auto [it, fresh] = st.send_buckets.try_emplace(c.who.id);
-    if (fresh)
-      it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
-    if (auto wait = it->second.take(now_ms()); wait > 0)
-      return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
-    api::send_request r{c.who, room, *body, cmid.value_or(""), reply_to.value_or(0)};
-    self->request(st.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(r))
-      .then([=](const api::send_ack& ack) { ex->respond(201, R"({"message":)" + ack.message_json + "}"); },
-            [=](caf::error& err) { ex->respond_error(err); });
-  });
+  auto [it, fresh] = st.send_buckets.try_emplace(a.who.who.id);
+  if (fresh)
+    it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
+  if (auto wait = it->second.take(now_ms()); wait > 0)
+    return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
+  api::send_request r{a.who.who, room, *body, cmid.value_or(""), reply_to.value_or(0)};
+  self->request(st.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(r))
+    .then([=](const api::send_ack& ack) { ex->respond(201, R"({"message":)" + ack.message_json + "}"); },
+          [=](caf::error& err) { ex->respond_error(err); });
 }
 
-void get_messages(self_ptr self, const exchange_ptr& ex, const api::room_id& room) {
+void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::history_request h;
-  h.room = room;
+  h.room = api::room_id{ex->path[3]};
+  h.user = a.who.who.id;
   std::uint64_t limit = 50;
+  h.has_before = ex->query.count("before") > 0;
+  h.has_after = ex->query.count("after") > 0;
   if (!query_seq(*ex, "before", h.before) || !query_seq(*ex, "after", h.after) || !query_seq(*ex, "limit", limit))
     return;
   if (limit < 1 || limit > self->state.ctx->lim.history_max)
     return ex->bad("limit must be 1-" + std::to_string(self->state.ctx->lim.history_max));
   h.limit = static_cast<std::uint32_t>(limit);
-  with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-    auto req = h;
-    req.user = c.who.id;
-    self->request(self->state.ctx->place->reader(room), request_timeout, api::history_atom::value, req)
-      .then(
-        [=](const api::history_page& page) {
-          ex->respond(200, R"({"messages":)" + wire::join_array(page.messages) + R"(,"has_more":)"
-                             + (page.has_more ? "true" : "false") + "}");
-        },
-        [=](caf::error& err) { ex->respond_error(err); });
+  self->request(self->state.ctx->place->reader(h.room), request_timeout, api::history_atom::value, h)
+    .then(
+      [=](const api::history_page& page) {
+        ex->respond(200, R"({"messages":)" + wire::join_array(page.messages) + R"(,"has_more":)"
+                           + (page.has_more ? "true" : "false") + "}");
+      },
+      [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  api::room_id room{ex->path[3]};
+  self->request(self->state.ctx->place->reader(room), request_timeout, api::members_atom::value, room, a.who.who.id)
+    .then(
+      [=](const std::vector<api::member_entry>& members) {
+        std::vector<api::user_id> ids;
+        for (auto& m : members)
+          ids.push_back(m.user.id);
+        with_online(self, ex, ids, [=](const std::vector<api::user_id>& online) {
+          json list = json::array();
+          for (auto& m : members) {
+            bool on = std::find(online.begin(), online.end(), m.user.id) != online.end();
+            list.push_back({{"user", wire::user_json(m.user)}, {"role", m.role}, {"presence", presence_json(on)}});
+          }
+          ex->respond_json(200, json{{"members", list}});
+        });
+      },
+      [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void join_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  api::room_id room{ex->path[3]};
+  self->request(self->state.ctx->place->room(room), request_timeout, api::join_atom::value, room, a.who.who)
+    .then([=](const api::room_info& r) { ex->respond_json(200, json{{"room", wire::room_json(r)}}); },
+          [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void leave_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  api::room_id room{ex->path[3]};
+  self->request(self->state.ctx->place->room(room), request_timeout, api::leave_atom::value, room, a.who.who)
+    .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void invite(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  api::room_id room{ex->path[3]};
+  std::string error;
+  auto username = wire::string_field(ex->body, "username", true, error);
+  if (!error.empty())
+    return ex->bad(error);
+  with_user(self, ex, *username, [=](const api::user_info& invitee) {
+    self->request(self->state.ctx->place->room(room), request_timeout, api::invite_atom::value, room, a.who.who,
+                  invitee)
+      .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
   });
 }
 
-void room_routes(self_ptr self, const exchange_ptr& ex) {
-  auto& p = ex->path;
-  auto& method = ex->call.method;
-  if (p.size() == 3) {
-    if (method == "POST")
-      return create_room(self, ex);
-    if (method == "GET")
-      return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-        self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, c.who.id)
-          .then(
-            [=](const std::vector<api::my_room>& rooms) {
-              json list = json::array();
-              for (auto& r : rooms)
-                list.push_back(wire::my_room_json(r));
-              ex->respond_json(200, json{{"rooms", list}});
-            },
-            [=](caf::error& err) { ex->respond_error(err); });
-      });
-  }
-  if (p.size() == 4 && p[3] == "public" && method == "GET")
-    return with_auth(self, ex, [=](const api::token_claims&, const api::user_info&) {
-      self->request(self->state.ctx->place->reader(), request_timeout, api::public_atom::value)
-        .then(
-          [=](const std::vector<api::room_info>& rooms) {
-            json list = json::array();
-            for (auto& r : rooms)
-              list.push_back(wire::room_json(r));
-            ex->respond_json(200, json{{"rooms", list}});
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
-    });
-  if (p.size() != 5)
-    return ex->respond_error(fail(errc::not_found, "no such endpoint"));
-  api::room_id room{p[3]};
-  const auto& action = p[4];
-  if (action == "messages" && method == "GET")
-    return get_messages(self, ex, room);
-  if (action == "messages" && method == "POST")
-    return post_message(self, ex, room);
-  if (action == "members" && method == "GET")
-    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-      self->request(self->state.ctx->place->reader(room), request_timeout, api::members_atom::value, room, c.who.id)
-        .then(
-          [=](const std::vector<api::member_entry>& members) {
-            std::vector<api::user_id> ids;
-            for (auto& m : members)
-              ids.push_back(m.user.id);
-            with_online(self, ex, ids, [=](const std::vector<api::user_id>& online) {
-              json list = json::array();
-              for (auto& m : members) {
-                bool on = std::find(online.begin(), online.end(), m.user.id) != online.end();
-                list.push_back({{"user", wire::user_json(m.user)}, {"role", m.role}, {"presence", presence_json(on)}});
-              }
-              ex->respond_json(200, json{{"members", list}});
-            });
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
-    });
-  if (method != "POST")
-    return ex->respond_error(fail(errc::not_found, "no such endpoint"));
-  auto fail_or = [ex](caf::error& err) { ex->respond_error(err); };
-  if (action == "join")
-    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-      self->request(self->state.ctx->place->room(room), request_timeout, api::join_atom::value, room, c.who)
-        .then([=](const api::room_info& r) { ex->respond_json(200, json{{"room", wire::room_json(r)}}); }, fail_or);
-    });
-  if (action == "leave")
-    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-      self->request(self->state.ctx->place->room(room), request_timeout, api::leave_atom::value, room, c.who)
-        .then([=]() { ex->respond(204); }, fail_or);
-    });
-  if (action == "invite") {
-    std::string error;
-    auto username = wire::string_field(ex->body, "username", true, error);
-    if (!error.empty())
-      return ex->bad(error);
-    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info&) {
-      with_user(self, ex, *username, [=](const api::user_info& invitee) {
-        self->request(self->state.ctx->place->room(room), request_timeout, api::invite_atom::value, room, c.who,
-                      invitee)
-          .then([=]() { ex->respond(204); }, fail_or);
-      });
-    });
-  }
-  ex->respond_error(fail(errc::not_found, "no such endpoint"));
+using handler = void (*)(self_ptr, const exchange_ptr&, const authed&);
+
+// One row of the route table: a path shape ("*" matches one segment).
+struct route_entry {
+  std::vector<std::string_view> shape;
+  std::string_view method;
+  handler fn;  // null: register or login (no token)
+};
+
+const std::vector<route_entry>& routes() {
+  static const std::vector<route_entry> table{
+    {{"register"}, "POST", nullptr},
+    {{"login"}, "POST", nullptr},
+    {{"logout"}, "POST", logout},
+    {{"me"}, "GET", [](self_ptr, const exchange_ptr& ex, const authed& a) {
+       ex->respond_json(200, json{{"user", wire::user_json(a.user)}});
+     }},
+    {{"me"}, "PATCH", patch_me},
+    {{"me", "password"}, "POST", change_password},
+    {{"users", "*"}, "GET", get_user},
+    {{"dm"}, "POST", open_dm},
+    {{"rooms"}, "POST", create_room},
+    {{"rooms"}, "GET", my_rooms},
+    {{"rooms", "public"}, "GET", public_rooms},
+    {{"rooms", "*", "messages"}, "GET", get_messages},
+    {{"rooms", "*", "messages"}, "POST", post_message},
+    {{"rooms", "*", "members"}, "GET", get_members},
+    {{"rooms", "*", "join"}, "POST", join_room},
+    {{"rooms", "*", "leave"}, "POST", leave_room},
+    {{"rooms", "*", "invite"}, "POST", invite},
+  };
+  return table;
+}
+
+bool matches(const route_entry& r, const std::vector<std::string>& path) {
+  if (path.size() != r.shape.size() + 2)
+    return false;
+  for (std::size_t i = 0; i < r.shape.size(); ++i)
+    if (r.shape[i] != "*" && r.shape[i] != path[i + 2])
+      return false;
+  // "rooms/public" is the directory, not a room called "public".
+  return !(r.shape.size() == 3 && path[3] == "public");
 }
 
 void route(self_ptr self, const exchange_ptr& ex) {
@@ -409,11 +431,28 @@ void route(self_ptr self, const exchange_ptr& ex) {
     return ex->respond_json(200, json{{"status", "ok"}, {"node", self->state.ctx->node_id}});
   if (p.size() < 3 || p[0] != "api" || p[1] != "v1")
     return ex->respond_error(fail(errc::not_found, "no such endpoint"));
-  if (!parse_body(*ex))
-    return;
-  if (p[2] == "rooms")
-    return room_routes(self, ex);
-  account_routes(self, ex);
+  bool path_known = false;
+  for (auto& r : routes()) {
+    if (!matches(r, p))
+      continue;
+    path_known = true;
+    if (r.method != ex->call.method)
+      continue;
+    if (r.fn == nullptr) {
+      if (!parse_body(*ex))
+        return;
+      return p[2] == "register" ? register_user(self, ex) : login(self, ex);
+    }
+    // Authenticate first: a caller without a valid token learns nothing else.
+    auto fn = r.fn;
+    return with_auth(self, ex, [=](const api::token_claims& c, const api::user_info& u) {
+      if (parse_body(*ex))
+        fn(self, ex, authed{c, u});
+    });
+  }
+  if (path_known)
+    return ex->respond_error(fail(errc::invalid_request, "method not allowed here"), 405);
+  ex->respond_error(fail(errc::not_found, "no such endpoint"));
 }
 
 }  // namespace

@@ -31,7 +31,8 @@ caf::behavior reader_actor(caf::event_based_actor*, context_ptr ctx) {
     [ctx](api::history_atom, const api::history_request& req) -> caf::result<api::history_page> {
       if (auto err = check_member(*ctx->db, req.room, req.user))
         return err;
-      auto page = ctx->db->history(req.room, req.before, req.after, req.limit);
+      auto page = ctx->db->history(req.room, req.has_before ? std::optional(req.before) : std::nullopt,
+                                    req.has_after ? std::optional(req.after) : std::nullopt, req.limit);
       if (!page)
         return page.error();
       return std::move(*page);

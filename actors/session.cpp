@@ -153,8 +153,8 @@ void do_history(self_ptr self, const std::string& id, const json& req) {
     return;
   if (limit && (*limit < 1 || *limit > st.ctx->lim.history_max))
     return st.reply_error(id, fail(errc::invalid_request, "limit must be 1-" + std::to_string(st.ctx->lim.history_max)));
-  api::history_request h{st.who.id, *room, before.value_or(0), after.value_or(0),
-                         static_cast<std::uint32_t>(limit.value_or(50))};
+  api::history_request h{st.who.id,         *room,       before.has_value(), before.value_or(0),
+                         after.has_value(), after.value_or(0), static_cast<std::uint32_t>(limit.value_or(50))};
   self->request(st.ctx->place->reader(*room), request_timeout, api::history_atom::value, h)
     .then(
       [=](const api::history_page& page) {

@@ -137,7 +137,8 @@ parse_result parse(int argc, const char* const* argv) {
   auto desc = describe(o, config_file, seeds, max_file_size);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    po::positional_options_description none;  // a stray word is an error
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(none).run(), vm);
     if (vm.count("help")) {
       std::ostringstream out;
       out << desc;

@@ -291,16 +291,18 @@ caf::expected<api::seq_t> store::dedupe(const api::user_id& user, const api::roo
   return keys::seq_of(*v);
 }
 
-caf::expected<api::history_page> store::history(const api::room_id& room, api::seq_t before, api::seq_t after,
-                                                std::uint32_t limit) const {
+caf::expected<api::history_page> store::history(const api::room_id& room, std::optional<api::seq_t> before,
+                                                std::optional<api::seq_t> after, std::uint32_t limit) const {
   api::history_page page;
   auto prefix = keys::room_prefix(room);
   rocksdb::ReadOptions ro;  // an iterator reads one consistent snapshot
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
-  auto in_range = [&](api::seq_t s) { return s > after && (before == 0 || s < before); };
-  if (after > 0) {
+  auto in_range = [&](api::seq_t s) { return (!after || s > *after) && (!before || s < *before); };
+  if (before && *before <= 1)
+    return page;  // nothing is below seq 1
+  if (after) {
     // Oldest first from `after`.
-    for (it->Seek(keys::message(room, after + 1)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    for (it->Seek(keys::message(room, *after + 1)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       if (!in_range(keys::seq_of(it->key().ToStringView())))
         break;
       if (page.messages.size() == limit) {
@@ -311,7 +313,7 @@ caf::expected<api::history_page> store::history(const api::room_id& room, api::s
     }
   } else {
     // Newest first below `before`, then reversed.
-    it->SeekForPrev(keys::message(room, before == 0 ? UINT64_MAX : before - 1));
+    it->SeekForPrev(keys::message(room, before ? *before - 1 : UINT64_MAX));
     for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {
       if (!in_range(keys::seq_of(it->key().ToStringView())))
         break;

@@ -81,8 +81,10 @@ class store {
   [[nodiscard]] caf::expected<std::string> message(const api::room_id& room, api::seq_t seq) const;
   [[nodiscard]] caf::expected<api::seq_t> dedupe(const api::user_id& user, const api::room_id& room,
                                                  const std::string& client_msg_id) const;
-  [[nodiscard]] caf::expected<api::history_page> history(const api::room_id& room, api::seq_t before,
-                                                         api::seq_t after, std::uint32_t limit) const;
+  // Ascending page: with `after`, the oldest `limit` above it (and below
+  // `before`); otherwise the newest `limit` below `before` (or overall).
+  [[nodiscard]] caf::expected<api::history_page> history(const api::room_id& room, std::optional<api::seq_t> before,
+                                                         std::optional<api::seq_t> after, std::uint32_t limit) const;
 
   // read markers
   [[nodiscard]] caf::expected<api::seq_t> last_read(const api::user_id& user, const api::room_id& room) const;

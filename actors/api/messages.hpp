@@ -85,13 +85,16 @@ typename Inspector::result_type inspect(Inspector& f, send_ack& x) {
 struct history_request {
   user_id user;
   room_id room;
-  seq_t before = 0;  // 0: no bound
-  seq_t after = 0;   // 0: no bound
+  bool has_before = false;  // seq < before
+  seq_t before = 0;
+  bool has_after = false;  // seq > after; after=0 is "from the start"
+  seq_t after = 0;
   std::uint32_t limit = 50;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, history_request& x) {
-  return f(caf::meta::type_name("confab::history_request"), x.user, x.room, x.before, x.after, x.limit);
+  return f(caf::meta::type_name("confab::history_request"), x.user, x.room, x.has_before, x.before,
+           x.has_after, x.after, x.limit);
 }
 
 // Messages as stored: each already its wire JSON.

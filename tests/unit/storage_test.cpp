@@ -40,21 +40,26 @@ CAF_TEST(append then history pages in every direction) {
   CAF_REQUIRE(!db->append({other, 1, msg(99), alice, ""}));
   CAF_CHECK_EQUAL(*db->last_seq(room), 10u);
   CAF_CHECK_EQUAL(*db->last_seq(api::room_id{"r_none"}), 0u);
-  auto newest = *db->history(room, 0, 0, 3);
+  auto newest = *db->history(room, std::nullopt, std::nullopt, 3);
   CAF_CHECK_EQUAL(newest.messages, (std::vector<std::string>{msg(8), msg(9), msg(10)}));
   CAF_CHECK(newest.has_more);
-  auto before = *db->history(room, 3, 0, 5);
+  auto before = *db->history(room, 3, std::nullopt, 5);
   CAF_CHECK_EQUAL(before.messages, (std::vector<std::string>{msg(1), msg(2)}));
   CAF_CHECK(!before.has_more);
-  auto after = *db->history(room, 0, 7, 2);
+  auto after = *db->history(room, std::nullopt, 7, 2);
   CAF_CHECK_EQUAL(after.messages, (std::vector<std::string>{msg(8), msg(9)}));
   CAF_CHECK(after.has_more);
-  auto tail = *db->history(room, 0, 8, 5);
+  auto tail = *db->history(room, std::nullopt, 8, 5);
   CAF_CHECK_EQUAL(tail.messages, (std::vector<std::string>{msg(9), msg(10)}));
   CAF_CHECK(!tail.has_more);
   auto between = *db->history(room, 6, 2, 10);
   CAF_CHECK_EQUAL(between.messages, (std::vector<std::string>{msg(3), msg(4), msg(5)}));
   CAF_CHECK(!between.has_more);
+  auto from_start = *db->history(room, std::nullopt, 0, 2);
+  CAF_CHECK_EQUAL(from_start.messages, (std::vector<std::string>{msg(1), msg(2)}));
+  CAF_CHECK(from_start.has_more);
+  CAF_CHECK(db->history(room, 1, std::nullopt, 5)->messages.empty());
+  CAF_CHECK(db->history(room, 0, std::nullopt, 5)->messages.empty());
 }
 
 CAF_TEST(dedupe records and messages survive reopening) {
