@@ -1,7 +1,7 @@
 #include "actors/account.hpp"
 
-#include <caf/event_based_actor.hpp>
 #include <sodium.h>
+#include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
@@ -88,17 +88,16 @@ using self_ptr = caf::stateful_actor<account_state>*;
 
 caf::behavior hasher_actor() {
   return {
-    [](api::hash_atom, const std::string& pw) -> caf::result<std::string> {
-      char out[crypto_pwhash_STRBYTES];
-      if (crypto_pwhash_str(out, pw.data(), pw.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                            crypto_pwhash_MEMLIMIT_INTERACTIVE)
-          != 0)
-        return fail(errc::unavailable, "out of memory while hashing");
-      return std::string(out);
-    },
-    [](api::check_atom, const std::string& hash, const std::string& pw) {
-      return crypto_pwhash_str_verify(hash.c_str(), pw.data(), pw.size()) == 0;
-    },
+      [](api::hash_atom, const std::string& pw) -> caf::result<std::string> {
+        char out[crypto_pwhash_STRBYTES];
+        if (crypto_pwhash_str(out, pw.data(), pw.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+          return fail(errc::unavailable, "out of memory while hashing");
+        return std::string(out);
+      },
+      [](api::check_atom, const std::string& hash, const std::string& pw) {
+        return crypto_pwhash_str_verify(hash.c_str(), pw.data(), pw.size()) == 0;
+      },
   };
 }
 
@@ -106,7 +105,9 @@ namespace {
 
 api::login_result issue_token(self_ptr self, const storage::stored_user& u) {
   auto now = now_ms();
-  api::token_claims c{{u.info.id, u.info.username}, random_id("t_"), now,
+  api::token_claims c{{u.info.id, u.info.username},
+                      random_id("t_"),
+                      now,
                       now + static_cast<std::int64_t>(self->state.ctx->lim.token_ttl_s) * 1000};
   return {tokens::sign(self->state.secret, c), c.expires_at, u.info};
 }
@@ -129,24 +130,24 @@ caf::result<api::user_info> do_register(self_ptr self, const std::string& userna
   st.pending_names.insert(username);
   auto rp = self->make_response_promise<api::user_info>();
   self->request(st.hashers, caf::infinite, api::hash_atom::value, password)
-    .then(
-      [=](const std::string& hash) mutable {
-        self->state.pending_names.erase(username);
-        storage::stored_user u;
-        u.info = {api::user_id{random_id("u_")}, username, dn, "", ""};
-        u.password_hash = hash;
-        u.created_at = now_ms();
-        if (auto err = self->state.ctx->db->put_user(u, true)) {
-          rp.deliver(err);
-          return;
-        }
-        self->state.users[u.info.id] = u;
-        rp.deliver(u.info);
-      },
-      [=](caf::error& err) mutable {
-        self->state.pending_names.erase(username);
-        rp.deliver(err);
-      });
+      .then(
+          [=](const std::string& hash) mutable {
+            self->state.pending_names.erase(username);
+            storage::stored_user u;
+            u.info = {api::user_id{random_id("u_")}, username, dn, "", ""};
+            u.password_hash = hash;
+            u.created_at = now_ms();
+            if (auto err = self->state.ctx->db->put_user(u, true)) {
+              rp.deliver(err);
+              return;
+            }
+            self->state.users[u.info.id] = u;
+            rp.deliver(u.info);
+          },
+          [=](caf::error& err) mutable {
+            self->state.pending_names.erase(username);
+            rp.deliver(err);
+          });
   return rp;
 }
 
@@ -172,23 +173,23 @@ caf::result<api::login_result> do_login(self_ptr self, const std::string& userna
   }
   auto rp = self->make_response_promise<api::login_result>();
   self->request(st.hashers, caf::infinite, api::check_atom::value, hash, password)
-    .then(
-      [=](bool ok) mutable {
-        auto& st = self->state;
-        if (!ok || id.empty()) {
-          st.user_failures.record(username, now_ms());
-          rp.deliver(fail(errc::invalid_credentials, "wrong username or password"));
-          return;
-        }
-        st.user_failures.clear(username);
-        auto u = st.user(id);
-        if (!u) {
-          rp.deliver(u.error());
-          return;
-        }
-        rp.deliver(issue_token(self, **u));
-      },
-      [=](caf::error& err) mutable { rp.deliver(err); });
+      .then(
+          [=](bool ok) mutable {
+            auto& st = self->state;
+            if (!ok || id.empty()) {
+              st.user_failures.record(username, now_ms());
+              rp.deliver(fail(errc::invalid_credentials, "wrong username or password"));
+              return;
+            }
+            st.user_failures.clear(username);
+            auto u = st.user(id);
+            if (!u) {
+              rp.deliver(u.error());
+              return;
+            }
+            rp.deliver(issue_token(self, **u));
+          },
+          [=](caf::error& err) mutable { rp.deliver(err); });
   return rp;
 }
 
@@ -203,34 +204,34 @@ caf::result<void> do_password(self_ptr self, const api::token_claims& who, const
   auto rp = self->make_response_promise<void>();
   auto hashers = self->state.hashers;
   self->request(hashers, caf::infinite, api::check_atom::value, old_hash, old_pw)
-    .then(
-      [=](bool ok) mutable {
-        if (!ok) {
-          rp.deliver(fail(errc::forbidden, "old_password is wrong"));
-          return;
-        }
-        self->request(hashers, caf::infinite, api::hash_atom::value, new_pw)
-          .then(
-            [=](const std::string& hash) mutable {
-              auto u = self->state.user(who.who.id);
-              if (!u) {
-                rp.deliver(u.error());
-                return;
-              }
-              auto updated = **u;
-              updated.password_hash = hash;
-              updated.tokens_valid_after = now_ms() + 1;  // every earlier token, ...
-              updated.keep_jti = who.jti;                 // ... except the caller's
-              if (auto err = self->state.ctx->db->put_user(updated, false)) {
-                rp.deliver(err);
-                return;
-              }
-              **u = std::move(updated);
-              static_cast<caf::response_promise&>(rp).deliver(caf::unit);
-            },
-            [=](caf::error& err) mutable { rp.deliver(err); });
-      },
-      [=](caf::error& err) mutable { rp.deliver(err); });
+      .then(
+          [=](bool ok) mutable {
+            if (!ok) {
+              rp.deliver(fail(errc::forbidden, "old_password is wrong"));
+              return;
+            }
+            self->request(hashers, caf::infinite, api::hash_atom::value, new_pw)
+                .then(
+                    [=](const std::string& hash) mutable {
+                      auto u = self->state.user(who.who.id);
+                      if (!u) {
+                        rp.deliver(u.error());
+                        return;
+                      }
+                      auto updated = **u;
+                      updated.password_hash = hash;
+                      updated.tokens_valid_after = now_ms() + 1;  // every earlier token, ...
+                      updated.keep_jti = who.jti;                 // ... except the caller's
+                      if (auto err = self->state.ctx->db->put_user(updated, false)) {
+                        rp.deliver(err);
+                        return;
+                      }
+                      **u = std::move(updated);
+                      static_cast<caf::response_promise&>(rp).deliver(caf::unit);
+                    },
+                    [=](caf::error& err) mutable { rp.deliver(err); });
+          },
+          [=](caf::error& err) mutable { rp.deliver(err); });
   return rp;
 }
 
@@ -264,41 +265,41 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
   st.hashers = std::move(hashers);
   self->link_to(st.hashers);
   self->request(st.hashers, caf::infinite, api::hash_atom::value, random_id("dummy-"))
-    .then([self](const std::string& hash) { self->state.dummy_hash = hash; });
+      .then([self](const std::string& hash) { self->state.dummy_hash = hash; });
   return {
-    [=](api::register_atom, const std::string& username, const std::string& password,
-        const std::string& display_name) { return do_register(self, username, password, display_name); },
-    [=](api::login_atom, const std::string& username, const std::string& password, const std::string& remote) {
-      return do_login(self, username, password, remote);
-    },
-    [=](api::verify_atom, const std::string& token) -> caf::result<api::token_claims, api::user_info> {
-      auto c = self->state.check_token(token);
-      if (!c)
-        return c.error();
-      auto u = self->state.user(c->who.id);
-      if (!u)
-        return u.error();
-      return {*c, (*u)->info};
-    },
-    [=](api::logout_atom, const api::token_claims& c) -> caf::result<void> {
-      if (auto err = self->state.ctx->db->revoke(c.jti, c.expires_at))
-        return err;
-      self->state.revoked.emplace(c.jti, c.expires_at);
-      return caf::unit;
-    },
-    [=](api::profile_atom, const api::user_id& id, const api::profile_patch& p) { return do_profile(self, id, p); },
-    [=](api::password_atom, const api::token_claims& who, const std::string& old_pw, const std::string& new_pw) {
-      return do_password(self, who, old_pw, new_pw);
-    },
-    [=](api::lookup_atom, const std::string& username) -> caf::result<api::user_info> {
-      auto id = self->state.ctx->db->user_id_of(username);
-      if (!id)
-        return fail(errc::not_found, "no such user");
-      auto u = self->state.user(*id);
-      if (!u)
-        return u.error();
-      return (*u)->info;
-    },
+      [=](api::register_atom, const std::string& username, const std::string& password,
+          const std::string& display_name) { return do_register(self, username, password, display_name); },
+      [=](api::login_atom, const std::string& username, const std::string& password, const std::string& remote) {
+        return do_login(self, username, password, remote);
+      },
+      [=](api::verify_atom, const std::string& token) -> caf::result<api::token_claims, api::user_info> {
+        auto c = self->state.check_token(token);
+        if (!c)
+          return c.error();
+        auto u = self->state.user(c->who.id);
+        if (!u)
+          return u.error();
+        return {*c, (*u)->info};
+      },
+      [=](api::logout_atom, const api::token_claims& c) -> caf::result<void> {
+        if (auto err = self->state.ctx->db->revoke(c.jti, c.expires_at))
+          return err;
+        self->state.revoked.emplace(c.jti, c.expires_at);
+        return caf::unit;
+      },
+      [=](api::profile_atom, const api::user_id& id, const api::profile_patch& p) { return do_profile(self, id, p); },
+      [=](api::password_atom, const api::token_claims& who, const std::string& old_pw, const std::string& new_pw) {
+        return do_password(self, who, old_pw, new_pw);
+      },
+      [=](api::lookup_atom, const std::string& username) -> caf::result<api::user_info> {
+        auto id = self->state.ctx->db->user_id_of(username);
+        if (!id)
+          return fail(errc::not_found, "no such user");
+        auto u = self->state.user(*id);
+        if (!u)
+          return u.error();
+        return (*u)->info;
+      },
   };
 }
 

@@ -114,22 +114,23 @@ void with_auth(self_ptr self, const exchange_ptr& ex, F f) {
   if (h.size() <= bearer.size() || h.compare(0, bearer.size(), bearer) != 0)
     return ex->respond_error(fail(errc::unauthorized, "missing bearer token"));
   self->request(self->state.ctx->place->account(""), request_timeout, api::verify_atom::value, h.substr(bearer.size()))
-    .then([=](const api::token_claims& c, const api::user_info& u) { f(c, u); },
-          [=](caf::error&) { ex->respond_error(fail(errc::unauthorized, "invalid or revoked token")); });
+      .then([=](const api::token_claims& c, const api::user_info& u) { f(c, u); },
+            [=](caf::error&) { ex->respond_error(fail(errc::unauthorized, "invalid or revoked token")); });
 }
 
 // Resolves a username, then calls f with its user.
 template <class F>
 void with_user(self_ptr self, const exchange_ptr& ex, const std::string& username, F f) {
   self->request(self->state.ctx->place->account(username), request_timeout, api::lookup_atom::value, username)
-    .then([=](const api::user_info& u) { f(u); }, [=](caf::error& err) { ex->respond_error(err); });
+      .then([=](const api::user_info& u) { f(u); }, [=](caf::error& err) { ex->respond_error(err); });
 }
 
 // Calls f with the subset of `users` that is online.
 template <class F>
 void with_online(self_ptr self, const exchange_ptr& ex, std::vector<api::user_id> users, F f) {
   self->request(self->state.ctx->place->local_hub(), request_timeout, api::online_atom::value, std::move(users))
-    .then([=](const std::vector<api::user_id>& online) { f(online); }, [=](caf::error& err) { ex->respond_error(err); });
+      .then([=](const std::vector<api::user_id>& online) { f(online); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 json presence_json(bool online) {
@@ -151,7 +152,10 @@ void register_user(self_ptr self, const exchange_ptr& ex) {
     return ex->bad(error);
   self->request(self->state.ctx->place->account(*username), request_timeout, api::register_atom::value, *username,
                 *password, display.value_or(""))
-    .then([=](const api::user_info& u) { ex->respond_json(201, json{{"user", wire::user_json(u)}}); },
+      .then(
+          [=](const api::user_info& u) {
+            ex->respond_json(201, json{{"user", wire::user_json(u)}});
+          },
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
@@ -163,16 +167,17 @@ void login(self_ptr self, const exchange_ptr& ex) {
     return ex->bad(error);
   self->request(self->state.ctx->place->account(*username), request_timeout, api::login_atom::value, *username,
                 *password, ex->call.remote)
-    .then(
-      [=](const api::login_result& r) {
-        ex->respond_json(200, json{{"token", r.token}, {"expires_at", r.expires_at}, {"user", wire::user_json(r.user)}});
-      },
-      [=](caf::error& err) { ex->respond_error(err); });
+      .then(
+          [=](const api::login_result& r) {
+            ex->respond_json(200,
+                             json{{"token", r.token}, {"expires_at", r.expires_at}, {"user", wire::user_json(r.user)}});
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void logout(self_ptr self, const exchange_ptr& ex, const authed& a) {
   self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::logout_atom::value, a.who)
-    .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+      .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void patch_me(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -204,7 +209,10 @@ void patch_me(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->bad(error);
   self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::profile_atom::value,
                 a.who.who.id, patch)
-    .then([=](const api::user_info& u) { ex->respond_json(200, json{{"user", wire::user_json(u)}}); },
+      .then(
+          [=](const api::user_info& u) {
+            ex->respond_json(200, json{{"user", wire::user_json(u)}});
+          },
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
@@ -214,9 +222,9 @@ void change_password(self_ptr self, const exchange_ptr& ex, const authed& a) {
   auto new_pw = wire::string_field(ex->body, "new_password", true, error);
   if (!error.empty())
     return ex->bad(error);
-  self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::password_atom::value,
-                a.who, *old_pw, *new_pw)
-    .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+  self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::password_atom::value, a.who,
+                *old_pw, *new_pw)
+      .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void get_user(self_ptr self, const exchange_ptr& ex, const authed&) {
@@ -234,7 +242,10 @@ void open_dm(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->bad(error);
   with_user(self, ex, *username, [=](const api::user_info& other) {
     self->request(self->state.ctx->place->room(api::room_id{}), request_timeout, api::dm_atom::value, a.who.who, other)
-      .then([=](const api::room_info& r) { ex->respond_json(200, json{{"room", wire::room_json(r)}}); },
+        .then(
+            [=](const api::room_info& r) {
+              ex->respond_json(200, json{{"room", wire::room_json(r)}});
+            },
             [=](caf::error& err) { ex->respond_error(err); });
   });
 }
@@ -255,32 +266,35 @@ void create_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->bad("visibility must be public or private");
   self->request(self->state.ctx->place->room(api::room_id{}), request_timeout, api::create_atom::value, a.who.who,
                 *name, topic.value_or(""), *visibility)
-    .then([=](const api::room_info& r) { ex->respond_json(201, json{{"room", wire::room_json(r)}}); },
+      .then(
+          [=](const api::room_info& r) {
+            ex->respond_json(201, json{{"room", wire::room_json(r)}});
+          },
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void my_rooms(self_ptr self, const exchange_ptr& ex, const authed& a) {
   self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, a.who.who.id)
-    .then(
-      [=](const std::vector<api::my_room>& rooms) {
-        json list = json::array();
-        for (auto& r : rooms)
-          list.push_back(wire::my_room_json(r));
-        ex->respond_json(200, json{{"rooms", list}});
-      },
-      [=](caf::error& err) { ex->respond_error(err); });
+      .then(
+          [=](const std::vector<api::my_room>& rooms) {
+            json list = json::array();
+            for (auto& r : rooms)
+              list.push_back(wire::my_room_json(r));
+            ex->respond_json(200, json{{"rooms", list}});
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void public_rooms(self_ptr self, const exchange_ptr& ex, const authed&) {
   self->request(self->state.ctx->place->reader(), request_timeout, api::public_atom::value)
-    .then(
-      [=](const std::vector<api::room_info>& rooms) {
-        json list = json::array();
-        for (auto& r : rooms)
-          list.push_back(wire::room_json(r));
-        ex->respond_json(200, json{{"rooms", list}});
-      },
-      [=](caf::error& err) { ex->respond_error(err); });
+      .then(
+          [=](const std::vector<api::room_info>& rooms) {
+            json list = json::array();
+            for (auto& r : rooms)
+              list.push_back(wire::room_json(r));
+            ex->respond_json(200, json{{"rooms", list}});
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -307,8 +321,8 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
   api::send_request r{a.who.who, room, *body, cmid.value_or(""), reply_to.value_or(0)};
   self->request(st.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(r))
-    .then([=](const api::send_ack& ack) { ex->respond(201, R"({"message":)" + ack.message_json + "}"); },
-          [=](caf::error& err) { ex->respond_error(err); });
+      .then([=](const api::send_ack& ack) { ex->respond(201, R"({"message":)" + ack.message_json + "}"); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -324,45 +338,48 @@ void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->bad("limit must be 1-" + std::to_string(self->state.ctx->lim.history_max));
   h.limit = static_cast<std::uint32_t>(limit);
   self->request(self->state.ctx->place->reader(h.room), request_timeout, api::history_atom::value, h)
-    .then(
-      [=](const api::history_page& page) {
-        ex->respond(200, R"({"messages":)" + wire::join_array(page.messages) + R"(,"has_more":)"
-                           + (page.has_more ? "true" : "false") + "}");
-      },
-      [=](caf::error& err) { ex->respond_error(err); });
+      .then(
+          [=](const api::history_page& page) {
+            ex->respond(200, R"({"messages":)" + wire::join_array(page.messages) + R"(,"has_more":)" +
+                                 (page.has_more ? "true" : "false") + "}");
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::room_id room{ex->path[3]};
   self->request(self->state.ctx->place->reader(room), request_timeout, api::members_atom::value, room, a.who.who.id)
-    .then(
-      [=](const std::vector<api::member_entry>& members) {
-        std::vector<api::user_id> ids;
-        for (auto& m : members)
-          ids.push_back(m.user.id);
-        with_online(self, ex, ids, [=](const std::vector<api::user_id>& online) {
-          json list = json::array();
-          for (auto& m : members) {
-            bool on = std::find(online.begin(), online.end(), m.user.id) != online.end();
-            list.push_back({{"user", wire::user_json(m.user)}, {"role", m.role}, {"presence", presence_json(on)}});
-          }
-          ex->respond_json(200, json{{"members", list}});
-        });
-      },
-      [=](caf::error& err) { ex->respond_error(err); });
+      .then(
+          [=](const std::vector<api::member_entry>& members) {
+            std::vector<api::user_id> ids;
+            for (auto& m : members)
+              ids.push_back(m.user.id);
+            with_online(self, ex, ids, [=](const std::vector<api::user_id>& online) {
+              json list = json::array();
+              for (auto& m : members) {
+                bool on = std::find(online.begin(), online.end(), m.user.id) != online.end();
+                list.push_back({{"user", wire::user_json(m.user)}, {"role", m.role}, {"presence", presence_json(on)}});
+              }
+              ex->respond_json(200, json{{"members", list}});
+            });
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void join_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::room_id room{ex->path[3]};
   self->request(self->state.ctx->place->room(room), request_timeout, api::join_atom::value, room, a.who.who)
-    .then([=](const api::room_info& r) { ex->respond_json(200, json{{"room", wire::room_json(r)}}); },
+      .then(
+          [=](const api::room_info& r) {
+            ex->respond_json(200, json{{"room", wire::room_json(r)}});
+          },
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void leave_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::room_id room{ex->path[3]};
   self->request(self->state.ctx->place->room(room), request_timeout, api::leave_atom::value, room, a.who.who)
-    .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+      .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void invite(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -374,7 +391,7 @@ void invite(self_ptr self, const exchange_ptr& ex, const authed& a) {
   with_user(self, ex, *username, [=](const api::user_info& invitee) {
     self->request(self->state.ctx->place->room(room), request_timeout, api::invite_atom::value, room, a.who.who,
                   invitee)
-      .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+        .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
   });
 }
 
@@ -389,25 +406,27 @@ struct route_entry {
 
 const std::vector<route_entry>& routes() {
   static const std::vector<route_entry> table{
-    {{"register"}, "POST", nullptr},
-    {{"login"}, "POST", nullptr},
-    {{"logout"}, "POST", logout},
-    {{"me"}, "GET", [](self_ptr, const exchange_ptr& ex, const authed& a) {
-       ex->respond_json(200, json{{"user", wire::user_json(a.user)}});
-     }},
-    {{"me"}, "PATCH", patch_me},
-    {{"me", "password"}, "POST", change_password},
-    {{"users", "*"}, "GET", get_user},
-    {{"dm"}, "POST", open_dm},
-    {{"rooms"}, "POST", create_room},
-    {{"rooms"}, "GET", my_rooms},
-    {{"rooms", "public"}, "GET", public_rooms},
-    {{"rooms", "*", "messages"}, "GET", get_messages},
-    {{"rooms", "*", "messages"}, "POST", post_message},
-    {{"rooms", "*", "members"}, "GET", get_members},
-    {{"rooms", "*", "join"}, "POST", join_room},
-    {{"rooms", "*", "leave"}, "POST", leave_room},
-    {{"rooms", "*", "invite"}, "POST", invite},
+      {{"register"}, "POST", nullptr},
+      {{"login"}, "POST", nullptr},
+      {{"logout"}, "POST", logout},
+      {{"me"},
+       "GET",
+       [](self_ptr, const exchange_ptr& ex, const authed& a) {
+         ex->respond_json(200, json{{"user", wire::user_json(a.user)}});
+       }},
+      {{"me"}, "PATCH", patch_me},
+      {{"me", "password"}, "POST", change_password},
+      {{"users", "*"}, "GET", get_user},
+      {{"dm"}, "POST", open_dm},
+      {{"rooms"}, "POST", create_room},
+      {{"rooms"}, "GET", my_rooms},
+      {{"rooms", "public"}, "GET", public_rooms},
+      {{"rooms", "*", "messages"}, "GET", get_messages},
+      {{"rooms", "*", "messages"}, "POST", post_message},
+      {{"rooms", "*", "members"}, "GET", get_members},
+      {{"rooms", "*", "join"}, "POST", join_room},
+      {{"rooms", "*", "leave"}, "POST", leave_room},
+      {{"rooms", "*", "invite"}, "POST", invite},
   };
   return table;
 }
@@ -460,12 +479,12 @@ void route(self_ptr self, const exchange_ptr& ex) {
 caf::behavior http_frontend(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   return {
-    [=](api::http_atom, api::http_call& call, api::responder_ptr& out) {
-      auto ex = std::make_shared<exchange>();
-      ex->call = std::move(call);
-      ex->out = std::move(out);
-      route(self, ex);
-    },
+      [=](api::http_atom, api::http_call& call, api::responder_ptr& out) {
+        auto ex = std::make_shared<exchange>();
+        ex->call = std::move(call);
+        ex->out = std::move(out);
+        route(self, ex);
+      },
   };
 }
 

@@ -79,41 +79,41 @@ void hub_state::deliver_user(const api::user_id& user, const api::shared_text& e
 caf::behavior hub_actor(caf::stateful_actor<hub_state>* self) {
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove(msg.source); });
   return {
-    [=](api::subscribe_atom, const api::user_id& user, api::sink_ptr sink, const std::vector<api::room_id>& rooms) {
-      auto session = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      if (!session)
-        return;
-      if (self->state.shutting_down) {
-        if (auto s = sink.lock())
-          s->close(4000, "node shutting down");
-        return;
-      }
-      self->monitor(session);
-      self->state.add(session, user, std::move(sink), rooms);
-    },
-    [=](api::event_atom, const api::room_id& room, const api::shared_text& event) {
-      self->state.deliver(room, event);
-    },
-    [=](api::user_event_atom, const api::user_id& user, const api::shared_text& event) {
-      self->state.deliver_user(user, event);
-    },
-    [=](api::membership_atom, const api::room_id& room, const api::user_id& user, bool joined) {
-      self->state.set_membership(room, user, joined);
-    },
-    [=](api::online_atom, const std::vector<api::user_id>& users) {
-      std::vector<api::user_id> out;  // the subset that has sessions here
-      for (auto& u : users)
-        if (self->state.online(u))
-          out.push_back(u);
-      return out;
-    },
-    // Closes every local socket with 4000 (reconnect elsewhere).
-    [=](api::shutdown_atom) {
-      self->state.shutting_down = true;
-      for (auto& [addr, entry] : self->state.sessions)
-        if (auto sink = entry.sink.lock())
-          sink->close(4000, "node shutting down");
-    },
+      [=](api::subscribe_atom, const api::user_id& user, api::sink_ptr sink, const std::vector<api::room_id>& rooms) {
+        auto session = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        if (!session)
+          return;
+        if (self->state.shutting_down) {
+          if (auto s = sink.lock())
+            s->close(4000, "node shutting down");
+          return;
+        }
+        self->monitor(session);
+        self->state.add(session, user, std::move(sink), rooms);
+      },
+      [=](api::event_atom, const api::room_id& room, const api::shared_text& event) {
+        self->state.deliver(room, event);
+      },
+      [=](api::user_event_atom, const api::user_id& user, const api::shared_text& event) {
+        self->state.deliver_user(user, event);
+      },
+      [=](api::membership_atom, const api::room_id& room, const api::user_id& user, bool joined) {
+        self->state.set_membership(room, user, joined);
+      },
+      [=](api::online_atom, const std::vector<api::user_id>& users) {
+        std::vector<api::user_id> out;  // the subset that has sessions here
+        for (auto& u : users)
+          if (self->state.online(u))
+            out.push_back(u);
+        return out;
+      },
+      // Closes every local socket with 4000 (reconnect elsewhere).
+      [=](api::shutdown_atom) {
+        self->state.shutting_down = true;
+        for (auto& [addr, entry] : self->state.sessions)
+          if (auto sink = entry.sink.lock())
+            sink->close(4000, "node shutting down");
+      },
   };
 }
 

@@ -85,7 +85,7 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   }
   if (req.reply_to > st.last_seq)
     return fail(errc::invalid_request, "reply_to names no message of this room");
-  wire::message_fields m{st.info.id, st.last_seq + 1, random_id("m_"), req.from.username,
+  wire::message_fields m{st.info.id, st.last_seq + 1,     random_id("m_"),   req.from.username,
                          now_ms(),   std::move(req.body), req.client_msg_id, req.reply_to};
   auto text = wire::message_json(m);
   if (auto err = st.ctx->db->append({st.info.id, m.seq, text, req.from.id, req.client_msg_id}))
@@ -186,24 +186,22 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
     return load_error ? decltype(handler())(load_error) : handler();
   };
   return {
-    [=](api::send_atom, api::send_request& req) -> caf::result<api::send_ack> {
-      return counted([&] { return handle_send(self, req); });
-    },
-    [=](api::join_atom, const api::room_id&, const api::caller& who) -> caf::result<api::room_info> {
-      return counted([&] { return handle_join(self, who); });
-    },
-    [=](api::leave_atom, const api::room_id&, const api::caller& who) -> caf::result<void> {
-      return counted([&] { return handle_leave(self, who); });
-    },
-    [=](api::invite_atom, const api::room_id&, const api::caller& who,
-        const api::user_info& invitee) -> caf::result<void> {
-      return counted([&] { return handle_invite(self, who, invitee); });
-    },
-    [=](api::dm_atom, const api::caller& a, const api::user_info& b) -> caf::result<api::room_info> {
-      return counted([&] { return handle_dm(self, a, b); });
-    },
-    [=](api::retire_atom) { self->quit(); },
-    caf::after(idle) >> [=] { self->send(manager, api::idle_atom::value, self->state.info.id, self->state.handled); },
+      [=](api::send_atom, api::send_request& req) -> caf::result<api::send_ack> {
+        return counted([&] { return handle_send(self, req); });
+      },
+      [=](api::join_atom, const api::room_id&, const api::caller& who) -> caf::result<api::room_info> {
+        return counted([&] { return handle_join(self, who); });
+      },
+      [=](api::leave_atom, const api::room_id&, const api::caller& who) -> caf::result<void> {
+        return counted([&] { return handle_leave(self, who); });
+      },
+      [=](api::invite_atom, const api::room_id&, const api::caller& who, const api::user_info& invitee)
+          -> caf::result<void> { return counted([&] { return handle_invite(self, who, invitee); }); },
+      [=](api::dm_atom, const api::caller& a, const api::user_info& b) -> caf::result<api::room_info> {
+        return counted([&] { return handle_dm(self, a, b); });
+      },
+      [=](api::retire_atom) { self->quit(); },
+      caf::after(idle) >> [=] { self->send(manager, api::idle_atom::value, self->state.info.id, self->state.handled); },
   };
 }
 

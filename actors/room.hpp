@@ -33,7 +33,6 @@ struct room_state {
 };
 
 // manager: the room manager to report idleness to.
-caf::behavior room_actor(caf::stateful_actor<room_state>* self, api::room_id id, context_ptr ctx,
-                         caf::actor manager);
+caf::behavior room_actor(caf::stateful_actor<room_state>* self, api::room_id id, context_ptr ctx, caf::actor manager);
 
 }  // namespace confab::actors

@@ -1,7 +1,7 @@
 #include "actors/room_manager.hpp"
 
-#include <caf/event_based_actor.hpp>
 #include <openssl/sha.h>
+#include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
@@ -67,31 +67,31 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
       self->quit(msg.reason);
   });
   return {
-    [=](api::create_atom, const api::caller& who, const std::string& name, const std::string& topic,
-        const std::string& visibility) { return create_room(self, who, name, topic, visibility); },
-    [=](api::send_atom a, api::send_request& req) {
-      auto& room = route(self, req.room);
-      return self->delegate(room, a, std::move(req));
-    },
-    [=](api::join_atom a, const api::room_id& id, const api::caller& who) {
-      return self->delegate(route(self, id), a, id, who);
-    },
-    [=](api::leave_atom a, const api::room_id& id, const api::caller& who) {
-      return self->delegate(route(self, id), a, id, who);
-    },
-    [=](api::invite_atom a, const api::room_id& id, const api::caller& who, const api::user_info& invitee) {
-      return self->delegate(route(self, id), a, id, who, invitee);
-    },
-    [=](api::dm_atom a, const api::caller& who, const api::user_info& other) {
-      return self->delegate(route(self, dm_room_id(who.id, other.id)), a, who, other);
-    },
-    [=](api::idle_atom, const api::room_id& id, std::uint64_t handled) {
-      auto it = self->state.live.find(id);
-      if (it == self->state.live.end() || it->second.delegated != handled)
-        return;  // more work reached it meanwhile: it stays
-      self->send(it->second.room, api::retire_atom::value);
-      self->state.live.erase(it);
-    },
+      [=](api::create_atom, const api::caller& who, const std::string& name, const std::string& topic,
+          const std::string& visibility) { return create_room(self, who, name, topic, visibility); },
+      [=](api::send_atom a, api::send_request& req) {
+        auto& room = route(self, req.room);
+        return self->delegate(room, a, std::move(req));
+      },
+      [=](api::join_atom a, const api::room_id& id, const api::caller& who) {
+        return self->delegate(route(self, id), a, id, who);
+      },
+      [=](api::leave_atom a, const api::room_id& id, const api::caller& who) {
+        return self->delegate(route(self, id), a, id, who);
+      },
+      [=](api::invite_atom a, const api::room_id& id, const api::caller& who, const api::user_info& invitee) {
+        return self->delegate(route(self, id), a, id, who, invitee);
+      },
+      [=](api::dm_atom a, const api::caller& who, const api::user_info& other) {
+        return self->delegate(route(self, dm_room_id(who.id, other.id)), a, who, other);
+      },
+      [=](api::idle_atom, const api::room_id& id, std::uint64_t handled) {
+        auto it = self->state.live.find(id);
+        if (it == self->state.live.end() || it->second.delegated != handled)
+          return;  // more work reached it meanwhile: it stays
+        self->send(it->second.room, api::retire_atom::value);
+        self->state.live.erase(it);
+      },
   };
 }
 

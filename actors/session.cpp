@@ -85,30 +85,30 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
   };
   // await: frames pipelined behind auth wait until it is done.
   self->request(st.ctx->place->account(""), request_timeout, api::verify_atom::value, *token)
-    .await(
-      [=](const api::token_claims& claims, const api::user_info& user) {
-        self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, user.id)
-          .await(
-            [=](const std::vector<api::my_room>& rooms) {
-              auto& st = self->state;
-              st.authed = true;
-              st.who = claims.who;
-              std::vector<api::room_id> ids;
-              json counters = json::array();
-              for (auto& r : rooms) {
-                ids.push_back(r.room.id);
-                counters.push_back(wire::room_counters_json(r));
-              }
-              self->send(st.ctx->place->local_hub(), api::subscribe_atom::value, user.id, st.sink, ids);
-              json data{{"user", wire::user_json(user)},
-                        {"session", st.id.value},
-                        {"node", st.ctx->node_id},
-                        {"rooms", std::move(counters)}};
-              st.reply_ok(id, data.dump());
-            },
-            reject);
-      },
-      reject);
+      .await(
+          [=](const api::token_claims& claims, const api::user_info& user) {
+            self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, user.id)
+                .await(
+                    [=](const std::vector<api::my_room>& rooms) {
+                      auto& st = self->state;
+                      st.authed = true;
+                      st.who = claims.who;
+                      std::vector<api::room_id> ids;
+                      json counters = json::array();
+                      for (auto& r : rooms) {
+                        ids.push_back(r.room.id);
+                        counters.push_back(wire::room_counters_json(r));
+                      }
+                      self->send(st.ctx->place->local_hub(), api::subscribe_atom::value, user.id, st.sink, ids);
+                      json data{{"user", wire::user_json(user)},
+                                {"session", st.id.value},
+                                {"node", st.ctx->node_id},
+                                {"rooms", std::move(counters)}};
+                      st.reply_ok(id, data.dump());
+                    },
+                    reject);
+          },
+          reject);
 }
 
 void do_send(self_ptr self, const std::string& id, const json& req) {
@@ -132,12 +132,12 @@ void do_send(self_ptr self, const std::string& id, const json& req) {
     return st.reply_error(id, fail(errc::too_large, "body is over the limit"));
   api::send_request r{st.who, *room, std::move(*body), std::move(*cmid), reply_to.value_or(0)};
   self->request(st.ctx->place->room(*room), request_timeout, api::send_atom::value, std::move(r))
-    .then(
-      [=](const api::send_ack& ack) {
-        json data{{"room", ack.room.value}, {"seq", ack.seq}, {"msg_id", ack.msg_id}, {"ts", ack.ts}};
-        self->state.reply_ok(id, data.dump());
-      },
-      [=](caf::error& err) { self->state.reply_error(id, err); });
+      .then(
+          [=](const api::send_ack& ack) {
+            json data{{"room", ack.room.value}, {"seq", ack.seq}, {"msg_id", ack.msg_id}, {"ts", ack.ts}};
+            self->state.reply_ok(id, data.dump());
+          },
+          [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
 void do_history(self_ptr self, const std::string& id, const json& req) {
@@ -152,17 +152,23 @@ void do_history(self_ptr self, const std::string& id, const json& req) {
   if (invalid(self, id, error))
     return;
   if (limit && (*limit < 1 || *limit > st.ctx->lim.history_max))
-    return st.reply_error(id, fail(errc::invalid_request, "limit must be 1-" + std::to_string(st.ctx->lim.history_max)));
-  api::history_request h{st.who.id,         *room,       before.has_value(), before.value_or(0),
-                         after.has_value(), after.value_or(0), static_cast<std::uint32_t>(limit.value_or(50))};
+    return st.reply_error(id,
+                          fail(errc::invalid_request, "limit must be 1-" + std::to_string(st.ctx->lim.history_max)));
+  api::history_request h{st.who.id,
+                         *room,
+                         before.has_value(),
+                         before.value_or(0),
+                         after.has_value(),
+                         after.value_or(0),
+                         static_cast<std::uint32_t>(limit.value_or(50))};
   self->request(st.ctx->place->reader(*room), request_timeout, api::history_atom::value, h)
-    .then(
-      [=](const api::history_page& page) {
-        std::string data = R"({"messages":)" + wire::join_array(page.messages)
-                           + R"(,"has_more":)" + (page.has_more ? "true" : "false") + "}";
-        self->state.reply_ok(id, data);
-      },
-      [=](caf::error& err) { self->state.reply_error(id, err); });
+      .then(
+          [=](const api::history_page& page) {
+            std::string data = R"({"messages":)" + wire::join_array(page.messages) + R"(,"has_more":)" +
+                               (page.has_more ? "true" : "false") + "}";
+            self->state.reply_ok(id, data);
+          },
+          [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
 void do_join(self_ptr self, const std::string& id, const json& req) {
@@ -171,7 +177,10 @@ void do_join(self_ptr self, const std::string& id, const json& req) {
     return;
   auto& st = self->state;
   self->request(st.ctx->place->room(*room), request_timeout, api::join_atom::value, *room, st.who)
-    .then([=](const api::room_info& info) { self->state.reply_ok(id, json{{"room", wire::room_json(info)}}.dump()); },
+      .then(
+          [=](const api::room_info& info) {
+            self->state.reply_ok(id, json{{"room", wire::room_json(info)}}.dump());
+          },
           [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
@@ -181,7 +190,7 @@ void do_leave(self_ptr self, const std::string& id, const json& req) {
     return;
   auto& st = self->state;
   self->request(st.ctx->place->room(*room), request_timeout, api::leave_atom::value, *room, st.who)
-    .then([=]() { self->state.reply_ok(id, "{}"); }, [=](caf::error& err) { self->state.reply_error(id, err); });
+      .then([=]() { self->state.reply_ok(id, "{}"); }, [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
 void handle_frame(self_ptr self, const std::string& text) {
@@ -236,14 +245,14 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
   st.bucket.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
   self->delayed_send(self, std::chrono::milliseconds(st.ctx->lim.auth_timeout_ms), api::timeout_atom::value);
   return {
-    [=](api::frame_atom, const std::string& text) { handle_frame(self, text); },
-    [=](api::timeout_atom) {
-      if (self->state.authed)
-        return;
-      self->state.close(4408, "auth timeout");
-      self->quit();
-    },
-    [=](api::closed_atom) { self->quit(); },
+      [=](api::frame_atom, const std::string& text) { handle_frame(self, text); },
+      [=](api::timeout_atom) {
+        if (self->state.authed)
+          return;
+        self->state.close(4408, "auth timeout");
+        self->quit();
+      },
+      [=](api::closed_atom) { self->quit(); },
   };
 }
 

@@ -88,9 +88,9 @@ caf::expected<api::token_claims> verify(const std::string& secret, std::string_v
   if (!unb64url(token.substr(dot1 + 1, dot2 - dot1 - 1), payload))
     return bad();
   auto j = nlohmann::json::parse(payload, nullptr, false);
-  if (!j.is_object() || !j.contains("sub") || !j["sub"].is_string() || !j.contains("usr") || !j["usr"].is_string()
-      || !j.contains("jti") || !j["jti"].is_string() || !j.contains("exp") || !j["exp"].is_number_integer()
-      || !j.contains("iat_ms") || !j["iat_ms"].is_number_integer())
+  if (!j.is_object() || !j.contains("sub") || !j["sub"].is_string() || !j.contains("usr") || !j["usr"].is_string() ||
+      !j.contains("jti") || !j["jti"].is_string() || !j.contains("exp") || !j["exp"].is_number_integer() ||
+      !j.contains("iat_ms") || !j["iat_ms"].is_number_integer())
     return bad();
   api::token_claims c;
   c.who.id = api::user_id{j["sub"].get<std::string>()};

@@ -7,11 +7,11 @@
 #include <cstdio>
 #include <iostream>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <sodium.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 
 #include "actors/api/errors.hpp"
 #include "apps/node.hpp"

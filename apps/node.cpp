@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <openssl/sha.h>
+#include <sodium.h>
 #include <caf/actor_pool.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
-#include <openssl/sha.h>
-#include <sodium.h>
 
 #include "actors/account.hpp"
 #include "actors/api/atoms.hpp"
@@ -106,17 +106,17 @@ class node_impl : public node {
     hub_ = sys_.spawn(actors::hub_actor);
     // Argon2id blocks for tens of ms: detached hashers keep it off the scheduler.
     auto hashers = caf::actor_pool::make(
-      sys_.dummy_execution_unit(), 2, [this] { return sys_.spawn<caf::detached>(actors::hasher_actor); },
-      caf::actor_pool::round_robin());
+        sys_.dummy_execution_unit(), 2, [this] { return sys_.spawn<caf::detached>(actors::hasher_actor); },
+        caf::actor_pool::round_robin());
     accounts_ = sys_.spawn(actors::account_actor, cctx, *secret, hashers);
     rooms_ = sys_.spawn(actors::room_manager, cctx);
     readers_ = caf::actor_pool::make(
-      sys_.dummy_execution_unit(), 2, [this, cctx] { return sys_.spawn(actors::reader_actor, cctx); },
-      caf::actor_pool::round_robin());
+        sys_.dummy_execution_unit(), 2, [this, cctx] { return sys_.spawn(actors::reader_actor, cctx); },
+        caf::actor_pool::round_robin());
     frontend_ = sys_.spawn(actors::http_frontend, cctx);
     // Placement is complete before the port opens, so before any traffic.
-    ctx->place = std::make_shared<cluster::placement>(ctx->node_id,
-                                                      cluster::placement::local_actors{rooms_, accounts_, hub_, readers_});
+    ctx->place = std::make_shared<cluster::placement>(
+        ctx->node_id, cluster::placement::local_actors{rooms_, accounts_, hub_, readers_});
 
     net::server_settings ns;
     ns.bind = o.bind;

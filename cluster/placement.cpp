@@ -3,7 +3,7 @@
 namespace confab::cluster {
 
 placement::placement(std::string node_id, local_actors local)
-  : node_id_(std::move(node_id)), local_(std::move(local)), hubs_{local_.hub} {}
+    : node_id_(std::move(node_id)), local_(std::move(local)), hubs_{local_.hub} {}
 
 caf::actor placement::room(const api::room_id&) const {
   return local_.rooms;

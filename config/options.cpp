@@ -25,10 +25,17 @@ bool parse_size(const std::string& text, std::uint64_t& out) {
     if (pos + 1 != text.size())
       return false;
     switch (std::toupper(static_cast<unsigned char>(text[pos]))) {
-      case 'K': mult = 1024ull; break;
-      case 'M': mult = 1024ull * 1024; break;
-      case 'G': mult = 1024ull * 1024 * 1024; break;
-      default: return false;
+      case 'K':
+        mult = 1024ull;
+        break;
+      case 'M':
+        mult = 1024ull * 1024;
+        break;
+      case 'G':
+        mult = 1024ull * 1024 * 1024;
+        break;
+      default:
+        return false;
     }
   }
   if (value > UINT64_MAX / mult)
@@ -39,8 +46,7 @@ bool parse_size(const std::string& text, std::uint64_t& out) {
 
 namespace {
 
-po::options_description describe(options& o, std::string& config_file,
-                                 std::string& seeds, std::string& max_file_size) {
+po::options_description describe(options& o, std::string& config_file, std::string& seeds, std::string& max_file_size) {
   auto& l = o.lim;
   po::options_description d("confabd options");
   // clang-format off
@@ -120,9 +126,9 @@ std::string validate(options& o) {
   if (!level_ok)
     return "--log-level must be one of trace, debug, info, warn, error, off";
   auto& l = o.lim;
-  if (l.max_frame < 1024 || l.max_body_chars < 1 || l.max_http_body < 1024 || l.history_max < 1
-      || l.rate_per_s <= 0 || l.rate_burst < 1 || l.max_outbound < 1024 || l.auth_timeout_ms < 1
-      || l.login_user_failures < 1 || l.login_ip_attempts < 1 || l.token_ttl_s < 1 || l.room_idle_ms < 1)
+  if (l.max_frame < 1024 || l.max_body_chars < 1 || l.max_http_body < 1024 || l.history_max < 1 || l.rate_per_s <= 0 ||
+      l.rate_burst < 1 || l.max_outbound < 1024 || l.auth_timeout_ms < 1 || l.login_user_failures < 1 ||
+      l.login_ip_attempts < 1 || l.token_ttl_s < 1 || l.room_idle_ms < 1)
     return "a limit is out of range";
   if (!o.admin_token.empty() && o.admin_token.size() < 16)
     return "--admin-token must have at least 16 characters";

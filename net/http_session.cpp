@@ -28,16 +28,15 @@ template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
   http_session(Stream&& stream, shared_ptr_t shared, std::string remote)
-    : stream_(std::move(stream)), shared_(std::move(shared)), remote_(std::move(remote)) {}
+      : stream_(std::move(stream)), shared_(std::move(shared)), remote_(std::move(remote)) {}
 
   void run() {
     if constexpr (std::is_same_v<Stream, tls_stream>) {
       beast::get_lowest_layer(stream_).expires_after(read_timeout);
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (!ec)
-                                  self->do_read();
-                              });
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (!ec)
+          self->do_read();
+      });
     } else {
       do_read();
     }
@@ -158,7 +157,7 @@ void serve_tls(plain_stream stream, shared_ptr_t shared) {
   auto remote = remote_of(stream);
   auto& ctx = *shared->tls;
   std::make_shared<http_session<tls_stream>>(tls_stream(std::move(stream), ctx), std::move(shared), std::move(remote))
-    ->run();
+      ->run();
 }
 
 }  // namespace confab::net

@@ -26,8 +26,7 @@ void connection_registry::remove(const void* key) {
     cv_.notify_all();
 }
 
-void connection_registry::close_all(std::uint16_t code, const std::string& reason,
-                                    std::chrono::milliseconds deadline) {
+void connection_registry::close_all(std::uint16_t code, const std::string& reason, std::chrono::milliseconds deadline) {
   std::unique_lock<std::mutex> lock(mtx_);
   for (auto& [key, weak] : live_)
     if (auto sink = weak.lock())
@@ -58,8 +57,8 @@ class server_impl : public server {
     if (!ec)
       acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
-      return api::fail(api::errc::unavailable, "cannot listen on " + s.bind + ":" + std::to_string(s.port) + ": "
-                                                 + ec.message());
+      return api::fail(api::errc::unavailable,
+                       "cannot listen on " + s.bind + ":" + std::to_string(s.port) + ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
     do_accept();
     for (unsigned i = 0; i < s.threads; ++i)
@@ -117,8 +116,8 @@ caf::expected<std::unique_ptr<server>> server::start(server_settings settings, s
   auto shared = std::make_shared<shared_state>();
   if (!settings.tls_cert.empty()) {
     auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2
-                     | asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
     beast::error_code ec;
     ctx->use_certificate_chain_file(settings.tls_cert, ec);
     if (ec)

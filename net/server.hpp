@@ -37,8 +37,7 @@ class server {
  public:
   // Binds and starts serving; fails (as a value) when the address can't be
   // bound or the TLS files can't be loaded.
-  [[nodiscard]] static caf::expected<std::unique_ptr<server>> start(server_settings settings,
-                                                                   server_handlers handlers);
+  [[nodiscard]] static caf::expected<std::unique_ptr<server>> start(server_settings settings, server_handlers handlers);
   virtual ~server() = default;
   // The bound port (useful with port 0).
   [[nodiscard]] virtual std::uint16_t port() const = 0;

@@ -29,7 +29,7 @@ template <class Stream>
 class ws_connection : public api::connection_sink, public std::enable_shared_from_this<ws_connection<Stream>> {
  public:
   ws_connection(Stream&& stream, shared_ptr_t shared, std::string remote)
-    : ws_(std::move(stream)), shared_(std::move(shared)), remote_(std::move(remote)) {}
+      : ws_(std::move(stream)), shared_(std::move(shared)), remote_(std::move(remote)) {}
 
   ~ws_connection() override {
     shared_->registry.remove(this);
@@ -46,7 +46,7 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
     ws_.set_option(opt);
     ws_.read_message_max(shared_->settings.max_frame);
     ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "confab"); }));
+        [](websocket::response_type& res) { res.set(http::field::server, "confab"); }));
     ws_.async_accept(req, beast::bind_front_handler(&ws_connection::on_accept, this->shared_from_this()));
   }
 
@@ -57,9 +57,8 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
   }
 
   void close(std::uint16_t code, std::string reason) override {
-    asio::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)] {
-      self->close_now(code, reason);
-    });
+    asio::post(ws_.get_executor(),
+               [self = this->shared_from_this(), code, reason = std::move(reason)] { self->close_now(code, reason); });
   }
 
  private:

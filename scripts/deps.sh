@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(g++ cmake ninja-build ccache pkg-config libcaf-dev libboost1.81-all-dev librocksdb-dev
           libssl-dev libsodium-dev nlohmann-json3-dev libspdlog-dev openssl)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3 python3-websocket curl)
+  packages+=(python3 python3-websocket curl clang-format)
 fi
 missing=()
 for p in "${packages[@]}"; do

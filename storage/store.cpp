@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
+#include <nlohmann/json.hpp>
 
 #include "actors/api/errors.hpp"
 #include "storage/keys.hpp"
@@ -19,8 +19,8 @@ using nlohmann::json;
 
 namespace {
 
-const char* const family_names[] = {"users", "usernames", "rooms",   "members", "user_rooms",
-                                    "messages", "dedupe", "reads", "revoked"};
+const char* const family_names[] = {"users",    "usernames", "rooms", "members", "user_rooms",
+                                    "messages", "dedupe",    "reads", "revoked"};
 
 caf::error from_status(const rocksdb::Status& st) {
   if (st.ok())
@@ -47,7 +47,7 @@ std::string user_to_json(const stored_user& u) {
               {"created_at", u.created_at},
               {"tokens_valid_after", u.tokens_valid_after},
               {"keep_jti", u.keep_jti}}
-    .dump();
+      .dump();
 }
 
 stored_user user_from_json(const std::string& text) {
@@ -66,10 +66,10 @@ stored_user user_from_json(const std::string& text) {
 }
 
 std::string room_to_json(const api::room_info& r) {
-  return json{{"id", r.id.value},       {"name", r.name}, {"topic", r.topic},
+  return json{{"id", r.id.value},           {"name", r.name}, {"topic", r.topic},
               {"visibility", r.visibility}, {"kind", r.kind}, {"created_at", r.created_at},
               {"owner", r.owner.value}}
-    .dump();
+      .dump();
 }
 
 api::room_info room_from_json(const std::string& text) {

@@ -12,19 +12,32 @@ constexpr caf::atom_value category = caf::atom("confab");
 
 std::string_view code_name(errc code) {
   switch (code) {
-    case errc::invalid_request: return "invalid_request";
-    case errc::unauthorized: return "unauthorized";
-    case errc::invalid_credentials: return "invalid_credentials";
-    case errc::forbidden: return "forbidden";
-    case errc::not_found: return "not_found";
-    case errc::conflict: return "conflict";
-    case errc::username_taken: return "username_taken";
-    case errc::too_large: return "too_large";
-    case errc::rate_limited: return "rate_limited";
-    case errc::unavailable: return "unavailable";
-    case errc::unknown_op: return "unknown_op";
-    case errc::not_member: return "not_member";
-    case errc::internal: return "internal";
+    case errc::invalid_request:
+      return "invalid_request";
+    case errc::unauthorized:
+      return "unauthorized";
+    case errc::invalid_credentials:
+      return "invalid_credentials";
+    case errc::forbidden:
+      return "forbidden";
+    case errc::not_found:
+      return "not_found";
+    case errc::conflict:
+      return "conflict";
+    case errc::username_taken:
+      return "username_taken";
+    case errc::too_large:
+      return "too_large";
+    case errc::rate_limited:
+      return "rate_limited";
+    case errc::unavailable:
+      return "unavailable";
+    case errc::unknown_op:
+      return "unknown_op";
+    case errc::not_member:
+      return "not_member";
+    case errc::internal:
+      return "internal";
   }
   return "internal";
 }
@@ -32,25 +45,33 @@ std::string_view code_name(errc code) {
 unsigned http_status(errc code) {
   switch (code) {
     case errc::invalid_request:
-    case errc::unknown_op: return 400;
+    case errc::unknown_op:
+      return 400;
     case errc::unauthorized:
-    case errc::invalid_credentials: return 401;
+    case errc::invalid_credentials:
+      return 401;
     case errc::forbidden:
-    case errc::not_member: return 403;
-    case errc::not_found: return 404;
+    case errc::not_member:
+      return 403;
+    case errc::not_found:
+      return 404;
     case errc::conflict:
-    case errc::username_taken: return 409;
-    case errc::too_large: return 413;
-    case errc::rate_limited: return 429;
-    case errc::unavailable: return 503;
-    case errc::internal: return 500;
+    case errc::username_taken:
+      return 409;
+    case errc::too_large:
+      return 413;
+    case errc::rate_limited:
+      return 429;
+    case errc::unavailable:
+      return 503;
+    case errc::internal:
+      return 500;
   }
   return 500;
 }
 
 caf::error fail(errc code, std::string message, std::uint64_t retry_after_ms) {
-  return caf::error(static_cast<std::uint8_t>(code), category,
-                    caf::make_message(std::move(message), retry_after_ms));
+  return caf::error(static_cast<std::uint8_t>(code), category, caf::make_message(std::move(message), retry_after_ms));
 }
 
 failure describe(const caf::error& err) {

@@ -26,9 +26,15 @@ typename Inspector::result_type inspect(Inspector& f, strong_id<Tag>& x) {
   return f(caf::meta::type_name(Tag::name), x.value);
 }
 
-struct user_tag { static constexpr const char* name = "confab::user_id"; };
-struct room_tag { static constexpr const char* name = "confab::room_id"; };
-struct session_tag { static constexpr const char* name = "confab::session_id"; };
+struct user_tag {
+  static constexpr const char* name = "confab::user_id";
+};
+struct room_tag {
+  static constexpr const char* name = "confab::room_id";
+};
+struct session_tag {
+  static constexpr const char* name = "confab::session_id";
+};
 
 using user_id = strong_id<user_tag>;
 using room_id = strong_id<room_tag>;

@@ -42,8 +42,8 @@ struct room_info {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, room_info& x) {
-  return f(caf::meta::type_name("confab::room_info"), x.id, x.name, x.topic, x.visibility, x.kind,
-           x.created_at, x.owner);
+  return f(caf::meta::type_name("confab::room_info"), x.id, x.name, x.topic, x.visibility, x.kind, x.created_at,
+           x.owner);
 }
 
 // The authenticated caller of a request.
@@ -60,7 +60,7 @@ struct send_request {
   caller from;
   room_id room;
   std::string body;
-  std::string client_msg_id;  // empty: none
+  std::string client_msg_id;   // empty: none
   std::uint64_t reply_to = 0;  // 0: none
 };
 template <class Inspector>
@@ -93,8 +93,8 @@ struct history_request {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, history_request& x) {
-  return f(caf::meta::type_name("confab::history_request"), x.user, x.room, x.has_before, x.before,
-           x.has_after, x.after, x.limit);
+  return f(caf::meta::type_name("confab::history_request"), x.user, x.room, x.has_before, x.before, x.has_after,
+           x.after, x.limit);
 }
 
 // Messages as stored: each already its wire JSON.
@@ -159,8 +159,8 @@ struct profile_patch {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, profile_patch& x) {
-  return f(caf::meta::type_name("confab::profile_patch"), x.set_display_name, x.display_name,
-           x.set_status_text, x.status_text, x.set_avatar, x.avatar_file_id);
+  return f(caf::meta::type_name("confab::profile_patch"), x.set_display_name, x.display_name, x.set_status_text,
+           x.status_text, x.set_avatar, x.avatar_file_id);
 }
 
 }  // namespace confab::api

@@ -9,8 +9,10 @@ using namespace confab;
 
 CAF_TEST(code points count characters not bytes) {
   CAF_CHECK_EQUAL(wire::code_points("abc"), 3u);
-  CAF_CHECK_EQUAL(wire::code_points("\xF0\x9F\x98\x80"), 1u);             // one emoji
-  CAF_CHECK_EQUAL(wire::code_points("\xE2\x80\x8F" "a"), 2u);             // RTL mark + a
+  CAF_CHECK_EQUAL(wire::code_points("\xF0\x9F\x98\x80"), 1u);  // one emoji
+  CAF_CHECK_EQUAL(wire::code_points("\xE2\x80\x8F"
+                                    "a"),
+                  2u);  // RTL mark + a
   CAF_CHECK_EQUAL(wire::code_points(std::string("a\0b", 3)), 3u);
 }
 

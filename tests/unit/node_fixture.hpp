@@ -91,8 +91,8 @@ struct node_fixture : test_coordinator_fixture<> {
   static api::errc code(const caf::error& e) { return api::describe(e).code; }
 
   api::user_info make_user(const std::string& name) {
-    auto u = ask<api::user_info>(accounts, api::register_atom::value, name, std::string("password-" + name),
-                                 std::string());
+    auto u =
+        ask<api::user_info>(accounts, api::register_atom::value, name, std::string("password-" + name), std::string());
     CAF_REQUIRE(u);
     return *u;
   }

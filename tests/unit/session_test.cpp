@@ -2,8 +2,8 @@
 #include "tests/unit/node_fixture.hpp"
 
 using namespace confab;
-using test::node_fixture;
 using nlohmann::json;
+using test::node_fixture;
 
 namespace {
 
