@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-ninja -C "$build_dir" -j "${JOBS:-2}"
+# TARGETS (space-separated) limits what is built; default all.
+ninja -C "$build_dir" -j "${JOBS:-2}" ${TARGETS:-}

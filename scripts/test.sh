@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with -Werror, and runs every test through
-# ctest. Extra arguments go to ctest (e.g. -L integration, -R unit).
+# ctest; then builds the unit tests with ASan+UBSan and runs them again.
+# Extra arguments go to the first ctest (e.g. -L integration, -R unit).
+# SKIP_SANITIZE=1 skips the sanitizer stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
@@ -8,6 +10,11 @@ start=$(date +%s)
 scripts/build.sh -DCONFAB_WERROR=ON
 echo "build took $(( $(date +%s) - start )) s"
 start=$(date +%s)
-cd build
-ctest --output-on-failure --timeout 600 "$@"
+(cd build && ctest --output-on-failure --timeout 600 "$@")
 echo "tests took $(( $(date +%s) - start )) s"
+if [[ "${SKIP_SANITIZE:-0}" != 1 ]]; then
+  start=$(date +%s)
+  BUILD_DIR=build-asan TARGETS=unit_tests scripts/build.sh -DCONFAB_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  (cd build-asan && ctest --output-on-failure --timeout 600 -L unit)
+  echo "sanitizer stage took $(( $(date +%s) - start )) s"
+fi

@@ -16,7 +16,7 @@
 #include "actors/reader.hpp"
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/unit/helpers.hpp"
 
 namespace confab::test {
 

@@ -4,7 +4,7 @@
 #include "actors/api/errors.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/unit/helpers.hpp"
 
 using namespace confab;
 
@@ -38,8 +38,8 @@ CAF_TEST(append then history pages in every direction) {
   for (api::seq_t s = 1; s <= 10; ++s)
     CAF_REQUIRE(!db->append({room, s, msg(s), alice, ""}));
   CAF_REQUIRE(!db->append({other, 1, msg(99), alice, ""}));
-  CAF_CHECK_EQUAL(*db->last_seq(room), 10u);
-  CAF_CHECK_EQUAL(*db->last_seq(api::room_id{"r_none"}), 0u);
+  CAF_CHECK_EQUAL(test::value(db->last_seq(room)), 10u);
+  CAF_CHECK_EQUAL(test::value(db->last_seq(api::room_id{"r_none"})), 0u);
   auto newest = *db->history(room, std::nullopt, std::nullopt, 3);
   CAF_CHECK_EQUAL(newest.messages, (std::vector<std::string>{msg(8), msg(9), msg(10)}));
   CAF_CHECK(newest.has_more);
@@ -69,10 +69,10 @@ CAF_TEST(dedupe records and messages survive reopening) {
     CAF_REQUIRE(!db->append({room, 1, msg(1), alice, "c1"}));
   }
   auto db = open_store(dir.path());
-  CAF_CHECK_EQUAL(*db->dedupe(alice, room, "c1"), 1u);
+  CAF_CHECK_EQUAL(test::value(db->dedupe(alice, room, "c1")), 1u);
   CAF_CHECK(api::describe(db->dedupe(alice, room, "c2").error()).code == api::errc::not_found);
   CAF_CHECK(api::describe(db->dedupe(api::user_id{"u_b"}, room, "c1").error()).code == api::errc::not_found);
-  CAF_CHECK_EQUAL(*db->message(room, 1), msg(1));
+  CAF_CHECK_EQUAL(test::value(db->message(room, 1)), msg(1));
 }
 
 CAF_TEST(rooms members and users) {
@@ -82,23 +82,24 @@ CAF_TEST(rooms members and users) {
   CAF_REQUIRE(!db->put_room(info, {{alice, "owner"}}));
   api::room_info priv{api::room_id{"r_p"}, "secret", "", "private", "room", 2, alice};
   CAF_REQUIRE(!db->put_room(priv, {{alice, "owner"}}));
-  CAF_CHECK_EQUAL(db->room(room)->name, "general");
-  CAF_CHECK_EQUAL(db->public_rooms()->size(), 1u);
+  CAF_CHECK_EQUAL(test::value(db->room(room)).name, "general");
+  CAF_CHECK_EQUAL(test::value(db->public_rooms()).size(), 1u);
   api::user_id bob{"u_b"};
   CAF_REQUIRE(!db->set_member(priv.id, bob, "invited"));
-  CAF_CHECK_EQUAL(db->rooms_of(bob)->size(), 0u);
+  CAF_CHECK_EQUAL(test::value(db->rooms_of(bob)).size(), 0u);
   CAF_REQUIRE(!db->set_member(priv.id, bob, "member"));
-  CAF_CHECK_EQUAL(db->rooms_of(bob)->size(), 1u);
-  CAF_CHECK_EQUAL(db->members(priv.id)->at(bob), "member");
+  CAF_CHECK_EQUAL(test::value(db->rooms_of(bob)).size(), 1u);
+  auto members = test::value(db->members(priv.id));
+  CAF_CHECK_EQUAL(members.at(bob), "member");
   CAF_REQUIRE(!db->remove_member(priv.id, bob));
-  CAF_CHECK_EQUAL(db->rooms_of(bob)->size(), 0u);
-  CAF_CHECK_EQUAL(db->members(priv.id)->count(bob), 0u);
+  CAF_CHECK_EQUAL(test::value(db->rooms_of(bob)).size(), 0u);
+  CAF_CHECK_EQUAL(test::value(db->members(priv.id)).count(bob), 0u);
   storage::stored_user u;
   u.info = {alice, "alice", "Alice", "", ""};
   u.password_hash = "h";
   CAF_REQUIRE(!db->put_user(u, true));
-  CAF_CHECK(*db->user_id_of("alice") == alice);
-  CAF_CHECK_EQUAL(db->user(alice)->info.display_name, "Alice");
+  CAF_CHECK(test::value(db->user_id_of("alice")) == alice);
+  CAF_CHECK_EQUAL(test::value(db->user(alice)).info.display_name, "Alice");
   CAF_CHECK(api::describe(db->user_id_of("nobody").error()).code == api::errc::not_found);
 }
 

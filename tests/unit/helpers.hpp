@@ -1,9 +1,12 @@
 #pragma once
 
-// A fresh directory under /tmp, removed with the object.
+// Test helpers: a fresh directory under /tmp, removed with the object; value().
 
 #include <filesystem>
+#include <stdexcept>
 #include <string>
+
+#include <caf/expected.hpp>
 
 #include <stdlib.h>
 
@@ -26,5 +29,14 @@ class temp_dir {
  private:
   std::string path_;
 };
+
+// The value of an expected, as a copy: CAF's check macros bind references,
+// which must not point into a temporary.
+template <class T>
+T value(caf::expected<T> x) {
+  if (!x)
+    throw std::runtime_error("expected a value");
+  return std::move(*x);
+}
 
 }  // namespace confab::test
