@@ -96,13 +96,18 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
   void enqueue(api::shared_text frame) {
     if (close_code_ != 0)
       return;
-    queued_ += frame->size();
-    if (queued_ > shared_->settings.max_outbound) {
+    // A slow consumer is one whose backlog (what waits behind the frame being
+    // written) is already over the limit; any single frame, even a large
+    // history page, is accepted.
+    std::size_t in_flight = writing_ ? queue_.front()->size() : 0;
+    if (queued_ - in_flight > shared_->settings.max_outbound) {
       // Keep only the frame being written; the close goes out after it.
       queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
+      queued_ = in_flight;
       close_now(1008, "slow consumer");
       return;
     }
+    queued_ += frame->size();
     queue_.push_back(std::move(frame));
     if (!writing_)
       do_write();

@@ -48,6 +48,12 @@ def rss_kib(pid):
     return 0
 
 
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def connect(port, token):
     ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", timeout=30)
     ws.send(json.dumps({"op": "auth", "id": 1, "token": token}))
@@ -142,9 +148,13 @@ def main():
                     break
             if port is None:
                 sys.exit("confabd did not start")
+            cpu0, self0 = cpu_s(proc.pid), time.process_time()
             got, secs = throughput(port, args.messages, args.window)
+            server_cpu, client_cpu = cpu_s(proc.pid) - cpu0, time.process_time() - self0
             print(f"one room, two clients: {got}/{args.messages} delivered to B in {secs:.2f} s = "
-                  f"{got / secs:.0f} messages/s ({2 * got / secs:.0f} deliveries/s incl. the sender's echo)")
+                  f"{got / secs:.0f} messages/s ({2 * got / secs:.0f} deliveries/s incl. the sender's echo); "
+                  f"server CPU {server_cpu:.2f} s ({1e6 * server_cpu / max(1, 2 * got):.1f} us per delivery), "
+                  f"client CPU {client_cpu:.2f} s")
             before, after, connect_s = idle_connections(port, proc.pid, args.connections)
             print(f"{args.connections} idle authenticated connections: RSS {before} KiB -> {after} KiB, "
                   f"{(after - before) / args.connections:.1f} KiB per connection; "

@@ -10,7 +10,7 @@ start=$(date +%s)
 scripts/build.sh -DCONFAB_WERROR=ON
 echo "build took $(( $(date +%s) - start )) s"
 start=$(date +%s)
-(cd build && ctest --output-on-failure --timeout 600 "$@")
+(cd build && ctest -j2 --output-on-failure --timeout 600 "$@")
 echo "tests took $(( $(date +%s) - start )) s"
 if [[ "${SKIP_SANITIZE:-0}" != 1 ]]; then
   start=$(date +%s)
