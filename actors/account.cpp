@@ -284,7 +284,11 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
       [=](api::logout_atom, const api::token_claims& c) -> caf::result<void> {
         if (auto err = self->state.ctx->db->revoke(c.jti, c.expires_at))
           return err;
-        self->state.revoked.emplace(c.jti, c.expires_at);
+        auto& revoked = self->state.revoked;
+        revoked.emplace(c.jti, c.expires_at);
+        // An expired token fails verification anyway: forget its revocation.
+        if (revoked.size() % 1024 == 0)
+          std::erase_if(revoked, [now = now_ms()](const auto& kv) { return kv.second <= now; });
         return caf::unit;
       },
       [=](api::profile_atom, const api::user_id& id, const api::profile_patch& p) { return do_profile(self, id, p); },

@@ -9,12 +9,47 @@
 
 namespace confab::actors {
 
-void hub_state::add(const caf::actor_addr& session, const api::user_id& user, api::sink_ptr sink,
-                    const std::vector<api::room_id>& rooms) {
-  sessions[session] = session_entry{user, std::move(sink)};
-  by_user[user].push_back(session);
-  for (auto& room : rooms)
-    set_membership(room, user, true);
+void hub_state::subscribe(const caf::actor_addr& session, const api::user_id& user, api::sink_ptr sink) {
+  sessions[session] = session_entry{user, std::move(sink), false, {}};
+  auto [it, fresh] = users.try_emplace(user);
+  it->second.sessions.push_back(session);
+  if (fresh)
+    unknown_users.insert(user);
+}
+
+void hub_state::ready(const caf::actor_addr& session, const std::vector<api::room_id>& rooms,
+                      const std::vector<api::seq_t>& last_seqs) {
+  auto s = sessions.find(session);
+  if (s == sessions.end() || s->second.ready)
+    return;
+  auto& entry = s->second;
+  auto& u = users[entry.user];
+  if (!u.known) {
+    u.known = true;
+    unknown_users.erase(entry.user);
+    for (auto& room : rooms)
+      apply_membership(u, entry.user, room, true);
+    for (auto& [room, joined] : u.pending_changes)
+      apply_membership(u, entry.user, room, joined);
+    u.pending_changes.clear();
+  }
+  std::unordered_map<api::room_id, api::seq_t> read_up_to;
+  for (std::size_t i = 0; i < rooms.size() && i < last_seqs.size(); ++i)
+    read_up_to[rooms[i]] = last_seqs[i];
+  entry.ready = true;
+  auto sink = entry.sink.lock();
+  for (auto& p : entry.pending) {
+    bool for_user = p.room.empty();
+    if (!for_user && u.rooms.count(p.room) == 0)
+      continue;
+    auto it = read_up_to.find(p.room);
+    if (p.seq != 0 && it != read_up_to.end() && p.seq <= it->second)
+      continue;  // the session's read already covers it
+    if (sink)
+      sink->send_text(p.event);
+  }
+  entry.pending.clear();
+  entry.pending.shrink_to_fit();
 }
 
 void hub_state::remove(const caf::actor_addr& session) {
@@ -23,63 +58,85 @@ void hub_state::remove(const caf::actor_addr& session) {
     return;
   auto user = it->second.user;
   sessions.erase(it);
-  auto& list = by_user[user];
+  auto& u = users[user];
+  auto& list = u.sessions;
   list.erase(std::remove(list.begin(), list.end(), session), list.end());
   if (!list.empty())
     return;
-  by_user.erase(user);
   // The user's last local session is gone: forget their rooms here.
-  if (auto ur = user_rooms.find(user); ur != user_rooms.end()) {
-    for (auto& room : ur->second) {
-      auto ru = room_users.find(room);
-      if (ru == room_users.end())
-        continue;
-      ru->second.erase(user);
-      if (ru->second.empty())
-        room_users.erase(ru);
-    }
-    user_rooms.erase(ur);
+  for (auto& room : u.rooms) {
+    auto ru = room_users.find(room);
+    if (ru == room_users.end())
+      continue;
+    ru->second.erase(user);
+    if (ru->second.empty())
+      room_users.erase(ru);
   }
+  users.erase(user);
+  unknown_users.erase(user);
 }
 
-void hub_state::set_membership(const api::room_id& room, const api::user_id& user, bool joined) {
+void hub_state::apply_membership(user_entry& u, const api::user_id& user, const api::room_id& room, bool joined) {
   if (joined) {
-    if (!online(user))
-      return;  // only users with sessions here are tracked
+    u.rooms.insert(room);
     room_users[room].insert(user);
-    user_rooms[user].insert(room);
     return;
   }
+  u.rooms.erase(room);
   if (auto ru = room_users.find(room); ru != room_users.end()) {
     ru->second.erase(user);
     if (ru->second.empty())
       room_users.erase(ru);
   }
-  if (auto ur = user_rooms.find(user); ur != user_rooms.end())
-    ur->second.erase(room);
 }
 
-void hub_state::deliver(const api::room_id& room, const api::shared_text& event) const {
-  auto ru = room_users.find(room);
-  if (ru == room_users.end())
-    return;
-  for (auto& user : ru->second)
-    deliver_user(user, event);
+void hub_state::set_membership(const api::room_id& room, const api::user_id& user, bool joined) {
+  auto it = users.find(user);
+  if (it == users.end())
+    return;  // only users with sessions here are tracked
+  if (it->second.known)
+    apply_membership(it->second, user, room, joined);
+  else
+    it->second.pending_changes.emplace_back(room, joined);
 }
 
-void hub_state::deliver_user(const api::user_id& user, const api::shared_text& event) const {
-  auto bu = by_user.find(user);
-  if (bu == by_user.end())
-    return;
-  for (auto& session : bu->second)
-    if (auto sink = sessions.at(session).sink.lock())
+void hub_state::to_session(session_entry& s, const api::room_id& room, api::seq_t seq, const api::shared_text& event) {
+  if (s.ready) {
+    if (auto sink = s.sink.lock())
       sink->send_text(event);
+    return;
+  }
+  if (s.pending.size() < max_pending) {
+    s.pending.push_back({room, seq, event});
+    return;
+  }
+  if (auto sink = s.sink.lock())
+    sink->close(1008, "too many events before the session was ready");
+}
+
+void hub_state::deliver(const api::room_id& room, api::seq_t seq, const api::shared_text& event) {
+  if (auto ru = room_users.find(room); ru != room_users.end())
+    for (auto& user : ru->second)
+      for (auto& session : users[user].sessions)
+        to_session(sessions.at(session), room, seq, event);
+  // Users whose rooms are not known yet keep everything until they are.
+  for (auto& user : unknown_users)
+    for (auto& session : users[user].sessions)
+      to_session(sessions.at(session), room, seq, event);
+}
+
+void hub_state::deliver_user(const api::user_id& user, const api::shared_text& event) {
+  auto it = users.find(user);
+  if (it == users.end())
+    return;
+  for (auto& session : it->second.sessions)
+    to_session(sessions.at(session), api::room_id{}, 0, event);
 }
 
 caf::behavior hub_actor(caf::stateful_actor<hub_state>* self) {
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove(msg.source); });
   return {
-      [=](api::subscribe_atom, const api::user_id& user, api::sink_ptr sink, const std::vector<api::room_id>& rooms) {
+      [=](api::subscribe_atom, const api::user_id& user, api::sink_ptr sink) {
         auto session = caf::actor_cast<caf::actor_addr>(self->current_sender());
         if (!session)
           return;
@@ -89,10 +146,13 @@ caf::behavior hub_actor(caf::stateful_actor<hub_state>* self) {
           return;
         }
         self->monitor(session);
-        self->state.add(session, user, std::move(sink), rooms);
+        self->state.subscribe(session, user, std::move(sink));
       },
-      [=](api::event_atom, const api::room_id& room, const api::shared_text& event) {
-        self->state.deliver(room, event);
+      [=](api::ready_atom, const std::vector<api::room_id>& rooms, const std::vector<api::seq_t>& last_seqs) {
+        self->state.ready(caf::actor_cast<caf::actor_addr>(self->current_sender()), rooms, last_seqs);
+      },
+      [=](api::event_atom, const api::room_id& room, api::seq_t seq, const api::shared_text& event) {
+        self->state.deliver(room, seq, event);
       },
       [=](api::user_event_atom, const api::user_id& user, const api::shared_text& event) {
         self->state.deliver_user(user, event);

@@ -4,7 +4,15 @@
 // which of those users are in which rooms; receives one copy of each room
 // event per node and writes the shared buffer to every local session of
 // every member. Holds only weak references to connections.
+//
+// Joining without a gap: a session subscribes first, then reads its rooms and
+// their last seqs from storage, writes its auth reply, and then tells the hub
+// it is ready with those seqs. Until then the hub buffers what would have gone
+// to it and replays only what is newer than the seqs the session read, so no
+// event falls between the read and the subscription, none is sent twice, and
+// none reaches the socket before the auth reply.
 
+#include <deque>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -19,24 +27,50 @@ namespace confab::actors {
 
 struct hub_state {
   static inline const char* name = "confab.hub";
+  // Held per session that is not ready yet; beyond it the session is closed.
+  static constexpr std::size_t max_pending = 10000;
 
+  // An event for a session that is not ready yet. seq 0: not a message;
+  // an empty room: addressed to the user, not to a room.
+  struct pending_event {
+    api::room_id room;
+    api::seq_t seq = 0;
+    api::shared_text event;
+  };
   struct session_entry {
     api::user_id user;
     api::sink_ptr sink;
+    bool ready = false;
+    std::vector<pending_event> pending;
   };
+  // Membership of a user is known once the first of their sessions is ready;
+  // changes that arrive before that are kept and applied on top of its read.
+  struct user_entry {
+    std::vector<caf::actor_addr> sessions;
+    bool known = false;
+    std::unordered_set<api::room_id> rooms;
+    std::vector<std::pair<api::room_id, bool>> pending_changes;
+  };
+
   std::unordered_map<caf::actor_addr, session_entry> sessions;
-  std::unordered_map<api::user_id, std::vector<caf::actor_addr>> by_user;
-  std::unordered_map<api::room_id, std::unordered_set<api::user_id>> room_users;
-  std::unordered_map<api::user_id, std::unordered_set<api::room_id>> user_rooms;
+  std::unordered_map<api::user_id, user_entry> users;
+  std::unordered_map<api::room_id, std::unordered_set<api::user_id>> room_users;  // known users only
+  std::unordered_set<api::user_id> unknown_users;
   bool shutting_down = false;
 
-  void add(const caf::actor_addr& session, const api::user_id& user, api::sink_ptr sink,
-           const std::vector<api::room_id>& rooms);
+  void subscribe(const caf::actor_addr& session, const api::user_id& user, api::sink_ptr sink);
+  // `rooms` and `last_seqs` (same order) as the session read them.
+  void ready(const caf::actor_addr& session, const std::vector<api::room_id>& rooms,
+             const std::vector<api::seq_t>& last_seqs);
   void remove(const caf::actor_addr& session);
   void set_membership(const api::room_id& room, const api::user_id& user, bool joined);
-  void deliver(const api::room_id& room, const api::shared_text& event) const;
-  void deliver_user(const api::user_id& user, const api::shared_text& event) const;
-  [[nodiscard]] bool online(const api::user_id& user) const { return by_user.count(user) > 0; }
+  void deliver(const api::room_id& room, api::seq_t seq, const api::shared_text& event);
+  void deliver_user(const api::user_id& user, const api::shared_text& event);
+  [[nodiscard]] bool online(const api::user_id& user) const { return users.count(user) > 0; }
+
+ private:
+  void apply_membership(user_entry& u, const api::user_id& user, const api::room_id& room, bool joined);
+  void to_session(session_entry& s, const api::room_id& room, api::seq_t seq, const api::shared_text& event);
 };
 
 caf::behavior hub_actor(caf::stateful_actor<hub_state>* self);

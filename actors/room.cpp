@@ -46,11 +46,12 @@ std::string member_event(const api::room_id& room, const std::string& username, 
   return wire::json{{"room", room.value}, {"user", username}, {"action", action}}.dump();
 }
 
-// One encoding, one shared buffer, one message per hub.
-void emit(self_ptr self, std::string_view op, const std::string& data) {
+// One encoding, one shared buffer, one message per hub. seq: the message's
+// seq, 0 for other events.
+void emit(self_ptr self, std::string_view op, const std::string& data, api::seq_t seq = 0) {
   auto ev = wire::shared_event(op, data);
   for (auto& hub : self->state.ctx->place->hubs())
-    self->send(hub, api::event_atom::value, self->state.info.id, ev);
+    self->send(hub, api::event_atom::value, self->state.info.id, seq, ev);
 }
 
 void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) {
@@ -91,7 +92,7 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   if (auto err = st.ctx->db->append({st.info.id, m.seq, text, req.from.id, req.client_msg_id}))
     return err;
   st.last_seq = m.seq;
-  emit(self, "message", text);
+  emit(self, "message", text, m.seq);
   return api::send_ack{st.info.id, m.seq, m.msg_id, m.ts, std::move(text)};
 }
 

@@ -83,10 +83,14 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
     self->state.close(4401, "unauthorized");
     self->quit();
   };
-  // await: frames pipelined behind auth wait until it is done.
+  // await: frames pipelined behind auth wait until it is done. The hub hears
+  // of the session before its rooms are read and is told `ready` after the
+  // reply is written (see hub.hpp): no event is missed or comes first.
   self->request(st.ctx->place->account(""), request_timeout, api::verify_atom::value, *token)
       .await(
           [=](const api::token_claims& claims, const api::user_info& user) {
+            auto& hub = self->state.ctx->place->local_hub();
+            self->send(hub, api::subscribe_atom::value, user.id, self->state.sink);
             self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, user.id)
                 .await(
                     [=](const std::vector<api::my_room>& rooms) {
@@ -94,17 +98,19 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
                       st.authed = true;
                       st.who = claims.who;
                       std::vector<api::room_id> ids;
+                      std::vector<api::seq_t> seqs;
                       json counters = json::array();
                       for (auto& r : rooms) {
                         ids.push_back(r.room.id);
+                        seqs.push_back(r.last_seq);
                         counters.push_back(wire::room_counters_json(r));
                       }
-                      self->send(st.ctx->place->local_hub(), api::subscribe_atom::value, user.id, st.sink, ids);
                       json data{{"user", wire::user_json(user)},
                                 {"session", st.id.value},
                                 {"node", st.ctx->node_id},
                                 {"rooms", std::move(counters)}};
                       st.reply_ok(id, data.dump());
+                      self->send(st.ctx->place->local_hub(), api::ready_atom::value, std::move(ids), std::move(seqs));
                     },
                     reject);
           },

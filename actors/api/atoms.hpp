@@ -27,6 +27,7 @@ using my_rooms_atom = caf::atom_constant<caf::atom("myrooms")>;
 using public_atom = caf::atom_constant<caf::atom("public")>;
 // hub
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
 using event_atom = caf::atom_constant<caf::atom("event")>;
 using user_event_atom = caf::atom_constant<caf::atom("userevent")>;

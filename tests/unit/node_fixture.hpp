@@ -90,6 +90,23 @@ struct node_fixture : test_coordinator_fixture<> {
 
   static api::errc code(const caf::error& e) { return api::describe(e).code; }
 
+  // An actor that subscribes `sink` at the hub as a session of `user` and
+  // forwards `ready` to it, as a session actor does (the hub keys sessions by
+  // actor).
+  caf::actor hub_session(const api::user_info& user, const std::shared_ptr<recording_sink>& sink) {
+    auto h = hub;
+    api::sink_ptr weak = sink;
+    auto a = sys.spawn([=](caf::event_based_actor* s) {
+      s->send(h, api::subscribe_atom::value, user.id, weak);
+      return caf::behavior{[=](api::ready_atom r, std::vector<api::room_id> rooms, std::vector<api::seq_t> seqs) {
+        s->send(h, r, std::move(rooms), std::move(seqs));
+      }};
+    });
+    extra.push_back(a);
+    sched.run();
+    return a;
+  }
+
   api::user_info make_user(const std::string& name) {
     auto u =
         ask<api::user_info>(accounts, api::register_atom::value, name, std::string("password-" + name), std::string());

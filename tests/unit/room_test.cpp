@@ -14,16 +14,11 @@ struct fixture : node_fixture {
 
   api::caller as(const api::user_info& u) { return {u.id, u.username}; }
 
-  // Registers a sink at the hub as a session of `u` in `rooms`; the hub keys
-  // sessions by actor, so each gets an actor of its own.
+  // Registers a sink at the hub as a ready session of `u` in `rooms`.
   void connect(const api::user_info& u, const std::shared_ptr<test::recording_sink>& sink,
                std::vector<api::room_id> in_rooms) {
-    auto h = hub;
-    api::sink_ptr weak = sink;
-    extra.push_back(sys.spawn([=](caf::event_based_actor* a) {
-      a->send(h, api::subscribe_atom::value, u.id, weak, in_rooms);
-      return caf::behavior{[](int) {}};
-    }));
+    auto session = hub_session(u, sink);
+    self->send(session, api::ready_atom::value, in_rooms, std::vector<api::seq_t>(in_rooms.size(), 0));
     sched.run();
   }
 
