@@ -125,16 +125,13 @@ void with_user(self_ptr self, const exchange_ptr& ex, const std::string& usernam
       .then([=](const api::user_info& u) { f(u); }, [=](caf::error& err) { ex->respond_error(err); });
 }
 
-// Calls f with the subset of `users` that is online.
+// Calls f with the presence ({status, last_seen?} JSON) of each of `users`.
 template <class F>
-void with_online(self_ptr self, const exchange_ptr& ex, std::vector<api::user_id> users, F f) {
-  self->request(self->state.ctx->place->local_hub(), request_timeout, api::online_atom::value, std::move(users))
-      .then([=](const std::vector<api::user_id>& online) { f(online); },
+void with_presence(self_ptr self, const exchange_ptr& ex, std::vector<api::user_id> users, F f) {
+  auto manager = self->state.ctx->place->presence(users.empty() ? api::user_id{} : users.front());
+  self->request(manager, request_timeout, api::get_atom::value, std::move(users))
+      .then([=](const std::vector<std::string>& presence) { f(presence); },
             [=](caf::error& err) { ex->respond_error(err); });
-}
-
-json presence_json(bool online) {
-  return json{{"status", online ? "online" : "offline"}};
 }
 
 // An authenticated call's handler.
@@ -229,8 +226,8 @@ void change_password(self_ptr self, const exchange_ptr& ex, const authed& a) {
 
 void get_user(self_ptr self, const exchange_ptr& ex, const authed&) {
   with_user(self, ex, ex->path[3], [=](const api::user_info& u) {
-    with_online(self, ex, {u.id}, [=](const std::vector<api::user_id>& online) {
-      ex->respond_json(200, json{{"user", wire::user_json(u)}, {"presence", presence_json(!online.empty())}});
+    with_presence(self, ex, {u.id}, [=](const std::vector<std::string>& presence) {
+      ex->respond_json(200, json{{"user", wire::user_json(u)}, {"presence", json::parse(presence.at(0))}});
     });
   });
 }
@@ -354,12 +351,12 @@ void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {
             std::vector<api::user_id> ids;
             for (auto& m : members)
               ids.push_back(m.user.id);
-            with_online(self, ex, ids, [=](const std::vector<api::user_id>& online) {
+            with_presence(self, ex, ids, [=](const std::vector<std::string>& presence) {
               json list = json::array();
-              for (auto& m : members) {
-                bool on = std::find(online.begin(), online.end(), m.user.id) != online.end();
-                list.push_back({{"user", wire::user_json(m.user)}, {"role", m.role}, {"presence", presence_json(on)}});
-              }
+              for (std::size_t i = 0; i < members.size() && i < presence.size(); ++i)
+                list.push_back({{"user", wire::user_json(members[i].user)},
+                                {"role", members[i].role},
+                                {"presence", json::parse(presence[i])}});
               ex->respond_json(200, json{{"members", list}});
             });
           },

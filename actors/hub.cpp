@@ -114,15 +114,18 @@ void hub_state::to_session(session_entry& s, const api::room_id& room, api::seq_
     sink->close(1008, "too many events before the session was ready");
 }
 
-void hub_state::deliver(const api::room_id& room, api::seq_t seq, const api::shared_text& event) {
+void hub_state::deliver(const api::room_id& room, api::seq_t seq, const api::user_id& except,
+                        const api::shared_text& event) {
   if (auto ru = room_users.find(room); ru != room_users.end())
     for (auto& user : ru->second)
-      for (auto& session : users[user].sessions)
-        to_session(sessions.at(session), room, seq, event);
+      if (user != except)
+        for (auto& session : users[user].sessions)
+          to_session(sessions.at(session), room, seq, event);
   // Users whose rooms are not known yet keep everything until they are.
   for (auto& user : unknown_users)
-    for (auto& session : users[user].sessions)
-      to_session(sessions.at(session), room, seq, event);
+    if (user != except)
+      for (auto& session : users[user].sessions)
+        to_session(sessions.at(session), room, seq, event);
 }
 
 void hub_state::deliver_user(const api::user_id& user, const api::shared_text& event) {
@@ -151,21 +154,13 @@ caf::behavior hub_actor(caf::stateful_actor<hub_state>* self) {
       [=](api::ready_atom, const std::vector<api::room_id>& rooms, const std::vector<api::seq_t>& last_seqs) {
         self->state.ready(caf::actor_cast<caf::actor_addr>(self->current_sender()), rooms, last_seqs);
       },
-      [=](api::event_atom, const api::room_id& room, api::seq_t seq, const api::shared_text& event) {
-        self->state.deliver(room, seq, event);
-      },
+      [=](api::event_atom, const api::room_id& room, api::seq_t seq, const api::user_id& except,
+          const api::shared_text& event) { self->state.deliver(room, seq, except, event); },
       [=](api::user_event_atom, const api::user_id& user, const api::shared_text& event) {
         self->state.deliver_user(user, event);
       },
       [=](api::membership_atom, const api::room_id& room, const api::user_id& user, bool joined) {
         self->state.set_membership(room, user, joined);
-      },
-      [=](api::online_atom, const std::vector<api::user_id>& users) {
-        std::vector<api::user_id> out;  // the subset that has sessions here
-        for (auto& u : users)
-          if (self->state.online(u))
-            out.push_back(u);
-        return out;
       },
       // Closes every local socket with 4000 (reconnect elsewhere).
       [=](api::shutdown_atom) {

@@ -64,9 +64,9 @@ struct hub_state {
              const std::vector<api::seq_t>& last_seqs);
   void remove(const caf::actor_addr& session);
   void set_membership(const api::room_id& room, const api::user_id& user, bool joined);
-  void deliver(const api::room_id& room, api::seq_t seq, const api::shared_text& event);
+  // except: a user whose sessions skip the event (the typer of a typing event).
+  void deliver(const api::room_id& room, api::seq_t seq, const api::user_id& except, const api::shared_text& event);
   void deliver_user(const api::user_id& user, const api::shared_text& event);
-  [[nodiscard]] bool online(const api::user_id& user) const { return users.count(user) > 0; }
 
  private:
   void apply_membership(user_entry& u, const api::user_id& user, const api::room_id& room, bool joined);

@@ -66,7 +66,16 @@ caf::behavior reader_actor(caf::event_based_actor*, context_ptr ctx) {
           auto read = ctx->db->last_read(user, id);
           if (!info || !last || !read)
             return fail(errc::unavailable, "storage read failed");
-          out.push_back({std::move(*info), *last, *read});
+          api::user_id partner;
+          if (info->kind == "dm") {
+            auto members = ctx->db->members(id);
+            if (!members)
+              return members.error();
+            for (auto& [member, role] : *members)
+              if (member != user)
+                partner = member;
+          }
+          out.push_back({std::move(*info), *last, *read, std::move(partner)});
         }
         return out;
       },

@@ -1,5 +1,7 @@
 #include "actors/room.hpp"
 
+#include <algorithm>
+
 #include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 
@@ -47,11 +49,47 @@ std::string member_event(const api::room_id& room, const std::string& username, 
 }
 
 // One encoding, one shared buffer, one message per hub. seq: the message's
-// seq, 0 for other events.
-void emit(self_ptr self, std::string_view op, const std::string& data, api::seq_t seq = 0) {
+// seq, 0 for other events; except: a user whose sessions skip it.
+void emit(self_ptr self, std::string_view op, const std::string& data, api::seq_t seq = 0,
+          const api::user_id& except = {}) {
   auto ev = wire::shared_event(op, data);
   for (auto& hub : self->state.ctx->place->hubs())
-    self->send(hub, api::event_atom::value, self->state.info.id, seq, ev);
+    self->send(hub, api::event_atom::value, self->state.info.id, seq, except, ev);
+}
+
+// A notification for `user`, routed by their presence: to their sessions, or
+// to the push webhook when they have none.
+void notify(self_ptr self, const api::user_id& user, api::seq_t seq, const std::string& from, const char* reason,
+            const std::string& preview) {
+  auto cut = preview;
+  std::size_t points = 0;
+  for (std::size_t i = 0; i < cut.size(); ++i)
+    if ((static_cast<unsigned char>(cut[i]) & 0xC0) != 0x80 && ++points > 100) {
+      cut.resize(i);
+      break;
+    }
+  auto data =
+      wire::json{
+          {"room", self->state.info.id.value}, {"seq", seq}, {"from", from}, {"reason", reason}, {"preview", cut}}
+          .dump();
+  self->send(self->state.ctx->place->presence(user), api::notify_atom::value, user, data);
+}
+
+void notify_message(self_ptr self, const api::send_request& req, api::seq_t seq, const std::string& body) {
+  auto& st = self->state;
+  if (st.info.kind == "dm") {
+    for (auto& [user, role] : st.members)
+      if (user != req.from.id)
+        notify(self, user, seq, req.from.username, "dm", body);
+    return;
+  }
+  for (auto& name : mentions(body)) {
+    if (name == req.from.username)
+      continue;
+    auto id = st.ctx->db->user_id_of(name);
+    if (id && st.is_member(*id))
+      notify(self, *id, seq, req.from.username, "mention", body);
+  }
 }
 
 void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) {
@@ -93,6 +131,9 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
     return err;
   st.last_seq = m.seq;
   emit(self, "message", text, m.seq);
+  // Sending ends typing, silently: the message says it.
+  st.typing.erase(req.from.id);
+  notify_message(self, req, m.seq, m.body);
   return api::send_ack{st.info.id, m.seq, m.msg_id, m.ts, std::move(text)};
 }
 
@@ -147,7 +188,71 @@ caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api
   auto data = member_event(st.info.id, invitee.username, "invited");
   emit(self, "member", data);
   self->send(st.ctx->place->local_hub(), api::user_event_atom::value, invitee.id, wire::shared_event("member", data));
+  notify(self, invitee.id, 0, who.username, "invite", st.info.name);
   return caf::unit;
+}
+
+std::string typing_event(const api::room_id& room, const std::string& username, bool active) {
+  return wire::json{{"room", room.value}, {"user", username}, {"active", active}}.dump();
+}
+
+// Starts, refreshes or ends typing. Only starts and ends are events.
+caf::result<void> handle_typing(self_ptr self, const api::caller& who, bool active) {
+  auto& st = self->state;
+  if (!st.exists)
+    return fail(errc::not_found, "no such room");
+  if (!st.is_member(who.id))
+    return fail(errc::not_member, "not a member of this room");
+  auto it = st.typing.find(who.id);
+  if (!active) {
+    if (it != st.typing.end()) {
+      st.typing.erase(it);
+      emit(self, "typing", typing_event(st.info.id, who.username, false), 0, who.id);
+    }
+    return caf::unit;
+  }
+  auto timeout = std::chrono::milliseconds(st.ctx->lim.typing_timeout_ms);
+  if (it == st.typing.end())
+    emit(self, "typing", typing_event(st.info.id, who.username, true), 0, who.id);
+  st.typing[who.id] = {who.username, now_ms() + timeout.count()};
+  self->delayed_send(self, timeout, api::expire_atom::value);
+  return caf::unit;
+}
+
+// Ends every typing state whose time has come.
+void expire_typing(self_ptr self) {
+  auto& st = self->state;
+  auto now = now_ms();
+  for (auto it = st.typing.begin(); it != st.typing.end();) {
+    if (it->second.second > now) {
+      ++it;
+      continue;
+    }
+    emit(self, "typing", typing_event(st.info.id, it->second.first, false), 0, it->first);
+    it = st.typing.erase(it);
+  }
+}
+
+// Moves the user's read marker forward (never back) and tells their sessions.
+caf::result<api::seq_t, api::seq_t> handle_read(self_ptr self, const api::caller& who, api::seq_t seq) {
+  auto& st = self->state;
+  if (!st.exists)
+    return fail(errc::not_found, "no such room");
+  if (!st.is_member(who.id))
+    return fail(errc::not_member, "not a member of this room");
+  auto old = st.ctx->db->last_read(who.id, st.info.id);
+  if (!old)
+    return old.error();
+  auto marker = std::max(*old, std::min(seq, st.last_seq));
+  if (marker != *old) {
+    if (auto err = st.ctx->db->set_last_read(who.id, st.info.id, marker))
+      return err;
+    api::my_room counters{st.info, st.last_seq, marker, {}};
+    auto event = wire::shared_event("unread", wire::room_counters_json(counters).dump());
+    for (auto& hub : st.ctx->place->hubs())
+      self->send(hub, api::user_event_atom::value, who.id, event);
+  }
+  return {marker, st.last_seq};
 }
 
 // The direct room of two users: created on first use with both as members.
@@ -173,6 +278,27 @@ caf::result<api::room_info> handle_dm(self_ptr self, const api::caller& a, const
 }
 
 }  // namespace
+
+std::vector<std::string> mentions(const std::string& body) {
+  std::vector<std::string> out;
+  auto name_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+  };
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    if (body[i] != '@' || (i > 0 && name_char(body[i - 1])))
+      continue;
+    std::size_t end = i + 1;
+    while (end < body.size() && name_char(body[end]))
+      ++end;
+    auto name = body.substr(i + 1, end - i - 1);
+    while (!name.empty() && name.back() == '.')
+      name.pop_back();  // "@bob." ends a sentence
+    if (name.size() >= 3 && name.size() <= 32 && std::find(out.begin(), out.end(), name) == out.end())
+      out.push_back(name);
+    i = end - 1;
+  }
+  return out;
+}
 
 caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::actor manager) {
   auto& st = self->state;
@@ -201,6 +327,12 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
       [=](api::dm_atom, const api::caller& a, const api::user_info& b) -> caf::result<api::room_info> {
         return counted([&] { return handle_dm(self, a, b); });
       },
+      [=](api::typing_atom, const api::room_id&, const api::caller& who, bool active) -> caf::result<void> {
+        return counted([&] { return handle_typing(self, who, active); });
+      },
+      [=](api::read_atom, const api::room_id&, const api::caller& who, api::seq_t seq)
+          -> caf::result<api::seq_t, api::seq_t> { return counted([&] { return handle_read(self, who, seq); }); },
+      [=](api::expire_atom) { expire_typing(self); },
       [=](api::retire_atom) { self->quit(); },
       caf::after(idle) >> [=] { self->send(manager, api::idle_atom::value, self->state.info.id, self->state.handled); },
   };

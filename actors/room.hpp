@@ -7,6 +7,8 @@
 // from storage, passivated when idle.
 
 #include <map>
+#include <string>
+#include <vector>
 
 #include <caf/stateful_actor.hpp>
 
@@ -27,12 +29,17 @@ struct room_state {
   // Messages handled that the manager delegated; equal counts at idle time
   // prove that nothing is in flight to this actor.
   std::uint64_t handled = 0;
+  // Who is typing: user -> (username, ms when it ends by itself). Never stored.
+  std::map<api::user_id, std::pair<std::string, std::int64_t>> typing;
 
   [[nodiscard]] caf::error load(const api::room_id& id);
   [[nodiscard]] bool is_member(const api::user_id& user) const;
 };
 
 // manager: the room manager to report idleness to.
+// The usernames `@name` mentions in a body (each once, in order).
+[[nodiscard]] std::vector<std::string> mentions(const std::string& body);
+
 caf::behavior room_actor(caf::stateful_actor<room_state>* self, api::room_id id, context_ptr ctx, caf::actor manager);
 
 }  // namespace confab::actors

@@ -82,6 +82,12 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
       [=](api::invite_atom a, const api::room_id& id, const api::caller& who, const api::user_info& invitee) {
         return self->delegate(route(self, id), a, id, who, invitee);
       },
+      [=](api::typing_atom a, const api::room_id& id, const api::caller& who, bool active) {
+        return self->delegate(route(self, id), a, id, who, active);
+      },
+      [=](api::read_atom a, const api::room_id& id, const api::caller& who, api::seq_t seq) {
+        return self->delegate(route(self, id), a, id, who, seq);
+      },
       [=](api::dm_atom a, const api::caller& who, const api::user_info& other) {
         return self->delegate(route(self, dm_room_id(who.id, other.id)), a, who, other);
       },

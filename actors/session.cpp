@@ -111,6 +111,13 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
                                 {"rooms", std::move(counters)}};
                       st.reply_ok(id, data.dump());
                       self->send(st.ctx->place->local_hub(), api::ready_atom::value, std::move(ids), std::move(seqs));
+                      self->send(st.ctx->place->presence(user.id), api::session_up_atom::value, user.id, user.username);
+                      // Direct-room partners are watched without asking.
+                      for (auto& r : rooms)
+                        if (!r.partner.empty())
+                          self->request(st.ctx->place->presence(r.partner), request_timeout, api::watch_atom::value,
+                                        r.partner, st.sink)
+                              .then([](const std::string&) {});
                     },
                     reject);
           },
@@ -199,6 +206,89 @@ void do_leave(self_ptr self, const std::string& id, const json& req) {
       .then([=]() { self->state.reply_ok(id, "{}"); }, [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
+void do_typing(self_ptr self, const std::string& id, const json& req) {
+  auto room = room_field(self, id, req);
+  if (!room)
+    return;
+  auto active = req.find("active");
+  if (active == req.end() || !active->is_boolean())
+    return self->state.reply_error(id, fail(errc::invalid_request, "active must be true or false"));
+  auto& st = self->state;
+  self->request(st.ctx->place->room(*room), request_timeout, api::typing_atom::value, *room, st.who,
+                active->get<bool>())
+      .then([=]() { self->state.reply_ok(id, "{}"); }, [=](caf::error& err) { self->state.reply_error(id, err); });
+}
+
+void do_read(self_ptr self, const std::string& id, const json& req) {
+  auto room = room_field(self, id, req);
+  if (!room)
+    return;
+  std::string error;
+  auto seq = wire::seq_field(req, "seq", error);
+  if (!seq && error.empty())
+    error = "missing field seq";
+  if (invalid(self, id, error))
+    return;
+  auto& st = self->state;
+  self->request(st.ctx->place->room(*room), request_timeout, api::read_atom::value, *room, st.who, *seq)
+      .then(
+          [=](api::seq_t last_read, api::seq_t last_seq) {
+            json data{{"room", room->value}, {"last_read", last_read}, {"unread", last_seq - last_read}};
+            self->state.reply_ok(id, data.dump());
+          },
+          [=](caf::error& err) { self->state.reply_error(id, err); });
+}
+
+void do_presence(self_ptr self, const std::string& id, const json& req) {
+  std::string error;
+  auto status = wire::string_field(req, "status", true, error);
+  if (invalid(self, id, error))
+    return;
+  if (*status != "online" && *status != "away" && *status != "dnd")
+    return self->state.reply_error(id, fail(errc::invalid_request, "status must be online, away or dnd"));
+  auto& st = self->state;
+  self->send(st.ctx->place->presence(st.who.id), api::status_atom::value, st.who.id, *status);
+  st.reply_ok(id, "{}");
+}
+
+// Watches each known username; answers once every presence actor has.
+void do_watch(self_ptr self, const std::string& id, const json& req) {
+  auto& st = self->state;
+  auto users = req.find("users");
+  if (users == req.end() || !users->is_array())
+    return st.reply_error(id, fail(errc::invalid_request, "users must be an array of usernames"));
+  if (users->size() > st.ctx->lim.watch_max)
+    return st.reply_error(id, fail(errc::too_large, "at most " + std::to_string(st.ctx->lim.watch_max) + " users"));
+  struct gather {
+    json presence = json::object();
+    std::size_t pending = 0;
+  };
+  auto g = std::make_shared<gather>();
+  std::vector<std::pair<std::string, api::user_id>> found;
+  for (auto& u : *users) {
+    if (!u.is_string())
+      return st.reply_error(id, fail(errc::invalid_request, "users must be an array of usernames"));
+    if (auto uid = st.ctx->db->user_id_of(u.get<std::string>()))
+      found.emplace_back(u.get<std::string>(), *uid);
+  }
+  g->pending = found.size();
+  if (found.empty())
+    return st.reply_ok(id, R"({"presence":{}})");
+  for (auto& [name, uid] : found) {
+    auto done = [self, id, g] {
+      if (--g->pending == 0)
+        self->state.reply_ok(id, json{{"presence", g->presence}}.dump());
+    };
+    self->request(st.ctx->place->presence(uid), request_timeout, api::watch_atom::value, uid, st.sink)
+        .then(
+            [g, name = name, done](const std::string& p) {
+              g->presence[name] = json::parse(p);
+              done();
+            },
+            [done](caf::error&) { done(); });
+  }
+}
+
 void handle_frame(self_ptr self, const std::string& text) {
   auto& st = self->state;
   json req;
@@ -233,6 +323,14 @@ void handle_frame(self_ptr self, const std::string& text) {
     return do_join(self, id, req);
   if (op == "leave")
     return do_leave(self, id, req);
+  if (op == "typing")
+    return do_typing(self, id, req);
+  if (op == "read")
+    return do_read(self, id, req);
+  if (op == "presence")
+    return do_presence(self, id, req);
+  if (op == "watch")
+    return do_watch(self, id, req);
   if (op == "ping")
     return st.reply_ok(id, "{}");
   if (op == "auth")

@@ -17,10 +17,13 @@
 #include "actors/api/errors.hpp"
 #include "actors/http_frontend.hpp"
 #include "actors/hub.hpp"
+#include "actors/presence_manager.hpp"
+#include "actors/pusher.hpp"
 #include "actors/reader.hpp"
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
 #include "net/server.hpp"
+#include "net/webhook.hpp"
 
 namespace confab::apps {
 
@@ -114,9 +117,18 @@ class node_impl : public node {
         sys_.dummy_execution_unit(), 2, [this, cctx] { return sys_.spawn(actors::reader_actor, cctx); },
         caf::actor_pool::round_robin());
     frontend_ = sys_.spawn(actors::http_frontend, cctx);
+    presence_ = sys_.spawn(actors::presence_manager, cctx);
+    if (!o.push_webhook.empty()) {
+      auto transport = net::make_webhook(o.push_webhook);
+      if (!transport) {
+        stop_actors();
+        return transport.error();
+      }
+      pusher_ = sys_.spawn(actors::pusher_actor, cctx, std::move(*transport));
+    }
     // Placement is complete before the port opens, so before any traffic.
     ctx->place = std::make_shared<cluster::placement>(
-        ctx->node_id, cluster::placement::local_actors{rooms_, accounts_, hub_, readers_});
+        ctx->node_id, cluster::placement::local_actors{rooms_, accounts_, hub_, readers_, presence_, pusher_});
 
     net::server_settings ns;
     ns.bind = o.bind;
@@ -156,7 +168,7 @@ class node_impl : public node {
 
  private:
   void stop_actors() {
-    for (auto* a : {&frontend_, &readers_, &rooms_, &accounts_, &hub_})
+    for (auto* a : {&frontend_, &readers_, &rooms_, &presence_, &pusher_, &accounts_, &hub_})
       if (*a) {
         caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
         *a = nullptr;
@@ -166,7 +178,7 @@ class node_impl : public node {
   caf::actor_system& sys_;
   std::string id_;
   std::string admin_token_;
-  caf::actor hub_, accounts_, rooms_, readers_, frontend_;
+  caf::actor hub_, accounts_, rooms_, readers_, frontend_, presence_, pusher_;
   std::unique_ptr<net::server> server_;
 };
 

@@ -17,6 +17,10 @@ caf::actor placement::reader(const api::room_id&) const {
   return local_.readers;
 }
 
+caf::actor placement::presence(const api::user_id&) const {
+  return local_.presence;
+}
+
 caf::actor placement::reader() const {
   return local_.readers;
 }

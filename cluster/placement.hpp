@@ -23,6 +23,8 @@ class placement {
     caf::actor accounts;  // account actor
     caf::actor hub;       // this node's fan-out hub
     caf::actor readers;   // query pool (history, members, room lists)
+    caf::actor presence;  // presence manager: activates presence actors
+    caf::actor pusher;    // offline push webhook queue; null when not configured
   };
 
   placement(std::string node_id, local_actors local);
@@ -36,6 +38,10 @@ class placement {
   [[nodiscard]] caf::actor reader(const api::room_id& id) const;
   // Reader for queries about a user (their rooms) and the directory.
   [[nodiscard]] caf::actor reader() const;
+  // Accepts requests for the presence of the user (and their notifications).
+  [[nodiscard]] caf::actor presence(const api::user_id& id) const;
+  // Where notifications for users without a session go; null: nowhere.
+  [[nodiscard]] const caf::actor& pusher() const { return local_.pusher; }
   // Every hub that may have sessions for a room's members.
   [[nodiscard]] const std::vector<caf::actor>& hubs() const { return hubs_; }
   [[nodiscard]] const caf::actor& local_hub() const { return local_.hub; }

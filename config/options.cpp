@@ -82,7 +82,11 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("login-ip-attempts", po::value(&l.login_ip_attempts)->default_value(l.login_ip_attempts), "login attempts per address per window")
     ("login-ip-window-s", po::value(&l.login_ip_window_s)->default_value(l.login_ip_window_s), "window for login attempts per address")
     ("token-ttl-s", po::value(&l.token_ttl_s)->default_value(l.token_ttl_s), "access token lifetime")
-    ("room-idle-ms", po::value(&l.room_idle_ms)->default_value(l.room_idle_ms), "idle time before a room actor is passivated");
+    ("room-idle-ms", po::value(&l.room_idle_ms)->default_value(l.room_idle_ms), "idle time before a room actor is passivated")
+    ("typing-timeout-ms", po::value(&l.typing_timeout_ms)->default_value(l.typing_timeout_ms), "typing ends this long after the last refresh")
+    ("push-retries", po::value(&l.push_retries)->default_value(l.push_retries), "webhook retries after the first attempt")
+    ("push-backoff-ms", po::value(&l.push_backoff_ms)->default_value(l.push_backoff_ms), "first webhook retry delay (doubles)")
+    ("push-queue", po::value(&l.push_queue)->default_value(l.push_queue), "webhook notifications waiting at most");
   // clang-format on
   return d;
 }
@@ -130,6 +134,10 @@ std::string validate(options& o) {
       l.rate_burst < 1 || l.max_outbound < 1024 || l.auth_timeout_ms < 1 || l.login_user_failures < 1 ||
       l.login_ip_attempts < 1 || l.token_ttl_s < 1 || l.room_idle_ms < 1)
     return "a limit is out of range";
+  if (l.typing_timeout_ms < 1 || l.push_queue < 1 || l.push_backoff_ms < 1)
+    return "a limit is out of range";
+  if (!o.push_webhook.empty() && o.push_webhook.rfind("http://", 0) != 0)
+    return "--push-webhook must be an http:// URL";
   if (!o.admin_token.empty() && o.admin_token.size() < 16)
     return "--admin-token must have at least 16 characters";
   return {};

@@ -26,6 +26,11 @@ struct limits {
   std::uint64_t token_ttl_s = 7 * 24 * 3600;
   std::uint32_t room_idle_ms = 60000;
   std::uint64_t max_file_size = 25 * 1024 * 1024;
+  std::uint32_t typing_timeout_ms = 6000;
+  std::uint32_t watch_max = 500;
+  std::uint32_t push_retries = 5;
+  std::uint32_t push_backoff_ms = 500;
+  std::uint32_t push_queue = 10000;
 };
 
 struct options {

@@ -20,7 +20,7 @@ using nlohmann::json;
 namespace {
 
 const char* const family_names[] = {"users",    "usernames", "rooms", "members", "user_rooms",
-                                    "messages", "dedupe",    "reads", "revoked"};
+                                    "messages", "dedupe",    "reads", "revoked", "presence"};
 
 caf::error from_status(const rocksdb::Status& st) {
   if (st.ok())
@@ -126,6 +126,7 @@ caf::expected<std::shared_ptr<store>> store::open(const std::string& dir) {
   s->dedupe_ = h[7];
   s->reads_ = h[8];
   s->revoked_ = h[9];
+  s->presence_ = h[10];
   return s;
 }
 
@@ -338,6 +339,24 @@ caf::expected<api::seq_t> store::last_read(const api::user_id& user, const api::
     return v.error();
   }
   return keys::seq_of(*v);
+}
+
+caf::error store::set_last_read(const api::user_id& user, const api::room_id& room, api::seq_t seq) {
+  return from_status(db_->Put(rocksdb::WriteOptions{}, reads_, keys::pair(user.value, room.value), be64(seq)));
+}
+
+caf::expected<std::int64_t> store::last_seen(const api::user_id& user) const {
+  auto v = get(presence_, user.value);
+  if (!v) {
+    if (api::describe(v.error()).code == errc::not_found)
+      return std::int64_t{0};
+    return v.error();
+  }
+  return static_cast<std::int64_t>(keys::seq_of(*v));
+}
+
+caf::error store::set_last_seen(const api::user_id& user, std::int64_t when) {
+  return from_status(db_->Put(rocksdb::WriteOptions{}, presence_, user.value, be64(static_cast<api::seq_t>(when))));
 }
 
 }  // namespace confab::storage

@@ -8,7 +8,7 @@
 // JSON), members (room\0user -> role), user_rooms (user\0room -> ""),
 // messages (room\0be64(seq) -> message JSON as sent to clients), dedupe
 // (user\0room\0client_msg_id -> be64 seq), reads (user\0room -> be64 seq),
-// revoked (token id -> expiry ms).
+// revoked (token id -> expiry ms), presence (user -> last seen ms).
 
 #include <cstdint>
 #include <map>
@@ -88,6 +88,11 @@ class store {
 
   // read markers
   [[nodiscard]] caf::expected<api::seq_t> last_read(const api::user_id& user, const api::room_id& room) const;
+  [[nodiscard]] caf::error set_last_read(const api::user_id& user, const api::room_id& room, api::seq_t seq);
+
+  // presence: when the user's last session ended (ms), 0 if never
+  [[nodiscard]] caf::expected<std::int64_t> last_seen(const api::user_id& user) const;
+  [[nodiscard]] caf::error set_last_seen(const api::user_id& user, std::int64_t when);
 
  private:
   store() = default;
@@ -104,6 +109,7 @@ class store {
   rocksdb::ColumnFamilyHandle* dedupe_ = nullptr;
   rocksdb::ColumnFamilyHandle* reads_ = nullptr;
   rocksdb::ColumnFamilyHandle* revoked_ = nullptr;
+  rocksdb::ColumnFamilyHandle* presence_ = nullptr;
 };
 
 }  // namespace confab::storage

@@ -32,7 +32,6 @@ using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
 using event_atom = caf::atom_constant<caf::atom("event")>;
 using user_event_atom = caf::atom_constant<caf::atom("userevent")>;
 using membership_atom = caf::atom_constant<caf::atom("membership")>;
-using online_atom = caf::atom_constant<caf::atom("online")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 // accounts
 using register_atom = caf::atom_constant<caf::atom("register")>;
@@ -44,6 +43,19 @@ using profile_atom = caf::atom_constant<caf::atom("profile")>;
 using password_atom = caf::atom_constant<caf::atom("password")>;
 using hash_atom = caf::atom_constant<caf::atom("hash")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
+// presence, typing, read markers, notifications
+using presence_atom = caf::atom_constant<caf::atom("presence")>;
+using session_up_atom = caf::atom_constant<caf::atom("sessionup")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using notify_atom = caf::atom_constant<caf::atom("notify")>;
+using typing_atom = caf::atom_constant<caf::atom("typing")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
+using push_atom = caf::atom_constant<caf::atom("push")>;
+using pushed_atom = caf::atom_constant<caf::atom("pushed")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
 // http
 using http_atom = caf::atom_constant<caf::atom("http")>;
 

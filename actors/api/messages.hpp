@@ -121,10 +121,11 @@ struct my_room {
   room_info room;
   seq_t last_seq = 0;
   seq_t last_read = 0;
+  user_id partner;  // the other user of a direct room, else empty
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, my_room& x) {
-  return f(caf::meta::type_name("confab::my_room"), x.room, x.last_seq, x.last_read);
+  return f(caf::meta::type_name("confab::my_room"), x.room, x.last_seq, x.last_read, x.partner);
 }
 
 struct login_result {

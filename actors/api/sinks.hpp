@@ -4,6 +4,7 @@
 // weak_ptr to one of these, and each call posts onto the connection's strand.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -50,6 +51,14 @@ class http_responder {
   virtual void respond(http_reply reply) = 0;
 };
 using responder_ptr = std::shared_ptr<http_responder>;
+
+// Delivers one offline notification (a JSON body) to the push webhook.
+// Thread-safe; `done` runs on another thread, exactly once per post.
+class push_transport {
+ public:
+  virtual ~push_transport() = default;
+  virtual void post(std::string body, std::function<void(bool delivered)> done) = 0;
+};
 
 }  // namespace confab::api
 

@@ -13,6 +13,7 @@
 #include "actors/api/errors.hpp"
 #include "actors/api/sinks.hpp"
 #include "actors/hub.hpp"
+#include "actors/presence_manager.hpp"
 #include "actors/reader.hpp"
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
@@ -42,7 +43,7 @@ struct node_fixture : test_coordinator_fixture<> {
   temp_dir dir;
   std::shared_ptr<actors::node_context> ctx = std::make_shared<actors::node_context>();
   actors::context_ptr cctx;
-  caf::actor hub, rooms, readers, accounts;
+  caf::actor hub, rooms, readers, accounts, presence;
   std::vector<caf::actor> extra;  // sessions etc., stopped at teardown
 
   explicit node_fixture(config::limits lim = {}) {
@@ -56,15 +57,16 @@ struct node_fixture : test_coordinator_fixture<> {
     rooms = sys.spawn(actors::room_manager, cctx);
     readers = sys.spawn(actors::reader_actor, cctx);
     accounts = sys.spawn(actors::account_actor, cctx, std::string(40, 's'), sys.spawn(actors::hasher_actor));
-    ctx->place = std::make_shared<cluster::placement>("test-node",
-                                                      cluster::placement::local_actors{rooms, accounts, hub, readers});
+    presence = sys.spawn(actors::presence_manager, cctx);
+    ctx->place = std::make_shared<cluster::placement>(
+        "test-node", cluster::placement::local_actors{rooms, accounts, hub, readers, presence, caf::actor{}});
     sched.run();
   }
 
   ~node_fixture() override {
     for (auto& a : extra)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    for (auto* a : {&hub, &rooms, &readers, &accounts})
+    for (auto* a : {&hub, &rooms, &readers, &accounts, &presence})
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
     sched.run();
   }

@@ -1,0 +1,128 @@
+#include "actors/presence.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/after.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "actors/api/atoms.hpp"
+#include "actors/api/errors.hpp"
+#include "wire/codec.hpp"
+
+namespace confab::actors {
+
+std::string presence_json(const std::string& status, std::int64_t last_seen) {
+  wire::json j{{"status", status}};
+  if (status == "offline" && last_seen > 0)
+    j["last_seen"] = last_seen;
+  return j.dump();
+}
+
+std::string presence_state::json() const {
+  return presence_json(status(), last_seen);
+}
+
+bool presence_state::session_up(const caf::actor_addr& session) {
+  bool was_offline = sessions.empty();
+  sessions.insert(session);
+  if (was_offline)
+    chosen = "online";  // away and dnd last until the last session ends
+  return was_offline;
+}
+
+bool presence_state::session_down(const caf::actor_addr& session, std::int64_t now) {
+  if (sessions.erase(session) == 0 || !sessions.empty())
+    return false;
+  last_seen = now;
+  return true;
+}
+
+bool presence_state::choose(const std::string& s) {
+  bool changed = !sessions.empty() && s != chosen;
+  chosen = s;
+  return changed;
+}
+
+namespace {
+
+using self_ptr = caf::stateful_actor<presence_state>*;
+
+// Tells the watchers (one shared buffer) and the manager's snapshot.
+void changed(self_ptr self, const caf::actor& manager) {
+  auto& st = self->state;
+  auto data = wire::json::parse(st.json());
+  data["user"] = st.username;
+  auto event = wire::shared_event("presence", data.dump());
+  for (auto& [addr, sink] : st.watchers)
+    if (auto s = sink.lock())
+      s->send_text(event);
+  self->send(manager, api::status_atom::value, st.user, st.status(), st.last_seen);
+}
+
+void notify(self_ptr self, const std::string& data) {
+  auto& st = self->state;
+  if (!st.sessions.empty()) {
+    auto event = wire::shared_event("notification", data);
+    for (auto& hub : st.ctx->place->hubs())
+      self->send(hub, api::user_event_atom::value, st.user, event);
+    return;
+  }
+  if (auto pusher = st.ctx->place->pusher())
+    self->send(pusher, api::push_atom::value,
+               R"({"user":)" + wire::json(st.username).dump() + R"(,"notification":)" + data + "}");
+}
+
+}  // namespace
+
+caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, caf::actor manager) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.user = user;
+  if (auto u = st.ctx->db->user(user))
+    st.username = u->info.username;
+  if (auto seen = st.ctx->db->last_seen(user))
+    st.last_seen = *seen;
+  self->set_down_handler([self, manager](caf::down_msg& msg) {
+    auto& st = self->state;
+    st.watchers.erase(msg.source);
+    if (!st.session_down(msg.source, now_ms()))
+      return;
+    // Deliberately ignored: a failed write loses only the stored time of this
+    // session's end; the status change itself still goes out.
+    [[maybe_unused]] auto ignored = st.ctx->db->set_last_seen(st.user, st.last_seen);
+    changed(self, manager);
+  });
+  auto sender = [self] { return caf::actor_cast<caf::actor_addr>(self->current_sender()); };
+  return {
+      [=](api::session_up_atom, const api::user_id&, const std::string&) {
+        ++self->state.handled;
+        auto session = sender();
+        self->monitor(session);
+        if (self->state.session_up(session))
+          changed(self, manager);
+      },
+      [=](api::status_atom, const api::user_id&, const std::string& status) {
+        ++self->state.handled;
+        if (self->state.choose(status))
+          changed(self, manager);
+      },
+      [=](api::watch_atom, const api::user_id&, api::sink_ptr& sink) {
+        ++self->state.handled;
+        auto session = sender();
+        self->monitor(session);
+        self->state.watchers[session] = std::move(sink);
+        return self->state.json();
+      },
+      [=](api::notify_atom, const api::user_id&, const std::string& data) {
+        ++self->state.handled;
+        notify(self, data);
+      },
+      [=](api::retire_atom) { self->quit(); },
+      caf::after(std::chrono::milliseconds(self->state.ctx->lim.room_idle_ms)) >>
+          [=] {
+            if (self->state.idle())
+              self->send(manager, api::idle_atom::value, self->state.user, self->state.handled);
+          },
+  };
+}
+
+}  // namespace confab::actors

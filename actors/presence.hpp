@@ -1,0 +1,51 @@
+#pragma once
+
+// Presence actor: one per user with open sessions or watchers, on the owner
+// node of the user id; activated by the presence manager. Counts the user's
+// sessions (monitoring each), keeps the status the user set, persists
+// last_seen when the last session ends, and sends each status change once to
+// the sessions that watch the user. Notifications for the user pass here:
+// online, they go to the user's sessions; offline, to the push webhook.
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include <caf/actor_addr.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/api/sinks.hpp"
+#include "actors/context.hpp"
+
+namespace confab::actors {
+
+struct presence_state {
+  static inline const char* name = "confab.presence";
+
+  context_ptr ctx;
+  api::user_id user;
+  std::string username;
+  std::unordered_set<caf::actor_addr> sessions;
+  std::string chosen = "online";  // what the user set: online, away, dnd
+  std::int64_t last_seen = 0;     // when the last session ended (ms), 0: never
+  std::unordered_map<caf::actor_addr, api::sink_ptr> watchers;
+  std::uint64_t handled = 0;
+
+  // The status others see.
+  [[nodiscard]] std::string status() const { return sessions.empty() ? "offline" : chosen; }
+  // {status, last_seen?}
+  [[nodiscard]] std::string json() const;
+  // Each returns whether the visible status changed.
+  bool session_up(const caf::actor_addr& session);
+  bool session_down(const caf::actor_addr& session, std::int64_t now);
+  bool choose(const std::string& status);
+  [[nodiscard]] bool idle() const { return sessions.empty() && watchers.empty(); }
+};
+
+// manager: the presence manager, told of status changes and idleness.
+caf::behavior presence_actor(caf::stateful_actor<presence_state>* self, api::user_id user, context_ptr ctx,
+                             caf::actor manager);
+
+// {status, last_seen?} of a user as JSON text.
+[[nodiscard]] std::string presence_json(const std::string& status, std::int64_t last_seen);
+
+}  // namespace confab::actors
