@@ -7,11 +7,16 @@ client is likely the bottleneck; confab-bench will replace this).
    their frames.
 2. RSS per idle authenticated connection: VmRSS of confabd before and after
    opening C connections (each authenticated, its user in one room).
+3. Presence fan-out: W sessions watch one user and X sessions do not; the
+   user changes status once; count the presence events each side gets.
+4. Memory per presence actor: VmRSS before and after one session watches P
+   offline users (each watch activates that user's presence actor).
 
 Usage: scripts/measure.py [--messages N] [--connections C] [--confabd PATH]
 Only 127.0.0.1 is used; every loop is bounded.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import resource
@@ -125,11 +130,73 @@ def idle_connections(port, pid, count):
     return before, after, connect_s
 
 
+def drain_count(socks, op, deadline):
+    """Counts frames with `op` over all sockets, each read until it has been
+    quiet for 1 s (bounded by `deadline`). All are read at once: a socket left
+    unread for 20 s misses the server's ping and is dropped as dead."""
+    def one(s):
+        n = 0
+        s.settimeout(1.0)
+        while time.time() < deadline:
+            try:
+                if json.loads(s.recv()).get("op") == op:
+                    n += 1
+            except websocket.WebSocketTimeoutException:
+                break
+        return n
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(socks), 256)) as pool:
+        return sum(pool.map(one, socks))
+
+
+def presence_fanout(port, watchers, others):
+    target = user(port, "pres_target")
+    tokens = [user(port, f"pres_w{i}") for i in range(10)]
+    watching, idle = [], []
+    for i in range(watchers):
+        s = connect(port, tokens[i % len(tokens)])
+        s.send(json.dumps({"op": "watch", "id": 2, "users": ["pres_target"]}))
+        assert json.loads(s.recv())["op"] == "ok"
+        watching.append(s)
+    for i in range(others):
+        idle.append(connect(port, tokens[i % len(tokens)]))
+    t = connect(port, target)
+    deadline = time.time() + 120
+    drain_count(watching + idle, "presence", deadline)  # the target coming online
+    start = time.time()
+    t.send(json.dumps({"op": "presence", "id": 2, "status": "away"}))
+    got_watchers = drain_count(watching, "presence", deadline)
+    elapsed = time.time() - start
+    got_others = drain_count(idle, "presence", deadline)
+    for s in watching + idle + [t]:
+        s.close()
+    return got_watchers, got_others, elapsed
+
+
+def presence_memory(port, pid, count):
+    names = [f"pm_{i}" for i in range(count)]
+    for n in names:
+        http(port, "POST", "/api/v1/register", {"username": n, "password": "password-" + n})
+    s = connect(port, user(port, "pm_watcher"))
+    time.sleep(0.5)  # settle after the registrations (a measurement, not a test)
+    before = rss_kib(pid)
+    for i in range(0, count, 500):
+        s.send(json.dumps({"op": "watch", "id": 2, "users": names[i:i + 500]}))
+        reply = json.loads(s.recv())
+        assert reply["op"] == "ok" and len(reply["data"]["presence"]) == len(names[i:i + 500]), reply
+    time.sleep(0.5)
+    after = rss_kib(pid)
+    s.close()
+    return before, after
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=20000)
     ap.add_argument("--window", type=int, default=200)
     ap.add_argument("--connections", type=int, default=1000)
+    ap.add_argument("--watchers", type=int, default=1000)
+    ap.add_argument("--presences", type=int, default=2000)
+    ap.add_argument("--only", choices=["room", "idle", "presence"], default=None)
     ap.add_argument("--confabd", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin", "confabd"))
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -148,20 +215,38 @@ def main():
                     break
             if port is None:
                 sys.exit("confabd did not start")
-            cpu0, self0 = cpu_s(proc.pid), time.process_time()
-            got, secs = throughput(port, args.messages, args.window)
-            server_cpu, client_cpu = cpu_s(proc.pid) - cpu0, time.process_time() - self0
-            print(f"one room, two clients: {got}/{args.messages} delivered to B in {secs:.2f} s = "
-                  f"{got / secs:.0f} messages/s ({2 * got / secs:.0f} deliveries/s incl. the sender's echo); "
-                  f"server CPU {server_cpu:.2f} s ({1e6 * server_cpu / max(1, 2 * got):.1f} us per delivery), "
-                  f"client CPU {client_cpu:.2f} s")
-            before, after, connect_s = idle_connections(port, proc.pid, args.connections)
-            print(f"{args.connections} idle authenticated connections: RSS {before} KiB -> {after} KiB, "
-                  f"{(after - before) / args.connections:.1f} KiB per connection; "
-                  f"connect+auth {args.connections / connect_s:.0f}/s")
+            if args.only in (None, "room"):
+                report_room(port, proc.pid, args)
+            if args.only in (None, "idle"):
+                report_idle(port, proc.pid, args)
+            if args.only in (None, "presence"):
+                got_w, got_o, secs = presence_fanout(port, args.watchers, 100)
+                print(f"presence change with {args.watchers} watchers: {got_w} events to watchers "
+                      f"({got_w / max(1, args.watchers):.2f} per watcher, all within {secs:.2f} s), "
+                      f"{got_o} to 100 sessions that do not watch")
+                before, after = presence_memory(port, proc.pid, args.presences)
+                print(f"{args.presences} presence actors (one watcher each): RSS {before} KiB -> {after} KiB, "
+                      f"{1024 * (after - before) / args.presences:.0f} bytes per presence actor")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def report_room(port, pid, args):
+    cpu0, self0 = cpu_s(pid), time.process_time()
+    got, secs = throughput(port, args.messages, args.window)
+    server_cpu, client_cpu = cpu_s(pid) - cpu0, time.process_time() - self0
+    print(f"one room, two clients: {got}/{args.messages} delivered to B in {secs:.2f} s = "
+          f"{got / secs:.0f} messages/s ({2 * got / secs:.0f} deliveries/s incl. the sender's echo); "
+          f"server CPU {server_cpu:.2f} s ({1e6 * server_cpu / max(1, 2 * got):.1f} us per delivery), "
+          f"client CPU {client_cpu:.2f} s")
+
+
+def report_idle(port, pid, args):
+    before, after, connect_s = idle_connections(port, pid, args.connections)
+    print(f"{args.connections} idle authenticated connections: RSS {before} KiB -> {after} KiB, "
+          f"{(after - before) / args.connections:.1f} KiB per connection; "
+          f"connect+auth {args.connections / connect_s:.0f}/s")
 
 
 if __name__ == "__main__":
