@@ -4,6 +4,8 @@
 // once by apps/confabd; immutable afterwards.
 
 #include <memory>
+
+#include <caf/actor.hpp>
 #include <string>
 
 #include "cluster/placement.hpp"
@@ -18,6 +20,8 @@ struct node_context {
   std::shared_ptr<cluster::placement> place;
   config::limits lim;
   std::string node_id;
+  // Makes image thumbnails (libvips, detached); set before any traffic.
+  caf::actor thumbnailer;
 };
 using context_ptr = std::shared_ptr<const node_context>;
 

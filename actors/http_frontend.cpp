@@ -6,6 +6,8 @@
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
 #include "actors/api/sinks.hpp"
+#include "actors/files.hpp"
+#include "actors/upload.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
@@ -303,11 +305,12 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
   auto reply_to = wire::seq_field(ex->body, "reply_to", error);
   if (!error.empty())
     return ex->bad(error);
-  if (ex->body.contains("file_id") && !ex->body["file_id"].is_null())
-    return ex->bad("file_id is not supported yet");
-  if (!body || body->empty())
+  auto file_id = wire::string_field(ex->body, "file_id", false, error);
+  if (!error.empty())
+    return ex->bad(error);
+  if ((!body || body->empty()) && !file_id)
     return ex->bad("body must not be empty");
-  if (wire::code_points(*body) > st.ctx->lim.max_body_chars)
+  if (body && wire::code_points(*body) > st.ctx->lim.max_body_chars)
     return ex->respond_error(fail(errc::too_large, "body is over the limit"));
   if (cmid && (cmid->empty() || cmid->size() > 128))
     return ex->bad("client_msg_id must have 1-128 characters");
@@ -316,7 +319,8 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
     it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
   if (auto wait = it->second.take(now_ms()); wait > 0)
     return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
-  api::send_request r{a.who.who, room, *body, cmid.value_or(""), reply_to.value_or(0)};
+  api::send_request r{a.who.who,           room, body.value_or(""), cmid.value_or(""), reply_to.value_or(0),
+                      file_id.value_or("")};
   self->request(st.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(r))
       .then([=](const api::send_ack& ack) { ex->respond(201, R"({"message":)" + ack.message_json + "}"); },
             [=](caf::error& err) { ex->respond_error(err); });
@@ -392,6 +396,105 @@ void invite(self_ptr self, const exchange_ptr& ex, const authed& a) {
   });
 }
 
+// Checks that the user may see `room`'s files, then calls f.
+template <class F>
+void with_membership(self_ptr self, const exchange_ptr& ex, const api::room_id& room, const authed& a, F f) {
+  self->request(self->state.ctx->place->reader(room), request_timeout, api::members_atom::value, room, a.who.who.id)
+      .then([=](const std::vector<api::member_entry>&) { f(); }, [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  auto& ctx = *self->state.ctx;
+  api::room_id room{ex->path[3]};
+  if (!ex->call.is_upload)
+    return ex->bad("upload body missing");
+  auto name = files::sanitize_name(ex->call.filename);
+  if (name.empty())
+    return ex->bad("X-Filename must name the file");
+  if (ex->call.has_content_length && ex->call.content_length > ctx.lim.max_file_size)
+    return ex->respond_error(fail(errc::too_large, "file is over the limit"));
+  with_membership(self, ex, room, a, [=] {
+    auto& ctx = *self->state.ctx;
+    auto used = ctx.db->usage(a.who.who.id);
+    if (!used)
+      return ex->respond_error(used.error());
+    auto left = *used >= ctx.lim.user_quota ? 0 : ctx.lim.user_quota - *used;
+    if (ex->call.has_content_length && ex->call.content_length > left)
+      return ex->respond_error(fail(errc::quota_exceeded, "file storage quota exceeded"));
+    api::file_info draft;
+    draft.id = random_id("f_");
+    draft.name = name;
+    draft.room = room;
+    draft.owner = a.who.who.id;
+    auto uploader =
+        self->spawn(upload_actor, self->state.ctx, std::move(draft), ex->call.content_type, left, ctx.thumbnailer);
+    ex->out->proceed(uploader);
+  });
+}
+
+// The file named in the path, if the caller may see it.
+template <class F>
+void with_file(self_ptr self, const exchange_ptr& ex, const authed& a, F f) {
+  auto file = self->state.ctx->db->file(ex->path[3]);
+  if (!file)
+    return ex->respond_error(file.error());
+  with_membership(self, ex, file->room, a, [=] { f(*file); });
+}
+
+void download(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  with_file(self, ex, a, [=](const api::file_info& f) {
+    api::http_reply r;
+    auto etag = "\"" + f.sha256 + "\"";
+    r.headers = {{"ETag", etag},
+                 {"Accept-Ranges", "bytes"},
+                 {"Content-Disposition", files::disposition(f.content_type, f.name)},
+                 {"X-Content-Type-Options", "nosniff"},
+                 {"Cache-Control", "private, max-age=31536000, immutable"}};
+    r.content_type = f.content_type;
+    if (ex->call.if_none_match == etag || ex->call.if_none_match == "*") {
+      r.status = 304;
+      return ex->out->respond(std::move(r));
+    }
+    files::byte_range range{0, f.size == 0 ? 0 : f.size - 1};
+    auto kind = files::parse_range(ex->call.range, f.size, range);
+    if (kind == files::range_kind::unsatisfiable) {
+      r.status = 416;
+      r.headers.emplace_back("Content-Range", "bytes */" + std::to_string(f.size));
+      r.content_type.clear();
+      return ex->out->respond(std::move(r));
+    }
+    if (kind == files::range_kind::partial) {
+      r.status = 206;
+      r.headers.emplace_back("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                                  std::to_string(range.last) + "/" + std::to_string(f.size));
+    }
+    if (f.size > 0) {
+      r.length = range.last - range.first + 1;
+      r.source = files::chunk_source(self->state.ctx->db, f, range.first, range.last);
+    }
+    ex->out->respond(std::move(r));
+  });
+}
+
+void thumbnail(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  with_file(self, ex, a, [=](const api::file_info& f) {
+    if (!f.thumbnail)
+      return ex->respond_error(fail(errc::not_found, "no thumbnail yet"));
+    auto jpeg = self->state.ctx->db->thumbnail(f.id);
+    if (!jpeg)
+      return ex->respond_error(jpeg.error());
+    api::http_reply r;
+    r.content_type = "image/jpeg";
+    r.body = std::move(*jpeg);
+    r.headers = {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "private, max-age=31536000, immutable"}};
+    ex->out->respond(std::move(r));
+  });
+}
+
+void file_info(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  with_file(self, ex, a, [=](const api::file_info& f) { ex->respond_json(200, json{{"file", wire::file_json(f)}}); });
+}
+
 using handler = void (*)(self_ptr, const exchange_ptr&, const authed&);
 
 // One row of the route table: a path shape ("*" matches one segment).
@@ -424,6 +527,10 @@ const std::vector<route_entry>& routes() {
       {{"rooms", "*", "join"}, "POST", join_room},
       {{"rooms", "*", "leave"}, "POST", leave_room},
       {{"rooms", "*", "invite"}, "POST", invite},
+      {{"rooms", "*", "files"}, "POST", upload},
+      {{"files", "*"}, "GET", download},
+      {{"files", "*", "thumbnail"}, "GET", thumbnail},
+      {{"files", "*", "info"}, "GET", file_info},
   };
   return table;
 }
@@ -435,7 +542,7 @@ bool matches(const route_entry& r, const std::vector<std::string>& path) {
     if (r.shape[i] != "*" && r.shape[i] != path[i + 2])
       return false;
   // "rooms/public" is the directory, not a room called "public".
-  return !(r.shape.size() == 3 && path[3] == "public");
+  return !(r.shape.size() == 3 && r.shape[0] == "rooms" && path[3] == "public");
 }
 
 void route(self_ptr self, const exchange_ptr& ex) {

@@ -156,6 +156,17 @@ caf::behavior hub_actor(caf::stateful_actor<hub_state>* self) {
       },
       [=](api::event_atom, const api::room_id& room, api::seq_t seq, const api::user_id& except,
           const api::shared_text& event) { self->state.deliver(room, seq, except, event); },
+      [=](api::session_event_atom, const caf::actor_addr& session, const api::shared_text& event) {
+        if (auto it = self->state.sessions.find(session); it != self->state.sessions.end())
+          self->state.to_session(it->second, api::room_id{}, 0, event);
+      },
+      // A direct room was made: the two users' sessions here watch each other.
+      [=](api::dm_atom, const api::user_id& a, const api::user_id& b) {
+        for (auto [user, partner] : {std::pair{a, b}, std::pair{b, a}})
+          if (auto it = self->state.users.find(user); it != self->state.users.end())
+            for (auto& session : it->second.sessions)
+              self->send(caf::actor_cast<caf::actor>(session), api::watch_atom::value, partner);
+      },
       [=](api::user_event_atom, const api::user_id& user, const api::shared_text& event) {
         self->state.deliver_user(user, event);
       },

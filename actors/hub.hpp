@@ -67,10 +67,11 @@ struct hub_state {
   // except: a user whose sessions skip the event (the typer of a typing event).
   void deliver(const api::room_id& room, api::seq_t seq, const api::user_id& except, const api::shared_text& event);
   void deliver_user(const api::user_id& user, const api::shared_text& event);
+  // Writes to a ready session, or keeps the event until it is ready.
+  void to_session(session_entry& s, const api::room_id& room, api::seq_t seq, const api::shared_text& event);
 
  private:
   void apply_membership(user_entry& u, const api::user_id& user, const api::room_id& room, bool joined);
-  void to_session(session_entry& s, const api::room_id& room, api::seq_t seq, const api::shared_text& event);
 };
 
 caf::behavior hub_actor(caf::stateful_actor<hub_state>* self);

@@ -52,9 +52,8 @@ void changed(self_ptr self, const caf::actor& manager) {
   auto data = wire::json::parse(st.json());
   data["user"] = st.username;
   auto event = wire::shared_event("presence", data.dump());
-  for (auto& [addr, sink] : st.watchers)
-    if (auto s = sink.lock())
-      s->send_text(event);
+  for (auto& [session, hub] : st.watchers)
+    self->send(hub, api::session_event_atom::value, session, event);
   self->send(manager, api::status_atom::value, st.user, st.status(), st.last_seen);
 }
 
@@ -105,11 +104,11 @@ caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, 
         if (self->state.choose(status))
           changed(self, manager);
       },
-      [=](api::watch_atom, const api::user_id&, api::sink_ptr& sink) {
+      [=](api::watch_atom, const api::user_id&, const caf::actor& hub) {
         ++self->state.handled;
         auto session = sender();
         self->monitor(session);
-        self->state.watchers[session] = std::move(sink);
+        self->state.watchers[session] = hub;
         return self->state.json();
       },
       [=](api::notify_atom, const api::user_id&, const std::string& data) {

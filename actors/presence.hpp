@@ -27,7 +27,9 @@ struct presence_state {
   std::unordered_set<caf::actor_addr> sessions;
   std::string chosen = "online";  // what the user set: online, away, dnd
   std::int64_t last_seen = 0;     // when the last session ended (ms), 0: never
-  std::unordered_map<caf::actor_addr, api::sink_ptr> watchers;
+  // Watching sessions and the hub that delivers to each (events wait there
+  // until the session is ready, like every other event).
+  std::unordered_map<caf::actor_addr, caf::actor> watchers;
   std::uint64_t handled = 0;
 
   // The status others see.

@@ -44,8 +44,8 @@ caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
       [=](api::status_atom a, const api::user_id& id, const std::string& status) {
         return self->delegate(route(self, id), a, id, status);
       },
-      [=](api::watch_atom a, const api::user_id& id, api::sink_ptr& sink) {
-        return self->delegate(route(self, id), a, id, std::move(sink));
+      [=](api::watch_atom a, const api::user_id& id, const caf::actor& hub) {
+        return self->delegate(route(self, id), a, id, hub);
       },
       [=](api::notify_atom a, const api::user_id& id, const std::string& data) {
         return self->delegate(route(self, id), a, id, data);

@@ -124,8 +124,15 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   }
   if (req.reply_to > st.last_seq)
     return fail(errc::invalid_request, "reply_to names no message of this room");
-  wire::message_fields m{st.info.id, st.last_seq + 1,     random_id("m_"),   req.from.username,
-                         now_ms(),   std::move(req.body), req.client_msg_id, req.reply_to};
+  std::string attachment;
+  if (!req.file_id.empty()) {
+    auto f = st.ctx->db->file(req.file_id);
+    if (!f || f->room != st.info.id)
+      return fail(errc::invalid_request, "file_id names no file of this room");
+    attachment = wire::attachment_json(*f).dump();
+  }
+  wire::message_fields m{st.info.id,          st.last_seq + 1,   random_id("m_"), req.from.username,    now_ms(),
+                         std::move(req.body), req.client_msg_id, req.reply_to,    std::move(attachment)};
   auto text = wire::message_json(m);
   if (auto err = st.ctx->db->append({st.info.id, m.seq, text, req.from.id, req.client_msg_id}))
     return err;
@@ -274,6 +281,8 @@ caf::result<api::room_info> handle_dm(self_ptr self, const api::caller& a, const
     st.members[user] = role;
     tell_hubs_membership(self, user, true);
   }
+  for (auto& hub : st.ctx->place->hubs())
+    self->send(hub, api::dm_atom::value, a.id, b.id);
   return st.info;
 }
 

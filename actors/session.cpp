@@ -68,6 +68,14 @@ std::optional<api::room_id> room_field(self_ptr self, const std::string& id, con
   return api::room_id{*room};
 }
 
+// Direct-room partners are watched without asking.
+void watch_partner(self_ptr self, const api::user_id& partner) {
+  auto& st = self->state;
+  self->request(st.ctx->place->presence(partner), request_timeout, api::watch_atom::value, partner,
+                st.ctx->place->local_hub())
+      .then([](const std::string&) {});
+}
+
 void do_auth(self_ptr self, const std::string& id, const json& req) {
   auto& st = self->state;
   std::string error;
@@ -109,15 +117,15 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
                                 {"session", st.id.value},
                                 {"node", st.ctx->node_id},
                                 {"rooms", std::move(counters)}};
-                      st.reply_ok(id, data.dump());
-                      self->send(st.ctx->place->local_hub(), api::ready_atom::value, std::move(ids), std::move(seqs));
+                      // Presence hears of the session, and partner watches start, before the
+                      // reply: a notification or status change from then on is not missed;
+                      // the hub holds what comes before `ready`, so the reply comes first.
                       self->send(st.ctx->place->presence(user.id), api::session_up_atom::value, user.id, user.username);
-                      // Direct-room partners are watched without asking.
                       for (auto& r : rooms)
                         if (!r.partner.empty())
-                          self->request(st.ctx->place->presence(r.partner), request_timeout, api::watch_atom::value,
-                                        r.partner, st.sink)
-                              .then([](const std::string&) {});
+                          watch_partner(self, r.partner);
+                      st.reply_ok(id, data.dump());
+                      self->send(st.ctx->place->local_hub(), api::ready_atom::value, std::move(ids), std::move(seqs));
                     },
                     reject);
           },
@@ -135,15 +143,16 @@ void do_send(self_ptr self, const std::string& id, const json& req) {
   auto reply_to = wire::seq_field(req, "reply_to", error);
   if (invalid(self, id, error))
     return;
-  if (req.contains("file_id") && !req["file_id"].is_null())
-    return st.reply_error(id, fail(errc::invalid_request, "file_id is not supported yet"));
+  auto file_id = wire::string_field(req, "file_id", false, error);
+  if (invalid(self, id, error))
+    return;
   if (cmid->empty() || cmid->size() > 128)
     return st.reply_error(id, fail(errc::invalid_request, "client_msg_id must have 1-128 characters"));
-  if (!body || body->empty())
+  if ((!body || body->empty()) && !file_id)
     return st.reply_error(id, fail(errc::invalid_request, "body must not be empty"));
-  if (wire::code_points(*body) > st.ctx->lim.max_body_chars)
+  if (body && wire::code_points(*body) > st.ctx->lim.max_body_chars)
     return st.reply_error(id, fail(errc::too_large, "body is over the limit"));
-  api::send_request r{st.who, *room, std::move(*body), std::move(*cmid), reply_to.value_or(0)};
+  api::send_request r{st.who, *room, body.value_or(""), std::move(*cmid), reply_to.value_or(0), file_id.value_or("")};
   self->request(st.ctx->place->room(*room), request_timeout, api::send_atom::value, std::move(r))
       .then(
           [=](const api::send_ack& ack) {
@@ -279,7 +288,8 @@ void do_watch(self_ptr self, const std::string& id, const json& req) {
       if (--g->pending == 0)
         self->state.reply_ok(id, json{{"presence", g->presence}}.dump());
     };
-    self->request(st.ctx->place->presence(uid), request_timeout, api::watch_atom::value, uid, st.sink)
+    self->request(st.ctx->place->presence(uid), request_timeout, api::watch_atom::value, uid,
+                  st.ctx->place->local_hub())
         .then(
             [g, name = name, done](const std::string& p) {
               g->presence[name] = json::parse(p);
@@ -357,6 +367,11 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
         self->quit();
       },
       [=](api::closed_atom) { self->quit(); },
+      // A direct room with `partner` was just made.
+      [=](api::watch_atom, const api::user_id& partner) {
+        if (self->state.authed)
+          watch_partner(self, partner);
+      },
   };
 }
 

@@ -22,6 +22,7 @@
 #include "actors/reader.hpp"
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
+#include "actors/upload.hpp"
 #include "net/server.hpp"
 #include "net/webhook.hpp"
 
@@ -118,6 +119,9 @@ class node_impl : public node {
         caf::actor_pool::round_robin());
     frontend_ = sys_.spawn(actors::http_frontend, cctx);
     presence_ = sys_.spawn(actors::presence_manager, cctx);
+    // libvips works on its own thread, never on the scheduler's.
+    thumbnailer_ = sys_.spawn<caf::detached>(actors::thumbnailer_actor, cctx);
+    ctx->thumbnailer = thumbnailer_;
     if (!o.push_webhook.empty()) {
       auto transport = net::make_webhook(o.push_webhook);
       if (!transport) {
@@ -139,6 +143,7 @@ class node_impl : public node {
     ns.max_frame = o.lim.max_frame;
     ns.max_http_body = o.lim.max_http_body;
     ns.max_outbound = o.lim.max_outbound;
+    ns.max_file_size = o.lim.max_file_size;
     net::server_handlers nh;
     nh.http_frontend = frontend_;
     auto& sys = sys_;
@@ -168,7 +173,7 @@ class node_impl : public node {
 
  private:
   void stop_actors() {
-    for (auto* a : {&frontend_, &readers_, &rooms_, &presence_, &pusher_, &accounts_, &hub_})
+    for (auto* a : {&frontend_, &readers_, &rooms_, &presence_, &pusher_, &thumbnailer_, &accounts_, &hub_})
       if (*a) {
         caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
         *a = nullptr;
@@ -178,7 +183,7 @@ class node_impl : public node {
   caf::actor_system& sys_;
   std::string id_;
   std::string admin_token_;
-  caf::actor hub_, accounts_, rooms_, readers_, frontend_, presence_, pusher_;
+  caf::actor hub_, accounts_, rooms_, readers_, frontend_, presence_, pusher_, thumbnailer_;
   std::unique_ptr<net::server> server_;
 };
 

@@ -46,7 +46,8 @@ bool parse_size(const std::string& text, std::uint64_t& out) {
 
 namespace {
 
-po::options_description describe(options& o, std::string& config_file, std::string& seeds, std::string& max_file_size) {
+po::options_description describe(options& o, std::string& config_file, std::string& seeds, std::string& max_file_size,
+                                 std::string& user_quota) {
   auto& l = o.lim;
   po::options_description d("confabd options");
   // clang-format off
@@ -66,6 +67,7 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("tls-key", po::value(&o.tls_key), "PEM private key")
     ("push-webhook", po::value(&o.push_webhook), "URL for offline notifications")
     ("max-file-size", po::value(&max_file_size)->default_value("25M"), "largest upload (K, M, G)")
+    ("user-quota", po::value(&user_quota)->default_value("1G"), "bytes of files each user may store (K, M, G)")
     ("log-level", po::value(&o.log_level)->default_value(o.log_level), "trace|debug|info|warn|error|off")
     ("io-threads", po::value(&o.io_threads)->default_value(o.io_threads), "socket threads")
     ("actor-threads", po::value(&o.actor_threads)->default_value(o.actor_threads), "actor scheduler threads")
@@ -147,8 +149,8 @@ std::string validate(options& o) {
 
 parse_result parse(int argc, const char* const* argv) {
   options o;
-  std::string config_file, seeds, max_file_size;
-  auto desc = describe(o, config_file, seeds, max_file_size);
+  std::string config_file, seeds, max_file_size, user_quota;
+  auto desc = describe(o, config_file, seeds, max_file_size, user_quota);
   po::variables_map vm;
   try {
     po::positional_options_description none;  // a stray word is an error
@@ -173,6 +175,8 @@ parse_result parse(int argc, const char* const* argv) {
   o.seeds = split_seeds(seeds);
   if (!parse_size(max_file_size, o.lim.max_file_size) || o.lim.max_file_size == 0)
     return parse_error{"--max-file-size: not a size: " + max_file_size};
+  if (!parse_size(user_quota, o.lim.user_quota))
+    return parse_error{"--user-quota: not a size: " + user_quota};
   if (o.secret_file.empty())
     o.secret_file = o.data_dir + "/secret";
   if (auto err = validate(o); !err.empty())

@@ -31,6 +31,7 @@ struct limits {
   std::uint32_t push_retries = 5;
   std::uint32_t push_backoff_ms = 500;
   std::uint32_t push_queue = 10000;
+  std::uint64_t user_quota = 1024ull * 1024 * 1024;
 };
 
 struct options {

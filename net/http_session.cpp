@@ -1,8 +1,11 @@
-// HTTP on one accepted socket (plain or TLS): reads a request, hands it to
-// the frontend actor, writes its answer, and keeps the connection for the
-// next request; upgrades /ws to a WebSocket connection.
+// HTTP on one accepted socket (plain or TLS): reads a request's header, then
+// either its body (to hand the whole call to the frontend actor), or, for a
+// file upload, streams the body to an uploader actor one chunk at a time;
+// writes the answer (streaming file downloads), and keeps the connection for
+// the next request. Upgrades /ws to a WebSocket connection.
 
 #include <optional>
+#include <regex>
 
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http.hpp>
@@ -17,6 +20,7 @@ namespace confab::net {
 namespace {
 
 constexpr auto read_timeout = std::chrono::seconds(30);
+constexpr std::size_t upload_chunk = api::file_info::chunk_size;
 
 std::string remote_of(plain_stream& s) {
   beast::error_code ec;
@@ -24,11 +28,18 @@ std::string remote_of(plain_stream& s) {
   return ec ? std::string("unknown") : ep.address().to_string();
 }
 
+bool is_upload_target(http::verb method, std::string_view target) {
+  static const std::regex files_route("^/api/v1/rooms/[^/?]+/files/?(\\?.*)?$");
+  return method == http::verb::post && std::regex_match(target.begin(), target.end(), files_route);
+}
+
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
   http_session(Stream&& stream, shared_ptr_t shared, std::string remote)
       : stream_(std::move(stream)), shared_(std::move(shared)), remote_(std::move(remote)) {}
+
+  ~http_session() { abort_upload(); }
 
   void run() {
     if constexpr (std::is_same_v<Stream, tls_stream>) {
@@ -43,12 +54,10 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   }
 
   void write_reply(api::http_reply r) {
+    if (r.source)
+      return write_streamed(std::move(r));
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
-    res->set(http::field::server, "confab");
-    if (!r.body.empty())
-      res->set(http::field::content_type, r.content_type);
-    for (auto& [name, value] : r.headers)
-      res->set(name, value);
+    set_headers(*res, r);
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive_);
     res->prepare_payload();
@@ -57,9 +66,35 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     });
   }
 
+  void on_proceed(caf::actor uploader) {
+    uploader_ = std::move(uploader);
+    chunk_.resize(upload_chunk);
+    fill_ = 0;
+    if (upload_->get()[http::field::expect] == "100-continue") {
+      auto res = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+        if (ec)
+          return self->abort_upload();
+        self->read_body_piece();
+      });
+      return;
+    }
+    read_body_piece();
+  }
+
+  void on_chunk_ack(bool ok, bool last) {
+    if (!ok) {
+      keep_alive_ = false;  // the rest of the body stays unread
+      return finish_upload();
+    }
+    if (last)
+      return finish_upload();
+    read_body_piece();
+  }
+
  private:
   // Answers go back to this connection's strand; the shared_ptr keeps the
-  // connection until the frontend has answered.
+  // connection until the frontend (or the uploader) has answered.
   class responder : public api::http_responder {
    public:
     explicit responder(std::shared_ptr<http_session> s) : session_(std::move(s)) {}
@@ -70,47 +105,212 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
       auto ex = s->stream_.get_executor();
       asio::post(ex, [s = std::move(s), reply = std::move(reply)]() mutable { s->write_reply(std::move(reply)); });
     }
+    void proceed(caf::actor uploader) override {
+      auto s = std::move(session_);
+      if (!s)
+        return;
+      auto ex = s->stream_.get_executor();
+      asio::post(ex,
+                 [s = std::move(s), uploader = std::move(uploader)]() mutable { s->on_proceed(std::move(uploader)); });
+    }
 
    private:
     std::shared_ptr<http_session> session_;
   };
 
-  void do_read() {
-    parser_.emplace();
-    parser_->body_limit(shared_->settings.max_http_body);
-    parser_->header_limit(16 * 1024);
+  class ack : public api::chunk_ack {
+   public:
+    ack(std::shared_ptr<http_session> s, bool last) : session_(std::move(s)), last_(last) {}
+    void done(bool ok) override {
+      auto s = std::move(session_);
+      if (!s)
+        return;
+      auto ex = s->stream_.get_executor();
+      asio::post(ex, [s = std::move(s), ok, last = last_] { s->on_chunk_ack(ok, last); });
+    }
+
+   private:
+    std::shared_ptr<http_session> session_;
+    bool last_;
+  };
+
+  template <class Response>
+  void set_headers(Response& res, const api::http_reply& r) {
+    res.set(http::field::server, "confab");
+    if (!r.content_type.empty() && (!r.body.empty() || r.source))
+      res.set(http::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers)
+      res.set(name, value);
+  }
+
+  // A body from a source, piece by piece: the serializer writes each piece
+  // and asks for the next (need_buffer) until the source ends.
+  void write_streamed(api::http_reply r) {
+    auto res = std::make_shared<http::response<http::buffer_body>>(static_cast<http::status>(r.status), 11);
+    set_headers(*res, r);
+    res->keep_alive(keep_alive_);
+    res->content_length(r.length);
+    res->body().data = nullptr;
+    res->body().more = true;
+    auto sr = std::make_shared<http::response_serializer<http::buffer_body>>(*res);
+    http::async_write_header(
+        stream_, *sr, [self = this->shared_from_this(), res, sr, src = r.source](beast::error_code ec, std::size_t) {
+          if (ec)
+            return;
+          self->write_piece(res, sr, src);
+        });
+  }
+
+  void write_piece(std::shared_ptr<http::response<http::buffer_body>> res,
+                   std::shared_ptr<http::response_serializer<http::buffer_body>> sr,
+                   std::shared_ptr<api::body_source> src) {
+    auto piece = std::make_shared<std::string>(src->next());
+    res->body().data = piece->empty() ? nullptr : piece->data();
+    res->body().size = piece->size();
+    res->body().more = !piece->empty();
     beast::get_lowest_layer(stream_).expires_after(read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_write(stream_, *sr,
+                      [self = this->shared_from_this(), res, sr, src, piece](beast::error_code ec, std::size_t) {
+                        if (ec == http::error::need_buffer)
+                          return self->write_piece(res, sr, src);
+                        self->on_write(ec, res->need_eof());
+                      });
+  }
+
+  void do_read() {
+    header_.emplace();
+    header_->header_limit(16 * 1024);
+    header_->body_limit(boost::none);  // each body parser below sets its own
+    beast::get_lowest_layer(stream_).expires_after(read_timeout);
+    http::async_read_header(stream_, buffer_, *header_,
+                            beast::bind_front_handler(&http_session::on_header, this->shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream)
+      return do_shutdown();
+    if (ec)
+      return;
+    auto& req = header_->get();
+    if (websocket::is_upgrade(req)) {
+      if (req.target() != "/ws") {
+        keep_alive_ = false;
+        return write_error(404, api::errc::not_found, "WebSocket is served at /ws");
+      }
+      http::request<http::string_body> upgrade(std::move(header_->release().base()));
+      std::make_shared<ws_connection<Stream>>(std::move(stream_), shared_, remote_)->run(std::move(upgrade));
+      return;
+    }
+    if (is_upload_target(req.method(), req.target()))
+      return start_upload();
+    body_.emplace(std::move(*header_));
+    // A limit set after the header is only applied to chunked bodies by
+    // Beast: a declared length is checked here.
+    body_->body_limit(shared_->settings.max_http_body);
+    if (auto len = body_->content_length(); len && *len > shared_->settings.max_http_body) {
+      keep_alive_ = false;
+      return write_error(413, api::errc::too_large, "request body is over the limit");
+    }
+    http::async_read(stream_, buffer_, *body_,
                      beast::bind_front_handler(&http_session::on_read, this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
-    if (ec == http::error::end_of_stream)
-      return do_shutdown();
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
       return write_error(413, api::errc::too_large, "request body is over the limit");
     }
     if (ec)
       return;
-    auto& req = parser_->get();
-    if (websocket::is_upgrade(req)) {
-      if (req.target() != "/ws") {
-        keep_alive_ = false;
-        return write_error(404, api::errc::not_found, "WebSocket is served at /ws");
-      }
-      std::make_shared<ws_connection<Stream>>(std::move(stream_), shared_, remote_)->run(parser_->release());
-      return;
-    }
+    auto& req = body_->get();
     keep_alive_ = req.keep_alive();
+    auto call = make_call(req);
+    call.body = std::move(req.body());
+    caf::anon_send(shared_->handlers.http_frontend, api::http_atom::value, std::move(call),
+                   api::responder_ptr(std::make_shared<responder>(this->shared_from_this())));
+  }
+
+  template <class Request>
+  api::http_call make_call(const Request& req) {
     api::http_call call;
     call.method = std::string(req.method_string());
     call.target = std::string(req.target());
     call.authorization = std::string(req[http::field::authorization]);
     call.remote = remote_;
-    call.body = std::move(req.body());
+    call.range = std::string(req[http::field::range]);
+    call.if_none_match = std::string(req[http::field::if_none_match]);
+    call.filename = std::string(req["X-Filename"]);
+    call.content_type = std::string(req[http::field::content_type]);
+    return call;
+  }
+
+  // The frontend decides from the header; the body is read only if it allows.
+  void start_upload() {
+    upload_.emplace(std::move(*header_));
+    upload_->body_limit(shared_->settings.max_file_size);
+    auto& req = upload_->get();
+    body_keep_alive_ = req.keep_alive();
+    keep_alive_ = false;  // until the whole body has been read
+    auto call = make_call(req);
+    call.is_upload = true;
+    if (auto len = upload_->content_length()) {
+      call.has_content_length = true;
+      call.content_length = *len;
+    }
     caf::anon_send(shared_->handlers.http_frontend, api::http_atom::value, std::move(call),
                    api::responder_ptr(std::make_shared<responder>(this->shared_from_this())));
+  }
+
+  void read_body_piece() {
+    if (upload_->is_done())
+      return send_chunk(true);
+    auto& body = upload_->get().body();
+    body.data = chunk_.data() + fill_;
+    body.size = chunk_.size() - fill_;
+    beast::get_lowest_layer(stream_).expires_after(read_timeout);
+    http::async_read_some(stream_, buffer_, *upload_,
+                          beast::bind_front_handler(&http_session::on_body_piece, this->shared_from_this()));
+  }
+
+  void on_body_piece(beast::error_code ec, std::size_t) {
+    if (ec == http::error::need_buffer)
+      ec = {};
+    if (ec == http::error::body_limit) {
+      abort_upload();
+      return write_error(413, api::errc::too_large, "file is over the limit");
+    }
+    if (ec)
+      return abort_upload();
+    fill_ = chunk_.size() - upload_->get().body().size;
+    if (upload_->is_done())
+      return send_chunk(true);
+    if (fill_ == chunk_.size())
+      return send_chunk(false);
+    read_body_piece();
+  }
+
+  // One chunk in flight: the next is read after the uploader's ack.
+  void send_chunk(bool last) {
+    if (fill_ == 0 && last)
+      return finish_upload();
+    std::string bytes(chunk_.data(), fill_);
+    fill_ = 0;
+    caf::anon_send(uploader_, api::chunk_atom::value, std::move(bytes),
+                   api::chunk_ack_ptr(std::make_shared<ack>(this->shared_from_this(), last)));
+  }
+
+  void finish_upload() {
+    if (upload_ && upload_->is_done())
+      keep_alive_ = body_keep_alive_;
+    caf::anon_send(uploader_, api::finish_atom::value,
+                   api::responder_ptr(std::make_shared<responder>(this->shared_from_this())));
+    uploader_ = nullptr;
+  }
+
+  void abort_upload() {
+    if (uploader_)
+      caf::anon_send(uploader_, api::abort_atom::value);
+    uploader_ = nullptr;
   }
 
   void write_error(unsigned status, api::errc code, const std::string& message) {
@@ -142,8 +342,14 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   shared_ptr_t shared_;
   std::string remote_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::empty_body>> header_;
+  std::optional<http::request_parser<http::string_body>> body_;
+  std::optional<http::request_parser<http::buffer_body>> upload_;
   bool keep_alive_ = true;
+  bool body_keep_alive_ = true;
+  caf::actor uploader_;
+  std::vector<char> chunk_;
+  std::size_t fill_ = 0;
 };
 
 }  // namespace

@@ -25,6 +25,7 @@ struct server_settings {
   std::size_t max_frame = 64 * 1024;
   std::size_t max_http_body = 1024 * 1024;
   std::size_t max_outbound = 4 * 1024 * 1024;
+  std::uint64_t max_file_size = 25 * 1024 * 1024;
 };
 
 struct server_handlers {

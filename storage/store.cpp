@@ -19,8 +19,8 @@ using nlohmann::json;
 
 namespace {
 
-const char* const family_names[] = {"users",    "usernames", "rooms", "members", "user_rooms",
-                                    "messages", "dedupe",    "reads", "revoked", "presence"};
+const char* const family_names[] = {"users", "usernames", "rooms",    "members", "user_rooms", "messages", "dedupe",
+                                    "reads", "revoked",   "presence", "files",   "chunks",     "thumbs",   "usage"};
 
 caf::error from_status(const rocksdb::Status& st) {
   if (st.ok())
@@ -108,8 +108,19 @@ caf::expected<std::shared_ptr<store>> store::open(const std::string& dir) {
   db_opts.max_background_jobs = 2;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{});
-  for (auto* name : family_names)
-    families.emplace_back(name, rocksdb::ColumnFamilyOptions{});
+  for (auto* name : family_names) {
+    rocksdb::ColumnFamilyOptions cf;
+    if (std::string_view(name) == "chunks" || std::string_view(name) == "thumbs") {
+      // File bytes: small memtables, so an upload costs a few chunks of
+      // memory rather than the file's size, and values in blob files, so
+      // compaction does not rewrite them.
+      cf.write_buffer_size = 2 * 1024 * 1024;
+      cf.max_write_buffer_number = 2;
+      cf.enable_blob_files = true;
+      cf.min_blob_size = 4096;
+    }
+    families.emplace_back(name, cf);
+  }
   std::shared_ptr<store> s(new store);
   rocksdb::DB* raw = nullptr;
   auto st = rocksdb::DB::Open(db_opts, dir + "/db", families, &s->handles_, &raw);
@@ -127,6 +138,10 @@ caf::expected<std::shared_ptr<store>> store::open(const std::string& dir) {
   s->reads_ = h[8];
   s->revoked_ = h[9];
   s->presence_ = h[10];
+  s->files_ = h[11];
+  s->chunks_ = h[12];
+  s->thumbs_ = h[13];
+  s->usage_ = h[14];
   return s;
 }
 
@@ -357,6 +372,96 @@ caf::expected<std::int64_t> store::last_seen(const api::user_id& user) const {
 
 caf::error store::set_last_seen(const api::user_id& user, std::int64_t when) {
   return from_status(db_->Put(rocksdb::WriteOptions{}, presence_, user.value, be64(static_cast<api::seq_t>(when))));
+}
+
+namespace {
+
+std::string file_to_json(const file_record& f) {
+  return json{{"id", f.id},         {"name", f.name},       {"size", f.size},         {"content_type", f.content_type},
+              {"sha256", f.sha256}, {"room", f.room.value}, {"owner", f.owner.value}, {"created_at", f.created_at},
+              {"chunks", f.chunks}, {"width", f.width},     {"height", f.height},     {"thumbnail", f.thumbnail}}
+      .dump();
+}
+
+file_record file_from_json(const std::string& text) {
+  auto j = json::parse(text);
+  file_record f;
+  f.id = j.at("id").get<std::string>();
+  f.name = j.value("name", "");
+  f.size = j.value("size", std::uint64_t{0});
+  f.content_type = j.value("content_type", "application/octet-stream");
+  f.sha256 = j.value("sha256", "");
+  f.room = api::room_id{j.value("room", "")};
+  f.owner = api::user_id{j.value("owner", "")};
+  f.created_at = j.value("created_at", std::int64_t{0});
+  f.chunks = j.value("chunks", std::uint64_t{0});
+  f.width = j.value("width", 0u);
+  f.height = j.value("height", 0u);
+  f.thumbnail = j.value("thumbnail", false);
+  return f;
+}
+
+std::string chunk_key(const std::string& file, std::uint64_t index) {
+  auto key = file + '\0';
+  key += be64(index);
+  return key;
+}
+
+}  // namespace
+
+caf::error store::put_chunk(const std::string& file, std::uint64_t index, std::string_view bytes) {
+  return from_status(
+      db_->Put(rocksdb::WriteOptions{}, chunks_, chunk_key(file, index), rocksdb::Slice(bytes.data(), bytes.size())));
+}
+
+caf::expected<std::string> store::chunk(const std::string& file, std::uint64_t index) const {
+  return get(chunks_, chunk_key(file, index));
+}
+
+caf::error store::drop_chunks(const std::string& file, std::uint64_t count) {
+  return from_status(db_->DeleteRange(rocksdb::WriteOptions{}, chunks_, chunk_key(file, 0), chunk_key(file, count)));
+}
+
+caf::error store::put_file(const file_record& f, bool is_new) {
+  rocksdb::WriteBatch batch;
+  batch.Put(files_, f.id, file_to_json(f));
+  std::unique_lock<std::mutex> lock(usage_mutex_, std::defer_lock);
+  if (is_new) {
+    lock.lock();
+    auto used = usage(f.owner);
+    if (!used)
+      return used.error();
+    batch.Put(usage_, f.owner.value, be64(*used + f.size));
+  }
+  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+}
+
+caf::expected<file_record> store::file(const std::string& id) const {
+  auto text = get(files_, id);
+  if (!text)
+    return text.error();
+  return guarded([&]() -> caf::expected<file_record> { return file_from_json(*text); });
+}
+
+caf::expected<std::uint64_t> store::usage(const api::user_id& user) const {
+  auto v = get(usage_, user.value);
+  if (!v) {
+    if (api::describe(v.error()).code == errc::not_found)
+      return std::uint64_t{0};
+    return v.error();
+  }
+  return keys::seq_of(*v);
+}
+
+caf::error store::put_thumbnail(const file_record& f, std::string_view jpeg) {
+  rocksdb::WriteBatch batch;
+  batch.Put(thumbs_, f.id, rocksdb::Slice(jpeg.data(), jpeg.size()));
+  batch.Put(files_, f.id, file_to_json(f));
+  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+}
+
+caf::expected<std::string> store::thumbnail(const std::string& id) const {
+  return get(thumbs_, id);
 }
 
 }  // namespace confab::storage

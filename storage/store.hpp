@@ -8,13 +8,17 @@
 // JSON), members (room\0user -> role), user_rooms (user\0room -> ""),
 // messages (room\0be64(seq) -> message JSON as sent to clients), dedupe
 // (user\0room\0client_msg_id -> be64 seq), reads (user\0room -> be64 seq),
-// revoked (token id -> expiry ms), presence (user -> last seen ms).
+// revoked (token id -> expiry ms), presence (user -> last seen ms), files
+// (id -> JSON), chunks (file\0be64(index) -> bytes), thumbs (file -> JPEG),
+// usage (user -> be64 bytes of files).
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -38,6 +42,8 @@ struct stored_user {
 };
 
 // A message to append, with the dedupe record written in the same batch.
+using file_record = api::file_info;
+
 struct append_entry {
   api::room_id room;
   api::seq_t seq = 0;
@@ -90,6 +96,17 @@ class store {
   [[nodiscard]] caf::expected<api::seq_t> last_read(const api::user_id& user, const api::room_id& room) const;
   [[nodiscard]] caf::error set_last_read(const api::user_id& user, const api::room_id& room, api::seq_t seq);
 
+  // files: chunks are written as they arrive, the record (and the owner's
+  // usage) once the upload is complete
+  [[nodiscard]] caf::error put_chunk(const std::string& file, std::uint64_t index, std::string_view bytes);
+  [[nodiscard]] caf::expected<std::string> chunk(const std::string& file, std::uint64_t index) const;
+  [[nodiscard]] caf::error drop_chunks(const std::string& file, std::uint64_t count);
+  [[nodiscard]] caf::error put_file(const file_record& file, bool is_new);
+  [[nodiscard]] caf::expected<file_record> file(const std::string& id) const;
+  [[nodiscard]] caf::expected<std::uint64_t> usage(const api::user_id& user) const;
+  [[nodiscard]] caf::error put_thumbnail(const file_record& file, std::string_view jpeg);
+  [[nodiscard]] caf::expected<std::string> thumbnail(const std::string& id) const;
+
   // presence: when the user's last session ended (ms), 0 if never
   [[nodiscard]] caf::expected<std::int64_t> last_seen(const api::user_id& user) const;
   [[nodiscard]] caf::error set_last_seen(const api::user_id& user, std::int64_t when);
@@ -110,6 +127,11 @@ class store {
   rocksdb::ColumnFamilyHandle* reads_ = nullptr;
   rocksdb::ColumnFamilyHandle* revoked_ = nullptr;
   rocksdb::ColumnFamilyHandle* presence_ = nullptr;
+  rocksdb::ColumnFamilyHandle* files_ = nullptr;
+  rocksdb::ColumnFamilyHandle* chunks_ = nullptr;
+  rocksdb::ColumnFamilyHandle* thumbs_ = nullptr;
+  rocksdb::ColumnFamilyHandle* usage_ = nullptr;
+  std::mutex usage_mutex_;  // usage is read, added to and written as one step
 };
 
 }  // namespace confab::storage

@@ -31,6 +31,20 @@ json room_counters_json(const api::my_room& r) {
               {"unread", r.last_seq > r.last_read ? r.last_seq - r.last_read : 0}};
 }
 
+json file_json(const api::file_info& f) {
+  json j{{"id", f.id}, {"name", f.name}, {"size", f.size}, {"content_type", f.content_type}, {"sha256", f.sha256}};
+  if (f.thumbnail) {
+    j["width"] = f.width;
+    j["height"] = f.height;
+    j["thumbnail"] = true;
+  }
+  return j;
+}
+
+json attachment_json(const api::file_info& f) {
+  return json{{"id", f.id}, {"name", f.name}, {"size", f.size}, {"content_type", f.content_type}};
+}
+
 std::string message_json(const message_fields& m) {
   json j{{"room", m.room.value}, {"seq", m.seq}, {"msg_id", m.msg_id},
          {"from", m.from},       {"ts", m.ts},   {"body", m.body}};
@@ -38,6 +52,8 @@ std::string message_json(const message_fields& m) {
     j["client_msg_id"] = m.client_msg_id;
   if (m.reply_to != 0)
     j["reply_to"] = m.reply_to;
+  if (!m.file.empty())
+    j["file"] = json::parse(m.file);
   return j.dump();
 }
 

@@ -25,6 +25,11 @@ using json = nlohmann::json;
 // {room: id, last_seq, last_read, unread} for the auth reply.
 [[nodiscard]] json room_counters_json(const api::my_room& r);
 
+// {id, name, size, content_type, sha256, width?, height?, thumbnail?}
+[[nodiscard]] json file_json(const api::file_info& f);
+// {id, name, size, content_type}: what a message carries.
+[[nodiscard]] json attachment_json(const api::file_info& f);
+
 struct message_fields {
   api::room_id room;
   api::seq_t seq = 0;
@@ -34,6 +39,7 @@ struct message_fields {
   std::string body;
   std::string client_msg_id;
   std::uint64_t reply_to = 0;
+  std::string file;  // attachment JSON object, empty: none
 };
 [[nodiscard]] std::string message_json(const message_fields& m);
 

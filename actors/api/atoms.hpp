@@ -27,6 +27,7 @@ using my_rooms_atom = caf::atom_constant<caf::atom("myrooms")>;
 using public_atom = caf::atom_constant<caf::atom("public")>;
 // hub
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using session_event_atom = caf::atom_constant<caf::atom("sessevent")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
 using event_atom = caf::atom_constant<caf::atom("event")>;
@@ -56,6 +57,11 @@ using read_atom = caf::atom_constant<caf::atom("read")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 using pushed_atom = caf::atom_constant<caf::atom("pushed")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
+// files
+using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
+using abort_atom = caf::atom_constant<caf::atom("abort")>;
+using thumb_atom = caf::atom_constant<caf::atom("thumb")>;
 // http
 using http_atom = caf::atom_constant<caf::atom("http")>;
 

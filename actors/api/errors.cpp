@@ -36,6 +36,8 @@ std::string_view code_name(errc code) {
       return "unknown_op";
     case errc::not_member:
       return "not_member";
+    case errc::quota_exceeded:
+      return "quota_exceeded";
     case errc::internal:
       return "internal";
   }
@@ -59,6 +61,7 @@ unsigned http_status(errc code) {
     case errc::username_taken:
       return 409;
     case errc::too_large:
+    case errc::quota_exceeded:
       return 413;
     case errc::rate_limited:
       return 429;

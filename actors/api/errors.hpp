@@ -24,6 +24,7 @@ enum class errc : std::uint8_t {
   unavailable,
   unknown_op,
   not_member,
+  quota_exceeded,
   internal,
 };
 

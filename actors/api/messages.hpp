@@ -62,10 +62,34 @@ struct send_request {
   std::string body;
   std::string client_msg_id;   // empty: none
   std::uint64_t reply_to = 0;  // 0: none
+  std::string file_id;         // empty: none
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, send_request& x) {
-  return f(caf::meta::type_name("confab::send_request"), x.from, x.room, x.body, x.client_msg_id, x.reply_to);
+  return f(caf::meta::type_name("confab::send_request"), x.from, x.room, x.body, x.client_msg_id, x.reply_to,
+           x.file_id);
+}
+
+// A stored file. Chunks of chunk_size bytes hold its bytes.
+struct file_info {
+  static constexpr std::size_t chunk_size = 256 * 1024;
+  std::string id;
+  std::string name;
+  std::uint64_t size = 0;
+  std::string content_type;
+  std::string sha256;
+  room_id room;
+  user_id owner;
+  std::int64_t created_at = 0;
+  std::uint64_t chunks = 0;
+  std::uint32_t width = 0;  // images, once the thumbnail is made
+  std::uint32_t height = 0;
+  bool thumbnail = false;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, file_info& x) {
+  return f(caf::meta::type_name("confab::file_info"), x.id, x.name, x.size, x.content_type, x.sha256, x.room, x.owner,
+           x.created_at, x.chunks, x.width, x.height, x.thumbnail);
 }
 
 // What a durable send answers: {room, seq, msg_id, ts}, plus the full message

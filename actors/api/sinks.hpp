@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 
 #include "actors/api/messages.hpp"
@@ -35,6 +36,23 @@ struct http_call {
   std::string body;
   std::string remote;  // client address
   bool body_too_large = false;
+  // Headers the file routes read.
+  std::string range;
+  std::string if_none_match;
+  std::string filename;  // X-Filename
+  std::string content_type;
+  bool has_content_length = false;
+  std::uint64_t content_length = 0;
+  // The body was not read: it streams to an uploader once the call is allowed.
+  bool is_upload = false;
+};
+
+// A response body produced piece by piece (file downloads). next() is called
+// on the connection's thread, one piece at a time; an empty piece ends it.
+class body_source {
+ public:
+  virtual ~body_source() = default;
+  [[nodiscard]] virtual std::string next() = 0;
 };
 
 struct http_reply {
@@ -42,15 +60,29 @@ struct http_reply {
   std::string body;  // JSON unless content_type says otherwise
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body streams from here instead: `length` bytes in all.
+  std::shared_ptr<body_source> source;
+  std::uint64_t length = 0;
 };
 
-// Where the answer to one http_call goes. Thread-safe, called exactly once.
+// Where the answer to one http_call goes. Thread-safe. Exactly one respond()
+// per call; an upload gets proceed() first, then its uploader responds.
 class http_responder {
  public:
   virtual ~http_responder() = default;
   virtual void respond(http_reply reply) = 0;
+  // Upload allowed: stream the body to `uploader` as chunk messages.
+  virtual void proceed(caf::actor uploader) = 0;
 };
 using responder_ptr = std::shared_ptr<http_responder>;
+
+// The answer to one chunk of an upload: the next may be read (or not).
+class chunk_ack {
+ public:
+  virtual ~chunk_ack() = default;
+  virtual void done(bool ok) = 0;
+};
+using chunk_ack_ptr = std::shared_ptr<chunk_ack>;
 
 // Delivers one offline notification (a JSON body) to the push webhook.
 // Thread-safe; `done` runs on another thread, exactly once per post.
@@ -65,3 +97,4 @@ class push_transport {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(confab::api::sink_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(confab::api::responder_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(confab::api::http_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(confab::api::chunk_ack_ptr)

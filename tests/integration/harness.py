@@ -638,6 +638,25 @@ class WSClient:
                 pass
         self._shutdown()
 
+    def drop(self, how="reset"):
+        """End the connection abruptly, without a WebSocket close frame:
+        "reset" closes the raw socket with SO_LINGER 0 (the peer gets a TCP
+        RST), "shutdown" shuts the raw socket down both ways (a bare FIN)."""
+        sock = self.ws.sock
+        self.closed = True
+        if sock is None:
+            return
+        try:
+            if how == "reset":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            elif how == "shutdown":
+                sock.shutdown(socket.SHUT_RDWR)
+            else:
+                raise ValueError("drop(how=%r)" % (how,))
+        finally:
+            sock.close()
+            self.ws.sock = None
+
 
 def _id_key(rid):
     # ids are numbers or strings; 1 and "1" are different ids

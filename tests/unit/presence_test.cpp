@@ -129,7 +129,7 @@ CAF_TEST(notifications go to sessions when online and to the pusher when offline
   self->send(session, api::ready_atom::value, std::vector<api::room_id>{}, std::vector<api::seq_t>{});
   sched.run();
   // The session actor tells presence it is up (as a session does after auth).
-  auto up = sys.spawn([=](caf::event_based_actor* a) {
+  auto up = sys.spawn([=, this](caf::event_based_actor* a) {
     a->send(presence, api::session_up_atom::value, alice.id, alice.username);
     return caf::behavior{[](int) {}};
   });
@@ -138,11 +138,14 @@ CAF_TEST(notifications go to sessions when online and to the pusher when offline
   self->send(presence, api::notify_atom::value, alice.id, std::string(R"({"reason":"dm"})"));
   sched.run();
   CAF_CHECK_EQUAL(sink->with_op("notification").size(), 1u);
-  // Watchers see the user go offline when the last session ends, with last_seen.
+  // Watchers see the user go offline when the last session ends, with
+  // last_seen; the event reaches them through their hub.
+  auto bob = make_user("bob");
   auto watcher_sink = std::make_shared<test::recording_sink>();
-  auto watcher = sys.spawn([=](caf::event_based_actor* a) {
-    a->request(presence, caf::infinite, api::watch_atom::value, alice.id, api::sink_ptr(watcher_sink))
-        .then([](const std::string&) {});
+  auto watcher = sys.spawn([=, this](caf::event_based_actor* a) {
+    a->send(hub, api::subscribe_atom::value, bob.id, api::sink_ptr(watcher_sink));
+    a->send(hub, api::ready_atom::value, std::vector<api::room_id>{}, std::vector<api::seq_t>{});
+    a->request(presence, caf::infinite, api::watch_atom::value, alice.id, hub).then([](const std::string&) {});
     return caf::behavior{[](int) {}};
   });
   extra.push_back(watcher);

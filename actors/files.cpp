@@ -1,0 +1,137 @@
+#include "actors/files.hpp"
+
+#include <magic.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace confab::actors::files {
+
+std::string sanitize_name(const std::string& name) {
+  std::string out;
+  for (unsigned char c : name)
+    out.push_back(c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '"' ? '_' : static_cast<char>(c));
+  if (out.size() > 255) {
+    std::size_t cut = 255;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80)
+      --cut;
+    out.resize(cut);
+  }
+  if (out.find_first_not_of("._ ") == std::string::npos)
+    return {};
+  return out;
+}
+
+std::string sniff(const std::string& head, const std::string& declared) {
+  std::string found = "application/octet-stream";
+  if (magic_t m = magic_open(MAGIC_MIME_TYPE)) {
+    if (magic_load(m, nullptr) == 0)
+      if (const char* r = magic_buffer(m, head.data(), head.size()))
+        found = r;
+    magic_close(m);
+  }
+  if (found != "text/plain")
+    return found;
+  auto base = declared.substr(0, declared.find(';'));
+  static const char* harmless_text[] = {"text/csv", "text/markdown", "text/x-log", "application/json"};
+  for (auto* t : harmless_text)
+    if (base == t)
+      return base;
+  return found;
+}
+
+bool is_image(const std::string& t) {
+  return t == "image/png" || t == "image/jpeg" || t == "image/gif" || t == "image/webp";
+}
+
+std::string disposition(const std::string& t, const std::string& name) {
+  bool inline_ok = is_image(t) || t == "application/pdf" || t == "text/plain" || t.rfind("audio/", 0) == 0 ||
+                   t.rfind("video/", 0) == 0;
+  std::string ascii, encoded;
+  for (unsigned char c : name) {
+    ascii.push_back(c < 0x80 ? static_cast<char>(c) : '_');
+    if (std::isalnum(c) || c == '.' || c == '-' || c == '_') {
+      encoded.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof(buf), "%%%02X", c);
+      encoded += buf;
+    }
+  }
+  return std::string(inline_ok ? "inline" : "attachment") + "; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
+}
+
+range_kind parse_range(const std::string& header, std::uint64_t size, byte_range& out) {
+  static const std::string unit = "bytes=";
+  if (header.rfind(unit, 0) != 0 || header.find(',') != std::string::npos)
+    return range_kind::whole;  // other units and several ranges: the whole file
+  auto spec = header.substr(unit.size());
+  auto dash = spec.find('-');
+  if (dash == std::string::npos)
+    return range_kind::whole;
+  auto first_text = spec.substr(0, dash);
+  auto last_text = spec.substr(dash + 1);
+  auto number = [](const std::string& s, std::uint64_t& v) {
+    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    v = std::stoull(s);
+    return true;
+  };
+  std::uint64_t a = 0, b = 0;
+  if (first_text.empty()) {  // the last n bytes
+    if (!number(last_text, b) || b == 0)
+      return range_kind::whole;
+    if (size == 0)
+      return range_kind::unsatisfiable;
+    out = {size - std::min(b, size), size - 1};
+    return range_kind::partial;
+  }
+  if (!number(first_text, a))
+    return range_kind::whole;
+  if (a >= size)
+    return range_kind::unsatisfiable;
+  if (last_text.empty())
+    b = size - 1;
+  else if (!number(last_text, b) || b < a)
+    return range_kind::whole;
+  out = {a, std::min(b, size - 1)};
+  return range_kind::partial;
+}
+
+namespace {
+
+class store_source : public api::body_source {
+ public:
+  store_source(std::shared_ptr<storage::store> db, api::file_info f, std::uint64_t first, std::uint64_t last)
+      : db_(std::move(db)), file_(std::move(f)), pos_(first), end_(last + 1) {}
+
+  std::string next() override {
+    if (pos_ >= end_)
+      return {};
+    auto index = pos_ / api::file_info::chunk_size;
+    auto offset = pos_ % api::file_info::chunk_size;
+    auto chunk = db_->chunk(file_.id, index);
+    if (!chunk || offset >= chunk->size()) {
+      pos_ = end_;  // a missing chunk ends the body early; the client sees a short read
+      return {};
+    }
+    auto piece = chunk->substr(offset, std::min<std::uint64_t>(chunk->size() - offset, end_ - pos_));
+    pos_ += piece.size();
+    return piece;
+  }
+
+ private:
+  std::shared_ptr<storage::store> db_;
+  api::file_info file_;
+  std::uint64_t pos_;
+  std::uint64_t end_;
+};
+
+}  // namespace
+
+std::shared_ptr<api::body_source> chunk_source(std::shared_ptr<storage::store> db, api::file_info file,
+                                               std::uint64_t first, std::uint64_t last) {
+  return std::make_shared<store_source>(std::move(db), std::move(file), first, last);
+}
+
+}  // namespace confab::actors::files

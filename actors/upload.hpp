@@ -1,0 +1,37 @@
+#pragma once
+
+// Upload actor: one per file upload, spawned by the HTTP frontend once the
+// upload is allowed. net/ streams the body to it one chunk at a time and
+// reads the next chunk only after the ack, so memory stays at a few chunks
+// whatever the file's size. Writes each chunk as it comes, hashes on the way,
+// and on finish stores the file record (with the owner's usage) and answers
+// the HTTP call. An abort, an error or silence drops what was written.
+
+#include <openssl/evp.h>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/api/sinks.hpp"
+#include "actors/context.hpp"
+
+namespace confab::actors {
+
+struct upload_state {
+  static inline const char* name = "confab.upload";
+
+  context_ptr ctx;
+  api::file_info file;
+  std::string declared_type;
+  std::uint64_t quota_left = 0;
+  std::string head;  // the first bytes, for libmagic
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> sha{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+  caf::error failure;  // set: the upload is refused; finish answers it
+};
+
+// thumbnailer: where image files go for their thumbnail (may be null).
+caf::behavior upload_actor(caf::stateful_actor<upload_state>* self, context_ptr ctx, api::file_info draft,
+                           std::string declared_type, std::uint64_t quota_left, caf::actor thumbnailer);
+
+// Makes a thumbnail of an image file once, on its own thread (libvips).
+caf::behavior thumbnailer_actor(caf::event_based_actor* self, context_ptr ctx);
+
+}  // namespace confab::actors
