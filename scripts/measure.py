@@ -11,6 +11,8 @@ client is likely the bottleneck; confab-bench will replace this).
    user changes status once; count the presence events each side gets.
 4. Memory per presence actor: VmRSS before and after one session watches P
    offline users (each watch activates that user's presence actor).
+5. Files: upload and download of a 25 MiB file over loopback, MiB/s each, and
+   the peak RSS growth of the node during the upload (sampled every 5 ms).
 
 Usage: scripts/measure.py [--messages N] [--connections C] [--confabd PATH]
 Only 127.0.0.1 is used; every loop is bounded.
@@ -189,6 +191,51 @@ def presence_memory(port, pid, count):
     return before, after
 
 
+def files(port, pid, mib, label):
+    import hashlib
+    import http.client as httpc
+    tok = user(port, "files_" + label)
+    room = http(port, "POST", "/api/v1/rooms", {"name": "files", "visibility": "private"}, tok)["room"]["id"]
+    data = os.urandom(mib * 1024 * 1024)
+    peak = [rss_kib(pid)]
+    base = peak[0]
+    sampling = threading.Event()
+
+    def sample():
+        while not sampling.is_set():
+            peak[0] = max(peak[0], rss_kib(pid))
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    conn = httpc.HTTPConnection("127.0.0.1", port, timeout=120)
+    start = time.time()
+    conn.putrequest("POST", f"/api/v1/rooms/{room}/files")
+    for k, v in (("Authorization", "Bearer " + tok), ("X-Filename", "big.bin"),
+                 ("Content-Type", "application/octet-stream"), ("Content-Length", str(len(data)))):
+        conn.putheader(k, v)
+    conn.endheaders()
+    view = memoryview(data)
+    for i in range(0, len(data), 1 << 20):
+        conn.send(view[i:i + (1 << 20)])
+    resp = conn.getresponse()
+    answer = json.loads(resp.read())
+    up_s = time.time() - start
+    sampling.set()
+    sampler.join()
+    assert resp.status == 201, answer
+    start = time.time()
+    conn.putrequest("GET", f"/api/v1/files/{answer['file']['id']}")
+    conn.putheader("Authorization", "Bearer " + tok)
+    conn.endheaders()
+    resp = conn.getresponse()
+    got = resp.read()
+    down_s = time.time() - start
+    assert hashlib.sha256(got).hexdigest() == answer["file"]["sha256"] == hashlib.sha256(data).hexdigest()
+    conn.close()
+    return mib / up_s, mib / down_s, (peak[0] - base) / 1024
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=20000)
@@ -196,7 +243,8 @@ def main():
     ap.add_argument("--connections", type=int, default=1000)
     ap.add_argument("--watchers", type=int, default=1000)
     ap.add_argument("--presences", type=int, default=2000)
-    ap.add_argument("--only", choices=["room", "idle", "presence"], default=None)
+    ap.add_argument("--file-mib", type=int, default=25)
+    ap.add_argument("--only", choices=["room", "idle", "presence", "files"], default=None)
     ap.add_argument("--confabd", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin", "confabd"))
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -227,6 +275,13 @@ def main():
                 before, after = presence_memory(port, proc.pid, args.presences)
                 print(f"{args.presences} presence actors (one watcher each): RSS {before} KiB -> {after} KiB, "
                       f"{1024 * (after - before) / args.presences:.0f} bytes per presence actor")
+            if args.only in (None, "files"):
+                # The first upload also pays for first-use allocations (arenas,
+                # RocksDB's blob writer); the second shows the steady cost.
+                for label in ("first", "second"):
+                    up, down, growth = files(port, proc.pid, args.file_mib, label)
+                    print(f"{args.file_mib} MiB file over loopback ({label}): upload {up:.0f} MiB/s, "
+                          f"download {down:.0f} MiB/s, peak RSS growth during the upload {growth:.1f} MiB")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
