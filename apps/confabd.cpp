@@ -14,8 +14,8 @@
 #include <caf/actor_system_config.hpp>
 
 #include "actors/api/errors.hpp"
+#include "apps/cli.hpp"
 #include "apps/node.hpp"
-#include "config/options.hpp"
 
 namespace {
 
@@ -36,12 +36,12 @@ void raise_open_files_limit() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = confab::config::parse(argc, argv);
-  if (auto* help = std::get_if<confab::config::help_text>(&parsed)) {
+  auto parsed = confab::apps::parse(argc, argv);
+  if (auto* help = std::get_if<confab::apps::help_text>(&parsed)) {
     std::cout << help->text;
     return 0;
   }
-  if (auto* err = std::get_if<confab::config::parse_error>(&parsed))
+  if (auto* err = std::get_if<confab::apps::parse_error>(&parsed))
     return fail_start(err->message);
   auto& opts = std::get<confab::config::options>(parsed);
   spdlog::set_default_logger(spdlog::stderr_color_mt("confabd"));

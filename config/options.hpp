@@ -53,18 +53,11 @@ struct options {
   limits lim;
 };
 
-// What parse() gives back: options, a request for help text, or one error line.
-struct help_text {
-  std::string text;
-};
-struct parse_error {
-  std::string message;
-};
-using parse_result = std::variant<options, help_text, parse_error>;
+// Checks ranges and combinations; empty when fine, else one line.
+[[nodiscard]] std::string validate(options& o);
 
-// Command line first, then CONFAB_* environment, then the --config file: the
-// first source that sets a flag wins. Validates ranges and combinations.
-[[nodiscard]] parse_result parse(int argc, const char* const* argv);
+// "a,b" -> {"a", "b"}
+[[nodiscard]] std::vector<std::string> split_seeds(const std::string& s);
 
 // "25M" -> 26214400; K, M, G suffixes (powers of 1024). False on bad input.
 [[nodiscard]] bool parse_size(const std::string& text, std::uint64_t& out);

@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bad=$( {
-  grep -rnE '#include *[<"](caf/|boost/asio|boost/beast|rocksdb/|actors/|storage/|net/|wire/|cluster/)' config
+  grep -rnE '#include *[<"](caf/|boost/|rocksdb/|actors/|storage/|net/|wire/|cluster/)' config
   grep -rnE '#include *[<"](boost/|rocksdb/|storage/|net/|wire/|cluster/|actors/[a-z_]+\.hpp)' actors/api
   grep -rnE '#include *[<"](caf/io|boost/beast|boost/asio|actors/[a-z_]+\.hpp|net/|cluster/|wire/)' storage
   grep -rnE '#include *[<"](boost/beast|boost/asio|net/|storage/|actors/[a-z_]+\.hpp|wire/)' cluster
