@@ -265,7 +265,8 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
   st.hashers = std::move(hashers);
   self->link_to(st.hashers);
   self->request(st.hashers, caf::infinite, api::hash_atom::value, random_id("dummy-"))
-      .then([self](const std::string& hash) { self->state.dummy_hash = hash; });
+      .then([self](const std::string& hash) { self->state.dummy_hash = hash; },
+            [](caf::error&) {});  // without it, unknown usernames answer faster: no failure
   return {
       [=](api::register_atom, const std::string& username, const std::string& password,
           const std::string& display_name) { return do_register(self, username, password, display_name); },

@@ -308,6 +308,8 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
   auto file_id = wire::string_field(ex->body, "file_id", false, error);
   if (!error.empty())
     return ex->bad(error);
+  if (file_id && file_id->empty())
+    return ex->bad("file_id must not be empty");
   if ((!body || body->empty()) && !file_id)
     return ex->bad("body must not be empty");
   if (body && wire::code_points(*body) > st.ctx->lim.max_body_chars)

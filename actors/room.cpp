@@ -194,7 +194,9 @@ caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api
   st.members[invitee.id] = "invited";
   auto data = member_event(st.info.id, invitee.username, "invited");
   emit(self, "member", data);
-  self->send(st.ctx->place->local_hub(), api::user_event_atom::value, invitee.id, wire::shared_event("member", data));
+  auto invited = wire::shared_event("member", data);
+  for (auto& hub : st.ctx->place->hubs())
+    self->send(hub, api::user_event_atom::value, invitee.id, invited);
   notify(self, invitee.id, 0, who.username, "invite", st.info.name);
   return caf::unit;
 }

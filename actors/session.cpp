@@ -73,7 +73,7 @@ void watch_partner(self_ptr self, const api::user_id& partner) {
   auto& st = self->state;
   self->request(st.ctx->place->presence(partner), request_timeout, api::watch_atom::value, partner,
                 st.ctx->place->local_hub())
-      .then([](const std::string&) {});
+      .then([](const std::string&) {}, [](caf::error&) {});  // best effort: a missed watch is no failure
 }
 
 void do_auth(self_ptr self, const std::string& id, const json& req) {
@@ -148,6 +148,8 @@ void do_send(self_ptr self, const std::string& id, const json& req) {
     return;
   if (cmid->empty() || cmid->size() > 128)
     return st.reply_error(id, fail(errc::invalid_request, "client_msg_id must have 1-128 characters"));
+  if (file_id && file_id->empty())
+    return st.reply_error(id, fail(errc::invalid_request, "file_id must not be empty"));
   if ((!body || body->empty()) && !file_id)
     return st.reply_error(id, fail(errc::invalid_request, "body must not be empty"));
   if (body && wire::code_points(*body) > st.ctx->lim.max_body_chars)
@@ -345,7 +347,7 @@ void handle_frame(self_ptr self, const std::string& text) {
     return st.reply_ok(id, "{}");
   if (op == "auth")
     return st.reply_error(id, fail(errc::invalid_request, "already authenticated"));
-  st.reply_error(id, fail(errc::unknown_op, "unknown op: " + op.substr(0, 64)));
+  st.reply_error(id, fail(errc::unknown_op, "unknown op"));
 }
 
 }  // namespace
@@ -358,6 +360,14 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
   st.id = api::session_id{random_id("s_")};
   st.bucket.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
   self->delayed_send(self, std::chrono::milliseconds(st.ctx->lim.auth_timeout_ms), api::timeout_atom::value);
+  // If the actor fails (an exception, an unhandled error), its socket does
+  // not outlive it; a normal end has already sent its own close.
+  self->attach_functor([sink = st.sink](const caf::error& reason) {
+    if (!reason)
+      return;
+    if (auto s = sink.lock())
+      s->close(1011, "session failed");
+  });
   return {
       [=](api::frame_atom, const std::string& text) { handle_frame(self, text); },
       [=](api::timeout_atom) {

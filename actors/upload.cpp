@@ -78,7 +78,7 @@ void finish(self_ptr self, const api::responder_ptr& out, const caf::actor& thum
   }
   st.file.content_type = files::sniff(st.head, st.declared_type);
   st.file.created_at = now_ms();
-  if (auto err = st.ctx->db->put_file(st.file, true)) {
+  if (auto err = st.ctx->db->put_file(st.file, true, st.ctx->lim.user_quota)) {
     reply_error(out, err);
     return drop(self);
   }
@@ -101,6 +101,12 @@ caf::behavior upload_actor(self_ptr self, context_ptr ctx, api::file_info draft,
   st.declared_type = std::move(declared_type);
   st.quota_left = quota_left;
   EVP_DigestInit_ex(st.sha.get(), EVP_sha256(), nullptr);
+  // Whatever fails, what was written goes.
+  self->set_exception_handler([self](std::exception_ptr&) -> caf::error {
+    auto& st = self->state;
+    [[maybe_unused]] auto ignored = st.ctx->db->drop_chunks(st.file.id, st.file.chunks + 1);
+    return caf::make_error(caf::sec::runtime_error);
+  });
   return {
       [=](api::chunk_atom, const std::string& bytes, const api::chunk_ack_ptr& ack) {
         ack->done(take_chunk(self, bytes));

@@ -54,6 +54,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   }
 
   void write_reply(api::http_reply r) {
+    beast::get_lowest_layer(stream_).expires_after(read_timeout);
     if (r.source)
       return write_streamed(std::move(r));
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
@@ -68,6 +69,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 
   void on_proceed(caf::actor uploader) {
     uploader_ = std::move(uploader);
+    beast::get_lowest_layer(stream_).expires_after(read_timeout);
     chunk_.resize(upload_chunk);
     fill_ = 0;
     if (upload_->get()[http::field::expect] == "100-continue") {

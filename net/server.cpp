@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "actors/api/errors.hpp"
@@ -27,10 +28,18 @@ void connection_registry::remove(const void* key) {
 }
 
 void connection_registry::close_all(std::uint16_t code, const std::string& reason, std::chrono::milliseconds deadline) {
+  std::vector<std::shared_ptr<api::connection_sink>> sinks;
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    for (auto& [key, weak] : live_)
+      if (auto sink = weak.lock())
+        sinks.push_back(std::move(sink));
+  }
+  // Outside the lock: dropping the last reference runs remove().
+  for (auto& sink : sinks)
+    sink->close(code, reason);
+  sinks.clear();
   std::unique_lock<std::mutex> lock(mtx_);
-  for (auto& [key, weak] : live_)
-    if (auto sink = weak.lock())
-      sink->close(code, reason);
   cv_.wait_for(lock, deadline, [this] { return live_.empty(); });
 }
 
@@ -89,14 +98,20 @@ class server_impl : public server {
     acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open())
         return;
-      if (!ec) {
-        plain_stream stream(std::move(socket));
-        if (shared_->tls)
-          serve_tls(std::move(stream), shared_);
-        else
-          serve_plain(std::move(stream), shared_);
+      if (ec) {
+        // Out of file descriptors and the like: try again shortly, not in a spin.
+        retry_.expires_after(std::chrono::milliseconds(100));
+        retry_.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec && acceptor_.is_open())
+            do_accept();
+        });
+        return;
       }
-      // Out of file descriptors and the like: keep accepting.
+      plain_stream stream(std::move(socket));
+      if (shared_->tls)
+        serve_tls(std::move(stream), shared_);
+      else
+        serve_plain(std::move(stream), shared_);
       do_accept();
     });
   }
@@ -105,6 +120,7 @@ class server_impl : public server {
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_{ioc_};
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
   bool stopped_ = false;

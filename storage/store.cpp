@@ -422,7 +422,7 @@ caf::error store::drop_chunks(const std::string& file, std::uint64_t count) {
   return from_status(db_->DeleteRange(rocksdb::WriteOptions{}, chunks_, chunk_key(file, 0), chunk_key(file, count)));
 }
 
-caf::error store::put_file(const file_record& f, bool is_new) {
+caf::error store::put_file(const file_record& f, bool is_new, std::uint64_t quota) {
   rocksdb::WriteBatch batch;
   batch.Put(files_, f.id, file_to_json(f));
   std::unique_lock<std::mutex> lock(usage_mutex_, std::defer_lock);
@@ -431,6 +431,8 @@ caf::error store::put_file(const file_record& f, bool is_new) {
     auto used = usage(f.owner);
     if (!used)
       return used.error();
+    if (*used + f.size > quota)
+      return api::fail(errc::quota_exceeded, "file storage quota exceeded");
     batch.Put(usage_, f.owner.value, be64(*used + f.size));
   }
   return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));

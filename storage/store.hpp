@@ -101,7 +101,9 @@ class store {
   [[nodiscard]] caf::error put_chunk(const std::string& file, std::uint64_t index, std::string_view bytes);
   [[nodiscard]] caf::expected<std::string> chunk(const std::string& file, std::uint64_t index) const;
   [[nodiscard]] caf::error drop_chunks(const std::string& file, std::uint64_t count);
-  [[nodiscard]] caf::error put_file(const file_record& file, bool is_new);
+  // A new file is refused (quota_exceeded) when it would take its owner's
+  // usage over `quota`; checked and added in one step.
+  [[nodiscard]] caf::error put_file(const file_record& file, bool is_new, std::uint64_t quota = UINT64_MAX);
   [[nodiscard]] caf::expected<file_record> file(const std::string& id) const;
   [[nodiscard]] caf::expected<std::uint64_t> usage(const api::user_id& user) const;
   [[nodiscard]] caf::error put_thumbnail(const file_record& file, std::string_view jpeg);
