@@ -908,3 +908,22 @@ def ack_fields(ack):
 
 def main():
     unittest.main(verbosity=2)
+
+
+class RestartCase:
+    """Mixed in before ConfabTestCase (or a subclass) by tests that stop a node
+    and start another on the same data dir: each test gets a fresh data dir,
+    and start() starts a node on it (cleaned up with the test)."""
+
+    start_server = False
+
+    def setUp(self):
+        super().setUp()
+        tmp = tempfile.mkdtemp(prefix="confab-it-restart-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        self.data_dir = os.path.join(tmp, "data")
+
+    def start(self):
+        s = Server(data_dir=self.data_dir)
+        self.addCleanup(s.cleanup)
+        return s.start()

@@ -4,29 +4,15 @@ a gap after restart; client_msg_id deduplication survives restart; everything
 else (accounts, tokens, rooms, members, revocations) survives a restart."""
 
 import os
-import shutil
 import sys
-import tempfile
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ConfabTestCase, Server, ack_fields, main  # noqa: E402
+from harness import ConfabTestCase, RestartCase, ack_fields, main  # noqa: E402
 
 
-class DurabilityTest(ConfabTestCase):
-    start_server = False
-
-    def setUp(self):
-        super().setUp()
-        tmp = tempfile.mkdtemp(prefix="confab-it-dur-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        self.data_dir = os.path.join(tmp, "data")
-
-    def start(self):
-        s = Server(data_dir=self.data_dir)
-        self.addCleanup(s.cleanup)
-        return s.start()
+class DurabilityTest(RestartCase, ConfabTestCase):
 
     def test_acked_messages_survive_sigkill(self):
         s1 = self.start()

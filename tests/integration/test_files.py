@@ -17,17 +17,15 @@ import json
 import os
 import re
 import select
-import shutil
 import socket
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import HOST, ConfabTestCase, Server, main, poll, raw_http  # noqa: E402
+from harness import HOST, ConfabTestCase, RestartCase, main, poll, raw_http  # noqa: E402
 
 from PIL import Image, ImageDraw  # noqa: E402
 
@@ -658,19 +656,7 @@ class UserQuotaTest(FilesCase):
 
 # -- restart -------------------------------------------------------------------------
 
-class FilesRestartTest(FilesCase):
-    start_server = False
-
-    def setUp(self):
-        super().setUp()
-        tmp = tempfile.mkdtemp(prefix="confab-it-files-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        self.data_dir = os.path.join(tmp, "data")
-
-    def start(self):
-        s = Server(data_dir=self.data_dir)
-        self.addCleanup(s.cleanup)
-        return s.start()
+class FilesRestartTest(RestartCase, FilesCase):
 
     def test_files_survive_restart(self):
         s1 = self.start()

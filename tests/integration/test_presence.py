@@ -3,15 +3,13 @@
 HTTP views), typing indicators, read markers and unread counts."""
 
 import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ConfabTestCase, Server, main, now_ms, poll, room_id, unique  # noqa: E402
+from harness import ConfabTestCase, RestartCase, main, now_ms, poll, room_id, unique  # noqa: E402
 
 MISSING_ROOM = "r_0000000000000000"
 STATUSES = ("online", "away", "dnd", "offline")
@@ -542,19 +540,7 @@ class ReadMarkerTest(PresenceCase):
         self.assertEqual(wa.events("unread"), [])
 
 
-class ReadMarkerRestartTest(PresenceCase):
-    start_server = False
-
-    def setUp(self):
-        super().setUp()
-        tmp = tempfile.mkdtemp(prefix="confab-it-read-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        self.data_dir = os.path.join(tmp, "data")
-
-    def start(self):
-        s = Server(data_dir=self.data_dir)
-        self.addCleanup(s.cleanup)
-        return s.start()
+class ReadMarkerRestartTest(RestartCase, PresenceCase):
 
     def test_marker_and_last_seen_survive_restart(self):
         s1 = self.start()
