@@ -12,14 +12,14 @@ namespace {
 using self_ptr = caf::stateful_actor<presence_manager_state>*;
 
 caf::actor& route(self_ptr self, const api::user_id& id) {
-  auto& e = self->state.live[id];
-  if (!e.actor) {
-    e.actor = self->spawn<caf::linked>(presence_actor, id, self->state.ctx, caf::actor{self});
-    if (auto seen = self->state.ctx->db->last_seen(id))
-      e.last_seen = *seen;
-  }
-  ++e.delegated;
-  return e.actor;
+  return self->state.live
+      .route(id,
+             [&](auto& e) {
+               e.actor = self->spawn<caf::linked>(presence_actor, id, self->state.ctx, caf::actor{self});
+               if (auto seen = self->state.ctx->db->last_seen(id))
+                 e.last_seen = *seen;
+             })
+      .actor;
 }
 
 }  // namespace
@@ -27,16 +27,7 @@ caf::actor& route(self_ptr self, const api::user_id& id) {
 caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   // A presence actor that ended is dropped; any other exit stops us.
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    auto& live = self->state.live;
-    for (auto it = live.begin(); it != live.end(); ++it)
-      if (it->second.actor.address() == msg.source) {
-        live.erase(it);
-        return;
-      }
-    if (msg.reason)
-      self->quit(msg.reason);
-  });
+  self->set_exit_handler([self](caf::exit_msg& msg) { forget_or_quit(self, self->state.live, msg); });
   return {
       [=](api::session_up_atom a, const api::user_id& id, const std::string& name) {
         return self->delegate(route(self, id), a, id, name);
@@ -52,17 +43,17 @@ caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
       },
       // A presence actor's status changed: keep the snapshot.
       [=](api::status_atom, const api::user_id& id, const std::string& status, std::int64_t last_seen) {
-        if (auto it = self->state.live.find(id); it != self->state.live.end()) {
-          it->second.status = status;
-          it->second.last_seen = last_seen;
+        if (auto* e = self->state.live.find(id)) {
+          e->status = status;
+          e->last_seen = last_seen;
         }
       },
       [=](api::get_atom, const std::vector<api::user_id>& ids) {
         std::vector<std::string> out;
         out.reserve(ids.size());
         for (auto& id : ids) {
-          if (auto it = self->state.live.find(id); it != self->state.live.end()) {
-            out.push_back(presence_json(it->second.status, it->second.last_seen));
+          if (auto* e = self->state.live.find(id)) {
+            out.push_back(presence_json(e->status, e->last_seen));
             continue;
           }
           auto seen = self->state.ctx->db->last_seen(id);
@@ -71,11 +62,8 @@ caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
         return out;
       },
       [=](api::idle_atom, const api::user_id& id, std::uint64_t handled) {
-        auto it = self->state.live.find(id);
-        if (it == self->state.live.end() || it->second.delegated != handled)
-          return;  // more work reached it meanwhile: it stays
-        self->send(it->second.actor, api::retire_atom::value);
-        self->state.live.erase(it);
+        if (auto presence = self->state.live.take_idle(id, handled))
+          self->send(presence, api::retire_atom::value);
       },
   };
 }

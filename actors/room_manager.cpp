@@ -30,13 +30,13 @@ using self_ptr = caf::stateful_actor<room_manager_state>*;
 
 // The live room actor of `id`, spawned on first use; counts one delegation.
 caf::actor& route(self_ptr self, const api::room_id& id) {
-  auto& e = self->state.live[id];
-  if (!e.room) {
-    // Linked: rooms stop with the manager.
-    e.room = self->spawn<caf::linked>(room_actor, id, self->state.ctx, caf::actor{self});
-  }
-  ++e.delegated;
-  return e.room;
+  return self->state.live
+      .route(id,
+             [&](auto& e) {
+               // Linked: rooms stop with the manager.
+               e.actor = self->spawn<caf::linked>(room_actor, id, self->state.ctx, caf::actor{self});
+             })
+      .actor;
 }
 
 caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, const std::string& name,
@@ -56,16 +56,7 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   // A room that ended (retired, or failed) is dropped from the directory; the
   // next request activates it again from storage. Any other exit stops us.
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    auto& live = self->state.live;
-    for (auto it = live.begin(); it != live.end(); ++it)
-      if (it->second.room.address() == msg.source) {
-        live.erase(it);
-        return;
-      }
-    if (msg.reason)
-      self->quit(msg.reason);
-  });
+  self->set_exit_handler([self](caf::exit_msg& msg) { forget_or_quit(self, self->state.live, msg); });
   return {
       [=](api::create_atom, const api::caller& who, const std::string& name, const std::string& topic,
           const std::string& visibility) { return create_room(self, who, name, topic, visibility); },
@@ -92,11 +83,8 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
         return self->delegate(route(self, dm_room_id(who.id, other.id)), a, who, other);
       },
       [=](api::idle_atom, const api::room_id& id, std::uint64_t handled) {
-        auto it = self->state.live.find(id);
-        if (it == self->state.live.end() || it->second.delegated != handled)
-          return;  // more work reached it meanwhile: it stays
-        self->send(it->second.room, api::retire_atom::value);
-        self->state.live.erase(it);
+        if (auto room = self->state.live.take_idle(id, handled))
+          self->send(room, api::retire_atom::value);
       },
   };
 }

@@ -5,23 +5,18 @@
 // traffic to room actors passes here, so it can count what it delegated and
 // passivate an idle room only when nothing is in flight to it.
 
-#include <unordered_map>
-
 #include <caf/stateful_actor.hpp>
 
 #include "actors/context.hpp"
+#include "actors/directory.hpp"
 
 namespace confab::actors {
 
 struct room_manager_state {
   static inline const char* name = "confab.room_manager";
 
-  struct entry {
-    caf::actor room;
-    std::uint64_t delegated = 0;
-  };
   context_ptr ctx;
-  std::unordered_map<api::room_id, entry> live;
+  directory<api::room_id> live;
 };
 
 caf::behavior room_manager(caf::stateful_actor<room_manager_state>* self, context_ptr ctx);
