@@ -66,6 +66,10 @@ caf::expected<storage::stored_user*> account_state::user(const api::user_id& id)
   return &(users[id] = std::move(*u));
 }
 
+void account_state::remember(const storage::stored_user& u) {
+  users[u.info.id] = u;
+}
+
 caf::expected<api::token_claims> account_state::check_token(const std::string& token) {
   auto c = tokens::verify(secret, token, now_ms());
   if (!c)
@@ -83,6 +87,59 @@ caf::expected<api::token_claims> account_state::check_token(const std::string& t
 namespace {
 
 using self_ptr = caf::stateful_actor<account_state>*;
+constexpr std::uint32_t sync_page = 500;
+
+// Every account actor keeps every user (a replicated table): the owner of a
+// username makes each change, then sends the record to the other nodes, so
+// logins, token checks and lookups are answered on any node.
+void replicate(self_ptr self, const storage::stored_user& u) {
+  for (auto& m : self->state.ctx->place->current()->live)
+    if (m.accounts != caf::actor{self})
+      self->send(m.accounts, api::replicate_atom::value, u);
+}
+
+void replicate_revoke(self_ptr self, const std::string& jti, std::int64_t expires_at) {
+  for (auto& m : self->state.ctx->place->current()->live)
+    if (m.accounts != caf::actor{self})
+      self->send(m.accounts, api::revoke_atom::value, jti, expires_at);
+}
+
+caf::error revoke_here(self_ptr self, const std::string& jti, std::int64_t expires_at) {
+  if (auto err = self->state.ctx->db->revoke(jti, expires_at))
+    return err;
+  auto& revoked = self->state.revoked;
+  revoked.emplace(jti, expires_at);
+  // An expired token fails verification anyway: forget its revocation.
+  if (revoked.size() % 1024 == 0)
+    std::erase_if(revoked, [now = now_ms()](const auto& kv) { return kv.second <= now; });
+  return caf::none;
+}
+
+// Copies every user (page by page), then the revocations, from `source`.
+void sync_from(self_ptr self, caf::actor source, std::string after, std::uint64_t copied, caf::response_promise rp) {
+  self->request(source, std::chrono::seconds(10), api::sync_atom::value, after, sync_page)
+      .then(
+          [=](const std::vector<storage::stored_user>& page) mutable {
+            for (auto& u : page) {
+              if (auto err = self->state.ctx->db->put_user(u, true))
+                return rp.deliver(err);
+              self->state.remember(u);
+            }
+            if (page.size() == sync_page)
+              return sync_from(self, source, page.back().info.id.value, copied + page.size(), rp);
+            auto total = copied + page.size();
+            self->request(source, std::chrono::seconds(10), api::sync_atom::value, api::revoke_atom::value)
+                .then(
+                    [=](const std::vector<std::string>& jtis, const std::vector<std::int64_t>& expiries) mutable {
+                      for (std::size_t i = 0; i < jtis.size() && i < expiries.size(); ++i)
+                        if (auto err = revoke_here(self, jtis[i], expiries[i]))
+                          return rp.deliver(err);
+                      rp.deliver(total);
+                    },
+                    [=](caf::error& err) mutable { rp.deliver(err); });
+          },
+          [=](caf::error& err) mutable { rp.deliver(err); });
+}
 
 }  // namespace
 
@@ -141,7 +198,8 @@ caf::result<api::user_info> do_register(self_ptr self, const std::string& userna
               rp.deliver(err);
               return;
             }
-            self->state.users[u.info.id] = u;
+            self->state.remember(u);
+            replicate(self, u);
             rp.deliver(u.info);
           },
           [=](caf::error& err) mutable {
@@ -227,6 +285,7 @@ caf::result<void> do_password(self_ptr self, const api::token_claims& who, const
                         return;
                       }
                       **u = std::move(updated);
+                      replicate(self, **u);
                       static_cast<caf::response_promise&>(rp).deliver(caf::unit);
                     },
                     [=](caf::error& err) mutable { rp.deliver(err); });
@@ -249,6 +308,7 @@ caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, co
   if (auto err = self->state.ctx->db->put_user(updated, false))
     return err;
   **u = std::move(updated);
+  replicate(self, **u);
   return (*u)->info;
 }
 
@@ -283,14 +343,40 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
         return {*c, (*u)->info};
       },
       [=](api::logout_atom, const api::token_claims& c) -> caf::result<void> {
-        if (auto err = self->state.ctx->db->revoke(c.jti, c.expires_at))
+        if (auto err = revoke_here(self, c.jti, c.expires_at))
           return err;
-        auto& revoked = self->state.revoked;
-        revoked.emplace(c.jti, c.expires_at);
-        // An expired token fails verification anyway: forget its revocation.
-        if (revoked.size() % 1024 == 0)
-          std::erase_if(revoked, [now = now_ms()](const auto& kv) { return kv.second <= now; });
+        replicate_revoke(self, c.jti, c.expires_at);
         return caf::unit;
+      },
+      // A change made by the owner of the username, or a logout elsewhere.
+      [=](api::replicate_atom, const storage::stored_user& u) {
+        if (auto err = self->state.ctx->db->put_user(u, true))
+          return;  // the next join's copy repairs it
+        self->state.remember(u);
+      },
+      [=](api::revoke_atom, const std::string& jti, std::int64_t expires_at) {
+        [[maybe_unused]] auto ignored = revoke_here(self, jti, expires_at);  // kept in memory even if not stored
+      },
+      // Copy everything from `source` (a node we joined).
+      [=](api::sync_atom, const caf::actor& source) {
+        auto rp = self->make_response_promise();
+        sync_from(self, source, "", 0, rp);
+      },
+      [=](api::sync_atom, const std::string& after,
+          std::uint32_t limit) -> caf::result<std::vector<storage::stored_user>> {
+        auto page = self->state.ctx->db->users_after(after, std::min<std::uint32_t>(limit, sync_page));
+        if (!page)
+          return page.error();
+        return std::move(*page);
+      },
+      [=](api::sync_atom, api::revoke_atom) {
+        std::vector<std::string> jtis;
+        std::vector<std::int64_t> expiries;
+        for (auto& [jti, exp] : self->state.revoked) {
+          jtis.push_back(jti);
+          expiries.push_back(exp);
+        }
+        return caf::make_message(std::move(jtis), std::move(expiries));
       },
       [=](api::profile_atom, const api::user_id& id, const api::profile_patch& p) { return do_profile(self, id, p); },
       [=](api::password_atom, const api::token_claims& who, const std::string& old_pw, const std::string& new_pw) {

@@ -1,7 +1,10 @@
 #pragma once
 
-// Account actor: one per node, owner of the accounts whose username this node
-// owns (all of them on a single node). Registers users, checks passwords, signs
+// Account actor: one per node. It makes the changes to the accounts whose
+// username this node owns (register, profile, password, logout) and sends
+// each changed record to the other nodes' account actors, so every node keeps
+// every account and checks logins and tokens locally; a node that joins
+// copies them all first. Registers users, checks passwords, signs
 // and verifies tokens, keeps revocations, rate-limits logins. Password hashing
 // (Argon2id, deliberately slow) runs on a pool of detached hasher actors so
 // neither this actor nor the scheduler's threads ever wait for it.
@@ -51,6 +54,7 @@ struct account_state {
   attempt_window ip_attempts;
 
   [[nodiscard]] caf::expected<storage::stored_user*> user(const api::user_id& id);
+  void remember(const storage::stored_user& u);
   [[nodiscard]] caf::expected<api::token_claims> check_token(const std::string& token);
 };
 

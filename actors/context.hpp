@@ -8,6 +8,7 @@
 #include <caf/actor.hpp>
 #include <string>
 
+#include "actors/interest.hpp"
 #include "cluster/placement.hpp"
 #include "config/options.hpp"
 #include "storage/store.hpp"
@@ -20,6 +21,12 @@ struct node_context {
   std::shared_ptr<cluster::placement> place;
   config::limits lim;
   std::string node_id;
+  // This node's node actor (membership; cluster/node_actor.hpp).
+  caf::actor node;
+  // Bearer token of the admin API.
+  std::string admin_token;
+  // Which hubs get the events of each room held here.
+  std::shared_ptr<interest_table> interest = std::make_shared<interest_table>();
   // Makes image thumbnails (libvips, detached); set before any traffic.
   caf::actor thumbnailer;
 };

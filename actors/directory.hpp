@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/system_messages.hpp>
@@ -56,6 +57,23 @@ class directory {
         return true;
       }
     return false;
+  }
+
+  // The actor of `id`, removed from the directory whatever it still has to do.
+  [[nodiscard]] caf::actor take(const Id& id) {
+    auto it = live_.find(id);
+    if (it == live_.end())
+      return {};
+    auto actor = std::move(it->second.actor);
+    live_.erase(it);
+    return actor;
+  }
+  [[nodiscard]] std::vector<Id> ids() const {
+    std::vector<Id> out;
+    out.reserve(live_.size());
+    for (auto& [id, e] : live_)
+      out.push_back(id);
+    return out;
   }
 
   [[nodiscard]] entry* find(const Id& id) {

@@ -3,10 +3,13 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/account.hpp"
+#include "actors/admin_frontend.hpp"
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
 #include "actors/api/sinks.hpp"
 #include "actors/files.hpp"
+#include "actors/http_exchange.hpp"
+#include "actors/presence_manager.hpp"
 #include "actors/upload.hpp"
 #include "wire/codec.hpp"
 
@@ -20,80 +23,6 @@ namespace {
 
 using self_ptr = caf::stateful_actor<http_frontend_state>*;
 constexpr auto request_timeout = std::chrono::seconds(10);
-
-// One HTTP exchange: the parsed call and where its answer goes.
-struct exchange {
-  api::http_call call;
-  api::responder_ptr out;
-  std::vector<std::string> path;
-  std::map<std::string, std::string> query;
-  json body;
-
-  void respond(unsigned status, std::string body_text = {}) const {
-    api::http_reply r;
-    r.status = status;
-    r.body = std::move(body_text);
-    out->respond(std::move(r));
-  }
-  void respond_json(unsigned status, const json& j) const { respond(status, j.dump()); }
-  // status 0: the code's own status.
-  void respond_error(const caf::error& err, unsigned status = 0) const {
-    auto f = api::describe(err);
-    // HTTP has no not_member code: the contract answers non-members 403 forbidden.
-    if (f.code == errc::not_member)
-      f.code = errc::forbidden;
-    api::http_reply r;
-    r.status = status != 0 ? status : api::http_status(f.code);
-    r.body = wire::http_error(f);
-    if (f.retry_after_ms > 0)
-      r.headers.emplace_back("Retry-After", std::to_string((f.retry_after_ms + 999) / 1000));
-    out->respond(std::move(r));
-  }
-  void bad(const std::string& why) const { respond_error(fail(errc::invalid_request, why)); }
-};
-using exchange_ptr = std::shared_ptr<exchange>;
-
-void split_target(exchange& ex) {
-  auto& target = ex.call.target;
-  auto q = target.find('?');
-  std::string path = target.substr(0, q);
-  std::size_t start = 1;
-  while (start <= path.size()) {
-    auto end = path.find('/', start);
-    if (end == std::string::npos)
-      end = path.size();
-    if (end > start)
-      ex.path.push_back(path.substr(start, end - start));
-    start = end + 1;
-  }
-  if (q == std::string::npos)
-    return;
-  std::string query = target.substr(q + 1);
-  std::size_t pos = 0;
-  while (pos <= query.size()) {
-    auto amp = query.find('&', pos);
-    if (amp == std::string::npos)
-      amp = query.size();
-    auto item = query.substr(pos, amp - pos);
-    auto eq = item.find('=');
-    if (!item.empty())
-      ex.query[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
-    pos = amp + 1;
-  }
-}
-
-// Parses the JSON body into ex.body; answers 400 and returns false otherwise.
-bool parse_body(exchange& ex) {
-  if (ex.call.body.empty()) {
-    ex.body = json::object();
-    return true;
-  }
-  if (wire::parse_object(ex.call.body, ex.body) != wire::parse_status::ok) {
-    ex.bad("body must be a JSON object");
-    return false;
-  }
-  return true;
-}
 
 // Reads a non-negative integer query parameter; answers 400 on junk.
 bool query_seq(const exchange& ex, const char* key, std::uint64_t& out) {
@@ -115,7 +44,8 @@ void with_auth(self_ptr self, const exchange_ptr& ex, F f) {
   static const std::string bearer = "Bearer ";
   if (h.size() <= bearer.size() || h.compare(0, bearer.size(), bearer) != 0)
     return ex->respond_error(fail(errc::unauthorized, "missing bearer token"));
-  self->request(self->state.ctx->place->account(""), request_timeout, api::verify_atom::value, h.substr(bearer.size()))
+  self->request(self->state.ctx->place->self().accounts, request_timeout, api::verify_atom::value,
+                h.substr(bearer.size()))
       .then([=](const api::token_claims& c, const api::user_info& u) { f(c, u); },
             [=](caf::error&) { ex->respond_error(fail(errc::unauthorized, "invalid or revoked token")); });
 }
@@ -129,11 +59,8 @@ void with_user(self_ptr self, const exchange_ptr& ex, const std::string& usernam
 
 // Calls f with the presence ({status, last_seen?} JSON) of each of `users`.
 template <class F>
-void with_presence(self_ptr self, const exchange_ptr& ex, std::vector<api::user_id> users, F f) {
-  auto manager = self->state.ctx->place->presence(users.empty() ? api::user_id{} : users.front());
-  self->request(manager, request_timeout, api::get_atom::value, std::move(users))
-      .then([=](const std::vector<std::string>& presence) { f(presence); },
-            [=](caf::error& err) { ex->respond_error(err); });
+void with_presence(self_ptr self, std::vector<api::user_id> users, F f) {
+  query_presence(self, *self->state.ctx->place, std::move(users), f);
 }
 
 // An authenticated call's handler.
@@ -228,7 +155,7 @@ void change_password(self_ptr self, const exchange_ptr& ex, const authed& a) {
 
 void get_user(self_ptr self, const exchange_ptr& ex, const authed&) {
   with_user(self, ex, ex->path[3], [=](const api::user_info& u) {
-    with_presence(self, ex, {u.id}, [=](const std::vector<std::string>& presence) {
+    with_presence(self, {u.id}, [=](const std::vector<std::string>& presence) {
       ex->respond_json(200, json{{"user", wire::user_json(u)}, {"presence", json::parse(presence.at(0))}});
     });
   });
@@ -240,7 +167,7 @@ void open_dm(self_ptr self, const exchange_ptr& ex, const authed& a) {
   if (!error.empty())
     return ex->bad(error);
   with_user(self, ex, *username, [=](const api::user_info& other) {
-    self->request(self->state.ctx->place->room(api::room_id{}), request_timeout, api::dm_atom::value, a.who.who, other)
+    self->request(self->state.ctx->place->self().rooms, request_timeout, api::dm_atom::value, a.who.who, other)
         .then(
             [=](const api::room_info& r) {
               ex->respond_json(200, json{{"room", wire::room_json(r)}});
@@ -263,8 +190,8 @@ void create_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->bad("topic must have at most 500 characters");
   if (*visibility != "public" && *visibility != "private")
     return ex->bad("visibility must be public or private");
-  self->request(self->state.ctx->place->room(api::room_id{}), request_timeout, api::create_atom::value, a.who.who,
-                *name, topic.value_or(""), *visibility)
+  self->request(self->state.ctx->place->self().rooms, request_timeout, api::create_atom::value, a.who.who, *name,
+                topic.value_or(""), *visibility)
       .then(
           [=](const api::room_info& r) {
             ex->respond_json(201, json{{"room", wire::room_json(r)}});
@@ -273,7 +200,8 @@ void create_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
 }
 
 void my_rooms(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, a.who.who.id)
+  self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, a.who.who.id,
+                caf::actor{})
       .then(
           [=](const std::vector<api::my_room>& rooms) {
             json list = json::array();
@@ -340,7 +268,7 @@ void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
   if (limit < 1 || limit > self->state.ctx->lim.history_max)
     return ex->bad("limit must be 1-" + std::to_string(self->state.ctx->lim.history_max));
   h.limit = static_cast<std::uint32_t>(limit);
-  self->request(self->state.ctx->place->reader(h.room), request_timeout, api::history_atom::value, h)
+  self->request(self->state.ctx->place->room(h.room), request_timeout, api::history_atom::value, h)
       .then(
           [=](const api::history_page& page) {
             ex->respond(200, R"({"messages":)" + wire::join_array(page.messages) + R"(,"has_more":)" +
@@ -351,13 +279,13 @@ void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
 
 void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::room_id room{ex->path[3]};
-  self->request(self->state.ctx->place->reader(room), request_timeout, api::members_atom::value, room, a.who.who.id)
+  self->request(self->state.ctx->place->room(room), request_timeout, api::members_atom::value, room, a.who.who.id)
       .then(
           [=](const std::vector<api::member_entry>& members) {
             std::vector<api::user_id> ids;
             for (auto& m : members)
               ids.push_back(m.user.id);
-            with_presence(self, ex, ids, [=](const std::vector<std::string>& presence) {
+            with_presence(self, ids, [=](const std::vector<std::string>& presence) {
               json list = json::array();
               for (std::size_t i = 0; i < members.size() && i < presence.size(); ++i)
                 list.push_back({{"user", wire::user_json(members[i].user)},
@@ -401,7 +329,7 @@ void invite(self_ptr self, const exchange_ptr& ex, const authed& a) {
 // Checks that the user may see `room`'s files, then calls f.
 template <class F>
 void with_membership(self_ptr self, const exchange_ptr& ex, const api::room_id& room, const authed& a, F f) {
-  self->request(self->state.ctx->place->reader(room), request_timeout, api::members_atom::value, room, a.who.who.id)
+  self->request(self->state.ctx->place->room(room), request_timeout, api::members_atom::value, room, a.who.who.id)
       .then([=](const std::vector<api::member_entry>&) { f(); }, [=](caf::error& err) { ex->respond_error(err); });
 }
 
@@ -554,6 +482,8 @@ void route(self_ptr self, const exchange_ptr& ex) {
     return ex->respond_error(fail(errc::too_large, "request body is over the limit"));
   if (p.size() == 1 && p[0] == "healthz" && ex->call.method == "GET")
     return ex->respond_json(200, json{{"status", "ok"}, {"node", self->state.ctx->node_id}});
+  if (!p.empty() && p[0] == "admin")
+    return admin_route(self, self->state.ctx, ex);
   if (p.size() < 3 || p[0] != "api" || p[1] != "v1")
     return ex->respond_error(fail(errc::not_found, "no such endpoint"));
   bool path_known = false;

@@ -136,7 +136,45 @@ void hub_state::deliver_user(const api::user_id& user, const api::shared_text& e
     to_session(sessions.at(session), api::room_id{}, 0, event);
 }
 
-caf::behavior hub_actor(caf::stateful_actor<hub_state>* self) {
+bool hub_state::wants(const api::room_id& room) const {
+  return room_users.count(room) > 0 || !unknown_users.empty();
+}
+
+namespace {
+
+using self_ptr = caf::stateful_actor<hub_state>*;
+
+api::shared_text share(std::string& text) {
+  return std::make_shared<const std::string>(std::move(text));
+}
+
+// A room event; a hub with nobody in the room tells the room to stop sending.
+void on_event(self_ptr self, const api::room_id& room, api::seq_t seq, const api::user_id& except,
+              std::uint64_t generation, const api::shared_text& event) {
+  if (!self->state.wants(room)) {
+    if (auto sender = caf::actor_cast<caf::actor>(self->current_sender()))
+      self->send(sender, api::uninterest_atom::value, room, caf::actor{self}, generation);
+    return;
+  }
+  self->state.deliver(room, seq, except, event);
+}
+
+// Membership changed: the owners of the rooms of our users may be other
+// nodes now, and presence may live elsewhere; both hear from us again.
+void on_view(self_ptr self) {
+  auto& st = self->state;
+  auto& place = *st.ctx->place;
+  for (auto& [room, users] : st.room_users)
+    self->send(place.room(room), api::interest_atom::value, room, caf::actor{self});
+  for (auto& [addr, entry] : st.sessions)
+    if (entry.ready)
+      self->send(caf::actor_cast<caf::actor>(addr), api::view_atom::value);
+}
+
+}  // namespace
+
+caf::behavior hub_actor(self_ptr self, context_ptr ctx) {
+  self->state.ctx = std::move(ctx);
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove(msg.source); });
   return {
       [=](api::subscribe_atom, const api::user_id& user, api::sink_ptr sink) {
@@ -155,11 +193,24 @@ caf::behavior hub_actor(caf::stateful_actor<hub_state>* self) {
         self->state.ready(caf::actor_cast<caf::actor_addr>(self->current_sender()), rooms, last_seqs);
       },
       [=](api::event_atom, const api::room_id& room, api::seq_t seq, const api::user_id& except,
-          const api::shared_text& event) { self->state.deliver(room, seq, except, event); },
+          std::uint64_t generation,
+          const api::shared_text& event) { on_event(self, room, seq, except, generation, event); },
+      [=](api::event_atom, const api::room_id& room, api::seq_t seq, const api::user_id& except,
+          std::uint64_t generation,
+          std::string& event) { on_event(self, room, seq, except, generation, share(event)); },
       [=](api::session_event_atom, const caf::actor_addr& session, const api::shared_text& event) {
         if (auto it = self->state.sessions.find(session); it != self->state.sessions.end())
           self->state.to_session(it->second, api::room_id{}, 0, event);
       },
+      [=](api::session_event_atom, const caf::actor_addr& session, std::string& event) {
+        if (auto it = self->state.sessions.find(session); it != self->state.sessions.end())
+          self->state.to_session(it->second, api::room_id{}, 0, share(event));
+      },
+      [=](api::user_event_atom, const api::user_id& user, std::string& event) {
+        self->state.deliver_user(user, share(event));
+      },
+      [=](api::view_atom) { on_view(self); },
+      [=](api::stats_atom) { return static_cast<std::uint64_t>(self->state.sessions.size()); },
       // A direct room was made: the two users' sessions here watch each other.
       [=](api::dm_atom, const api::user_id& a, const api::user_id& b) {
         for (auto [user, partner] : {std::pair{a, b}, std::pair{b, a}})

@@ -22,6 +22,7 @@
 
 #include "actors/api/messages.hpp"
 #include "actors/api/sinks.hpp"
+#include "actors/context.hpp"
 
 namespace confab::actors {
 
@@ -57,6 +58,11 @@ struct hub_state {
   std::unordered_map<api::room_id, std::unordered_set<api::user_id>> room_users;  // known users only
   std::unordered_set<api::user_id> unknown_users;
   bool shutting_down = false;
+  context_ptr ctx;
+
+  // Whether an event of the room has anyone here to go to (users whose rooms
+  // are not known yet take everything).
+  [[nodiscard]] bool wants(const api::room_id& room) const;
 
   void subscribe(const caf::actor_addr& session, const api::user_id& user, api::sink_ptr sink);
   // `rooms` and `last_seqs` (same order) as the session read them.
@@ -74,6 +80,6 @@ struct hub_state {
   void apply_membership(user_entry& u, const api::user_id& user, const api::room_id& room, bool joined);
 };
 
-caf::behavior hub_actor(caf::stateful_actor<hub_state>* self);
+caf::behavior hub_actor(caf::stateful_actor<hub_state>* self, context_ptr ctx);
 
 }  // namespace confab::actors

@@ -1,11 +1,14 @@
 #include "actors/presence.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_cast.hpp>
 #include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/fanout.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
@@ -21,9 +24,9 @@ std::string presence_state::json() const {
   return presence_json(status(), last_seen);
 }
 
-bool presence_state::session_up(const caf::actor_addr& session) {
+bool presence_state::session_up(const caf::actor_addr& session, const caf::actor& hub) {
   bool was_offline = sessions.empty();
-  sessions.insert(session);
+  sessions[session] = hub;
   if (was_offline)
     chosen = "online";  // away and dnd last until the last session ends
   return was_offline;
@@ -53,16 +56,21 @@ void changed(self_ptr self, const caf::actor& manager) {
   data["user"] = st.username;
   auto event = wire::shared_event("presence", data.dump());
   for (auto& [session, hub] : st.watchers)
-    self->send(hub, api::session_event_atom::value, session, event);
+    send_text(self, hub, api::session_event_atom::value, event, session);
   self->send(manager, api::status_atom::value, st.user, st.status(), st.last_seen);
 }
 
 void notify(self_ptr self, const std::string& data) {
   auto& st = self->state;
   if (!st.sessions.empty()) {
+    // One copy per node with a session of the user.
     auto event = wire::shared_event("notification", data);
-    for (auto& hub : st.ctx->place->hubs())
-      self->send(hub, api::user_event_atom::value, st.user, event);
+    std::vector<caf::actor> hubs;
+    for (auto& [session, hub] : st.sessions)
+      if (std::find(hubs.begin(), hubs.end(), hub) == hubs.end())
+        hubs.push_back(hub);
+    for (auto& hub : hubs)
+      send_text(self, hub, api::user_event_atom::value, event, st.user);
     return;
   }
   if (auto pusher = st.ctx->place->pusher())
@@ -92,11 +100,11 @@ caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, 
   });
   auto sender = [self] { return caf::actor_cast<caf::actor_addr>(self->current_sender()); };
   return {
-      [=](api::session_up_atom, const api::user_id&, const std::string&) {
+      [=](api::session_up_atom, const api::user_id&, const std::string&, const caf::actor& hub) {
         ++self->state.handled;
         auto session = sender();
         self->monitor(session);
-        if (self->state.session_up(session))
+        if (self->state.session_up(session, hub))
           changed(self, manager);
       },
       [=](api::status_atom, const api::user_id&, const std::string& status) {

@@ -24,7 +24,8 @@ struct presence_state {
   context_ptr ctx;
   api::user_id user;
   std::string username;
-  std::unordered_set<caf::actor_addr> sessions;
+  // The user's sessions, on any node, with the hub that delivers to each.
+  std::unordered_map<caf::actor_addr, caf::actor> sessions;
   std::string chosen = "online";  // what the user set: online, away, dnd
   std::int64_t last_seen = 0;     // when the last session ended (ms), 0: never
   // Watching sessions and the hub that delivers to each (events wait there
@@ -37,7 +38,7 @@ struct presence_state {
   // {status, last_seen?}
   [[nodiscard]] std::string json() const;
   // Each returns whether the visible status changed.
-  bool session_up(const caf::actor_addr& session);
+  bool session_up(const caf::actor_addr& session, const caf::actor& hub);
   bool session_down(const caf::actor_addr& session, std::int64_t now);
   bool choose(const std::string& status);
   [[nodiscard]] bool idle() const { return sessions.empty() && watchers.empty(); }

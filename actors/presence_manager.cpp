@@ -1,5 +1,7 @@
 #include "actors/presence_manager.hpp"
 
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
@@ -24,13 +26,55 @@ caf::actor& route(self_ptr self, const api::user_id& id) {
 
 }  // namespace
 
+void query_presence(caf::event_based_actor* self, const cluster::placement& place, std::vector<api::user_id> users,
+                    std::function<void(const std::vector<std::string>&)> done) {
+  struct gather {
+    std::vector<std::string> out;
+    std::size_t pending = 0;
+    std::function<void(const std::vector<std::string>&)> done;
+  };
+  auto g = std::make_shared<gather>();
+  g->out.assign(users.size(), presence_json("offline", 0));
+  g->done = std::move(done);
+  // Owner -> the users it answers for, with their positions.
+  std::vector<std::pair<caf::actor, std::pair<std::vector<std::size_t>, std::vector<api::user_id>>>> asks;
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    auto owner = place.presence(users[i]);
+    auto it = std::find_if(asks.begin(), asks.end(), [&](auto& a) { return a.first == owner; });
+    if (it == asks.end()) {
+      asks.push_back({owner, {}});
+      it = std::prev(asks.end());
+    }
+    it->second.first.push_back(i);
+    it->second.second.push_back(users[i]);
+  }
+  g->pending = asks.size();
+  if (asks.empty())
+    return g->done(g->out);
+  for (auto& [owner, part] : asks) {
+    auto at = part.first;
+    auto finish = [g] {
+      if (--g->pending == 0)
+        g->done(g->out);
+    };
+    self->request(owner, std::chrono::seconds(5), api::get_atom::value, part.second)
+        .then(
+            [g, at, finish](const std::vector<std::string>& presence) {
+              for (std::size_t k = 0; k < at.size() && k < presence.size(); ++k)
+                g->out[at[k]] = presence[k];
+              finish();
+            },
+            [finish](caf::error&) { finish(); });
+  }
+}
+
 caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   // A presence actor that ended is dropped; any other exit stops us.
   self->set_exit_handler([self](caf::exit_msg& msg) { forget_or_quit(self, self->state.live, msg); });
   return {
-      [=](api::session_up_atom a, const api::user_id& id, const std::string& name) {
-        return self->delegate(route(self, id), a, id, name);
+      [=](api::session_up_atom a, const api::user_id& id, const std::string& name, const caf::actor& hub) {
+        return self->delegate(route(self, id), a, id, name, hub);
       },
       [=](api::status_atom a, const api::user_id& id, const std::string& status) {
         return self->delegate(route(self, id), a, id, status);
@@ -61,6 +105,16 @@ caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
         }
         return out;
       },
+      // Presence of users another node owns now starts there afresh, when
+      // their sessions announce themselves again (see the hub).
+      [=](api::view_atom) {
+        auto& place = *self->state.ctx->place;
+        for (auto& id : self->state.live.ids())
+          if (place.presence(id) != caf::actor{self})
+            if (auto presence = self->state.live.take(id))
+              self->send(presence, api::retire_atom::value);
+      },
+      [=](api::stats_atom) { return static_cast<std::uint64_t>(self->state.live.size()); },
       [=](api::idle_atom, const api::user_id& id, std::uint64_t handled) {
         if (auto presence = self->state.live.take_idle(id, handled))
           self->send(presence, api::retire_atom::value);

@@ -5,6 +5,9 @@
 // user has neither sessions nor watchers, as rooms are). Keeps a snapshot of
 // every live user's status for cheap queries (member lists, user lookups).
 
+#include <functional>
+
+#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/context.hpp"
@@ -25,5 +28,11 @@ struct presence_manager_state {
 };
 
 caf::behavior presence_manager(caf::stateful_actor<presence_manager_state>* self, context_ptr ctx);
+
+// Asks the owners of the users' presence, one request per node, and calls
+// `done` with {status, last_seen?} JSON per user in order ("offline" where a
+// node did not answer).
+void query_presence(caf::event_based_actor* self, const cluster::placement& place, std::vector<api::user_id> users,
+                    std::function<void(const std::vector<std::string>&)> done);
 
 }  // namespace confab::actors

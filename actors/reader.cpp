@@ -1,5 +1,10 @@
 #include "actors/reader.hpp"
 
+#include <algorithm>
+#include <iterator>
+
+#include <caf/response_promise.hpp>
+
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
 
@@ -9,6 +14,13 @@ using api::errc;
 using api::fail;
 
 namespace {
+
+const api::room_id& room_of(const api::my_room& r) {
+  return r.room.id;
+}
+const api::room_id& room_of(const api::room_info& r) {
+  return r.id;
+}
 
 // Room exists and `user` is a member (not just invited).
 caf::error check_member(const storage::store& db, const api::room_id& room, const api::user_id& user) {
@@ -24,9 +36,72 @@ caf::error check_member(const storage::store& db, const api::room_id& room, cons
   return caf::none;
 }
 
+// The rooms of `user` held on this node. hub: a session's hub that gets the
+// events of these rooms from now on; it is added before the last seqs are
+// read, so every later event reaches it (see interest.hpp).
+caf::result<std::vector<api::my_room>> local_rooms(const context_ptr& ctx, const api::user_id& user,
+                                                   const caf::actor& hub) {
+  auto ids = ctx->db->rooms_of(user);
+  if (!ids)
+    return ids.error();
+  if (hub)
+    for (auto& id : *ids)
+      ctx->interest->add(id, hub);
+  std::vector<api::my_room> out;
+  for (auto& id : *ids) {
+    auto info = ctx->db->room(id);
+    auto last = ctx->db->last_seq(id);
+    auto read = ctx->db->last_read(user, id);
+    if (!info || !last || !read)
+      return fail(errc::unavailable, "storage read failed");
+    api::user_id partner;
+    if (info->kind == "dm") {
+      auto members = ctx->db->members(id);
+      if (!members)
+        return members.error();
+      for (auto& [member, role] : *members)
+        if (member != user)
+          partner = member;
+    }
+    out.push_back({std::move(*info), *last, *read, std::move(partner)});
+  }
+  return out;
+}
+
+// Asks the readers of every live node with `args`, and answers with all the
+// lists they sent, sorted by room id. A node that does not answer in time
+// is left out (its rooms are unavailable until it is back).
+template <class T, class... Ts>
+void gather_all(caf::event_based_actor* self, const context_ptr& ctx, Ts... args) {
+  struct gather {
+    std::vector<T> out;
+    std::size_t pending = 0;
+    caf::response_promise rp;
+  };
+  auto g = std::make_shared<gather>();
+  g->rp = self->make_response_promise();
+  auto view = ctx->place->current();
+  g->pending = view->live.size();
+  for (auto& m : view->live) {
+    auto finish = [g] {
+      if (--g->pending > 0)
+        return;
+      std::sort(g->out.begin(), g->out.end(), [](const T& a, const T& b) { return room_of(a) < room_of(b); });
+      g->rp.deliver(std::move(g->out));
+    };
+    self->request(m.readers, std::chrono::seconds(5), args..., true)
+        .then(
+            [g, finish](std::vector<T>& part) {
+              std::move(part.begin(), part.end(), std::back_inserter(g->out));
+              finish();
+            },
+            [finish](caf::error&) { finish(); });
+  }
+}
+
 }  // namespace
 
-caf::behavior reader_actor(caf::event_based_actor*, context_ptr ctx) {
+caf::behavior reader_actor(caf::event_based_actor* self, context_ptr ctx) {
   return {
       [ctx](api::history_atom, const api::history_request& req) -> caf::result<api::history_page> {
         if (auto err = check_member(*ctx->db, req.room, req.user))
@@ -55,31 +130,14 @@ caf::behavior reader_actor(caf::event_based_actor*, context_ptr ctx) {
         }
         return out;
       },
-      [ctx](api::my_rooms_atom, const api::user_id& user) -> caf::result<std::vector<api::my_room>> {
-        auto ids = ctx->db->rooms_of(user);
-        if (!ids)
-          return ids.error();
-        std::vector<api::my_room> out;
-        for (auto& id : *ids) {
-          auto info = ctx->db->room(id);
-          auto last = ctx->db->last_seq(id);
-          auto read = ctx->db->last_read(user, id);
-          if (!info || !last || !read)
-            return fail(errc::unavailable, "storage read failed");
-          api::user_id partner;
-          if (info->kind == "dm") {
-            auto members = ctx->db->members(id);
-            if (!members)
-              return members.error();
-            for (auto& [member, role] : *members)
-              if (member != user)
-                partner = member;
-          }
-          out.push_back({std::move(*info), *last, *read, std::move(partner)});
-        }
-        return out;
+      [=](api::my_rooms_atom a, const api::user_id& user, const caf::actor& hub) {
+        gather_all<api::my_room>(self, ctx, a, user, hub);
       },
-      [ctx](api::public_atom) -> caf::result<std::vector<api::room_info>> {
+      [ctx](api::my_rooms_atom, const api::user_id& user, const caf::actor& hub, bool) {
+        return local_rooms(ctx, user, hub);
+      },
+      [=](api::public_atom a) { gather_all<api::room_info>(self, ctx, a); },
+      [ctx](api::public_atom, bool) -> caf::result<std::vector<api::room_info>> {
         auto rooms = ctx->db->public_rooms();
         if (!rooms)
           return rooms.error();

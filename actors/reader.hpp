@@ -4,7 +4,9 @@
 // pages, member lists and room lists straight from RocksDB (each read one
 // consistent snapshot), so queries never queue behind a busy room's writes.
 // Membership is checked against storage, which the room actor writes before
-// it answers.
+// it answers. History and member lists reach the pool of the node holding
+// the room (through the room manager); a user's rooms and the public
+// directory are gathered from the readers of every live node.
 
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>

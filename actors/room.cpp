@@ -7,6 +7,7 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/fanout.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
@@ -48,13 +49,21 @@ std::string member_event(const api::room_id& room, const std::string& username, 
   return wire::json{{"room", room.value}, {"user", username}, {"action", action}}.dump();
 }
 
-// One encoding, one shared buffer, one message per hub. seq: the message's
-// seq, 0 for other events; except: a user whose sessions skip it.
+// One encoding, one shared buffer, one message per hub that has members of
+// the room online (see interest.hpp). seq: the message's seq, 0 for other
+// events; except: a user whose sessions skip it.
 void emit(self_ptr self, std::string_view op, const std::string& data, api::seq_t seq = 0,
           const api::user_id& except = {}) {
   auto ev = wire::shared_event(op, data);
+  auto targets = self->state.ctx->interest->of(self->state.info.id);
+  for (auto& hub : targets.hubs)
+    send_text(self, hub, api::event_atom::value, ev, self->state.info.id, seq, except, targets.generation);
+}
+
+// An event for every session of `user`, wherever it is.
+void to_user(self_ptr self, const api::user_id& user, const api::shared_text& event) {
   for (auto& hub : self->state.ctx->place->hubs())
-    self->send(hub, api::event_atom::value, self->state.info.id, seq, except, ev);
+    send_text(self, hub, api::user_event_atom::value, event, user);
 }
 
 // A notification for `user`, routed by their presence: to their sessions, or
@@ -92,8 +101,13 @@ void notify_message(self_ptr self, const api::send_request& req, api::seq_t seq,
   }
 }
 
+// Every hub hears of the change (the user may be online anywhere); after a
+// join every hub gets the room's events until it says it has nobody in it.
 void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) {
-  for (auto& hub : self->state.ctx->place->hubs())
+  auto hubs = self->state.ctx->place->hubs();
+  if (joined)
+    self->state.ctx->interest->add_all(self->state.info.id, hubs);
+  for (auto& hub : hubs)
     self->send(hub, api::membership_atom::value, self->state.info.id, user, joined);
 }
 
@@ -194,9 +208,7 @@ caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api
   st.members[invitee.id] = "invited";
   auto data = member_event(st.info.id, invitee.username, "invited");
   emit(self, "member", data);
-  auto invited = wire::shared_event("member", data);
-  for (auto& hub : st.ctx->place->hubs())
-    self->send(hub, api::user_event_atom::value, invitee.id, invited);
+  to_user(self, invitee.id, wire::shared_event("member", data));
   notify(self, invitee.id, 0, who.username, "invite", st.info.name);
   return caf::unit;
 }
@@ -257,9 +269,7 @@ caf::result<api::seq_t, api::seq_t> handle_read(self_ptr self, const api::caller
     if (auto err = st.ctx->db->set_last_read(who.id, st.info.id, marker))
       return err;
     api::my_room counters{st.info, st.last_seq, marker, {}};
-    auto event = wire::shared_event("unread", wire::room_counters_json(counters).dump());
-    for (auto& hub : st.ctx->place->hubs())
-      self->send(hub, api::user_event_atom::value, who.id, event);
+    to_user(self, who.id, wire::shared_event("unread", wire::room_counters_json(counters).dump()));
   }
   return {marker, st.last_seq};
 }
@@ -343,6 +353,23 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
       },
       [=](api::read_atom, const api::room_id&, const api::caller& who, api::seq_t seq)
           -> caf::result<api::seq_t, api::seq_t> { return counted([&] { return handle_read(self, who, seq); }); },
+      [=](api::admin_atom, const api::room_id&) -> caf::result<api::room_admin> {
+        return counted([&]() -> caf::result<api::room_admin> {
+          auto& st = self->state;
+          if (!st.exists)
+            return fail(errc::not_found, "no such room");
+          api::room_admin a{st.info.id, st.ctx->node_id, {}, 0, {}, st.last_seq, self->mailbox().size()};
+          for (auto& [user, role] : st.members)
+            if (role != "invited")
+              a.member_ids.push_back(user);
+          a.members = a.member_ids.size();
+          return a;
+        });
+      },
+      // A hub that has nobody in this room any more.
+      [=](api::uninterest_atom, const api::room_id&, const caf::actor& hub, std::uint64_t generation) {
+        self->state.ctx->interest->remove(self->state.info.id, hub.address(), generation);
+      },
       [=](api::expire_atom) { expire_typing(self); },
       [=](api::retire_atom) { self->quit(); },
       caf::after(idle) >> [=] { self->send(manager, api::idle_atom::value, self->state.info.id, self->state.handled); },

@@ -1,10 +1,22 @@
 #pragma once
 
-// Room manager: one per node. Creates rooms, and routes every request for a
-// room to its room actor, activating it on first use (virtual actors). All
-// traffic to room actors passes here, so it can count what it delegated and
-// passivate an idle room only when nothing is in flight to it.
+// Room manager: one per node. Creates rooms (with ids this node owns), and
+// routes every request for a room: to its room actor when the room is held
+// here, activating it on first use (virtual actors); otherwise to the node
+// that owns the room id, which serves it or, when the room is still held by
+// another node (membership changed since it was made), finds that node and
+// forwards there. Queries (history, members) go to the reader pool of the
+// holding node. All traffic to local room actors passes here, so it can count
+// what it delegated and passivate an idle room only when nothing is in flight
+// to it.
+//
+// Exactly one node holds a room's data and so runs its room actor: a node
+// that neither holds a room nor owns its id never activates it.
 
+#include <unordered_map>
+#include <vector>
+
+#include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/context.hpp"
@@ -15,13 +27,26 @@ namespace confab::actors {
 struct room_manager_state {
   static inline const char* name = "confab.room_manager";
 
+  // A request waiting while the manager asks the other nodes who holds its room.
+  struct waiting {
+    caf::response_promise rp;
+    caf::message msg;
+    std::uint8_t hops = 0;
+  };
+
   context_ptr ctx;
   directory<api::room_id> live;
+  // Room -> room manager of the node found holding it (cleared on view changes).
+  std::unordered_map<api::room_id, caf::actor> located;
+  std::unordered_map<api::room_id, std::vector<waiting>> locating;
 };
 
 caf::behavior room_manager(caf::stateful_actor<room_manager_state>* self, context_ptr ctx);
 
 // The id of the direct room of two users, the same from either side.
 [[nodiscard]] api::room_id dm_room_id(const api::user_id& a, const api::user_id& b);
+
+// The room a routed request is about; empty for other messages.
+[[nodiscard]] api::room_id room_of(const caf::message& msg);
 
 }  // namespace confab::actors

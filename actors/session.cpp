@@ -71,6 +71,7 @@ std::optional<api::room_id> room_field(self_ptr self, const std::string& id, con
 // Direct-room partners are watched without asking.
 void watch_partner(self_ptr self, const api::user_id& partner) {
   auto& st = self->state;
+  st.watching.insert(partner);
   self->request(st.ctx->place->presence(partner), request_timeout, api::watch_atom::value, partner,
                 st.ctx->place->local_hub())
       .then([](const std::string&) {}, [](caf::error&) {});  // best effort: a missed watch is no failure
@@ -94,12 +95,13 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
   // await: frames pipelined behind auth wait until it is done. The hub hears
   // of the session before its rooms are read and is told `ready` after the
   // reply is written (see hub.hpp): no event is missed or comes first.
-  self->request(st.ctx->place->account(""), request_timeout, api::verify_atom::value, *token)
+  self->request(st.ctx->place->self().accounts, request_timeout, api::verify_atom::value, *token)
       .await(
           [=](const api::token_claims& claims, const api::user_info& user) {
             auto& hub = self->state.ctx->place->local_hub();
             self->send(hub, api::subscribe_atom::value, user.id, self->state.sink);
-            self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, user.id)
+            self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, user.id,
+                          self->state.ctx->place->local_hub())
                 .await(
                     [=](const std::vector<api::my_room>& rooms) {
                       auto& st = self->state;
@@ -120,7 +122,8 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
                       // Presence hears of the session, and partner watches start, before the
                       // reply: a notification or status change from then on is not missed;
                       // the hub holds what comes before `ready`, so the reply comes first.
-                      self->send(st.ctx->place->presence(user.id), api::session_up_atom::value, user.id, user.username);
+                      self->send(st.ctx->place->presence(user.id), api::session_up_atom::value, user.id, user.username,
+                                 st.ctx->place->local_hub());
                       for (auto& r : rooms)
                         if (!r.partner.empty())
                           watch_partner(self, r.partner);
@@ -185,7 +188,7 @@ void do_history(self_ptr self, const std::string& id, const json& req) {
                          after.has_value(),
                          after.value_or(0),
                          static_cast<std::uint32_t>(limit.value_or(50))};
-  self->request(st.ctx->place->reader(*room), request_timeout, api::history_atom::value, h)
+  self->request(st.ctx->place->room(*room), request_timeout, api::history_atom::value, h)
       .then(
           [=](const api::history_page& page) {
             std::string data = R"({"messages":)" + wire::join_array(page.messages) + R"(,"has_more":)" +
@@ -286,6 +289,7 @@ void do_watch(self_ptr self, const std::string& id, const json& req) {
   if (found.empty())
     return st.reply_ok(id, R"({"presence":{}})");
   for (auto& [name, uid] : found) {
+    st.watching.insert(uid);
     auto done = [self, id, g] {
       if (--g->pending == 0)
         self->state.reply_ok(id, json{{"presence", g->presence}}.dump());
@@ -377,6 +381,17 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
         self->quit();
       },
       [=](api::closed_atom) { self->quit(); },
+      // Membership changed: presence may be owned by other nodes now; tell
+      // them about this session and what it watches (the hub asks).
+      [=](api::view_atom) {
+        auto& st = self->state;
+        if (!st.authed)
+          return;
+        self->send(st.ctx->place->presence(st.who.id), api::session_up_atom::value, st.who.id, st.who.username,
+                   st.ctx->place->local_hub());
+        for (auto& user : std::set<api::user_id>(st.watching))
+          watch_partner(self, user);
+      },
       // A direct room with `partner` was just made.
       [=](api::watch_atom, const api::user_id& partner) {
         if (self->state.authed)

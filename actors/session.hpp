@@ -5,6 +5,8 @@
 // actor requests and their answers into reply frames. Reaches its socket only
 // through a weak sink: a closed socket is never kept alive by its actor.
 
+#include <set>
+
 #include <caf/stateful_actor.hpp>
 
 #include "actors/api/messages.hpp"
@@ -37,6 +39,9 @@ struct session_state {
   bool authed = false;
   api::caller who;
   token_bucket bucket;
+  // Users whose presence this session watches (asked, or direct-room
+  // partners): watched again at their new owner when membership changes.
+  std::set<api::user_id> watching;
 
   // Writes one frame to the socket, if it is still there.
   void write(std::string text) const;

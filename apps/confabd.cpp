@@ -13,10 +13,12 @@
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 
 #include "actors/api/errors.hpp"
 #include "apps/cli.hpp"
 #include "apps/node.hpp"
+#include "apps/types.hpp"
 
 namespace {
 
@@ -66,6 +68,12 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  confab::apps::add_message_types(cfg);
+  // Links check each other every second and drop after 10 s of silence; the
+  // node actors' own heartbeats mark a silent member down after 5 s.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
+  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(10)});
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(opts.actor_threads));
   cfg.set("scheduler.max-throughput", static_cast<std::size_t>(300));
   caf::actor_system sys{cfg};
@@ -77,7 +85,7 @@ int main(int argc, char** argv) {
     if (opts.admin_token.empty())
       std::cout << "confabd admin-token=" << (*node)->admin_token() << "\n";
     std::cout << "confabd ready node=" << (*node)->id() << " http=" << (*node)->http_port()
-              << " cluster=" << opts.cluster_port << std::endl;
+              << " cluster=" << (*node)->cluster_port() << std::endl;
     spdlog::info("node {} serving on {}:{}{}", (*node)->id(), opts.bind, (*node)->http_port(),
                  opts.tls_cert.empty() ? "" : " (TLS)");
     int sig = 0;

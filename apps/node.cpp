@@ -8,8 +8,11 @@
 
 #include <openssl/sha.h>
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 #include <caf/actor_pool.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "actors/account.hpp"
@@ -23,6 +26,7 @@
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
 #include "actors/upload.hpp"
+#include "cluster/node_actor.hpp"
 #include "net/server.hpp"
 #include "net/webhook.hpp"
 
@@ -87,6 +91,17 @@ std::string derive_node_id(const config::options& o) {
   return std::string(host) + "-" + hex(digest, 4);
 }
 
+// The host other nodes reach this one at: the bind address, or this host's
+// name when bound to every interface.
+std::string advertised_host(const std::string& bind) {
+  if (bind != "0.0.0.0" && bind != "::" && !bind.empty())
+    return bind;
+  char host[256] = "localhost";
+  if (::gethostname(host, sizeof(host) - 1) != 0)
+    std::strcpy(host, "localhost");
+  return host;
+}
+
 class node_impl : public node {
  public:
   node_impl(caf::actor_system& sys) : sys_(sys) {}
@@ -105,9 +120,10 @@ class node_impl : public node {
     ctx->node_id = o.node_id.empty() ? derive_node_id(o) : o.node_id;
     id_ = ctx->node_id;
     admin_token_ = o.admin_token.empty() ? random_hex(24) : o.admin_token;
+    ctx->admin_token = admin_token_;
     actors::context_ptr cctx = ctx;
 
-    hub_ = sys_.spawn(actors::hub_actor);
+    hub_ = sys_.spawn(actors::hub_actor, cctx);
     // Argon2id blocks for tens of ms: detached hashers keep it off the scheduler.
     auto hashers = caf::actor_pool::make(
         sys_.dummy_execution_unit(), 2, [this] { return sys_.spawn<caf::detached>(actors::hasher_actor); },
@@ -131,8 +147,17 @@ class node_impl : public node {
       pusher_ = sys_.spawn(actors::pusher_actor, cctx, std::move(*transport));
     }
     // Placement is complete before the port opens, so before any traffic.
-    ctx->place = std::make_shared<cluster::placement>(
-        ctx->node_id, cluster::placement::local_actors{rooms_, accounts_, hub_, readers_, presence_, pusher_});
+    auto host = advertised_host(o.bind);
+    cluster::member_card me;
+    me.id = ctx->node_id;
+    me.address = host + ":" + std::to_string(o.cluster_port);
+    me.started_at = actors::now_ms();
+    me.rooms = rooms_;
+    me.accounts = accounts_;
+    me.hub = hub_;
+    me.readers = readers_;
+    me.presence = presence_;
+    ctx->place = std::make_shared<cluster::placement>(me, pusher_);
 
     net::server_settings ns;
     ns.bind = o.bind;
@@ -156,14 +181,17 @@ class node_impl : public node {
       return srv.error();
     }
     server_ = std::move(*srv);
-    return caf::none;
+    return join(o, ctx, *secret, host);
   }
 
   const std::string& id() const override { return id_; }
   std::uint16_t http_port() const override { return server_ ? server_->port() : 0; }
+  std::uint16_t cluster_port() const override { return cluster_port_; }
   const std::string& admin_token() const override { return admin_token_; }
 
   void stop() override {
+    if (node_ && cluster_port_ != 0) [[maybe_unused]]
+      auto ignored = sys_.middleman().unpublish(node_, cluster_port_);
     if (server_) {
       server_->stop();
       server_.reset();
@@ -173,7 +201,7 @@ class node_impl : public node {
 
  private:
   void stop_actors() {
-    for (auto* a : {&frontend_, &readers_, &rooms_, &presence_, &pusher_, &thumbnailer_, &accounts_, &hub_})
+    for (auto* a : {&node_, &frontend_, &readers_, &rooms_, &presence_, &pusher_, &thumbnailer_, &accounts_, &hub_})
       if (*a) {
         caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
         *a = nullptr;
@@ -183,6 +211,38 @@ class node_impl : public node {
   caf::actor_system& sys_;
   std::string id_;
   std::string admin_token_;
+  // Spawns the node actor, publishes it on the cluster port and waits until
+  // it has joined through a seed (or found none).
+  caf::error join(const config::options& o, const std::shared_ptr<actors::node_context>& ctx, const std::string& secret,
+                  const std::string& host) {
+    cluster::node_config nc;
+    nc.secret = secret;
+    nc.seeds = o.cluster_port != 0 ? o.seeds : std::vector<std::string>{};
+    nc.place = ctx->place;
+    nc.http = host + ":" + std::to_string(server_->port());
+    nc.listeners = {rooms_, presence_, hub_};
+    node_ = sys_.spawn(cluster::node_actor, std::move(nc));
+    ctx->node = node_;
+    if (o.cluster_port != 0) {
+      auto port = sys_.middleman().publish(node_, o.cluster_port, o.bind.c_str(), true);
+      if (!port) {
+        stop();
+        return fail(errc::invalid_request, "cannot listen on cluster port " + std::to_string(o.cluster_port) + ": " +
+                                               caf::to_string(port.error()));
+      }
+      cluster_port_ = *port;
+    }
+    caf::scoped_actor waiter{sys_};
+    bool joined = false;
+    waiter->request(node_, std::chrono::seconds(90), api::wait_atom::value)
+        .receive([&](bool) { joined = true; }, [&](caf::error&) {});
+    if (!joined)
+      spdlog::warn("node {}: no answer from the seeds in time; serving alone until one answers", id_);
+    return caf::none;
+  }
+
+  std::uint16_t cluster_port_ = 0;
+  caf::actor node_;
   caf::actor hub_, accounts_, rooms_, readers_, frontend_, presence_, pusher_, thumbnailer_;
   std::unique_ptr<net::server> server_;
 };

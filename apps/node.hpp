@@ -20,6 +20,8 @@ class node {
   virtual ~node() = default;
   [[nodiscard]] virtual const std::string& id() const = 0;
   [[nodiscard]] virtual std::uint16_t http_port() const = 0;
+  // 0 when the node runs alone (no --cluster-port).
+  [[nodiscard]] virtual std::uint16_t cluster_port() const = 0;
   [[nodiscard]] virtual const std::string& admin_token() const = 0;
   // Closes every socket with 4000 and stops every actor of the node.
   virtual void stop() = 0;

@@ -1,12 +1,16 @@
 #pragma once
 
-// The one way callers reach a room, an account or the hubs: by id. On one
-// node every id is owned here; a cluster will pick the owner by rendezvous
-// hashing over the live members, and callers will not change.
+// The one way callers reach a room, an account, a presence or the hubs: by
+// id. Rendezvous hashing over the live members picks the owner of each id;
+// on a single node every id is owned here. Nothing else in the code knows how
+// many nodes there are.
 //
-// Written once by apps/confabd while wiring the node, before any traffic;
-// read-only (and so shared across threads) after that.
+// Written by this node's node actor (cluster/node_actor) whenever the live
+// membership changes; read by every actor on any thread. Each change
+// publishes a new immutable view, so a reader sees one consistent view.
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +19,26 @@
 #include "actors/api/ids.hpp"
 
 namespace confab::cluster {
+
+// What a node tells the others about itself once its link is authenticated.
+struct member_card {
+  std::string id;
+  std::string address;          // host:port of its cluster (middleman) port
+  std::string http;             // host:port of its HTTP port
+  std::int64_t started_at = 0;  // ms; a restart is a new incarnation
+  caf::actor node;              // node actor: membership, heartbeats
+  caf::actor rooms;             // room manager: routes to room actors
+  caf::actor accounts;          // account actor
+  caf::actor hub;               // fan-out hub of its sessions
+  caf::actor readers;           // query pool
+  caf::actor presence;          // presence manager
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_card& x) {
+  return f(caf::meta::type_name("confab::cluster::member_card"), x.id, x.address, x.http, x.started_at, x.node, x.rooms,
+           x.accounts, x.hub, x.readers, x.presence);
+}
 
 class placement {
  public:
@@ -27,29 +51,47 @@ class placement {
     caf::actor pusher;    // offline push webhook queue; null when not configured
   };
 
-  placement(std::string node_id, local_actors local);
+  // One membership as seen at one moment. `live` is sorted by id and holds
+  // this node; `down` lists members that stopped answering.
+  struct view {
+    std::uint64_t epoch = 0;
+    std::vector<member_card> live;
+    std::vector<std::string> ids;  // ids of `live`, same order
+    std::vector<std::string> down;
+  };
 
-  [[nodiscard]] const std::string& node_id() const { return node_id_; }
-  // Accepts requests for the room (send, join, leave, invite, dm).
+  placement(member_card self, caf::actor pusher);
+
+  // Publishes a new view (node actor only). `live` must hold this node.
+  void set_members(std::vector<member_card> live, std::vector<std::string> down);
+  [[nodiscard]] std::shared_ptr<const view> current() const { return view_.load(); }
+
+  [[nodiscard]] const std::string& node_id() const { return self_.id; }
+  [[nodiscard]] const member_card& self() const { return self_; }
+  // Room manager of the room's owner; it serves the room or forwards it.
   [[nodiscard]] caf::actor room(const api::room_id& id) const;
-  // Owner of the account with this username.
+  // Account actor of the owner of the username.
   [[nodiscard]] caf::actor account(const std::string& username) const;
-  // Serves queries about the room from snapshots on its owner.
-  [[nodiscard]] caf::actor reader(const api::room_id& id) const;
-  // Reader for queries about a user (their rooms) and the directory.
-  [[nodiscard]] caf::actor reader() const;
-  // Accepts requests for the presence of the user (and their notifications).
+  // Presence manager of the owner of the user.
   [[nodiscard]] caf::actor presence(const api::user_id& id) const;
+  // This node's query pool.
+  [[nodiscard]] const caf::actor& reader() const { return self_.readers; }
   // Where notifications for users without a session go; null: nowhere.
-  [[nodiscard]] const caf::actor& pusher() const { return local_.pusher; }
-  // Every hub that may have sessions for a room's members.
-  [[nodiscard]] const std::vector<caf::actor>& hubs() const { return hubs_; }
-  [[nodiscard]] const caf::actor& local_hub() const { return local_.hub; }
+  [[nodiscard]] const caf::actor& pusher() const { return pusher_; }
+  // The hub of every live node.
+  [[nodiscard]] std::vector<caf::actor> hubs() const;
+  [[nodiscard]] const caf::actor& local_hub() const { return self_.hub; }
+
+  // Node id of the owner of a room, and whether that is this node.
+  [[nodiscard]] std::string room_owner(const api::room_id& id) const;
+  [[nodiscard]] bool owns_room(const api::room_id& id) const { return room_owner(id) == self_.id; }
 
  private:
-  std::string node_id_;
-  local_actors local_;
-  std::vector<caf::actor> hubs_;
+  [[nodiscard]] const member_card& owner(const view& v, const std::string& key) const;
+
+  member_card self_;
+  caf::actor pusher_;
+  std::atomic<std::shared_ptr<const view>> view_;
 };
 
 }  // namespace confab::cluster

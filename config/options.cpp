@@ -54,8 +54,16 @@ std::string validate(options& o) {
     return "--data-dir must not be empty";
   if (o.tls_cert.empty() != o.tls_key.empty())
     return "--tls-cert and --tls-key go together";
-  if (o.cluster_port != 0 || !o.seeds.empty() || o.replication != 1)
-    return "clustering is not supported yet (--cluster-port, --seeds, --replication)";
+  if (o.replication != 1)
+    return "replication is not supported yet (--replication)";
+  if (!o.seeds.empty() && o.cluster_port == 0)
+    return "--seeds needs --cluster-port";
+  for (auto& seed : o.seeds) {
+    auto colon = seed.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == seed.size() ||
+        seed.find_first_not_of("0123456789", colon + 1) != std::string::npos)
+      return "--seeds: " + seed + " is not host:port";
+  }
   if (o.io_threads < 1 || o.io_threads > 64 || o.actor_threads < 1 || o.actor_threads > 64)
     return "--io-threads and --actor-threads must be 1-64";
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};

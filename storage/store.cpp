@@ -185,6 +185,26 @@ caf::expected<api::user_id> store::user_id_of(const std::string& username) const
   return api::user_id{std::move(*id)};
 }
 
+caf::expected<std::vector<stored_user>> store::users_after(const std::string& after, std::size_t limit) const {
+  std::vector<stored_user> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, users_));
+  if (after.empty())
+    it->SeekToFirst();
+  else
+    it->Seek(after);
+  for (; it->Valid() && out.size() < limit; it->Next()) {
+    if (it->key().ToString() == after)
+      continue;
+    auto u = guarded([&]() -> caf::expected<stored_user> { return user_from_json(it->value().ToString()); });
+    if (!u)
+      return u.error();
+    out.push_back(std::move(*u));
+  }
+  if (!it->status().ok())
+    return from_status(it->status());
+  return out;
+}
+
 caf::error store::revoke(const std::string& jti, std::int64_t expires_at) {
   return from_status(db_->Put(rocksdb::WriteOptions{}, revoked_, jti, std::to_string(expires_at)));
 }

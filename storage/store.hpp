@@ -40,6 +40,11 @@ struct stored_user {
   std::int64_t tokens_valid_after = 0;
   std::string keep_jti;
 };
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_user& x) {
+  return f(caf::meta::type_name("confab::stored_user"), x.info, x.password_hash, x.created_at, x.tokens_valid_after,
+           x.keep_jti);
+}
 
 // A message to append, with the dedupe record written in the same batch.
 using file_record = api::file_info;
@@ -65,6 +70,8 @@ class store {
   [[nodiscard]] caf::error put_user(const stored_user& user, bool is_new);
   [[nodiscard]] caf::expected<stored_user> user(const api::user_id& id) const;
   [[nodiscard]] caf::expected<api::user_id> user_id_of(const std::string& username) const;
+  // Up to `limit` users with ids after `after` (empty: from the first), by id.
+  [[nodiscard]] caf::expected<std::vector<stored_user>> users_after(const std::string& after, std::size_t limit) const;
 
   // tokens
   [[nodiscard]] caf::error revoke(const std::string& jti, std::int64_t expires_at);

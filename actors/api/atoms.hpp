@@ -64,5 +64,22 @@ using abort_atom = caf::atom_constant<caf::atom("abort")>;
 using thumb_atom = caf::atom_constant<caf::atom("thumb")>;
 // http
 using http_atom = caf::atom_constant<caf::atom("http")>;
+// cluster: node links, membership, routing between nodes
+using challenge_atom = caf::atom_constant<caf::atom("challenge")>;
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using view_atom = caf::atom_constant<caf::atom("view")>;
+using wait_atom = caf::atom_constant<caf::atom("wait")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using replicate_atom = caf::atom_constant<caf::atom("replicate")>;
+using revoke_atom = caf::atom_constant<caf::atom("revoke")>;
+using holds_atom = caf::atom_constant<caf::atom("holds")>;
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using interest_atom = caf::atom_constant<caf::atom("interest")>;
+using uninterest_atom = caf::atom_constant<caf::atom("uninterest")>;
+using admin_atom = caf::atom_constant<caf::atom("admin")>;
 
 }  // namespace confab::api

@@ -188,6 +188,39 @@ typename Inspector::result_type inspect(Inspector& f, profile_patch& x) {
            x.status_text, x.set_avatar, x.avatar_file_id);
 }
 
+// One member of the cluster as the admin API shows it.
+struct node_status {
+  std::string id;
+  std::string address;  // cluster port
+  std::string http;     // HTTP port
+  std::string status;   // up, suspect, down
+  std::uint64_t rooms = 0;
+  std::uint64_t sessions = 0;
+  std::uint64_t presences = 0;
+  std::int64_t uptime_ms = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+  return f(caf::meta::type_name("confab::node_status"), x.id, x.address, x.http, x.status, x.rooms, x.sessions,
+           x.presences, x.uptime_ms);
+}
+
+// A room as the admin API shows it; owner and replicas are node ids.
+struct room_admin {
+  room_id room;
+  std::string owner;
+  std::vector<std::string> replicas;
+  std::uint64_t members = 0;
+  std::vector<user_id> member_ids;
+  api::seq_t last_seq = 0;
+  std::uint64_t mailbox = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, room_admin& x) {
+  return f(caf::meta::type_name("confab::room_admin"), x.room, x.owner, x.replicas, x.members, x.member_ids, x.last_seq,
+           x.mailbox);
+}
+
 }  // namespace confab::api
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(confab::api::shared_text)

@@ -13,7 +13,7 @@ struct fixture : node_fixture {
 
   void event(api::seq_t seq) {
     auto text = std::make_shared<const std::string>(R"({"op":"message","data":{"seq":)" + std::to_string(seq) + "}}");
-    self->send(hub, api::event_atom::value, room, seq, api::user_id{}, api::shared_text(text));
+    self->send(hub, api::event_atom::value, room, seq, api::user_id{}, std::uint64_t{1}, api::shared_text(text));
     sched.run();
   }
   void ready(const caf::actor& session, api::seq_t read_up_to) {
@@ -49,8 +49,9 @@ CAF_TEST(a join that lands before ready counts and rooms not joined are dropped)
   api::room_id other{"r_0000000000000002"};
   self->send(hub, api::membership_atom::value, other, alice.id, true);
   auto text = std::make_shared<const std::string>(R"({"op":"message","data":{"seq":1}})");
-  self->send(hub, api::event_atom::value, other, api::seq_t{1}, api::user_id{}, api::shared_text(text));
-  self->send(hub, api::event_atom::value, api::room_id{"r_elsewhere"}, api::seq_t{1}, api::user_id{},
+  self->send(hub, api::event_atom::value, other, api::seq_t{1}, api::user_id{}, std::uint64_t{1},
+             api::shared_text(text));
+  self->send(hub, api::event_atom::value, api::room_id{"r_elsewhere"}, api::seq_t{1}, api::user_id{}, std::uint64_t{1},
              api::shared_text(text));
   sched.run();
   ready(session, 0);  // read before the join: only `room`

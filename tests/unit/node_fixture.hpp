@@ -53,13 +53,19 @@ struct node_fixture : test_coordinator_fixture<> {
     ctx->lim = lim;
     ctx->node_id = "test-node";
     cctx = ctx;
-    hub = sys.spawn(actors::hub_actor);
+    hub = sys.spawn(actors::hub_actor, cctx);
     rooms = sys.spawn(actors::room_manager, cctx);
     readers = sys.spawn(actors::reader_actor, cctx);
     accounts = sys.spawn(actors::account_actor, cctx, std::string(40, 's'), sys.spawn(actors::hasher_actor));
     presence = sys.spawn(actors::presence_manager, cctx);
-    ctx->place = std::make_shared<cluster::placement>(
-        "test-node", cluster::placement::local_actors{rooms, accounts, hub, readers, presence, caf::actor{}});
+    cluster::member_card me;
+    me.id = "test-node";
+    me.rooms = rooms;
+    me.accounts = accounts;
+    me.hub = hub;
+    me.readers = readers;
+    me.presence = presence;
+    ctx->place = std::make_shared<cluster::placement>(me, caf::actor{});
     sched.run();
   }
 

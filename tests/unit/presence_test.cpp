@@ -22,8 +22,8 @@ CAF_TEST(state machine online away offline and back) {
   auto s1 = addr_of(sys);
   auto s2 = addr_of(sys);
   CAF_CHECK_EQUAL(st.status(), "offline");
-  CAF_CHECK(st.session_up(s1));
-  CAF_CHECK(!st.session_up(s2));  // second session: no change
+  CAF_CHECK(st.session_up(s1, caf::actor{}));
+  CAF_CHECK(!st.session_up(s2, caf::actor{}));  // second session: no change
   CAF_CHECK_EQUAL(st.status(), "online");
   CAF_CHECK(st.choose("away"));
   CAF_CHECK(!st.choose("away"));
@@ -35,7 +35,7 @@ CAF_TEST(state machine online away offline and back) {
   CAF_CHECK_EQUAL(st.last_seen, 200);
   CAF_CHECK_EQUAL(st.json(), R"({"last_seen":200,"status":"offline"})");
   CAF_CHECK(!st.choose("dnd"));  // nobody sees a status without a session
-  CAF_CHECK(st.session_up(s1));
+  CAF_CHECK(st.session_up(s1, caf::actor{}));
   CAF_CHECK_EQUAL(st.status(), "online");  // away/dnd end with the last session
   CAF_CHECK(!st.session_down(addr_of(sys), 300));
   CAF_CHECK(st.idle() == false);
@@ -130,7 +130,7 @@ CAF_TEST(notifications go to sessions when online and to the pusher when offline
   sched.run();
   // The session actor tells presence it is up (as a session does after auth).
   auto up = sys.spawn([=, this](caf::event_based_actor* a) {
-    a->send(presence, api::session_up_atom::value, alice.id, alice.username);
+    a->send(presence, api::session_up_atom::value, alice.id, alice.username, hub);
     return caf::behavior{[](int) {}};
   });
   extra.push_back(up);

@@ -1,0 +1,17 @@
+#pragma once
+
+// The admin API (PROTOCOL.md section 4) on the HTTP frontend: every call needs
+// the node's admin token as a bearer token and answers for the whole cluster
+// from any node. Runs inside the HTTP frontend actor.
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/context.hpp"
+#include "actors/http_exchange.hpp"
+
+namespace confab::actors {
+
+// Answers a call whose path starts with admin/.
+void admin_route(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex);
+
+}  // namespace confab::actors

@@ -1,0 +1,69 @@
+#include "actors/http_exchange.hpp"
+
+#include "wire/codec.hpp"
+
+namespace confab::actors {
+
+using api::errc;
+using api::fail;
+using wire::json;
+
+void exchange::respond_error(const caf::error& err, unsigned status) const {
+  auto f = api::describe(err);
+  // HTTP has no not_member code: the contract answers non-members 403 forbidden.
+  if (f.code == errc::not_member)
+    f.code = errc::forbidden;
+  api::http_reply r;
+  r.status = status != 0 ? status : api::http_status(f.code);
+  r.body = wire::http_error(f);
+  if (f.retry_after_ms > 0)
+    r.headers.emplace_back("Retry-After", std::to_string((f.retry_after_ms + 999) / 1000));
+  out->respond(std::move(r));
+}
+
+void exchange::bad(const std::string& why) const {
+  respond_error(fail(errc::invalid_request, why));
+}
+
+void split_target(exchange& ex) {
+  auto& target = ex.call.target;
+  auto q = target.find('?');
+  std::string path = target.substr(0, q);
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos)
+      end = path.size();
+    if (end > start)
+      ex.path.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  if (q == std::string::npos)
+    return;
+  std::string query = target.substr(q + 1);
+  std::size_t pos = 0;
+  while (pos <= query.size()) {
+    auto amp = query.find('&', pos);
+    if (amp == std::string::npos)
+      amp = query.size();
+    auto item = query.substr(pos, amp - pos);
+    auto eq = item.find('=');
+    if (!item.empty())
+      ex.query[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
+    pos = amp + 1;
+  }
+}
+
+bool parse_body(exchange& ex) {
+  if (ex.call.body.empty()) {
+    ex.body = json::object();
+    return true;
+  }
+  if (wire::parse_object(ex.call.body, ex.body) != wire::parse_status::ok) {
+    ex.bad("body must be a JSON object");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace confab::actors

@@ -1,0 +1,44 @@
+#pragma once
+
+// One HTTP API exchange as the frontends (client API, admin API) see it: the
+// parsed call, its path and query, its JSON body, and where the answer goes.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/api/errors.hpp"
+#include "actors/api/sinks.hpp"
+
+namespace confab::actors {
+
+// One HTTP exchange: the parsed call and where its answer goes.
+struct exchange {
+  api::http_call call;
+  api::responder_ptr out;
+  std::vector<std::string> path;
+  std::map<std::string, std::string> query;
+  nlohmann::json body;
+
+  void respond(unsigned status, std::string body_text = {}) const {
+    api::http_reply r;
+    r.status = status;
+    r.body = std::move(body_text);
+    out->respond(std::move(r));
+  }
+  void respond_json(unsigned status, const nlohmann::json& j) const { respond(status, j.dump()); }
+  // status 0: the code's own status.
+  void respond_error(const caf::error& err, unsigned status = 0) const;
+  void bad(const std::string& why) const;
+};
+using exchange_ptr = std::shared_ptr<exchange>;
+
+// Splits the target into path segments and query parameters.
+void split_target(exchange& ex);
+// Parses the JSON body into ex.body; answers 400 and returns false otherwise.
+bool parse_body(exchange& ex);
+
+}  // namespace confab::actors

@@ -1,0 +1,101 @@
+#include "cluster/membership.hpp"
+
+namespace confab::cluster {
+
+membership::membership(member_card self) : self_(std::move(self)) {}
+
+bool membership::admit(member_card card, std::int64_t now) {
+  if (card.id == self_.id)
+    return false;
+  auto& m = members_[card.id];
+  bool was_live = m.status != "down" && m.card.node;
+  bool same = was_live && m.card.started_at == card.started_at && m.card.node == card.node;
+  m.card = std::move(card);
+  m.status = "up";
+  m.last_heard = now;
+  m.missed = 0;
+  return !same;
+}
+
+void membership::heard(const std::string& id, std::int64_t now) {
+  auto it = members_.find(id);
+  if (it == members_.end() || it->second.status == "down")
+    return;
+  it->second.last_heard = now;
+  it->second.missed = 0;
+  it->second.status = "up";
+}
+
+void membership::missed(const std::string& id, std::uint32_t suspect_after) {
+  auto it = members_.find(id);
+  if (it == members_.end() || it->second.status == "down")
+    return;
+  if (++it->second.missed >= suspect_after)
+    it->second.status = "suspect";
+}
+
+bool membership::expire(std::int64_t now, std::int64_t down_after) {
+  bool changed = false;
+  for (auto& [id, m] : members_)
+    if (m.status != "down" && now - m.last_heard > down_after) {
+      m.status = "down";
+      changed = true;
+    }
+  return changed;
+}
+
+bool membership::link_lost(const caf::actor_addr& node) {
+  for (auto& [id, m] : members_)
+    if (m.status != "down" && m.card.node && m.card.node.address() == node) {
+      m.status = "down";
+      return true;
+    }
+  return false;
+}
+
+std::vector<member_card> membership::live() const {
+  std::vector<member_card> out{self_};
+  for (auto& [id, m] : members_)
+    if (m.status != "down")
+      out.push_back(m.card);
+  return out;
+}
+
+std::vector<std::string> membership::down() const {
+  std::vector<std::string> out;
+  for (auto& [id, m] : members_)
+    if (m.status == "down")
+      out.push_back(id);
+  return out;
+}
+
+std::vector<std::string> membership::live_addresses(const std::string& except) const {
+  std::vector<std::string> out;
+  for (auto& [id, m] : members_)
+    if (m.status != "down" && id != except)
+      out.push_back(m.card.address);
+  return out;
+}
+
+const member* membership::find(const std::string& id) const {
+  auto it = members_.find(id);
+  return it == members_.end() ? nullptr : &it->second;
+}
+
+bool membership::knows_address(const std::string& address) const {
+  if (address == self_.address)
+    return true;
+  for (auto& [id, m] : members_)
+    if (m.status != "down" && m.card.address == address)
+      return true;
+  return false;
+}
+
+std::size_t membership::live_peers() const {
+  std::size_t n = 0;
+  for (auto& [id, m] : members_)
+    n += m.status != "down" ? 1 : 0;
+  return n;
+}
+
+}  // namespace confab::cluster

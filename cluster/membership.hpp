@@ -1,0 +1,56 @@
+#pragma once
+
+// The member list of one node: who is up, suspect or down, and when each was
+// last heard from. Plain state, owned by the node actor; every change that
+// alters the live set returns true so the caller can publish a new view.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+
+#include "cluster/placement.hpp"
+
+namespace confab::cluster {
+
+struct member {
+  member_card card;
+  std::string status = "up";  // up, suspect (missed heartbeats), down
+  std::int64_t last_heard = 0;
+  std::uint32_t missed = 0;
+};
+
+class membership {
+ public:
+  explicit membership(member_card self = {});
+
+  // A node whose link was just authenticated (new, or a new incarnation).
+  bool admit(member_card card, std::int64_t now);
+  // A heartbeat answered.
+  void heard(const std::string& id, std::int64_t now);
+  // A heartbeat unanswered: suspect after `suspect_after` misses.
+  void missed(const std::string& id, std::uint32_t suspect_after = 2);
+  // Members silent for `down_after` ms go down.
+  bool expire(std::int64_t now, std::int64_t down_after);
+  // The link to the node whose node actor is `node` dropped.
+  bool link_lost(const caf::actor_addr& node);
+
+  // Up and suspect members, this node included.
+  [[nodiscard]] std::vector<member_card> live() const;
+  [[nodiscard]] std::vector<std::string> down() const;
+  // Cluster addresses of the live members other than `except`.
+  [[nodiscard]] std::vector<std::string> live_addresses(const std::string& except) const;
+  [[nodiscard]] const member* find(const std::string& id) const;
+  [[nodiscard]] bool knows_address(const std::string& address) const;
+  [[nodiscard]] const std::map<std::string, member>& all() const { return members_; }
+  [[nodiscard]] const member_card& self() const { return self_; }
+  [[nodiscard]] std::size_t live_peers() const;
+
+ private:
+  member_card self_;
+  std::map<std::string, member> members_;  // others, by id
+};
+
+}  // namespace confab::cluster

@@ -1,0 +1,345 @@
+#include "cluster/node_actor.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <caf/actor_cast.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+
+#include "actors/api/atoms.hpp"
+#include "actors/api/errors.hpp"
+
+namespace confab::cluster {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<node_state>*;
+constexpr auto link_timeout = std::chrono::seconds(3);
+constexpr auto sync_timeout = std::chrono::seconds(60);
+constexpr std::size_t max_nonces = 64;
+constexpr std::int64_t retry_every_ms = 2000;
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string hex(const unsigned char* p, std::size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(digits[p[i] >> 4]);
+    out.push_back(digits[p[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string random_nonce() {
+  unsigned char buf[16];
+  if (RAND_bytes(buf, sizeof(buf)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  return hex(buf, sizeof(buf));
+}
+
+void publish_view(self_ptr self) {
+  auto& st = self->state;
+  st.cfg.place->set_members(st.members.live(), st.members.down());
+  for (auto& l : st.cfg.listeners)
+    self->send(l, api::view_atom::value);
+}
+
+void admitted(self_ptr self, const member_card& card) {
+  auto& st = self->state;
+  bool fresh = st.members.find(card.id) == nullptr;
+  self->monitor(card.node);
+  if (st.members.admit(card, now_ms())) {
+    spdlog::info("node {} ({}) joined the cluster view{}", card.id, card.address, fresh ? "" : " again");
+    publish_view(self);
+  }
+}
+
+void start_done(self_ptr self) {
+  auto& st = self->state;
+  if (st.started || st.seeds_pending > 0)
+    return;
+  st.started = true;
+  for (auto& rp : st.waiting)
+    rp.deliver(true);
+  st.waiting.clear();
+}
+
+// Our account actor copies the users and revocations of a node we joined.
+void sync_from(self_ptr self, const member_card& card) {
+  auto& st = self->state;
+  ++st.seeds_pending;
+  self->request(st.cfg.place->self().accounts, sync_timeout, api::sync_atom::value, card.accounts)
+      .then(
+          [=](std::uint64_t users) {
+            spdlog::info("copied {} accounts from node {}", users, card.id);
+            --self->state.seeds_pending;
+            start_done(self);
+          },
+          [=](caf::error& err) {
+            spdlog::warn("could not copy the accounts of node {}: {}", card.id, api::describe(err).message);
+            --self->state.seeds_pending;
+            start_done(self);
+          });
+}
+
+void connect(self_ptr self, const std::string& address, bool seed);
+
+void link_failed(self_ptr self, const std::string& address, bool seed, const std::string& why) {
+  auto& st = self->state;
+  st.connecting.erase(std::remove(st.connecting.begin(), st.connecting.end(), address), st.connecting.end());
+  spdlog::log(seed ? spdlog::level::warn : spdlog::level::debug, "no link to node at {}: {}", address, why);
+  if (seed && st.seeds_pending > 0) {
+    --st.seeds_pending;
+    start_done(self);
+  }
+}
+
+// Proves our secret to the node actor `peer` and checks its proof of the same.
+void handshake(self_ptr self, const caf::actor& peer, const std::string& address, bool seed) {
+  self->request(peer, link_timeout, api::challenge_atom::value)
+      .then(
+          [=](const std::string& nonce) {
+            auto& st = self->state;
+            auto mine = random_nonce();
+            auto proof = link_proof(st.cfg.secret, "join", nonce, st.members.self().id);
+            self->request(peer, link_timeout, api::hello_atom::value, st.members.self(), nonce, proof, mine)
+                .then(
+                    [=](const member_card& card, const std::string& their_proof,
+                        const std::vector<std::string>& others) {
+                      auto& st = self->state;
+                      if (their_proof != link_proof(st.cfg.secret, "welcome", mine, card.id) || card.node != peer) {
+                        spdlog::warn("refused node at {}: it does not prove the cluster secret", address);
+                        return link_failed(self, address, seed, "wrong secret");
+                      }
+                      st.connecting.erase(std::remove(st.connecting.begin(), st.connecting.end(), address),
+                                          st.connecting.end());
+                      bool first = st.members.live_peers() == 0;
+                      admitted(self, card);
+                      if (seed && st.seeds_pending > 0) {
+                        if (first && !st.started)
+                          sync_from(self, card);
+                        --st.seeds_pending;
+                        start_done(self);
+                      }
+                      for (auto& a : others)
+                        connect(self, a, false);
+                    },
+                    [=](caf::error& err) {
+                      spdlog::warn("node at {} refused us (wrong cluster secret?): {}", address,
+                                   api::describe(err).message);
+                      link_failed(self, address, seed, "refused");
+                    });
+          },
+          [=](caf::error& err) { link_failed(self, address, seed, api::describe(err).message); });
+}
+
+void connect(self_ptr self, const std::string& address, bool seed) {
+  auto& st = self->state;
+  auto colon = address.rfind(':');
+  bool known = st.members.knows_address(address) ||
+               std::find(st.connecting.begin(), st.connecting.end(), address) != st.connecting.end();
+  if (known || colon == std::string::npos) {
+    if (seed && st.seeds_pending > 0) {
+      --st.seeds_pending;
+      start_done(self);
+    }
+    return;
+  }
+  auto host = address.substr(0, colon);
+  int port = std::atoi(address.c_str() + colon + 1);
+  if (port <= 0 || port > 65535)
+    return link_failed(self, address, seed, "bad address");
+  st.connecting.push_back(address);
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, link_timeout, caf::connect_atom::value, host, static_cast<std::uint16_t>(port))
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+            auto peer = caf::actor_cast<caf::actor>(ptr);
+            if (!peer)
+              return link_failed(self, address, seed, "no node actor published there");
+            handshake(self, peer, address, seed);
+          },
+          [=](caf::error& err) { link_failed(self, address, seed, caf::to_string(err)); });
+}
+
+bool is_member(self_ptr self) {
+  auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  for (auto& [id, m] : self->state.members.all())
+    if (m.status != "down" && m.card.node.address() == sender)
+      return true;
+  return sender == self->address();
+}
+
+void tick(self_ptr self) {
+  auto& st = self->state;
+  auto now = now_ms();
+  for (auto& [id, m] : st.members.all()) {
+    if (m.status == "down")
+      continue;
+    auto member_id = id;
+    self->request(m.card.node, std::chrono::milliseconds(st.cfg.heartbeat_ms * 3 / 2), api::ping_atom::value)
+        .then([=](bool) { self->state.members.heard(member_id, now_ms()); },
+              [=](caf::error&) { self->state.members.missed(member_id); });
+  }
+  if (st.members.expire(now, st.cfg.down_after_ms)) {
+    spdlog::warn("node(s) {} stopped answering: down", fmt::join(st.members.down(), ","));
+    publish_view(self);
+  }
+  // Seeds we are not linked to, and members that went down, are tried again:
+  // a restarted node comes back, and two halves of a cluster merge.
+  if (now - st.last_retry_ms >= retry_every_ms) {
+    st.last_retry_ms = now;
+    for (auto& s : st.cfg.seeds)
+      connect(self, s, false);
+    for (auto& [id, m] : st.members.all())
+      if (m.status == "down")
+        connect(self, m.card.address, false);
+  }
+  self->delayed_send(self, std::chrono::milliseconds(st.cfg.heartbeat_ms), api::tick_atom::value);
+}
+
+// Counts of the node's live actors: rooms, sessions, presences.
+void local_stats(self_ptr self, caf::response_promise rp) {
+  auto& me = self->state.members.self();
+  struct gather {
+    std::vector<std::uint64_t> counts = std::vector<std::uint64_t>(3, 0);
+    int pending = 3;
+  };
+  auto g = std::make_shared<gather>();
+  std::vector<caf::actor> sources{me.rooms, me.hub, me.presence};
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    auto done = [g, rp](std::size_t at, std::uint64_t n) mutable {
+      g->counts[at] = n;
+      if (--g->pending == 0)
+        rp.deliver(g->counts);
+    };
+    self->request(sources[i], link_timeout, api::stats_atom::value)
+        .then([=](std::uint64_t n) mutable { done(i, n); }, [=](caf::error&) mutable { done(i, 0); });
+  }
+}
+
+void nodes(self_ptr self, caf::response_promise rp) {
+  auto& st = self->state;
+  auto now = now_ms();
+  struct gather {
+    std::vector<api::node_status> out;
+    std::size_t pending = 0;
+  };
+  auto g = std::make_shared<gather>();
+  std::vector<std::pair<std::size_t, caf::actor>> asks;
+  auto add = [&](const member_card& c, const std::string& status) {
+    g->out.push_back({c.id, c.address, c.http, status, 0, 0, 0, status == "down" ? 0 : now - c.started_at});
+    if (status != "down")
+      asks.emplace_back(g->out.size() - 1, c.node);
+  };
+  add(st.members.self(), "up");
+  for (auto& [id, m] : st.members.all())
+    add(m.card, m.status);
+  g->pending = asks.size();
+  for (auto& [at, node] : asks) {
+    auto i = at;
+    auto done = [g, rp](std::size_t at, const std::vector<std::uint64_t>& c) mutable {
+      if (c.size() == 3) {
+        g->out[at].rooms = c[0];
+        g->out[at].sessions = c[1];
+        g->out[at].presences = c[2];
+      }
+      if (--g->pending == 0)
+        rp.deliver(g->out);
+    };
+    self->request(node, link_timeout, api::stats_atom::value)
+        .then([=](const std::vector<std::uint64_t>& c) mutable { done(i, c); },
+              [=](caf::error&) mutable { done(i, {}); });
+  }
+}
+
+}  // namespace
+
+std::string link_proof(const std::string& secret, const std::string& role, const std::string& nonce,
+                       const std::string& id) {
+  auto text = role + "\n" + nonce + "\n" + id;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &len);
+  return hex(mac, len);
+}
+
+caf::behavior node_actor(self_ptr self, node_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  auto me = st.cfg.place->self();
+  me.node = caf::actor{self};
+  me.http = st.cfg.http;
+  st.members = membership(me);
+  st.cfg.place->set_members(st.members.live(), {});
+  st.seeds_pending = st.cfg.seeds.size();
+  self->set_down_handler([self](caf::down_msg& msg) {
+    if (self->state.members.link_lost(msg.source)) {
+      spdlog::warn("link to a node dropped: down ({})", fmt::join(self->state.members.down(), ","));
+      publish_view(self);
+    }
+  });
+  for (auto& s : st.cfg.seeds)
+    connect(self, s, true);
+  start_done(self);
+  self->send(self, api::tick_atom::value);
+  return {
+      // The first step of a join: a fresh nonce the joiner must sign.
+      [=](api::challenge_atom) {
+        auto& nonces = self->state.nonces;
+        nonces.push_back(random_nonce());
+        if (nonces.size() > max_nonces)
+          nonces.erase(nonces.begin());
+        return nonces.back();
+      },
+      [=](api::hello_atom, const member_card& card, const std::string& nonce, const std::string& proof,
+          const std::string& their_nonce) -> caf::result<member_card, std::string, std::vector<std::string>> {
+        auto& st = self->state;
+        auto it = std::find(st.nonces.begin(), st.nonces.end(), nonce);
+        bool fresh = it != st.nonces.end();
+        if (fresh)
+          st.nonces.erase(it);
+        auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        if (!fresh || proof != link_proof(st.cfg.secret, "join", nonce, card.id) || !card.node ||
+            card.node.address() != sender) {
+          spdlog::warn("refused node {} from {}: it does not prove the cluster secret", card.id, card.address);
+          return api::fail(api::errc::forbidden, "not admitted");
+        }
+        admitted(self, card);
+        return {st.members.self(), link_proof(st.cfg.secret, "welcome", their_nonce, st.members.self().id),
+                st.members.live_addresses(card.id)};
+      },
+      [=](api::ping_atom) -> caf::result<bool> {
+        if (!is_member(self))
+          return api::fail(api::errc::forbidden, "not admitted");
+        return true;
+      },
+      [=](api::tick_atom) { tick(self); },
+      // Answered once the seeds were tried (and the accounts copied).
+      [=](api::wait_atom) {
+        auto rp = self->make_response_promise();
+        if (self->state.started)
+          rp.deliver(true);
+        else
+          self->state.waiting.push_back(rp);
+      },
+      [=](api::stats_atom) {
+        if (is_member(self))
+          local_stats(self, self->make_response_promise());
+      },
+      [=](api::nodes_atom) { nodes(self, self->make_response_promise()); },
+  };
+}
+
+}  // namespace confab::cluster

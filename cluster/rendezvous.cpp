@@ -1,0 +1,73 @@
+#include "cluster/rendezvous.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace confab::cluster {
+
+namespace {
+
+// FNV-1a over the bytes, then a splitmix64 finaliser: FNV alone mixes the
+// last bytes poorly, and node ids often differ only there.
+std::uint64_t mix(std::uint64_t h) {
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h;
+}
+
+std::uint64_t fnv(std::string_view s, std::uint64_t h) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::uint64_t rendezvous_weight(std::string_view key, std::string_view node) {
+  auto h = fnv(key, 0xcbf29ce484222325ULL);
+  h = fnv("\0", h);
+  return mix(fnv(node, h));
+}
+
+std::size_t rendezvous_owner(std::string_view key, const std::vector<std::string>& nodes) {
+  std::size_t best = 0;
+  std::uint64_t best_w = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    auto w = rendezvous_weight(key, nodes[i]);
+    if (i == 0 || w > best_w || (w == best_w && nodes[i] < nodes[best])) {
+      best = i;
+      best_w = w;
+    }
+  }
+  return best;
+}
+
+std::vector<std::size_t> rendezvous_rank(std::string_view key, const std::vector<std::string>& nodes) {
+  std::vector<std::size_t> order(nodes.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<std::uint64_t> w(nodes.size());
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    w[i] = rendezvous_weight(key, nodes[i]);
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return w[a] != w[b] ? w[a] > w[b] : nodes[a] < nodes[b]; });
+  return order;
+}
+
+std::string room_key(std::string_view room) {
+  return "room/" + std::string(room);
+}
+
+std::string account_key(std::string_view username) {
+  return "account/" + std::string(username);
+}
+
+std::string presence_key(std::string_view user) {
+  return "presence/" + std::string(user);
+}
+
+}  // namespace confab::cluster
