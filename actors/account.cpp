@@ -318,6 +318,7 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.secret = std::move(secret);
+  log_stray_errors(self, "account actor");
   st.user_failures.configure(st.ctx->lim.login_user_failures, std::int64_t{st.ctx->lim.login_user_window_s} * 1000);
   st.ip_attempts.configure(st.ctx->lim.login_ip_attempts, std::int64_t{st.ctx->lim.login_ip_window_s} * 1000);
   if (auto r = st.ctx->db->revoked(now_ms()))

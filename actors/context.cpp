@@ -3,8 +3,17 @@
 #include <chrono>
 
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 
 namespace confab::actors {
+
+void log_stray_errors(caf::scheduled_actor* self, const char* who) {
+  self->set_error_handler([self, who = std::string(who)](caf::error& err) {
+    auto from = self->current_sender();
+    spdlog::warn("{}: dropped an error nobody asked for: {} (from actor {})", who, caf::to_string(err),
+                 from ? std::to_string(from->id()) : std::string("?"));
+  });
+}
 
 std::int64_t now_ms() {
   using namespace std::chrono;

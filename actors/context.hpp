@@ -6,6 +6,7 @@
 #include <memory>
 
 #include <caf/actor.hpp>
+#include <caf/scheduled_actor.hpp>
 #include <string>
 
 #include "actors/interest.hpp"
@@ -31,6 +32,11 @@ struct node_context {
   caf::actor thumbnailer;
 };
 using context_ptr = std::shared_ptr<const node_context>;
+
+// A long-lived actor (manager, hub, account, frontend) must not end because
+// an error arrives that nobody asked for (CAF's default): it is logged and
+// dropped.
+void log_stray_errors(caf::scheduled_actor* self, const char* who);
 
 // Milliseconds since the Unix epoch.
 [[nodiscard]] std::int64_t now_ms();

@@ -514,6 +514,7 @@ void route(self_ptr self, const exchange_ptr& ex) {
 
 caf::behavior http_frontend(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  log_stray_errors(self, "HTTP frontend");
   return {
       [=](api::http_atom, api::http_call& call, api::responder_ptr& out) {
         auto ex = std::make_shared<exchange>();

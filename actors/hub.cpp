@@ -165,7 +165,8 @@ void on_view(self_ptr self) {
   auto& st = self->state;
   auto& place = *st.ctx->place;
   for (auto& [room, users] : st.room_users)
-    self->send(place.room(room), api::interest_atom::value, room, caf::actor{self});
+    self->request(place.room(room), std::chrono::seconds(10), api::interest_atom::value, room, caf::actor{self})
+        .then([] {}, [](caf::error&) {});  // a room on a node that is down: it asks again on the next change
   for (auto& [addr, entry] : st.sessions)
     if (entry.ready)
       self->send(caf::actor_cast<caf::actor>(addr), api::view_atom::value);
@@ -175,6 +176,7 @@ void on_view(self_ptr self) {
 
 caf::behavior hub_actor(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  log_stray_errors(self, "hub");
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove(msg.source); });
   return {
       [=](api::subscribe_atom, const api::user_id& user, api::sink_ptr sink) {

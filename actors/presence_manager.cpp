@@ -70,6 +70,7 @@ void query_presence(caf::event_based_actor* self, const cluster::placement& plac
 
 caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  log_stray_errors(self, "presence manager");
   // A presence actor that ended is dropped; any other exit stops us.
   self->set_exit_handler([self](caf::exit_msg& msg) { forget_or_quit(self, self->state.live, msg); });
   return {

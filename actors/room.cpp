@@ -372,6 +372,11 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
       },
       [=](api::expire_atom) { expire_typing(self); },
       [=](api::retire_atom) { self->quit(); },
+      // The room moves to another node: everything before this is handled.
+      [=](api::handoff_atom) {
+        self->quit();
+        return true;
+      },
       caf::after(idle) >> [=] { self->send(manager, api::idle_atom::value, self->state.info.id, self->state.handled); },
   };
 }

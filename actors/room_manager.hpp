@@ -13,7 +13,9 @@
 // Exactly one node holds a room's data and so runs its room actor: a node
 // that neither holds a room nor owns its id never activates it.
 
+#include <deque>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/response_promise.hpp>
@@ -28,7 +30,7 @@ struct room_manager_state {
   static inline const char* name = "confab.room_manager";
 
   // A request waiting while the manager asks the other nodes who holds its room.
-  struct waiting {
+  struct request {
     caf::response_promise rp;
     caf::message msg;
     std::uint8_t hops = 0;
@@ -38,7 +40,22 @@ struct room_manager_state {
   directory<api::room_id> live;
   // Room -> room manager of the node found holding it (cleared on view changes).
   std::unordered_map<api::room_id, caf::actor> located;
-  std::unordered_map<api::room_id, std::vector<waiting>> locating;
+  std::unordered_map<api::room_id, std::vector<request>> locating;
+
+  // Handoffs out of this node (see room_manager.cpp).
+  struct outgoing {
+    std::string target_id;
+    caf::actor target;  // its room manager
+    std::vector<request> waiting;
+    bool final_sent = false;
+    std::int64_t started_ms = 0;
+  };
+  std::unordered_map<api::room_id, outgoing> moving;
+  std::deque<api::room_id> to_move;
+  std::unordered_set<api::room_id> queued_moves;
+  std::size_t moves_running = 0;
+  // Rooms arriving here, with the requests that wait for them.
+  std::unordered_map<api::room_id, std::vector<request>> incoming;
 };
 
 caf::behavior room_manager(caf::stateful_actor<room_manager_state>* self, context_ptr ctx);

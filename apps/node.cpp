@@ -146,6 +146,14 @@ class node_impl : public node {
       }
       pusher_ = sys_.spawn(actors::pusher_actor, cctx, std::move(*transport));
     }
+    // The node's long-lived actors never end before stop(); if one does, say why.
+    for (auto [a, label] :
+         {std::pair{&hub_, "hub"}, std::pair{&accounts_, "account actor"}, std::pair{&rooms_, "room manager"},
+          std::pair{&frontend_, "HTTP frontend"}, std::pair{&presence_, "presence manager"}})
+      (*a)->attach_functor([label = std::string(label)](const caf::error& reason) {
+        if (reason && reason != caf::exit_reason::user_shutdown)
+          spdlog::error("the {} of this node ended: {}", label, caf::to_string(reason));
+      });
     // Placement is complete before the port opens, so before any traffic.
     auto host = advertised_host(o.bind);
     cluster::member_card me;

@@ -284,6 +284,8 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
   st.members = membership(me);
   st.cfg.place->set_members(st.members.live(), {});
   st.seeds_pending = st.cfg.seeds.size();
+  self->set_error_handler(
+      [](caf::error& err) { spdlog::warn("node actor: dropped an error nobody asked for: {}", caf::to_string(err)); });
   self->set_down_handler([self](caf::down_msg& msg) {
     if (self->state.members.link_lost(msg.source)) {
       spdlog::warn("link to a node dropped: down ({})", fmt::join(self->state.members.down(), ","));

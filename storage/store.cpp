@@ -11,6 +11,7 @@
 
 #include "actors/api/errors.hpp"
 #include "storage/keys.hpp"
+#include "storage/records.hpp"
 
 namespace confab::storage {
 
@@ -19,8 +20,11 @@ using nlohmann::json;
 
 namespace {
 
-const char* const family_names[] = {"users", "usernames", "rooms",    "members", "user_rooms", "messages", "dedupe",
-                                    "reads", "revoked",   "presence", "files",   "chunks",     "thumbs",   "usage"};
+const char* const family_names[] = {"users",    "usernames", "rooms",  "members", "user_rooms",
+                                    "messages", "dedupe",    "reads",  "revoked", "presence",
+                                    "files",    "chunks",    "thumbs", "usage",   "handoffs"};
+
+}  // namespace
 
 caf::error from_status(const rocksdb::Status& st) {
   if (st.ok())
@@ -85,18 +89,6 @@ api::room_info room_from_json(const std::string& text) {
   return r;
 }
 
-// Parsing our own records can only fail on corruption; report it as a value.
-template <class F>
-auto guarded(F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    return api::fail(errc::unavailable, std::string("storage: corrupt record: ") + e.what());
-  }
-}
-
-}  // namespace
-
 caf::expected<std::shared_ptr<store>> store::open(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -142,6 +134,7 @@ caf::expected<std::shared_ptr<store>> store::open(const std::string& dir) {
   s->chunks_ = h[12];
   s->thumbs_ = h[13];
   s->usage_ = h[14];
+  s->handoffs_ = h[15];
   return s;
 }
 

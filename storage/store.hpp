@@ -116,6 +116,23 @@ class store {
   [[nodiscard]] caf::error put_thumbnail(const file_record& file, std::string_view jpeg);
   [[nodiscard]] caf::expected<std::string> thumbnail(const std::string& id) const;
 
+  // handoff (storage/handoff.cpp): moving a room to another node
+  // Ids of every room stored here.
+  [[nodiscard]] caf::expected<std::vector<api::room_id>> room_ids() const;
+  // Up to `limit` messages after `after_seq`; when they are the last ones,
+  // the piece is the last and carries the room, members and read markers.
+  [[nodiscard]] caf::expected<api::room_piece> export_piece(const api::room_id& room, api::seq_t after_seq,
+                                                            std::uint32_t limit) const;
+  // Writes a piece; the last one (room, members, markers) in one batch.
+  [[nodiscard]] caf::error import_piece(const api::room_piece& piece);
+  // The fence of a room being handed off: the node it goes to. While it is
+  // set this node serves no request for the room.
+  [[nodiscard]] caf::error set_moving(const api::room_id& room, const std::string& target);
+  [[nodiscard]] caf::expected<std::string> moving_to(const api::room_id& room) const;
+  [[nodiscard]] caf::error clear_moving(const api::room_id& room);
+  // Deletes the room and everything kept for it (and its fence), in one batch.
+  [[nodiscard]] caf::error drop_room(const api::room_id& room);
+
   // presence: when the user's last session ended (ms), 0 if never
   [[nodiscard]] caf::expected<std::int64_t> last_seen(const api::user_id& user) const;
   [[nodiscard]] caf::error set_last_seen(const api::user_id& user, std::int64_t when);
@@ -140,6 +157,7 @@ class store {
   rocksdb::ColumnFamilyHandle* chunks_ = nullptr;
   rocksdb::ColumnFamilyHandle* thumbs_ = nullptr;
   rocksdb::ColumnFamilyHandle* usage_ = nullptr;
+  rocksdb::ColumnFamilyHandle* handoffs_ = nullptr;
   std::mutex usage_mutex_;  // usage is read, added to and written as one step
 };
 

@@ -81,5 +81,6 @@ using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using interest_atom = caf::atom_constant<caf::atom("interest")>;
 using uninterest_atom = caf::atom_constant<caf::atom("uninterest")>;
 using admin_atom = caf::atom_constant<caf::atom("admin")>;
+using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
 
 }  // namespace confab::api

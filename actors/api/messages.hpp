@@ -221,6 +221,28 @@ typename Inspector::result_type inspect(Inspector& f, room_admin& x) {
            x.mailbox);
 }
 
+// One piece of a room on its way to a new holder (a handoff): messages in
+// seq order, each with its sender's id and client_msg_id so the new holder
+// rebuilds the dedupe records; the last piece also carries the room, its
+// members and their read markers, and writing it makes the room held there.
+struct room_piece {
+  room_id room;
+  std::vector<seq_t> seqs;
+  std::vector<std::string> messages;
+  std::vector<user_id> senders;
+  std::vector<std::string> client_msg_ids;
+  bool last = false;
+  room_info info;
+  std::vector<user_id> members;
+  std::vector<std::string> roles;
+  std::vector<seq_t> read_up_to;  // per member, 0: nothing read
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, room_piece& x) {
+  return f(caf::meta::type_name("confab::room_piece"), x.room, x.seqs, x.messages, x.senders, x.client_msg_ids, x.last,
+           x.info, x.members, x.roles, x.read_up_to);
+}
+
 }  // namespace confab::api
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(confab::api::shared_text)

@@ -1,0 +1,137 @@
+// The storage side of a handoff: a room leaves this node as pieces and
+// arrives at its new holder as pieces; the last piece makes it held there.
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <nlohmann/json.hpp>
+
+#include "storage/keys.hpp"
+#include "storage/records.hpp"
+#include "storage/store.hpp"
+
+namespace confab::storage {
+
+using api::errc;
+using nlohmann::json;
+
+caf::expected<std::vector<api::room_id>> store::room_ids() const {
+  std::vector<api::room_id> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rooms_));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    out.push_back(api::room_id{it->key().ToString()});
+  if (auto err = from_status(it->status()))
+    return err;
+  return out;
+}
+
+caf::expected<api::room_piece> store::export_piece(const api::room_id& room, api::seq_t after_seq,
+                                                   std::uint32_t limit) const {
+  api::room_piece piece;
+  piece.room = room;
+  auto page = history(room, std::nullopt, after_seq, limit);
+  if (!page)
+    return page.error();
+  auto parsed = guarded([&]() -> caf::expected<bool> {
+    for (auto& text : page->messages) {
+      auto j = json::parse(text);
+      piece.seqs.push_back(j.at("seq").get<api::seq_t>());
+      auto sender = user_id_of(j.value("from", ""));
+      piece.senders.push_back(sender ? *sender : api::user_id{});
+      piece.client_msg_ids.push_back(j.value("client_msg_id", ""));
+    }
+    return true;
+  });
+  if (!parsed)
+    return parsed.error();
+  piece.messages = std::move(page->messages);
+  if (page->has_more)
+    return piece;
+  // The last piece: the room itself, its members and their read markers.
+  auto info = this->room(room);
+  if (!info)
+    return info.error();
+  auto members = this->members(room);
+  if (!members)
+    return members.error();
+  piece.last = true;
+  piece.info = std::move(*info);
+  for (auto& [user, role] : *members) {
+    auto read = last_read(user, room);
+    piece.members.push_back(user);
+    piece.roles.push_back(role);
+    piece.read_up_to.push_back(read ? *read : 0);
+  }
+  return piece;
+}
+
+caf::error store::import_piece(const api::room_piece& p) {
+  if (p.seqs.size() != p.messages.size() || p.senders.size() != p.messages.size() ||
+      p.client_msg_ids.size() != p.messages.size() || p.roles.size() != p.members.size() ||
+      p.read_up_to.size() != p.members.size())
+    return api::fail(errc::invalid_request, "malformed room piece");
+  rocksdb::WriteBatch batch;
+  for (std::size_t i = 0; i < p.messages.size(); ++i) {
+    batch.Put(messages_, keys::message(p.room, p.seqs[i]), p.messages[i]);
+    if (!p.client_msg_ids[i].empty() && !p.senders[i].empty())
+      batch.Put(dedupe_, keys::dedupe(p.senders[i], p.room, p.client_msg_ids[i]), be64(p.seqs[i]));
+  }
+  if (p.last) {
+    for (std::size_t i = 0; i < p.members.size(); ++i) {
+      batch.Put(members_, keys::pair(p.room.value, p.members[i].value), p.roles[i]);
+      if (p.roles[i] != "invited")
+        batch.Put(user_rooms_, keys::pair(p.members[i].value, p.room.value), "");
+      if (p.read_up_to[i] > 0)
+        batch.Put(reads_, keys::pair(p.members[i].value, p.room.value), be64(p.read_up_to[i]));
+    }
+    batch.Put(rooms_, p.room.value, room_to_json(p.info));
+  }
+  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+}
+
+caf::error store::set_moving(const api::room_id& room, const std::string& target) {
+  return from_status(db_->Put(rocksdb::WriteOptions{}, handoffs_, room.value, target));
+}
+
+caf::expected<std::string> store::moving_to(const api::room_id& room) const {
+  return get(handoffs_, room.value);
+}
+
+caf::error store::clear_moving(const api::room_id& room) {
+  return from_status(db_->Delete(rocksdb::WriteOptions{}, handoffs_, room.value));
+}
+
+caf::error store::drop_room(const api::room_id& room) {
+  auto members = this->members(room);
+  if (!members)
+    return members.error();
+  rocksdb::WriteBatch batch;
+  // Dedupe records are keyed by sender: rebuild their keys from the log.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, messages_));
+  auto prefix = keys::room_prefix(room);
+  auto parsed = guarded([&]() -> caf::expected<bool> {
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      auto j = json::parse(it->value().ToStringView());
+      auto cmid = j.value("client_msg_id", "");
+      auto sender = user_id_of(j.value("from", ""));
+      if (!cmid.empty() && sender)
+        batch.Delete(dedupe_, keys::dedupe(*sender, room, cmid));
+    }
+    return true;
+  });
+  if (!parsed)
+    return parsed.error();
+  if (auto err = from_status(it->status()))
+    return err;
+  batch.DeleteRange(messages_, keys::message(room, 0), keys::message(room, UINT64_MAX));
+  batch.Delete(messages_, keys::message(room, UINT64_MAX));
+  for (auto& [user, role] : *members) {
+    batch.Delete(members_, keys::pair(room.value, user.value));
+    batch.Delete(user_rooms_, keys::pair(user.value, room.value));
+    batch.Delete(reads_, keys::pair(user.value, room.value));
+  }
+  batch.Delete(rooms_, room.value);
+  batch.Delete(handoffs_, room.value);
+  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+}
+
+}  // namespace confab::storage
