@@ -35,7 +35,9 @@ void nodes(caf::event_based_actor* self, const context_ptr& ctx, const exchange_
                               {"rooms", n.rooms},
                               {"sessions", n.sessions},
                               {"presences", n.presences},
-                              {"uptime_ms", n.uptime_ms}});
+                              {"uptime_ms", n.uptime_ms},
+                              {"room_events", n.room_events},
+                              {"remote_copies", n.remote_copies}});
             ex->respond_json(200, json{{"nodes", list}});
           },
           [=](caf::error& err) { ex->respond_error(err); });

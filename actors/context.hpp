@@ -3,6 +3,7 @@
 // What every actor of a node shares: the store, placement and limits. Set up
 // once by apps/confabd; immutable afterwards.
 
+#include <atomic>
 #include <memory>
 
 #include <caf/actor.hpp>
@@ -16,6 +17,12 @@
 
 namespace confab::actors {
 
+// Counters of the node, for the admin API and the benchmarks.
+struct node_counters {
+  std::atomic<std::uint64_t> room_events{0};    // events emitted by rooms held here
+  std::atomic<std::uint64_t> remote_copies{0};  // copies of them sent to hubs of other nodes
+};
+
 struct node_context {
   std::shared_ptr<storage::store> db;
   // Filled in after the node's actors are spawned, before any traffic.
@@ -26,6 +33,7 @@ struct node_context {
   caf::actor node;
   // Bearer token of the admin API.
   std::string admin_token;
+  std::shared_ptr<node_counters> counters = std::make_shared<node_counters>();
   // Which hubs get the events of each room held here.
   std::shared_ptr<interest_table> interest = std::make_shared<interest_table>();
   // Makes image thumbnails (libvips, detached); set before any traffic.

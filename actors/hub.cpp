@@ -212,7 +212,7 @@ caf::behavior hub_actor(self_ptr self, context_ptr ctx) {
         self->state.deliver_user(user, share(event));
       },
       [=](api::view_atom) { on_view(self); },
-      [=](api::stats_atom) { return static_cast<std::uint64_t>(self->state.sessions.size()); },
+      [=](api::stats_atom) { return std::vector<std::uint64_t>{self->state.sessions.size()}; },
       // A direct room was made: the two users' sessions here watch each other.
       [=](api::dm_atom, const api::user_id& a, const api::user_id& b) {
         for (auto [user, partner] : {std::pair{a, b}, std::pair{b, a}})

@@ -115,7 +115,7 @@ caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
             if (auto presence = self->state.live.take(id))
               self->send(presence, api::retire_atom::value);
       },
-      [=](api::stats_atom) { return static_cast<std::uint64_t>(self->state.live.size()); },
+      [=](api::stats_atom) { return std::vector<std::uint64_t>{self->state.live.size()}; },
       [=](api::idle_atom, const api::user_id& id, std::uint64_t handled) {
         if (auto presence = self->state.live.take_idle(id, handled))
           self->send(presence, api::retire_atom::value);

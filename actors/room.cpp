@@ -56,8 +56,13 @@ void emit(self_ptr self, std::string_view op, const std::string& data, api::seq_
           const api::user_id& except = {}) {
   auto ev = wire::shared_event(op, data);
   auto targets = self->state.ctx->interest->of(self->state.info.id);
-  for (auto& hub : targets.hubs)
+  auto& counters = *self->state.ctx->counters;
+  ++counters.room_events;
+  for (auto& hub : targets.hubs) {
+    if (hub.node() != self->node())
+      ++counters.remote_copies;
     send_text(self, hub, api::event_atom::value, ev, self->state.info.id, seq, except, targets.generation);
+  }
 }
 
 // An event for every session of `user`, wherever it is.

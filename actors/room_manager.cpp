@@ -442,7 +442,10 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
         self->state.ctx->interest->retain(self->state.ctx->place->hubs());
         plan_moves(self);
       },
-      [=](api::stats_atom) { return static_cast<std::uint64_t>(self->state.live.size()); },
+      [=](api::stats_atom) {
+        auto& c = *self->state.ctx->counters;
+        return std::vector<std::uint64_t>{self->state.live.size(), c.room_events.load(), c.remote_copies.load()};
+      },
   };
 }
 

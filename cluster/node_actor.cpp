@@ -208,23 +208,32 @@ void tick(self_ptr self) {
   self->delayed_send(self, std::chrono::milliseconds(st.cfg.heartbeat_ms), api::tick_atom::value);
 }
 
-// Counts of the node's live actors: rooms, sessions, presences.
+// The node's counters, in this order: live rooms, room events emitted,
+// event copies sent to other nodes (room manager), sessions (hub), live
+// presences (presence manager).
 void local_stats(self_ptr self, caf::response_promise rp) {
   auto& me = self->state.members.self();
   struct gather {
-    std::vector<std::uint64_t> counts = std::vector<std::uint64_t>(3, 0);
+    std::vector<std::vector<std::uint64_t>> parts = std::vector<std::vector<std::uint64_t>>(3);
     int pending = 3;
   };
   auto g = std::make_shared<gather>();
-  std::vector<caf::actor> sources{me.rooms, me.hub, me.presence};
+  std::vector<std::pair<caf::actor, std::size_t>> sources{{me.rooms, 3}, {me.hub, 1}, {me.presence, 1}};
   for (std::size_t i = 0; i < sources.size(); ++i) {
-    auto done = [g, rp](std::size_t at, std::uint64_t n) mutable {
-      g->counts[at] = n;
-      if (--g->pending == 0)
-        rp.deliver(g->counts);
+    auto width = sources[i].second;
+    auto done = [g, rp, i, width](std::vector<std::uint64_t> c) mutable {
+      c.resize(width, 0);
+      g->parts[i] = std::move(c);
+      if (--g->pending > 0)
+        return;
+      std::vector<std::uint64_t> out;
+      for (auto& p : g->parts)
+        out.insert(out.end(), p.begin(), p.end());
+      rp.deliver(out);
     };
-    self->request(sources[i], link_timeout, api::stats_atom::value)
-        .then([=](std::uint64_t n) mutable { done(i, n); }, [=](caf::error&) mutable { done(i, 0); });
+    self->request(sources[i].first, link_timeout, api::stats_atom::value)
+        .then([=](std::vector<std::uint64_t>& c) mutable { done(std::move(c)); },
+              [=](caf::error&) mutable { done({}); });
   }
 }
 
@@ -238,7 +247,13 @@ void nodes(self_ptr self, caf::response_promise rp) {
   auto g = std::make_shared<gather>();
   std::vector<std::pair<std::size_t, caf::actor>> asks;
   auto add = [&](const member_card& c, const std::string& status) {
-    g->out.push_back({c.id, c.address, c.http, status, 0, 0, 0, status == "down" ? 0 : now - c.started_at});
+    api::node_status n;
+    n.id = c.id;
+    n.address = c.address;
+    n.http = c.http;
+    n.status = status;
+    n.uptime_ms = status == "down" ? 0 : now - c.started_at;
+    g->out.push_back(std::move(n));
     if (status != "down")
       asks.emplace_back(g->out.size() - 1, c.node);
   };
@@ -249,10 +264,12 @@ void nodes(self_ptr self, caf::response_promise rp) {
   for (auto& [at, node] : asks) {
     auto i = at;
     auto done = [g, rp](std::size_t at, const std::vector<std::uint64_t>& c) mutable {
-      if (c.size() == 3) {
+      if (c.size() == 5) {
         g->out[at].rooms = c[0];
-        g->out[at].sessions = c[1];
-        g->out[at].presences = c[2];
+        g->out[at].room_events = c[1];
+        g->out[at].remote_copies = c[2];
+        g->out[at].sessions = c[3];
+        g->out[at].presences = c[4];
       }
       if (--g->pending == 0)
         rp.deliver(g->out);

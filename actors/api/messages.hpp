@@ -198,11 +198,13 @@ struct node_status {
   std::uint64_t sessions = 0;
   std::uint64_t presences = 0;
   std::int64_t uptime_ms = 0;
+  std::uint64_t room_events = 0;    // events emitted by rooms held here
+  std::uint64_t remote_copies = 0;  // copies of them sent to other nodes' hubs
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("confab::node_status"), x.id, x.address, x.http, x.status, x.rooms, x.sessions,
-           x.presences, x.uptime_ms);
+           x.presences, x.uptime_ms, x.room_events, x.remote_copies);
 }
 
 // A room as the admin API shows it; owner and replicas are node ids.
