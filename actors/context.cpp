@@ -5,6 +5,8 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/api/hex.hpp"
+
 namespace confab::actors {
 
 void log_stray_errors(caf::scheduled_actor* self, const char* who) {
@@ -23,13 +25,7 @@ std::int64_t now_ms() {
 std::string random_id(const char* prefix) {
   unsigned char bytes[8];
   randombytes_buf(bytes, sizeof(bytes));
-  static const char* hex = "0123456789abcdef";
-  std::string out = prefix;
-  for (auto b : bytes) {
-    out.push_back(hex[b >> 4]);
-    out.push_back(hex[b & 0xf]);
-  }
-  return out;
+  return prefix + api::to_hex(bytes, sizeof(bytes));
 }
 
 }  // namespace confab::actors

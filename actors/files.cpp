@@ -5,6 +5,12 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <caf/event_based_actor.hpp>
+
+#include "actors/api/atoms.hpp"
+#include "actors/api/errors.hpp"
+#include "wire/codec.hpp"
+
 namespace confab::actors::files {
 
 std::string sanitize_name(const std::string& name) {
@@ -118,38 +124,82 @@ range_kind parse_range(const std::string& header, std::uint64_t size, byte_range
 
 namespace {
 
-class store_source : public api::body_source {
+// Bytes [first, last] of a file, one chunk at a time from `fetch`. Only one
+// piece is asked for at a time (net waits for it), so pos_ needs no lock.
+class chunk_reader : public api::body_source, public std::enable_shared_from_this<chunk_reader> {
  public:
-  store_source(std::shared_ptr<storage::store> db, api::file_info f, std::uint64_t first, std::uint64_t last)
-      : db_(std::move(db)), file_(std::move(f)), pos_(first), end_(last + 1) {}
+  chunk_reader(chunk_fetch fetch, std::uint64_t first, std::uint64_t last)
+      : fetch_(std::move(fetch)), pos_(first), end_(last + 1) {}
 
-  std::string next() override {
+  void next(std::function<void(std::string)> done) override {
     if (pos_ >= end_)
-      return {};
+      return done({});
     auto index = pos_ / api::file_info::chunk_size;
-    auto offset = pos_ % api::file_info::chunk_size;
-    auto chunk = db_->chunk(file_.id, index);
-    if (!chunk || offset >= chunk->size()) {
-      pos_ = end_;  // a missing chunk ends the body early; the client sees a short read
-      return {};
-    }
-    auto piece = chunk->substr(offset, std::min<std::uint64_t>(chunk->size() - offset, end_ - pos_));
-    pos_ += piece.size();
-    return piece;
+    fetch_(index, [this, self = shared_from_this(), done = std::move(done)](caf::expected<std::string> chunk) {
+      auto offset = pos_ % api::file_info::chunk_size;
+      if (!chunk || offset >= chunk->size()) {
+        pos_ = end_;  // a missing chunk ends the body early; the client sees a short read
+        return done({});
+      }
+      auto piece = chunk->substr(offset, std::min<std::uint64_t>(chunk->size() - offset, end_ - pos_));
+      pos_ += piece.size();
+      done(std::move(piece));
+    });
   }
 
  private:
-  std::shared_ptr<storage::store> db_;
-  api::file_info file_;
+  chunk_fetch fetch_;
   std::uint64_t pos_;
   std::uint64_t end_;
 };
 
 }  // namespace
 
-std::shared_ptr<api::body_source> chunk_source(std::shared_ptr<storage::store> db, api::file_info file,
-                                               std::uint64_t first, std::uint64_t last) {
-  return std::make_shared<store_source>(std::move(db), std::move(file), first, last);
+std::shared_ptr<api::body_source> chunk_source(chunk_fetch fetch, std::uint64_t first, std::uint64_t last) {
+  return std::make_shared<chunk_reader>(std::move(fetch), first, last);
+}
+
+void find_file(caf::event_based_actor* self, const cluster::placement& place, const storage::store& db,
+               const std::string& id, std::function<void(caf::expected<api::file_info>)> done) {
+  auto home = place.file_home(id);
+  if (!home)
+    return done(api::fail(api::errc::unavailable, "the node that stores this file is down; try again"));
+  if (home == place.reader())
+    return done(db.file(id));
+  self->request(home, std::chrono::seconds(10), api::info_atom::value, id)
+      .then([done](api::file_info& f) { done(std::move(f)); }, [done](caf::error& err) { done(err); });
+}
+
+void attach_file(caf::event_based_actor* self, const cluster::placement& place, const storage::store& db,
+                 api::send_request req, std::function<void(caf::expected<api::send_request>)> next) {
+  if (req.file_id.empty())
+    return next(std::move(req));
+  auto id = req.file_id;
+  find_file(self, place, db, id,
+            [req = std::move(req), next = std::move(next)](caf::expected<api::file_info> f) mutable {
+              if (!f && api::describe(f.error()).code == api::errc::unavailable)
+                return next(f.error());
+              if (!f || f->room != req.room)
+                return next(api::fail(api::errc::invalid_request, "file_id names no file of this room"));
+              req.attachment = wire::attachment_json(*f).dump();
+              next(std::move(req));
+            });
+}
+
+chunk_fetch local_chunks(std::shared_ptr<storage::store> db, std::string file_id) {
+  return [db = std::move(db), id = std::move(file_id)](std::uint64_t index, chunk_done done) {
+    done(db->chunk(id, index));
+  };
+}
+
+chunk_fetch remote_chunks(caf::actor readers, std::string file_id) {
+  return [readers = std::move(readers), id = std::move(file_id)](std::uint64_t index, chunk_done done) {
+    // A one-shot actor asks the node that stores the file for the chunk.
+    readers->home_system().spawn([readers, id, index, done = std::move(done)](caf::event_based_actor* self) {
+      self->request(readers, std::chrono::seconds(30), api::chunk_atom::value, id, index)
+          .then([done](std::string& bytes) { done(std::move(bytes)); }, [done](caf::error& err) { done(err); });
+    });
+  };
 }
 
 }  // namespace confab::actors::files

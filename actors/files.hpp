@@ -7,7 +7,14 @@
 #include <optional>
 #include <string>
 
+#include <functional>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
+
 #include "actors/api/sinks.hpp"
+#include "cluster/placement.hpp"
 #include "storage/store.hpp"
 
 namespace confab::actors::files {
@@ -32,8 +39,26 @@ struct byte_range {
 enum class range_kind { whole, partial, unsatisfiable };
 [[nodiscard]] range_kind parse_range(const std::string& header, std::uint64_t size, byte_range& out);
 
-// Reads the file's chunks for bytes [first, last] one at a time.
-[[nodiscard]] std::shared_ptr<api::body_source> chunk_source(std::shared_ptr<storage::store> db, api::file_info file,
-                                                             std::uint64_t first, std::uint64_t last);
+// Gets chunk `index` of a file and calls `done` with it, on any thread.
+using chunk_done = std::function<void(caf::expected<std::string>)>;
+using chunk_fetch = std::function<void(std::uint64_t index, chunk_done done)>;
+// Chunks from this node's store, or from the reader pool of the node that
+// stores the file.
+[[nodiscard]] chunk_fetch local_chunks(std::shared_ptr<storage::store> db, std::string file_id);
+[[nodiscard]] chunk_fetch remote_chunks(caf::actor readers, std::string file_id);
+
+// The record of file `id`, from this node's store or from the node that
+// stores it (unavailable while that node is down); `done` runs in `self`.
+void find_file(caf::event_based_actor* self, const cluster::placement& place, const storage::store& db,
+               const std::string& id, std::function<void(caf::expected<api::file_info>)> done);
+
+// A send that names a file gets the file's attachment (the file must belong
+// to the room); then `next` runs with it, or with the error.
+void attach_file(caf::event_based_actor* self, const cluster::placement& place, const storage::store& db,
+                 api::send_request req, std::function<void(caf::expected<api::send_request>)> next);
+
+// Streams bytes [first, last] of a file, one chunk at a time.
+[[nodiscard]] std::shared_ptr<api::body_source> chunk_source(chunk_fetch fetch, std::uint64_t first,
+                                                             std::uint64_t last);
 
 }  // namespace confab::actors::files

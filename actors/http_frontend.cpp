@@ -249,11 +249,15 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
     it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
   if (auto wait = it->second.take(now_ms()); wait > 0)
     return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
-  api::send_request r{a.who.who,           room, body.value_or(""), cmid.value_or(""), reply_to.value_or(0),
-                      file_id.value_or("")};
-  self->request(st.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(r))
-      .then([=](const api::send_ack& ack) { ex->respond(201, R"({"message":)" + ack.message_json + "}"); },
-            [=](caf::error& err) { ex->respond_error(err); });
+  api::send_request r{a.who.who, room, body.value_or(""), cmid.value_or(""), reply_to.value_or(0), file_id.value_or(""),
+                      ""};
+  files::attach_file(self, *st.ctx->place, *st.ctx->db, std::move(r), [=](caf::expected<api::send_request> r) {
+    if (!r)
+      return ex->respond_error(r.error());
+    self->request(self->state.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(*r))
+        .then([=](const api::send_ack& ack) { ex->respond(201, R"({"message":)" + ack.message_json + "}"); },
+              [=](caf::error& err) { ex->respond_error(err); });
+  });
 }
 
 void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -352,7 +356,7 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
     if (ex->call.has_content_length && ex->call.content_length > left)
       return ex->respond_error(fail(errc::quota_exceeded, "file storage quota exceeded"));
     api::file_info draft;
-    draft.id = random_id("f_");
+    draft.id = random_id(self->state.ctx->place->file_prefix().c_str());
     draft.name = name;
     draft.room = room;
     draft.owner = a.who.who.id;
@@ -365,10 +369,12 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
 // The file named in the path, if the caller may see it.
 template <class F>
 void with_file(self_ptr self, const exchange_ptr& ex, const authed& a, F f) {
-  auto file = self->state.ctx->db->file(ex->path[3]);
-  if (!file)
-    return ex->respond_error(file.error());
-  with_membership(self, ex, file->room, a, [=] { f(*file); });
+  auto& ctx = *self->state.ctx;
+  files::find_file(self, *ctx.place, *ctx.db, ex->path[3], [=](caf::expected<api::file_info> file) {
+    if (!file)
+      return ex->respond_error(file.error());
+    with_membership(self, ex, file->room, a, [=, f_info = *file] { f(f_info); });
+  });
 }
 
 void download(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -400,7 +406,10 @@ void download(self_ptr self, const exchange_ptr& ex, const authed& a) {
     }
     if (f.size > 0) {
       r.length = range.last - range.first + 1;
-      r.source = files::chunk_source(self->state.ctx->db, f, range.first, range.last);
+      auto& ctx = *self->state.ctx;
+      auto home = ctx.place->file_home(f.id);
+      auto fetch = home == ctx.place->reader() ? files::local_chunks(ctx.db, f.id) : files::remote_chunks(home, f.id);
+      r.source = files::chunk_source(std::move(fetch), range.first, range.last);
     }
     ex->out->respond(std::move(r));
   });
@@ -410,14 +419,25 @@ void thumbnail(self_ptr self, const exchange_ptr& ex, const authed& a) {
   with_file(self, ex, a, [=](const api::file_info& f) {
     if (!f.thumbnail)
       return ex->respond_error(fail(errc::not_found, "no thumbnail yet"));
-    auto jpeg = self->state.ctx->db->thumbnail(f.id);
+    auto reply = [ex](std::string jpeg) {
+      api::http_reply r;
+      r.content_type = "image/jpeg";
+      r.body = std::move(jpeg);
+      r.headers = {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "private, max-age=31536000, immutable"}};
+      ex->out->respond(std::move(r));
+    };
+    auto& ctx = *self->state.ctx;
+    auto home = ctx.place->file_home(f.id);
+    if (home != ctx.place->reader()) {
+      self->request(home, request_timeout, api::thumb_atom::value, f.id)
+          .then([reply](std::string& jpeg) { reply(std::move(jpeg)); },
+                [ex](caf::error& err) { ex->respond_error(err); });
+      return;
+    }
+    auto jpeg = ctx.db->thumbnail(f.id);
     if (!jpeg)
       return ex->respond_error(jpeg.error());
-    api::http_reply r;
-    r.content_type = "image/jpeg";
-    r.body = std::move(*jpeg);
-    r.headers = {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "private, max-age=31536000, immutable"}};
-    ex->out->respond(std::move(r));
+    reply(std::move(*jpeg));
   });
 }
 

@@ -41,6 +41,11 @@ void interest_table::remove(const api::room_id& room, const caf::actor_addr& hub
     rooms_.erase(it);
 }
 
+void interest_table::forget(const api::room_id& room) {
+  std::lock_guard lock{mtx_};
+  rooms_.erase(room);
+}
+
 void interest_table::retain(const std::vector<caf::actor>& live_hubs) {
   std::lock_guard lock{mtx_};
   for (auto it = rooms_.begin(); it != rooms_.end();) {

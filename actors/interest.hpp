@@ -34,6 +34,8 @@ class interest_table {
   void add_all(const api::room_id& room, const std::vector<caf::actor>& hubs);
   [[nodiscard]] targets of(const api::room_id& room) const;
   void remove(const api::room_id& room, const caf::actor_addr& hub, std::uint64_t generation);
+  // The room is no longer held here.
+  void forget(const api::room_id& room);
   // Drops hubs of nodes that left the live view.
   void retain(const std::vector<caf::actor>& live_hubs);
   [[nodiscard]] std::size_t rooms() const;

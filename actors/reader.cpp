@@ -137,6 +137,25 @@ caf::behavior reader_actor(caf::event_based_actor* self, context_ptr ctx) {
         return local_rooms(ctx, user, hub);
       },
       [=](api::public_atom a) { gather_all<api::room_info>(self, ctx, a); },
+      // Files stored on this node, for other nodes (see placement::file_home).
+      [ctx](api::info_atom, const std::string& file_id) -> caf::result<api::file_info> {
+        auto f = ctx->db->file(file_id);
+        if (!f)
+          return f.error();
+        return std::move(*f);
+      },
+      [ctx](api::chunk_atom, const std::string& file_id, std::uint64_t index) -> caf::result<std::string> {
+        auto c = ctx->db->chunk(file_id, index);
+        if (!c)
+          return c.error();
+        return std::move(*c);
+      },
+      [ctx](api::thumb_atom, const std::string& file_id) -> caf::result<std::string> {
+        auto t = ctx->db->thumbnail(file_id);
+        if (!t)
+          return t.error();
+        return std::move(*t);
+      },
       [ctx](api::public_atom, bool) -> caf::result<std::vector<api::room_info>> {
         auto rooms = ctx->db->public_rooms();
         if (!rooms)

@@ -143,13 +143,9 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   }
   if (req.reply_to > st.last_seq)
     return fail(errc::invalid_request, "reply_to names no message of this room");
-  std::string attachment;
-  if (!req.file_id.empty()) {
-    auto f = st.ctx->db->file(req.file_id);
-    if (!f || f->room != st.info.id)
-      return fail(errc::invalid_request, "file_id names no file of this room");
-    attachment = wire::attachment_json(*f).dump();
-  }
+  if (!req.file_id.empty() && req.attachment.empty())
+    return fail(errc::invalid_request, "file_id names no file of this room");
+  auto attachment = std::move(req.attachment);
   wire::message_fields m{st.info.id,          st.last_seq + 1,   random_id("m_"), req.from.username,    now_ms(),
                          std::move(req.body), req.client_msg_id, req.reply_to,    std::move(attachment)};
   auto text = wire::message_json(m);

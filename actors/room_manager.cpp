@@ -6,6 +6,7 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/api/hex.hpp"
 #include "actors/room.hpp"
 
 namespace confab::actors {
@@ -17,13 +18,7 @@ api::room_id dm_room_id(const api::user_id& a, const api::user_id& b) {
   auto key = a < b ? a.value + ":" + b.value : b.value + ":" + a.value;
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
-  static const char* hex = "0123456789abcdef";
-  std::string id = "d_";
-  for (int i = 0; i < 8; ++i) {
-    id.push_back(hex[digest[i] >> 4]);
-    id.push_back(hex[digest[i] & 0xf]);
-  }
-  return api::room_id{id};
+  return api::room_id{"d_" + api::to_hex(digest, 8)};
 }
 
 api::room_id room_of(const caf::message& msg) {
@@ -238,6 +233,7 @@ void finish_move(self_ptr self, const api::room_id& id) {
   auto& st = self->state;
   if (auto err = st.ctx->db->drop_room(id))
     spdlog::error("room {} moved but its old copy stays: {}", id.value, api::describe(err).message);
+  st.ctx->interest->forget(id);
   end_move(self, id, true);
 }
 

@@ -4,6 +4,7 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/files.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
@@ -157,14 +158,20 @@ void do_send(self_ptr self, const std::string& id, const json& req) {
     return st.reply_error(id, fail(errc::invalid_request, "body must not be empty"));
   if (body && wire::code_points(*body) > st.ctx->lim.max_body_chars)
     return st.reply_error(id, fail(errc::too_large, "body is over the limit"));
-  api::send_request r{st.who, *room, body.value_or(""), std::move(*cmid), reply_to.value_or(0), file_id.value_or("")};
-  self->request(st.ctx->place->room(*room), request_timeout, api::send_atom::value, std::move(r))
-      .then(
-          [=](const api::send_ack& ack) {
-            json data{{"room", ack.room.value}, {"seq", ack.seq}, {"msg_id", ack.msg_id}, {"ts", ack.ts}};
-            self->state.reply_ok(id, data.dump());
-          },
-          [=](caf::error& err) { self->state.reply_error(id, err); });
+  api::send_request r{st.who, *room, body.value_or(""), std::move(*cmid), reply_to.value_or(0), file_id.value_or(""),
+                      ""};
+  files::attach_file(self, *st.ctx->place, *st.ctx->db, std::move(r), [=](caf::expected<api::send_request> r) {
+    if (!r)
+      return self->state.reply_error(id, r.error());
+    auto room = r->room;
+    self->request(self->state.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(*r))
+        .then(
+            [=](const api::send_ack& ack) {
+              json data{{"room", ack.room.value}, {"seq", ack.seq}, {"msg_id", ack.msg_id}, {"ts", ack.ts}};
+              self->state.reply_ok(id, data.dump());
+            },
+            [=](caf::error& err) { self->state.reply_error(id, err); });
+  });
 }
 
 void do_history(self_ptr self, const std::string& id, const json& req) {

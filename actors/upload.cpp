@@ -8,6 +8,7 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/api/hex.hpp"
 #include "actors/files.hpp"
 #include "wire/codec.hpp"
 
@@ -71,11 +72,7 @@ void finish(self_ptr self, const api::responder_ptr& out, const caf::actor& thum
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(st.sha.get(), digest, &len);
-  static const char* hex = "0123456789abcdef";
-  for (unsigned i = 0; i < len; ++i) {
-    st.file.sha256.push_back(hex[digest[i] >> 4]);
-    st.file.sha256.push_back(hex[digest[i] & 0xf]);
-  }
+  st.file.sha256 = api::to_hex(digest, len);
   st.file.content_type = files::sniff(st.head, st.declared_type);
   st.file.created_at = now_ms();
   if (auto err = st.ctx->db->put_file(st.file, true, st.ctx->lim.user_quota)) {

@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <openssl/sha.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <caf/actor_pool.hpp>
+#include <caf/actor_registry.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
@@ -18,6 +21,7 @@
 #include "actors/account.hpp"
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/api/hex.hpp"
 #include "actors/http_frontend.hpp"
 #include "actors/hub.hpp"
 #include "actors/presence_manager.hpp"
@@ -37,20 +41,10 @@ using api::fail;
 
 namespace {
 
-std::string hex(const unsigned char* p, std::size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 0xf]);
-  }
-  return out;
-}
-
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> buf(bytes);
   randombytes_buf(buf.data(), buf.size());
-  return hex(buf.data(), buf.size());
+  return api::to_hex(buf.data(), buf.size());
 }
 
 // The signing key: read from the file, or created there (mode 0600) once.
@@ -88,7 +82,7 @@ std::string derive_node_id(const config::options& o) {
   auto dir = std::filesystem::absolute(o.data_dir, ec).string();
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(dir.data()), dir.size(), digest);
-  return std::string(host) + "-" + hex(digest, 4);
+  return std::string(host) + "-" + api::to_hex(digest, 4);
 }
 
 // The host other nodes reach this one at: the bind address, or this host's
@@ -200,11 +194,19 @@ class node_impl : public node {
   void stop() override {
     if (node_ && cluster_port_ != 0) [[maybe_unused]]
       auto ignored = sys_.middleman().unpublish(node_, cluster_port_);
-    if (server_) {
-      server_->stop();
-      server_.reset();
+    if (!server_) {
+      stop_actors();
+      return;
     }
+    server_->stop();  // sockets closed with 4000, Asio threads joined
     stop_actors();
+    // Actors may still post to a connection's executor until they end, so
+    // the io_context goes only after them (bounded: a stuck actor must not
+    // keep the process from exiting).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (sys_.registry().running() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    server_.reset();
   }
 
  private:

@@ -14,6 +14,7 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/api/hex.hpp"
 
 namespace confab::cluster {
 
@@ -30,21 +31,11 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string hex(const unsigned char* p, std::size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 0xf]);
-  }
-  return out;
-}
-
 std::string random_nonce() {
   unsigned char buf[16];
   if (RAND_bytes(buf, sizeof(buf)) != 1)
     throw std::runtime_error("RAND_bytes failed");
-  return hex(buf, sizeof(buf));
+  return api::to_hex(buf, sizeof(buf));
 }
 
 void publish_view(self_ptr self) {
@@ -289,7 +280,7 @@ std::string link_proof(const std::string& secret, const std::string& role, const
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &len);
-  return hex(mac, len);
+  return api::to_hex(mac, len);
 }
 
 caf::behavior node_actor(self_ptr self, node_config cfg) {

@@ -52,6 +52,37 @@ std::vector<caf::actor> placement::hubs() const {
   return out;
 }
 
+namespace {
+
+constexpr std::size_t file_tag_size = 8;
+
+std::string file_tag(const std::string& node_id) {
+  static const char* digits = "0123456789abcdef";
+  auto w = rendezvous_weight("file", node_id);
+  std::string tag;
+  for (std::size_t i = 0; i < file_tag_size; ++i)
+    tag.push_back(digits[(w >> (4 * i)) & 0xf]);
+  return tag;
+}
+
+}  // namespace
+
+std::string placement::file_prefix() const {
+  return "f_" + file_tag(self_.id);
+}
+
+caf::actor placement::file_home(const std::string& file_id) const {
+  // Ids of files made before the cluster: 16 random digits, stored here.
+  if (file_id.size() != 2 + file_tag_size + 16 || file_id.compare(0, 2, "f_") != 0)
+    return self_.readers;
+  auto tag = file_id.substr(2, file_tag_size);
+  auto v = current();
+  for (auto& m : v->live)
+    if (file_tag(m.id) == tag)
+      return m.readers;
+  return {};
+}
+
 std::string placement::room_owner(const api::room_id& id) const {
   auto v = current();
   return owner(*v, room_key(id.value)).id;

@@ -82,6 +82,13 @@ class placement {
   [[nodiscard]] std::vector<caf::actor> hubs() const;
   [[nodiscard]] const caf::actor& local_hub() const { return self_.hub; }
 
+  // Files stay on the node that received the upload; their ids say which:
+  // "f_", 8 hex digits of the node id's hash, then random digits.
+  [[nodiscard]] std::string file_prefix() const;
+  // Reader pool of the node that stores the file (this node's for ids
+  // without a node's digits); null when that node is not live.
+  [[nodiscard]] caf::actor file_home(const std::string& file_id) const;
+
   // Node id of the owner of a room, and whether that is this node.
   [[nodiscard]] std::string room_owner(const api::room_id& id) const;
   [[nodiscard]] bool owns_room(const api::room_id& id) const { return room_owner(id) == self_.id; }

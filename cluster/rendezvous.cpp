@@ -30,7 +30,7 @@ std::uint64_t fnv(std::string_view s, std::uint64_t h) {
 
 std::uint64_t rendezvous_weight(std::string_view key, std::string_view node) {
   auto h = fnv(key, 0xcbf29ce484222325ULL);
-  h = fnv("\0", h);
+  h = fnv(std::string_view("\0", 1), h);  // key and node stay apart: "ab"+"c" is not "a"+"bc"
   return mix(fnv(node, h));
 }
 

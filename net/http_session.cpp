@@ -163,10 +163,22 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         });
   }
 
+  // Asks the source for the next piece; it arrives on any thread.
   void write_piece(std::shared_ptr<http::response<http::buffer_body>> res,
                    std::shared_ptr<http::response_serializer<http::buffer_body>> sr,
                    std::shared_ptr<api::body_source> src) {
-    auto piece = std::make_shared<std::string>(src->next());
+    beast::get_lowest_layer(stream_).expires_after(read_timeout);
+    src->next([self = this->shared_from_this(), res, sr, src](std::string bytes) {
+      auto ex = self->stream_.get_executor();
+      asio::post(ex, [self, res, sr, src, bytes = std::move(bytes)]() mutable {
+        self->write_bytes(res, sr, src, std::make_shared<std::string>(std::move(bytes)));
+      });
+    });
+  }
+
+  void write_bytes(std::shared_ptr<http::response<http::buffer_body>> res,
+                   std::shared_ptr<http::response_serializer<http::buffer_body>> sr,
+                   std::shared_ptr<api::body_source> src, std::shared_ptr<std::string> piece) {
     res->body().data = piece->empty() ? nullptr : piece->data();
     res->body().size = piece->size();
     res->body().more = !piece->empty();

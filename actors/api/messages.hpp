@@ -63,11 +63,14 @@ struct send_request {
   std::string client_msg_id;   // empty: none
   std::uint64_t reply_to = 0;  // 0: none
   std::string file_id;         // empty: none
+  // The file's attachment JSON, filled in by the node from file_id (the file
+  // may be stored on another node than the room); never from the client.
+  std::string attachment;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, send_request& x) {
-  return f(caf::meta::type_name("confab::send_request"), x.from, x.room, x.body, x.client_msg_id, x.reply_to,
-           x.file_id);
+  return f(caf::meta::type_name("confab::send_request"), x.from, x.room, x.body, x.client_msg_id, x.reply_to, x.file_id,
+           x.attachment);
 }
 
 // A stored file. Chunks of chunk_size bytes hold its bytes.

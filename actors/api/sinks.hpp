@@ -48,11 +48,13 @@ struct http_call {
 };
 
 // A response body produced piece by piece (file downloads). next() is called
-// on the connection's thread, one piece at a time; an empty piece ends it.
+// on the connection's thread, one piece at a time; it calls `done` exactly
+// once with the piece, on any thread (the bytes may come from another node);
+// an empty piece ends the body.
 class body_source {
  public:
   virtual ~body_source() = default;
-  [[nodiscard]] virtual std::string next() = 0;
+  virtual void next(std::function<void(std::string piece)> done) = 0;
 };
 
 struct http_reply {

@@ -56,6 +56,18 @@ def statuses_of(ws, username):
     return [d["status"] for d in ws.events("presence", lambda d: d.get("user") == username)]
 
 
+def raw_get(port, path, token, headers=None):
+    """GET with the body as bytes: (status, headers, body)."""
+    import http.client
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        conn.request("GET", path, headers=dict(headers or {}, Authorization="Bearer " + token))
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
 class Sender:
     """One WebSocket session that sends and retries until acknowledged.
 
@@ -326,6 +338,33 @@ class ClusterTest(ClusterBase):
             self.assertEqual([(m["seq"], m["from"], m["body"]) for m in self.full_history(b.token, dm, server=s)],
                              [(1, a.username, "hello from n1"), (2, b.username, "hello from n3"),
                               (3, a.username, "via n2")], "history of the direct room through %s" % s.node)
+
+    def test_files_across_nodes(self):
+        """A file uploaded through one node, to a room another node serves, is
+        downloaded (whole and ranges) and attached through every node."""
+        n1, n2, n3 = self.nodes()
+        a = self.new_user(server=n1)
+        rid = self.create_room(a.token, server=n2)["id"]
+        data = bytes((i * 7) % 251 for i in range(600 * 1024))  # three chunks
+        status, _, body = n3.http("POST", "/api/v1/rooms/%s/files" % rid, token=a.token, raw_body=data,
+                                  headers={"x-filename": "data.bin", "content-type": "application/octet-stream"})
+        self.assertEqual(status, 201, body)
+        fid = body["file"]["id"]
+        for s in (n1, n2, n3):
+            status, headers, got = raw_get(s.port, "/api/v1/files/" + fid, a.token)
+            self.assertEqual((status, len(got)), (200, len(data)), "download through %s" % s.node)
+            self.assertEqual(got, data, "download through %s" % s.node)
+            status, _, got = raw_get(s.port, "/api/v1/files/" + fid, a.token, {"Range": "bytes=262000-524999"})
+            self.assertEqual((status, got), (206, data[262000:525000]), "range through %s" % s.node)
+        message = self.post(a.token, rid, "attached", client_msg_id=cmid(), server=n1, file_id=fid)
+        self.assertEqual(message["file"]["id"], fid)
+        other = self.create_room(a.token, server=n1)["id"]
+        status, _, err = n2.http("POST", "/api/v1/rooms/%s/messages" % other, {"body": "x", "file_id": fid},
+                                 token=a.token)
+        self.assertEqual((status, err["error"]["code"]), (400, "invalid_request"), "a file of another room")
+        stranger = self.new_user(server=n2)
+        status, _, _ = raw_get(n1.port, "/api/v1/files/" + fid, stranger.token)
+        self.assertEqual(status, 403, "a non-member downloads a file through another node")
 
     def test_presence_across_nodes(self):
         n1, n2, n3 = self.nodes()

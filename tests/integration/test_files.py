@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 MiB = 1024 * 1024
 MISSING_ROOM = "r_0000000000000000"
 MISSING_FILE = "f_0000000000000000"
-FILE_ID_RE = re.compile(r"^f_[0-9a-f]{16}$")
+FILE_ID_RE = re.compile(r"^f_[0-9a-f]{24}$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 BIG_IO_TIMEOUT_S = 60.0
 THUMB_DEADLINE_S = 20.0

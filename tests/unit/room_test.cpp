@@ -25,7 +25,7 @@ struct fixture : node_fixture {
   caf::expected<api::send_ack> send(const api::user_info& u, const api::room_id& room, std::string body,
                                     std::string cmid = "", std::uint64_t reply_to = 0) {
     return ask<api::send_ack>(rooms, api::send_atom::value,
-                              api::send_request{as(u), room, std::move(body), std::move(cmid), reply_to, ""});
+                              api::send_request{as(u), room, std::move(body), std::move(cmid), reply_to, "", ""});
   }
 };
 

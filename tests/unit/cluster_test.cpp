@@ -1,0 +1,640 @@
+#define CAF_SUITE cluster
+#include "tests/unit/node_fixture.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "cluster/membership.hpp"
+#include "cluster/placement.hpp"
+#include "cluster/rendezvous.hpp"
+
+using namespace confab;
+
+namespace {
+
+// -- rendezvous hashing ------------------------------------------------------
+
+std::vector<std::string> owners_of(const std::vector<std::string>& keys, const std::vector<std::string>& nodes) {
+  std::vector<std::string> out;
+  out.reserve(keys.size());
+  for (auto& k : keys)
+    out.push_back(nodes[cluster::rendezvous_owner(k, nodes)]);
+  return out;
+}
+
+std::vector<std::string> room_keys(std::size_t n) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n; ++i)
+    out.push_back(cluster::room_key(std::to_string(i * 7919 + 13)));
+  return out;
+}
+
+// -- membership and placement: cards whose actors are idle stand-ins ---------
+
+struct cards_fixture : test_coordinator_fixture<> {
+  std::vector<caf::actor> dummies;
+
+  caf::actor dummy() {
+    auto a = sys.spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
+    dummies.push_back(a);
+    return a;
+  }
+
+  cluster::member_card card(const std::string& id, std::int64_t started_at = 1) {
+    cluster::member_card c;
+    c.id = id;
+    c.address = id + ":7000";
+    c.http = id + ":8000";
+    c.started_at = started_at;
+    c.node = dummy();
+    c.rooms = dummy();
+    c.accounts = dummy();
+    c.hub = dummy();
+    c.readers = dummy();
+    c.presence = dummy();
+    return c;
+  }
+
+  ~cards_fixture() override {
+    for (auto& a : dummies)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+};
+
+std::vector<std::string> ids_of(const std::vector<cluster::member_card>& cards) {
+  std::vector<std::string> out;
+  for (auto& c : cards)
+    out.push_back(c.id);
+  return out;
+}
+
+// -- two nodes in one actor system -------------------------------------------
+
+// The actors of one node, as node_fixture builds them, with its own store and
+// placement.
+struct node {
+  test::temp_dir dir;
+  std::shared_ptr<actors::node_context> ctx = std::make_shared<actors::node_context>();
+  caf::actor hub, rooms, readers, accounts, presence;
+  cluster::member_card card;
+
+  storage::store& db() { return *ctx->db; }
+  cluster::placement& place() { return *ctx->place; }
+};
+
+using manager_actor = caf::stateful_actor<actors::room_manager_state>;
+
+struct two_nodes : test_coordinator_fixture<> {
+  node a;
+  node b;
+  std::vector<caf::actor> extra;  // sessions, stopped at teardown
+
+  two_nodes() {
+    start(a, "a");
+    start(b, "b");
+    sched.run();
+  }
+
+  ~two_nodes() override {
+    for (auto& x : extra)
+      caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+    for (auto* n : {&a, &b})
+      for (auto* x : {&n->hub, &n->rooms, &n->readers, &n->accounts, &n->presence})
+        caf::anon_send_exit(*x, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  void start(node& n, const std::string& id) {
+    auto db = storage::store::open(n.dir.path());
+    CAF_REQUIRE(db);
+    n.ctx->db = *db;
+    n.ctx->node_id = id;
+    actors::context_ptr c = n.ctx;
+    n.hub = sys.spawn(actors::hub_actor, c);
+    n.rooms = sys.spawn(actors::room_manager, c);
+    n.readers = sys.spawn(actors::reader_actor, c);
+    n.accounts = sys.spawn(actors::account_actor, c, std::string(40, 's'), sys.spawn(actors::hasher_actor));
+    n.presence = sys.spawn(actors::presence_manager, c);
+    n.card.id = id;
+    n.card.address = id + ":7000";
+    n.card.started_at = 1;
+    n.card.rooms = n.rooms;
+    n.card.accounts = n.accounts;
+    n.card.hub = n.hub;
+    n.card.readers = n.readers;
+    n.card.presence = n.presence;
+    // Each node starts alone.
+    n.ctx->place = std::make_shared<cluster::placement>(n.card, caf::actor{});
+  }
+
+  // Both placements switch to the view {a, b}, as both node actors would.
+  void join_views() {
+    a.place().set_members({a.card, b.card}, {});
+    b.place().set_members({b.card, a.card}, {});
+  }
+
+  static bool b_owns(const api::room_id& id) {
+    return cluster::rendezvous_owner(cluster::room_key(id.value), {"a", "b"}) == 1;
+  }
+
+  template <class T, class... Ts>
+  caf::expected<T> ask(const caf::actor& dest, Ts... xs) {
+    caf::expected<T> out{caf::sec::request_timeout};
+    auto h = self->request(dest, caf::infinite, std::move(xs)...);
+    sched.run();
+    h.receive([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  static api::errc code(const caf::error& e) { return api::describe(e).code; }
+  static api::caller as(const api::user_info& u) { return {u.id, u.username}; }
+
+  api::user_info make_user(const std::string& name) {
+    auto u = ask<api::user_info>(a.accounts, api::register_atom::value, name, std::string("password-" + name),
+                                 std::string());
+    CAF_REQUIRE(u);
+    return *u;
+  }
+
+  // Users registered under a's one-node view reach b as the node actors'
+  // account sync would bring them.
+  void copy_users_to_b(const std::vector<api::user_info>& users) {
+    for (auto& u : users)
+      CAF_REQUIRE(!b.db().put_user(test::value(a.db().user(u.id)), true));
+  }
+
+  // A room made by a (alone in its view) whose id b owns in the view {a, b};
+  // rooms a keeps are appended to `kept`.
+  api::room_info room_for_b(const api::user_info& owner, std::vector<api::room_id>& kept) {
+    for (int i = 0; i < 64; ++i) {
+      auto r = ask<api::room_info>(a.rooms, api::create_atom::value, as(owner), "room " + std::to_string(i),
+                                   std::string("topic"), std::string("public"));
+      CAF_REQUIRE(r);
+      if (b_owns(r->id))
+        return *r;
+      kept.push_back(r->id);
+    }
+    CAF_FAIL("no room id owned by b in 64 tries");
+  }
+
+  static api::send_request request(const api::user_info& u, const api::room_id& room, std::string body,
+                                   std::string cmid) {
+    api::send_request r;
+    r.from = as(u);
+    r.room = room;
+    r.body = std::move(body);
+    r.client_msg_id = std::move(cmid);
+    return r;
+  }
+
+  caf::expected<api::send_ack> send(const caf::actor& via, const api::user_info& u, const api::room_id& room,
+                                    std::string body, std::string cmid = "") {
+    return ask<api::send_ack>(via, api::send_atom::value, request(u, room, std::move(body), std::move(cmid)));
+  }
+
+  // A send put in the manager's mailbox without delivering anything.
+  auto send_later(const caf::actor& via, const api::user_info& u, const api::room_id& room, std::string body,
+                  std::string cmid) {
+    return self->request(via, caf::infinite, api::send_atom::value, request(u, room, std::move(body), std::move(cmid)));
+  }
+
+  template <class Handle>
+  caf::expected<api::send_ack> answer(Handle& h) {
+    caf::expected<api::send_ack> out{caf::sec::request_timeout};
+    h.receive([&](api::send_ack& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  caf::expected<api::history_page> history(const caf::actor& via, const api::user_info& u, const api::room_id& room,
+                                           std::uint32_t limit = 1000) {
+    return ask<api::history_page>(via, api::history_atom::value,
+                                  api::history_request{u.id, room, false, 0, true, 0, limit});
+  }
+
+  static std::vector<api::seq_t> seqs(const api::history_page& page) {
+    std::vector<api::seq_t> out;
+    for (auto& m : page.messages)
+      out.push_back(nlohmann::json::parse(m).at("seq").get<api::seq_t>());
+    return out;
+  }
+
+  static std::vector<api::seq_t> one_to(api::seq_t n) {
+    std::vector<api::seq_t> out;
+    for (api::seq_t i = 1; i <= n; ++i)
+      out.push_back(i);
+    return out;
+  }
+
+  manager_actor& manager(node& n) { return deref<manager_actor>(n.rooms); }
+
+  // A session of `u` at node n's hub, ready in `in_rooms`.
+  void connect(node& n, const api::user_info& u, const std::shared_ptr<test::recording_sink>& sink,
+               std::vector<api::room_id> in_rooms) {
+    auto h = n.hub;
+    api::sink_ptr weak = sink;
+    auto s = sys.spawn([=](caf::event_based_actor* s) {
+      s->send(h, api::subscribe_atom::value, u.id, weak);
+      return caf::behavior{[=](api::ready_atom r, std::vector<api::room_id> rs, std::vector<api::seq_t> ss) {
+        s->send(h, r, std::move(rs), std::move(ss));
+      }};
+    });
+    extra.push_back(s);
+    sched.run();
+    self->send(s, api::ready_atom::value, in_rooms, std::vector<api::seq_t>(in_rooms.size(), 0));
+    sched.run();
+  }
+};
+
+}  // namespace
+
+// -- rendezvous ---------------------------------------------------------------
+
+CAF_TEST(rendezvous owners are deterministic and independent of member order) {
+  std::vector<std::string> nodes{"n1", "n2", "n3"};
+  std::vector<std::string> shuffled{"n3", "n1", "n2"};
+  auto keys = room_keys(500);
+  CAF_CHECK(owners_of(keys, nodes) == owners_of(keys, nodes));
+  CAF_CHECK(owners_of(keys, nodes) == owners_of(keys, shuffled));
+  CAF_CHECK_EQUAL(cluster::rendezvous_weight("room/r_1", "n1"), cluster::rendezvous_weight("room/r_1", "n1"));
+  CAF_CHECK_NOT_EQUAL(cluster::rendezvous_weight("room/r_1", "n1"), cluster::rendezvous_weight("room/r_1", "n2"));
+  // Key and node are hashed apart: moving a character across the boundary
+  // changes the weight.
+  CAF_CHECK_NOT_EQUAL(cluster::rendezvous_weight("room/ab", "c"), cluster::rendezvous_weight("room/a", "bc"));
+  // Every node owns some keys.
+  auto owners = owners_of(keys, nodes);
+  for (auto& n : nodes)
+    CAF_CHECK_GREATER(std::count(owners.begin(), owners.end(), n), 100);
+  // One node owns everything.
+  CAF_CHECK_EQUAL(cluster::rendezvous_owner("room/r_1", {"solo"}), 0u);
+  // The kinds of keys are kept apart.
+  CAF_CHECK_NOT_EQUAL(cluster::room_key("x"), cluster::account_key("x"));
+  CAF_CHECK_NOT_EQUAL(cluster::account_key("x"), cluster::presence_key("x"));
+}
+
+CAF_TEST(a fourth node takes only the keys it wins and about a quarter of them) {
+  std::vector<std::string> three{"n1", "n2", "n3"};
+  std::vector<std::string> four{"n1", "n2", "n3", "n4"};
+  auto keys = room_keys(4000);
+  auto before = owners_of(keys, three);
+  auto after = owners_of(keys, four);
+  std::size_t moved = 0;
+  std::size_t moved_elsewhere = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (before[i] != after[i]) {
+      ++moved;
+      if (after[i] != "n4")
+        ++moved_elsewhere;
+    }
+  CAF_CHECK_EQUAL(moved_elsewhere, 0u);
+  CAF_MESSAGE("keys moved to n4: " << moved << " of " << keys.size());
+  CAF_CHECK_GREATER_OR_EQUAL(moved, 600u);  // 15%
+  CAF_CHECK_LESS_OR_EQUAL(moved, 1400u);    // 35%
+}
+
+CAF_TEST(removing a node moves only its keys) {
+  std::vector<std::string> four{"n1", "n2", "n3", "n4"};
+  std::vector<std::string> without_n2{"n1", "n3", "n4"};
+  auto keys = room_keys(4000);
+  auto before = owners_of(keys, four);
+  auto after = owners_of(keys, without_n2);
+  std::size_t held_by_n2 = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (before[i] == "n2") {
+      ++held_by_n2;
+      CAF_CHECK_NOT_EQUAL(after[i], "n2");
+    } else {
+      CAF_CHECK_EQUAL(after[i], before[i]);
+    }
+  }
+  CAF_CHECK_GREATER(held_by_n2, 0u);
+}
+
+CAF_TEST(rank puts the owner first and the next in rank takes over when it leaves) {
+  std::vector<std::string> nodes{"n1", "n2", "n3", "n4"};
+  for (auto& key : room_keys(300)) {
+    auto rank = cluster::rendezvous_rank(key, nodes);
+    CAF_REQUIRE_EQUAL(rank.size(), nodes.size());
+    CAF_CHECK_EQUAL(rank[0], cluster::rendezvous_owner(key, nodes));
+    auto sorted = rank;
+    std::sort(sorted.begin(), sorted.end());
+    CAF_CHECK(sorted == (std::vector<std::size_t>{0, 1, 2, 3}));
+    for (std::size_t i = 1; i < rank.size(); ++i)
+      CAF_CHECK_GREATER_OR_EQUAL(cluster::rendezvous_weight(key, nodes[rank[i - 1]]),
+                                 cluster::rendezvous_weight(key, nodes[rank[i]]));
+    // Without the owner, the first replica owns the key.
+    auto rest = nodes;
+    rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(rank[0]));
+    CAF_CHECK_EQUAL(rest[cluster::rendezvous_owner(key, rest)], nodes[rank[1]]);
+  }
+}
+
+// -- membership and placement -------------------------------------------------
+
+CAF_TEST_FIXTURE_SCOPE(membership_tests, cards_fixture)
+
+CAF_TEST(admit heard missed expire and link_lost change the view as documented) {
+  cluster::membership m{card("a")};
+  CAF_CHECK_EQUAL(m.live().size(), 1u);
+  CAF_CHECK(!m.admit(card("a"), 0));  // itself
+  auto b = card("b", 100);
+  CAF_CHECK(m.admit(b, 1000));
+  CAF_CHECK(!m.admit(b, 1100));  // same incarnation: no new view
+  CAF_CHECK(ids_of(m.live()) == (std::vector<std::string>{"a", "b"}));
+  CAF_CHECK_EQUAL(m.live_peers(), 1u);
+  CAF_CHECK(m.knows_address("b:7000"));
+  CAF_CHECK(m.live_addresses("a") == (std::vector<std::string>{"b:7000"}));
+  // Two missed heartbeats: suspect, still live.
+  m.missed("b");
+  CAF_CHECK_EQUAL(m.find("b")->status, "up");
+  m.missed("b");
+  CAF_CHECK_EQUAL(m.find("b")->status, "suspect");
+  CAF_CHECK_EQUAL(m.live().size(), 2u);
+  // An answer makes it up again.
+  m.heard("b", 2000);
+  CAF_CHECK_EQUAL(m.find("b")->status, "up");
+  CAF_CHECK_EQUAL(m.find("b")->missed, 0u);
+  CAF_CHECK_EQUAL(m.find("b")->last_heard, 2000);
+  // Silent for down_after: down, and no longer live.
+  CAF_CHECK(!m.expire(2000 + 5000, 5000));
+  CAF_CHECK_EQUAL(m.find("b")->status, "up");
+  CAF_CHECK(m.expire(2000 + 5001, 5000));
+  CAF_CHECK_EQUAL(m.find("b")->status, "down");
+  CAF_CHECK(ids_of(m.live()) == (std::vector<std::string>{"a"}));
+  CAF_CHECK(m.down() == (std::vector<std::string>{"b"}));
+  CAF_CHECK_EQUAL(m.live_peers(), 0u);
+  CAF_CHECK(!m.knows_address("b:7000"));
+  CAF_CHECK(!m.expire(100000, 5000));  // already down: no change
+  // A late heartbeat does not bring a down member back; only admit does.
+  m.heard("b", 8000);
+  m.missed("b");
+  CAF_CHECK_EQUAL(m.find("b")->status, "down");
+  // The same incarnation after being down: a new view.
+  CAF_CHECK(m.admit(b, 9000));
+  CAF_CHECK_EQUAL(m.find("b")->status, "up");
+  // A restart (new incarnation) is admitted with a new view too.
+  auto b2 = card("b", 200);
+  CAF_CHECK(m.admit(b2, 9500));
+  CAF_CHECK(m.find("b")->card.node == b2.node);
+  CAF_CHECK_EQUAL(m.find("b")->card.started_at, 200);
+  CAF_CHECK(ids_of(m.live()) == (std::vector<std::string>{"a", "b"}));
+  // Unknown members are ignored.
+  m.heard("zz", 1);
+  m.missed("zz");
+  CAF_CHECK(m.find("zz") == nullptr);
+}
+
+CAF_TEST(link_lost takes down the member of that node actor only) {
+  cluster::membership m{card("a")};
+  auto b = card("b");
+  auto c = card("c");
+  CAF_REQUIRE(m.admit(b, 0));
+  CAF_REQUIRE(m.admit(c, 0));
+  CAF_CHECK(!m.link_lost(dummy().address()));
+  CAF_CHECK(m.link_lost(b.node.address()));
+  CAF_CHECK_EQUAL(m.find("b")->status, "down");
+  CAF_CHECK_EQUAL(m.find("c")->status, "up");
+  CAF_CHECK(!m.link_lost(b.node.address()));  // already down
+  CAF_CHECK(ids_of(m.live()) == (std::vector<std::string>{"a", "c"}));
+  CAF_CHECK(m.down() == (std::vector<std::string>{"b"}));
+}
+
+CAF_TEST(placement bumps the epoch and routes to the owners actors) {
+  auto a = card("a");
+  auto b = card("b");
+  auto c = card("c");
+  cluster::placement p{a, caf::actor{}};
+  auto v1 = p.current();
+  CAF_CHECK_EQUAL(v1->epoch, 1u);
+  CAF_CHECK(v1->ids == (std::vector<std::string>{"a"}));
+  CAF_CHECK(p.room(api::room_id{"r_any"}) == a.rooms);
+  CAF_CHECK(p.owns_room(api::room_id{"r_any"}));
+  // Members in any order: the view is sorted by id.
+  p.set_members({c, a, b}, {"d"});
+  auto v2 = p.current();
+  CAF_CHECK_EQUAL(v2->epoch, 2u);
+  CAF_CHECK(v2->ids == (std::vector<std::string>{"a", "b", "c"}));
+  CAF_CHECK(v2->down == (std::vector<std::string>{"d"}));
+  CAF_CHECK_EQUAL(v1->epoch, 1u);  // an old view does not change
+  CAF_CHECK(p.hubs() == (std::vector<caf::actor>{a.hub, b.hub, c.hub}));
+  std::vector<cluster::member_card> cards{a, b, c};
+  std::set<std::string> room_owners;
+  for (int i = 0; i < 200; ++i) {
+    std::string key = "k";
+    key += std::to_string(i);
+    auto& room_owner = cards[cluster::rendezvous_owner(cluster::room_key(key), v2->ids)];
+    auto& account_owner = cards[cluster::rendezvous_owner(cluster::account_key(key), v2->ids)];
+    auto& presence_owner = cards[cluster::rendezvous_owner(cluster::presence_key(key), v2->ids)];
+    CAF_CHECK(p.room(api::room_id{key}) == room_owner.rooms);
+    CAF_CHECK_EQUAL(p.room_owner(api::room_id{key}), room_owner.id);
+    CAF_CHECK_EQUAL(p.owns_room(api::room_id{key}), room_owner.id == "a");
+    CAF_CHECK(p.account(key) == account_owner.accounts);
+    CAF_CHECK(p.presence(api::user_id{key}) == presence_owner.presence);
+    room_owners.insert(room_owner.id);
+  }
+  CAF_CHECK_EQUAL(room_owners.size(), 3u);
+  // The local actors stay this node's, whatever the view.
+  CAF_CHECK(p.reader() == a.readers);
+  CAF_CHECK(p.local_hub() == a.hub);
+  CAF_CHECK_EQUAL(p.node_id(), "a");
+  p.set_members({a}, {"b", "c"});
+  CAF_CHECK_EQUAL(p.current()->epoch, 3u);
+  CAF_CHECK(p.room(api::room_id{"k1"}) == a.rooms);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+// -- handoff of a room between two nodes ---------------------------------------
+
+CAF_TEST_FIXTURE_SCOPE(handoff_tests, two_nodes)
+
+CAF_TEST(a room moves to its new owner without losing or reordering a send) {
+  auto alice = make_user("alice");
+  auto bob = make_user("bob");
+  auto alice_sink = std::make_shared<test::recording_sink>();
+  std::vector<api::room_id> kept;
+  auto room = room_for_b(alice, kept);
+  // Alice is online at a before anything happens in the room, so a's hub
+  // stays interested in it.
+  connect(a, alice, alice_sink, {room.id});
+  CAF_REQUIRE(ask<api::room_info>(a.rooms, api::join_atom::value, room.id, as(bob)));
+  std::vector<api::send_ack> acks;
+  for (int i = 1; i <= 5; ++i) {
+    auto ack = send(a.rooms, i % 2 ? alice : bob, room.id, "before " + std::to_string(i), "c-" + std::to_string(i));
+    CAF_REQUIRE(ack);
+    CAF_CHECK_EQUAL(ack->seq, static_cast<api::seq_t>(i));
+    acks.push_back(*ack);
+  }
+  {
+    auto h = self->request(a.rooms, caf::infinite, api::read_atom::value, room.id, as(bob), api::seq_t{4});
+    sched.run();
+    h.receive([](api::seq_t, api::seq_t) {}, [](caf::error& e) { CAF_FAIL("read failed: " << e); });
+  }
+  CAF_REQUIRE(manager(a).state.live.find(room.id) != nullptr);
+  copy_users_to_b({alice, bob});
+
+  // The view {a, b}: b owns the room; a still holds it.
+  join_views();
+  CAF_REQUIRE_EQUAL(a.place().room_owner(room.id), "b");
+  CAF_REQUIRE_EQUAL(b.place().room_owner(room.id), "b");
+  self->send(b.rooms, api::view_atom::value);  // b holds nothing to move
+  sched.run();
+  self->send(a.rooms, api::view_atom::value);
+  CAF_REQUIRE(sched.try_run_once());
+  // a fenced the room durably and took its room actor out of service.
+  CAF_CHECK_EQUAL(test::value(a.db().moving_to(room.id)), "b");
+  CAF_REQUIRE_EQUAL(manager(a).state.moving.count(room.id), 1u);
+  CAF_CHECK(manager(a).state.live.find(room.id) == nullptr);
+
+  // A send lands at a while the handoff is in flight.
+  auto during = send_later(a.rooms, alice, room.id, "during", "c-during");
+  bool waited = false;
+  for (int i = 0; i < 10 && !waited && sched.try_run_once(); ++i) {
+    auto& st = manager(a).state;
+    auto it = st.moving.find(room.id);
+    waited = it != st.moving.end() && it->second.waiting.size() == 1;
+  }
+  CAF_CHECK(waited);
+  sched.run();
+  auto during_ack = answer(during);
+  CAF_REQUIRE(during_ack);
+  CAF_CHECK_EQUAL(during_ack->seq, 6u);
+  CAF_CHECK(manager(a).state.moving.empty());
+
+  // b holds the room: every message and seq, members, dedupe records, markers.
+  CAF_CHECK(b.db().room(room.id));
+  CAF_CHECK_EQUAL(test::value(b.db().last_seq(room.id)), 6u);
+  auto on_b = test::value(b.db().history(room.id, std::nullopt, api::seq_t{0}, 100));
+  CAF_CHECK(seqs(on_b) == one_to(6));
+  for (std::size_t i = 0; i < acks.size(); ++i)
+    CAF_CHECK_EQUAL(on_b.messages[i], acks[i].message_json);
+  auto members_b = test::value(b.db().members(room.id));
+  CAF_CHECK_EQUAL(members_b.size(), 2u);
+  CAF_CHECK_EQUAL(members_b[alice.id], "owner");
+  CAF_CHECK_EQUAL(members_b[bob.id], "member");
+  CAF_CHECK_EQUAL(test::value(b.db().dedupe(alice.id, room.id, "c-3")), 3u);
+  CAF_CHECK_EQUAL(test::value(b.db().dedupe(bob.id, room.id, "c-4")), 4u);
+  CAF_CHECK_EQUAL(test::value(b.db().last_read(bob.id, room.id)), 4u);
+  CAF_CHECK(!b.db().moving_to(room.id));
+  CAF_CHECK(manager(b).state.live.find(room.id) != nullptr);
+
+  // a dropped its copy and its fence; the rooms a owns stay there.
+  auto gone = a.db().room(room.id);
+  CAF_REQUIRE(!gone);
+  CAF_CHECK(code(gone.error()) == api::errc::not_found);
+  auto fence = a.db().moving_to(room.id);
+  CAF_REQUIRE(!fence);
+  CAF_CHECK(code(fence.error()) == api::errc::not_found);
+  CAF_CHECK_EQUAL(test::value(a.db().last_seq(room.id)), 0u);
+  CAF_CHECK(!a.db().dedupe(alice.id, room.id, "c-1"));
+  CAF_CHECK(manager(a).state.live.find(room.id) == nullptr);
+  CAF_CHECK(a.ctx->interest->of(room.id).hubs.empty());  // a keeps nothing of the room
+  for (auto& id : kept) {
+    CAF_CHECK(a.db().room(id));
+    CAF_CHECK(!a.db().moving_to(id));
+  }
+
+  // Requests at a are answered by b.
+  auto via_a = history(a.rooms, bob, room.id);
+  CAF_REQUIRE(via_a);
+  CAF_CHECK(seqs(*via_a) == one_to(6));
+  auto members = ask<std::vector<api::member_entry>>(a.rooms, api::members_atom::value, room.id, alice.id);
+  CAF_REQUIRE(members);
+  CAF_CHECK_EQUAL(members->size(), 2u);
+  auto next = send(a.rooms, bob, room.id, "after via a", "c-after");
+  CAF_REQUIRE(next);
+  CAF_CHECK_EQUAL(next->seq, 7u);
+  auto direct = send(b.rooms, alice, room.id, "after via b");
+  CAF_REQUIRE(direct);
+  CAF_CHECK_EQUAL(direct->seq, 8u);
+
+  // A retried client_msg_id after the move returns the original message.
+  auto retry = send(a.rooms, alice, room.id, "before 3", "c-3");
+  CAF_REQUIRE(retry);
+  CAF_CHECK_EQUAL(retry->seq, 3u);
+  CAF_CHECK_EQUAL(retry->msg_id, acks[2].msg_id);
+  auto retry_during = send(b.rooms, alice, room.id, "during", "c-during");
+  CAF_REQUIRE(retry_during);
+  CAF_CHECK_EQUAL(retry_during->seq, 6u);
+  CAF_CHECK_EQUAL(test::value(b.db().last_seq(room.id)), 8u);
+  CAF_CHECK(manager(a).state.live.find(room.id) == nullptr);
+
+  // Alice's session at a saw every message once, in order, before and after.
+  std::vector<api::seq_t> seen;
+  for (auto& ev : alice_sink->with_op("message"))
+    seen.push_back(ev["data"]["seq"].get<api::seq_t>());
+  CAF_CHECK(seen == one_to(8));
+  CAF_CHECK_EQUAL(alice_sink->with_op("member").size(), 1u);  // bob joined
+}
+
+CAF_TEST(a room in several pieces serves sends waiting at either node once it arrives) {
+  auto alice = make_user("alice");
+  std::vector<api::room_id> kept;
+  auto room = room_for_b(alice, kept);
+  constexpr api::seq_t n = 300;  // more than one piece of 256
+  for (api::seq_t i = 1; i <= n; ++i) {
+    auto ack = send(a.rooms, alice, room.id, "m " + std::to_string(i), "m-" + std::to_string(i));
+    CAF_REQUIRE(ack);
+    CAF_REQUIRE_EQUAL(ack->seq, i);
+  }
+  copy_users_to_b({alice});
+  join_views();
+  self->send(a.rooms, api::view_atom::value);
+  // Step until the first piece is written at b: the room is incoming there
+  // and still moving at a.
+  bool first_piece = false;
+  for (int i = 0; i < 50 && !first_piece && sched.try_run_once(); ++i)
+    first_piece = test::value(b.db().last_seq(room.id)) > 0;
+  CAF_REQUIRE(first_piece);
+  CAF_CHECK_EQUAL(manager(b).state.incoming.count(room.id), 1u);
+  CAF_CHECK_EQUAL(manager(a).state.moving.count(room.id), 1u);
+  CAF_CHECK(!b.db().room(room.id));  // not held before the last piece
+  auto at_a = send_later(a.rooms, alice, room.id, "waits at a", "w-a");
+  auto at_b = send_later(b.rooms, alice, room.id, "waits at b", "w-b");
+  auto retried = send_later(b.rooms, alice, room.id, "m 10", "m-10");
+  sched.run();
+  auto ack_a = answer(at_a);
+  auto ack_b = answer(at_b);
+  auto ack_retry = answer(retried);
+  CAF_REQUIRE(ack_a);
+  CAF_REQUIRE(ack_b);
+  CAF_REQUIRE(ack_retry);
+  CAF_CHECK_EQUAL(ack_retry->seq, 10u);
+  std::set<api::seq_t> fresh{ack_a->seq, ack_b->seq};
+  CAF_CHECK(fresh == (std::set<api::seq_t>{n + 1, n + 2}));
+  auto page = test::value(b.db().history(room.id, std::nullopt, api::seq_t{0}, 1000));
+  CAF_CHECK(seqs(page) == one_to(n + 2));
+  CAF_CHECK_EQUAL(test::value(b.db().dedupe(alice.id, room.id, "m-300")), n);
+  CAF_CHECK(!a.db().room(room.id));
+  CAF_CHECK(!a.db().moving_to(room.id));
+  CAF_CHECK(manager(b).state.incoming.empty());
+  auto via_a = history(a.rooms, alice, room.id);
+  CAF_REQUIRE(via_a);
+  CAF_CHECK_EQUAL(via_a->messages.size(), n + 2);
+}
+
+CAF_TEST(a request at the new owner before the room arrives is found at the old holder) {
+  auto alice = make_user("alice");
+  std::vector<api::room_id> kept;
+  auto room = room_for_b(alice, kept);
+  CAF_REQUIRE(send(a.rooms, alice, room.id, "one", "c-1"));
+  copy_users_to_b({alice});
+  join_views();
+  // b is asked first: it owns the id but holds nothing, so it asks a.
+  auto early = send_later(b.rooms, alice, room.id, "early", "c-early");
+  self->send(a.rooms, api::view_atom::value);
+  sched.run();
+  auto ack = answer(early);
+  CAF_REQUIRE(ack);
+  CAF_CHECK_EQUAL(ack->seq, 2u);
+  CAF_CHECK(!a.db().room(room.id));
+  CAF_CHECK(!a.db().moving_to(room.id));
+  CAF_CHECK_EQUAL(test::value(b.db().last_seq(room.id)), 2u);
+  auto page = test::value(b.db().history(room.id, std::nullopt, api::seq_t{0}, 100));
+  CAF_CHECK(seqs(page) == one_to(2));
+  // Only b runs the room actor now.
+  CAF_CHECK(manager(a).state.live.find(room.id) == nullptr);
+  CAF_CHECK(manager(b).state.live.find(room.id) != nullptr);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
