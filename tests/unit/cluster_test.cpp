@@ -231,14 +231,7 @@ struct two_nodes : test_coordinator_fixture<> {
   // A session of `u` at node n's hub, ready in `in_rooms`.
   void connect(node& n, const api::user_info& u, const std::shared_ptr<test::recording_sink>& sink,
                std::vector<api::room_id> in_rooms) {
-    auto h = n.hub;
-    api::sink_ptr weak = sink;
-    auto s = sys.spawn([=](caf::event_based_actor* s) {
-      s->send(h, api::subscribe_atom::value, u.id, weak);
-      return caf::behavior{[=](api::ready_atom r, std::vector<api::room_id> rs, std::vector<api::seq_t> ss) {
-        s->send(h, r, std::move(rs), std::move(ss));
-      }};
-    });
+    auto s = test::spawn_hub_session(sys, n.hub, u.id, sink);
     extra.push_back(s);
     sched.run();
     self->send(s, api::ready_atom::value, in_rooms, std::vector<api::seq_t>(in_rooms.size(), 0));

@@ -39,6 +39,20 @@ struct recording_sink : api::connection_sink {
   }
 };
 
+// An actor that subscribes `sink` at `hub` as a session of `user` and
+// forwards `ready` to it, as a session actor does (the hub keys sessions by
+// actor).
+inline caf::actor spawn_hub_session(caf::actor_system& sys, const caf::actor& hub, const api::user_id& user,
+                                    const std::shared_ptr<recording_sink>& sink) {
+  api::sink_ptr weak = sink;
+  return sys.spawn([=](caf::event_based_actor* s) {
+    s->send(hub, api::subscribe_atom::value, user, weak);
+    return caf::behavior{[=](api::ready_atom r, std::vector<api::room_id> rooms, std::vector<api::seq_t> seqs) {
+      s->send(hub, r, std::move(rooms), std::move(seqs));
+    }};
+  });
+}
+
 struct node_fixture : test_coordinator_fixture<> {
   temp_dir dir;
   std::shared_ptr<actors::node_context> ctx = std::make_shared<actors::node_context>();
@@ -98,18 +112,8 @@ struct node_fixture : test_coordinator_fixture<> {
 
   static api::errc code(const caf::error& e) { return api::describe(e).code; }
 
-  // An actor that subscribes `sink` at the hub as a session of `user` and
-  // forwards `ready` to it, as a session actor does (the hub keys sessions by
-  // actor).
   caf::actor hub_session(const api::user_info& user, const std::shared_ptr<recording_sink>& sink) {
-    auto h = hub;
-    api::sink_ptr weak = sink;
-    auto a = sys.spawn([=](caf::event_based_actor* s) {
-      s->send(h, api::subscribe_atom::value, user.id, weak);
-      return caf::behavior{[=](api::ready_atom r, std::vector<api::room_id> rooms, std::vector<api::seq_t> seqs) {
-        s->send(h, r, std::move(rooms), std::move(seqs));
-      }};
-    });
+    auto a = spawn_hub_session(sys, hub, user.id, sink);
     extra.push_back(a);
     sched.run();
     return a;
