@@ -70,6 +70,15 @@ void account_state::remember(const storage::stored_user& u) {
   users[u.info.id] = u;
 }
 
+caf::error account_state::take_copy(const storage::stored_user& u) {
+  if (auto mine = user(u.info.id); mine && (*mine)->version > u.version)
+    return caf::none;  // ours is newer: this copy is stale
+  if (auto err = ctx->db->put_user(u, true))
+    return err;
+  remember(u);
+  return caf::none;
+}
+
 caf::expected<api::token_claims> account_state::check_token(const std::string& token) {
   auto c = tokens::verify(secret, token, now_ms());
   if (!c)
@@ -120,11 +129,9 @@ void sync_from(self_ptr self, caf::actor source, std::string after, std::uint64_
   self->request(source, std::chrono::seconds(10), api::sync_atom::value, after, sync_page)
       .then(
           [=](const std::vector<storage::stored_user>& page) mutable {
-            for (auto& u : page) {
-              if (auto err = self->state.ctx->db->put_user(u, true))
+            for (auto& u : page)
+              if (auto err = self->state.take_copy(u))
                 return rp.deliver(err);
-              self->state.remember(u);
-            }
             if (page.size() == sync_page)
               return sync_from(self, source, page.back().info.id.value, copied + page.size(), rp);
             auto total = copied + page.size();
@@ -194,6 +201,7 @@ caf::result<api::user_info> do_register(self_ptr self, const std::string& userna
             u.info = {api::user_id{random_id("u_")}, username, dn, "", ""};
             u.password_hash = hash;
             u.created_at = now_ms();
+            u.version = 1;
             if (auto err = self->state.ctx->db->put_user(u, true)) {
               rp.deliver(err);
               return;
@@ -280,6 +288,7 @@ caf::result<void> do_password(self_ptr self, const api::token_claims& who, const
                       updated.password_hash = hash;
                       updated.tokens_valid_after = now_ms() + 1;  // every earlier token, ...
                       updated.keep_jti = who.jti;                 // ... except the caller's
+                      ++updated.version;
                       if (auto err = self->state.ctx->db->put_user(updated, false)) {
                         rp.deliver(err);
                         return;
@@ -305,6 +314,7 @@ caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, co
     updated.info.status_text = p.status_text;
   if (p.set_avatar)
     updated.info.avatar_file_id = p.avatar_file_id;
+  ++updated.version;
   if (auto err = self->state.ctx->db->put_user(updated, false))
     return err;
   **u = std::move(updated);
@@ -351,9 +361,8 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
       },
       // A change made by the owner of the username, or a logout elsewhere.
       [=](api::replicate_atom, const storage::stored_user& u) {
-        if (auto err = self->state.ctx->db->put_user(u, true))
-          return;  // the next join's copy repairs it
-        self->state.remember(u);
+        // A failed write is repaired by the copy this node makes when it next joins.
+        [[maybe_unused]] auto ignored = self->state.take_copy(u);
       },
       [=](api::revoke_atom, const std::string& jti, std::int64_t expires_at) {
         [[maybe_unused]] auto ignored = revoke_here(self, jti, expires_at);  // kept in memory even if not stored

@@ -55,6 +55,8 @@ struct account_state {
 
   [[nodiscard]] caf::expected<storage::stored_user*> user(const api::user_id& id);
   void remember(const storage::stored_user& u);
+  // Stores another node's copy of a user unless ours is newer.
+  [[nodiscard]] caf::error take_copy(const storage::stored_user& u);
   [[nodiscard]] caf::expected<api::token_claims> check_token(const std::string& token);
 };
 

@@ -164,6 +164,29 @@ void on_event(self_ptr self, const api::room_id& room, api::seq_t seq, const api
 void on_view(self_ptr self) {
   auto& st = self->state;
   auto& place = *st.ctx->place;
+  // A node that (re)joined: the rooms it holds for our users, which their
+  // sessions may not have seen (it was down when they read their rooms),
+  // are added, and its readers register this hub for their events.
+  auto view = place.current();
+  std::unordered_set<std::string> now_live;
+  for (auto& m : view->live) {
+    now_live.insert(m.id);
+    if (st.live_nodes.count(m.id) > 0 || m.id == place.node_id())
+      continue;
+    for (auto& [user, entry] : st.users) {
+      if (!entry.known)
+        continue;
+      auto id = user;
+      self->request(m.readers, std::chrono::seconds(10), api::my_rooms_atom::value, id, caf::actor{self}, true)
+          .then(
+              [self, id](const std::vector<api::my_room>& rooms) {
+                for (auto& r : rooms)
+                  self->state.set_membership(r.room.id, id, true);
+              },
+              [](caf::error&) {});  // asked again when that node next joins
+    }
+  }
+  st.live_nodes = std::move(now_live);
   for (auto& [room, users] : st.room_users)
     self->request(place.room(room), std::chrono::seconds(10), api::interest_atom::value, room, caf::actor{self})
         .then([] {}, [](caf::error&) {});  // a room on a node that is down: it asks again on the next change

@@ -58,6 +58,9 @@ struct hub_state {
   std::unordered_map<api::room_id, std::unordered_set<api::user_id>> room_users;  // known users only
   std::unordered_set<api::user_id> unknown_users;
   bool shutting_down = false;
+  // Nodes in the last view: one that (re)joins may hold rooms of our users
+  // that were out of reach when their sessions read their rooms.
+  std::unordered_set<std::string> live_nodes;
   context_ptr ctx;
 
   // Whether an event of the room has anyone here to go to (users whose rooms

@@ -114,11 +114,13 @@ void handshake(self_ptr self, const caf::actor& peer, const std::string& address
                       }
                       st.connecting.erase(std::remove(st.connecting.begin(), st.connecting.end(), address),
                                           st.connecting.end());
+                      // Alone until now (starting, or cut off): copy the accounts of
+                      // the cluster we join; changes made meanwhile may have been missed.
                       bool first = st.members.live_peers() == 0;
                       admitted(self, card);
+                      if (first)
+                        sync_from(self, card);
                       if (seed && st.seeds_pending > 0) {
-                        if (first && !st.started)
-                          sync_from(self, card);
                         --st.seeds_pending;
                         start_done(self);
                       }

@@ -50,7 +50,8 @@ std::string user_to_json(const stored_user& u) {
               {"password_hash", u.password_hash},
               {"created_at", u.created_at},
               {"tokens_valid_after", u.tokens_valid_after},
-              {"keep_jti", u.keep_jti}}
+              {"keep_jti", u.keep_jti},
+              {"version", u.version}}
       .dump();
 }
 
@@ -66,6 +67,7 @@ stored_user user_from_json(const std::string& text) {
   u.created_at = j.value("created_at", std::int64_t{0});
   u.tokens_valid_after = j.value("tokens_valid_after", std::int64_t{0});
   u.keep_jti = j.value("keep_jti", "");
+  u.version = j.value("version", std::uint64_t{0});
   return u;
 }
 

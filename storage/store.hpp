@@ -39,11 +39,14 @@ struct stored_user {
   // Tokens issued before this (ms) are void, except keep_jti (password change).
   std::int64_t tokens_valid_after = 0;
   std::string keep_jti;
+  // Raised by the owner of the username at each change: a node keeps the
+  // copy with the highest version, whatever order copies arrive in.
+  std::uint64_t version = 0;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_user& x) {
   return f(caf::meta::type_name("confab::stored_user"), x.info, x.password_hash, x.created_at, x.tokens_valid_after,
-           x.keep_jti);
+           x.keep_jti, x.version);
 }
 
 // A message to append, with the dedupe record written in the same batch.

@@ -620,6 +620,9 @@ class NodeCrashTest(ClusterBase):
         self.assertEqual(wa.error("send", room=dead, body="lost?", client_msg_id=cmid())["code"], "unavailable")
         self.assertEqual(wa.ok("ping"), {}, "the error closed the socket")
 
+        # a session that starts while n3 is down cannot see n3's room yet...
+        wb2 = self.connect(b.token, server=n2)
+
         # the killed node stays listed (down) in the admin view
         table = self.cluster.node_table(n1)
         self.assertEqual(table["n3"]["status"], "down", table)
@@ -638,7 +641,8 @@ class NodeCrashTest(ClusterBase):
         wb3 = self.connect(b.token, server=n3)
         self.assertEqual(self.post(b.token, dead, "after restart", client_msg_id=cmid(), server=n3)["seq"], 5)
         self.assertEqual(wa.ok("send", room=dead, body="after restart ws", client_msg_id=cmid())["seq"], 6)
-        for ws in (wa, wb3):
+        # ...and gets its events once n3 is back, without reconnecting
+        for ws in (wa, wb3, wb2):
             for seq in (5, 6):
                 ws.wait_event("message", lambda d, seq=seq: d.get("room") == dead and d.get("seq") == seq,
                               timeout=EVENT_S)

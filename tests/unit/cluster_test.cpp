@@ -631,3 +631,46 @@ CAF_TEST(a request at the new owner before the room arrives is found at the old 
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+struct account_fixture : test::node_fixture {
+  api::user_info lookup(const std::string& name) {
+    auto u = ask<api::user_info>(accounts, api::lookup_atom::value, name);
+    CAF_REQUIRE(u);
+    return *u;
+  }
+};
+
+}  // namespace
+
+CAF_TEST_FIXTURE_SCOPE(account_copies, account_fixture)
+
+CAF_TEST(a copy of an account from another node applies only when it is newer) {
+  auto carol = make_user("carol");
+  auto stored = test::value(ctx->db->user(carol.id));
+  CAF_CHECK_EQUAL(stored.version, 1u);  // registered here
+  auto copy = [&](std::uint64_t version, const std::string& display_name) {
+    auto u = stored;
+    u.version = version;
+    u.info.display_name = display_name;
+    self->send(accounts, api::replicate_atom::value, u);
+    sched.run();
+  };
+  copy(2, "Carol Two");
+  CAF_CHECK_EQUAL(lookup("carol").display_name, "Carol Two");
+  copy(1, "Carol Stale");  // arrives late: older than what is kept
+  CAF_CHECK_EQUAL(lookup("carol").display_name, "Carol Two");
+  CAF_CHECK_EQUAL(test::value(ctx->db->user(carol.id)).info.display_name, "Carol Two");
+  copy(3, "Carol Three");
+  CAF_CHECK_EQUAL(lookup("carol").display_name, "Carol Three");
+  // A profile change made here raises the version past every copy seen.
+  api::profile_patch p;
+  p.set_display_name = true;
+  p.display_name = "Carol Four";
+  auto changed = ask<api::user_info>(accounts, api::profile_atom::value, carol.id, p);
+  CAF_REQUIRE(changed);
+  CAF_CHECK_EQUAL(test::value(ctx->db->user(carol.id)).version, 4u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
