@@ -18,6 +18,7 @@ them over). Starts its own nodes on 127.0.0.1 in a temporary directory.
 Usage: scripts/measure_cluster.py [--only fanout|handoff|throughput]
 """
 import argparse
+import atexit
 import json
 import multiprocessing
 import os
@@ -51,6 +52,12 @@ class Nodes:
         with open(self.secret, "w") as f:
             f.write(os.urandom(32).hex() + "\n")
         self.procs, self.http, self.cluster, self.logs = [], [], [], []
+        atexit.register(self.kill)  # no node outlives the script, even on an error
+
+    def kill(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
 
     def start(self, seed=True):
         i = len(self.procs) + 1
