@@ -71,61 +71,27 @@ std::vector<std::string> ids_of(const std::vector<cluster::member_card>& cards) 
 
 // -- two nodes in one actor system -------------------------------------------
 
-// The actors of one node, as node_fixture builds them, with its own store and
-// placement.
-struct node {
-  test::temp_dir dir;
-  std::shared_ptr<actors::node_context> ctx = std::make_shared<actors::node_context>();
-  caf::actor hub, rooms, readers, accounts, presence;
-  cluster::member_card card;
-
-  storage::store& db() { return *ctx->db; }
-  cluster::placement& place() { return *ctx->place; }
-};
+using node = test::test_node;
 
 using manager_actor = caf::stateful_actor<actors::room_manager_state>;
 
-struct two_nodes : test_coordinator_fixture<> {
+struct two_nodes : test::coordinator_fixture {
   node a;
   node b;
   std::vector<caf::actor> extra;  // sessions, stopped at teardown
 
   two_nodes() {
-    start(a, "a");
-    start(b, "b");
+    a.start(sys, "a");
+    b.start(sys, "b");
     sched.run();
   }
 
   ~two_nodes() override {
     for (auto& x : extra)
       caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
-    for (auto* n : {&a, &b})
-      for (auto* x : {&n->hub, &n->rooms, &n->readers, &n->accounts, &n->presence})
-        caf::anon_send_exit(*x, caf::exit_reason::user_shutdown);
+    a.stop();
+    b.stop();
     sched.run();
-  }
-
-  void start(node& n, const std::string& id) {
-    auto db = storage::store::open(n.dir.path());
-    CAF_REQUIRE(db);
-    n.ctx->db = *db;
-    n.ctx->node_id = id;
-    actors::context_ptr c = n.ctx;
-    n.hub = sys.spawn(actors::hub_actor, c);
-    n.rooms = sys.spawn(actors::room_manager, c);
-    n.readers = sys.spawn(actors::reader_actor, c);
-    n.accounts = sys.spawn(actors::account_actor, c, std::string(40, 's'), sys.spawn(actors::hasher_actor));
-    n.presence = sys.spawn(actors::presence_manager, c);
-    n.card.id = id;
-    n.card.address = id + ":7000";
-    n.card.started_at = 1;
-    n.card.rooms = n.rooms;
-    n.card.accounts = n.accounts;
-    n.card.hub = n.hub;
-    n.card.readers = n.readers;
-    n.card.presence = n.presence;
-    // Each node starts alone.
-    n.ctx->place = std::make_shared<cluster::placement>(n.card, caf::actor{});
   }
 
   // Both placements switch to the view {a, b}, as both node actors would.
@@ -138,16 +104,6 @@ struct two_nodes : test_coordinator_fixture<> {
     return cluster::rendezvous_owner(cluster::room_key(id.value), {"a", "b"}) == 1;
   }
 
-  template <class T, class... Ts>
-  caf::expected<T> ask(const caf::actor& dest, Ts... xs) {
-    caf::expected<T> out{caf::sec::request_timeout};
-    auto h = self->request(dest, caf::infinite, std::move(xs)...);
-    sched.run();
-    h.receive([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
-    return out;
-  }
-
-  static api::errc code(const caf::error& e) { return api::describe(e).code; }
   static api::caller as(const api::user_info& u) { return {u.id, u.username}; }
 
   api::user_info make_user(const std::string& name) {

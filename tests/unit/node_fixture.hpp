@@ -53,44 +53,48 @@ inline caf::actor spawn_hub_session(caf::actor_system& sys, const caf::actor& hu
   });
 }
 
-struct node_fixture : test_coordinator_fixture<> {
+// The actors of one node on the test coordinator, with its own store and a
+// placement that holds only this node until a test changes it.
+struct test_node {
   temp_dir dir;
   std::shared_ptr<actors::node_context> ctx = std::make_shared<actors::node_context>();
-  actors::context_ptr cctx;
   caf::actor hub, rooms, readers, accounts, presence;
-  std::vector<caf::actor> extra;  // sessions etc., stopped at teardown
+  cluster::member_card card;
 
-  explicit node_fixture(config::limits lim = {}) {
+  void start(caf::actor_system& sys, const std::string& id, config::limits lim = {}) {
     auto db = storage::store::open(dir.path());
     CAF_REQUIRE(db);
     ctx->db = *db;
     ctx->lim = lim;
-    ctx->node_id = "test-node";
-    cctx = ctx;
-    hub = sys.spawn(actors::hub_actor, cctx);
-    rooms = sys.spawn(actors::room_manager, cctx);
-    readers = sys.spawn(actors::reader_actor, cctx);
-    accounts = sys.spawn(actors::account_actor, cctx, std::string(40, 's'), sys.spawn(actors::hasher_actor));
-    presence = sys.spawn(actors::presence_manager, cctx);
-    cluster::member_card me;
-    me.id = "test-node";
-    me.rooms = rooms;
-    me.accounts = accounts;
-    me.hub = hub;
-    me.readers = readers;
-    me.presence = presence;
-    ctx->place = std::make_shared<cluster::placement>(me, caf::actor{});
-    sched.run();
+    ctx->node_id = id;
+    actors::context_ptr c = ctx;
+    hub = sys.spawn(actors::hub_actor, c);
+    rooms = sys.spawn(actors::room_manager, c);
+    readers = sys.spawn(actors::reader_actor, c);
+    accounts = sys.spawn(actors::account_actor, c, std::string(40, 's'), sys.spawn(actors::hasher_actor));
+    presence = sys.spawn(actors::presence_manager, c);
+    card.id = id;
+    card.address = id + ":7000";
+    card.started_at = 1;
+    card.rooms = rooms;
+    card.accounts = accounts;
+    card.hub = hub;
+    card.readers = readers;
+    card.presence = presence;
+    ctx->place = std::make_shared<cluster::placement>(card, caf::actor{});
   }
 
-  ~node_fixture() override {
-    for (auto& a : extra)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  void stop() {
     for (auto* a : {&hub, &rooms, &readers, &accounts, &presence})
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
-    sched.run();
   }
 
+  storage::store& db() { return *ctx->db; }
+  cluster::placement& place() { return *ctx->place; }
+};
+
+// The deterministic coordinator with blocking-style requests for tests.
+struct coordinator_fixture : test_coordinator_fixture<> {
   // Sends a request, delivers everything, and returns the answer or error.
   template <class T, class... Ts>
   caf::expected<T> ask(const caf::actor& dest, Ts... xs) {
@@ -111,6 +115,28 @@ struct node_fixture : test_coordinator_fixture<> {
   }
 
   static api::errc code(const caf::error& e) { return api::describe(e).code; }
+};
+
+struct node_fixture : coordinator_fixture {
+  test_node node;
+  std::shared_ptr<actors::node_context>& ctx = node.ctx;
+  actors::context_ptr cctx;
+  caf::actor &hub = node.hub, &rooms = node.rooms, &readers = node.readers, &accounts = node.accounts,
+             &presence = node.presence;
+  std::vector<caf::actor> extra;  // sessions etc., stopped at teardown
+
+  explicit node_fixture(config::limits lim = {}) {
+    node.start(sys, "test-node", lim);
+    cctx = ctx;
+    sched.run();
+  }
+
+  ~node_fixture() override {
+    for (auto& a : extra)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    node.stop();
+    sched.run();
+  }
 
   caf::actor hub_session(const api::user_info& user, const std::shared_ptr<recording_sink>& sink) {
     auto a = spawn_hub_session(sys, hub, user.id, sink);
