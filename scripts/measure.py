@@ -69,8 +69,9 @@ def connect(port, token):
     return ws
 
 
-def throughput(port, n, window):
-    ta, tb = user(port, "bench_a"), user(port, "bench_b")
+def throughput(port, n, window, name="bench"):
+    """A sends n messages to B in their own room; (delivered to B, start, end)."""
+    ta, tb = user(port, f"{name}_a"), user(port, f"{name}_b")
     room = http(port, "POST", "/api/v1/rooms", {"name": "bench", "visibility": "public"}, ta)["room"]["id"]
     http(port, "POST", f"/api/v1/rooms/{room}/join", None, tb)
     a, b = connect(port, ta), connect(port, tb)
@@ -103,8 +104,7 @@ def throughput(port, n, window):
             break
         a.send(json.dumps({"op": "send", "id": i + 2, "room": room, "body": "x" * 100, "client_msg_id": str(i)}))
     done_b.wait(timeout=max(0, deadline - time.time()))
-    elapsed = time.time() - start
-    return got_b[0], elapsed
+    return got_b[0], start, time.time()
 
 
 def idle_connections(port, pid, count):
@@ -289,7 +289,8 @@ def main():
 
 def report_room(port, pid, args):
     cpu0, self0 = cpu_s(pid), time.process_time()
-    got, secs = throughput(port, args.messages, args.window)
+    got, start, end = throughput(port, args.messages, args.window)
+    secs = end - start
     server_cpu, client_cpu = cpu_s(pid) - cpu0, time.process_time() - self0
     print(f"one room, two clients: {got}/{args.messages} delivered to B in {secs:.2f} s = "
           f"{got / secs:.0f} messages/s ({2 * got / secs:.0f} deliveries/s incl. the sender's echo); "

@@ -31,6 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+import measure  # noqa: E402
 from measure import http, user, connect  # noqa: E402
 
 ADMIN = "measure-admin-token-0123456789"
@@ -92,6 +93,13 @@ class Nodes:
         with __import__("urllib.request").request.urlopen(req, timeout=10) as r:
             return json.loads(r.read())["nodes"]
 
+    def start_up(self, n):
+        """Starts n nodes (the first is every other's seed) and waits until all list n up."""
+        for _ in range(n):
+            self.start()
+        self.wait_up(n)
+        return self
+
     def wait_up(self, n, timeout=30):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -113,10 +121,7 @@ def counters(nodes, node_id):
 
 def fanout(confabd):
     with tempfile.TemporaryDirectory() as root:
-        c = Nodes(confabd, root)
-        for _ in range(3):
-            c.start()
-        c.wait_up(3)
+        c = Nodes(confabd, root).start_up(3)
         owner = user(c.http[0], "fan_owner")
         room = http(c.http[0], "POST", "/api/v1/rooms", {"name": "fan", "visibility": "public"}, owner)["room"]["id"]
         tokens = []
@@ -162,10 +167,7 @@ def fanout(confabd):
 
 def handoff(confabd, rooms_n, per_room):
     with tempfile.TemporaryDirectory() as root:
-        c = Nodes(confabd, root)
-        for _ in range(3):
-            c.start()
-        c.wait_up(3)
+        c = Nodes(confabd, root).start_up(3)
         tok = user(c.http[0], "mover")
         rooms = [http(c.http[i % 3], "POST", "/api/v1/rooms", {"name": f"m{i}", "visibility": "public"}, tok)
                  ["room"]["id"] for i in range(rooms_n)]
@@ -223,45 +225,13 @@ def handoff(confabd, rooms_n, per_room):
 
 def client(args):
     port, idx, n, window = args
-    ta, tb = user(port, f"tp_a{idx}_{port}"), user(port, f"tp_b{idx}_{port}")
-    room = http(port, "POST", "/api/v1/rooms", {"name": "tp", "visibility": "public"}, ta)["room"]["id"]
-    http(port, "POST", f"/api/v1/rooms/{room}/join", None, tb)
-    a, b = connect(port, ta), connect(port, tb)
-    got = [0]
-    acked = threading.Semaphore(window)
-
-    def read_a():
-        seen = 0
-        while seen < n:
-            m = json.loads(a.recv())
-            if m["op"] == "ok":
-                acked.release()
-            elif m["op"] == "message":
-                seen += 1
-
-    def read_b():
-        while got[0] < n:
-            if json.loads(b.recv())["op"] == "message":
-                got[0] += 1
-
-    ts = [threading.Thread(target=read_a, daemon=True), threading.Thread(target=read_b, daemon=True)]
-    for t in ts:
-        t.start()
-    start = time.time()
-    for i in range(n):
-        acked.acquire(timeout=60)
-        a.send(json.dumps({"op": "send", "id": i + 2, "room": room, "body": "x" * 100, "client_msg_id": str(i)}))
-    ts[1].join(timeout=120)
-    return got[0], start, time.time()
+    return measure.throughput(port, n, window, name=f"tp{idx}_{port}")
 
 
 def throughput(confabd, procs, n, window):
     for nodes_n in (1, 3):
         with tempfile.TemporaryDirectory() as root:
-            c = Nodes(confabd, root)
-            for _ in range(nodes_n):
-                c.start()
-            c.wait_up(nodes_n)
+            c = Nodes(confabd, root).start_up(nodes_n)
             with multiprocessing.Pool(procs) as pool:
                 res = pool.map(client, [(c.http[i % nodes_n], i, n, window) for i in range(procs)])
             got = sum(r[0] for r in res)
