@@ -5,11 +5,7 @@
 namespace confab::actors {
 
 void interest_table::add(const api::room_id& room, const caf::actor& hub) {
-  std::lock_guard lock{mtx_};
-  auto& e = rooms_[room];
-  ++e.generation;
-  if (std::find(e.hubs.begin(), e.hubs.end(), hub) == e.hubs.end())
-    e.hubs.push_back(hub);
+  add_all(room, {hub});
 }
 
 void interest_table::add_all(const api::room_id& room, const std::vector<caf::actor>& hubs) {

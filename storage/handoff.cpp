@@ -14,6 +14,17 @@ namespace confab::storage {
 using api::errc;
 using nlohmann::json;
 
+namespace {
+
+// Who sent a stored message and with which client_msg_id (empty: none): the
+// key of its dedupe record.
+std::pair<api::user_id, std::string> origin(const store& db, const json& j) {
+  auto sender = db.user_id_of(j.value("from", ""));
+  return {sender ? *sender : api::user_id{}, j.value("client_msg_id", "")};
+}
+
+}  // namespace
+
 caf::expected<std::vector<api::room_id>> store::room_ids() const {
   std::vector<api::room_id> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rooms_));
@@ -35,9 +46,9 @@ caf::expected<api::room_piece> store::export_piece(const api::room_id& room, api
     for (auto& text : page->messages) {
       auto j = json::parse(text);
       piece.seqs.push_back(j.at("seq").get<api::seq_t>());
-      auto sender = user_id_of(j.value("from", ""));
-      piece.senders.push_back(sender ? *sender : api::user_id{});
-      piece.client_msg_ids.push_back(j.value("client_msg_id", ""));
+      auto [sender, cmid] = origin(*this, j);
+      piece.senders.push_back(std::move(sender));
+      piece.client_msg_ids.push_back(std::move(cmid));
     }
     return true;
   });
@@ -110,11 +121,9 @@ caf::error store::drop_room(const api::room_id& room) {
   auto prefix = keys::room_prefix(room);
   auto parsed = guarded([&]() -> caf::expected<bool> {
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      auto j = json::parse(it->value().ToStringView());
-      auto cmid = j.value("client_msg_id", "");
-      auto sender = user_id_of(j.value("from", ""));
-      if (!cmid.empty() && sender)
-        batch.Delete(dedupe_, keys::dedupe(*sender, room, cmid));
+      auto [sender, cmid] = origin(*this, json::parse(it->value().ToStringView()));
+      if (!cmid.empty() && !sender.empty())
+        batch.Delete(dedupe_, keys::dedupe(sender, room, cmid));
     }
     return true;
   });
