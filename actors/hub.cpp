@@ -6,6 +6,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
+#include "cluster/rendezvous.hpp"
 
 namespace confab::actors {
 
@@ -186,10 +187,18 @@ void on_view(self_ptr self) {
               [](caf::error&) {});  // asked again when that node next joins
     }
   }
+  // Rooms whose owner changed, or is a node that (re)joined, may be held
+  // where this hub is not registered yet; the others keep their registration.
+  std::vector<std::string> before(st.live_nodes.begin(), st.live_nodes.end());
+  for (auto& [room, users] : st.room_users) {
+    auto owner = place.room_owner(room);
+    bool same = st.live_nodes.count(owner) > 0 &&
+                before[cluster::rendezvous_owner(cluster::room_key(room.value), before)] == owner;
+    if (!same)
+      self->request(place.room(room), std::chrono::seconds(10), api::interest_atom::value, room, caf::actor{self})
+          .then([] {}, [](caf::error&) {});  // a room on a node that is down: it asks again on the next change
+  }
   st.live_nodes = std::move(now_live);
-  for (auto& [room, users] : st.room_users)
-    self->request(place.room(room), std::chrono::seconds(10), api::interest_atom::value, room, caf::actor{self})
-        .then([] {}, [](caf::error&) {});  // a room on a node that is down: it asks again on the next change
   for (auto& [addr, entry] : st.sessions)
     if (entry.ready)
       self->send(caf::actor_cast<caf::actor>(addr), api::view_atom::value);

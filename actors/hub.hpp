@@ -59,7 +59,8 @@ struct hub_state {
   std::unordered_set<api::user_id> unknown_users;
   bool shutting_down = false;
   // Nodes in the last view: one that (re)joins may hold rooms of our users
-  // that were out of reach when their sessions read their rooms.
+  // that were out of reach when their sessions read their rooms, and only
+  // rooms whose owner changed need this hub registered again.
   std::unordered_set<std::string> live_nodes;
   context_ptr ctx;
 

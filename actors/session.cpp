@@ -72,9 +72,8 @@ std::optional<api::room_id> room_field(self_ptr self, const std::string& id, con
 // Direct-room partners are watched without asking.
 void watch_partner(self_ptr self, const api::user_id& partner) {
   auto& st = self->state;
-  st.watching.insert(partner);
-  self->request(st.ctx->place->presence(partner), request_timeout, api::watch_atom::value, partner,
-                st.ctx->place->local_hub())
+  auto& owner = st.watching[partner] = st.ctx->place->presence(partner);
+  self->request(owner, request_timeout, api::watch_atom::value, partner, st.ctx->place->local_hub())
       .then([](const std::string&) {}, [](caf::error&) {});  // best effort: a missed watch is no failure
 }
 
@@ -123,7 +122,8 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
                       // Presence hears of the session, and partner watches start, before the
                       // reply: a notification or status change from then on is not missed;
                       // the hub holds what comes before `ready`, so the reply comes first.
-                      self->send(st.ctx->place->presence(user.id), api::session_up_atom::value, user.id, user.username,
+                      st.presence_at = st.ctx->place->presence(user.id);
+                      self->send(st.presence_at, api::session_up_atom::value, user.id, user.username,
                                  st.ctx->place->local_hub());
                       for (auto& r : rooms)
                         if (!r.partner.empty())
@@ -296,13 +296,12 @@ void do_watch(self_ptr self, const std::string& id, const json& req) {
   if (found.empty())
     return st.reply_ok(id, R"({"presence":{}})");
   for (auto& [name, uid] : found) {
-    st.watching.insert(uid);
+    auto& owner = st.watching[uid] = st.ctx->place->presence(uid);
     auto done = [self, id, g] {
       if (--g->pending == 0)
         self->state.reply_ok(id, json{{"presence", g->presence}}.dump());
     };
-    self->request(st.ctx->place->presence(uid), request_timeout, api::watch_atom::value, uid,
-                  st.ctx->place->local_hub())
+    self->request(owner, request_timeout, api::watch_atom::value, uid, st.ctx->place->local_hub())
         .then(
             [g, name = name, done](const std::string& p) {
               g->presence[name] = json::parse(p);
@@ -388,16 +387,20 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
         self->quit();
       },
       [=](api::closed_atom) { self->quit(); },
-      // Membership changed: presence may be owned by other nodes now; tell
-      // them about this session and what it watches (the hub asks).
+      // Membership changed (the hub tells): presence owned by another node
+      // now hears of this session and its watches again; the rest keeps them.
       [=](api::view_atom) {
         auto& st = self->state;
         if (!st.authed)
           return;
-        self->send(st.ctx->place->presence(st.who.id), api::session_up_atom::value, st.who.id, st.who.username,
-                   st.ctx->place->local_hub());
-        for (auto& user : std::set<api::user_id>(st.watching))
-          watch_partner(self, user);
+        auto& place = *st.ctx->place;
+        if (auto owner = place.presence(st.who.id); owner != st.presence_at) {
+          st.presence_at = owner;
+          self->send(owner, api::session_up_atom::value, st.who.id, st.who.username, place.local_hub());
+        }
+        for (auto& [user, at] : st.watching)
+          if (place.presence(user) != at)
+            watch_partner(self, user);
       },
       // A direct room with `partner` was just made.
       [=](api::watch_atom, const api::user_id& partner) {

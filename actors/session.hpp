@@ -5,6 +5,7 @@
 // actor requests and their answers into reply frames. Reaches its socket only
 // through a weak sink: a closed socket is never kept alive by its actor.
 
+#include <map>
 #include <set>
 
 #include <caf/stateful_actor.hpp>
@@ -39,9 +40,11 @@ struct session_state {
   bool authed = false;
   api::caller who;
   token_bucket bucket;
-  // Users whose presence this session watches (asked, or direct-room
-  // partners): watched again at their new owner when membership changes.
-  std::set<api::user_id> watching;
+  // The presence manager told of this session, and for each user it watches
+  // (asked, or a direct-room partner) the one that holds the watch: after a
+  // membership change, those whose owner changed hear from it again.
+  caf::actor presence_at;
+  std::map<api::user_id, caf::actor> watching;
 
   // Writes one frame to the socket, if it is still there.
   void write(std::string text) const;
