@@ -162,8 +162,10 @@ std::shared_ptr<api::body_source> chunk_source(chunk_fetch fetch, std::uint64_t 
 void find_file(caf::event_based_actor* self, const cluster::placement& place, const storage::store& db,
                const std::string& id, std::function<void(caf::expected<api::file_info>)> done) {
   auto home = place.file_home(id);
-  if (!home)
+  if (!home && place.file_home_down(id))
     return done(api::fail(api::errc::unavailable, "the node that stores this file is down; try again"));
+  if (!home)
+    return done(api::fail(api::errc::not_found, "no such file"));
   if (home == place.reader())
     return done(db.file(id));
   self->request(home, std::chrono::seconds(10), api::info_atom::value, id)

@@ -83,6 +83,17 @@ caf::actor placement::file_home(const std::string& file_id) const {
   return {};
 }
 
+bool placement::file_home_down(const std::string& file_id) const {
+  if (file_id.size() != 2 + file_tag_size + 16)
+    return false;
+  auto tag = file_id.substr(2, file_tag_size);
+  auto v = current();
+  for (auto& id : v->down)
+    if (file_tag(id) == tag)
+      return true;
+  return false;
+}
+
 std::string placement::room_owner(const api::room_id& id) const {
   auto v = current();
   return owner(*v, room_key(id.value)).id;

@@ -88,6 +88,8 @@ class placement {
   // Reader pool of the node that stores the file (this node's for ids
   // without a node's digits); null when that node is not live.
   [[nodiscard]] caf::actor file_home(const std::string& file_id) const;
+  // Whether the file's id names a member that is down (rather than no node).
+  [[nodiscard]] bool file_home_down(const std::string& file_id) const;
 
   // Node id of the owner of a room, and whether that is this node.
   [[nodiscard]] std::string room_owner(const api::room_id& id) const;

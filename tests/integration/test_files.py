@@ -32,6 +32,8 @@ from PIL import Image, ImageDraw  # noqa: E402
 MiB = 1024 * 1024
 MISSING_ROOM = "r_0000000000000000"
 MISSING_FILE = "f_0000000000000000"
+# Shaped like a file id of this version, naming a node that does not exist.
+MISSING_FILE_OF_NO_NODE = "f_ffffffff0000000000000000"
 FILE_ID_RE = re.compile(r"^f_[0-9a-f]{24}$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 BIG_IO_TIMEOUT_S = 60.0
@@ -351,9 +353,10 @@ class FilesTest(FilesCase):
                                   403, "forbidden")
         # 404: unknown file, unknown room
         for suffix in ("", "/info", "/thumbnail"):
-            with self.subTest(missing=suffix):
-                self.assert_error(as_json(self.get(a.token, "/api/v1/files/%s%s" % (MISSING_FILE, suffix))),
-                                  404, "not_found")
+            for missing in (MISSING_FILE, MISSING_FILE_OF_NO_NODE):
+                with self.subTest(missing=missing + suffix):
+                    self.assert_error(as_json(self.get(a.token, "/api/v1/files/%s%s" % (missing, suffix))),
+                                      404, "not_found")
         self.assert_error(self.up(a.token, MISSING_ROOM, b"z" * 1000).as_resp(), 404, "not_found")
         # X-Filename is required
         self.assert_error(self.up(a.token, rid, b"nameless", name=None).as_resp(), 400, "invalid_request")
