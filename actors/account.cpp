@@ -95,7 +95,7 @@ caf::expected<api::token_claims> account_state::check_token(const std::string& t
 
 namespace {
 
-using self_ptr = caf::stateful_actor<account_state>*;
+using self_ptr = probed<account_state>*;
 constexpr std::uint32_t sync_page = 500;
 
 // Every account actor keeps every user (a replicated table): the owner of a
@@ -328,6 +328,7 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.secret = std::move(secret);
+  self->probe_as(st.ctx->actors, "account", "account");
   log_stray_errors(self, "account actor");
   st.user_failures.configure(st.ctx->lim.login_user_failures, std::int64_t{st.ctx->lim.login_user_window_s} * 1000);
   st.ip_attempts.configure(st.ctx->lim.login_ip_attempts, std::int64_t{st.ctx->lim.login_ip_window_s} * 1000);

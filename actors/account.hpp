@@ -18,6 +18,7 @@
 
 #include "actors/api/messages.hpp"
 #include "actors/context.hpp"
+#include "actors/probe.hpp"
 
 namespace confab::actors {
 
@@ -61,8 +62,7 @@ struct account_state {
 };
 
 // hashers: actors running hasher_actor (detached in production).
-caf::behavior account_actor(caf::stateful_actor<account_state>* self, context_ptr ctx, std::string secret,
-                            caf::actor hashers);
+caf::behavior account_actor(probed<account_state>* self, context_ptr ctx, std::string secret, caf::actor hashers);
 
 // Argon2id hashing and checking (libsodium); blocks its thread for tens of ms.
 caf::behavior hasher_actor();

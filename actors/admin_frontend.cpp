@@ -1,9 +1,14 @@
 #include "actors/admin_frontend.hpp"
 
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 #include "actors/api/atoms.hpp"
+#include "actors/api/metrics.hpp"
 #include "actors/presence_manager.hpp"
+#include "actors/probe.hpp"
+#include "actors/static_files.hpp"
+#include "wire/codec.hpp"
 
 namespace confab::actors {
 
@@ -14,6 +19,7 @@ using json = nlohmann::json;
 namespace {
 
 constexpr auto admin_timeout = std::chrono::seconds(10);
+constexpr std::uint64_t max_limit = 1000;
 
 bool authorized(const context_ptr& ctx, const exchange& ex) {
   auto expected = "Bearer " + ctx->admin_token;
@@ -22,12 +28,51 @@ bool authorized(const context_ptr& ctx, const exchange& ex) {
          CRYPTO_memcmp(got.data(), expected.data(), got.size()) == 0;
 }
 
+// Asks each target with `args`; `part` gets each answer, and `done` runs
+// once after the last answer or failure (a node that does not answer in time
+// is left out).
+template <class T, class Part, class Done, class... Ts>
+void ask_each(caf::event_based_actor* self, const std::vector<caf::actor>& targets, Part part, Done done, Ts... args) {
+  auto pending = std::make_shared<std::size_t>(targets.size());
+  if (targets.empty())
+    return done();
+  for (auto& t : targets)
+    self->request(t, admin_timeout, args...)
+        .then(
+            [=](T& answer) mutable {
+              part(answer);
+              if (--*pending == 0)
+                done();
+            },
+            [=](caf::error&) mutable {
+              if (--*pending == 0)
+                done();
+            });
+}
+
+std::vector<caf::actor> all_readers(const context_ptr& ctx) {
+  std::vector<caf::actor> out;
+  for (auto& m : ctx->place->current()->live)
+    out.push_back(m.readers);
+  return out;
+}
+
+std::size_t online_count(const std::vector<std::string>& presence) {
+  std::size_t online = 0;
+  for (auto& p : presence)
+    online += json::parse(p).value("status", "offline") != "offline" ? 1 : 0;
+  return online;
+}
+
 void nodes(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
   self->request(ctx->node, admin_timeout, api::nodes_atom::value)
       .then(
           [=](const std::vector<api::node_status>& nodes) {
             json list = json::array();
-            for (auto& n : nodes)
+            for (auto& n : nodes) {
+              json actors = json::object();
+              for (std::size_t i = 0; i < api::actor_kinds().size(); ++i)
+                actors[api::actor_kinds()[i]] = i < n.actors.size() ? n.actors[i] : 0;
               list.push_back({{"id", n.id},
                               {"address", n.address},
                               {"http", n.http},
@@ -37,47 +82,305 @@ void nodes(caf::event_based_actor* self, const context_ptr& ctx, const exchange_
                               {"presences", n.presences},
                               {"uptime_ms", n.uptime_ms},
                               {"room_events", n.room_events},
-                              {"remote_copies", n.remote_copies}});
+                              {"remote_copies", n.remote_copies},
+                              {"messages", n.messages},
+                              {"actors", std::move(actors)}});
+            }
             ex->respond_json(200, json{{"nodes", list}});
           },
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
-void room(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
-  api::room_id id{ex->path[4]};
+// A room's admin view and how many of its members are online.
+void room_with_online(caf::event_based_actor* self, const context_ptr& ctx, const api::room_id& id,
+                      std::function<void(caf::expected<api::room_admin>, std::size_t)> done) {
   self->request(ctx->place->room(id), admin_timeout, api::admin_atom::value, id)
       .then(
           [=](const api::room_admin& r) {
-            query_presence(self, *ctx->place, r.member_ids, [=](const std::vector<std::string>& presence) {
-              std::size_t online = 0;
-              for (auto& p : presence)
-                online += json::parse(p).value("status", "offline") != "offline" ? 1 : 0;
-              ex->respond_json(200, json{{"room", r.room.value},
-                                         {"owner", r.owner},
-                                         {"replicas", r.replicas},
-                                         {"members", r.members},
-                                         {"online_members", online},
-                                         {"last_seq", r.last_seq},
-                                         {"mailbox", r.mailbox}});
+            query_presence(self, *ctx->place, r.member_ids,
+                           [=](const std::vector<std::string>& presence) { done(r, online_count(presence)); });
+          },
+          [=](caf::error& err) { done(err, 0); });
+}
+
+void room(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+  room_with_online(self, ctx, api::room_id{ex->path[4]}, [=](caf::expected<api::room_admin> r, std::size_t online) {
+    if (!r)
+      return ex->respond_error(r.error());
+    ex->respond_json(200, json{{"room", r->room.value},
+                               {"name", r->name},
+                               {"kind", r->kind},
+                               {"visibility", r->visibility},
+                               {"owner", r->owner},
+                               {"replicas", r->replicas},
+                               {"members", r->members},
+                               {"online_members", online},
+                               {"last_seq", r->last_seq},
+                               {"mailbox", r->mailbox}});
+  });
+}
+
+// "%41" and "+" as a query string writes them.
+std::string url_decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// A query parameter as a number in [lo, hi]; nullopt (and a 400 sent) if not.
+std::optional<std::uint64_t> number_param(const exchange& ex, const char* name, std::uint64_t fallback,
+                                          std::uint64_t lo, std::uint64_t hi) {
+  auto it = ex.query.find(name);
+  if (it == ex.query.end())
+    return fallback;
+  const auto& v = it->second;
+  if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos || std::stoull(v) < lo ||
+      std::stoull(v) > hi) {
+    ex.bad(std::string(name) + " must be a number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    return std::nullopt;
+  }
+  return std::stoull(v);
+}
+
+json actor_json(const api::actor_info& a) {
+  return {{"id", a.id},
+          {"kind", a.kind},
+          {"node", a.node},
+          {"mailbox", a.mailbox},
+          {"processed", a.processed},
+          {"since", a.since},
+          {"last_active", a.last_active},
+          {"detail", a.detail}};
+}
+
+// Rooms in a listing get their online members counted: "members=3 online=2 ...".
+void add_online(caf::event_based_actor* self, const context_ptr& ctx,
+                std::shared_ptr<std::vector<api::actor_info>> list, std::function<void()> done) {
+  auto pending = std::make_shared<std::size_t>(1);
+  auto finish = [pending, done] {
+    if (--*pending == 0)
+      done();
+  };
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    if ((*list)[i].kind != "room")
+      continue;
+    ++*pending;
+    room_with_online(self, ctx, api::room_id{(*list)[i].id}, [=](caf::expected<api::room_admin> r, std::size_t online) {
+      auto& d = (*list)[i].detail;
+      if (auto sp = d.find(' '); r && sp != std::string::npos)
+        d.insert(sp, " online=" + std::to_string(online));
+      finish();
+    });
+  }
+  finish();
+}
+
+void actors(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+  api::actor_query q;
+  auto& query = ex->query;
+  if (auto it = query.find("kind"); it != query.end() && !it->second.empty()) {
+    auto& kinds = api::actor_kinds();
+    if (std::find(kinds.begin(), kinds.end(), it->second) == kinds.end())
+      return ex->bad(
+          "kind must be one of room, session, presence, hub, room_manager, presence_manager, account, "
+          "reader, http_frontend");
+    q.kind = it->second;
+  }
+  if (auto it = query.find("sort"); it != query.end() && !it->second.empty()) {
+    if (!known_sort(it->second))
+      return ex->bad("sort must be mailbox, processed, last_active, since or id");
+    q.sort = it->second;
+  }
+  if (auto it = query.find("q"); it != query.end())
+    for (char c : url_decode(it->second))
+      q.text.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  auto limit = number_param(*ex, "limit", 100, 1, max_limit);
+  if (!limit)
+    return;
+  auto offset = number_param(*ex, "offset", 0, 0, 1000000);
+  if (!offset)
+    return;
+  q.limit = *limit + *offset;
+  std::vector<caf::actor> targets;
+  if (auto it = query.find("node"); it != query.end() && !it->second.empty()) {
+    auto node = url_decode(it->second);
+    auto view = ctx->place->current();
+    for (auto& m : view->live)
+      if (m.id == node)
+        targets.push_back(m.readers);
+    if (targets.empty())
+      return ex->respond_error(std::find(view->down.begin(), view->down.end(), node) != view->down.end()
+                                   ? fail(errc::unavailable, "node " + node + " is down")
+                                   : fail(errc::not_found, "no such node"));
+  } else {
+    targets = all_readers(ctx);
+  }
+  auto all = std::make_shared<std::vector<api::actor_info>>();
+  auto total = std::make_shared<std::uint64_t>(0);
+  auto sort = q.sort;
+  ask_each<api::actor_page>(
+      self, targets,
+      [=](api::actor_page& page) {
+        *total += page.total;
+        std::move(page.actors.begin(), page.actors.end(), std::back_inserter(*all));
+      },
+      [=] {
+        sort_actors(*all, sort);
+        auto from = std::min<std::size_t>(*offset, all->size());
+        auto to = std::min<std::size_t>(from + *limit, all->size());
+        auto page = std::make_shared<std::vector<api::actor_info>>(all->begin() + from, all->begin() + to);
+        add_online(self, ctx, page, [=] {
+          json list = json::array();
+          for (auto& a : *page)
+            list.push_back(actor_json(a));
+          ex->respond_json(200, json{{"actors", list}, {"total", *total}, {"offset", *offset}, {"limit", *limit}});
+        });
+      },
+      api::actors_atom::value, q);
+}
+
+void user(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+  auto username = url_decode(ex->path[4]);
+  self->request(ctx->place->account(username), admin_timeout, api::lookup_atom::value, username)
+      .then(
+          [=](const api::user_info& u) {
+            query_presence(self, *ctx->place, {u.id}, [=](const std::vector<std::string>& presence) {
+              auto sessions = std::make_shared<std::vector<api::actor_info>>();
+              ask_each<std::vector<api::actor_info>>(
+                  self, all_readers(ctx),
+                  [=](std::vector<api::actor_info>& part) {
+                    std::move(part.begin(), part.end(), std::back_inserter(*sessions));
+                  },
+                  [=] {
+                    sort_actors(*sessions, "since");
+                    json list = json::array();
+                    for (auto& s : *sessions)
+                      list.push_back({{"id", s.id}, {"node", s.node}, {"since", s.since}, {"remote", s.detail}});
+                    ex->respond_json(200, json{{"user", wire::user_json(u)},
+                                               {"presence", json::parse(presence.at(0))},
+                                               {"sessions", list}});
+                  },
+                  api::sessions_atom::value, u.id);
             });
           },
           [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void kick(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+  auto session = ex->path[4];
+  auto home = ctx->place->tagged_home(session, "s_");
+  if (!home)
+    return ex->respond_error(fail(errc::not_found, "no such session"));
+  self->request(home->readers, admin_timeout, api::kick_atom::value, session)
+      .then(
+          [=](bool found) {
+            if (!found)
+              return ex->respond_error(fail(errc::not_found, "no such session"));
+            spdlog::info("req={} admin kicked session={}", ex->call.request_id, session);
+            ex->respond(204);
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void drain(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+  auto node = url_decode(ex->path[4]);
+  self->request(ctx->node, admin_timeout, api::drain_atom::value, node)
+      .then(
+          [=]() {
+            spdlog::info("req={} admin asked node {} to drain", ex->call.request_id, node);
+            ex->respond_json(202, json{{"node", node}, {"status", "draining"}});
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
+}
+
+using handler = void (*)(caf::event_based_actor*, const context_ptr&, const exchange_ptr&);
+
+struct admin_call {
+  std::vector<std::string> shape;  // after admin/api/v1; "*" matches any segment
+  const char* method;
+  handler fn;
+};
+
+const std::vector<admin_call>& calls() {
+  static const std::vector<admin_call> table{
+      {{"nodes"}, "GET", nodes},
+      {{"actors"}, "GET", actors},
+      {{"rooms", "*"}, "GET", room},
+      {{"users", "*"}, "GET", user},
+      {{"sessions", "*", "kick"}, "POST", kick},
+      {{"nodes", "*", "drain"}, "POST", drain},
+  };
+  return table;
 }
 
 }  // namespace
 
 void admin_route(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
   auto& p = ex->path;
-  if (p.size() < 4 || p[1] != "api" || p[2] != "v1")
+  // The console's page and files need no token: its calls do.
+  if (p.size() == 1 || p[1] != "api") {
+    if (ex->call.method != "GET")
+      return ex->respond_error(fail(errc::invalid_request, "method not allowed"), 405);
+    std::string path = "admin/";
+    for (std::size_t i = 1; i < p.size(); ++i)
+      path += (i > 1 ? "/" : "") + p[i];
+    return serve_static(*ctx->web, p.size() == 1 ? "admin/index.html" : path, *ex);
+  }
+  if (p.size() < 4 || p[2] != "v1")
     return ex->respond_error(fail(errc::not_found, "no such endpoint"));
   if (!authorized(ctx, *ex))
     return ex->respond_error(fail(errc::unauthorized, "admin token required"));
-  bool get = ex->call.method == "GET";
-  if (p.size() == 4 && p[3] == "nodes")
-    return get ? nodes(self, ctx, ex) : ex->respond_error(fail(errc::invalid_request, "method not allowed"), 405);
-  if (p.size() == 5 && p[3] == "rooms")
-    return get ? room(self, ctx, ex) : ex->respond_error(fail(errc::invalid_request, "method not allowed"), 405);
+  bool path_known = false;
+  for (auto& c : calls()) {
+    if (c.shape.size() != p.size() - 3)
+      continue;
+    bool match = true;
+    for (std::size_t i = 0; i < c.shape.size() && match; ++i)
+      match = c.shape[i] == "*" || c.shape[i] == p[i + 3];
+    if (!match)
+      continue;
+    path_known = true;
+    if (ex->call.method == c.method)
+      return c.fn(self, ctx, ex);
+  }
+  if (path_known)
+    return ex->respond_error(fail(errc::invalid_request, "method not allowed"), 405);
   ex->respond_error(fail(errc::not_found, "no such endpoint"));
+}
+
+void metrics_page(const context_ptr& ctx, const exchange& ex) {
+  std::string out;
+  out.reserve(8192);
+  api::node_metrics().write(out);
+  auto counts = ctx->actors->counts();
+  auto count = [&](const char* kind) { return static_cast<double>(counts.count(kind) ? counts.at(kind) : 0); };
+  api::write_metric(out, "confab_sessions", "gauge", "Live session actors (one per WebSocket).", count("session"));
+  api::write_metric(out, "confab_active_rooms", "gauge", "Room actors active on this node.", count("room"));
+  api::write_metric(out, "confab_active_presences", "gauge", "Presence actors active on this node.", count("presence"));
+  auto view = ctx->place->current();
+  std::map<std::string, double> members{{"up", 0}, {"draining", 0}, {"down", static_cast<double>(view->down.size())}};
+  for (auto& m : view->live)
+    ++members[std::find(view->ids.begin(), view->ids.end(), m.id) != view->ids.end() ? "up" : "draining"];
+  out +=
+      "# HELP confab_cluster_members Members of the cluster as this node sees them, by status.\n"
+      "# TYPE confab_cluster_members gauge\n";
+  for (auto& [status, n] : members)
+    out += "confab_cluster_members{status=\"" + status + "\"} " + std::to_string(static_cast<long long>(n)) + "\n";
+  api::http_reply r;
+  r.status = 200;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = std::move(out);
+  ex.out->respond(std::move(r));
 }
 
 }  // namespace confab::actors

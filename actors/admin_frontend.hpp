@@ -11,7 +11,10 @@
 
 namespace confab::actors {
 
-// Answers a call whose path starts with admin/.
+// Answers a call whose path starts with admin/: the console's files, or an
+// admin API call.
 void admin_route(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex);
+// GET /metrics: the Prometheus text format.
+void metrics_page(const context_ptr& ctx, const exchange& ex);
 
 }  // namespace confab::actors

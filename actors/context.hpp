@@ -11,17 +11,14 @@
 #include <string>
 
 #include "actors/interest.hpp"
+#include "actors/probe.hpp"
 #include "cluster/placement.hpp"
 #include "config/options.hpp"
 #include "storage/store.hpp"
 
 namespace confab::actors {
 
-// Counters of the node, for the admin API and the benchmarks.
-struct node_counters {
-  std::atomic<std::uint64_t> room_events{0};    // events emitted by rooms held here
-  std::atomic<std::uint64_t> remote_copies{0};  // copies of them sent to hubs of other nodes
-};
+class static_files;
 
 struct node_context {
   std::shared_ptr<storage::store> db;
@@ -33,11 +30,14 @@ struct node_context {
   caf::actor node;
   // Bearer token of the admin API.
   std::string admin_token;
-  std::shared_ptr<node_counters> counters = std::make_shared<node_counters>();
   // Which hubs get the events of each room held here.
   std::shared_ptr<interest_table> interest = std::make_shared<interest_table>();
+  // The node's live actors, for the admin view.
+  std::shared_ptr<actor_index> actors = std::make_shared<actor_index>();
   // Makes image thumbnails (libvips, detached); set before any traffic.
   caf::actor thumbnailer;
+  // The admin console and web client pages.
+  std::shared_ptr<const static_files> web;
 };
 using context_ptr = std::shared_ptr<const node_context>;
 

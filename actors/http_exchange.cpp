@@ -1,5 +1,8 @@
 #include "actors/http_exchange.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include "actors/api/metrics.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
@@ -13,6 +16,11 @@ void exchange::respond_error(const caf::error& err, unsigned status) const {
   // HTTP has no not_member code: the contract answers non-members 403 forbidden.
   if (f.code == errc::not_member)
     f.code = errc::forbidden;
+  auto& m = api::node_metrics();
+  m.error(f.code);
+  if (f.code == errc::rate_limited)
+    m.rate_limited_http.fetch_add(1, std::memory_order_relaxed);
+  spdlog::debug("req={} error {}: {}", call.request_id, api::code_name(f.code), f.message);
   api::http_reply r;
   r.status = status != 0 ? status : api::http_status(f.code);
   r.body = wire::http_error(f);

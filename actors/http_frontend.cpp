@@ -6,6 +6,7 @@
 #include "actors/admin_frontend.hpp"
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/api/metrics.hpp"
 #include "actors/api/sinks.hpp"
 #include "actors/files.hpp"
 #include "actors/http_exchange.hpp"
@@ -21,7 +22,7 @@ using wire::json;
 
 namespace {
 
-using self_ptr = caf::stateful_actor<http_frontend_state>*;
+using self_ptr = probed<http_frontend_state>*;
 constexpr auto request_timeout = std::chrono::seconds(10);
 
 // Reads a non-negative integer query parameter; answers 400 on junk.
@@ -251,12 +252,17 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
   api::send_request r{a.who.who, room, body.value_or(""), cmid.value_or(""), reply_to.value_or(0), file_id.value_or(""),
                       ""};
+  auto received = std::chrono::steady_clock::now();
   files::attach_file(self, *st.ctx->place, *st.ctx->db, std::move(r), [=](caf::expected<api::send_request> r) {
     if (!r)
       return ex->respond_error(r.error());
     self->request(self->state.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(*r))
-        .then([=](const api::send_ack& ack) { ex->respond(201, R"({"message":)" + ack.message_json + "}"); },
-              [=](caf::error& err) { ex->respond_error(err); });
+        .then(
+            [=](const api::send_ack& ack) {
+              ex->respond(201, R"({"message":)" + ack.message_json + "}");
+              api::node_metrics().send_ack.observe(std::chrono::steady_clock::now() - received);
+            },
+            [=](caf::error& err) { ex->respond_error(err); });
   });
 }
 
@@ -504,6 +510,8 @@ void route(self_ptr self, const exchange_ptr& ex) {
     return ex->respond_json(200, json{{"status", "ok"}, {"node", self->state.ctx->node_id}});
   if (!p.empty() && p[0] == "admin")
     return admin_route(self, self->state.ctx, ex);
+  if (p.size() == 1 && p[0] == "metrics" && ex->call.method == "GET")
+    return metrics_page(self->state.ctx, *ex);
   if (p.size() < 3 || p[0] != "api" || p[1] != "v1")
     return ex->respond_error(fail(errc::not_found, "no such endpoint"));
   bool path_known = false;
@@ -534,6 +542,7 @@ void route(self_ptr self, const exchange_ptr& ex) {
 
 caf::behavior http_frontend(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  self->probe_as(self->state.ctx->actors, "http_frontend", "http_frontend");
   log_stray_errors(self, "HTTP frontend");
   return {
       [=](api::http_atom, api::http_call& call, api::responder_ptr& out) {

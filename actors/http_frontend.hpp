@@ -10,6 +10,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/context.hpp"
+#include "actors/probe.hpp"
 #include "actors/session.hpp"
 
 namespace confab::actors {
@@ -21,6 +22,6 @@ struct http_frontend_state {
   std::unordered_map<api::user_id, token_bucket> send_buckets;
 };
 
-caf::behavior http_frontend(caf::stateful_actor<http_frontend_state>* self, context_ptr ctx);
+caf::behavior http_frontend(probed<http_frontend_state>* self, context_ptr ctx);
 
 }  // namespace confab::actors

@@ -6,6 +6,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
+#include "actors/api/metrics.hpp"
 #include "cluster/rendezvous.hpp"
 
 namespace confab::actors {
@@ -46,8 +47,11 @@ void hub_state::ready(const caf::actor_addr& session, const std::vector<api::roo
     auto it = read_up_to.find(p.room);
     if (p.seq != 0 && it != read_up_to.end() && p.seq <= it->second)
       continue;  // the session's read already covers it
-    if (sink)
-      sink->send_text(p.event);
+    if (!sink)
+      continue;
+    sink->send_text(p.event);
+    if (p.seq != 0)
+      api::node_metrics().messages_delivered.fetch_add(1, std::memory_order_relaxed);
   }
   entry.pending.clear();
   entry.pending.shrink_to_fit();
@@ -103,8 +107,11 @@ void hub_state::set_membership(const api::room_id& room, const api::user_id& use
 
 void hub_state::to_session(session_entry& s, const api::room_id& room, api::seq_t seq, const api::shared_text& event) {
   if (s.ready) {
-    if (auto sink = s.sink.lock())
+    if (auto sink = s.sink.lock()) {
       sink->send_text(event);
+      if (seq != 0)  // a message (other room events carry no seq)
+        api::node_metrics().messages_delivered.fetch_add(1, std::memory_order_relaxed);
+    }
     return;
   }
   if (s.pending.size() < max_pending) {
@@ -143,13 +150,28 @@ bool hub_state::wants(const api::room_id& room) const {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<hub_state>*;
+using self_ptr = probed<hub_state>*;
 
 api::shared_text share(std::string& text) {
   return std::make_shared<const std::string>(std::move(text));
 }
 
 // A room event; a hub with nobody in the room tells the room to stop sending.
+// See api::fill_node_status.
+std::vector<std::uint64_t> node_stats(const node_context& ctx) {
+  auto& m = api::node_metrics();
+  auto counts = ctx.actors->counts();
+  auto count = [&](const std::string& kind) {
+    auto it = counts.find(kind);
+    return it == counts.end() ? std::uint64_t{0} : it->second;
+  };
+  std::vector<std::uint64_t> out{count("room"),    m.room_events.load(), m.remote_copies.load(),
+                                 count("session"), count("presence"),    m.messages_in.load()};
+  for (auto& kind : api::actor_kinds())
+    out.push_back(count(kind));
+  return out;
+}
+
 void on_event(self_ptr self, const api::room_id& room, api::seq_t seq, const api::user_id& except,
               std::uint64_t generation, const api::shared_text& event) {
   if (!self->state.wants(room)) {
@@ -208,6 +230,7 @@ void on_view(self_ptr self) {
 
 caf::behavior hub_actor(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  self->probe_as(self->state.ctx->actors, "hub", "hub");
   log_stray_errors(self, "hub");
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove(msg.source); });
   return {
@@ -244,7 +267,7 @@ caf::behavior hub_actor(self_ptr self, context_ptr ctx) {
         self->state.deliver_user(user, share(event));
       },
       [=](api::view_atom) { on_view(self); },
-      [=](api::stats_atom) { return std::vector<std::uint64_t>{self->state.sessions.size()}; },
+      [=](api::stats_atom) { return node_stats(*self->state.ctx); },
       // A direct room was made: the two users' sessions here watch each other.
       [=](api::dm_atom, const api::user_id& a, const api::user_id& b) {
         for (auto [user, partner] : {std::pair{a, b}, std::pair{b, a}})

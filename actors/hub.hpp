@@ -23,6 +23,7 @@
 #include "actors/api/messages.hpp"
 #include "actors/api/sinks.hpp"
 #include "actors/context.hpp"
+#include "actors/probe.hpp"
 
 namespace confab::actors {
 
@@ -84,6 +85,6 @@ struct hub_state {
   void apply_membership(user_entry& u, const api::user_id& user, const api::room_id& room, bool joined);
 };
 
-caf::behavior hub_actor(caf::stateful_actor<hub_state>* self, context_ptr ctx);
+caf::behavior hub_actor(probed<hub_state>* self, context_ptr ctx);
 
 }  // namespace confab::actors

@@ -47,7 +47,7 @@ bool presence_state::choose(const std::string& s) {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<presence_state>*;
+using self_ptr = probed<presence_state>*;
 
 // Tells the watchers (one shared buffer) and the manager's snapshot.
 void changed(self_ptr self, const caf::actor& manager) {
@@ -80,6 +80,15 @@ void notify(self_ptr self, const std::string& data) {
 
 }  // namespace
 
+// The admin view's detail line.
+void probe_presence(self_ptr self) {
+  auto& st = self->state;
+  auto& p = self->probe();
+  p.n1.store(st.sessions.size(), std::memory_order_relaxed);
+  p.n2.store(st.watchers.size(), std::memory_order_relaxed);
+  p.set_text(st.user.value, "user=" + st.username + " status=" + st.status());
+}
+
 caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, caf::actor manager) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
@@ -88,10 +97,14 @@ caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, 
     st.username = u->info.username;
   if (auto seen = st.ctx->db->last_seen(user))
     st.last_seen = *seen;
+  self->probe_as(st.ctx->actors, "presence", user.value);
+  probe_presence(self);
   self->set_down_handler([self, manager](caf::down_msg& msg) {
     auto& st = self->state;
     st.watchers.erase(msg.source);
-    if (!st.session_down(msg.source, now_ms()))
+    auto visible = st.session_down(msg.source, now_ms());
+    probe_presence(self);
+    if (!visible)
       return;
     // Deliberately ignored: a failed write loses only the stored time of this
     // session's end; the status change itself still goes out.
@@ -104,19 +117,24 @@ caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, 
         ++self->state.handled;
         auto session = sender();
         self->monitor(session);
-        if (self->state.session_up(session, hub))
+        auto visible = self->state.session_up(session, hub);
+        probe_presence(self);
+        if (visible)
           changed(self, manager);
       },
       [=](api::status_atom, const api::user_id&, const std::string& status) {
         ++self->state.handled;
-        if (self->state.choose(status))
-          changed(self, manager);
+        if (!self->state.choose(status))
+          return;
+        probe_presence(self);
+        changed(self, manager);
       },
       [=](api::watch_atom, const api::user_id&, const caf::actor& hub) {
         ++self->state.handled;
         auto session = sender();
         self->monitor(session);
         self->state.watchers[session] = hub;
+        probe_presence(self);
         return self->state.json();
       },
       [=](api::notify_atom, const api::user_id&, const std::string& data) {

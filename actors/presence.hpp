@@ -15,6 +15,7 @@
 
 #include "actors/api/sinks.hpp"
 #include "actors/context.hpp"
+#include "actors/probe.hpp"
 
 namespace confab::actors {
 
@@ -45,8 +46,7 @@ struct presence_state {
 };
 
 // manager: the presence manager, told of status changes and idleness.
-caf::behavior presence_actor(caf::stateful_actor<presence_state>* self, api::user_id user, context_ptr ctx,
-                             caf::actor manager);
+caf::behavior presence_actor(probed<presence_state>* self, api::user_id user, context_ptr ctx, caf::actor manager);
 
 // {status, last_seen?} of a user as JSON text.
 [[nodiscard]] std::string presence_json(const std::string& status, std::int64_t last_seen);

@@ -11,7 +11,7 @@ namespace confab::actors {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<presence_manager_state>*;
+using self_ptr = probed<presence_manager_state>*;
 
 caf::actor& route(self_ptr self, const api::user_id& id) {
   return self->state.live
@@ -70,6 +70,7 @@ void query_presence(caf::event_based_actor* self, const cluster::placement& plac
 
 caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  self->probe_as(self->state.ctx->actors, "presence_manager", "presence_manager");
   log_stray_errors(self, "presence manager");
   // A presence actor that ended is dropped; any other exit stops us.
   self->set_exit_handler([self](caf::exit_msg& msg) { forget_or_quit(self, self->state.live, msg); });
@@ -115,7 +116,6 @@ caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
             if (auto presence = self->state.live.take(id))
               self->send(presence, api::retire_atom::value);
       },
-      [=](api::stats_atom) { return std::vector<std::uint64_t>{self->state.live.size()}; },
       [=](api::idle_atom, const api::user_id& id, std::uint64_t handled) {
         if (auto presence = self->state.live.take_idle(id, handled))
           self->send(presence, api::retire_atom::value);

@@ -12,6 +12,7 @@
 
 #include "actors/context.hpp"
 #include "actors/directory.hpp"
+#include "actors/probe.hpp"
 
 namespace confab::actors {
 
@@ -27,7 +28,7 @@ struct presence_manager_state {
   directory<api::user_id, snapshot> live;
 };
 
-caf::behavior presence_manager(caf::stateful_actor<presence_manager_state>* self, context_ptr ctx);
+caf::behavior presence_manager(probed<presence_manager_state>* self, context_ptr ctx);
 
 // Asks the owners of the users' presence, one request per node, and calls
 // `done` with {status, last_seen?} JSON per user in order ("offline" where a

@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 
 #include "actors/api/atoms.hpp"
+#include "actors/api/metrics.hpp"
 
 namespace confab::actors {
 
@@ -36,6 +37,7 @@ void on_result(self_ptr self, bool delivered) {
     return;  // still busy with the front until the retry
   } else {
     ++st.dropped;
+    api::node_metrics().webhook_dropped.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("push webhook: dropped a notification after {} attempts ({} dropped so far)", front.attempts,
                  st.dropped);
   }
@@ -54,6 +56,7 @@ caf::behavior pusher_actor(self_ptr self, context_ptr ctx, std::shared_ptr<api::
         auto& st = self->state;
         if (st.queue.size() >= st.ctx->lim.push_queue) {
           ++st.dropped;
+          api::node_metrics().webhook_dropped.fetch_add(1, std::memory_order_relaxed);
           spdlog::warn("push webhook: queue full, dropped a notification ({} dropped so far)", st.dropped);
           return;
         }

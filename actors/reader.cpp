@@ -101,7 +101,8 @@ void gather_all(caf::event_based_actor* self, const context_ptr& ctx, Ts... args
 
 }  // namespace
 
-caf::behavior reader_actor(caf::event_based_actor* self, context_ptr ctx) {
+caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
+  self->probe_as(ctx->actors, "reader", "reader/" + std::to_string(self->id()));
   return {
       [ctx](api::history_atom, const api::history_request& req) -> caf::result<api::history_page> {
         if (auto err = check_member(*ctx->db, req.room, req.user))
@@ -137,6 +138,18 @@ caf::behavior reader_actor(caf::event_based_actor* self, context_ptr ctx) {
         return local_rooms(ctx, user, hub);
       },
       [=](api::public_atom a) { gather_all<api::room_info>(self, ctx, a); },
+      // Admin view: this node's actors, a user's sessions here, a kick.
+      [ctx](api::actors_atom, const api::actor_query& q) { return list_actors(*ctx->actors, ctx->node_id, q); },
+      [ctx](api::sessions_atom, const api::user_id& user) {
+        return sessions_of(*ctx->actors, ctx->node_id, user.value);
+      },
+      [=](api::kick_atom, const std::string& session) {
+        auto p = ctx->actors->find("session", session);
+        auto target = p ? caf::actor_cast<caf::actor>(p->addr) : caf::actor{};
+        if (target)
+          self->send(target, api::kick_atom::value);
+        return static_cast<bool>(target);
+      },
       // Files stored on this node, for other nodes (see placement::file_home).
       [ctx](api::info_atom, const std::string& file_id) -> caf::result<api::file_info> {
         auto f = ctx->db->file(file_id);

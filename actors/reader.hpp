@@ -15,6 +15,6 @@
 
 namespace confab::actors {
 
-caf::behavior reader_actor(caf::event_based_actor* self, context_ptr ctx);
+caf::behavior reader_actor(probed_actor* self, context_ptr ctx);
 
 }  // namespace confab::actors

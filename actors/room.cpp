@@ -7,6 +7,7 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/api/metrics.hpp"
 #include "actors/fanout.hpp"
 #include "wire/codec.hpp"
 
@@ -43,7 +44,7 @@ bool room_state::is_member(const api::user_id& user) const {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<room_state>*;
+using self_ptr = probed<room_state>*;
 
 std::string member_event(const api::room_id& room, const std::string& username, const char* action) {
   return wire::json{{"room", room.value}, {"user", username}, {"action", action}}.dump();
@@ -56,11 +57,11 @@ void emit(self_ptr self, std::string_view op, const std::string& data, api::seq_
           const api::user_id& except = {}) {
   auto ev = wire::shared_event(op, data);
   auto targets = self->state.ctx->interest->of(self->state.info.id);
-  auto& counters = *self->state.ctx->counters;
-  ++counters.room_events;
+  auto& counters = api::node_metrics();
+  counters.room_events.fetch_add(1, std::memory_order_relaxed);
   for (auto& hub : targets.hubs) {
     if (hub.node() != self->node())
-      ++counters.remote_copies;
+      counters.remote_copies.fetch_add(1, std::memory_order_relaxed);
     send_text(self, hub, api::event_atom::value, ev, self->state.info.id, seq, except, targets.generation);
   }
 }
@@ -152,6 +153,8 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   if (auto err = st.ctx->db->append({st.info.id, m.seq, text, req.from.id, req.client_msg_id}))
     return err;
   st.last_seq = m.seq;
+  api::node_metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
+  self->probe().n2.store(m.seq, std::memory_order_relaxed);
   emit(self, "message", text, m.seq);
   // Sending ends typing, silently: the message says it.
   st.typing.erase(req.from.id);
@@ -322,10 +325,24 @@ std::vector<std::string> mentions(const std::string& body) {
   return out;
 }
 
+// The numbers of the admin view's detail line (the seq is kept by sends).
+void probe_room(self_ptr self) {
+  auto& st = self->state;
+  std::uint64_t members = 0;
+  for (auto& [user, role] : st.members)
+    members += role != "invited" ? 1 : 0;
+  auto& p = self->probe();
+  p.n1.store(members, std::memory_order_relaxed);
+  p.n2.store(st.last_seq, std::memory_order_relaxed);
+  p.set_text({}, st.info.name);
+}
+
 caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::actor manager) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   auto load_error = st.load(id);
+  self->probe_as(st.ctx->actors, "room", id.value);
+  probe_room(self);
   // A room that does not exist is kept only briefly: it answers not_found.
   auto idle = std::chrono::milliseconds(st.exists ? st.ctx->lim.room_idle_ms
                                                   : std::min<std::uint32_t>(st.ctx->lim.room_idle_ms, 1000));
@@ -334,20 +351,26 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
     ++self->state.handled;
     return load_error ? decltype(handler())(load_error) : handler();
   };
+  // The same, for changes of membership.
+  auto changes_members = [self, counted](auto&& handler) {
+    auto result = counted(handler);
+    probe_room(self);
+    return result;
+  };
   return {
       [=](api::send_atom, api::send_request& req) -> caf::result<api::send_ack> {
         return counted([&] { return handle_send(self, req); });
       },
       [=](api::join_atom, const api::room_id&, const api::caller& who) -> caf::result<api::room_info> {
-        return counted([&] { return handle_join(self, who); });
+        return changes_members([&] { return handle_join(self, who); });
       },
       [=](api::leave_atom, const api::room_id&, const api::caller& who) -> caf::result<void> {
-        return counted([&] { return handle_leave(self, who); });
+        return changes_members([&] { return handle_leave(self, who); });
       },
       [=](api::invite_atom, const api::room_id&, const api::caller& who, const api::user_info& invitee)
-          -> caf::result<void> { return counted([&] { return handle_invite(self, who, invitee); }); },
+          -> caf::result<void> { return changes_members([&] { return handle_invite(self, who, invitee); }); },
       [=](api::dm_atom, const api::caller& a, const api::user_info& b) -> caf::result<api::room_info> {
-        return counted([&] { return handle_dm(self, a, b); });
+        return changes_members([&] { return handle_dm(self, a, b); });
       },
       [=](api::typing_atom, const api::room_id&, const api::caller& who, bool active) -> caf::result<void> {
         return counted([&] { return handle_typing(self, who, active); });
@@ -359,7 +382,8 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
           auto& st = self->state;
           if (!st.exists)
             return fail(errc::not_found, "no such room");
-          api::room_admin a{st.info.id, st.ctx->node_id, {}, 0, {}, st.last_seq, self->mailbox().size()};
+          api::room_admin a{st.info.id, st.info.name, st.info.kind, st.info.visibility,     st.ctx->node_id, {},
+                            0,          {},           st.last_seq,  self->probe().mailbox()};
           for (auto& [user, role] : st.members)
             if (role != "invited")
               a.member_ids.push_back(user);

@@ -14,6 +14,7 @@
 
 #include "actors/api/messages.hpp"
 #include "actors/context.hpp"
+#include "actors/probe.hpp"
 
 namespace confab::actors {
 
@@ -40,6 +41,6 @@ struct room_state {
 // The usernames `@name` mentions in a body (each once, in order).
 [[nodiscard]] std::vector<std::string> mentions(const std::string& body);
 
-caf::behavior room_actor(caf::stateful_actor<room_state>* self, api::room_id id, context_ptr ctx, caf::actor manager);
+caf::behavior room_actor(probed<room_state>* self, api::room_id id, context_ptr ctx, caf::actor manager);
 
 }  // namespace confab::actors

@@ -7,6 +7,7 @@
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
 #include "actors/api/hex.hpp"
+#include "actors/api/metrics.hpp"
 #include "actors/room.hpp"
 
 namespace confab::actors {
@@ -39,7 +40,7 @@ api::room_id room_of(const caf::message& msg) {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<room_manager_state>*;
+using self_ptr = probed<room_manager_state>*;
 constexpr auto locate_timeout = std::chrono::seconds(2);
 // A request passes at most: any node -> owner -> holder.
 constexpr std::uint8_t max_hops = 2;
@@ -187,6 +188,19 @@ constexpr auto retry_after = std::chrono::seconds(2);
 
 void pump(self_ptr self);
 
+// Answers those waiting for a drain once no room is held here any more.
+void check_drained(self_ptr self) {
+  auto& st = self->state;
+  if (st.drain_waiters.empty() || !st.moving.empty() || !st.to_move.empty())
+    return;
+  auto ids = st.ctx->db->room_ids();
+  if (!ids || !ids->empty())
+    return;
+  for (auto& rp : st.drain_waiters)
+    rp.deliver(true);
+  st.drain_waiters.clear();
+}
+
 void end_move(self_ptr self, const api::room_id& id, bool moved) {
   auto& st = self->state;
   auto it = st.moving.find(id);
@@ -197,6 +211,8 @@ void end_move(self_ptr self, const api::room_id& id, bool moved) {
   --st.moves_running;
   auto took = now_ms() - out.started_ms;
   if (moved)
+    api::node_metrics().handoffs_out.fetch_add(1, std::memory_order_relaxed);
+  if (moved)
     spdlog::info("room {} handed off to node {} in {} ms", id.value, out.target_id, took);
   for (auto& w : out.waiting) {
     if (moved)
@@ -205,6 +221,7 @@ void end_move(self_ptr self, const api::room_id& id, bool moved) {
       dispatch(self, id, w.hops, w.rp, std::move(w.msg));
   }
   pump(self);
+  check_drained(self);
 }
 
 void abort_move(self_ptr self, const api::room_id& id, const std::string& why) {
@@ -354,6 +371,7 @@ caf::result<std::string> receive_piece(self_ptr self, api::room_piece& piece) {
   // Held here from now on; every hub gets the room's events until it says
   // it has nobody in it.
   st.ctx->interest->add_all(id, st.ctx->place->hubs());
+  api::node_metrics().handoffs_in.fetch_add(1, std::memory_order_relaxed);
   auto waiting = std::move(st.incoming[id]);
   st.incoming.erase(id);
   for (auto& w : waiting)
@@ -393,6 +411,7 @@ caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, c
 
 caf::behavior room_manager(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  self->probe_as(self->state.ctx->actors, "room_manager", "room_manager");
   // A room that ended (retired, or failed) is dropped from the directory; the
   // next request activates it again from storage. Any other exit stops us.
   self->set_exit_handler([self](caf::exit_msg& msg) { forget_or_quit(self, self->state.live, msg); });
@@ -403,8 +422,16 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
     dispatch(self, id, 0, self->make_response_promise(), std::move(msg));
   };
   return {
-      [=](api::create_atom, const api::caller& who, const std::string& name, const std::string& topic,
-          const std::string& visibility) { return create_room(self, who, name, topic, visibility); },
+      [=](api::create_atom a, const api::caller& who, const std::string& name, const std::string& topic,
+          const std::string& visibility) -> caf::result<api::room_info> {
+        // A draining node owns no room id: a node that does makes the room.
+        if (!self->state.ctx->place->is_owner()) {
+          auto rp = self->make_response_promise();
+          rp.delegate(self->state.ctx->place->room(api::room_id{random_id("r_")}), a, who, name, topic, visibility);
+          return rp;
+        }
+        return create_room(self, who, name, topic, visibility);
+      },
       [=](api::send_atom, const api::send_request&) { routed(); },
       [=](api::join_atom, const api::room_id&, const api::caller&) { routed(); },
       [=](api::leave_atom, const api::room_id&, const api::caller&) { routed(); },
@@ -438,9 +465,10 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
         self->state.ctx->interest->retain(self->state.ctx->place->hubs());
         plan_moves(self);
       },
-      [=](api::stats_atom) {
-        auto& c = *self->state.ctx->counters;
-        return std::vector<std::uint64_t>{self->state.live.size(), c.room_events.load(), c.remote_copies.load()};
+      // Answered once this node holds no room (a drain waits for it).
+      [=](api::drain_atom) {
+        self->state.drain_waiters.push_back(self->make_response_promise());
+        check_drained(self);
       },
   };
 }

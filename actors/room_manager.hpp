@@ -23,6 +23,7 @@
 
 #include "actors/context.hpp"
 #include "actors/directory.hpp"
+#include "actors/probe.hpp"
 
 namespace confab::actors {
 
@@ -56,9 +57,11 @@ struct room_manager_state {
   std::size_t moves_running = 0;
   // Rooms arriving here, with the requests that wait for them.
   std::unordered_map<api::room_id, std::vector<request>> incoming;
+  // Drains waiting until no room is held here.
+  std::vector<caf::response_promise> drain_waiters;
 };
 
-caf::behavior room_manager(caf::stateful_actor<room_manager_state>* self, context_ptr ctx);
+caf::behavior room_manager(probed<room_manager_state>* self, context_ptr ctx);
 
 // The id of the direct room of two users, the same from either side.
 [[nodiscard]] api::room_id dm_room_id(const api::user_id& a, const api::user_id& b);

@@ -1,9 +1,11 @@
 #include "actors/session.hpp"
 
+#include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/api/metrics.hpp"
 #include "actors/files.hpp"
 #include "wire/codec.hpp"
 
@@ -40,7 +42,13 @@ void session_state::reply_ok(const std::string& id_json, const std::string& data
 }
 
 void session_state::reply_error(const std::string& id_json, const caf::error& err) const {
-  write(wire::error_reply(id_json, api::describe(err)));
+  auto f = api::describe(err);
+  auto& m = api::node_metrics();
+  m.error(f.code);
+  if (f.code == errc::rate_limited)
+    m.rate_limited_ws.fetch_add(1, std::memory_order_relaxed);
+  spdlog::debug("session={} error {}: {}", id.value, api::code_name(f.code), f.message);
+  write(wire::error_reply(id_json, f));
 }
 
 void session_state::close(std::uint16_t code, const std::string& reason) const {
@@ -50,7 +58,7 @@ void session_state::close(std::uint16_t code, const std::string& reason) const {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<session_state>*;
+using self_ptr = probed<session_state>*;
 constexpr auto request_timeout = std::chrono::seconds(10);
 
 // Fails the request with invalid_request when `error` is set.
@@ -88,6 +96,7 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
     return;
   }
   auto reject = [self, id](caf::error&) {
+    spdlog::info("session={} refused: invalid or revoked token", self->state.id.value);
     self->state.reply_error(id, fail(errc::unauthorized, "invalid or revoked token"));
     self->state.close(4401, "unauthorized");
     self->quit();
@@ -107,6 +116,8 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
                       auto& st = self->state;
                       st.authed = true;
                       st.who = claims.who;
+                      self->probe().set_text(user.id.value, user.username);
+                      spdlog::info("session={} authenticated as {} ({})", st.id.value, user.username, user.id.value);
                       std::vector<api::room_id> ids;
                       std::vector<api::seq_t> seqs;
                       json counters = json::array();
@@ -160,6 +171,7 @@ void do_send(self_ptr self, const std::string& id, const json& req) {
     return st.reply_error(id, fail(errc::too_large, "body is over the limit"));
   api::send_request r{st.who, *room, body.value_or(""), std::move(*cmid), reply_to.value_or(0), file_id.value_or(""),
                       ""};
+  auto received = std::chrono::steady_clock::now();
   files::attach_file(self, *st.ctx->place, *st.ctx->db, std::move(r), [=](caf::expected<api::send_request> r) {
     if (!r)
       return self->state.reply_error(id, r.error());
@@ -169,6 +181,7 @@ void do_send(self_ptr self, const std::string& id, const json& req) {
             [=](const api::send_ack& ack) {
               json data{{"room", ack.room.value}, {"seq", ack.seq}, {"msg_id", ack.msg_id}, {"ts", ack.ts}};
               self->state.reply_ok(id, data.dump());
+              api::node_metrics().send_ack.observe(std::chrono::steady_clock::now() - received);
             },
             [=](caf::error& err) { self->state.reply_error(id, err); });
   });
@@ -367,12 +380,19 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
   st.ctx = std::move(ctx);
   st.sink = std::move(sink);
   st.remote = std::move(remote);
-  st.id = api::session_id{random_id("s_")};
+  // The id names this node, so that an admin's kick finds it from any node.
+  st.id = api::session_id{random_id(st.ctx->place->tagged_prefix("s_").c_str())};
+  auto& probe = self->probe();
+  probe.remote = st.remote;
+  probe.sink = st.sink;
+  self->probe_as(st.ctx->actors, "session", st.id.value);
+  spdlog::info("session={} opened from {}", st.id.value, st.remote);
   st.bucket.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
   self->delayed_send(self, std::chrono::milliseconds(st.ctx->lim.auth_timeout_ms), api::timeout_atom::value);
   // If the actor fails (an exception, an unhandled error), its socket does
   // not outlive it; a normal end has already sent its own close.
-  self->attach_functor([sink = st.sink](const caf::error& reason) {
+  self->attach_functor([sink = st.sink, id = st.id.value](const caf::error& reason) {
+    spdlog::info("session={} ended{}", id, reason ? ": " + caf::to_string(reason) : "");
     if (!reason)
       return;
     if (auto s = sink.lock())
@@ -387,6 +407,12 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
         self->quit();
       },
       [=](api::closed_atom) { self->quit(); },
+      // An admin ends the session (the client may connect again).
+      [=](api::kick_atom) {
+        spdlog::info("session={} kicked by an admin", self->state.id.value);
+        self->state.close(4003, "kicked");
+        self->quit();
+      },
       // Membership changed (the hub tells): presence owned by another node
       // now hears of this session and its watches again; the rest keeps them.
       [=](api::view_atom) {

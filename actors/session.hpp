@@ -13,6 +13,7 @@
 #include "actors/api/messages.hpp"
 #include "actors/api/sinks.hpp"
 #include "actors/context.hpp"
+#include "actors/probe.hpp"
 
 namespace confab::actors {
 
@@ -53,7 +54,6 @@ struct session_state {
   void close(std::uint16_t code, const std::string& reason) const;
 };
 
-caf::behavior session_actor(caf::stateful_actor<session_state>* self, context_ptr ctx, api::sink_ptr sink,
-                            std::string remote);
+caf::behavior session_actor(probed<session_state>* self, context_ptr ctx, api::sink_ptr sink, std::string remote);
 
 }  // namespace confab::actors

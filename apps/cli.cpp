@@ -39,6 +39,8 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("max-file-size", po::value(&max_file_size)->default_value("25M"), "largest upload (K, M, G)")
     ("user-quota", po::value(&user_quota)->default_value("1G"), "bytes of files each user may store (K, M, G)")
     ("log-level", po::value(&o.log_level)->default_value(o.log_level), "trace|debug|info|warn|error|off")
+    ("log-format", po::value(&o.log_format)->default_value(o.log_format), "text|json (one JSON object a line)")
+    ("web-dir", po::value(&o.web_dir)->default_value(CONFAB_WEB_DIR), "files of the admin console (admin/) and web client")
     ("io-threads", po::value(&o.io_threads)->default_value(o.io_threads), "socket threads")
     ("actor-threads", po::value(&o.actor_threads)->default_value(o.actor_threads), "actor scheduler threads")
     ("max-frame", po::value(&l.max_frame)->default_value(l.max_frame), "largest WebSocket frame (bytes)")

@@ -9,7 +9,6 @@
 #include <iostream>
 
 #include <sodium.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -17,6 +16,7 @@
 
 #include "actors/api/errors.hpp"
 #include "apps/cli.hpp"
+#include "apps/logging.hpp"
 #include "apps/node.hpp"
 #include "apps/types.hpp"
 
@@ -36,6 +36,36 @@ void raise_open_files_limit() {
     spdlog::warn("could not raise the open-files limit to {}", lim.rlim_max);
 }
 
+// Runs the node until SIGTERM or SIGINT (or a drain); 0 after a clean stop.
+// Everything that may log ends inside: the logger outlives the actor system.
+int serve(const confab::config::options& opts, const sigset_t& stop_signals) {
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  confab::apps::add_message_types(cfg);
+  // Links check each other every second and drop after 10 s of silence; the
+  // node actors' own heartbeats mark a silent member down after 5 s.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
+  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(10)});
+  cfg.set("scheduler.max-threads", static_cast<std::size_t>(opts.actor_threads));
+  cfg.set("scheduler.max-throughput", static_cast<std::size_t>(300));
+  caf::actor_system sys{cfg};
+  auto node = confab::apps::node::start(sys, opts);
+  if (!node)
+    return fail_start(confab::api::describe(node.error()).message);
+  if (opts.admin_token.empty())
+    std::cout << "confabd admin-token=" << (*node)->admin_token() << "\n";
+  std::cout << "confabd ready node=" << (*node)->id() << " http=" << (*node)->http_port()
+            << " cluster=" << (*node)->cluster_port() << std::endl;
+  spdlog::info("node {} serving on {}:{}{}", (*node)->id(), opts.bind, (*node)->http_port(),
+               opts.tls_cert.empty() ? "" : " (TLS)");
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("signal {}: shutting down", sig);
+  (*node)->stop();
+  node->reset();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -47,8 +77,15 @@ int main(int argc, char** argv) {
   if (auto* err = std::get_if<confab::apps::parse_error>(&parsed))
     return fail_start(err->message);
   auto& opts = std::get<confab::config::options>(parsed);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("confabd"));
-  spdlog::set_level(spdlog::level::from_str(opts.log_level));
+  // Every thread started from here on (the logger's, the actors', Asio's)
+  // inherits the blocked signals; the main thread waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  confab::apps::start_logging(opts.log_level, opts.log_format);
   if (sodium_init() < 0)
     return fail_start("libsodium failed to initialise");
   raise_open_files_limit();
@@ -57,42 +94,9 @@ int main(int argc, char** argv) {
   // when freed instead of staying in per-thread heap arenas (glibc otherwise
   // raises the threshold after the first free of a large block).
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-
-  // Every thread started from here on inherits the blocked signals; main
-  // waits for them with sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-
-  caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
-  confab::apps::add_message_types(cfg);
-  // Links check each other every second and drop after 10 s of silence; the
-  // node actors' own heartbeats mark a silent member down after 5 s.
-  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
-  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(10)});
-  cfg.set("scheduler.max-threads", static_cast<std::size_t>(opts.actor_threads));
-  cfg.set("scheduler.max-throughput", static_cast<std::size_t>(300));
-  caf::actor_system sys{cfg};
-  int rc = 0;
-  {
-    auto node = confab::apps::node::start(sys, opts);
-    if (!node)
-      return fail_start(confab::api::describe(node.error()).message);
-    if (opts.admin_token.empty())
-      std::cout << "confabd admin-token=" << (*node)->admin_token() << "\n";
-    std::cout << "confabd ready node=" << (*node)->id() << " http=" << (*node)->http_port()
-              << " cluster=" << (*node)->cluster_port() << std::endl;
-    spdlog::info("node {} serving on {}:{}{}", (*node)->id(), opts.bind, (*node)->http_port(),
-                 opts.tls_cert.empty() ? "" : " (TLS)");
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    spdlog::info("signal {}: shutting down", sig);
-    (*node)->stop();
-  }
-  spdlog::info("stopped");
+  int rc = serve(opts, stop_signals);
+  if (rc == 0)
+    spdlog::info("stopped");
+  confab::apps::stop_logging();
   return rc;
 }

@@ -1,6 +1,7 @@
 #include "apps/node.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,6 +30,7 @@
 #include "actors/reader.hpp"
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
+#include "actors/static_files.hpp"
 #include "actors/upload.hpp"
 #include "cluster/node_actor.hpp"
 #include "net/server.hpp"
@@ -115,6 +117,7 @@ class node_impl : public node {
     id_ = ctx->node_id;
     admin_token_ = o.admin_token.empty() ? random_hex(24) : o.admin_token;
     ctx->admin_token = admin_token_;
+    ctx->web = actors::static_files::load(o.web_dir);
     actors::context_ptr cctx = ctx;
 
     hub_ = sys_.spawn(actors::hub_actor, cctx);
@@ -183,6 +186,8 @@ class node_impl : public node {
       return srv.error();
     }
     server_ = std::move(*srv);
+    if (ctx->web->find("admin/index.html") == nullptr)
+      spdlog::warn("no admin console in {} (--web-dir): /admin answers 404", o.web_dir);
     return join(o, ctx, *secret, host);
   }
 
@@ -231,6 +236,8 @@ class node_impl : public node {
     nc.place = ctx->place;
     nc.http = host + ":" + std::to_string(server_->port());
     nc.listeners = {rooms_, presence_, hub_};
+    // A drain ends like SIGTERM: sockets closed with 4000, a clean exit.
+    nc.on_drained = [] { ::kill(::getpid(), SIGTERM); };
     node_ = sys_.spawn(cluster::node_actor, std::move(nc));
     ctx->node = node_;
     if (o.cluster_port != 0) {

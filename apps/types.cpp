@@ -25,6 +25,10 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<api::file_info>("confab::file_info");
   cfg.add_message_type<api::node_status>("confab::node_status");
   cfg.add_message_type<api::room_admin>("confab::room_admin");
+  cfg.add_message_type<api::actor_info>("confab::actor_info");
+  cfg.add_message_type<api::actor_query>("confab::actor_query");
+  cfg.add_message_type<api::actor_page>("confab::actor_page");
+  cfg.add_message_type<std::vector<api::actor_info>>("std::vector<confab::actor_info>");
   cfg.add_message_type<api::room_piece>("confab::room_piece");
   cfg.add_message_type<storage::stored_user>("confab::stored_user");
   cfg.add_message_type<cluster::member_card>("confab::cluster::member_card");

@@ -14,6 +14,7 @@ bool membership::admit(member_card card, std::int64_t now) {
   m.status = "up";
   m.last_heard = now;
   m.missed = 0;
+  m.leaving = false;
   return !same;
 }
 
@@ -36,21 +37,65 @@ void membership::missed(const std::string& id, std::uint32_t suspect_after) {
 
 bool membership::expire(std::int64_t now, std::int64_t down_after) {
   bool changed = false;
-  for (auto& [id, m] : members_)
-    if (m.status != "down" && now - m.last_heard > down_after) {
-      m.status = "down";
-      changed = true;
+  for (auto it = members_.begin(); it != members_.end();) {
+    auto& m = it->second;
+    if (m.status == "down" || now - m.last_heard <= down_after) {
+      ++it;
+      continue;
     }
+    changed = true;
+    if (m.leaving) {
+      it = members_.erase(it);
+      continue;
+    }
+    m.status = "down";
+    ++it;
+  }
   return changed;
 }
 
 bool membership::link_lost(const caf::actor_addr& node) {
-  for (auto& [id, m] : members_)
+  for (auto it = members_.begin(); it != members_.end(); ++it) {
+    auto& m = it->second;
     if (m.status != "down" && m.card.node && m.card.node.address() == node) {
-      m.status = "down";
+      if (m.leaving)
+        members_.erase(it);  // it drained and left
+      else
+        m.status = "down";
       return true;
     }
+  }
   return false;
+}
+
+bool membership::leave(const std::string& id) {
+  if (id == self_.id) {
+    bool news = !self_leaving_;
+    self_leaving_ = true;
+    return news;
+  }
+  auto it = members_.find(id);
+  if (it == members_.end() || it->second.status == "down" || it->second.leaving)
+    return false;
+  it->second.leaving = true;
+  return true;
+}
+
+std::vector<std::string> membership::leaving() const {
+  std::vector<std::string> out;
+  if (self_leaving_)
+    out.push_back(self_.id);
+  for (auto& [id, m] : members_)
+    if (m.status != "down" && m.leaving)
+      out.push_back(id);
+  return out;
+}
+
+std::size_t membership::owners() const {
+  std::size_t n = self_leaving_ ? 0 : 1;
+  for (auto& [id, m] : members_)
+    n += m.status != "down" && !m.leaving ? 1 : 0;
+  return n;
 }
 
 std::vector<member_card> membership::live() const {

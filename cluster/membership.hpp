@@ -20,6 +20,9 @@ struct member {
   std::string status = "up";  // up, suspect (missed heartbeats), down
   std::int64_t last_heard = 0;
   std::uint32_t missed = 0;
+  // Draining: still linked and serving, but owns no id; it leaves the list
+  // (rather than going down) when its link ends.
+  bool leaving = false;
 };
 
 class membership {
@@ -36,10 +39,21 @@ class membership {
   bool expire(std::int64_t now, std::int64_t down_after);
   // The link to the node whose node actor is `node` dropped.
   bool link_lost(const caf::actor_addr& node);
+  // A member (or this node) is draining; true when that is news.
+  bool leave(const std::string& id);
+  [[nodiscard]] bool self_leaving() const { return self_leaving_; }
+  // What the admin view calls a member: up, suspect, draining or down.
+  [[nodiscard]] static std::string status_of(const member& m) {
+    return m.leaving && m.status != "down" ? "draining" : m.status;
+  }
 
   // Up and suspect members, this node included.
   [[nodiscard]] std::vector<member_card> live() const;
   [[nodiscard]] std::vector<std::string> down() const;
+  // Live members that are draining, this node included.
+  [[nodiscard]] std::vector<std::string> leaving() const;
+  // Live members that own ids (not draining), this node included.
+  [[nodiscard]] std::size_t owners() const;
   // Cluster addresses of the live members other than `except`.
   [[nodiscard]] std::vector<std::string> live_addresses(const std::string& except) const;
   [[nodiscard]] const member* find(const std::string& id) const;
@@ -50,6 +64,7 @@ class membership {
 
  private:
   member_card self_;
+  bool self_leaving_ = false;
   std::map<std::string, member> members_;  // others, by id
 };
 

@@ -40,7 +40,7 @@ std::string random_nonce() {
 
 void publish_view(self_ptr self) {
   auto& st = self->state;
-  st.cfg.place->set_members(st.members.live(), st.members.down());
+  st.cfg.place->set_members(st.members.live(), st.members.down(), st.members.leaving());
   for (auto& l : st.cfg.listeners)
     self->send(l, api::view_atom::value);
 }
@@ -201,33 +201,11 @@ void tick(self_ptr self) {
   self->delayed_send(self, std::chrono::milliseconds(st.cfg.heartbeat_ms), api::tick_atom::value);
 }
 
-// The node's counters, in this order: live rooms, room events emitted,
-// event copies sent to other nodes (room manager), sessions (hub), live
-// presences (presence manager).
+// The node's counters (see api::node_stats), from its hub.
 void local_stats(self_ptr self, caf::response_promise rp) {
-  auto& me = self->state.members.self();
-  struct gather {
-    std::vector<std::vector<std::uint64_t>> parts = std::vector<std::vector<std::uint64_t>>(3);
-    int pending = 3;
-  };
-  auto g = std::make_shared<gather>();
-  std::vector<std::pair<caf::actor, std::size_t>> sources{{me.rooms, 3}, {me.hub, 1}, {me.presence, 1}};
-  for (std::size_t i = 0; i < sources.size(); ++i) {
-    auto width = sources[i].second;
-    auto done = [g, rp, i, width](std::vector<std::uint64_t> c) mutable {
-      c.resize(width, 0);
-      g->parts[i] = std::move(c);
-      if (--g->pending > 0)
-        return;
-      std::vector<std::uint64_t> out;
-      for (auto& p : g->parts)
-        out.insert(out.end(), p.begin(), p.end());
-      rp.deliver(out);
-    };
-    self->request(sources[i].first, link_timeout, api::stats_atom::value)
-        .then([=](std::vector<std::uint64_t>& c) mutable { done(std::move(c)); },
-              [=](caf::error&) mutable { done({}); });
-  }
+  self->request(self->state.members.self().hub, link_timeout, api::stats_atom::value)
+      .then([=](std::vector<std::uint64_t>& c) mutable { rp.deliver(std::move(c)); },
+            [=](caf::error&) mutable { rp.deliver(std::vector<std::uint64_t>{}); });
 }
 
 void nodes(self_ptr self, caf::response_promise rp) {
@@ -250,20 +228,14 @@ void nodes(self_ptr self, caf::response_promise rp) {
     if (status != "down")
       asks.emplace_back(g->out.size() - 1, c.node);
   };
-  add(st.members.self(), "up");
+  add(st.members.self(), st.members.self_leaving() ? "draining" : "up");
   for (auto& [id, m] : st.members.all())
-    add(m.card, m.status);
+    add(m.card, membership::status_of(m));
   g->pending = asks.size();
   for (auto& [at, node] : asks) {
     auto i = at;
     auto done = [g, rp](std::size_t at, const std::vector<std::uint64_t>& c) mutable {
-      if (c.size() == 5) {
-        g->out[at].rooms = c[0];
-        g->out[at].room_events = c[1];
-        g->out[at].remote_copies = c[2];
-        g->out[at].sessions = c[3];
-        g->out[at].presences = c[4];
-      }
+      api::fill_node_status(g->out[at], c);
       if (--g->pending == 0)
         rp.deliver(g->out);
     };
@@ -271,6 +243,36 @@ void nodes(self_ptr self, caf::response_promise rp) {
         .then([=](const std::vector<std::uint64_t>& c) mutable { done(i, c); },
               [=](caf::error&) mutable { done(i, {}); });
   }
+}
+
+// This node leaves: members stop counting it as an owner, its rooms move to
+// them, then it stops.
+caf::result<void> start_drain(self_ptr self) {
+  auto& st = self->state;
+  if (st.members.self_leaving())
+    return caf::unit;
+  if (st.members.owners() < 2)
+    return api::fail(api::errc::conflict, "the only live node cannot drain: no node would take its rooms");
+  spdlog::warn("node {} drains: handing its rooms to the other nodes, then stopping", st.members.self().id);
+  st.members.leave(st.members.self().id);
+  for (auto& [id, m] : st.members.all())
+    if (m.status != "down")
+      self->send(m.card.node, api::leave_atom::value, st.members.self().id);
+  publish_view(self);
+  auto started = now_ms();
+  auto drained = [self, started](bool all) {
+    if (all)
+      spdlog::info("node {} handed off all its rooms in {} ms; stopping", self->state.members.self().id,
+                   now_ms() - started);
+    else
+      spdlog::error("node {} stops with rooms not handed off: they are unavailable until it is back",
+                    self->state.members.self().id);
+    if (self->state.cfg.on_drained)
+      self->state.cfg.on_drained();
+  };
+  self->request(st.members.self().rooms, st.cfg.drain_wait, api::drain_atom::value)
+      .then([=](bool) { drained(true); }, [=](caf::error&) { drained(false); });
+  return caf::unit;
 }
 
 }  // namespace
@@ -351,6 +353,32 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
           local_stats(self, self->make_response_promise());
       },
       [=](api::nodes_atom) { nodes(self, self->make_response_promise()); },
+      // An admin drains `id` (from this node's admin API, or relayed by a member).
+      [=](api::drain_atom, const std::string& id) -> caf::result<void> {
+        auto& st = self->state;
+        auto sender = self->current_sender();
+        if (!(sender && sender->node() == self->node()) && !is_member(self))
+          return api::fail(api::errc::forbidden, "not admitted");
+        if (id == st.members.self().id)
+          return start_drain(self);
+        auto* m = st.members.find(id);
+        if (m == nullptr)
+          return api::fail(api::errc::not_found, "no such node");
+        if (m->status == "down")
+          return api::fail(api::errc::conflict, "node " + id + " is down");
+        // Asked by this node (not delegated): the member admits only members.
+        auto rp = self->make_response_promise();
+        self->request(m->card.node, link_timeout, api::drain_atom::value, id)
+            .then([rp]() mutable { rp.deliver(caf::unit); }, [rp](caf::error& err) mutable { rp.deliver(err); });
+        return rp;
+      },
+      // A member drains: it owns nothing from now on.
+      [=](api::leave_atom, const std::string& id) {
+        if (is_member(self) && self->state.members.leave(id)) {
+          spdlog::info("node {} is draining", id);
+          publish_view(self);
+        }
+      },
   };
 }
 

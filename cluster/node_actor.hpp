@@ -9,8 +9,15 @@
 // 2 missed beats, down after 5 s), and publishes each membership change to
 // placement, then tells the node's actors (`view`).
 //
+// A drain (admin API) makes a node leave: it tells every member it is
+// leaving, so that no node, itself included, counts it as the owner of any
+// id; its room manager hands every room it holds to the new owners; then the
+// node stops. Members drop a leaving node from the list when its link ends.
+//
 // Runs on the CAF scheduler; talks to other nodes through the middleman.
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +39,11 @@ struct node_config {
   std::vector<caf::actor> listeners;
   std::uint32_t heartbeat_ms = 1000;
   std::uint32_t down_after_ms = 5000;
+  // Called once a drain has handed every room of this node to the others
+  // (or gave up waiting): the node then stops (apps/ decides how).
+  std::function<void()> on_drained;
+  // The longest a drain waits for the handoffs.
+  std::chrono::milliseconds drain_wait{std::chrono::minutes(2)};
 };
 
 struct node_state {

@@ -10,22 +10,31 @@ placement::placement(member_card self, caf::actor pusher) : self_(std::move(self
   set_members({self_}, {});
 }
 
-void placement::set_members(std::vector<member_card> live, std::vector<std::string> down) {
+void placement::set_members(std::vector<member_card> live, std::vector<std::string> down,
+                            const std::vector<std::string>& leaving) {
   auto v = std::make_shared<view>();
   auto old = view_.load();
   v->epoch = old ? old->epoch + 1 : 1;
   std::sort(live.begin(), live.end(), [](const member_card& a, const member_card& b) { return a.id < b.id; });
   v->live = std::move(live);
   for (auto& m : v->live)
-    v->ids.push_back(m.id);
+    if (std::find(leaving.begin(), leaving.end(), m.id) == leaving.end()) {
+      v->owners.push_back(m);
+      v->ids.push_back(m.id);
+    }
   v->down = std::move(down);
   view_.store(std::move(v));
 }
 
+bool placement::is_owner() const {
+  auto v = current();
+  return std::find(v->ids.begin(), v->ids.end(), self_.id) != v->ids.end();
+}
+
 const member_card& placement::owner(const view& v, const std::string& key) const {
-  if (v.live.empty())
+  if (v.owners.empty())
     return self_;
-  return v.live[rendezvous_owner(key, v.ids)];
+  return v.owners[rendezvous_owner(key, v.ids)];
 }
 
 caf::actor placement::room(const api::room_id& id) const {
@@ -68,7 +77,22 @@ std::string file_tag(const std::string& node_id) {
 }  // namespace
 
 std::string placement::file_prefix() const {
-  return "f_" + file_tag(self_.id);
+  return tagged_prefix("f_");
+}
+
+std::string placement::tagged_prefix(const std::string& prefix) const {
+  return prefix + file_tag(self_.id);
+}
+
+std::optional<member_card> placement::tagged_home(const std::string& id, const std::string& prefix) const {
+  if (id.size() != prefix.size() + file_tag_size + 16 || id.compare(0, prefix.size(), prefix) != 0)
+    return std::nullopt;
+  auto tag = id.substr(prefix.size(), file_tag_size);
+  auto v = current();
+  for (auto& m : v->live)
+    if (file_tag(m.id) == tag)
+      return m;
+  return std::nullopt;
 }
 
 caf::actor placement::file_home(const std::string& file_id) const {

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,21 +53,27 @@ class placement {
   };
 
   // One membership as seen at one moment. `live` is sorted by id and holds
-  // this node; `down` lists members that stopped answering.
+  // this node; `owners` are the live members that own ids (all but those
+  // draining); `down` lists members that stopped answering.
   struct view {
     std::uint64_t epoch = 0;
     std::vector<member_card> live;
-    std::vector<std::string> ids;  // ids of `live`, same order
+    std::vector<member_card> owners;
+    std::vector<std::string> ids;  // ids of `owners`, same order
     std::vector<std::string> down;
   };
 
   placement(member_card self, caf::actor pusher);
 
-  // Publishes a new view (node actor only). `live` must hold this node.
-  void set_members(std::vector<member_card> live, std::vector<std::string> down);
+  // Publishes a new view (node actor only). `live` must hold this node;
+  // `leaving` names live members that own nothing any more (draining).
+  void set_members(std::vector<member_card> live, std::vector<std::string> down,
+                   const std::vector<std::string>& leaving = {});
   [[nodiscard]] std::shared_ptr<const view> current() const { return view_.load(); }
 
   [[nodiscard]] const std::string& node_id() const { return self_.id; }
+  // Whether this node owns ids (false while it drains).
+  [[nodiscard]] bool is_owner() const;
   [[nodiscard]] const member_card& self() const { return self_; }
   // Room manager of the room's owner; it serves the room or forwards it.
   [[nodiscard]] caf::actor room(const api::room_id& id) const;
@@ -90,6 +97,12 @@ class placement {
   [[nodiscard]] caf::actor file_home(const std::string& file_id) const;
   // Whether the file's id names a member that is down (rather than no node).
   [[nodiscard]] bool file_home_down(const std::string& file_id) const;
+
+  // Ids that name the node that made them (sessions): `prefix`, 8 hex digits
+  // of the node id's hash, then random digits.
+  [[nodiscard]] std::string tagged_prefix(const std::string& prefix) const;
+  // The live member named by such an id; none when no live member is.
+  [[nodiscard]] std::optional<member_card> tagged_home(const std::string& id, const std::string& prefix) const;
 
   // Node id of the owner of a room, and whether that is this node.
   [[nodiscard]] std::string room_owner(const api::room_id& id) const;

@@ -72,6 +72,8 @@ std::string validate(options& o) {
     level_ok = level_ok || o.log_level == l;
   if (!level_ok)
     return "--log-level must be one of trace, debug, info, warn, error, off";
+  if (o.log_format != "text" && o.log_format != "json")
+    return "--log-format must be text or json";
   auto& l = o.lim;
   if (l.max_frame < 1024 || l.max_body_chars < 1 || l.max_http_body < 1024 || l.history_max < 1 || l.rate_per_s <= 0 ||
       l.rate_burst < 1 || l.max_outbound < 1024 || l.auth_timeout_ms < 1 || l.login_user_failures < 1 ||

@@ -48,6 +48,8 @@ struct options {
   std::string tls_key;
   std::string push_webhook;
   std::string log_level = "info";
+  std::string log_format = "text";  // text or json (one object a line)
+  std::string web_dir;              // the console and web client; empty: this build's web/
   unsigned io_threads = 1;
   unsigned actor_threads = 2;
   limits lim;

@@ -4,9 +4,12 @@
 // writes the answer (streaming file downloads), and keeps the connection for
 // the next request. Upgrades /ws to a WebSocket connection.
 
+#include <atomic>
 #include <optional>
+#include <random>
 #include <regex>
 
+#include <spdlog/spdlog.h>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -22,10 +25,27 @@ namespace {
 constexpr auto read_timeout = std::chrono::seconds(30);
 constexpr std::size_t upload_chunk = api::file_info::chunk_size;
 
-std::string remote_of(plain_stream& s) {
+// The client's address and port ("unknown" if the socket is already gone).
+std::string peer_of(plain_stream& s) {
   beast::error_code ec;
   auto ep = s.socket().remote_endpoint(ec);
-  return ec ? std::string("unknown") : ep.address().to_string();
+  return ec ? std::string("unknown") : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// Without the port: what per-address limits count.
+std::string address_of(const std::string& peer) {
+  auto colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
+
+// Request ids for the logs: a random start per process, then counting, so
+// ids never repeat within a run and cost nothing to make.
+std::string next_request_id() {
+  static std::atomic<std::uint64_t> next{std::random_device{}() * 0x9e3779b97f4a7c15ull};
+  auto v = next.fetch_add(1, std::memory_order_relaxed);
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
 }
 
 bool is_upload_target(http::verb method, std::string_view target) {
@@ -36,10 +56,15 @@ bool is_upload_target(http::verb method, std::string_view target) {
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
-  http_session(Stream&& stream, shared_ptr_t shared, std::string remote)
-      : stream_(std::move(stream)), shared_(std::move(shared)), remote_(std::move(remote)) {}
+  http_session(Stream&& stream, shared_ptr_t shared, std::string peer)
+      : stream_(std::move(stream)), shared_(std::move(shared)), peer_(std::move(peer)), remote_(address_of(peer_)) {
+    api::node_metrics().http_connections.fetch_add(1, std::memory_order_relaxed);
+  }
 
-  ~http_session() { abort_upload(); }
+  ~http_session() {
+    api::node_metrics().http_connections.fetch_sub(1, std::memory_order_relaxed);
+    abort_upload();
+  }
 
   void run() {
     if constexpr (std::is_same_v<Stream, tls_stream>) {
@@ -54,6 +79,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   }
 
   void write_reply(api::http_reply r) {
+    log_access(r.status);
     beast::get_lowest_layer(stream_).expires_after(read_timeout);
     if (r.source)
       return write_streamed(std::move(r));
@@ -206,13 +232,19 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     if (ec)
       return;
     auto& req = header_->get();
+    request_id_ = next_request_id();
+    method_ = std::string(req.method_string());
+    // The path only: a query string is the client's business.
+    target_ = std::string(req.target().substr(0, req.target().find('?')));
+    started_ = std::chrono::steady_clock::now();
     if (websocket::is_upgrade(req)) {
       if (req.target() != "/ws") {
         keep_alive_ = false;
         return write_error(404, api::errc::not_found, "WebSocket is served at /ws");
       }
       http::request<http::string_body> upgrade(std::move(header_->release().base()));
-      std::make_shared<ws_connection<Stream>>(std::move(stream_), shared_, remote_)->run(std::move(upgrade));
+      spdlog::debug("req={} {} upgrades to a WebSocket", request_id_, peer_);
+      std::make_shared<ws_connection<Stream>>(std::move(stream_), shared_, peer_)->run(std::move(upgrade));
       return;
     }
     if (is_upload_target(req.method(), req.target()))
@@ -251,6 +283,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     call.target = std::string(req.target());
     call.authorization = std::string(req[http::field::authorization]);
     call.remote = remote_;
+    call.request_id = request_id_;
     call.range = std::string(req[http::field::range]);
     call.if_none_match = std::string(req[http::field::if_none_match]);
     call.filename = std::string(req["X-Filename"]);
@@ -328,10 +361,20 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   }
 
   void write_error(unsigned status, api::errc code, const std::string& message) {
+    api::node_metrics().error(code);
     api::http_reply r;
     r.status = status;
     r.body = wire::http_error({code, message, 0});
     write_reply(std::move(r));
+  }
+
+  // One line per answer. Never the query, headers or body: they may hold
+  // passwords, tokens or messages.
+  void log_access(unsigned status) {
+    if (!spdlog::should_log(spdlog::level::info))
+      return;
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
+    spdlog::info("req={} {} {} {} {} {:.1f}ms", request_id_, peer_, method_, target_, status, us.count() / 1000.0);
   }
 
   void on_write(beast::error_code ec, bool close) {
@@ -354,7 +397,12 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 
   Stream stream_;
   shared_ptr_t shared_;
-  std::string remote_;
+  std::string peer_;    // address:port
+  std::string remote_;  // address
+  std::string request_id_;
+  std::string method_;
+  std::string target_;
+  std::chrono::steady_clock::time_point started_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> header_;
   std::optional<http::request_parser<http::string_body>> body_;
@@ -369,12 +417,12 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 }  // namespace
 
 void serve_plain(plain_stream stream, shared_ptr_t shared) {
-  auto remote = remote_of(stream);
+  auto remote = peer_of(stream);
   std::make_shared<http_session<plain_stream>>(std::move(stream), std::move(shared), std::move(remote))->run();
 }
 
 void serve_tls(plain_stream stream, shared_ptr_t shared) {
-  auto remote = remote_of(stream);
+  auto remote = peer_of(stream);
   auto& ctx = *shared->tls;
   std::make_shared<http_session<tls_stream>>(tls_stream(std::move(stream), ctx), std::move(shared), std::move(remote))
       ->run();

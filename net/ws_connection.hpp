@@ -6,6 +6,7 @@
 // post onto the strand. Outbound frames queue here and are written in order;
 // a queue over the limit closes the socket with 1008.
 
+#include <atomic>
 #include <deque>
 
 #include <boost/asio/post.hpp>
@@ -18,6 +19,7 @@
 #include <caf/send.hpp>
 
 #include "actors/api/atoms.hpp"
+#include "actors/api/metrics.hpp"
 #include "net/shared.hpp"
 
 namespace confab::net {
@@ -32,6 +34,8 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
       : ws_(std::move(stream)), shared_(std::move(shared)), remote_(std::move(remote)) {}
 
   ~ws_connection() override {
+    if (accepted_)
+      api::node_metrics().ws_connections.fetch_sub(1, std::memory_order_relaxed);
     shared_->registry.remove(this);
     if (session_)
       caf::anon_send(session_, api::closed_atom::value);
@@ -61,10 +65,14 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
                [self = this->shared_from_this(), code, reason = std::move(reason)] { self->close_now(code, reason); });
   }
 
+  std::size_t queued_bytes() const override { return queued_.load(std::memory_order_relaxed); }
+
  private:
   void on_accept(beast::error_code ec) {
     if (ec)
       return;
+    accepted_ = true;
+    api::node_metrics().ws_connections.fetch_add(1, std::memory_order_relaxed);
     std::weak_ptr<api::connection_sink> sink = this->weak_from_this();
     shared_->registry.add(this, sink);
     session_ = shared_->handlers.spawn_session(sink, remote_);
@@ -104,6 +112,7 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
       // Keep only the frame being written; the close goes out after it.
       queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
       queued_ = in_flight;
+      api::node_metrics().slow_consumers.fetch_add(1, std::memory_order_relaxed);
       close_now(1008, "slow consumer");
       return;
     }
@@ -156,7 +165,9 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
   caf::actor session_;
   beast::flat_buffer buffer_;
   std::deque<api::shared_text> queue_;
-  std::size_t queued_ = 0;
+  // Written on the strand only; atomic so the admin view may read it.
+  std::atomic<std::size_t> queued_{0};
+  bool accepted_ = false;
   bool writing_ = false;
   std::uint16_t close_code_ = 0;
   std::string close_reason_;

@@ -96,11 +96,11 @@ caf::error store::import_piece(const api::room_piece& p) {
     }
     batch.Put(rooms_, p.room.value, room_to_json(p.info));
   }
-  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+  return from_status(write(batch));
 }
 
 caf::error store::set_moving(const api::room_id& room, const std::string& target) {
-  return from_status(db_->Put(rocksdb::WriteOptions{}, handoffs_, room.value, target));
+  return from_status(put(handoffs_, room.value, target));
 }
 
 caf::expected<std::string> store::moving_to(const api::room_id& room) const {
@@ -140,7 +140,7 @@ caf::error store::drop_room(const api::room_id& room) {
   }
   batch.Delete(rooms_, room.value);
   batch.Delete(handoffs_, room.value);
-  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+  return from_status(write(batch));
 }
 
 }  // namespace confab::storage

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/api/errors.hpp"
+#include "actors/api/metrics.hpp"
 #include "storage/keys.hpp"
 #include "storage/records.hpp"
 
@@ -150,6 +151,16 @@ store::~store() {
   [[maybe_unused]] auto ignored = db_->Close();
 }
 
+rocksdb::Status store::write(rocksdb::WriteBatch& batch) {
+  api::timed t{api::node_metrics().db_write};
+  return db_->Write(rocksdb::WriteOptions{}, &batch);
+}
+
+rocksdb::Status store::put(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& key, const rocksdb::Slice& value) {
+  api::timed t{api::node_metrics().db_write};
+  return db_->Put(rocksdb::WriteOptions{}, cf, key, value);
+}
+
 caf::expected<std::string> store::get(rocksdb::ColumnFamilyHandle* cf, const std::string& key) const {
   std::string value;
   auto st = db_->Get(rocksdb::ReadOptions{}, cf, key, &value);
@@ -163,7 +174,7 @@ caf::error store::put_user(const stored_user& user, bool is_new) {
   batch.Put(users_, user.info.id.value, user_to_json(user));
   if (is_new)
     batch.Put(usernames_, user.info.username, user.info.id.value);
-  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+  return from_status(write(batch));
 }
 
 caf::expected<stored_user> store::user(const api::user_id& id) const {
@@ -201,7 +212,7 @@ caf::expected<std::vector<stored_user>> store::users_after(const std::string& af
 }
 
 caf::error store::revoke(const std::string& jti, std::int64_t expires_at) {
-  return from_status(db_->Put(rocksdb::WriteOptions{}, revoked_, jti, std::to_string(expires_at)));
+  return from_status(put(revoked_, jti, std::to_string(expires_at)));
 }
 
 caf::expected<std::map<std::string, std::int64_t>> store::revoked(std::int64_t now) const {
@@ -226,7 +237,7 @@ caf::error store::put_room(const api::room_info& room,
     if (role != "invited")
       batch.Put(user_rooms_, keys::pair(user.value, room.id.value), "");
   }
-  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+  return from_status(write(batch));
 }
 
 caf::expected<api::room_info> store::room(const api::room_id& id) const {
@@ -269,14 +280,14 @@ caf::error store::set_member(const api::room_id& room, const api::user_id& user,
     batch.Delete(user_rooms_, keys::pair(user.value, room.value));
   else
     batch.Put(user_rooms_, keys::pair(user.value, room.value), "");
-  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+  return from_status(write(batch));
 }
 
 caf::error store::remove_member(const api::room_id& room, const api::user_id& user) {
   rocksdb::WriteBatch batch;
   batch.Delete(members_, keys::pair(room.value, user.value));
   batch.Delete(user_rooms_, keys::pair(user.value, room.value));
-  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+  return from_status(write(batch));
 }
 
 caf::expected<std::vector<api::room_id>> store::rooms_of(const api::user_id& user) const {
@@ -296,7 +307,7 @@ caf::error store::append(const append_entry& e) {
   if (!e.client_msg_id.empty())
     batch.Put(dedupe_, keys::dedupe(e.from, e.room, e.client_msg_id), be64(e.seq));
   // WAL on, no fsync: the record survives a crash of the process before the ack.
-  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+  return from_status(write(batch));
 }
 
 caf::expected<api::seq_t> store::last_seq(const api::room_id& room) const {
@@ -372,7 +383,7 @@ caf::expected<api::seq_t> store::last_read(const api::user_id& user, const api::
 }
 
 caf::error store::set_last_read(const api::user_id& user, const api::room_id& room, api::seq_t seq) {
-  return from_status(db_->Put(rocksdb::WriteOptions{}, reads_, keys::pair(user.value, room.value), be64(seq)));
+  return from_status(put(reads_, keys::pair(user.value, room.value), be64(seq)));
 }
 
 caf::expected<std::int64_t> store::last_seen(const api::user_id& user) const {
@@ -386,7 +397,7 @@ caf::expected<std::int64_t> store::last_seen(const api::user_id& user) const {
 }
 
 caf::error store::set_last_seen(const api::user_id& user, std::int64_t when) {
-  return from_status(db_->Put(rocksdb::WriteOptions{}, presence_, user.value, be64(static_cast<api::seq_t>(when))));
+  return from_status(put(presence_, user.value, be64(static_cast<api::seq_t>(when))));
 }
 
 namespace {
@@ -425,8 +436,7 @@ std::string chunk_key(const std::string& file, std::uint64_t index) {
 }  // namespace
 
 caf::error store::put_chunk(const std::string& file, std::uint64_t index, std::string_view bytes) {
-  return from_status(
-      db_->Put(rocksdb::WriteOptions{}, chunks_, chunk_key(file, index), rocksdb::Slice(bytes.data(), bytes.size())));
+  return from_status(put(chunks_, chunk_key(file, index), rocksdb::Slice(bytes.data(), bytes.size())));
 }
 
 caf::expected<std::string> store::chunk(const std::string& file, std::uint64_t index) const {
@@ -450,7 +460,7 @@ caf::error store::put_file(const file_record& f, bool is_new, std::uint64_t quot
       return api::fail(errc::quota_exceeded, "file storage quota exceeded");
     batch.Put(usage_, f.owner.value, be64(*used + f.size));
   }
-  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+  return from_status(write(batch));
 }
 
 caf::expected<file_record> store::file(const std::string& id) const {
@@ -474,7 +484,7 @@ caf::error store::put_thumbnail(const file_record& f, std::string_view jpeg) {
   rocksdb::WriteBatch batch;
   batch.Put(thumbs_, f.id, rocksdb::Slice(jpeg.data(), jpeg.size()));
   batch.Put(files_, f.id, file_to_json(f));
-  return from_status(db_->Write(rocksdb::WriteOptions{}, &batch));
+  return from_status(write(batch));
 }
 
 caf::expected<std::string> store::thumbnail(const std::string& id) const {

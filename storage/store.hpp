@@ -28,6 +28,9 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Slice;
+class Status;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace confab::storage {
@@ -143,6 +146,10 @@ class store {
  private:
   store() = default;
   [[nodiscard]] caf::expected<std::string> get(rocksdb::ColumnFamilyHandle* cf, const std::string& key) const;
+  // Every write goes through these two, which time it (metrics).
+  [[nodiscard]] rocksdb::Status write(rocksdb::WriteBatch& batch);
+  [[nodiscard]] rocksdb::Status put(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& key,
+                                    const rocksdb::Slice& value);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

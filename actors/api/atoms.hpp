@@ -82,5 +82,11 @@ using interest_atom = caf::atom_constant<caf::atom("interest")>;
 using uninterest_atom = caf::atom_constant<caf::atom("uninterest")>;
 using admin_atom = caf::atom_constant<caf::atom("admin")>;
 using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
+// admin: actor listing, kicks, drains
+using actors_atom = caf::atom_constant<caf::atom("actors")>;
+using sessions_atom = caf::atom_constant<caf::atom("sessions")>;
+using kick_atom = caf::atom_constant<caf::atom("kick")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
 
 }  // namespace confab::api

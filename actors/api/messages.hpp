@@ -201,18 +201,83 @@ struct node_status {
   std::uint64_t sessions = 0;
   std::uint64_t presences = 0;
   std::int64_t uptime_ms = 0;
-  std::uint64_t room_events = 0;    // events emitted by rooms held here
-  std::uint64_t remote_copies = 0;  // copies of them sent to other nodes' hubs
+  std::uint64_t room_events = 0;      // events emitted by rooms held here
+  std::uint64_t remote_copies = 0;    // copies of them sent to other nodes' hubs
+  std::uint64_t messages = 0;         // messages stored by rooms held here
+  std::vector<std::uint64_t> actors;  // live actors, by actor_kinds
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("confab::node_status"), x.id, x.address, x.http, x.status, x.rooms, x.sessions,
-           x.presences, x.uptime_ms, x.room_events, x.remote_copies);
+           x.presences, x.uptime_ms, x.room_events, x.remote_copies, x.messages, x.actors);
+}
+
+// The kinds of actors the admin view lists, in the order node_status counts them.
+inline const std::vector<std::string>& actor_kinds() {
+  static const std::vector<std::string> kinds{
+      "room", "session", "presence", "hub", "room_manager", "presence_manager", "account", "reader", "http_frontend"};
+  return kinds;
+}
+
+// A node's counters as its hub reports them (stats_atom): rooms, room events,
+// remote copies, sessions, presences, messages, then one count per actor kind.
+inline void fill_node_status(node_status& n, const std::vector<std::uint64_t>& c) {
+  if (c.size() < 6)
+    return;
+  n.rooms = c[0];
+  n.room_events = c[1];
+  n.remote_copies = c[2];
+  n.sessions = c[3];
+  n.presences = c[4];
+  n.messages = c[5];
+  n.actors.assign(c.begin() + 6, c.end());
+}
+
+// One actor as the admin view lists it (see actors/probe.hpp).
+struct actor_info {
+  std::string id;
+  std::string kind;
+  std::string node;
+  std::uint64_t mailbox = 0;
+  std::uint64_t processed = 0;
+  std::int64_t since = 0;
+  std::int64_t last_active = 0;
+  std::string detail;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, actor_info& x) {
+  return f(caf::meta::type_name("confab::actor_info"), x.id, x.kind, x.node, x.mailbox, x.processed, x.since,
+           x.last_active, x.detail);
+}
+
+// Which actors a listing wants: each node answers its first `limit` in
+// `sort` order (and how many matched), the asking node merges them.
+struct actor_query {
+  std::string kind;  // empty: all
+  std::string text;  // lower-case substring of id or detail; empty: all
+  std::string sort = "mailbox";
+  std::uint64_t limit = 100;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, actor_query& x) {
+  return f(caf::meta::type_name("confab::actor_query"), x.kind, x.text, x.sort, x.limit);
+}
+
+struct actor_page {
+  std::vector<actor_info> actors;
+  std::uint64_t total = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, actor_page& x) {
+  return f(caf::meta::type_name("confab::actor_page"), x.actors, x.total);
 }
 
 // A room as the admin API shows it; owner and replicas are node ids.
 struct room_admin {
   room_id room;
+  std::string name;
+  std::string kind;
+  std::string visibility;
   std::string owner;
   std::vector<std::string> replicas;
   std::uint64_t members = 0;
@@ -222,8 +287,8 @@ struct room_admin {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, room_admin& x) {
-  return f(caf::meta::type_name("confab::room_admin"), x.room, x.owner, x.replicas, x.members, x.member_ids, x.last_seq,
-           x.mailbox);
+  return f(caf::meta::type_name("confab::room_admin"), x.room, x.name, x.kind, x.visibility, x.owner, x.replicas,
+           x.members, x.member_ids, x.last_seq, x.mailbox);
 }
 
 // One piece of a room on its way to a new holder (a handoff): messages in

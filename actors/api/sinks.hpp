@@ -25,6 +25,8 @@ class connection_sink {
   // outbound queue passes the limit.
   virtual void send_text(shared_text frame) = 0;
   virtual void close(std::uint16_t code, std::string reason) = 0;
+  // Bytes queued for the socket and not yet written (admin view).
+  [[nodiscard]] virtual std::size_t queued_bytes() const = 0;
 };
 using sink_ptr = std::weak_ptr<connection_sink>;
 
@@ -34,7 +36,8 @@ struct http_call {
   std::string target;  // path and query
   std::string authorization;
   std::string body;
-  std::string remote;  // client address
+  std::string remote;      // client address
+  std::string request_id;  // names the request in log lines
   bool body_too_large = false;
   // Headers the file routes read.
   std::string range;

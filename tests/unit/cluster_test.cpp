@@ -73,7 +73,7 @@ std::vector<std::string> ids_of(const std::vector<cluster::member_card>& cards) 
 
 using node = test::test_node;
 
-using manager_actor = caf::stateful_actor<actors::room_manager_state>;
+using manager_actor = actors::probed<actors::room_manager_state>;
 
 struct two_nodes : test::coordinator_fixture {
   node a;

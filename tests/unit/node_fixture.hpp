@@ -27,6 +27,7 @@ struct recording_sink : api::connection_sink {
   std::vector<std::uint16_t> closes;
   void send_text(api::shared_text frame) override { frames.push_back(*frame); }
   void close(std::uint16_t code, std::string) override { closes.push_back(code); }
+  std::size_t queued_bytes() const override { return 0; }
   // Frames whose "op" is `op`, parsed.
   std::vector<nlohmann::json> with_op(const std::string& op) const {
     std::vector<nlohmann::json> out;

@@ -126,7 +126,7 @@ CAF_TEST(direct rooms are one per pair and cannot be left) {
 CAF_TEST(an idle room is passivated and comes back with its state) {
   auto room = make_room(alice, "public");
   CAF_REQUIRE(send(alice, room.id, "one"));
-  auto& manager = deref<caf::stateful_actor<actors::room_manager_state>>(rooms);
+  auto& manager = deref<actors::probed<actors::room_manager_state>>(rooms);
   CAF_CHECK_EQUAL(manager.state.live.size(), 1u);
   advance_time(std::chrono::milliseconds(ctx->lim.room_idle_ms));
   sched.run();

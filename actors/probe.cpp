@@ -1,0 +1,186 @@
+#include "actors/probe.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "actors/context.hpp"
+
+namespace confab::actors {
+
+std::uint64_t actor_probe::mailbox() const {
+  auto in = enqueued.load(std::memory_order_relaxed);
+  auto out = processed.load(std::memory_order_relaxed);
+  return in > out ? in - out : 0;
+}
+
+void actor_probe::set_text(std::string user_id, std::string text) {
+  std::lock_guard guard{mtx_};
+  user_id_ = std::move(user_id);
+  text_ = std::move(text);
+}
+
+std::pair<std::string, std::string> actor_probe::text() const {
+  std::lock_guard guard{mtx_};
+  return {user_id_, text_};
+}
+
+void actor_index::add(probe_ptr p) {
+  std::lock_guard guard{mtx_};
+  ++counts_[p->kind];
+  live_.emplace(p.get(), std::move(p));
+}
+
+void actor_index::remove(const actor_probe* p) {
+  std::lock_guard guard{mtx_};
+  if (live_.erase(p) > 0)
+    --counts_[p->kind];
+}
+
+std::vector<probe_ptr> actor_index::all() const {
+  std::lock_guard guard{mtx_};
+  std::vector<probe_ptr> out;
+  out.reserve(live_.size());
+  for (auto& [_, p] : live_)
+    out.push_back(p);
+  return out;
+}
+
+std::map<std::string, std::uint64_t> actor_index::counts() const {
+  std::lock_guard guard{mtx_};
+  return counts_;
+}
+
+std::uint64_t actor_index::count(const std::string& kind) const {
+  std::lock_guard guard{mtx_};
+  auto i = counts_.find(kind);
+  return i == counts_.end() ? 0 : i->second;
+}
+
+probe_ptr actor_index::find(const std::string& kind, const std::string& id) const {
+  std::lock_guard guard{mtx_};
+  for (auto& [_, p] : live_)
+    if (p->kind == kind && p->id == id)
+      return p;
+  return nullptr;
+}
+
+probed_actor::probed_actor(caf::actor_config& cfg)
+    : caf::event_based_actor(cfg), probe_(std::make_shared<actor_probe>()) {
+  probe_->since = now_ms();
+  probe_->last_active.store(probe_->since, std::memory_order_relaxed);
+}
+
+void probed_actor::enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host) {
+  probe_->enqueued.fetch_add(1, std::memory_order_relaxed);
+  caf::event_based_actor::enqueue(std::move(what), host);
+}
+
+caf::invoke_message_result probed_actor::consume(caf::mailbox_element& x) {
+  probe_->processed.fetch_add(1, std::memory_order_relaxed);
+  probe_->last_active.store(now_ms(), std::memory_order_relaxed);
+  return caf::event_based_actor::consume(x);
+}
+
+actor_probe& probed_actor::probe_as(const std::shared_ptr<actor_index>& index, std::string kind, std::string id) {
+  probe_->kind = std::move(kind);
+  probe_->id = std::move(id);
+  probe_->addr = address();
+  index->add(probe_);
+  attach_functor([index, p = probe_.get()] { index->remove(p); });
+  return *probe_;
+}
+
+std::string detail(const actor_probe& p) {
+  auto n = [](const std::atomic<std::uint64_t>& a) { return std::to_string(a.load(std::memory_order_relaxed)); };
+  auto text = p.text().second;
+  if (p.kind == "room")
+    return "members=" + n(p.n1) + " seq=" + n(p.n2) + (text.empty() ? "" : " name=" + text);
+  if (p.kind == "session") {
+    std::uint64_t queued = 0;
+    if (auto s = p.sink.lock())
+      queued = s->queued_bytes();
+    return "user=" + (text.empty() ? std::string("-") : text) + " remote=" + p.remote +
+           " queue=" + std::to_string(queued) + "B";
+  }
+  if (p.kind == "presence")
+    return text + " sessions=" + n(p.n1) + " watchers=" + n(p.n2);
+  return text;
+}
+
+namespace {
+
+api::actor_info info_of(const actor_probe& p, const std::string& node) {
+  return {p.id,
+          p.kind,
+          node,
+          p.mailbox(),
+          p.processed.load(std::memory_order_relaxed),
+          p.since,
+          p.last_active.load(std::memory_order_relaxed),
+          detail(p)};
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+bool known_sort(const std::string& sort) {
+  return sort == "mailbox" || sort == "processed" || sort == "last_active" || sort == "since" || sort == "id";
+}
+
+void sort_actors(std::vector<api::actor_info>& list, const std::string& sort) {
+  auto key = [&sort](const api::actor_info& a) -> std::int64_t {
+    if (sort == "mailbox")
+      return static_cast<std::int64_t>(a.mailbox);
+    if (sort == "processed")
+      return static_cast<std::int64_t>(a.processed);
+    if (sort == "last_active")
+      return a.last_active;
+    if (sort == "since")
+      return a.since;
+    return 0;
+  };
+  std::stable_sort(list.begin(), list.end(), [&](const api::actor_info& a, const api::actor_info& b) {
+    auto ka = key(a), kb = key(b);
+    if (ka != kb)
+      return ka > kb;
+    return std::tie(a.id, a.node, a.kind) < std::tie(b.id, b.node, b.kind);
+  });
+}
+
+api::actor_page list_actors(const actor_index& index, const std::string& node, const api::actor_query& q) {
+  api::actor_page page;
+  for (auto& p : index.all()) {
+    if (p->kind.empty() || (!q.kind.empty() && p->kind != q.kind))
+      continue;
+    auto info = info_of(*p, node);
+    if (!q.text.empty() && lower(info.id).find(q.text) == std::string::npos &&
+        lower(info.detail).find(q.text) == std::string::npos)
+      continue;
+    page.actors.push_back(std::move(info));
+  }
+  page.total = page.actors.size();
+  sort_actors(page.actors, q.sort);
+  if (page.actors.size() > q.limit)
+    page.actors.resize(q.limit);
+  return page;
+}
+
+std::vector<api::actor_info> sessions_of(const actor_index& index, const std::string& node,
+                                         const std::string& user_id) {
+  std::vector<api::actor_info> out;
+  for (auto& p : index.all())
+    if (p->kind == "session" && p->text().first == user_id) {
+      auto info = info_of(*p, node);
+      info.detail = p->remote;
+      out.push_back(std::move(info));
+    }
+  sort_actors(out, "since");
+  return out;
+}
+
+}  // namespace confab::actors
