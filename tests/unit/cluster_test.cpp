@@ -391,6 +391,42 @@ CAF_TEST(placement bumps the epoch and routes to the owners actors) {
   CAF_CHECK(p.room(api::room_id{"k1"}) == a.rooms);
 }
 
+CAF_TEST(a draining member stays live but owns nothing and leaves the list when its link ends) {
+  cluster::membership m{card("a")};
+  auto b = card("b");
+  auto c = card("c");
+  CAF_REQUIRE(m.admit(b, 1000));
+  CAF_REQUIRE(m.admit(c, 1000));
+  CAF_CHECK_EQUAL(m.owners(), 3u);
+  CAF_CHECK(m.leave("b"));
+  CAF_CHECK(!m.leave("b"));  // no news
+  CAF_CHECK_EQUAL(cluster::membership::status_of(*m.find("b")), "draining");
+  CAF_CHECK_EQUAL(m.owners(), 2u);
+  CAF_CHECK(m.leaving() == (std::vector<std::string>{"b"}));
+  CAF_CHECK_EQUAL(m.live().size(), 3u);
+  // Placement: b still gets events and queries, but owns no id.
+  cluster::placement p{card("a"), caf::actor{}};
+  p.set_members(m.live(), m.down(), m.leaving());
+  auto v = p.current();
+  CAF_CHECK_EQUAL(v->live.size(), 3u);
+  CAF_CHECK(v->ids == (std::vector<std::string>{"a", "c"}));
+  CAF_CHECK_EQUAL(p.hubs().size(), 3u);
+  for (int i = 0; i < 200; ++i)
+    CAF_CHECK_NOT_EQUAL(p.room_owner(api::room_id{"r_" + std::to_string(i)}), "b");
+  CAF_CHECK(p.is_owner());
+  // Its link ends: it is gone, not down.
+  CAF_CHECK(m.link_lost(b.node.address()));
+  CAF_CHECK(m.find("b") == nullptr);
+  CAF_CHECK(m.down().empty());
+  // This node drains: no node counts it as an owner, itself included.
+  CAF_CHECK(m.leave("a"));
+  CAF_CHECK(m.self_leaving());
+  CAF_CHECK_EQUAL(m.owners(), 1u);
+  p.set_members(m.live(), m.down(), m.leaving());
+  CAF_CHECK(!p.is_owner());
+  CAF_CHECK_EQUAL(p.room_owner(api::room_id{"r_1"}), "c");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 // -- handoff of a room between two nodes ---------------------------------------
@@ -584,6 +620,50 @@ CAF_TEST(a request at the new owner before the room arrives is found at the old 
   // Only b runs the room actor now.
   CAF_CHECK(manager(a).state.live.find(room.id) == nullptr);
   CAF_CHECK(manager(b).state.live.find(room.id) != nullptr);
+}
+
+CAF_TEST(a drain hands every room to the other node and is answered when none is left) {
+  auto alice = make_user("alice");
+  std::vector<api::room_id> rooms;
+  for (int i = 0; i < 6; ++i) {
+    auto r = ask<api::room_info>(a.rooms, api::create_atom::value, as(alice), "room " + std::to_string(i),
+                                 std::string(), std::string("public"));
+    CAF_REQUIRE(r);
+    rooms.push_back(r->id);
+    for (int k = 1; k <= 3; ++k) {
+      auto n = std::to_string(k);
+      CAF_REQUIRE(send(a.rooms, alice, r->id, "m" + n, "c" + n));
+    }
+  }
+  copy_users_to_b({alice});
+  // a drains: both views hold a and b, and only b owns ids.
+  a.place().set_members({a.card, b.card}, {}, {"a"});
+  b.place().set_members({b.card, a.card}, {}, {"a"});
+  CAF_CHECK(!a.place().is_owner());
+  self->send(b.rooms, api::view_atom::value);
+  sched.run();
+  self->send(a.rooms, api::view_atom::value);
+  auto drained = ask<bool>(a.rooms, api::drain_atom::value);
+  CAF_REQUIRE(drained);
+  CAF_CHECK(*drained);
+  CAF_CHECK(test::value(a.db().room_ids()).empty());
+  CAF_CHECK_EQUAL(test::value(b.db().room_ids()).size(), rooms.size());
+  for (auto& id : rooms) {
+    auto page = history(b.rooms, alice, id);
+    CAF_REQUIRE(page);
+    CAF_CHECK(seqs(*page) == one_to(3));
+    // Requests through a reach b.
+    auto ack = send(a.rooms, alice, id, "after", "c-after");
+    CAF_REQUIRE(ack);
+    CAF_CHECK_EQUAL(ack->seq, 4u);
+  }
+  // A room made through the draining node is made at b.
+  auto made = ask<api::room_info>(a.rooms, api::create_atom::value, as(alice), std::string("late"), std::string(),
+                                  std::string("public"));
+  CAF_REQUIRE(made);
+  CAF_CHECK(b.db().room(made->id));
+  CAF_CHECK(!a.db().room(made->id));
+  CAF_CHECK(test::value(ask<bool>(a.rooms, api::drain_atom::value)));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
