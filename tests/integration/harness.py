@@ -1265,3 +1265,16 @@ class ClusterCase(ConfabTestCase):
                 return msgs
             after = page["messages"][-1]["seq"]
         raise AssertionError("history paging bound reached")
+
+
+def make_cert(directory):
+    """A self-signed certificate for 127.0.0.1 and localhost: (cert, key) paths."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("openssl failed: %s" % p.stderr.decode(errors="replace"))
+    return cert, key

@@ -21,7 +21,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import HOST, Cluster, ConfabTestCase, Server, clean_env, free_port, main, poll  # noqa: E402
+from harness import HOST, Cluster, ConfabTestCase, Server, clean_env, free_port, main, make_cert, poll  # noqa: E402
 
 CONFABCTL = os.environ.get("CONFABCTL") or os.path.join(os.path.dirname(harness.CONFABD), "confabctl")
 TOKEN = "ctl-test-admin-token-0123456789"
@@ -276,18 +276,6 @@ class UsersAndKickTest(CtlCase):
         out, err = self.fails(1, "kick", "s_00000000000000ff")
         self.assertIn("not_found", err)
         self.assertEqual(out, "")
-
-
-def make_cert(directory):
-    cert = os.path.join(directory, "cert.pem")
-    key = os.path.join(directory, "key.pem")
-    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    if p.returncode != 0:
-        raise RuntimeError("openssl failed: %s" % p.stderr.decode(errors="replace"))
-    return cert, key
 
 
 class HttpsTest(CtlCase):

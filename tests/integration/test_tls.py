@@ -11,19 +11,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ConfabTestCase, Server, http_request, main, raw_http, run_confabd  # noqa: E402
-
-
-def make_cert(directory):
-    cert = os.path.join(directory, "cert.pem")
-    key = os.path.join(directory, "key.pem")
-    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    if p.returncode != 0:
-        raise RuntimeError("openssl failed: %s" % p.stderr.decode(errors="replace"))
-    return cert, key
+from harness import ConfabTestCase, Server, http_request, main, make_cert, raw_http, run_confabd  # noqa: E402
 
 
 class TlsTest(ConfabTestCase):
