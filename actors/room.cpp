@@ -341,8 +341,11 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
   auto& st = self->state;
   st.ctx = std::move(ctx);
   auto load_error = st.load(id);
-  self->probe_as(st.ctx->actors, "room", id.value);
-  probe_room(self);
+  // A room that does not exist lives a moment to answer not_found: unlisted.
+  if (st.exists) {
+    self->probe_as(st.ctx->actors, "room", id.value);
+    probe_room(self);
+  }
   // A room that does not exist is kept only briefly: it answers not_found.
   auto idle = std::chrono::milliseconds(st.exists ? st.ctx->lim.room_idle_ms
                                                   : std::min<std::uint32_t>(st.ctx->lim.room_idle_ms, 1000));

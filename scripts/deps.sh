@@ -5,12 +5,16 @@ set -euo pipefail
 packages=(g++ cmake ninja-build ccache pkg-config libcaf-dev libboost1.81-all-dev librocksdb-dev libvips-dev libmagic-dev
           libssl-dev libsodium-dev nlohmann-json3-dev libspdlog-dev openssl)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3 python3-websocket python3-pil curl clang-format)
+  packages+=(python3 python3-websocket python3-pil curl clang-format prometheus chromium nodejs)
 fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# NodeSource's nodejs (this machine's) brings npm; Debian's needs the npm package.
+if [[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
