@@ -26,9 +26,13 @@ class json_formatter : public spdlog::formatter {
     char ts[40];
     auto n = std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     std::snprintf(ts + n, sizeof(ts) - n, ".%03dZ", static_cast<int>(ms));
+    // The names --log-level takes ("warn", not spdlog's "warning").
+    auto level =
+        std::string(spdlog::level::to_string_view(msg.level).data(), spdlog::level::to_string_view(msg.level).size());
+    if (level == "warning")
+      level = "warn";
     nlohmann::json line{{"ts", ts},
-                        {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
-                                              spdlog::level::to_string_view(msg.level).size())},
+                        {"level", level},
                         {"thread", msg.thread_id},
                         {"msg", std::string(msg.payload.data(), msg.payload.size())}};
     // Invalid UTF-8 (a bad name from a client) is replaced, never thrown.

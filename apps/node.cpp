@@ -87,6 +87,24 @@ std::string derive_node_id(const config::options& o) {
   return std::string(host) + "-" + api::to_hex(digest, 4);
 }
 
+// Without --node-id: the name this data dir got the first time (kept in
+// <data-dir>/node-id), so that a restart on another port keeps the node's
+// name, and with it its file ids and its sessions' ids.
+caf::expected<std::string> stored_node_id(const config::options& o) {
+  auto path = o.data_dir + "/node-id";
+  std::ifstream in(path);
+  std::string id;
+  if (in && std::getline(in, id) && !id.empty())
+    return id;
+  id = derive_node_id(o);
+  std::ofstream out(path, std::ios::trunc);
+  out << id << "\n";
+  out.close();
+  if (!out)
+    return fail(errc::unavailable, "cannot write " + path);
+  return id;
+}
+
 // The host other nodes reach this one at: the bind address, or this host's
 // name when bound to every interface.
 std::string advertised_host(const std::string& bind) {
@@ -113,7 +131,10 @@ class node_impl : public node {
       return secret.error();
     ctx->db = std::move(*db);
     ctx->lim = o.lim;
-    ctx->node_id = o.node_id.empty() ? derive_node_id(o) : o.node_id;
+    auto node_id = o.node_id.empty() ? stored_node_id(o) : caf::expected<std::string>{o.node_id};
+    if (!node_id)
+      return node_id.error();
+    ctx->node_id = *node_id;
     id_ = ctx->node_id;
     admin_token_ = o.admin_token.empty() ? random_hex(24) : o.admin_token;
     ctx->admin_token = admin_token_;
