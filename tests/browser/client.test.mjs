@@ -1,0 +1,593 @@
+// Browser test of the web client (web/client) against a real confabd: Debian's
+// chromium driven by playwright-core, two browser contexts as two users.
+// Starts its own confabd on port 0 with a fresh data dir, then walks: register
+// both users in the UI, create a room and join it from the directory, messages
+// both ways (Enter, Shift+Enter, @mention), typing, presence, a DM with its
+// toast and unread count in the title, an image upload whose thumbnail shows on
+// the other side (and opens in the lightbox), a body with markup shown as text,
+// reload with history, kill -9 and restart of the node on the same port (page
+// shows the outage, a send fails and is retried, a message sent over HTTP while
+// the page was away arrives once), sign out and in. Screenshots at desktop
+// (1280x800) and phone (390x844) width, light and dark, go to ARTIFACTS_DIR.
+//
+// Run: node --experimental-websocket client.test.mjs   (tests/browser/run.sh client.test.mjs does it)
+// Env: CONFABD (default build/bin/confabd), ARTIFACTS_DIR, CHROMIUM (default /usr/bin/chromium)
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(HERE, '..', '..');
+const CONFABD = process.env.CONFABD || join(REPO, 'build', 'bin', 'confabd');
+const ARTIFACTS = process.env.ARTIFACTS_DIR ||
+  (process.env.CONFABD ? join(dirname(dirname(CONFABD)), 'browser-artifacts') : join(REPO, 'build', 'browser-artifacts'));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const READY_RE = /^confabd ready node=(\S+) http=(\d+) cluster=(\d+)\s*$/m;
+const START_DEADLINE_MS = 20000;
+const UI_MS = 15000;        // one UI expectation
+const EVENT_MS = 10000;     // something the server pushes (message, typing, presence)
+const RECONNECT_MS = 45000; // backoff is capped at 15 s, plus a node start
+const IO_MS = 10000;
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const XSS = '<img src=x onerror=alert(1)>';
+
+const hex = (n) => randomBytes(n).toString('hex');
+const ADMIN_TOKEN = 'admin-' + hex(16);
+const screenshots = [];
+let stepNo = 0;
+
+// ---- confabd --------------------------------------------------------------------------------
+
+class Confabd {
+  constructor() {
+    this.dataDir = mkdtempSync(join(tmpdir(), 'confab-client-'));
+    this.stdout = '';
+    this.stderr = '';
+  }
+
+  // port 0 the first time; a restart passes the port the first start printed.
+  // --node-id is fixed: a node id derived from the ports would change between
+  // --http-port 0 and --http-port <port>, and file ids name their node.
+  start(port = 0) {
+    if (!existsSync(CONFABD)) throw new Error(`confabd not found at ${CONFABD} (set CONFABD)`);
+    const args = ['--http-port', String(port), '--bind', '127.0.0.1', '--data-dir', this.dataDir,
+      '--admin-token', ADMIN_TOKEN, '--node-id', 'browser-client'];
+    this.stdout = '';
+    this.node = null;
+    this.exit = null;
+    const proc = spawn(CONFABD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    this.exited = new Promise((res) => proc.on('exit', (code, signal) => {
+      this.exit = { code, signal };
+      res(this.exit);
+    }));
+    proc.stderr.on('data', (d) => { this.stderr += d; });
+    return new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`confabd printed no ready line within ${START_DEADLINE_MS} ms\n` +
+        `stdout: ${this.stdout}\nstderr: ${this.stderr.slice(-4000)}`)), START_DEADLINE_MS);
+      proc.stdout.on('data', (d) => {
+        this.stdout += d;
+        const m = READY_RE.exec(this.stdout);
+        if (m && !this.node) {
+          clearTimeout(timer);
+          this.node = m[1];
+          this.port = Number(m[2]);
+          this.base = `http://127.0.0.1:${this.port}`;
+          res(this);
+        }
+      });
+      this.exited.then((e) => {
+        clearTimeout(timer);
+        rej(new Error(`confabd exited (${JSON.stringify(e)}) before its ready line\nstderr: ${this.stderr.slice(-4000)}`));
+      });
+    });
+  }
+
+  async stop() {
+    if (!this.proc || this.exit) return this.exit;
+    this.proc.kill('SIGTERM');
+    const killer = setTimeout(() => this.proc.kill('SIGKILL'), 10000);
+    const e = await this.exited;
+    clearTimeout(killer);
+    return e;
+  }
+
+  async kill9() {
+    this.proc.kill('SIGKILL');
+    return withDeadline(this.exited, IO_MS, 'confabd exit after SIGKILL');
+  }
+
+  killNow() { if (this.proc && !this.exit) this.proc.kill('SIGKILL'); }
+
+  cleanup() { rmSync(this.dataDir, { recursive: true, force: true }); }
+}
+
+// ---- helpers --------------------------------------------------------------------------------
+
+async function http(base, method, path, { body, token } = {}) {
+  const headers = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = 'Bearer ' + token;
+  const res = await fetch(base + path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(IO_MS),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+  return { status: res.status, text, json };
+}
+
+function withDeadline(promise, ms, what) {
+  let timer;
+  return Promise.race([promise, new Promise((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms);
+  })]).finally(() => clearTimeout(timer));
+}
+
+async function shot(page, name, { keepToasts = false } = {}) {
+  if (!keepToasts) await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
+  await page.mouse.move(1, 1); // no hover highlight in the picture
+  const path = join(ARTIFACTS, `client-${String(screenshots.length + 1).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path });
+  screenshots.push(path);
+  return path;
+}
+
+async function step(name, fn) {
+  stepNo += 1;
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok ${stepNo} - ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    console.log(`not ok ${stepNo} - ${name}`);
+    throw e;
+  }
+}
+
+// A PNG made here (an RGB gradient with a disc) so the test needs no image files.
+function makePng(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    raw[y * (w * 3 + 1)] = 0;
+    for (let x = 0; x < w; x++) {
+      const i = y * (w * 3 + 1) + 1 + x * 3;
+      const inDisc = (x - w * 0.62) ** 2 + (y - h * 0.45) ** 2 < (h * 0.24) ** 2;
+      raw[i] = inDisc ? 255 : Math.round(90 + 120 * x / w);
+      raw[i + 1] = inDisc ? 214 : Math.round(80 + 60 * y / h);
+      raw[i + 2] = inDisc ? 102 : Math.round(220 - 80 * y / h);
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// ---- the test -------------------------------------------------------------------------------
+
+async function main() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const server = new Confabd();
+  const onSignal = () => { server.killNow(); process.exit(130); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => server.killNow());
+
+  let browser = null;
+  const pages = {};
+  const pageErrors = [];
+  const dialogs = [];
+  try {
+    await step('confabd starts and serves the client page and its files', async () => {
+      await server.start(0);
+      console.log(`# confabd node=${server.node} at ${server.base}, data dir ${server.dataDir}`);
+      const r = await http(server.base, 'GET', '/');
+      assert.equal(r.status, 200, `GET /: ${r.status}`);
+      assert.match(r.text, /<script type="module" src="\/client\/app\.js">/);
+      for (const f of ['app.js', 'api.js', 'socket.js', 'store.js', 'chat.js', 'timeline.js', 'room.js', 'sidebar.js',
+        'dialogs.js', 'files.js', 'notify.js', 'auth.js', 'dom.js', 'style.css', 'chat.css']) {
+        const a = await http(server.base, 'GET', `/client/${f}`);
+        assert.equal(a.status, 200, `GET /client/${f}: ${a.status}`);
+      }
+    });
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      timeout: 30000,
+    });
+    const open = async (who) => {
+      const context = await browser.newContext({ viewport: DESKTOP, colorScheme: 'light' });
+      const page = await context.newPage();
+      page.setDefaultTimeout(UI_MS);
+      page.on('pageerror', (e) => pageErrors.push(`${who} pageerror: ${e.message}`));
+      page.on('console', (m) => {
+        if (m.type() === 'error') pageErrors.push(`${who} console: ${m.text()} [${m.location().url || ''}]`);
+      });
+      page.on('dialog', async (d) => { dialogs.push({ who, type: d.type(), message: d.message() }); await d.dismiss(); });
+      pages[who] = page;
+      return page;
+    };
+    const A = await open('alice');
+    const B = await open('bob');
+    const sfx = hex(3);
+    const alice = { username: `alice_${sfx}`, display: 'Alice Martin', password: 'pw-' + hex(8) };
+    const bob = { username: `bob_${sfx}`, display: 'Bob Chen', password: 'pw-' + hex(8) };
+    const roomName = `design-${sfx}`;
+    let roomId;
+
+    const msg = (page, text) => page.locator('[data-testid="message"]:not([data-pending])')
+      .filter({ has: page.getByTestId('message-body').filter({ hasText: text }) });
+    const send = async (page, text) => {
+      await page.getByTestId('composer-input').fill(text);
+      await page.getByTestId('composer-input').press('Enter');
+      await msg(page, text).first().waitFor();
+    };
+
+    await step('both users register in the UI and land in the app', async () => {
+      for (const [page, u] of [[A, alice], [B, bob]]) {
+        await page.goto(server.base + '/');
+        await page.getByTestId('login-form').waitFor();
+        await shot(page, `login-${u === alice ? 'alice' : 'bob'}`).catch(() => {});
+        await page.getByTestId('tab-register').click();
+        await page.getByTestId('register-username').fill(u.username);
+        await page.getByTestId('register-display-name').fill(u.display);
+        await page.getByTestId('register-password').fill(u.password);
+        await page.getByTestId('register-submit').click();
+        await page.getByTestId('app').waitFor();
+        await page.locator('[data-testid="conn-state"][data-state="connected"]').waitFor();
+        assert.equal(await page.getByTestId('me-name').textContent(), u.display);
+        u.token = await page.evaluate(() => localStorage.getItem('confab.token'));
+        assert.ok(u.token, 'no token in local storage');
+      }
+    });
+
+    await step('alice creates a public room in the UI', async () => {
+      await A.getByTestId('new-room').click();
+      await A.getByTestId('create-room-name').fill(roomName);
+      await A.getByTestId('create-room-topic').fill('Mockups, reviews & the odd meme');
+      await A.getByTestId('create-room-public').check();
+      await A.getByTestId('create-room-submit').click();
+      await A.getByTestId('room-title').filter({ hasText: roomName }).waitFor();
+      roomId = await A.locator('[data-testid="room-item"].active').getAttribute('data-room');
+      assert.match(roomId, /^r_/);
+      await A.getByTestId('room-start').waitFor();
+    });
+
+    await step('bob finds the room in the directory and joins it', async () => {
+      await B.getByTestId('browse-rooms').click();
+      const item = B.locator(`[data-testid="directory-item"][data-room="${roomId}"]`);
+      await item.waitFor();
+      await item.getByTestId('directory-join').click();
+      await B.getByTestId('room-title').filter({ hasText: roomName }).waitFor();
+      await B.locator(`[data-testid="room-item"][data-room="${roomId}"]`).waitFor();
+    });
+
+    await step('messages go both ways; Shift+Enter makes a new line; @mention is highlighted', async () => {
+      await send(A, 'Morning! The new onboarding mockups are up.');
+      await msg(B, 'The new onboarding mockups are up.').waitFor({ timeout: EVENT_MS });
+      const input = B.getByTestId('composer-input');
+      await input.fill('Looks great.');
+      await input.press('Shift+Enter');
+      await input.pressSequentially('Two notes on the second screen');
+      await input.press('Enter');
+      const twoLines = msg(A, 'Two notes on the second screen');
+      await twoLines.waitFor({ timeout: EVENT_MS });
+      assert.equal(await twoLines.getByTestId('message-body').textContent(), 'Looks great.\nTwo notes on the second screen');
+      await send(A, `@${bob.username} can you review the colours before lunch?`);
+      const mentioned = msg(B, 'can you review the colours');
+      await mentioned.waitFor({ timeout: EVENT_MS });
+      assert.ok(await mentioned.evaluate((n) => n.classList.contains('msg-mention')), 'mention of me not highlighted');
+      assert.equal(await mentioned.getByTestId('mention').textContent(), `@${bob.username}`);
+      // grouping: alice's two messages in a row after bob's share one header only if consecutive
+      assert.equal(await A.locator('[data-testid="message"][data-pending]').count(), 0, 'a send stayed pending');
+    });
+
+    await step('typing shows on the other side and ends when the text is cleared', async () => {
+      await B.getByTestId('composer-input').pressSequentially('thinking about', { delay: 20 });
+      await A.getByTestId('typing').filter({ hasText: `${bob.display} is typing` }).waitFor({ timeout: EVENT_MS });
+      await B.getByTestId('composer-input').fill('');
+      await B.getByTestId('composer-input').press('Backspace');
+      await A.locator('[data-testid="typing"][data-users=""]').waitFor({ state: 'attached', timeout: EVENT_MS });
+    });
+
+    await step('presence: the member list shows bob online, and away after he sets it', async () => {
+      await A.getByTestId('members-button').click();
+      const bobRow = A.locator(`[data-testid="member"][data-user="${bob.username}"]`);
+      await bobRow.waitFor();
+      await A.locator(`[data-testid="member"][data-user="${bob.username}"][data-status="online"]`).waitFor({ timeout: EVENT_MS });
+      await shot(A, 'desktop-light-members');
+      await B.getByTestId('me-button').click();
+      await B.getByTestId('profile-status-text').fill('Reviewing mockups');
+      await B.getByTestId('profile-presence').selectOption('away');
+      await B.getByTestId('profile-save').click();
+      await B.getByTestId('me-status').filter({ hasText: 'Reviewing mockups' }).waitFor();
+      await A.locator(`[data-testid="member"][data-user="${bob.username}"][data-status="away"]`).waitFor({ timeout: EVENT_MS });
+      await B.getByTestId('me-button').click();
+      await B.getByTestId('profile-presence').selectOption('online');
+      await B.getByTestId('profile-save').click();
+      await A.locator(`[data-testid="member"][data-user="${bob.username}"][data-status="online"]`).waitFor({ timeout: EVENT_MS });
+      await A.getByTestId('members-button').click();
+    });
+
+    await step('alice opens a DM; bob gets a toast, an unread badge and the count in the title', async () => {
+      await A.getByTestId('new-dm').click();
+      await A.getByTestId('user-input').fill(bob.username);
+      await A.getByTestId('user-submit').click();
+      const dm = A.locator('[data-testid="dm-item"].active');
+      await dm.waitFor();
+      assert.equal(await dm.getAttribute('data-partner'), bob.username);
+      await A.locator('[data-testid="dm-item"].active [data-testid="presence-dot"][data-status="online"]').waitFor({ timeout: EVENT_MS });
+      await send(A, 'Quick one: are you free for a call at 3?');
+      const toast = B.getByTestId('toast').filter({ hasText: 'Quick one' });
+      await toast.waitFor({ timeout: EVENT_MS });
+      const dmB = B.locator('[data-testid="dm-item"]').filter({ hasText: alice.display });
+      await dmB.locator('[data-testid="unread-badge"]').filter({ hasText: '1' }).waitFor();
+      await B.waitForFunction(() => /^\(\d+\) /.test(document.title), null, { timeout: EVENT_MS });
+      await shot(B, 'desktop-light-dm-toast', { keepToasts: true });
+      await dmB.click();
+      await msg(B, 'are you free for a call').waitFor();
+      await B.locator('[data-testid="dm-item"].active [data-testid="unread-badge"]').waitFor({ state: 'detached' });
+      await B.waitForFunction(() => !/^\(\d+\) /.test(document.title), null, { timeout: EVENT_MS });
+      // the read marker reached the server: bob's rooms list has nothing unread
+      const dmId = await B.locator('[data-testid="dm-item"].active').getAttribute('data-room');
+      const deadline = Date.now() + EVENT_MS;
+      for (;;) {
+        const rooms = (await http(server.base, 'GET', '/api/v1/rooms', { token: bob.token })).json.rooms;
+        if (rooms.find((r) => r.id === dmId)?.unread === 0) break;
+        assert.ok(Date.now() < deadline, `DM still unread on the server: ${JSON.stringify(rooms)}`);
+        await B.waitForTimeout(100);
+      }
+      await send(B, 'Sure, 3 works for me');
+      await msg(A, 'Sure, 3 works').waitFor({ timeout: EVENT_MS });
+    });
+
+    await step('bob creates a private room and invites alice; she joins from the invitation', async () => {
+      await B.getByTestId('new-room').click();
+      await B.getByTestId('create-room-name').fill(`launch-plan-${sfx}`);
+      await B.getByTestId('create-room-private').check();
+      await B.getByTestId('create-room-submit').click();
+      await B.getByTestId('room-title').filter({ hasText: `launch-plan-${sfx}` }).waitFor();
+      const privId = await B.locator('[data-testid="room-item"].active').getAttribute('data-room');
+      await send(B, 'Draft timeline for the launch is in the doc.');
+      await B.getByTestId('invite-button').click();
+      await B.getByTestId('user-input').fill(alice.username);
+      await B.getByTestId('user-submit').click();
+      await B.getByTestId('toast').filter({ hasText: `Invited ${alice.username}` }).waitFor();
+      await A.getByTestId('toast').filter({ hasText: `invited you to launch-plan-${sfx}` }).waitFor({ timeout: EVENT_MS });
+      const inv = A.locator(`[data-testid="invite-item"][data-room="${privId}"]`);
+      await inv.waitFor();
+      await inv.getByTestId('invite-join').click();
+      await A.getByTestId('room-title').filter({ hasText: `launch-plan-${sfx}` }).waitFor();
+      await msg(A, 'Draft timeline for the launch').waitFor();
+      await A.locator(`[data-testid="invite-item"]`).waitFor({ state: 'detached' });
+      await send(A, 'On it. I will add the QA dates.');
+      await msg(B, 'I will add the QA dates').waitFor({ timeout: EVENT_MS });
+    });
+
+    const png = makePng(480, 320);
+    await step('alice uploads an image; bob sees its thumbnail and opens it', async () => {
+      await A.locator(`[data-testid="room-item"][data-room="${roomId}"]`).click();
+      await B.locator(`[data-testid="room-item"][data-room="${roomId}"]`).click();
+      await A.getByTestId('room-title').filter({ hasText: roomName }).waitFor();
+      await A.getByTestId('file-input').setInputFiles({ name: 'onboarding-v2.png', mimeType: 'image/png', buffer: png });
+      const tileB = B.locator('[data-testid="message"]:not([data-pending]) [data-testid="image-tile"]').last();
+      await tileB.waitFor({ timeout: EVENT_MS });
+      await B.waitForFunction(() => {
+        const imgs = [...document.querySelectorAll('[data-testid="thumbnail"]')];
+        return imgs.some((i) => i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:'));
+      }, null, { timeout: UI_MS });
+      const nat = await tileB.locator('img').evaluate((i) => [i.naturalWidth, i.naturalHeight]);
+      assert.ok(nat[0] > 0 && nat[0] <= 320 && nat[1] > 0, `thumbnail size ${nat}`);
+      await A.locator('[data-testid="message"]:not([data-pending]) [data-testid="thumbnail"]').last().waitFor();
+      await tileB.click();
+      await B.locator('[data-testid="lightbox-image"]').waitFor();
+      await B.waitForFunction(() => document.querySelector('[data-testid="lightbox-image"]')?.naturalWidth === 480,
+        null, { timeout: UI_MS });
+      await B.getByTestId('lightbox-close').click();
+      await B.getByTestId('lightbox').waitFor({ state: 'hidden' });
+      // a non-image file is a download card with name and size
+      await A.getByTestId('file-input').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain',
+        buffer: Buffer.from('Colour review notes\n'.repeat(60)) });
+      const card = B.locator('[data-testid="file-card"]').filter({ hasText: 'notes.txt' });
+      await card.waitFor({ timeout: EVENT_MS });
+      assert.match(await card.textContent(), /1\.2 KB/);
+    });
+
+    await step(`a body with ${XSS} shows as text on both sides and runs nothing`, async () => {
+      await send(B, XSS);
+      const m = msg(A, XSS);
+      await m.waitFor({ timeout: EVENT_MS });
+      assert.equal(await m.getByTestId('message-body').textContent(), XSS);
+      for (const p of [A, B]) {
+        assert.equal(await p.locator('.msg-body img, .msg-body [onerror]').count(), 0, 'markup became elements');
+      }
+      await send(A, 'Thanks! I\'ll fold the notes into v3 this afternoon.');
+      assert.deepEqual(dialogs, [], 'a dialog was opened');
+      await shot(A, 'desktop-light-room');
+    });
+
+    await step('screenshots: dark theme and phone width', async () => {
+      await B.emulateMedia({ colorScheme: 'dark' });
+      await msg(B, 'fold the notes into v3').waitFor({ timeout: EVENT_MS });
+      await shot(B, 'desktop-dark-room');
+      await B.setViewportSize(PHONE);
+      await shot(B, 'phone-dark-room');
+      const overflow = await B.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 1, `room view is ${overflow} px wider than the phone`);
+      await B.getByTestId('back-button').click();
+      await B.getByTestId('room-list').waitFor();
+      await shot(B, 'phone-dark-sidebar');
+      await B.locator(`[data-testid="room-item"][data-room="${roomId}"]`).click();
+      await B.getByTestId('room-title').waitFor();
+      await B.emulateMedia({ colorScheme: 'light' });
+      await shot(B, 'phone-light-room');
+      await B.setViewportSize(DESKTOP);
+      await A.emulateMedia({ colorScheme: 'dark' });
+      await A.getByTestId('members-button').click();
+      await A.locator(`[data-testid="member"][data-user="${bob.username}"]`).waitFor();
+      await shot(A, 'desktop-dark-members');
+      await A.getByTestId('members-button').click();
+      await A.emulateMedia({ colorScheme: 'light' });
+    });
+
+    await step('reload keeps the session and shows the history', async () => {
+      await A.reload();
+      await A.locator('[data-testid="conn-state"][data-state="connected"]').waitFor();
+      await A.getByTestId('room-title').filter({ hasText: roomName }).waitFor();
+      await msg(A, 'The new onboarding mockups are up.').waitFor();
+      await msg(A, XSS).waitFor();
+      await A.waitForFunction(() => [...document.querySelectorAll('[data-testid="thumbnail"]')]
+        .some((i) => i.complete && i.naturalWidth > 0), null, { timeout: UI_MS });
+    });
+
+    let restarted = false;
+    await step('kill -9: the pages show the outage; a send fails with a retry button', async () => {
+      const e = await server.kill9();
+      assert.equal(e.signal, 'SIGKILL');
+      for (const p of [A, B]) {
+        await p.locator('[data-testid="conn-state"][data-state="disconnected"]').waitFor({ timeout: EVENT_MS });
+        await p.getByTestId('conn-banner').waitFor();
+      }
+      await A.getByTestId('composer-input').fill('Sent while the server was down');
+      await A.getByTestId('composer-input').press('Enter');
+      await A.getByTestId('send-failed').waitFor();
+      await A.getByTestId('retry-send').waitFor();
+      await shot(A, 'desktop-light-disconnected');
+    });
+
+    await step('restart on the same port: pages reconnect and fetch what was sent meanwhile, once', async () => {
+      const port = server.port;
+      await server.start(port);
+      restarted = true;
+      assert.equal(server.port, port);
+      // bob's token survives the restart (same data dir, same secret); this message is sent over
+      // HTTP while the pages are still away (their backoff has not come round yet) or reconnecting
+      const downState = await A.getByTestId('conn-state').getAttribute('data-state');
+      const r = await http(server.base, 'POST', `/api/v1/rooms/${roomId}/messages`,
+        { token: bob.token, body: { body: 'Posted over HTTP while you were away', client_msg_id: 'http-' + hex(4) } });
+      assert.equal(r.status, 201, r.text);
+      const seq = r.json.message.seq;
+      console.log(`# alice's page was ${downState} when seq ${seq} was sent`);
+      for (const p of [A, B]) {
+        await p.locator('[data-testid="conn-state"][data-state="connected"]').waitFor({ timeout: RECONNECT_MS });
+        await p.getByTestId('conn-banner').waitFor({ state: 'hidden' });
+        await p.locator(`[data-testid="message"][data-seq="${seq}"]`).waitFor({ timeout: EVENT_MS });
+      }
+      const seqs = await A.locator('[data-testid="message"][data-seq]').evaluateAll((ns) => ns.map((n) => Number(n.dataset.seq)));
+      assert.equal(new Set(seqs).size, seqs.length, `duplicate messages: ${seqs}`);
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `out of order: ${seqs}`);
+      // the failed send goes out on retry, exactly once
+      await A.getByTestId('retry-send').click();
+      await msg(A, 'Sent while the server was down').waitFor({ timeout: EVENT_MS });
+      await msg(B, 'Sent while the server was down').waitFor({ timeout: EVENT_MS });
+      assert.equal(await A.getByTestId('send-failed').count(), 0);
+      await send(B, 'Back online: all good here.');
+      await msg(A, 'Back online: all good here.').waitFor({ timeout: EVENT_MS });
+    });
+
+    await step('a long room loads its newest page, and older pages on scroll-up', async () => {
+      await A.getByTestId('new-room').click();
+      await A.getByTestId('create-room-name').fill(`archive-${sfx}`);
+      await A.getByTestId('create-room-submit').click();
+      await A.getByTestId('room-title').filter({ hasText: `archive-${sfx}` }).waitFor();
+      const id = await A.locator('[data-testid="room-item"].active').getAttribute('data-room');
+      const total = 130;
+      for (let i = 1; i <= total;) {
+        const r = await http(server.base, 'POST', `/api/v1/rooms/${id}/messages`,
+          { token: alice.token, body: { body: `archived note ${i}`, client_msg_id: `arch-${i}` } });
+        if (r.status === 429) {
+          const wait = Math.min(2000, r.json?.error?.retry_after_ms || 100);
+          await new Promise((res) => setTimeout(res, wait)); // the server asked for this pause
+          continue;
+        }
+        assert.equal(r.status, 201, r.text);
+        i += 1;
+      }
+      await A.reload();
+      await A.getByTestId('room-title').filter({ hasText: `archive-${sfx}` }).waitFor();
+      await A.locator(`[data-testid="message"][data-seq="${total}"]`).waitFor();
+      const first = await A.locator('[data-testid="message"][data-seq]').count();
+      assert.ok(first < total, `all ${first} messages loaded at once`);
+      const deadline = Date.now() + UI_MS;
+      while (!(await A.locator('[data-testid="message"][data-seq="1"]').count())) {
+        assert.ok(Date.now() < deadline, 'older pages did not load on scroll-up');
+        await A.getByTestId('timeline').evaluate((t) => { t.scrollTop = 0; });
+        await A.waitForFunction(() => !document.querySelector('#timeline-top .spinner'), null, { timeout: UI_MS });
+      }
+      const seqs = await A.locator('[data-testid="message"][data-seq]').evaluateAll((ns) => ns.map((n) => Number(n.dataset.seq)));
+      assert.deepEqual(seqs, Array.from({ length: total }, (_, k) => k + 1));
+      await A.getByTestId('room-start').waitFor();
+    });
+
+    await step('sign out clears the token; signing in brings the rooms back', async () => {
+      await A.getByTestId('me-button').click();
+      await A.getByTestId('logout-button').click();
+      await A.getByTestId('login-form').waitFor();
+      assert.equal(await A.evaluate(() => localStorage.getItem('confab.token')), null);
+      const old = await http(server.base, 'GET', '/api/v1/me', { token: alice.token });
+      assert.equal(old.status, 401, 'the token still works after sign out');
+      await A.getByTestId('login-username').fill(alice.username);
+      await A.getByTestId('login-password').fill(alice.password);
+      await A.getByTestId('login-submit').click();
+      await A.locator(`[data-testid="room-item"][data-room="${roomId}"]`).waitFor();
+      await A.locator('[data-testid="conn-state"][data-state="connected"]').waitFor();
+    });
+
+    await step('no script errors or CSP violations in the pages', async () => {
+      // expected while the node was down: failed socket connections and requests
+      const expected = (e) => !restarted ? false : /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|Failed to fetch|net::ERR/.test(e);
+      const real = pageErrors.filter((e) => !expected(e) && !/status of 401 .*\/api\/v1\/logout/.test(e));
+      assert.deepEqual(real, []);
+      assert.deepEqual(dialogs, []);
+    });
+  } catch (e) {
+    for (const [who, p] of Object.entries(pages)) {
+      try { await shot(p, `failure-${who}`); } catch { /* the page may be gone */ }
+    }
+    writeFileSync(join(ARTIFACTS, 'client-confabd.stderr.log'), server.stderr);
+    console.error(e && e.stack ? e.stack : e);
+    if (pageErrors.length) console.error('page errors:\n  ' + pageErrors.join('\n  '));
+    process.exitCode = 1;
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    const e = await server.stop();
+    if (e) console.log(`# confabd exited ${JSON.stringify(e)}`);
+    server.cleanup();
+    console.log('# screenshots:');
+    for (const p of screenshots) console.log('#   ' + p);
+  }
+  console.log(process.exitCode ? '# FAILED' : '# PASSED');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,381 @@
+// What the client does: the WebSocket session and its events, sending with
+// optimistic display and retry, history (latest page, older pages, catch-up
+// after a reconnect), read markers, typing, rooms, members and presence.
+
+import { api, auth, enc, uploadFile } from './api.js';
+import { Connection } from './socket.js';
+import {
+  addMessages, emit, ensureUser, lastSeq, firstSeq, rememberUser, removeRoom, setPresence, state, upsertRoom,
+} from './store.js';
+
+const PAGE = 50;
+const TYPING_REFRESH_MS = 4000; // the server ends a typing state 6 s after its last refresh
+const TYPING_LOCAL_MS = 7000;
+
+let conn = null;
+let onSignedOut = () => {};
+
+export function startChat(me, signedOut) {
+  onSignedOut = signedOut;
+  state.me = me;
+  rememberUser(me);
+  conn = new Connection({
+    token: auth.get(),
+    onEvent: handleEvent,
+    onState: (s, detail) => { state.connState = s; state.connDetail = detail; emit('conn', s); },
+    onAuthed: (data) => { authed(data).catch((e) => console.error(e)); }, // eslint-disable-line no-console
+    onRejected: () => onSignedOut('Your session has ended; sign in again.'),
+  });
+  conn.start();
+}
+
+export function stopChat() {
+  if (conn) conn.stop();
+  conn = null;
+}
+
+export function retryConnectionNow() { if (conn) conn.retryNow(); }
+export const request = (op, fields) => (conn ? conn.request(op, fields) : Promise.reject(new Error('offline')));
+
+// ---- after (re)authentication --------------------------------------------------------------
+
+async function authed(data) {
+  if (data.user) { state.me = data.user; rememberUser(data.user); }
+  for (const r of data.rooms || []) upsertRoom(r);
+  await refreshRooms();
+  // every room with history on screen fetches what it missed; the rest only need their counters
+  await Promise.all([...state.rooms.values()].map((room) => (room.loaded ? catchUp(room) : null)));
+  const active = state.rooms.get(state.activeRoom);
+  if (active && !active.loaded) await loadLatest(active);
+  for (const r of state.rooms.values()) r.previewLoaded = false; // their newest message may have changed
+  loadPreviews();
+  watchUsers([...state.rooms.values()].filter((r) => r.partner).map((r) => r.partner), true);
+  if (active) loadMembers(active).catch(() => {});
+  emit('resynced');
+}
+
+export async function refreshRooms() {
+  const res = await api('GET', '/rooms');
+  const seen = new Set();
+  for (const r of res.rooms || []) { upsertRoom(r); seen.add(r.id); }
+  for (const id of [...state.rooms.keys()]) if (!seen.has(id)) removeRoom(id);
+  for (const r of state.rooms.values()) if (r.partner) ensureUser(r.partner);
+  emit('rooms');
+}
+
+// The newest message of each room for the sidebar (HTTP: not counted by the socket's rate limit).
+function loadPreviews() {
+  const todo = [...state.rooms.values()].filter((r) => !r.loaded && r.last_seq > 0 && !r.previewLoaded);
+  let i = 0;
+  const worker = async () => {
+    while (i < todo.length) {
+      const room = todo[i++];
+      room.previewLoaded = true;
+      try {
+        const res = await api('GET', `/rooms/${enc(room.id)}/messages?limit=1`);
+        const m = (res.messages || [])[0];
+        if (m && m.ts >= room.lastTs) { room.lastTs = m.ts; room.lastPreview = m; ensureUser(m.from); }
+      } catch { /* preview only */ }
+    }
+    emit('rooms');
+  };
+  for (let k = 0; k < 4; k++) worker();
+}
+
+// ---- history ------------------------------------------------------------------------------
+
+function history(room, params) {
+  const q = new URLSearchParams(params).toString();
+  return api('GET', `/rooms/${enc(room.id)}/messages?${q}`);
+}
+
+export async function loadLatest(room) {
+  const res = await history(room, { limit: PAGE });
+  addMessages(room, res.messages || []);
+  room.loaded = true;
+  room.hasOlder = !!res.has_more;
+  for (const m of res.messages || []) ensureUser(m.from);
+  emit('messages', room.id);
+  // the newest page may be older than live messages already kept: fill the gap
+  await catchUp(room);
+}
+
+export async function loadOlder(room) {
+  if (room.loadingOlder || !room.hasOlder) return 0;
+  room.loadingOlder = true;
+  emit('loading-older', room.id);
+  try {
+    const res = await history(room, { before: firstSeq(room), limit: PAGE });
+    room.hasOlder = !!res.has_more;
+    for (const m of res.messages || []) ensureUser(m.from);
+    const n = addMessages(room, res.messages || []);
+    emit('older', room.id);
+    return n;
+  } finally {
+    room.loadingOlder = false;
+    emit('loading-older', room.id);
+  }
+}
+
+// history after=<last seq seen>, page by page, until nothing newer is left.
+export async function catchUp(room) {
+  for (let guard = 0; guard < 100; guard++) {
+    const after = lastSeq(room);
+    const res = await history(room, { after, limit: 200 });
+    const n = addMessages(room, res.messages || []);
+    for (const m of res.messages || []) ensureUser(m.from);
+    if (n) emit('messages', room.id);
+    if (!res.has_more || !(res.messages || []).length) break;
+  }
+  emit('rooms');
+}
+
+// ---- events -------------------------------------------------------------------------------
+
+function handleEvent(op, d) {
+  switch (op) {
+    case 'message': return onMessage(d);
+    case 'typing': return onTyping(d);
+    case 'presence': return setPresence(d.user, d);
+    case 'member': return onMember(d);
+    case 'unread': {
+      const room = state.rooms.get(d.room);
+      if (!room) return undefined;
+      room.last_read = Math.max(room.last_read, d.last_read || 0);
+      room.unread = d.unread;
+      emit('rooms');
+      return emit('unread', room.id);
+    }
+    case 'notification':
+      if (d.reason === 'invite' && !state.rooms.has(d.room)) {
+        state.invites.set(d.room, { room: d.room, name: d.preview || null, from: d.from || null });
+        emit('invites');
+      }
+      return emit('notification', d);
+    default: return undefined;
+  }
+}
+
+async function onMessage(m) {
+  let room = state.rooms.get(m.room);
+  if (!room) {
+    await refreshRooms().catch(() => {});
+    room = state.rooms.get(m.room);
+    if (!room) return;
+    if (room.partner) watchUsers([room.partner]);
+  }
+  // the server's counters already include a message at or below the last_seq it reported
+  const counted = m.seq <= room.last_seq;
+  const fresh = addMessages(room, [m]) > 0;
+  ensureUser(m.from);
+  clearTyping(room, m.from);
+  if (fresh && !counted && m.from !== state.me.username && m.seq > room.last_read) {
+    room.unread = (room.unread || 0) + 1;
+    emit('unread', room.id);
+  }
+  emit('messages', room.id);
+  emit('rooms');
+}
+
+function clearTyping(room, user) {
+  if (!room.typing.has(user)) return;
+  clearTimeout(room.typing.get(user));
+  room.typing.delete(user);
+  emit('typing', room.id);
+}
+
+function onTyping({ room: id, user, active }) {
+  const room = state.rooms.get(id);
+  if (!room || user === state.me.username) return;
+  clearTimeout(room.typing.get(user));
+  if (active) {
+    room.typing.set(user, setTimeout(() => clearTyping(room, user), TYPING_LOCAL_MS));
+    ensureUser(user);
+  } else room.typing.delete(user);
+  emit('typing', id);
+}
+
+function onMember({ room: id, user, action }) {
+  if (user === state.me.username) {
+    if (action === 'left') { removeRoom(id); emit('rooms'); emit('active'); return; }
+    if (action === 'invited') {
+      if (!state.rooms.has(id) && !state.invites.has(id)) {
+        state.invites.set(id, { room: id, name: null, from: null });
+        emit('invites');
+      }
+      return;
+    }
+    state.invites.delete(id);
+    emit('invites');
+    refreshRooms().catch(() => {});
+    return;
+  }
+  const room = state.rooms.get(id);
+  if (!room || !room.members) return;
+  if (action === 'joined') { room.members.set(user, { role: 'member' }); ensureUser(user); watchUsers([user]); }
+  if (action === 'left') room.members.delete(user);
+  emit('members', id);
+}
+
+// ---- sending ------------------------------------------------------------------------------
+
+const newCid = () => `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+
+export function sendMessage(roomId, body, file) {
+  const room = state.rooms.get(roomId);
+  if (!room) return;
+  const p = { cid: newCid(), body, file: null, localFile: file || null, progress: 0, status: 'sending', ts: Date.now() };
+  room.pending.set(p.cid, p);
+  emit('messages', roomId);
+  deliver(room, p);
+}
+
+export function retrySend(roomId, cid) {
+  const room = state.rooms.get(roomId);
+  const p = room && room.pending.get(cid);
+  if (!p || p.status !== 'failed') return;
+  p.status = 'sending';
+  p.error = null;
+  emit('messages', roomId);
+  deliver(room, p);
+}
+
+export function discardSend(roomId, cid) {
+  const room = state.rooms.get(roomId);
+  if (room && room.pending.delete(cid)) emit('messages', roomId);
+}
+
+async function deliver(room, p) {
+  try {
+    if (p.localFile && !p.file) {
+      const up = uploadFile(room.id, p.localFile, (f) => { p.progress = f; emit('progress', p.cid); });
+      p.abort = up.abort;
+      p.file = await up.promise;
+      p.progress = 1;
+      emit('progress', p.cid);
+    }
+    const fields = { room: room.id, body: p.body, client_msg_id: p.cid };
+    if (p.file) fields.file_id = p.file.id;
+    const ack = await request('send', fields);
+    if (!room.msgs.has(ack.seq)) {
+      const m = { room: room.id, seq: ack.seq, msg_id: ack.msg_id, ts: ack.ts, from: state.me.username, body: p.body,
+        client_msg_id: p.cid };
+      if (p.file) m.file = { id: p.file.id, name: p.file.name, size: p.file.size, content_type: p.file.content_type };
+      addMessages(room, [m]);
+    }
+    room.pending.delete(p.cid);
+    emit('messages', room.id);
+    emit('rooms');
+  } catch (e) {
+    if (!room.pending.has(p.cid)) return;
+    p.status = 'failed';
+    p.error = e;
+    emit('messages', room.id);
+  }
+}
+
+// ---- read markers and typing ---------------------------------------------------------------
+
+export function markRead(room, seq) {
+  if (!seq || seq <= room.last_read || seq <= room.readSent || !conn || !conn.open) return;
+  room.readSent = seq;
+  request('read', { room: room.id, seq }).then((d) => {
+    room.last_read = Math.max(room.last_read, d.last_read || 0);
+    room.unread = d.unread;
+    emit('unread', room.id);
+    emit('rooms');
+  }, () => { room.readSent = 0; });
+}
+
+const typingSent = new Map(); // room -> ms of last active:true
+export function setTyping(roomId, active) {
+  if (!conn || !conn.open) return;
+  const last = typingSent.get(roomId) || 0;
+  if (active) {
+    if (Date.now() - last < TYPING_REFRESH_MS) return;
+    typingSent.set(roomId, Date.now());
+  } else {
+    if (!last) return;
+    typingSent.delete(roomId);
+  }
+  request('typing', { room: roomId, active }).catch(() => {});
+}
+
+// ---- rooms, members, presence --------------------------------------------------------------
+
+export async function createRoom(name, topic, visibility) {
+  const res = await api('POST', '/rooms', { name, topic, visibility });
+  upsertRoom(res.room);
+  emit('rooms');
+  return res.room;
+}
+
+export async function joinRoom(id) {
+  const res = await api('POST', `/rooms/${enc(id)}/join`);
+  upsertRoom(res.room);
+  state.invites.delete(id);
+  emit('invites');
+  await refreshRooms().catch(() => {});
+  return res.room;
+}
+
+export async function leaveRoom(id) {
+  await api('POST', `/rooms/${enc(id)}/leave`);
+  removeRoom(id);
+  emit('rooms');
+  emit('active');
+}
+
+export async function invite(roomId, username) {
+  await api('POST', `/rooms/${enc(roomId)}/invite`, { username });
+}
+
+export async function openDm(username) {
+  const res = await api('POST', '/dm', { username });
+  const room = upsertRoom(res.room);
+  room.partner = username;
+  ensureUser(username);
+  watchUsers([username]);
+  emit('rooms');
+  return room;
+}
+
+export async function loadMembers(room) {
+  const res = await api('GET', `/rooms/${enc(room.id)}/members`);
+  room.members = new Map();
+  for (const m of res.members || []) {
+    rememberUser(m.user);
+    room.members.set(m.user.username, { role: m.role });
+    if (m.presence) state.presence.set(m.user.username, m.presence);
+  }
+  if (room.kind === 'dm') {
+    const other = [...room.members.keys()].find((u) => u !== state.me.username);
+    if (other) room.partner = other;
+  }
+  emit('members', room.id);
+  emit('rooms');
+  watchUsers([...room.members.keys()].filter((u) => u !== state.me.username));
+}
+
+// Subscribes to presence events of users not yet watched (all again after a reconnect).
+export function watchUsers(names, fresh) {
+  if (fresh) state.watched.clear();
+  const todo = [...new Set(names)].filter((u) => u && !state.watched.has(u)).slice(0, 500);
+  if (!todo.length || !conn || !conn.open) return;
+  todo.forEach((u) => state.watched.add(u));
+  request('watch', { users: todo }).then((d) => {
+    for (const [u, p] of Object.entries(d.presence || {})) setPresence(u, p);
+  }, () => todo.forEach((u) => state.watched.delete(u)));
+}
+
+export function setMyPresence(status) {
+  return request('presence', { status });
+}
+
+export async function updateProfile(fields) {
+  const res = await api('PATCH', '/me', fields);
+  state.me = res.user;
+  rememberUser(res.user);
+  emit('me');
+  emit('users', res.user.username);
+}
