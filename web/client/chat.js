@@ -40,11 +40,16 @@ export const request = (op, fields) => (conn ? conn.request(op, fields) : Promis
 // ---- after (re)authentication --------------------------------------------------------------
 
 async function authed(data) {
+  // What each room held before this connection: live events that arrive while
+  // the catch-up runs must not move its starting point past a gap.
+  const from = new Map([...state.rooms.values()].filter((r) => r.loaded).map((r) => [r.id, lastSeq(r)]));
   if (data.user) { state.me = data.user; rememberUser(data.user); }
   for (const r of data.rooms || []) upsertRoom(r);
-  await refreshRooms();
-  // every room with history on screen fetches what it missed; the rest only need their counters
-  await Promise.all([...state.rooms.values()].map((room) => (room.loaded ? catchUp(room) : null)));
+  try { await refreshRooms(); } catch (e) { console.error(e); } // eslint-disable-line no-console
+  // every room with history on screen fetches what it missed (each on its own,
+  // retried: one room on a node that is down must not stop the others)
+  await Promise.all([...state.rooms.values()].filter((room) => room.loaded)
+    .map((room) => catchUpRetrying(room, from.has(room.id) ? from.get(room.id) : lastSeq(room))));
   const active = state.rooms.get(state.activeRoom);
   if (active && !active.loaded) await loadLatest(active);
   for (const r of state.rooms.values()) r.previewLoaded = false; // their newest message may have changed
@@ -117,11 +122,24 @@ export async function loadOlder(room) {
   }
 }
 
-// history after=<last seq seen>, page by page, until nothing newer is left.
-export async function catchUp(room) {
+async function catchUpRetrying(room, after) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await catchUp(room, after);
+    } catch (e) {
+      if (attempt >= 5) { console.error(e); return undefined; } // eslint-disable-line no-console
+      await new Promise((res) => { setTimeout(res, 1000 * 2 ** attempt); });
+    }
+  }
+}
+
+// history after=`after` (default: the last seq held), page by page, until
+// nothing newer is left.
+export async function catchUp(room, after = lastSeq(room)) {
   for (let guard = 0; guard < 100; guard++) {
-    const after = lastSeq(room);
     const res = await history(room, { after, limit: 200 });
+    const page = res.messages || [];
+    if (page.length) after = Math.max(after, page[page.length - 1].seq);
     const n = addMessages(room, res.messages || []);
     for (const m of res.messages || []) ensureUser(m.from);
     if (n) emit('messages', room.id);
