@@ -8,108 +8,17 @@
 // Run: node --experimental-websocket admin.test.mjs   (tests/browser/run.sh does it)
 // Env: CONFABD (default build/bin/confabd), ARTIFACTS_DIR, CHROMIUM (default /usr/bin/chromium)
 
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import {
+  ARTIFACTS, Confabd, DESKTOP, EVENT_MS, IO_MS, UI_MS, hex, http, launchChromium, reportFailure, screenshot, step,
+  teardown, withDeadline,
+} from './lib.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, '..', '..');
-const CONFABD = process.env.CONFABD || join(REPO, 'build', 'bin', 'confabd');
-const ARTIFACTS = process.env.ARTIFACTS_DIR ||
-  (process.env.CONFABD ? join(dirname(dirname(CONFABD)), 'browser-artifacts') : join(REPO, 'build', 'browser-artifacts'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const READY_RE = /^confabd ready node=(\S+) http=(\d+) cluster=(\d+)\s*$/m;
-const START_DEADLINE_MS = 20000;
-const UI_MS = 15000;     // one UI expectation (element visible, text shown)
-const EVENT_MS = 10000;  // something the server does by itself (socket closed, session gone)
-const IO_MS = 10000;     // one HTTP or WebSocket request
-const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 375, height: 812 };
-
-const hex = (n) => randomBytes(n).toString('hex');
 const ADMIN_TOKEN = 'admin-' + hex(16);
-const screenshots = [];
-let stepNo = 0;
-
-// ---- confabd --------------------------------------------------------------------------------
-
-class Confabd {
-  constructor() {
-    this.dataDir = mkdtempSync(join(tmpdir(), 'confab-browser-'));
-    this.stdout = '';
-    this.stderr = '';
-    this.exit = null;
-  }
-
-  start() {
-    if (!existsSync(CONFABD)) throw new Error(`confabd not found at ${CONFABD} (set CONFABD)`);
-    const args = ['--http-port', '0', '--bind', '127.0.0.1', '--data-dir', this.dataDir, '--admin-token', ADMIN_TOKEN];
-    this.proc = spawn(CONFABD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.exited = new Promise((res) => this.proc.on('exit', (code, signal) => {
-      this.exit = { code, signal };
-      res(this.exit);
-    }));
-    this.proc.stderr.on('data', (d) => { this.stderr += d; });
-    return new Promise((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`confabd printed no ready line within ${START_DEADLINE_MS} ms\n` +
-        `stdout: ${this.stdout}\nstderr: ${this.stderr.slice(-4000)}`)), START_DEADLINE_MS);
-      this.proc.stdout.on('data', (d) => {
-        this.stdout += d;
-        const m = READY_RE.exec(this.stdout);
-        if (m && !this.node) {
-          clearTimeout(timer);
-          this.node = m[1];
-          this.port = Number(m[2]);
-          this.base = `http://127.0.0.1:${this.port}`;
-          res(this);
-        }
-      });
-      this.exited.then((e) => {
-        clearTimeout(timer);
-        rej(new Error(`confabd exited (${JSON.stringify(e)}) before its ready line\nstderr: ${this.stderr.slice(-4000)}`));
-      });
-    });
-  }
-
-  // SIGTERM, then SIGKILL if it has not exited after 10 s.
-  async stop() {
-    if (!this.proc || this.exit) return this.exit;
-    this.proc.kill('SIGTERM');
-    const killer = setTimeout(() => this.proc.kill('SIGKILL'), 10000);
-    const e = await this.exited;
-    clearTimeout(killer);
-    return e;
-  }
-
-  killNow() {
-    if (this.proc && !this.exit) this.proc.kill('SIGKILL');
-  }
-
-  cleanup() {
-    rmSync(this.dataDir, { recursive: true, force: true });
-  }
-}
 
 // ---- HTTP and WebSocket clients -------------------------------------------------------------
-
-async function http(base, method, path, { body, token } = {}) {
-  const headers = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (token) headers.authorization = 'Bearer ' + token;
-  const res = await fetch(base + path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(IO_MS),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch { json = null; }
-  return { status: res.status, headers: res.headers, text, json };
-}
 
 async function httpOk(base, method, path, opts, want) {
   const r = await http(base, method, path, opts);
@@ -156,32 +65,11 @@ class WsClient {
   }
 }
 
-function withDeadline(promise, ms, what) {
-  let timer;
-  return Promise.race([promise, new Promise((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms);
-  })]).finally(() => clearTimeout(timer));
-}
+// ---- screenshots ----------------------------------------------------------------------------
 
-// ---- steps and screenshots ------------------------------------------------------------------
-
-async function shot(page, name, opts = {}) {
-  const path = join(ARTIFACTS, `${String(screenshots.length + 1).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path, fullPage: true, ...opts });
-  screenshots.push(path);
-  return path;
-}
-
-async function step(name, fn) {
-  stepNo += 1;
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok ${stepNo} - ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    console.log(`not ok ${stepNo} - ${name}`);
-    throw e;
-  }
+// full page, named ARTIFACTS/NN-<name>.png
+function shot(page, name, opts = {}) {
+  return screenshot(page, name, { fullPage: true, ...opts });
 }
 
 // ---- the test -------------------------------------------------------------------------------
@@ -191,11 +79,8 @@ async function main() {
     throw new Error('no global WebSocket: run with node --experimental-websocket (Node >= 20.10)');
   }
   mkdirSync(ARTIFACTS, { recursive: true });
-  const server = new Confabd();
-  const onSignal = () => { server.killNow(); process.exit(130); };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', () => server.killNow());
+  const server = new Confabd({ dataDirPrefix: 'confab-browser-', adminToken: ADMIN_TOKEN });
+  server.killOnExit();
 
   let browser = null;
   let page = null;
@@ -252,12 +137,7 @@ async function main() {
       console.log(`# room ${roomId}, session ${sessionId} of ${alice.username}`);
     });
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30000,
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: DESKTOP });
     page = await context.newPage();
     page.setDefaultTimeout(UI_MS);
@@ -454,18 +334,10 @@ async function main() {
     if (page) {
       try { await shot(page, 'failure'); } catch { /* the page may be gone */ }
     }
-    writeFileSync(join(ARTIFACTS, 'confabd.stderr.log'), server.stderr);
-    console.error(e && e.stack ? e.stack : e);
-    if (pageErrors.length) console.error('page errors:\n  ' + pageErrors.join('\n  '));
-    process.exitCode = 1;
+    reportFailure(e, { server, stderrLog: 'confabd.stderr.log', pageErrors });
   } finally {
     if (ws) ws.close();
-    if (browser) await browser.close().catch(() => {});
-    const e = await server.stop();
-    if (e) console.log(`# confabd exited ${JSON.stringify(e)}`);
-    server.cleanup();
-    console.log('# screenshots:');
-    for (const p of screenshots) console.log('#   ' + p);
+    await teardown({ browser, server });
   }
   console.log(process.exitCode ? '# FAILED' : '# PASSED');
 }

@@ -13,144 +13,28 @@
 // Run: node --experimental-websocket client.test.mjs   (tests/browser/run.sh client.test.mjs does it)
 // Env: CONFABD (default build/bin/confabd), ARTIFACTS_DIR, CHROMIUM (default /usr/bin/chromium)
 
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import {
+  ARTIFACTS, Confabd, DESKTOP, EVENT_MS, UI_MS, hex, http, launchChromium, reportFailure, screenshot, step, teardown,
+} from './lib.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, '..', '..');
-const CONFABD = process.env.CONFABD || join(REPO, 'build', 'bin', 'confabd');
-const ARTIFACTS = process.env.ARTIFACTS_DIR ||
-  (process.env.CONFABD ? join(dirname(dirname(CONFABD)), 'browser-artifacts') : join(REPO, 'build', 'browser-artifacts'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const READY_RE = /^confabd ready node=(\S+) http=(\d+) cluster=(\d+)\s*$/m;
-const START_DEADLINE_MS = 20000;
-const UI_MS = 15000;        // one UI expectation
-const EVENT_MS = 10000;     // something the server pushes (message, typing, presence)
 const RECONNECT_MS = 45000; // backoff is capped at 15 s, plus a node start
-const IO_MS = 10000;
-const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const XSS = '<img src=x onerror=alert(1)>';
-
-const hex = (n) => randomBytes(n).toString('hex');
 const ADMIN_TOKEN = 'admin-' + hex(16);
-const screenshots = [];
-let stepNo = 0;
-
-// ---- confabd --------------------------------------------------------------------------------
-
-class Confabd {
-  constructor() {
-    this.dataDir = mkdtempSync(join(tmpdir(), 'confab-client-'));
-    this.stdout = '';
-    this.stderr = '';
-  }
-
-  // port 0 the first time; a restart passes the port the first start printed.
-  // --node-id is fixed: a node id derived from the ports would change between
-  // --http-port 0 and --http-port <port>, and file ids name their node.
-  start(port = 0) {
-    if (!existsSync(CONFABD)) throw new Error(`confabd not found at ${CONFABD} (set CONFABD)`);
-    const args = ['--http-port', String(port), '--bind', '127.0.0.1', '--data-dir', this.dataDir,
-      '--admin-token', ADMIN_TOKEN, '--node-id', 'browser-client'];
-    this.stdout = '';
-    this.node = null;
-    this.exit = null;
-    const proc = spawn(CONFABD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    this.exited = new Promise((res) => proc.on('exit', (code, signal) => {
-      this.exit = { code, signal };
-      res(this.exit);
-    }));
-    proc.stderr.on('data', (d) => { this.stderr += d; });
-    return new Promise((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`confabd printed no ready line within ${START_DEADLINE_MS} ms\n` +
-        `stdout: ${this.stdout}\nstderr: ${this.stderr.slice(-4000)}`)), START_DEADLINE_MS);
-      proc.stdout.on('data', (d) => {
-        this.stdout += d;
-        const m = READY_RE.exec(this.stdout);
-        if (m && !this.node) {
-          clearTimeout(timer);
-          this.node = m[1];
-          this.port = Number(m[2]);
-          this.base = `http://127.0.0.1:${this.port}`;
-          res(this);
-        }
-      });
-      this.exited.then((e) => {
-        clearTimeout(timer);
-        rej(new Error(`confabd exited (${JSON.stringify(e)}) before its ready line\nstderr: ${this.stderr.slice(-4000)}`));
-      });
-    });
-  }
-
-  async stop() {
-    if (!this.proc || this.exit) return this.exit;
-    this.proc.kill('SIGTERM');
-    const killer = setTimeout(() => this.proc.kill('SIGKILL'), 10000);
-    const e = await this.exited;
-    clearTimeout(killer);
-    return e;
-  }
-
-  async kill9() {
-    this.proc.kill('SIGKILL');
-    return withDeadline(this.exited, IO_MS, 'confabd exit after SIGKILL');
-  }
-
-  killNow() { if (this.proc && !this.exit) this.proc.kill('SIGKILL'); }
-
-  cleanup() { rmSync(this.dataDir, { recursive: true, force: true }); }
-}
+// --node-id is fixed: a node id derived from the ports would change between
+// --http-port 0 and --http-port <port> (the restart), and file ids name their node.
+const NODE_ARGS = ['--node-id', 'browser-client'];
 
 // ---- helpers --------------------------------------------------------------------------------
 
-async function http(base, method, path, { body, token } = {}) {
-  const headers = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (token) headers.authorization = 'Bearer ' + token;
-  const res = await fetch(base + path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(IO_MS),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch { json = null; }
-  return { status: res.status, text, json };
-}
-
-function withDeadline(promise, ms, what) {
-  let timer;
-  return Promise.race([promise, new Promise((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms);
-  })]).finally(() => clearTimeout(timer));
-}
-
+// Toasts cleared (unless keepToasts) and the mouse parked, then ARTIFACTS/client-NN-<name>.png.
 async function shot(page, name, { keepToasts = false } = {}) {
   if (!keepToasts) await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
   await page.mouse.move(1, 1); // no hover highlight in the picture
-  const path = join(ARTIFACTS, `client-${String(screenshots.length + 1).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path });
-  screenshots.push(path);
-  return path;
-}
-
-async function step(name, fn) {
-  stepNo += 1;
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok ${stepNo} - ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    console.log(`not ok ${stepNo} - ${name}`);
-    throw e;
-  }
+  return screenshot(page, name, { prefix: 'client-' });
 }
 
 // A PNG made here (an RGB gradient with a disc) so the test needs no image files.
@@ -193,11 +77,8 @@ function makePng(w, h) {
 
 async function main() {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const server = new Confabd();
-  const onSignal = () => { server.killNow(); process.exit(130); };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', () => server.killNow());
+  const server = new Confabd({ dataDirPrefix: 'confab-client-', adminToken: ADMIN_TOKEN });
+  server.killOnExit();
 
   let browser = null;
   const pages = {};
@@ -205,7 +86,7 @@ async function main() {
   const dialogs = [];
   try {
     await step('confabd starts and serves the client page and its files', async () => {
-      await server.start(0);
+      await server.start(0, NODE_ARGS);
       console.log(`# confabd node=${server.node} at ${server.base}, data dir ${server.dataDir}`);
       const r = await http(server.base, 'GET', '/');
       assert.equal(r.status, 200, `GET /: ${r.status}`);
@@ -217,12 +98,7 @@ async function main() {
       }
     });
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30000,
-    });
+    browser = await launchChromium();
     const open = async (who) => {
       const context = await browser.newContext({ viewport: DESKTOP, colorScheme: 'light' });
       const page = await context.newPage();
@@ -485,7 +361,7 @@ async function main() {
 
     await step('restart on the same port: pages reconnect and fetch what was sent meanwhile, once', async () => {
       const port = server.port;
-      await server.start(port);
+      await server.start(port, NODE_ARGS);
       restarted = true;
       assert.equal(server.port, port);
       // bob's token survives the restart (same data dir, same secret); this message is sent over
@@ -572,17 +448,9 @@ async function main() {
     for (const [who, p] of Object.entries(pages)) {
       try { await shot(p, `failure-${who}`); } catch { /* the page may be gone */ }
     }
-    writeFileSync(join(ARTIFACTS, 'client-confabd.stderr.log'), server.stderr);
-    console.error(e && e.stack ? e.stack : e);
-    if (pageErrors.length) console.error('page errors:\n  ' + pageErrors.join('\n  '));
-    process.exitCode = 1;
+    reportFailure(e, { server, stderrLog: 'client-confabd.stderr.log', pageErrors });
   } finally {
-    if (browser) await browser.close().catch(() => {});
-    const e = await server.stop();
-    if (e) console.log(`# confabd exited ${JSON.stringify(e)}`);
-    server.cleanup();
-    console.log('# screenshots:');
-    for (const p of screenshots) console.log('#   ' + p);
+    await teardown({ browser, server });
   }
   console.log(process.exitCode ? '# FAILED' : '# PASSED');
 }

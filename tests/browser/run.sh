@@ -6,6 +6,11 @@
 # Usage: run.sh [TEST.mjs] [args...]   or   run.sh --install (only installs)
 # Env: CONFABD (default build/bin/confabd), ARTIFACTS_DIR, CHROMIUM.
 set -euo pipefail
+# CONFABD and ARTIFACTS_DIR may be relative to the caller's directory: make them
+# absolute before the cd below.
+for v in CONFABD ARTIFACTS_DIR; do
+  if [[ -n "${!v:-}" && "${!v}" != /* ]]; then export "$v=$PWD/${!v}"; fi
+done
 cd "$(dirname "$0")"
 install() {
   if [[ ! -d node_modules/playwright-core ]]; then
