@@ -331,10 +331,7 @@ void admin_route(caf::event_based_actor* self, const context_ptr& ctx, const exc
   if (p.size() == 1 || p[1] != "api") {
     if (ex->call.method != "GET")
       return ex->respond_error(fail(errc::invalid_request, "method not allowed"), 405);
-    std::string path = "admin/";
-    for (std::size_t i = 1; i < p.size(); ++i)
-      path += (i > 1 ? "/" : "") + p[i];
-    return serve_static(*ctx->web, p.size() == 1 ? "admin/index.html" : path, *ex);
+    return serve_static(*ctx->web, "admin", *ex);
   }
   if (p.size() < 4 || p[2] != "v1")
     return ex->respond_error(fail(errc::not_found, "no such endpoint"));

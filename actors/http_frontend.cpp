@@ -515,10 +515,7 @@ void route(self_ptr self, const exchange_ptr& ex) {
     return metrics_page(self->state.ctx, *ex);
   // The web client: its page at /, its files under /client/.
   if (ex->call.method == "GET" && (p.empty() || p[0] == "client")) {
-    std::string path = "client/";
-    for (std::size_t i = 1; i < p.size(); ++i)
-      path += (i > 1 ? "/" : "") + p[i];
-    return serve_static(*self->state.ctx->web, p.empty() ? "client/index.html" : path, *ex);
+    return serve_static(*self->state.ctx->web, "client", *ex);
   }
   if (p.size() < 3 || p[0] != "api" || p[1] != "v1")
     return ex->respond_error(fail(errc::not_found, "no such endpoint"));

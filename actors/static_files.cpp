@@ -67,7 +67,12 @@ const static_files::file* static_files::find(const std::string& path) const {
   return it == files_.end() ? nullptr : &it->second;
 }
 
-void serve_static(const static_files& files, const std::string& path, const exchange& ex) {
+void serve_static(const static_files& files, const std::string& dir, const exchange& ex) {
+  auto path = dir;
+  for (std::size_t i = 1; i < ex.path.size(); ++i)
+    path += "/" + ex.path[i];
+  if (ex.path.size() <= 1)
+    path += "/index.html";
   const auto* f = path.find("..") == std::string::npos ? files.find(path) : nullptr;
   if (f == nullptr)
     return ex.respond_error(api::fail(api::errc::not_found, "no such page"));

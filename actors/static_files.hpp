@@ -29,7 +29,9 @@ class static_files {
   std::map<std::string, file> files_;
 };
 
-// Answers a GET for `path` (relative) from `files`: 200, 304 or 404.
-void serve_static(const static_files& files, const std::string& path, const exchange& ex);
+// Answers a GET from the files under `dir`: the path after its first segment
+// names the file, and no more than that segment means dir/index.html.
+// 200, 304 or 404.
+void serve_static(const static_files& files, const std::string& dir, const exchange& ex);
 
 }  // namespace confab::actors
