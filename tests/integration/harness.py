@@ -840,6 +840,39 @@ class ConfabTestCase(unittest.TestCase):
                         token=token, server=server)
         self.assertEqual(resp[0], 204, "invite %s: %s %r" % (username, resp[0], resp[2]))
 
+    # Server flags under which fill_slow_socket() trips the slow-consumer close.
+    SLOW_CONSUMER_ARGS = ("--max-outbound", "65536", "--rate-per-s", "1000", "--rate-burst", "1000")
+
+    def fill_slow_socket(self):
+        """A socket that asks for far more than it reads, on a server started
+        with SLOW_CONSUMER_ARGS. Returns (slow, watcher, sender): the slow
+        socket (not read), a watcher session of the same room that has seen
+        the node work through the slow socket's queries, and the slow socket's
+        user."""
+        a = self.new_user()
+        b = self.new_user()
+        watcher = self.new_user()
+        room = self.create_room(a.token)["id"]
+        self.join(b.token, room)
+        self.join(watcher.token, room)
+        for i in range(16):
+            self.post((a, b)[i % 2].token, room, ("%02d" % i) * 3500)
+        w = self.connect(watcher.token)
+        # each reply (8 messages of 7000 characters, ~57 KB) is under the
+        # outbound limit, but 150 of them (~8.5 MB) are far more than the
+        # kernel buffers hold while the client reads nothing (a fixed 256 KiB
+        # receive buffer stops autotuning, yet stays above the loopback MSS)
+        ws = self.connect(a.token, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 262144),))
+        for _ in range(150):
+            ws.send_obj({"op": "history", "id": ws.new_id(), "room": room, "limit": 8})
+        # a barrier that does not read the slow socket (a server may ignore
+        # its later frames once it decided to close it): the same page, asked
+        # afterwards by another session, comes back once the node has worked
+        # through the queries asked before it
+        for _ in range(3):
+            self.assertEqual(len(w.ok("history", room=room, limit=8)["messages"]), 8)
+        return ws, w, a
+
     def post(self, token, rid, body, client_msg_id=None, server=None, **extra):
         req = {"body": body}
         if client_msg_id is not None:

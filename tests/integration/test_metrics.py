@@ -11,7 +11,6 @@ room or session."""
 import math
 import os
 import re
-import socket
 import subprocess
 import sys
 import uuid
@@ -545,22 +544,11 @@ class CountersTest(MetricsCase):
 
 
 class SlowConsumerTest(MetricsCase):
-    # as test_ws.WsSlowConsumerTest: a small outbound limit, a high request rate
-    server_args = ("--max-outbound", "65536", "--rate-per-s", "1000", "--rate-burst", "1000")
+    server_args = MetricsCase.SLOW_CONSUMER_ARGS
 
     def test_slow_consumer_is_counted(self):
         before = self.get("confab_slow_consumer_disconnects_total")
-        a, b = self.new_user(), self.new_user()
-        room = self.create_room(a.token)["id"]
-        self.join(b.token, room)
-        for i in range(16):
-            self.post((a, b)[i % 2].token, room, ("%02d" % i) * 3500)
-        w = self.connect(b.token)
-        ws = self.connect(a.token, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 262144),))
-        for _ in range(150):
-            ws.send_obj({"op": "history", "id": ws.new_id(), "room": room, "limit": 8})
-        for _ in range(3):
-            self.assertEqual(len(w.ok("history", room=room, limit=8)["messages"]), 8)
+        ws, w, _ = self.fill_slow_socket()
         self.assertEqual(ws.expect_close(timeout=30), 1008)
         self.wait_metric("confab_slow_consumer_disconnects_total", before + 1)
         self.assertEqual(w.ok("ping"), {})

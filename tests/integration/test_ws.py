@@ -3,7 +3,6 @@
 join/leave/invite with member events, ping, errors, limits, rate limiting."""
 
 import os
-import socket
 import sys
 import uuid
 
@@ -671,32 +670,12 @@ class WsRateLimitTest(ConfabTestCase):
 
 
 class WsSlowConsumerTest(ConfabTestCase):
-    # a high request rate so that one socket can ask for many pages at once
-    server_args = ("--max-outbound", "65536", "--rate-per-s", "1000", "--rate-burst", "1000")
+    # a small outbound limit, and a high request rate so that one socket can
+    # ask for many pages at once
+    server_args = ConfabTestCase.SLOW_CONSUMER_ARGS
 
     def test_slow_consumer_closed_1008(self):
-        a = self.new_user()
-        b = self.new_user()
-        watcher = self.new_user()
-        room = self.create_room(a.token)["id"]
-        self.join(b.token, room)
-        self.join(watcher.token, room)
-        for i in range(16):
-            self.post((a, b)[i % 2].token, room, ("%02d" % i) * 3500)
-        w = self.connect(watcher.token)
-        # each reply (8 messages of 7000 characters, ~57 KB) is under the
-        # outbound limit, but 150 of them (~8.5 MB) are far more than the
-        # kernel buffers hold while the client reads nothing (a fixed 256 KiB
-        # receive buffer stops autotuning, yet stays above the loopback MSS)
-        ws = self.connect(a.token, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 262144),))
-        for _ in range(150):
-            ws.send_obj({"op": "history", "id": ws.new_id(), "room": room, "limit": 8})
-        # a barrier that does not read the slow socket (a server may ignore
-        # its later frames once it decided to close it): the same page, asked
-        # afterwards by another session, comes back once the node has worked
-        # through the queries asked before it
-        for _ in range(3):
-            self.assertEqual(len(w.ok("history", room=room, limit=8)["messages"]), 8)
+        ws, w, a = self.fill_slow_socket()
         self.assertEqual(ws.expect_close(timeout=30), 1008)
         self.assert_healthy()
         self.connect(a.token).ok("ping")
