@@ -107,6 +107,9 @@ class server_impl : public server {
         });
         return;
       }
+      // Writes are already gathered per connection (coalescing_stream), so
+      // Nagle's algorithm would only hold replies back for a delayed ACK.
+      socket.set_option(tcp::no_delay(true), ec);
       plain_stream stream(std::move(socket));
       if (shared_->tls)
         serve_tls(std::move(stream), shared_);

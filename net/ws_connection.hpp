@@ -3,8 +3,9 @@
 // One WebSocket connection: owned by Asio (shared_ptr held by its pending
 // operations), running on its strand. Its session actor gets each frame as a
 // message; actors reach it only through the weak connection_sink, whose calls
-// post onto the strand. Outbound frames queue here and are written in order;
-// a queue over the limit closes the socket with 1008.
+// post onto the strand. Outbound frames queue here and are written in order,
+// gathered by the coalescing layer into one socket write per batch; a backlog
+// over the limit closes the socket with 1008.
 
 #include <atomic>
 #include <deque>
@@ -20,6 +21,7 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/metrics.hpp"
+#include "net/coalescing_stream.hpp"
 #include "net/shared.hpp"
 
 namespace confab::net {
@@ -42,6 +44,7 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
   }
 
   void run(http::request<http::string_body> req) {
+    ws_.next_layer().keep_alive(this->weak_from_this());
     beast::get_lowest_layer(ws_).expires_never();
     auto opt = websocket::stream_base::timeout::suggested(beast::role_type::server);
     // Pings at half the idle time detect a peer that vanished without a close.
@@ -65,7 +68,7 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
                [self = this->shared_from_this(), code, reason = std::move(reason)] { self->close_now(code, reason); });
   }
 
-  std::size_t queued_bytes() const override { return queued_.load(std::memory_order_relaxed); }
+  std::size_t queued_bytes() const override { return held_.load(std::memory_order_relaxed); }
 
  private:
   void on_accept(beast::error_code ec) {
@@ -104,23 +107,25 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
   void enqueue(api::shared_text frame) {
     if (close_code_ != 0)
       return;
-    // A slow consumer is one whose backlog (what waits behind the frame being
-    // written) is already over the limit; any single frame, even a large
+    // A slow consumer is one whose backlog (what waits behind the bytes on
+    // the wire) is already over the limit; any single frame, even a large
     // history page, is accepted.
-    std::size_t in_flight = writing_ ? queue_.front()->size() : 0;
-    if (queued_ - in_flight > shared_->settings.max_outbound) {
+    if (queued_ + ws_.next_layer().backlog() > shared_->settings.max_outbound) {
       // Keep only the frame being written; the close goes out after it.
       queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
-      queued_ = in_flight;
+      queued_ = writing_ ? queue_.front()->size() : 0;
       api::node_metrics().slow_consumers.fetch_add(1, std::memory_order_relaxed);
       close_now(1008, "slow consumer");
       return;
     }
     queued_ += frame->size();
     queue_.push_back(std::move(frame));
+    note_held();
     if (!writing_)
       do_write();
   }
+
+  void note_held() { held_.store(queued_ + ws_.next_layer().held(), std::memory_order_relaxed); }
 
   void do_write() {
     writing_ = true;
@@ -137,6 +142,7 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
     }
     queued_ -= queue_.front()->size();
     queue_.pop_front();
+    note_held();
     if (!queue_.empty())
       return do_write();
     if (close_code_ != 0 && !close_sent_)
@@ -159,14 +165,16 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
     ws_.async_close(cr, [self = this->shared_from_this()](beast::error_code) {});
   }
 
-  websocket::stream<Stream> ws_;
+  websocket::stream<coalescing_stream<Stream>> ws_;
   shared_ptr_t shared_;
   std::string remote_;
   caf::actor session_;
   beast::flat_buffer buffer_;
   std::deque<api::shared_text> queue_;
-  // Written on the strand only; atomic so the admin view may read it.
-  std::atomic<std::size_t> queued_{0};
+  std::size_t queued_ = 0;  // bytes in queue_
+  // Bytes not yet written, here and in the layer below; atomic so the admin
+  // view may read it.
+  std::atomic<std::size_t> held_{0};
   bool accepted_ = false;
   bool writing_ = false;
   std::uint16_t close_code_ = 0;
