@@ -1,5 +1,7 @@
 #include "actors/account.hpp"
 
+#include <set>
+
 #include <sodium.h>
 #include <caf/event_based_actor.hpp>
 
@@ -217,6 +219,60 @@ caf::result<api::user_info> do_register(self_ptr self, const std::string& userna
   return rp;
 }
 
+// Many users at once with one password, hashed once (benchmarks): all or
+// none are made, and each gets a token as from a login.
+caf::result<std::vector<api::login_result>> do_register_many(self_ptr self, const std::vector<std::string>& usernames,
+                                                             const std::string& password) {
+  auto& st = self->state;
+  if (auto why = check_password(password); !why.empty())
+    return fail(errc::invalid_request, why);
+  std::set<std::string> seen;
+  for (auto& name : usernames) {
+    if (auto why = check_username(name); !why.empty())
+      return fail(errc::invalid_request, why);
+    if (!seen.insert(name).second)
+      return fail(errc::invalid_request, "usernames must differ");
+    auto existing = st.ctx->db->user_id_of(name);
+    if (existing || st.pending_names.count(name) > 0)
+      return fail(errc::username_taken, "username is taken");
+    if (api::describe(existing.error()).code != errc::not_found)
+      return existing.error();
+  }
+  st.pending_names.insert(seen.begin(), seen.end());
+  auto rp = self->make_response_promise<std::vector<api::login_result>>();
+  auto forget = [self, seen] {
+    for (auto& name : seen)
+      self->state.pending_names.erase(name);
+  };
+  self->request(st.hashers, caf::infinite, api::hash_atom::value, password)
+      .then(
+          [=](const std::string& hash) mutable {
+            forget();
+            std::vector<api::login_result> out;
+            out.reserve(usernames.size());
+            for (auto& name : usernames) {
+              storage::stored_user u;
+              u.info = {api::user_id{random_id("u_")}, name, name, "", ""};
+              u.password_hash = hash;
+              u.created_at = now_ms();
+              u.version = 1;
+              if (auto err = self->state.ctx->db->put_user(u, true)) {
+                rp.deliver(err);
+                return;
+              }
+              self->state.remember(u);
+              replicate(self, u);
+              out.push_back(issue_token(self, u));
+            }
+            rp.deliver(std::move(out));
+          },
+          [=](caf::error& err) mutable {
+            forget();
+            rp.deliver(err);
+          });
+  return rp;
+}
+
 caf::result<api::login_result> do_login(self_ptr self, const std::string& username, const std::string& password,
                                         const std::string& remote) {
   auto& st = self->state;
@@ -342,6 +398,9 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
   return {
       [=](api::register_atom, const std::string& username, const std::string& password,
           const std::string& display_name) { return do_register(self, username, password, display_name); },
+      [=](api::register_atom, const std::vector<std::string>& usernames, const std::string& password) {
+        return do_register_many(self, usernames, password);
+      },
       [=](api::login_atom, const std::string& username, const std::string& password, const std::string& remote) {
         return do_login(self, username, password, remote);
       },

@@ -5,6 +5,7 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/metrics.hpp"
+#include "actors/http_exchange.hpp"
 #include "actors/presence_manager.hpp"
 #include "actors/probe.hpp"
 #include "actors/static_files.hpp"
@@ -303,6 +304,36 @@ void drain(caf::event_based_actor* self, const context_ptr& ctx, const exchange_
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
+// Creates up to max_bulk_users users with one password, each with a token:
+// load tests need thousands of users faster than one Argon2 hash each allows.
+constexpr std::size_t max_bulk_users = 10'000;
+
+void add_users(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+  if (!parse_body(*ex))
+    return;
+  auto& b = ex->body;
+  if (!b.contains("usernames") || !b["usernames"].is_array() || b["usernames"].empty() ||
+      b["usernames"].size() > max_bulk_users || !b.contains("password") || !b["password"].is_string())
+    return ex->bad("usernames must be a list of 1-10000 names and password a string");
+  std::vector<std::string> names;
+  for (auto& n : b["usernames"]) {
+    if (!n.is_string())
+      return ex->bad("usernames must be strings");
+    names.push_back(n.get<std::string>());
+  }
+  self->request(ctx->place->self().accounts, admin_timeout, api::register_atom::value, names,
+                b["password"].get<std::string>())
+      .then(
+          [=](const std::vector<api::login_result>& made) {
+            json list = json::array();
+            for (auto& m : made)
+              list.push_back({{"user", wire::user_json(m.user)}, {"token", m.token}, {"expires_at", m.expires_at}});
+            spdlog::info("req={} admin created {} users", ex->call.request_id, made.size());
+            ex->respond_json(201, json{{"users", std::move(list)}});
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
+}
+
 using handler = void (*)(caf::event_based_actor*, const context_ptr&, const exchange_ptr&);
 
 struct admin_call {
@@ -316,6 +347,7 @@ const std::vector<admin_call>& calls() {
       {{"nodes"}, "GET", nodes},
       {{"actors"}, "GET", actors},
       {{"rooms", "*"}, "GET", room},
+      {{"users"}, "POST", add_users},
       {{"users", "*"}, "GET", user},
       {{"sessions", "*", "kick"}, "POST", kick},
       {{"nodes", "*", "drain"}, "POST", drain},

@@ -20,6 +20,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<api::member_entry>("confab::member_entry");
   cfg.add_message_type<api::my_room>("confab::my_room");
   cfg.add_message_type<api::login_result>("confab::login_result");
+  cfg.add_message_type<std::vector<api::login_result>>("std::vector<confab::login_result>");
   cfg.add_message_type<api::token_claims>("confab::token_claims");
   cfg.add_message_type<api::profile_patch>("confab::profile_patch");
   cfg.add_message_type<api::file_info>("confab::file_info");

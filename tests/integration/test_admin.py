@@ -3,14 +3,17 @@
 the admin token on every call (none, a wrong one and a user's token are 401),
 `GET /admin` (the console page, no token), `nodes` (fields, counters, actor
 counts by kind), `actors` (live room, session and presence actors, filters,
-sorting, paging, 400/404), room and user details, `kick` (204, close 4003,
-404, 405) and `drain` on a 2-node cluster (202, close 4000, exit 0, rooms
+sorting, paging, 400/404), room and user details, users made in bulk (`POST
+users`: order kept, tokens and the shared password work, 400 for any bad entry
+and 409 for a taken name with none of the list created), `kick` (204, close
+4003, 404, 405) and `drain` on a 2-node cluster (202, close 4000, exit 0, rooms
 served whole by the survivor, 409 for the last node, 404 unknown node)."""
 
 import html.parser
 import os
 import re
 import sys
+import threading
 import time
 import urllib.parse
 import uuid
@@ -161,28 +164,32 @@ class AuthTest(AdminCase):
         owner, _, rid = self.live_room()
         ws = self.connect(owner.token)
         sid = ws.auth_data["session"]
-        calls = [("GET", "/admin/api/v1/nodes"),
-                 ("GET", "/admin/api/v1/actors"),
-                 ("GET", "/admin/api/v1/actors?kind=room&limit=5"),
-                 ("GET", "/admin/api/v1/rooms/%s" % rid),
-                 ("GET", "/admin/api/v1/users/%s" % owner.username),
-                 ("POST", "/admin/api/v1/sessions/%s/kick" % sid),
-                 ("POST", "/admin/api/v1/nodes/%s/drain" % self.server.node)]
+        # a valid body where the call takes one: the 401 is about the token
+        new_name = unique("bulk")
+        calls = [("GET", "/admin/api/v1/nodes", None),
+                 ("GET", "/admin/api/v1/actors", None),
+                 ("GET", "/admin/api/v1/actors?kind=room&limit=5", None),
+                 ("GET", "/admin/api/v1/rooms/%s" % rid, None),
+                 ("GET", "/admin/api/v1/users/%s" % owner.username, None),
+                 ("POST", "/admin/api/v1/users", {"usernames": [new_name], "password": "bulk-" + uuid.uuid4().hex}),
+                 ("POST", "/admin/api/v1/sessions/%s/kick" % sid, None),
+                 ("POST", "/admin/api/v1/nodes/%s/drain" % self.server.node, None)]
         bad_tokens = {"no token": None, "wrong token": "wrong-" + uuid.uuid4().hex,
                       "admin token with a suffix": TOKEN + "x", "admin token cut short": TOKEN[:-1],
                       "user token": owner.token}
-        for method, path in calls:
+        for method, path, body in calls:
             for label, token in bad_tokens.items():
                 with self.subTest(call="%s %s" % (method, path), token=label):
-                    self.assert_error(self.admin(method, path, token=token), 401, "unauthorized")
+                    self.assert_error(self.admin(method, path, token=token, body=body), 401, "unauthorized")
             with self.subTest(call="%s %s" % (method, path), token="Basic scheme"):
-                self.assert_error(self.admin(method, path, token=None,
+                self.assert_error(self.admin(method, path, token=None, body=body,
                                              headers={"authorization": "Basic " + TOKEN}), 401, "unauthorized")
-        # the refused kick and drain did nothing
+        # the refused kick, drain and user creation did nothing
         self.assertEqual(ws.ok("ping"), {})
         self.assertFalse(ws.closed)
         self.assertTrue(self.server.running())
         self.assertEqual(self.node_entry()["status"], "up")
+        self.assert_error(self.admin("GET", "/admin/api/v1/users/%s" % new_name), 404, "not_found")
 
     def test_console_page_without_token(self):
         st, headers, body = self.admin("GET", "/admin", token=None)
@@ -565,6 +572,233 @@ class UserDetailTest(AdminCase):
 
     def test_unknown_user(self):
         self.assert_error(self.admin("GET", "/admin/api/v1/users/%s" % unique("nobody")), 404, "not_found")
+
+
+# -- users in bulk ----------------------------------------------------------------------------
+
+TOKEN_TTL_MS = 604800 * 1000     # the default --token-ttl-s (7 days)
+MAX_BULK_USERS = 10000
+
+
+def bulk_password():
+    return "bulk-pw-" + uuid.uuid4().hex[:12]
+
+
+class AddUsersTest(AdminCase):
+    """POST /admin/api/v1/users: many users with one password, each with a
+    token, all or none."""
+
+    def add_users(self, usernames, password, **kw):
+        return self.admin("POST", "/admin/api/v1/users", body={"usernames": usernames, "password": password}, **kw)
+
+    def add_users_ok(self, usernames, password):
+        st, _, body = self.add_users(usernames, password)
+        self.assertEqual(st, 201, "POST /admin/api/v1/users %d names: %s %r" % (len(usernames), st, body))
+        self.assertIsInstance(body, dict, body)
+        self.assertIsInstance(body.get("users"), list, body)
+        self.assertEqual(len(body["users"]), len(usernames), "one entry per name")
+        return body["users"]
+
+    def assert_absent(self, username):
+        """No such user: the admin API does not know it and it cannot log in."""
+        self.assert_error(self.admin("GET", "/admin/api/v1/users/%s" % username), 404, "not_found")
+
+    def assert_cannot_login(self, username, password):
+        self.assert_error(self.api("POST", "/api/v1/login", {"username": username, "password": password}),
+                          401, "invalid_credentials")
+
+    def test_created_users_work(self):
+        names = [unique("bulk") for _ in range(5)]
+        pw = bulk_password()
+        before = now_ms()
+        made = self.add_users_ok(names, pw)
+        after = now_ms()
+        self.assertEqual([m["user"]["username"] for m in made], names, "entries in the order given")
+        ids = [m["user"]["id"] for m in made]
+        self.assertEqual(len(set(ids)), len(ids), ids)
+        self.assertEqual(len({m["token"] for m in made}), len(made), "tokens differ")
+        for m in made:
+            self.assertEqual(set(m), {"user", "token", "expires_at"}, m)
+            self.assertRegex(m["user"]["id"], harness.USER_ID_RE, m)
+            self.assertIsInstance(m["user"]["display_name"], str, m)
+            self.assertEqual(m["user"]["display_name"], m["user"]["username"], m)
+            self.assertNotIn("password", str(m).lower(), m)
+            self.assertIsInstance(m["token"], str, m)
+            self.assertGreater(len(m["token"]), 10, m)
+            self.assertTrue(is_int(m["expires_at"]), m)
+            self.assertGreaterEqual(m["expires_at"], before + TOKEN_TTL_MS - 60000, m)
+            self.assertLessEqual(m["expires_at"], after + TOKEN_TTL_MS + 60000, m)
+
+        for m in made:
+            name, uid, token = m["user"]["username"], m["user"]["id"], m["token"]
+            with self.subTest(user=name):
+                # the token works over HTTP and for WebSocket auth
+                me = self.assert_status(self.api("GET", "/api/v1/me", token=token), 200)
+                self.assertEqual((me["user"]["id"], me["user"]["username"]), (uid, name), me)
+                ws = self.connect(token)
+                self.assertEqual(ws.auth_data["user"]["id"], uid, ws.auth_data)
+                self.assertEqual(ws.auth_data["user"]["username"], name, ws.auth_data)
+                self.assertEqual(ws.ok("ping"), {})
+                # the admin API knows the user
+                d = self.user_detail(name)
+                self.assertEqual((d["user"]["id"], d["user"]["username"]), (uid, name), d)
+                self.assertEqual([s["id"] for s in d["sessions"]], [ws.auth_data["session"]], d)
+
+        # the shared password logs them in (first and last: one hash check each)
+        for m in (made[0], made[-1]):
+            login = self.login(m["user"]["username"], pw)
+            self.assertEqual(login["user"]["id"], m["user"]["id"], login)
+            self.assertNotEqual(login["token"], m["token"])
+            self.assert_status(self.api("GET", "/api/v1/me", token=login["token"]), 200)
+        self.assert_cannot_login(names[1], pw + "x")
+
+        # they are ordinary users: a room of bulk users carries messages
+        a, b = made[0]["token"], made[1]["token"]
+        rid = self.create_room(a)["id"]
+        self.join(b, rid)
+        wb = self.connect(b)
+        msg = self.post(a, rid, "from a bulk user")
+        got = wb.wait_event("message", lambda d: d.get("room") == rid and d.get("seq") == msg["seq"],
+                            timeout=EVENT_S)
+        self.assertEqual(got.get("body"), "from a bulk user", got)
+
+        # and the names are taken for ordinary registration
+        for name in (names[0], names[-1]):
+            self.assert_error(self.api("POST", "/api/v1/register", {"username": name, "password": "12345678"}),
+                              409, "username_taken")
+
+    def test_edges_accepted(self):
+        tail = uuid.uuid4().hex
+        for names, pw in ((["x" + tail[:2]], "12345678"),
+                          ([("y" + tail)[:32], "a_b.c-" + tail[:6], "9" + tail[:5]], "p" * 256),
+                          ([unique("emoji")], "\U0001F600" * 8)):
+            with self.subTest(names=names, password_chars=len(pw)):
+                made = self.add_users_ok(names, pw)
+                self.assertEqual([m["user"]["username"] for m in made], names)
+                self.login(names[-1], pw)
+
+    def test_ten_thousand_at_once(self):
+        prefix = "k" + uuid.uuid4().hex[:8] + "_"
+        names = ["%s%05d" % (prefix, i) for i in range(MAX_BULK_USERS)]
+        pw = bulk_password()
+        made = self.add_users_ok(names, pw)
+        self.assertEqual([m["user"]["username"] for m in made], names)
+        self.assertEqual(len({m["user"]["id"] for m in made}), MAX_BULK_USERS)
+        self.assertEqual(len({m["token"] for m in made}), MAX_BULK_USERS)
+        for m in (made[0], made[len(made) // 2], made[-1]):
+            me = self.assert_status(self.api("GET", "/api/v1/me", token=m["token"]), 200)
+            self.assertEqual(me["user"]["id"], m["user"]["id"], me)
+        self.login(names[-1], pw)
+
+    def test_invalid_requests(self):
+        pw = bulk_password()
+
+        def fresh(n=2):
+            return [unique("ok") for _ in range(n)]
+
+        cases = []      # (label, body, valid names in it that must not be created)
+        for bad in ("ab", "a" * 33, "Abc" + uuid.uuid4().hex[:6], "ab c" + uuid.uuid4().hex[:6], "ab!c", "",
+                    "\u00e9mile" + uuid.uuid4().hex[:4], "abc/def", " abc", "ab\u0000c"):
+            good = fresh()
+            cases.append(("bad name %r last" % bad, {"usernames": good + [bad], "password": pw}, good))
+            good = fresh()
+            cases.append(("bad name %r first" % bad, {"usernames": [bad] + good, "password": pw}, good))
+        for bad in (123, None, True, ["abc"], {"name": "abc"}):
+            good = fresh()
+            cases.append(("non-string name %r" % (bad,), {"usernames": good + [bad], "password": pw}, good))
+        for bad_pw in ("1234567", "\U0001F600" * 7, "x" * 257, ""):
+            good = fresh()
+            cases.append(("password of %d characters" % len(bad_pw), {"usernames": good, "password": bad_pw}, good))
+        for bad_pw in (12345678, None, ["12345678"]):
+            good = fresh()
+            cases.append(("password %r" % (bad_pw,), {"usernames": good, "password": bad_pw}, good))
+        good = fresh()
+        cases.append(("no password", {"usernames": good}, good))
+        good = fresh(3)
+        cases.append(("duplicate name", {"usernames": good + [good[1]], "password": pw}, good))
+        cases.append(("empty list", {"usernames": [], "password": pw}, []))
+        for bad_list in (None, "abc" + uuid.uuid4().hex[:6], {"a": "abc"}, 5):
+            cases.append(("usernames %r" % (bad_list,), {"usernames": bad_list, "password": pw}, []))
+        cases.append(("no usernames", {"password": pw}, []))
+        prefix = "t" + uuid.uuid4().hex[:8] + "_"
+        many = ["%s%05d" % (prefix, i) for i in range(MAX_BULK_USERS + 1)]
+        cases.append(("%d names" % len(many), {"usernames": many, "password": pw}, [many[0], many[-1]]))
+
+        for label, body, good in cases:
+            with self.subTest(case=label):
+                self.assert_error(self.admin("POST", "/admin/api/v1/users", body=body), 400, "invalid_request")
+                for name in good:
+                    self.assert_absent(name)
+        for raw in ("not json", "[1,2]", "\"str\"", "{\"usernames\":", ""):
+            with self.subTest(raw=raw):
+                self.assert_error(self.admin("POST", "/admin/api/v1/users", raw_body=raw), 400, "invalid_request")
+        # none of the refused lists left a name behind: each can still be made
+        names = cases[0][2]
+        made = self.add_users_ok(names, pw)
+        self.assertEqual([m["user"]["username"] for m in made], names)
+
+    def test_taken_name_creates_none(self):
+        taken, taken_pw, _ = self.register()
+        fresh = [unique("fresh") for _ in range(3)]
+        pw = bulk_password()
+        err = self.assert_error(self.add_users([fresh[0], taken, fresh[1], fresh[2]], pw), 409, "username_taken")
+        self.assertTrue(err["message"])
+        for name in fresh:
+            self.assert_absent(name)
+            self.assert_cannot_login(name, pw)
+        # the existing user keeps its password
+        self.login(taken, taken_pw)
+        self.assert_cannot_login(taken, pw)
+        # a refused name is free: ordinary registration and another bulk call take it
+        name, npw, _ = self.register(username=fresh[0])
+        self.login(name, npw)
+        made = self.add_users_ok(fresh[1:], pw)
+        self.assertEqual([m["user"]["username"] for m in made], fresh[1:])
+        self.login(fresh[2], pw)
+
+    def test_name_of_an_earlier_bulk_call_is_taken(self):
+        pw = bulk_password()
+        first = [unique("first") for _ in range(2)]
+        made = self.add_users_ok(first, pw)
+        late = unique("late")
+        self.assert_error(self.add_users([late, first[1]], bulk_password()), 409, "username_taken")
+        self.assert_absent(late)
+        # the earlier user still logs in with its own password and token
+        self.login(first[1], pw)
+        self.assert_status(self.api("GET", "/api/v1/me", token=made[1]["token"]), 200)
+
+    def test_concurrent_calls_sharing_a_name(self):
+        shared = unique("shared")
+        lists = [[unique("conc"), shared], [unique("conc"), shared]]
+        pw = bulk_password()
+        results = [None, None]
+
+        def call(i):
+            try:
+                results[i] = self.add_users(lists[i], pw)
+            except Exception as e:     # reported below
+                results[i] = e
+
+        threads = [threading.Thread(target=call, args=(i,), daemon=True) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=harness.IO_TIMEOUT_S + 5)
+        self.assertFalse(any(t.is_alive() for t in threads), "a call did not return")
+        for r in results:
+            self.assertIsInstance(r, tuple, "a call failed: %r" % (r,))
+        statuses = sorted(r[0] for r in results)
+        self.assertEqual(statuses, [201, 409], [(r[0], r[2]) for r in results])
+        won = 0 if results[0][0] == 201 else 1
+        self.assert_error(results[1 - won], 409, "username_taken")
+        self.assertEqual([m["user"]["username"] for m in results[won][2]["users"]], lists[won])
+        self.user_detail(lists[won][0])
+        self.assert_absent(lists[1 - won][0])
+
+    def test_wrong_method(self):
+        for method in ("GET", "PUT", "DELETE"):
+            with self.subTest(method=method):
+                self.assert_error(self.admin(method, "/admin/api/v1/users"), 405)
 
 
 # -- kick -----------------------------------------------------------------------------------
