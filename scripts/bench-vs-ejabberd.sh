@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Confab and ejabberd side by side: the same workloads, driven by the same
+# client (confab-bench, pinned to CPU 1) against each server in turn (pinned
+# to CPU 0), a fresh server for every workload. Prints each result, the
+# ratios Confab / ejabberd, and ends with one JSON line:
+#   {"workloads": {...}, "confab": {...}, "ejabberd": {...}, "ratio": {...}}
+#
+#   scripts/bench-vs-ejabberd.sh [--quick] [--only confab|ejabberd] [--out DIR]
+#
+# --quick runs smaller workloads with short steps (under 5 minutes). Every
+# server listens on 127.0.0.1 only. docs/PERFORMANCE.md explains the method.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+quick=0
+only=""
+out=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --only) only=$2; shift ;;
+    --out) out=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--only confab|ejabberd] [--out DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+out=${out:-$(mktemp -d /tmp/confab-vs-ejabberd.XXXXXX)}
+mkdir -p "$out"
+
+scripts/deps.sh >&2
+TARGETS="confabd confab-bench" scripts/build.sh >&2
+bench=$root/build/bin/confab-bench
+confabd=$root/build/bin/confabd
+
+# Workloads: name and confab-bench flags. Steps are open loop; a max search
+# stops at the first saturated step (delivered < 90 % of offered, p99 over
+# 100 ms, or a lost message).
+if [[ $quick == 1 ]]; then
+  step="--duration 3 --warmup 1 --drain 10 --max-steps 8"
+  names=(idle rooms dm bigroom)
+  declare -A flags=(
+    [idle]="--workload idle --connections 2000 --members 50 --duration 3"
+    [rooms]="--workload rooms --rooms 20 --members 50 --rate max --start-rate 100 --factor 1.6 $step"
+    [dm]="--workload dm --pairs 200 --rate max --start-rate 1000 --factor 1.6 $step"
+    [bigroom]="--workload bigroom --members 1000 --rate max --start-rate 20 --factor 1.6 $step"
+  )
+else
+  step="--duration 10 --warmup 3 --drain 20 --max-steps 12"
+  names=(idle5k idle10k idle19k rooms dm bigroom history)
+  declare -A flags=(
+    [idle5k]="--workload idle --connections 5000 --members 50 --duration 10"
+    [idle10k]="--workload idle --connections 10000 --members 50 --duration 10"
+    [idle19k]="--workload idle --connections 19000 --members 50 --duration 10"
+    [rooms]="--workload rooms --rooms 100 --members 50 --rate max --start-rate 200 --factor 1.4 $step"
+    [dm]="--workload dm --pairs 1000 --rate max --start-rate 2000 --factor 1.4 $step"
+    [bigroom]="--workload bigroom --members 5000 --rate max --start-rate 10 --factor 1.4 $step"
+    [history]="--workload history --history-messages 100000 --history-clients 1000 --duration 10"
+  )
+fi
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+  local p
+  for p in $(seq "$1" $(($1 + 200))); do
+    if port_free "$p" && port_free $((p + 1)); then echo "$p"; return; fi
+  done
+  echo "no free port near $1" >&2; exit 1
+}
+
+# One workload against a fresh confabd: one actor thread and one Asio thread
+# on CPU 0, RocksDB WAL without fsync (the default), logs at warning, the
+# per-session rate limit lifted (the load is the point).
+run_confab() {
+  local name=$1 dir=$out/confab-$name port token pid
+  rm -rf "$dir"; mkdir -p "$dir"
+  port=$(pick_port 18600)
+  token=bench-admin-token-$RANDOM$RANDOM
+  (ulimit -n 20000 2>/dev/null || true
+   exec taskset -c 0 "$confabd" --bind 127.0.0.1 --http-port "$port" --data-dir "$dir/data" --admin-token "$token" \
+     --actor-threads 1 --io-threads 1 --log-level warn --rate-per-s 1000000 --rate-burst 1000000 \
+     >"$dir/stdout" 2>"$dir/stderr") &
+  pid=$!
+  # Its ready line, or its exit, or 60 s.
+  if ! timeout 60 grep -m1 -q '^confabd ready' <(tail -n +1 -F --pid="$pid" "$dir/stdout" 2>/dev/null); then
+    echo "confabd did not start: $(cat "$dir/stderr")" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    return 1
+  fi
+  taskset -c 1 "$bench" --url "http://127.0.0.1:$port" --admin-token "$token" --server-pid "$pid" \
+    --label confab ${flags[$name]} | tee "$dir/bench.out" >&2 || true
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  grep '^{' "$dir/bench.out" | tail -1 >"$out/confab-$name.json" || true
+}
+
+# The same workload against a fresh ejabberd (scripts/ejabberd/), its users
+# registered in bulk first.
+run_ejabberd() {
+  local name=$1 dir=$out/ejabberd-$name port pid users
+  rm -rf "$dir"; mkdir -p "$dir"
+  port=$(pick_port 15600)
+  TASKSET="taskset -c 0" scripts/ejabberd/ejabberd.sh start "$dir" "$port" >"$dir/start.out"
+  pid=$(scripts/ejabberd/ejabberd.sh pid "$dir")
+  users=20000
+  scripts/ejabberd/ejabberd.sh register "$dir" "$port" u "$users" bench-password >"$dir/register.out"
+  taskset -c 1 "$bench" --protocol xmpp --url "http://127.0.0.1:$port" --password bench-password --prefix u \
+    --server-pid "$pid" --label ejabberd ${flags[$name]} | tee "$dir/bench.out" >&2 || true
+  scripts/ejabberd/ejabberd.sh stop "$dir" >/dev/null 2>&1 || true
+  grep '^{' "$dir/bench.out" | tail -1 >"$out/ejabberd-$name.json" || true
+}
+
+echo "machine: $(nproc) cores, kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)" >&2
+for name in "${names[@]}"; do
+  if [[ -z $only || $only == ejabberd ]]; then
+    if [[ $name == history* ]]; then
+      echo "== ejabberd $name: not run (the XMPP mode has no history call; see docs/PERFORMANCE.md)" >&2
+    else
+      echo "== ejabberd $name" >&2
+      run_ejabberd "$name"
+    fi
+  fi
+  if [[ -z $only || $only == confab ]]; then
+    echo "== confab $name" >&2
+    run_confab "$name"
+  fi
+done
+
+# The summary: one row per workload and server, the ratios, and the JSON line.
+workloads_json=$(for n in "${names[@]}"; do printf '%s\t%s\n' "$n" "${flags[$n]}"; done)
+OUT="$out" NAMES="${names[*]}" WORKLOADS="$workloads_json" /usr/bin/python3 - <<'EOF'
+import json, os
+
+out, names = os.environ["OUT"], os.environ["NAMES"].split()
+workloads = dict(line.split("\t", 1) for line in os.environ["WORKLOADS"].splitlines() if line)
+
+def load(server, name):
+    try:
+        with open(os.path.join(out, "%s-%s.json" % (server, name))) as f:
+            return json.loads(f.read().strip() or "null")
+    except (OSError, ValueError):
+        return None
+
+def summary(r):
+    """The figures compared: the knee of a step search, or the idle readings."""
+    if not r:
+        return None
+    if r["workload"] == "idle":
+        return {k: r.get(k) for k in ("connections", "connect_per_s", "logins_per_s", "rss_per_conn_kib",
+                                      "server_rss_kib")}
+    k = r.get("knee") or {}
+    last = (r.get("steps") or [{}])[-1]
+    return {"delivered_per_s": k.get("delivered_per_s"), "offered_per_s": k.get("offered_per_s"),
+            "p50_ms": k.get("p50_ms"), "p99_ms": k.get("p99_ms"), "p999_ms": k.get("p999_ms"),
+            "max_ms": k.get("max_ms"), "server_us_per_delivery": k.get("server_us_per_delivery"),
+            "client_bound": k.get("client_bound"), "lost": k.get("lost"),
+            "saturated_at_delivered_per_s": last.get("delivered_per_s") if last.get("saturated") else None,
+            "rss_per_conn_kib": k.get("rss_per_conn_kib")}
+
+def ratio(a, b):
+    if not a or not b:
+        return None
+    out = {}
+    for key, va in a.items():
+        vb = b.get(key)
+        if isinstance(va, (int, float)) and not isinstance(va, bool) and isinstance(vb, (int, float)) and vb:
+            out[key] = round(va / vb, 3)
+    return out
+
+confab = {n: summary(load("confab", n)) for n in names}
+ejabberd = {n: summary(load("ejabberd", n)) for n in names}
+ratios = {n: ratio(confab[n], ejabberd[n]) for n in names}
+
+cols = ("delivered_per_s", "p99_ms", "server_us_per_delivery", "rss_per_conn_kib", "logins_per_s")
+print("%-10s %-9s %14s %9s %10s %12s %10s" % ("workload", "server", "delivered/s", "p99 ms", "us/deliv",
+                                            "KiB/conn", "logins/s"))
+for n in names:
+    for label, s in (("confab", confab[n]), ("ejabberd", ejabberd[n]), ("ratio", ratios[n])):
+        if s is None:
+            print("%-10s %-9s %s" % (n, label, "not run"))
+            continue
+        cells = []
+        for c in cols:
+            v = s.get(c)
+            cells.append("-" if v is None else ("%.2f" % v if isinstance(v, float) else str(v)))
+        print("%-10s %-9s %14s %9s %10s %12s %10s" % (n, label, *cells))
+print(json.dumps({"workloads": workloads, "confab": confab, "ejabberd": ejabberd, "ratio": ratios}))
+EOF
+echo "raw results: $out" >&2
