@@ -2,9 +2,12 @@
 
 // A stream layer under a WebSocket that gathers writes: each write is copied
 // into a buffer and completes at once, and the buffer goes to the socket in
-// one write whenever none is in flight. Frames queued while a write is on the
-// wire therefore leave together, one syscall for many frames (a loopback
-// write costs about 10 us whatever its size). Reads pass through.
+// one write once the handlers already queued on the executor have run (the
+// flush is posted, so it goes to the back of the queue) and no write is in
+// flight. Frames queued meanwhile leave together, one syscall for many
+// frames (a loopback write costs about 10 us whatever its size); the busier
+// the server, the longer its queue and the bigger each batch. Reads pass
+// through.
 //
 // Single-threaded like the stream it wraps (the connection's strand). The
 // owner gives keep_alive() a weak pointer to itself so that an in-flight write
@@ -60,7 +63,7 @@ class coalescing_stream {
             auto old = pending_.size();
             pending_.resize(old + n);
             boost::asio::buffer_copy(boost::asio::buffer(&pending_[old], n), b);
-            flush();
+            schedule_flush();
           }
           boost::asio::post(get_executor(), boost::beast::bind_handler(std::move(done), failed_, n));
         },
@@ -69,12 +72,25 @@ class coalescing_stream {
 
   // Runs `then` once everything accepted so far is on the socket (or failed).
   void after_flush(std::function<void()> then) {
-    if (!flushing_)
+    if (!flushing_ && !flush_posted_)
       return then();
     waiting_ = std::move(then);
   }
 
  private:
+  void schedule_flush() {
+    auto self = owner_.lock();
+    if (flush_posted_ || flushing_ || !self)
+      return;
+    flush_posted_ = true;
+    boost::asio::post(get_executor(), [this, self = std::move(self)] {
+      flush_posted_ = false;
+      flush();
+      if (!flushing_ && waiting_)
+        std::exchange(waiting_, nullptr)();
+    });
+  }
+
   void flush() {
     auto self = owner_.lock();
     if (flushing_ || pending_.empty() || !self)
@@ -84,17 +100,16 @@ class coalescing_stream {
     boost::asio::async_write(next_, boost::asio::buffer(writing_),
                              [this, self = std::move(self)](boost::beast::error_code ec, std::size_t) {
                                flushing_ = false;
-                               writing_.clear();
-                               // A large history page should not pin its buffer for the connection's life.
-                               if (writing_.capacity() > 64 * 1024)
-                                 std::string().swap(writing_);
+                               // An idle connection holds no buffer (a few hundred bytes each, times
+                               // thousands of connections); allocating again costs less than the write.
+                               std::string().swap(writing_);
                                if (ec) {
                                  failed_ = ec;
                                  pending_.clear();
                                } else {
                                  flush();
                                }
-                               if (!flushing_ && waiting_)
+                               if (!flushing_ && !flush_posted_ && waiting_)
                                  std::exchange(waiting_, nullptr)();
                              });
   }
@@ -104,6 +119,7 @@ class coalescing_stream {
   std::string pending_;
   std::string writing_;
   bool flushing_ = false;
+  bool flush_posted_ = false;
   boost::beast::error_code failed_;
   std::function<void()> waiting_;
 };

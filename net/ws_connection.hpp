@@ -8,7 +8,7 @@
 // over the limit closes the socket with 1008.
 
 #include <atomic>
-#include <deque>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -141,7 +141,7 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
       return;
     }
     queued_ -= queue_.front()->size();
-    queue_.pop_front();
+    queue_.erase(queue_.begin());
     note_held();
     if (!queue_.empty())
       return do_write();
@@ -170,7 +170,10 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
   std::string remote_;
   caf::actor session_;
   beast::flat_buffer buffer_;
-  std::deque<api::shared_text> queue_;
+  // Frames waiting for Beast's write of the one before (it completes as soon
+  // as the layer below has copied it, so this stays short). A vector: an
+  // empty std::deque already holds over 500 bytes.
+  std::vector<api::shared_text> queue_;
   std::size_t queued_ = 0;  // bytes in queue_
   // Bytes not yet written, here and in the layer below; atomic so the admin
   // view may read it.
