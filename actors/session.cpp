@@ -60,6 +60,7 @@ namespace {
 
 using self_ptr = probed<session_state>*;
 constexpr auto request_timeout = std::chrono::seconds(10);
+constexpr std::int64_t request_timeout_ms = 10'000;
 
 // Fails the request with invalid_request when `error` is set.
 bool invalid(self_ptr self, const std::string& id, const std::string& error) {
@@ -147,6 +148,35 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
           reject);
 }
 
+void arm_send_tick(self_ptr self) {
+  auto& st = self->state;
+  if (st.send_tick_armed || st.send_deadlines.empty())
+    return;
+  st.send_tick_armed = true;
+  self->delayed_send(self, std::chrono::seconds(5), api::tick_atom::value);
+}
+
+// Answers the sends whose room did not answer in time; forgets answered ones.
+void check_sends(self_ptr self) {
+  auto& st = self->state;
+  st.send_tick_armed = false;
+  auto now = now_ms();
+  std::size_t done = 0;
+  for (; done < st.send_deadlines.size(); ++done) {
+    auto [due, n] = st.send_deadlines[done];
+    auto it = st.sends_waiting.find(n);
+    if (it == st.sends_waiting.end())
+      continue;
+    if (due > now)
+      break;
+    auto id = std::move(it->second);
+    st.sends_waiting.erase(it);
+    st.reply_error(id, caf::make_error(caf::sec::request_timeout));
+  }
+  st.send_deadlines.erase(st.send_deadlines.begin(), st.send_deadlines.begin() + static_cast<std::ptrdiff_t>(done));
+  arm_send_tick(self);
+}
+
 void do_send(self_ptr self, const std::string& id, const json& req) {
   auto& st = self->state;
   auto room = room_field(self, id, req);
@@ -176,14 +206,24 @@ void do_send(self_ptr self, const std::string& id, const json& req) {
     if (!r)
       return self->state.reply_error(id, r.error());
     auto room = r->room;
-    self->request(self->state.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(*r))
+    auto& st = self->state;
+    auto n = ++st.sends_made;
+    st.sends_waiting.emplace(n, id);
+    st.send_deadlines.emplace_back(now_ms() + request_timeout_ms, n);
+    arm_send_tick(self);
+    self->request(st.ctx->place->room(room), caf::infinite, api::send_atom::value, std::move(*r))
         .then(
             [=](const api::send_ack& ack) {
+              if (self->state.sends_waiting.erase(n) == 0)
+                return;  // already answered as timed out
               json data{{"room", ack.room.value}, {"seq", ack.seq}, {"msg_id", ack.msg_id}, {"ts", ack.ts}};
               self->state.reply_ok(id, data.dump());
               api::node_metrics().send_ack.observe(std::chrono::steady_clock::now() - received);
             },
-            [=](caf::error& err) { self->state.reply_error(id, err); });
+            [=](caf::error& err) {
+              if (self->state.sends_waiting.erase(n) != 0)
+                self->state.reply_error(id, err);
+            });
   });
 }
 
@@ -406,6 +446,7 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
         self->state.close(4408, "auth timeout");
         self->quit();
       },
+      [=](api::tick_atom) { check_sends(self); },
       [=](api::closed_atom) { self->quit(); },
       // An admin ends the session (the client may connect again).
       [=](api::kick_atom) {
