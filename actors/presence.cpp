@@ -3,12 +3,12 @@
 #include <algorithm>
 
 #include <caf/actor_cast.hpp>
-#include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
 #include "actors/fanout.hpp"
+#include "actors/idle.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
@@ -111,6 +111,7 @@ caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, 
     [[maybe_unused]] auto ignored = st.ctx->db->set_last_seen(st.user, st.last_seen);
     changed(self, manager);
   });
+  start_idle_ticks(self, std::chrono::milliseconds(st.ctx->lim.room_idle_ms));
   auto sender = [self] { return caf::actor_cast<caf::actor_addr>(self->current_sender()); };
   return {
       [=](api::session_up_atom, const api::user_id&, const std::string&, const caf::actor& hub) {
@@ -142,11 +143,13 @@ caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, 
         notify(self, data);
       },
       [=](api::retire_atom) { self->quit(); },
-      caf::after(std::chrono::milliseconds(self->state.ctx->lim.room_idle_ms)) >>
-          [=] {
-            if (self->state.idle())
-              self->send(manager, api::idle_atom::value, self->state.user, self->state.handled);
-          },
+      [=](api::tick_atom) {
+        auto& st = self->state;
+        idle_tick(self, std::chrono::milliseconds(st.ctx->lim.room_idle_ms), st.handled, st.handled_at_tick, [&] {
+          if (st.idle())
+            self->send(manager, api::idle_atom::value, st.user, st.handled);
+        });
+      },
   };
 }
 

@@ -33,6 +33,7 @@ struct presence_state {
   // until the session is ready, like every other event).
   std::unordered_map<caf::actor_addr, caf::actor> watchers;
   std::uint64_t handled = 0;
+  std::uint64_t handled_at_tick = 0;  // idle.hpp
 
   // The status others see.
   [[nodiscard]] std::string status() const { return sessions.empty() ? "offline" : chosen; }

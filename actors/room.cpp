@@ -2,13 +2,13 @@
 
 #include <algorithm>
 
-#include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
 #include "actors/api/metrics.hpp"
 #include "actors/fanout.hpp"
+#include "actors/idle.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
@@ -349,6 +349,7 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
   // A room that does not exist is kept only briefly: it answers not_found.
   auto idle = std::chrono::milliseconds(st.exists ? st.ctx->lim.room_idle_ms
                                                   : std::min<std::uint32_t>(st.ctx->lim.room_idle_ms, 1000));
+  start_idle_ticks(self, idle);
   // Counts a delegated message, then runs the handler (or answers the load error).
   auto counted = [self, load_error](auto&& handler) {
     ++self->state.handled;
@@ -405,7 +406,11 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
         self->quit();
         return true;
       },
-      caf::after(idle) >> [=] { self->send(manager, api::idle_atom::value, self->state.info.id, self->state.handled); },
+      [=](api::tick_atom) {
+        auto& st = self->state;
+        idle_tick(self, idle, st.handled, st.handled_at_tick,
+                  [&] { self->send(manager, api::idle_atom::value, st.info.id, st.handled); });
+      },
   };
 }
 

@@ -30,6 +30,7 @@ struct room_state {
   // Messages handled that the manager delegated; equal counts at idle time
   // prove that nothing is in flight to this actor.
   std::uint64_t handled = 0;
+  std::uint64_t handled_at_tick = 0;  // idle.hpp
   // Who is typing: user -> (username, ms when it ends by itself). Never stored.
   std::map<api::user_id, std::pair<std::string, std::int64_t>> typing;
 

@@ -56,7 +56,7 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("login-ip-attempts", po::value(&l.login_ip_attempts)->default_value(l.login_ip_attempts), "login attempts per address per window")
     ("login-ip-window-s", po::value(&l.login_ip_window_s)->default_value(l.login_ip_window_s), "window for login attempts per address")
     ("token-ttl-s", po::value(&l.token_ttl_s)->default_value(l.token_ttl_s), "access token lifetime")
-    ("room-idle-ms", po::value(&l.room_idle_ms)->default_value(l.room_idle_ms), "idle time before a room actor is passivated")
+    ("room-idle-ms", po::value(&l.room_idle_ms)->default_value(l.room_idle_ms), "idle period: a room or presence actor idle for one to two of these is passivated")
     ("typing-timeout-ms", po::value(&l.typing_timeout_ms)->default_value(l.typing_timeout_ms), "typing ends this long after the last refresh")
     ("push-retries", po::value(&l.push_retries)->default_value(l.push_retries), "webhook retries after the first attempt")
     ("push-backoff-ms", po::value(&l.push_backoff_ms)->default_value(l.push_backoff_ms), "first webhook retry delay (doubles)")
