@@ -43,7 +43,7 @@ if [[ $quick == 1 ]]; then
     [idle]="--workload idle --connections 2000 --members 50 --duration 3"
     [rooms]="--workload rooms --rooms 20 --members 50 --rate max --start-rate 100 --factor 1.6 $step"
     [dm]="--workload dm --pairs 200 --rate max --start-rate 1000 --factor 1.6 $step"
-    [bigroom]="--workload bigroom --members 1000 --rate max --start-rate 20 --factor 1.6 $step"
+    [bigroom]="--workload bigroom --members 1000 --rate max --start-rate 10 --factor 1.6 $step"
   )
 else
   step="--duration 10 --warmup 3 --drain 20 --max-steps 12"
@@ -54,7 +54,7 @@ else
     [idle19k]="--workload idle --connections 19000 --members 50 --duration 10"
     [rooms]="--workload rooms --rooms 100 --members 50 --rate max --start-rate 200 --factor 1.4 $step"
     [dm]="--workload dm --pairs 1000 --rate max --start-rate 2000 --factor 1.4 $step"
-    [bigroom]="--workload bigroom --members 5000 --rate max --start-rate 10 --factor 1.4 $step"
+    [bigroom]="--workload bigroom --members 5000 --rate max --start-rate 2 --factor 1.4 ${step/--max-steps 12/--max-steps 15}"
     [history]="--workload history --history-messages 100000 --history-clients 1000 --duration 10"
   )
 fi
