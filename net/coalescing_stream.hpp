@@ -13,10 +13,12 @@
 // owner gives keep_alive() a weak pointer to itself so that an in-flight write
 // keeps the owner, and thus this layer, alive.
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <boost/asio/async_result.hpp>
@@ -63,12 +65,34 @@ class coalescing_stream {
             auto old = pending_.size();
             pending_.resize(old + n);
             boost::asio::buffer_copy(boost::asio::buffer(&pending_[old], n), b);
+            note_held();
             schedule_flush();
           }
           boost::asio::post(get_executor(), boost::beast::bind_handler(std::move(done), failed_, n));
         },
         handler, buffers);
   }
+
+  // Appends bytes that must stay whole (a complete WebSocket frame) as if
+  // written, without a write operation; false once the stream has failed.
+  bool append(std::string_view head, std::string_view body) {
+    if (failed_)
+      return false;
+    pending_.append(head).append(body);
+    note_held();
+    schedule_flush();
+    return true;
+  }
+
+  // Drops what is not yet on the wire. Only whole frames are ever pending, so
+  // what follows (a close frame) still parses.
+  void discard_backlog() {
+    pending_.clear();
+    note_held();
+  }
+
+  // Kept up to date with held(), for readers on other threads.
+  void track(std::atomic<std::size_t>* gauge) { gauge_ = gauge; }
 
   // Runs `then` once everything accepted so far is on the socket (or failed).
   void after_flush(std::function<void()> then) {
@@ -78,6 +102,11 @@ class coalescing_stream {
   }
 
  private:
+  void note_held() {
+    if (gauge_)
+      gauge_->store(held(), std::memory_order_relaxed);
+  }
+
   void schedule_flush() {
     auto self = owner_.lock();
     if (flush_posted_ || flushing_ || !self)
@@ -109,6 +138,7 @@ class coalescing_stream {
                                } else {
                                  flush();
                                }
+                               note_held();
                                if (!flushing_ && !flush_posted_ && waiting_)
                                  std::exchange(waiting_, nullptr)();
                              });
@@ -122,6 +152,7 @@ class coalescing_stream {
   bool flush_posted_ = false;
   boost::beast::error_code failed_;
   std::function<void()> waiting_;
+  std::atomic<std::size_t>* gauge_ = nullptr;
 };
 
 // The WebSocket close ends the connection only after the buffered frames

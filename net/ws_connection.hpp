@@ -3,12 +3,12 @@
 // One WebSocket connection: owned by Asio (shared_ptr held by its pending
 // operations), running on its strand. Its session actor gets each frame as a
 // message; actors reach it only through the weak connection_sink, whose calls
-// post onto the strand. Outbound frames queue here and are written in order,
-// gathered by the coalescing layer into one socket write per batch; a backlog
-// over the limit closes the socket with 1008.
+// post onto the strand. Outbound frames are framed here and appended in order
+// to the coalescing layer, which writes them in one socket write per batch; a
+// backlog over the limit closes the socket with 1008.
 
 #include <atomic>
-#include <vector>
+#include <string_view>
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -45,6 +45,7 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
 
   void run(http::request<http::string_body> req) {
     ws_.next_layer().keep_alive(this->weak_from_this());
+    ws_.next_layer().track(&held_);
     beast::get_lowest_layer(ws_).expires_never();
     auto opt = websocket::stream_base::timeout::suggested(beast::role_type::server);
     // Pings at half the idle time detect a peer that vanished without a close.
@@ -104,49 +105,40 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
     do_read();
   }
 
+  // Data frames skip Beast's write operation (which takes one frame at a
+  // time): each is framed here and appended whole to the coalescing layer,
+  // which Beast's own writes (handshake, control frames, close) also go
+  // through, so frames never interleave and keep their order.
   void enqueue(api::shared_text frame) {
     if (close_code_ != 0)
       return;
+    auto& layer = ws_.next_layer();
     // A slow consumer is one whose backlog (what waits behind the bytes on
     // the wire) is already over the limit; any single frame, even a large
     // history page, is accepted.
-    if (queued_ + ws_.next_layer().backlog() > shared_->settings.max_outbound) {
-      // Keep only the frame being written; the close goes out after it.
-      queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
-      queued_ = writing_ ? queue_.front()->size() : 0;
+    if (layer.backlog() > shared_->settings.max_outbound) {
+      layer.discard_backlog();  // the close goes out right after what is on the wire
       api::node_metrics().slow_consumers.fetch_add(1, std::memory_order_relaxed);
       close_now(1008, "slow consumer");
       return;
     }
-    queued_ += frame->size();
-    queue_.push_back(std::move(frame));
-    note_held();
-    if (!writing_)
-      do_write();
+    char head[10];
+    layer.append(std::string_view(head, text_frame_header(frame->size(), head)), *frame);
   }
 
-  void note_held() { held_.store(queued_ + ws_.next_layer().held(), std::memory_order_relaxed); }
-
-  void do_write() {
-    writing_ = true;
-    ws_.text(true);
-    ws_.async_write(asio::buffer(*queue_.front()),
-                    beast::bind_front_handler(&ws_connection::on_write, this->shared_from_this()));
-  }
-
-  void on_write(beast::error_code ec, std::size_t) {
-    writing_ = false;
-    if (ec) {
-      queue_.clear();
-      return;
+  // RFC 6455 section 5.2: FIN and opcode 1 (text), no mask (server to client),
+  // then the payload length in 7, 7+16 or 7+64 bits.
+  static std::size_t text_frame_header(std::size_t n, char* out) {
+    out[0] = static_cast<char>(0x81);
+    if (n < 126) {
+      out[1] = static_cast<char>(n);
+      return 2;
     }
-    queued_ -= queue_.front()->size();
-    queue_.erase(queue_.begin());
-    note_held();
-    if (!queue_.empty())
-      return do_write();
-    if (close_code_ != 0 && !close_sent_)
-      send_close();
+    std::size_t bytes = n < 65536 ? 2 : 8;
+    out[1] = static_cast<char>(bytes == 2 ? 126 : 127);
+    for (std::size_t i = 0; i < bytes; ++i)
+      out[2 + i] = static_cast<char>((n >> (8 * (bytes - 1 - i))) & 0xff);
+    return 2 + bytes;
   }
 
   // Frames already queued go out first, then the close frame.
@@ -154,14 +146,7 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
     if (close_code_ != 0)
       return;
     close_code_ = code;
-    close_reason_ = reason;
-    if (!writing_)
-      send_close();
-  }
-
-  void send_close() {
-    close_sent_ = true;
-    websocket::close_reason cr(static_cast<websocket::close_code>(close_code_), close_reason_);
+    websocket::close_reason cr(static_cast<websocket::close_code>(code), reason);
     ws_.async_close(cr, [self = this->shared_from_this()](beast::error_code) {});
   }
 
@@ -170,19 +155,11 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
   std::string remote_;
   caf::actor session_;
   beast::flat_buffer buffer_;
-  // Frames waiting for Beast's write of the one before (it completes as soon
-  // as the layer below has copied it, so this stays short). A vector: an
-  // empty std::deque already holds over 500 bytes.
-  std::vector<api::shared_text> queue_;
-  std::size_t queued_ = 0;  // bytes in queue_
-  // Bytes not yet written, here and in the layer below; atomic so the admin
-  // view may read it.
+  // Bytes not yet written (in the layer below); atomic so the admin view may
+  // read it.
   std::atomic<std::size_t> held_{0};
   bool accepted_ = false;
-  bool writing_ = false;
   std::uint16_t close_code_ = 0;
-  std::string close_reason_;
-  bool close_sent_ = false;
 };
 
 }  // namespace confab::net
