@@ -52,7 +52,7 @@ else
     [idle5k]="--workload idle --connections 5000 --members 50 --duration 10"
     [idle10k]="--workload idle --connections 10000 --members 50 --duration 10"
     [idle19k]="--workload idle --connections 19000 --members 50 --duration 10"
-    [rooms]="--workload rooms --rooms 100 --members 50 --rate max --start-rate 200 --factor 1.4 $step"
+    [rooms]="--workload rooms --rooms 100 --members 50 --rate max --start-rate 200 --factor 1.4 ${step/--max-steps 12/--max-steps 16}"
     [dm]="--workload dm --pairs 1000 --rate max --start-rate 2000 --factor 1.4 $step"
     [bigroom]="--workload bigroom --members 5000 --rate max --start-rate 2 --factor 1.4 ${step/--max-steps 12/--max-steps 15}"
     [history]="--workload history --history-messages 100000 --history-clients 1000 --duration 10"

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Rough first figures for one node (not a test, not a benchmark: the Python
-client is likely the bottleneck; confab-bench will replace this).
+client is likely the bottleneck). Messages/s and memory per connection are
+measured properly by confab-bench (docs/PERFORMANCE.md); presence fan-out and
+file speed are still only here.
 
 1. messages/s through one room with two clients: A sends N messages with a
    window of outstanding acks, B counts the message events; both read all

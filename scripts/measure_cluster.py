@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Rough cluster figures on this machine (not a test; confab-bench will take
-them over). Starts its own nodes on 127.0.0.1 in a temporary directory.
+"""Rough cluster figures on this machine (not a test; confab-bench measures
+one node, docs/PERFORMANCE.md). Starts its own nodes on 127.0.0.1 in a
+temporary directory.
 
 1. fanout: node-to-node event copies per room message, for a room on node 1
    whose members are online on 1, 2 or 3 nodes (and with 30 members online on
