@@ -178,6 +178,22 @@ api::login_result issue_token(self_ptr self, const storage::stored_user& u) {
   return {tokens::sign(self->state.secret, c), c.expires_at, u.info};
 }
 
+// Stores a new user (its name checked and reserved by the caller), keeps it
+// here and tells the other nodes.
+caf::expected<storage::stored_user> create_user(self_ptr self, const std::string& username,
+                                                const std::string& display_name, const std::string& hash) {
+  storage::stored_user u;
+  u.info = {api::user_id{random_id("u_")}, username, display_name, "", ""};
+  u.password_hash = hash;
+  u.created_at = now_ms();
+  u.version = 1;
+  if (auto err = self->state.ctx->db->put_user(u, true))
+    return err;
+  self->state.remember(u);
+  replicate(self, u);
+  return u;
+}
+
 caf::result<api::user_info> do_register(self_ptr self, const std::string& username, const std::string& password,
                                         const std::string& display_name) {
   auto& st = self->state;
@@ -199,18 +215,11 @@ caf::result<api::user_info> do_register(self_ptr self, const std::string& userna
       .then(
           [=](const std::string& hash) mutable {
             self->state.pending_names.erase(username);
-            storage::stored_user u;
-            u.info = {api::user_id{random_id("u_")}, username, dn, "", ""};
-            u.password_hash = hash;
-            u.created_at = now_ms();
-            u.version = 1;
-            if (auto err = self->state.ctx->db->put_user(u, true)) {
-              rp.deliver(err);
-              return;
-            }
-            self->state.remember(u);
-            replicate(self, u);
-            rp.deliver(u.info);
+            auto u = create_user(self, username, dn, hash);
+            if (u)
+              rp.deliver(u->info);
+            else
+              rp.deliver(u.error());
           },
           [=](caf::error& err) mutable {
             self->state.pending_names.erase(username);
@@ -251,18 +260,12 @@ caf::result<std::vector<api::login_result>> do_register_many(self_ptr self, cons
             std::vector<api::login_result> out;
             out.reserve(usernames.size());
             for (auto& name : usernames) {
-              storage::stored_user u;
-              u.info = {api::user_id{random_id("u_")}, name, name, "", ""};
-              u.password_hash = hash;
-              u.created_at = now_ms();
-              u.version = 1;
-              if (auto err = self->state.ctx->db->put_user(u, true)) {
-                rp.deliver(err);
+              auto u = create_user(self, name, name, hash);
+              if (!u) {
+                rp.deliver(u.error());
                 return;
               }
-              self->state.remember(u);
-              replicate(self, u);
-              out.push_back(issue_token(self, u));
+              out.push_back(issue_token(self, *u));
             }
             rp.deliver(std::move(out));
           },
