@@ -60,7 +60,6 @@ namespace {
 
 using self_ptr = probed<session_state>*;
 constexpr auto request_timeout = std::chrono::seconds(10);
-constexpr std::int64_t request_timeout_ms = 10'000;
 
 // Fails the request with invalid_request when `error` is set.
 bool invalid(self_ptr self, const std::string& id, const std::string& error) {
@@ -150,30 +149,22 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
 
 void arm_send_tick(self_ptr self) {
   auto& st = self->state;
-  if (st.send_tick_armed || st.send_deadlines.empty())
+  if (st.send_tick_armed || st.sends_waiting.empty())
     return;
   st.send_tick_armed = true;
   self->delayed_send(self, std::chrono::seconds(5), api::tick_atom::value);
 }
 
-// Answers the sends whose room did not answer in time; forgets answered ones.
+// Answers the sends whose room did not answer in time.
 void check_sends(self_ptr self) {
   auto& st = self->state;
   st.send_tick_armed = false;
   auto now = now_ms();
-  std::size_t done = 0;
-  for (; done < st.send_deadlines.size(); ++done) {
-    auto [due, n] = st.send_deadlines[done];
-    auto it = st.sends_waiting.find(n);
-    if (it == st.sends_waiting.end())
-      continue;
-    if (due > now)
-      break;
-    auto id = std::move(it->second);
-    st.sends_waiting.erase(it);
+  for (auto it = st.sends_waiting.begin(); it != st.sends_waiting.end() && it->second.first <= now;) {
+    auto id = std::move(it->second.second);
+    it = st.sends_waiting.erase(it);
     st.reply_error(id, caf::make_error(caf::sec::request_timeout));
   }
-  st.send_deadlines.erase(st.send_deadlines.begin(), st.send_deadlines.begin() + static_cast<std::ptrdiff_t>(done));
   arm_send_tick(self);
 }
 
@@ -208,8 +199,7 @@ void do_send(self_ptr self, const std::string& id, const json& req) {
     auto room = r->room;
     auto& st = self->state;
     auto n = ++st.sends_made;
-    st.sends_waiting.emplace(n, id);
-    st.send_deadlines.emplace_back(now_ms() + request_timeout_ms, n);
+    st.sends_waiting.emplace(n, std::make_pair(now_ms() + std::chrono::milliseconds(request_timeout).count(), id));
     arm_send_tick(self);
     self->request(st.ctx->place->room(room), caf::infinite, api::send_atom::value, std::move(*r))
         .then(
