@@ -178,6 +178,18 @@ api::login_result issue_token(self_ptr self, const storage::stored_user& u) {
   return {tokens::sign(self->state.secret, c), c.expires_at, u.info};
 }
 
+// username_taken if the name is stored or being registered, the store's
+// error if it cannot tell, else none.
+caf::error name_taken(self_ptr self, const std::string& username) {
+  auto& st = self->state;
+  auto existing = st.ctx->db->user_id_of(username);
+  if (existing || st.pending_names.count(username) > 0)
+    return fail(errc::username_taken, "username is taken");
+  if (api::describe(existing.error()).code != errc::not_found)
+    return existing.error();
+  return caf::none;
+}
+
 // Stores a new user (its name checked and reserved by the caller), keeps it
 // here and tells the other nodes.
 caf::expected<storage::stored_user> create_user(self_ptr self, const std::string& username,
@@ -204,11 +216,8 @@ caf::result<api::user_info> do_register(self_ptr self, const std::string& userna
   auto dn = display_name.empty() ? username : display_name;
   if (wire::code_points(dn) > 64)
     return fail(errc::invalid_request, "display_name must have 1-64 characters");
-  auto existing = st.ctx->db->user_id_of(username);
-  if (existing || st.pending_names.count(username) > 0)
-    return fail(errc::username_taken, "username is taken");
-  if (api::describe(existing.error()).code != errc::not_found)
-    return existing.error();
+  if (auto err = name_taken(self, username))
+    return err;
   st.pending_names.insert(username);
   auto rp = self->make_response_promise<api::user_info>();
   self->request(st.hashers, caf::infinite, api::hash_atom::value, password)
@@ -241,11 +250,8 @@ caf::result<std::vector<api::login_result>> do_register_many(self_ptr self, cons
       return fail(errc::invalid_request, why);
     if (!seen.insert(name).second)
       return fail(errc::invalid_request, "usernames must differ");
-    auto existing = st.ctx->db->user_id_of(name);
-    if (existing || st.pending_names.count(name) > 0)
-      return fail(errc::username_taken, "username is taken");
-    if (api::describe(existing.error()).code != errc::not_found)
-      return existing.error();
+    if (auto err = name_taken(self, name))
+      return err;
   }
   st.pending_names.insert(seen.begin(), seen.end());
   auto rp = self->make_response_promise<std::vector<api::login_result>>();
