@@ -60,19 +60,15 @@ bool engine::open_all(const std::vector<std::pair<std::string, std::string>>& us
   auto start = now_ns();
   // Sockets first (TCP and WebSocket handshake), then logins, so that each
   // rate is measured on its own.
-  std::function<void()> feed = [&] { open_next(users); };
-  feed();
   bool ok = run_until(
       [&] {
-        feed();
+        open_next(users);
         return opened_ + failures_ >= users.size();
       },
       deadline_s);
   *connect_s = seconds_since(start);
-  if (!ok || failures_ > 0) {
-    why = failures_ ? first_failure_ : "connections not open in time";
+  if (!all_done(ok, "connections not open in time", why))
     return false;
-  }
   auto login_start = now_ns();
   std::size_t started = 0;
   ok = run_until(
@@ -83,39 +79,39 @@ bool engine::open_all(const std::vector<std::pair<std::string, std::string>>& us
       },
       deadline_s);
   *login_s = seconds_since(login_start);
-  if (!ok || failures_ > 0) {
-    why = failures_ ? first_failure_ : "logins not done in time";
-    return false;
-  }
-  return true;
+  return all_done(ok, "logins not done in time", why);
 }
 
 bool engine::join_all(const std::vector<std::string>& rooms, double deadline_s, double* join_s, std::string& why) {
   joined_ = 0;
-  std::size_t want = 0, started = 0;
-  for (std::size_t i = 0; i < conns_.size() && i < rooms.size(); ++i)
+  auto n = std::min(conns_.size(), rooms.size());
+  std::size_t want = 0, next = 0, sent = 0;
+  for (std::size_t i = 0; i < n; ++i)
     want += rooms[i].empty() ? 0 : 1;
   auto start = now_ns();
   bool ok = run_until(
       [&] {
-        while (started < conns_.size() && started < rooms.size() && started - joined_ < opt_.window + want) {
-          auto i = started++;
+        // At most `window` joins unanswered at a time.
+        while (next < n && sent - joined_ < opt_.window) {
+          auto i = next++;
           if (rooms[i].empty())
             continue;
           conns_[i]->rooms = {rooms[i]};
           proto_->join(*conns_[i], rooms[i]);
-          if (started - joined_ >= opt_.window)
-            break;
+          ++sent;
         }
         return joined_ + failures_ >= want;
       },
       deadline_s);
   *join_s = seconds_since(start);
-  if (!ok || failures_ > 0) {
-    why = failures_ ? first_failure_ : "joins not answered in time";
-    return false;
-  }
-  return true;
+  return all_done(ok, "joins not answered in time", why);
+}
+
+bool engine::all_done(bool in_time, const char* late, std::string& why) const {
+  if (in_time && failures_ == 0)
+    return true;
+  why = failures_ ? first_failure_ : late;
+  return false;
 }
 
 void engine::on_open(conn&) {
@@ -261,7 +257,6 @@ step_result engine::run_step(double rate, double seconds, double drain_s, bool d
 // ---- history ---------------------------------------------------------------
 
 void engine::history(conn& c, std::size_t messages) {
-  ++histories_;
   if (!step_)
     return;
   step_->latency_us.push_back((now_ns() - c.sent_ns) / 1000);
@@ -279,7 +274,6 @@ step_result engine::run_history(double seconds, int limit) {
   step_ = &r;
   history_limit_ = limit;
   history_loop_ = true;
-  histories_ = 0;
   auto server_cpu0 = process_cpu_s(opt_.server_pid);
   auto client_cpu0 = self_cpu_s();
   auto start = now_ns();

@@ -106,6 +106,8 @@ class engine : public conn_handler, public protocol_events {
   };
   void open_next(const std::vector<std::pair<std::string, std::string>>& users);
   void fail(std::string why);
+  // True when a phase ended in time with no failure; else sets `why`.
+  bool all_done(bool in_time, const char* late, std::string& why) const;
 
   engine_options opt_;
   asio::io_context io_{1};
@@ -115,7 +117,7 @@ class engine : public conn_handler, public protocol_events {
   // Per connection, sends awaiting their ack: (request id, message index).
   std::vector<std::deque<std::pair<std::uint64_t, std::uint32_t>>> pending_acks_;
   std::vector<message> messages_;
-  std::size_t opened_ = 0, open_started_ = 0, ready_ = 0, joined_ = 0, histories_ = 0;
+  std::size_t opened_ = 0, open_started_ = 0, ready_ = 0, joined_ = 0;
   std::uint64_t failures_ = 0;
   std::string first_failure_;
   step_result* step_ = nullptr;  // the step being measured, if any

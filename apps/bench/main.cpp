@@ -218,9 +218,8 @@ class runner {
     eo.server_pid = o.server_pid;
     eo.echo_counts = o.workload != "dm";
     xmpp_ = o.protocol == "xmpp";
-    auto domain = o.xmpp_domain, muc = o.muc_domain;
     engine_ = std::make_unique<engine>(eo, [&](protocol_events& ev) {
-      return xmpp_ ? make_xmpp_protocol(ev, domain, muc) : make_confab_protocol(ev);
+      return xmpp_ ? make_xmpp_protocol(ev, o.xmpp_domain) : make_confab_protocol(ev);
     });
     prefix_ = o.prefix.empty() ? (xmpp_ ? "u" : "b" + std::to_string(getpid()) + "_") : o.prefix;
   }

@@ -34,8 +34,7 @@ std::string base64(std::string_view in) {
 
 class xmpp_protocol : public protocol {
  public:
-  xmpp_protocol(protocol_events& events, std::string domain, std::string muc)
-      : events_(events), domain_(std::move(domain)), muc_(std::move(muc)) {}
+  xmpp_protocol(protocol_events& events, std::string domain) : events_(events), domain_(std::move(domain)) {}
 
   std::string path() const override { return "/ws"; }
   std::string subprotocol() const override { return "xmpp"; }
@@ -140,13 +139,12 @@ class xmpp_protocol : public protocol {
 
   protocol_events& events_;
   std::string domain_;
-  std::string muc_;
 };
 
 }  // namespace
 
-std::unique_ptr<protocol> make_xmpp_protocol(protocol_events& events, std::string domain, std::string muc_domain) {
-  return std::make_unique<xmpp_protocol>(events, std::move(domain), std::move(muc_domain));
+std::unique_ptr<protocol> make_xmpp_protocol(protocol_events& events, std::string domain) {
+  return std::make_unique<xmpp_protocol>(events, std::move(domain));
 }
 
 }  // namespace confab::bench

@@ -45,6 +45,6 @@ class protocol {
 };
 
 std::unique_ptr<protocol> make_confab_protocol(protocol_events& events);
-std::unique_ptr<protocol> make_xmpp_protocol(protocol_events& events, std::string domain, std::string muc_domain);
+std::unique_ptr<protocol> make_xmpp_protocol(protocol_events& events, std::string domain);
 
 }  // namespace confab::bench
