@@ -434,7 +434,9 @@ class runner {
                                   [](const conn&) { return 1u; });
     out["filled"] = fill.got;
     if (fill.lost() > 0)
-      throw std::runtime_error("filling the history room lost " + std::to_string(fill.lost()) + " messages");
+      throw std::runtime_error("filling the history room lost " + std::to_string(fill.lost()) + " messages (" +
+                               std::to_string(fill.errors) + " refused, first: " + engine_->first_failure() +
+                               "); a server with the default per-session rate limit needs a higher --rate-per-s");
     conns.insert(conns.end(), readers.begin(), readers.end());
     std::vector<std::string> per_conn(conns.size(), ids[0]);
     per_conn[0].clear();
