@@ -27,8 +27,8 @@ class json_formatter : public spdlog::formatter {
     auto n = std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     std::snprintf(ts + n, sizeof(ts) - n, ".%03dZ", static_cast<int>(ms));
     // The names --log-level takes ("warn", not spdlog's "warning").
-    auto level =
-        std::string(spdlog::level::to_string_view(msg.level).data(), spdlog::level::to_string_view(msg.level).size());
+    auto name = spdlog::level::to_string_view(msg.level);
+    auto level = std::string(name.data(), name.size());
     if (level == "warning")
       level = "warn";
     nlohmann::json line{{"ts", ts},

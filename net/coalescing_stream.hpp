@@ -74,14 +74,13 @@ class coalescing_stream {
   }
 
   // Appends bytes that must stay whole (a complete WebSocket frame) as if
-  // written, without a write operation; false once the stream has failed.
-  bool append(std::string_view head, std::string_view body) {
+  // written, without a write operation; dropped once the stream has failed.
+  void append(std::string_view head, std::string_view body) {
     if (failed_)
-      return false;
+      return;
     pending_.append(head).append(body);
     note_held();
     schedule_flush();
-    return true;
   }
 
   // Drops what is not yet on the wire. Only whole frames are ever pending, so
