@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -1298,6 +1299,30 @@ class ClusterCase(ConfabTestCase):
                 return msgs
             after = page["messages"][-1]["seq"]
         raise AssertionError("history paging bound reached")
+
+
+class TlsServerCase(ConfabTestCase):
+    """A test class whose one server speaks TLS with a fresh self-signed
+    certificate: cls.cert, cls.key, cls.ctx (a client context that trusts it)
+    and cls.server, started with tls_args before the TLS flags."""
+    start_server = False
+    tls_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.mkdtemp(prefix="confab-it-tls-")
+        cls.cert, cls.key = make_cert(cls.tmp)
+        cls.ctx = ssl.create_default_context(cafile=cls.cert)
+        cls.server = Server(list(cls.tls_args) + ["--tls-cert", cls.cert, "--tls-key", cls.key],
+                            ssl_context=cls.ctx).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
 
 def make_cert(directory):

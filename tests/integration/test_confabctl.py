@@ -12,16 +12,13 @@ into the same bin dir)."""
 import json
 import os
 import re
-import shutil
-import ssl
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import HOST, Cluster, ConfabTestCase, Server, clean_env, free_port, main, make_cert, poll  # noqa: E402
+from harness import HOST, Cluster, ConfabTestCase, TlsServerCase, clean_env, free_port, main, poll  # noqa: E402
 
 CONFABCTL = os.environ.get("CONFABCTL") or os.path.join(os.path.dirname(harness.CONFABD), "confabctl")
 TOKEN = "ctl-test-admin-token-0123456789"
@@ -278,23 +275,8 @@ class UsersAndKickTest(CtlCase):
         self.assertEqual(out, "")
 
 
-class HttpsTest(CtlCase):
-    start_server = False
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.tmp = tempfile.mkdtemp(prefix="confab-it-ctl-tls-")
-        cls.cert, cls.key = make_cert(cls.tmp)
-        cls.server = Server(["--admin-token", TOKEN, "--tls-cert", cls.cert, "--tls-key", cls.key],
-                            ssl_context=ssl.create_default_context(cafile=cls.cert)).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+class HttpsTest(CtlCase, TlsServerCase):
+    tls_args = ("--admin-token", TOKEN)
 
     def https(self):
         return "https://%s:%d" % (HOST, self.server.port)

@@ -11,26 +11,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ConfabTestCase, Server, http_request, main, make_cert, raw_http, run_confabd  # noqa: E402
+from harness import TlsServerCase, http_request, main, make_cert, raw_http, run_confabd  # noqa: E402
 
 
-class TlsTest(ConfabTestCase):
-    start_server = False
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.tmp = tempfile.mkdtemp(prefix="confab-it-tls-")
-        cls.cert, cls.key = make_cert(cls.tmp)
-        cls.ctx = ssl.create_default_context(cafile=cls.cert)
-        cls.server = Server(["--tls-cert", cls.cert, "--tls-key", cls.key], ssl_context=cls.ctx).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+class TlsTest(TlsServerCase):
 
     def test_https_healthz(self):
         self.assert_healthy()
