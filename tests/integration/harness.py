@@ -627,12 +627,16 @@ class WSClient:
     def expect_close(self, timeout=5.0):
         """Read (and keep) frames until the server closes; returns the close code
         (None when the TCP connection dropped without a close frame)."""
+        return self.expect_close_reason(timeout)[0]
+
+    def expect_close_reason(self, timeout=5.0):
+        """expect_close(), returning (code, reason bytes)."""
         deadline = time.monotonic() + timeout
         for _ in range(1000000):
             try:
                 self._recv_msg(deadline)
             except Closed as c:
-                return c.code
+                return c.code, c.reason
             except TimeoutError:
                 raise AssertionError("socket not closed within %ss; frames: %s"
                                      % (timeout, _short(self.frames[-10:])))
@@ -1304,25 +1308,19 @@ class ClusterCase(ConfabTestCase):
 class TlsServerCase(ConfabTestCase):
     """A test class whose one server speaks TLS with a fresh self-signed
     certificate: cls.cert, cls.key, cls.ctx (a client context that trusts it)
-    and cls.server, started with tls_args before the TLS flags."""
+    and cls.server, started with server_args (and server_env) plus the TLS
+    flags."""
     start_server = False
-    tls_args = ()
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.tmp = tempfile.mkdtemp(prefix="confab-it-tls-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         cls.cert, cls.key = make_cert(cls.tmp)
         cls.ctx = ssl.create_default_context(cafile=cls.cert)
-        cls.server = Server(list(cls.tls_args) + ["--tls-cert", cls.cert, "--tls-key", cls.key],
-                            ssl_context=cls.ctx).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.server = Server(list(cls.server_args) + ["--tls-cert", cls.cert, "--tls-key", cls.key],
+                            env=cls.server_env, ssl_context=cls.ctx).start()
 
 
 def make_cert(directory):

@@ -14,14 +14,13 @@ import os
 import re
 import sys
 import threading
-import time
 import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import HOST, Closed, Cluster, ConfabTestCase, main, now_ms, poll, unique  # noqa: E402
+from harness import HOST, Cluster, ConfabTestCase, main, now_ms, poll, unique  # noqa: E402
 
 TOKEN = "admin-test-token-" + uuid.uuid4().hex
 EVENT_S = 10.0           # something the server does by itself (presence, close, cleanup)
@@ -66,21 +65,6 @@ def wait_value(get, pred, what, timeout=EVENT_S):
     except AssertionError as e:
         raise AssertionError("%s; last value: %r" % (e, last[0] if last else None))
     return last[0]
-
-
-def close_with_reason(ws, timeout=EVENT_S):
-    """Read until the server closes: (code, reason bytes)."""
-    deadline = time.monotonic() + timeout
-    for _ in range(100000):
-        try:
-            ws._recv_msg(deadline)
-        except Closed as c:
-            return c.code, c.reason
-        except TimeoutError:
-            raise AssertionError("socket not closed within %ss" % timeout)
-        except AssertionError:
-            continue      # a frame that is not JSON: keep reading for the close
-    raise AssertionError("close loop bound reached")
 
 
 class AdminCase(ConfabTestCase):
@@ -816,7 +800,7 @@ class KickTest(AdminCase):
         st, _, body = self.kick(sid)
         self.assertEqual(st, 204, body)
         self.assertIsNone(body, "204 with a body")
-        code, reason = close_with_reason(ws)
+        code, reason = ws.expect_close_reason(EVENT_S)
         self.assertEqual(code, 4003, reason)
         self.assertEqual(reason, b"kicked")
         # only that session: the user's other one goes on

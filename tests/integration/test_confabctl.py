@@ -276,7 +276,6 @@ class UsersAndKickTest(CtlCase):
 
 
 class HttpsTest(CtlCase, TlsServerCase):
-    tls_args = ("--admin-token", TOKEN)
 
     def https(self):
         return "https://%s:%d" % (HOST, self.server.port)

@@ -4,7 +4,6 @@
 import os
 import shutil
 import ssl
-import subprocess
 import sys
 import tempfile
 import unittest
