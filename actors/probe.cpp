@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "actors/api/errors.hpp"
 #include "actors/context.hpp"
 
 namespace confab::actors {
@@ -87,6 +88,9 @@ actor_probe& probed_actor::probe_as(const std::shared_ptr<actor_index>& index, s
   probe_->addr = address();
   index->add(probe_);
   attach_functor([index, p = probe_.get()] { index->remove(p); });
+  // Every listed actor may be reached from other nodes: what it does not
+  // understand is counted and dropped, never printed message by message.
+  set_default_handler(api::drop_unexpected);
   return *probe_;
 }
 

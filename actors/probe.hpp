@@ -78,7 +78,8 @@ class probed_actor : public caf::event_based_actor {
   explicit probed_actor(caf::actor_config& cfg);
   void enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host) override;
   caf::invoke_message_result consume(caf::mailbox_element& x) override;
-  // Lists this actor in `index` until it ends.
+  // Lists this actor in `index` until it ends; from then on, a message no
+  // handler matches is counted and dropped (api::drop_unexpected).
   actor_probe& probe_as(const std::shared_ptr<actor_index>& index, std::string kind, std::string id);
   [[nodiscard]] actor_probe& probe() { return *probe_; }
 

@@ -28,7 +28,11 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("bind", po::value(&o.bind)->default_value(o.bind), "address to listen on")
     ("data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "RocksDB and files of this node")
     ("node-id", po::value(&o.node_id), "stable name of this node")
-    ("cluster-port", po::value(&o.cluster_port)->default_value(0), "node-to-node port")
+    ("cluster-port", po::value(&o.cluster_port)->default_value(0), "node-to-node port (mutual TLS)")
+    ("cluster-bind", po::value(&o.cluster_bind)->default_value(o.cluster_bind), "address the cluster port listens on")
+    ("cluster-ca", po::value(&o.cluster_ca), "PEM cluster CA (default <data-dir>/cluster/ca.pem)")
+    ("cluster-cert", po::value(&o.cluster_cert), "PEM certificate of this node (default <data-dir>/cluster/node.pem)")
+    ("cluster-key", po::value(&o.cluster_key), "PEM key of this node (default <data-dir>/cluster/node.key)")
     ("seeds", po::value(&seeds), "comma-separated host:port of nodes to join")
     ("replication", po::value(&o.replication)->default_value(1), "copies of each room's history")
     ("admin-token", po::value(&o.admin_token), "bearer token for the admin API")
@@ -112,6 +116,10 @@ parse_result parse(int argc, const char* const* argv) {
     return parse_error{"--user-quota: not a size: " + user_quota};
   if (o.secret_file.empty())
     o.secret_file = o.data_dir + "/secret";
+  for (auto [file, name] : {std::pair{&o.cluster_ca, "ca.pem"}, std::pair{&o.cluster_cert, "node.pem"},
+                            std::pair{&o.cluster_key, "node.key"}})
+    if (file->empty())
+      *file = o.data_dir + "/cluster/" + name;
   if (auto err = validate(o); !err.empty())
     return parse_error{err};
   return o;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/admin_client.hpp"
+#include "cluster/certs.hpp"
 
 namespace po = boost::program_options;
 using json = nlohmann::json;
@@ -36,7 +38,12 @@ constexpr std::string_view commands_help =
     "  room ID                    one room: owner, members, last_seq\n"
     "  user NAME                  one user: presence and open sessions\n"
     "  kick SESSION               close a session's socket (code 4003)\n"
-    "  drain NODE                 hand a node's rooms to the others and stop it\n";
+    "  drain NODE                 hand a node's rooms to the others and stop it\n"
+    "  cert ca --dir DIR [--days N]\n"
+    "                             make a cluster CA: DIR/ca.pem and DIR/ca.key (mode 0600)\n"
+    "  cert node --dir DIR --node-id ID [--host H]... [--days N]\n"
+    "                             make DIR/ID.pem and DIR/ID.key signed by DIR's CA\n"
+    "                             (no --url or --token needed for cert)\n";
 
 struct usage_error {
   std::string message;
@@ -335,6 +342,47 @@ struct command {
   return cmd;
 }
 
+// `cert ca` and `cert node`: files on this machine, no node involved.
+[[nodiscard]] int run_cert(const std::vector<std::string>& words) {
+  if (words.size() < 2 || (words[1] != "ca" && words[1] != "node"))
+    throw usage_error{"cert needs ca or node"};
+  std::string dir, node_id;
+  std::vector<std::string> hosts;
+  int days = 0;
+  po::options_description d;
+  // clang-format off
+  d.add_options()
+    ("dir", po::value(&dir), "")
+    ("days", po::value(&days), "")
+    ("node-id", po::value(&node_id), "")
+    ("host", po::value(&hosts), "");
+  // clang-format on
+  po::variables_map vm;
+  po::store(po::command_line_parser(std::vector<std::string>(words.begin() + 2, words.end())).options(d).run(), vm);
+  po::notify(vm);
+  if (dir.empty())
+    throw usage_error{"cert " + words[1] + " needs --dir"};
+  bool ca = words[1] == "ca";
+  if (ca && (vm.count("node-id") != 0U || vm.count("host") != 0U))
+    throw usage_error{"cert ca takes --dir and --days only"};
+  if (!ca && node_id.empty())
+    throw usage_error{"cert node needs --node-id"};
+  if (days == 0)
+    days = ca ? 3650 : 1825;  // ten years for the CA, five for a node
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  auto err = ca ? confab::cluster::make_ca(dir, days) : confab::cluster::make_node_cert(dir, node_id, hosts, days);
+  if (!err.empty()) {
+    std::cerr << "confabctl: " << err << '\n';
+    return 1;
+  }
+  if (ca)
+    std::cout << "made " << dir << "/ca.pem and " << dir << "/ca.key (keep ca.key off the nodes)\n";
+  else
+    std::cout << "made " << dir << "/" << node_id << ".pem and " << dir << "/" << node_id << ".key\n";
+  return 0;
+}
+
 void print_usage(std::ostream& os, const po::options_description& global) {
   os << "usage: confabctl [options] <command> [args]\n\n" << commands_help << '\n' << global;
 }
@@ -375,6 +423,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     auto words = po::collect_unrecognized(parsed.options, po::include_positional);
+    if (!words.empty() && words.front() == "cert")
+      return run_cert(words);
     auto cmd = parse_command(words);
 
     if (url_text.empty())

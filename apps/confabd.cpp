@@ -13,12 +13,14 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 
 #include "actors/api/errors.hpp"
 #include "apps/cli.hpp"
 #include "apps/logging.hpp"
 #include "apps/node.hpp"
 #include "apps/types.hpp"
+#include "cluster/certs.hpp"
 
 namespace {
 
@@ -41,6 +43,19 @@ void raise_open_files_limit() {
 int serve(const confab::config::options& opts, const sigset_t& stop_signals) {
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
+  if (opts.cluster_port != 0) {
+    // Node links are mutual TLS, never anything less: caf_openssl requires a
+    // peer certificate from the CA once all three files are set, falls back
+    // to anonymous ciphers without them, and throws from inside its
+    // multiplexer if one cannot be loaded. So each is checked here first.
+    auto err = confab::cluster::check_tls_files({opts.cluster_ca, opts.cluster_cert, opts.cluster_key});
+    if (!err.empty())
+      return fail_start(err);
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_cafile = opts.cluster_ca;
+    cfg.openssl_certificate = opts.cluster_cert;
+    cfg.openssl_key = opts.cluster_key;
+  }
   confab::apps::add_message_types(cfg);
   // Links check each other every second and drop after 10 s of silence; the
   // node actors' own heartbeats mark a silent member down after 5 s.

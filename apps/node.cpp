@@ -16,6 +16,8 @@
 #include <caf/actor_registry.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -32,6 +34,7 @@
 #include "actors/session.hpp"
 #include "actors/static_files.hpp"
 #include "actors/upload.hpp"
+#include "cluster/gate.hpp"
 #include "cluster/node_actor.hpp"
 #include "net/server.hpp"
 #include "net/webhook.hpp"
@@ -173,7 +176,7 @@ class node_impl : public node {
           spdlog::error("the {} of this node ended: {}", label, caf::to_string(reason));
       });
     // Placement is complete before the port opens, so before any traffic.
-    auto host = advertised_host(o.bind);
+    auto host = advertised_host(o.cluster_bind);
     cluster::member_card me;
     me.id = ctx->node_id;
     me.address = host + ":" + std::to_string(o.cluster_port);
@@ -209,7 +212,7 @@ class node_impl : public node {
     server_ = std::move(*srv);
     if (ctx->web->find("admin/index.html") == nullptr)
       spdlog::warn("no admin console in {} (--web-dir): /admin answers 404", o.web_dir);
-    return join(o, ctx, *secret, host);
+    return join(o, ctx, *secret, advertised_host(o.bind));
   }
 
   const std::string& id() const override { return id_; }
@@ -218,8 +221,10 @@ class node_impl : public node {
   const std::string& admin_token() const override { return admin_token_; }
 
   void stop() override {
-    if (node_ && cluster_port_ != 0) [[maybe_unused]]
-      auto ignored = sys_.middleman().unpublish(node_, cluster_port_);
+    // No new node links from here on (caf::openssl::unpublish does not
+    // compile in 0.17.6: its middleman actor takes the message directly).
+    if (gate_ && cluster_port_ != 0)
+      caf::anon_send(sys_.openssl_manager().actor_handle(), caf::unpublish_atom::value, gate_.address(), cluster_port_);
     if (!server_) {
       stop_actors();
       return;
@@ -237,7 +242,8 @@ class node_impl : public node {
 
  private:
   void stop_actors() {
-    for (auto* a : {&node_, &frontend_, &readers_, &rooms_, &presence_, &pusher_, &thumbnailer_, &accounts_, &hub_})
+    for (auto* a :
+         {&gate_, &node_, &frontend_, &readers_, &rooms_, &presence_, &pusher_, &thumbnailer_, &accounts_, &hub_})
       if (*a) {
         caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
         *a = nullptr;
@@ -250,19 +256,23 @@ class node_impl : public node {
   // Spawns the node actor, publishes it on the cluster port and waits until
   // it has joined through a seed (or found none).
   caf::error join(const config::options& o, const std::shared_ptr<actors::node_context>& ctx, const std::string& secret,
-                  const std::string& host) {
+                  const std::string& http_host) {
     cluster::node_config nc;
     nc.secret = secret;
     nc.seeds = o.cluster_port != 0 ? o.seeds : std::vector<std::string>{};
     nc.place = ctx->place;
-    nc.http = host + ":" + std::to_string(server_->port());
+    nc.http = http_host + ":" + std::to_string(server_->port());
+    if (o.cluster_port != 0)
+      nc.connector = sys_.openssl_manager().actor_handle();
     nc.listeners = {rooms_, presence_, hub_};
     // A drain ends like SIGTERM: sockets closed with 4000, a clean exit.
     nc.on_drained = [] { ::kill(::getpid(), SIGTERM); };
     node_ = sys_.spawn(cluster::node_actor, std::move(nc));
     ctx->node = node_;
     if (o.cluster_port != 0) {
-      auto port = sys_.middleman().publish(node_, o.cluster_port, o.bind.c_str(), true);
+      // Peers reach only the gate, and only over mutual TLS.
+      gate_ = sys_.spawn(cluster::gate_actor, secret, id_, node_);
+      auto port = caf::openssl::publish(gate_, o.cluster_port, o.cluster_bind.c_str(), true);
       if (!port) {
         stop();
         return fail(errc::invalid_request, "cannot listen on cluster port " + std::to_string(o.cluster_port) + ": " +
@@ -280,7 +290,7 @@ class node_impl : public node {
   }
 
   std::uint16_t cluster_port_ = 0;
-  caf::actor node_;
+  caf::actor node_, gate_;
   caf::actor hub_, accounts_, rooms_, readers_, frontend_, presence_, pusher_, thumbnailer_;
   std::unique_ptr<net::server> server_;
 };

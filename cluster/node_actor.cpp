@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
@@ -14,7 +11,8 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
-#include "actors/api/hex.hpp"
+#include "actors/api/metrics.hpp"
+#include "cluster/gate.hpp"
 
 namespace confab::cluster {
 
@@ -23,19 +21,11 @@ namespace {
 using self_ptr = caf::stateful_actor<node_state>*;
 constexpr auto link_timeout = std::chrono::seconds(3);
 constexpr auto sync_timeout = std::chrono::seconds(60);
-constexpr std::size_t max_nonces = 64;
 constexpr std::int64_t retry_every_ms = 2000;
 
 std::int64_t now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string random_nonce() {
-  unsigned char buf[16];
-  if (RAND_bytes(buf, sizeof(buf)) != 1)
-    throw std::runtime_error("RAND_bytes failed");
-  return api::to_hex(buf, sizeof(buf));
 }
 
 void publish_view(self_ptr self) {
@@ -95,22 +85,30 @@ void link_failed(self_ptr self, const std::string& address, bool seed, const std
   }
 }
 
-// Proves our secret to the node actor `peer` and checks its proof of the same.
-void handshake(self_ptr self, const caf::actor& peer, const std::string& address, bool seed) {
-  self->request(peer, link_timeout, api::challenge_atom::value)
+// Through the gate `gate` of the node at `address` (see gate.hpp): first
+// that node proves the cluster secret, then this one; only then are cards
+// (actor handles) and member lists exchanged.
+void handshake(self_ptr self, const caf::actor& gate, const std::string& address, bool seed) {
+  auto mine = random_nonce();
+  self->request(gate, link_timeout, api::challenge_atom::value, mine)
       .then(
-          [=](const std::string& nonce) {
+          [=](const std::string& their_id, const std::string& their_nonce, const std::string& their_proof) {
             auto& st = self->state;
-            auto mine = random_nonce();
-            auto proof = link_proof(st.cfg.secret, "join", nonce, st.members.self().id);
-            self->request(peer, link_timeout, api::hello_atom::value, st.members.self(), nonce, proof, mine)
+            if (!proof_holds(their_proof, st.cfg.secret, "welcome", mine, their_id)) {
+              spdlog::error(
+                  "node at {} holds another cluster secret: this node's --secret-file differs from "
+                  "the cluster's, so it does not join through it",
+                  address);
+              return link_failed(self, address, seed, "wrong secret");
+            }
+            auto proof = link_proof(st.cfg.secret, "join", their_nonce, st.members.self().id);
+            self->request(gate, link_timeout, api::hello_atom::value, st.members.self(), their_nonce, proof)
                 .then(
-                    [=](const member_card& card, const std::string& their_proof,
-                        const std::vector<std::string>& others) {
+                    [=](const member_card& card, const std::vector<std::string>& others) {
                       auto& st = self->state;
-                      if (their_proof != link_proof(st.cfg.secret, "welcome", mine, card.id) || card.node != peer) {
-                        spdlog::warn("refused node at {}: it does not prove the cluster secret", address);
-                        return link_failed(self, address, seed, "wrong secret");
+                      if (card.id != their_id || !card.node) {
+                        spdlog::warn("refused node at {}: its card does not match its gate", address);
+                        return link_failed(self, address, seed, "card mismatch");
                       }
                       st.connecting.erase(std::remove(st.connecting.begin(), st.connecting.end(), address),
                                           st.connecting.end());
@@ -128,8 +126,7 @@ void handshake(self_ptr self, const caf::actor& peer, const std::string& address
                         connect(self, a, false);
                     },
                     [=](caf::error& err) {
-                      spdlog::warn("node at {} refused us (wrong cluster secret?): {}", address,
-                                   api::describe(err).message);
+                      spdlog::error("node at {} refused this node: {}", address, api::describe(err).message);
                       link_failed(self, address, seed, "refused");
                     });
           },
@@ -153,16 +150,42 @@ void connect(self_ptr self, const std::string& address, bool seed) {
   if (port <= 0 || port > 65535)
     return link_failed(self, address, seed, "bad address");
   st.connecting.push_back(address);
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = st.cfg.connector ? st.cfg.connector : self->system().middleman().actor_handle();
   self->request(mm, link_timeout, caf::connect_atom::value, host, static_cast<std::uint16_t>(port))
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
-            auto peer = caf::actor_cast<caf::actor>(ptr);
-            if (!peer)
-              return link_failed(self, address, seed, "no node actor published there");
-            handshake(self, peer, address, seed);
+            auto gate = caf::actor_cast<caf::actor>(ptr);
+            if (!gate)
+              return link_failed(self, address, seed, "no gate published there");
+            handshake(self, gate, address, seed);
           },
-          [=](caf::error& err) { link_failed(self, address, seed, caf::to_string(err)); });
+          [=](caf::error& err) {
+            // A TLS handshake either side refused ends as a disconnect; the
+            // refusing side logs why (tls_audit.cpp).
+            auto why = err == caf::sec::disconnect_during_handshake
+                           ? "the TLS handshake failed (certificates of another cluster CA?): " + caf::to_string(err)
+                           : caf::to_string(err);
+            link_failed(self, address, seed, why);
+          });
+}
+
+// The sender is an actor of this node (the admin API, the gate), not a peer.
+bool from_here(self_ptr self) {
+  auto sender = self->current_sender();
+  return sender && sender->node() == self->node();
+}
+
+// The sender is the node actor of the live member `id`.
+bool from_member(self_ptr self, const std::string& id) {
+  auto* m = self->state.members.find(id);
+  return m != nullptr && m->status != "down" &&
+         m->card.node.address() == caf::actor_cast<caf::actor_addr>(self->current_sender());
+}
+
+// Counted like a message no handler matched.
+void ignored(const char* what) {
+  api::node_metrics().unexpected_messages.fetch_add(1, std::memory_order_relaxed);
+  spdlog::debug("node actor: ignored {} from an actor that may not send it", what);
 }
 
 bool is_member(self_ptr self) {
@@ -277,16 +300,6 @@ caf::result<void> start_drain(self_ptr self) {
 
 }  // namespace
 
-std::string link_proof(const std::string& secret, const std::string& role, const std::string& nonce,
-                       const std::string& id) {
-  auto text = role + "\n" + nonce + "\n" + id;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &len);
-  return api::to_hex(mac, len);
-}
-
 caf::behavior node_actor(self_ptr self, node_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
@@ -296,6 +309,7 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
   st.members = membership(me);
   st.cfg.place->set_members(st.members.live(), {});
   st.seeds_pending = st.cfg.seeds.size();
+  self->set_default_handler(api::drop_unexpected);
   self->set_error_handler(
       [](caf::error& err) { spdlog::warn("node actor: dropped an error nobody asked for: {}", caf::to_string(err)); });
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -309,37 +323,27 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
   start_done(self);
   self->send(self, api::tick_atom::value);
   return {
-      // The first step of a join: a fresh nonce the joiner must sign.
-      [=](api::challenge_atom) {
-        auto& nonces = self->state.nonces;
-        nonces.push_back(random_nonce());
-        if (nonces.size() > max_nonces)
-          nonces.erase(nonces.begin());
-        return nonces.back();
-      },
-      [=](api::hello_atom, const member_card& card, const std::string& nonce, const std::string& proof,
-          const std::string& their_nonce) -> caf::result<member_card, std::string, std::vector<std::string>> {
-        auto& st = self->state;
-        auto it = std::find(st.nonces.begin(), st.nonces.end(), nonce);
-        bool fresh = it != st.nonces.end();
-        if (fresh)
-          st.nonces.erase(it);
-        auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        if (!fresh || proof != link_proof(st.cfg.secret, "join", nonce, card.id) || !card.node ||
-            card.node.address() != sender) {
-          spdlog::warn("refused node {} from {}: it does not prove the cluster secret", card.id, card.address);
+      // A joiner the gate checked (only the gate, an actor of this node, may
+      // admit): this node's card and the addresses of the other members.
+      [=](api::admit_atom, const member_card& card) -> caf::result<member_card, std::vector<std::string>> {
+        if (!from_here(self)) {
+          ignored("admit");
           return api::fail(api::errc::forbidden, "not admitted");
         }
         admitted(self, card);
-        return {st.members.self(), link_proof(st.cfg.secret, "welcome", their_nonce, st.members.self().id),
-                st.members.live_addresses(card.id)};
+        return {self->state.members.self(), self->state.members.live_addresses(card.id)};
       },
       [=](api::ping_atom) -> caf::result<bool> {
         if (!is_member(self))
           return api::fail(api::errc::forbidden, "not admitted");
         return true;
       },
-      [=](api::tick_atom) { tick(self); },
+      // Only this actor's own timer ticks: each tick starts the next one.
+      [=](api::tick_atom) {
+        if (self->current_sender() != self->ctrl())
+          return ignored("tick");
+        tick(self);
+      },
       // Answered once the seeds were tried (and the accounts copied).
       [=](api::wait_atom) {
         auto rp = self->make_response_promise();
@@ -356,9 +360,12 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
       // An admin drains `id` (from this node's admin API, or relayed by a member).
       [=](api::drain_atom, const std::string& id) -> caf::result<void> {
         auto& st = self->state;
-        auto sender = self->current_sender();
-        if (!(sender && sender->node() == self->node()) && !is_member(self))
+        // This node drains when its own admin API says so, or a member's
+        // node actor relays its admin API; another node only from here.
+        if (!from_here(self) && !(is_member(self) && id == st.members.self().id)) {
+          ignored("drain");
           return api::fail(api::errc::forbidden, "not admitted");
+        }
         if (id == st.members.self().id)
           return start_drain(self);
         auto* m = st.members.find(id);
@@ -372,9 +379,11 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
             .then([rp]() mutable { rp.deliver(caf::unit); }, [rp](caf::error& err) mutable { rp.deliver(err); });
         return rp;
       },
-      // A member drains: it owns nothing from now on.
+      // A member drains (it says so itself): it owns nothing from now on.
       [=](api::leave_atom, const std::string& id) {
-        if (is_member(self) && self->state.members.leave(id)) {
+        if (!from_member(self, id))
+          return ignored("leave");
+        if (self->state.members.leave(id)) {
           spdlog::info("node {} is draining", id);
           publish_view(self);
         }

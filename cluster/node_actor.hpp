@@ -1,20 +1,23 @@
 #pragma once
 
-// Node actor: one per node, published on the cluster port. It admits other
-// nodes only after both sides prove they hold the cluster secret (HMAC over a
-// fresh nonce of the other side), learns the member list from the first node
-// it joins and connects to each member itself, so every pair of live nodes
-// has its own authenticated link. It detects failures by monitors (a link
-// that drops) and heartbeats (a node that stops answering: suspect after
-// 2 missed beats, down after 5 s), and publishes each membership change to
-// placement, then tells the node's actors (`view`).
+// Node actor: one per node. Its handle reaches another node only through
+// the node's gate (gate.hpp), after both sides proved the cluster secret over
+// a link that mutual TLS already admitted; it learns the member list from the
+// first node it joins and connects to each member itself, so every pair of
+// live nodes has its own authenticated link. It detects failures by monitors
+// (a link that drops) and heartbeats (a node that stops answering: suspect
+// after 2 missed beats, down after 5 s), and publishes each membership change
+// to placement, then tells the node's actors (`view`).
 //
 // A drain (admin API) makes a node leave: it tells every member it is
 // leaving, so that no node, itself included, counts it as the owner of any
 // id; its room manager hands every room it holds to the new owners; then the
 // node stops. Members drop a leaving node from the list when its link ends.
+// Only this node's admin API (or a member's, relayed by that member's node
+// actor) drains it, only a member says that it itself leaves, and only the
+// actor's own timer ticks; anything else is dropped and counted.
 //
-// Runs on the CAF scheduler; talks to other nodes through the middleman.
+// Runs on the CAF scheduler; talks to other nodes through `connector`.
 
 #include <chrono>
 #include <functional>
@@ -22,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/io/middleman_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/api/messages.hpp"
@@ -32,6 +36,9 @@ namespace confab::cluster {
 
 struct node_config {
   std::string secret;
+  // Connects to other nodes' cluster ports: caf_openssl's middleman actor
+  // (mutual TLS). Null: CAF's plain middleman, for in-process tests only.
+  caf::io::middleman_actor connector;
   std::vector<std::string> seeds;  // host:port
   std::shared_ptr<placement> place;
   std::string http;  // host:port of this node's HTTP port
@@ -51,8 +58,6 @@ struct node_state {
 
   node_config cfg;
   membership members;
-  // Nonces handed out to nodes that asked to join, oldest first (bounded).
-  std::vector<std::string> nonces;
   // Addresses being connected to right now.
   std::vector<std::string> connecting;
   // Callers of `wait`, answered when the first round of seeds is done.
@@ -63,9 +68,5 @@ struct node_state {
 };
 
 caf::behavior node_actor(caf::stateful_actor<node_state>* self, node_config cfg);
-
-// HMAC-SHA256 of `role`, `nonce` and `id` under `secret`, as hex.
-[[nodiscard]] std::string link_proof(const std::string& secret, const std::string& role, const std::string& nonce,
-                                     const std::string& id);
 
 }  // namespace confab::cluster

@@ -58,6 +58,8 @@ std::string validate(options& o) {
     return "replication is not supported yet (--replication)";
   if (!o.seeds.empty() && o.cluster_port == 0)
     return "--seeds needs --cluster-port";
+  if (o.cluster_bind.empty())
+    return "--cluster-bind must not be empty";
   for (auto& seed : o.seeds) {
     auto colon = seed.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == seed.size() ||

@@ -40,6 +40,11 @@ struct options {
   std::string data_dir = "./data";
   std::string node_id;  // empty: derived from host and ports
   std::uint16_t cluster_port = 0;
+  std::string cluster_bind = "127.0.0.1";
+  // PEM files of mutual TLS between nodes; empty: <data_dir>/cluster/...
+  std::string cluster_ca;
+  std::string cluster_cert;
+  std::string cluster_key;
   std::vector<std::string> seeds;
   unsigned replication = 1;
   std::string admin_token;  // empty: generated at start

@@ -9,17 +9,20 @@
 # Node i listens on HTTP port $CONFAB_HTTP_BASE+i and cluster port
 # $CONFAB_CLUSTER_BASE+i (defaults 8080 and 9080, so node 1 is 8081/9081).
 # Everything lives under $CONFAB_CLUSTER_DIR (default ./cluster-data): the shared
-# secret, the admin token, one data dir, log and pid file per node. Data is
-# kept across down/up; delete the directory to start afresh.
+# secret, the admin token, the cluster CA and node certificates (certs/, made by
+# confabctl cert on first use; node links are mutual TLS), one data dir, log and
+# pid file per node. Data is kept across down/up; delete the directory to start
+# afresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${CONFAB_CLUSTER_DIR:-./cluster-data}
 http_base=${CONFAB_HTTP_BASE:-8080}
 cluster_base=${CONFAB_CLUSTER_BASE:-9080}
 bin=build/bin/confabd
+ctl=build/bin/confabctl
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -33,9 +36,11 @@ start_node() {
     return
   fi
   [[ $i -gt 1 ]] && seeds=(--seeds "127.0.0.1:$((cluster_base + 1))")
+  [[ -f "$dir/certs/n$i.pem" ]] || "$ctl" cert node --dir "$dir/certs" --node-id "n$i" --host 127.0.0.1 >/dev/null
   : >"$dir/n$i.log"
-  "$bin" --bind 127.0.0.1 --node-id "n$i" --data-dir "$dir/n$i" \
+  "$bin" --bind 127.0.0.1 --cluster-bind 127.0.0.1 --node-id "n$i" --data-dir "$dir/n$i" \
     --http-port $((http_base + i)) --cluster-port $((cluster_base + i)) "${seeds[@]}" \
+    --cluster-ca "$dir/certs/ca.pem" --cluster-cert "$dir/certs/n$i.pem" --cluster-key "$dir/certs/n$i.key" \
     --secret-file "$dir/secret" --admin-token "$(cat "$dir/admin-token")" >"$dir/n$i.log" 2>&1 &
   echo $! >"$dir/n$i.pid"
   for _ in $(seq 1 600); do
@@ -71,6 +76,9 @@ prepare() {
   mkdir -p "$dir"
   [[ -f "$dir/secret" ]] || (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$dir/secret" && echo >>"$dir/secret")
   [[ -f "$dir/admin-token" ]] || (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$dir/admin-token")
+  # The cluster CA signs each node's certificate; a real deployment keeps
+  # certs/ca.key off the nodes (docs/OPERATIONS.md).
+  [[ -f "$dir/certs/ca.pem" ]] || "$ctl" cert ca --dir "$dir/certs" >/dev/null
 }
 
 case "${1:-}" in

@@ -76,7 +76,12 @@ def throughput(port, n, window, name="bench"):
     ta, tb = user(port, f"{name}_a"), user(port, f"{name}_b")
     room = http(port, "POST", "/api/v1/rooms", {"name": "bench", "visibility": "public"}, ta)["room"]["id"]
     http(port, "POST", f"/api/v1/rooms/{room}/join", None, tb)
-    a, b = connect(port, ta), connect(port, tb)
+    return pump(connect(port, ta), connect(port, tb), room, n, window)
+
+
+def pump(a, b, room, n, window):
+    """Socket a sends n messages to `room` (at most `window` unacked) while
+    socket b counts them arriving; (delivered to b, start, end)."""
     acked = threading.Semaphore(window)
     got_b = [0]
     done_b = threading.Event()

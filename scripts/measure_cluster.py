@@ -15,8 +15,16 @@ temporary directory.
    own room, send N messages each (window of unacked sends); all on one node,
    then spread over a 3-node cluster (client i on node i % 3, its room owned
    there). The machine has 2 cores shared by servers and clients.
+4. crossnode: 3 nodes; P client processes, each with a sender on one node, a
+   receiver on another and a room owned by the third, so that every message
+   crosses two node links (send to the owner, event to the receiver's hub).
+5. formation: time from starting node 1 until 3 nodes list each other as up
+   (median of 3 runs).
 
-Usage: scripts/measure_cluster.py [--only fanout|handoff|throughput]
+Nodes get a cluster CA and certificates (confabctl cert, beside confabd);
+--plain starts them without (for a build from before mutual TLS).
+
+Usage: scripts/measure_cluster.py [--only fanout|handoff|throughput|crossnode|formation] [--plain]
 """
 import argparse
 import atexit
@@ -47,12 +55,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+PLAIN = False  # --plain: nodes of a build without cluster TLS
+
+
 class Nodes:
     def __init__(self, confabd, root):
         self.confabd, self.root = confabd, root
         self.secret = os.path.join(root, "secret")
         with open(self.secret, "w") as f:
             f.write(os.urandom(32).hex() + "\n")
+        self.certs = os.path.join(root, "certs")
+        self.ctl = os.path.join(os.path.dirname(confabd), "confabctl")
+        if not PLAIN:
+            subprocess.run([self.ctl, "cert", "ca", "--dir", self.certs], check=True, stdout=subprocess.DEVNULL)
         self.procs, self.http, self.cluster, self.logs = [], [], [], []
         atexit.register(self.kill)  # no node outlives the script, even on an error
 
@@ -69,6 +84,11 @@ class Nodes:
                 "--admin-token", ADMIN, "--log-level", "info"] + FAST
         if seed and self.cluster:
             args += ["--seeds", f"127.0.0.1:{self.cluster[0]}"]
+        if not PLAIN:
+            subprocess.run([self.ctl, "cert", "node", "--dir", self.certs, "--node-id", f"n{i}"], check=True,
+                           stdout=subprocess.DEVNULL)
+            args += ["--cluster-ca", f"{self.certs}/ca.pem", "--cluster-cert", f"{self.certs}/n{i}.pem",
+                     "--cluster-key", f"{self.certs}/n{i}.key"]
         log = open(os.path.join(self.root, f"n{i}.log"), "w")
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
         deadline = time.time() + 60
@@ -242,9 +262,66 @@ def throughput(confabd, procs, n, window):
             c.stop()
 
 
+def crossnode_client(args):
+    """Sender on node a, receiver on node b, a room owned by node c (a node
+    makes the rooms created through it its own)."""
+    ports, ids, idx, n, window = args
+    a_port, b_port, c_port = ports[idx % 3], ports[(idx + 1) % 3], ports[(idx + 2) % 3]
+    ta, tb = user(a_port, f"x{idx}_a"), user(b_port, f"x{idx}_b")
+    room = http(c_port, "POST", "/api/v1/rooms", {"name": f"x{idx}", "visibility": "public"}, ta)["room"]["id"]
+    req = __import__("urllib.request").request.Request(
+        f"http://127.0.0.1:{a_port}/admin/api/v1/rooms/{room}", headers={"Authorization": "Bearer " + ADMIN})
+    with __import__("urllib.request").request.urlopen(req, timeout=10) as r:
+        owner = json.loads(r.read())["owner"]
+    if owner != ids[(idx + 2) % 3]:
+        raise SystemExit(f"room {room} is owned by {owner}, not {ids[(idx + 2) % 3]}")
+    http(b_port, "POST", f"/api/v1/rooms/{room}/join", None, tb)
+    return measure.pump(connect(a_port, ta), connect(b_port, tb), room, n, window)
+
+
+def crossnode(confabd, procs, n, window):
+    with tempfile.TemporaryDirectory() as root:
+        c = Nodes(confabd, root).start_up(3)
+        ids = [f"n{i + 1}" for i in range(3)]
+
+        def cpu_s():  # user + system time of the three nodes
+            total = 0
+            for p in c.procs:
+                with open(f"/proc/{p.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            return total / os.sysconf("SC_CLK_TCK")
+
+        before = cpu_s()
+        with multiprocessing.Pool(procs) as pool:
+            res = pool.map(crossnode_client, [(c.http, ids, i, n, window) for i in range(procs)])
+        cpu = cpu_s() - before
+        got = sum(r[0] for r in res)
+        secs = max(r[2] for r in res) - min(r[1] for r in res)
+        print(f"crossnode{' (plain)' if PLAIN else ' (mutual TLS)'}, 3 nodes, {procs} client processes: {got} "
+              f"messages in {secs:.2f} s = {got / secs:.0f} messages/s delivered across two node links each; "
+              f"{cpu * 1e6 / max(got, 1):.0f} us of node CPU per message (set-up included)")
+        c.stop()
+
+
+def formation(confabd, runs=3):
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as root:
+            start = time.time()
+            c = Nodes(confabd, root).start_up(3)
+            times.append(time.time() - start)
+            c.stop()
+    print(f"formation{' (plain)' if PLAIN else ' (mutual TLS)'}: 3 nodes up and converged in "
+          f"{statistics.median(times) * 1000:.0f} ms (median of {runs}: "
+          f"{', '.join(f'{t * 1000:.0f}' for t in times)} ms)")
+
+
 def main():
+    global PLAIN
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["fanout", "handoff", "throughput"])
+    ap.add_argument("--only", choices=["fanout", "handoff", "throughput", "crossnode", "formation"])
+    ap.add_argument("--plain", action="store_true", help="no cluster certificates (a build before mutual TLS)")
     ap.add_argument("--rooms", type=int, default=60)
     ap.add_argument("--per-room", type=int, default=5)
     ap.add_argument("--procs", type=int, default=3)
@@ -252,12 +329,17 @@ def main():
     ap.add_argument("--window", type=int, default=100)
     ap.add_argument("--confabd", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin", "confabd"))
     args = ap.parse_args()
+    PLAIN = args.plain
     if args.only in (None, "fanout"):
         fanout(args.confabd)
     if args.only in (None, "handoff"):
         handoff(args.confabd, args.rooms, args.per_room)
     if args.only in (None, "throughput"):
         throughput(args.confabd, args.procs, args.messages, args.window)
+    if args.only in (None, "crossnode"):
+        crossnode(args.confabd, args.procs, args.messages, args.window)
+    if args.only in (None, "formation"):
+        formation(args.confabd)
 
 
 if __name__ == "__main__":

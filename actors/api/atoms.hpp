@@ -67,6 +67,7 @@ using http_atom = caf::atom_constant<caf::atom("http")>;
 // cluster: node links, membership, routing between nodes
 using challenge_atom = caf::atom_constant<caf::atom("challenge")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using admit_atom = caf::atom_constant<caf::atom("admit")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using view_atom = caf::atom_constant<caf::atom("view")>;

@@ -2,7 +2,11 @@
 
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
+#include <caf/result.hpp>
+#include <caf/scheduled_actor.hpp>
 #include <caf/sec.hpp>
+
+#include "actors/api/metrics.hpp"
 
 namespace confab::api {
 
@@ -91,6 +95,11 @@ failure describe(const caf::error& err) {
     out.retry_after_ms = ctx.get_as<std::uint64_t>(1);
   }
   return out;
+}
+
+caf::result<caf::message> drop_unexpected(caf::scheduled_actor*, caf::message_view&) {
+  node_metrics().unexpected_messages.fetch_add(1, std::memory_order_relaxed);
+  return caf::sec::unexpected_message;
 }
 
 }  // namespace confab::api

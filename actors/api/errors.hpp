@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include <caf/error.hpp>
+#include <caf/fwd.hpp>
 
 namespace confab::api {
 
@@ -43,5 +44,11 @@ struct failure {
   std::uint64_t retry_after_ms = 0;
 };
 [[nodiscard]] failure describe(const caf::error& err);
+
+// The default handler of every long-lived actor that other nodes can reach:
+// a message no handler matches (from a peer, or a type this build does not
+// know) is counted (confab_unexpected_messages_total) and dropped, and a
+// request gets `unexpected_message`; CAF's own default prints each one.
+caf::result<caf::message> drop_unexpected(caf::scheduled_actor* self, caf::message_view& msg);
 
 }  // namespace confab::api

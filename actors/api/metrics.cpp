@@ -102,6 +102,12 @@ void metrics::write(std::string& out) const {
            static_cast<double>(load(errors[code])));
   write_metric(out, "confab_webhook_dropped_total", "counter", "Offline notifications the push webhook never took.",
                static_cast<double>(load(webhook_dropped)));
+  write_metric(out, "confab_cluster_tls_refused_total", "counter",
+               "Node-link TLS handshakes this node refused (no certificate, another CA, not TLS).",
+               static_cast<double>(load(cluster_tls_refused)));
+  write_metric(out, "confab_unexpected_messages_total", "counter",
+               "Actor messages no handler matched (from a peer node or a bug), dropped.",
+               static_cast<double>(load(unexpected_messages)));
 }
 
 metrics& node_metrics() {

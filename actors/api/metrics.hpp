@@ -44,6 +44,8 @@ struct metrics {
   std::atomic<std::uint64_t> rate_limited_ws{0};
   std::atomic<std::uint64_t> rate_limited_http{0};
   std::atomic<std::uint64_t> webhook_dropped{0};
+  std::atomic<std::uint64_t> cluster_tls_refused{0};    // handshakes the cluster port's TLS ended
+  std::atomic<std::uint64_t> unexpected_messages{0};    // messages no handler matched (e.g. from a peer)
   std::array<std::atomic<std::uint64_t>, 32> errors{};  // by errc value
   histogram send_ack{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10}};
   histogram db_write{{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1}};

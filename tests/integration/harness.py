@@ -10,7 +10,8 @@ timed waits are poll() (state that is visible only by asking, re-asked at a
 short interval until a deadline) and WSClient.idle() (a delay the server itself
 prescribes, such as retry_after_ms).
 
-The binary is $CONFABD, else /work/main/build/bin/confabd.
+The binary is $CONFABD, else /work/main/build/bin/confabd; cluster
+certificates are made with $CONFABCTL, else confabctl beside it.
 """
 
 import atexit
@@ -37,6 +38,7 @@ from websocket import ABNF
 
 CONFABD = os.environ.get("CONFABD") or os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bin", "confabd"))
+CONFABCTL = os.environ.get("CONFABCTL") or os.path.join(os.path.dirname(CONFABD), "confabctl")
 HOST = "127.0.0.1"
 
 READY_RE = re.compile(r"^confabd ready node=(\S+) http=(\d+) cluster=(\d+)\s*$")
@@ -1010,6 +1012,40 @@ def write_secret(path, secret=None):
     return path
 
 
+def confabctl_cert(*args):
+    """Run `confabctl cert ARGS...`; its stdout, or AssertionError with its stderr."""
+    p = subprocess.run([CONFABCTL, "cert"] + list(args), capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError("confabctl cert %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr.strip()))
+    return p.stdout
+
+
+class ClusterCA:
+    """A cluster CA in `dir` (made by confabctl cert ca) and node certificates
+    signed by it, made on first use."""
+
+    def __init__(self, dir):
+        self.dir = dir
+        os.makedirs(dir, exist_ok=True)
+        confabctl_cert("ca", "--dir", dir)
+        self.ca = os.path.join(dir, "ca.pem")
+
+    def node(self, node_id, hosts=(HOST,)):
+        """(cert, key) of `node_id`, made if missing."""
+        cert, key = os.path.join(self.dir, node_id + ".pem"), os.path.join(self.dir, node_id + ".key")
+        if not os.path.exists(cert):
+            args = ["node", "--dir", self.dir, "--node-id", node_id]
+            for h in hosts:
+                args += ["--host", h]
+            confabctl_cert(*args)
+        return cert, key
+
+    def args(self, node_id):
+        """The --cluster-ca/--cluster-cert/--cluster-key flags of `node_id`."""
+        cert, key = self.node(node_id)
+        return ["--cluster-ca", self.ca, "--cluster-cert", cert, "--cluster-key", key]
+
+
 class NodeSpec:
     """What a cluster node is started with; kept so that a restart reuses the
     node id, data dir, seeds and both ports."""
@@ -1041,6 +1077,7 @@ class Cluster:
         self.args = list(args)
         self.tmp = tempfile.mkdtemp(prefix="confab-it-cluster-")
         self.secret_file = write_secret(os.path.join(self.tmp, "secret"), secret)
+        self.ca = ClusterCA(os.path.join(self.tmp, "certs"))
         self.admin_token = admin_token or ("adm-" + uuid.uuid4().hex)
         self.specs = []
         self.servers = []      # current Server of each node, index k-1
@@ -1073,7 +1110,7 @@ class Cluster:
 
     def node_args(self, spec):
         args = ["--node-id", spec.node_id, "--cluster-port", str(spec.cluster_port),
-                "--secret-file", self.secret_file, "--admin-token", self.admin_token]
+                "--secret-file", self.secret_file, "--admin-token", self.admin_token] + self.ca.args(spec.node_id)
         if spec.seeds:
             args += ["--seeds", spec.seeds]
         return args + self.args

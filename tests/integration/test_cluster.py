@@ -668,9 +668,10 @@ class WrongSecretTest(ClusterBase):
         tmp = tempfile.mkdtemp(prefix="confab-it-intruder-")
         self.addCleanup(shutil.rmtree, tmp, True)
         seeds = ",".join("%s:%d" % (HOST, spec.cluster_port) for spec in self.cluster.specs)
+        # a certificate of the cluster's own CA: only the secret differs
         bad = Server(["--node-id", "intruder", "--cluster-port", str(free_port()),
                       "--secret-file", write_secret(os.path.join(tmp, "other-secret")),
-                      "--admin-token", self.cluster.admin_token, "--seeds", seeds],
+                      "--admin-token", self.cluster.admin_token, "--seeds", seeds] + self.cluster.ca.args("intruder"),
                      data_dir=os.path.join(tmp, "data"))
         self.addCleanup(bad.cleanup)
         bad.spawn()
