@@ -1,8 +1,10 @@
 #include "actors/account.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
@@ -109,21 +111,134 @@ void replicate(self_ptr self, const storage::stored_user& u) {
       self->send(m.accounts, api::replicate_atom::value, u);
 }
 
-void replicate_revoke(self_ptr self, const std::string& jti, std::int64_t expires_at) {
+void replicate_revoke(self_ptr self, const api::user_id& user, const std::string& jti, std::int64_t expires_at) {
   for (auto& m : self->state.ctx->place->current()->live)
     if (m.accounts != caf::actor{self})
-      self->send(m.accounts, api::revoke_atom::value, jti, expires_at);
+      self->send(m.accounts, api::revoke_atom::value, user, jti, expires_at);
+}
+
+// The user's open sockets on this node whose token no longer holds close
+// (PROTOCOL.md section 10): the hub relays to their sessions.
+void close_revoked(self_ptr self, const api::user_id& user, const std::string& jti) {
+  self->send(self->state.ctx->place->local_hub(), api::revoke_atom::value, user, jti);
+}
+
+void close_older_tokens(self_ptr self, const storage::stored_user& u) {
+  self->send(self->state.ctx->place->local_hub(), api::revoke_atom::value, u.info.id, u.tokens_valid_after, u.keep_jti);
+}
+
+// Wakes the actor when the earliest revocation expires (unless a wake-up at
+// or before it is already due).
+void schedule_prune(self_ptr self) {
+  auto& st = self->state;
+  if (st.revoked_by_expiry.empty())
+    return;
+  auto at = st.revoked_by_expiry.begin()->first;
+  if (st.prune_at != 0 && st.prune_at <= at)
+    return;
+  st.prune_at = at;
+  auto wait = std::max<std::int64_t>(0, at - now_ms());
+  self->delayed_send(self, std::chrono::milliseconds(wait), api::expire_atom::value, at);
+}
+
+// An expired token fails verification anyway: its revocation is forgotten,
+// in memory and in the store.
+void prune_revoked(self_ptr self) {
+  auto& st = self->state;
+  auto now = now_ms();
+  std::vector<std::string> gone;
+  while (!st.revoked_by_expiry.empty() && st.revoked_by_expiry.begin()->first <= now) {
+    auto node = st.revoked_by_expiry.extract(st.revoked_by_expiry.begin());
+    st.revoked.erase(node.value().second);
+    gone.push_back(std::move(node.value().second));
+  }
+  if (auto err = st.ctx->db->forget_revoked(gone))
+    spdlog::warn("account actor: expired revocations not removed from the store: {}", api::describe(err).message);
+}
+
+void remember_revoked(self_ptr self, const std::string& jti, std::int64_t expires_at) {
+  auto& st = self->state;
+  auto [it, added] = st.revoked.emplace(jti, expires_at);
+  if (!added)
+    return;
+  st.revoked_by_expiry.emplace(expires_at, jti);
+  schedule_prune(self);
 }
 
 caf::error revoke_here(self_ptr self, const std::string& jti, std::int64_t expires_at) {
+  if (expires_at <= now_ms())
+    return caf::none;  // expired already: nothing to remember
   if (auto err = self->state.ctx->db->revoke(jti, expires_at))
     return err;
-  auto& revoked = self->state.revoked;
-  revoked.emplace(jti, expires_at);
-  // An expired token fails verification anyway: forget its revocation.
-  if (revoked.size() % 1024 == 0)
-    std::erase_if(revoked, [now = now_ms()](const auto& kv) { return kv.second <= now; });
+  remember_revoked(self, jti, expires_at);
   return caf::none;
+}
+
+// Starts queued hashing jobs while a hasher is free: checks first.
+void run_hash_jobs(self_ptr self) {
+  auto& st = self->state;
+  while (st.hashing < hasher_threads && (!st.checks.empty() || !st.registrations.empty())) {
+    auto& queue = !st.checks.empty() ? st.checks : st.registrations;
+    auto job = std::move(queue.front());
+    queue.pop_front();
+    ++st.hashing;
+    job();
+  }
+}
+
+// Queues `xs` for a hasher (a check, or a registration's hash when `bulk`)
+// and calls on_ok or on_err with its answer. A full queue answers at once
+// with 503 unavailable and when to retry.
+template <class R, class OnOk, class OnErr, class... Ts>
+void hash_job(self_ptr self, bool bulk, OnOk on_ok, OnErr on_err, Ts... xs) {
+  auto& st = self->state;
+  auto& queue = bulk ? st.registrations : st.checks;
+  if (queue.size() >= (bulk ? max_waiting_registrations : max_waiting_checks)) {
+    auto ahead = st.checks.size() + (bulk ? st.registrations.size() : 0) + 1;
+    auto wait = static_cast<std::uint64_t>(st.hash_ms) * ahead / hasher_threads;
+    return on_err(
+        fail(errc::unavailable,
+             bulk ? "too many registrations at once: try again later" : "too many logins at once: try again later",
+             std::max<std::uint64_t>(wait, 100)));
+  }
+  queue.push_back([=] {
+    auto started = now_ms();
+    auto finished = [self, started] {
+      auto& st = self->state;
+      st.hash_ms = (st.hash_ms * 7 + std::max<std::int64_t>(1, now_ms() - started)) / 8;
+      --st.hashing;
+      run_hash_jobs(self);
+    };
+    self->request(self->state.hashers, std::chrono::minutes(1), xs...)
+        .then(
+            [=](R r) mutable {
+              finished();
+              on_ok(r);
+            },
+            [=](caf::error& err) mutable {
+              finished();
+              on_err(err);
+            });
+  });
+  run_hash_jobs(self);
+}
+
+// Copies the revocations from `source`, page by page, then answers `users`.
+void sync_revoked_from(self_ptr self, caf::actor source, std::string after, std::uint64_t users,
+                       caf::response_promise rp) {
+  self->request(source, std::chrono::seconds(10), api::sync_atom::value, api::revoke_atom::value, after, sync_page)
+      .then(
+          [=](const std::vector<std::string>& jtis, const std::vector<std::int64_t>& expiries) mutable {
+            if (jtis.size() != expiries.size())
+              return rp.deliver(fail(errc::invalid_request, "malformed page of revocations"));
+            for (std::size_t i = 0; i < jtis.size(); ++i)
+              if (auto err = revoke_here(self, jtis[i], expiries[i]))
+                return rp.deliver(err);
+            if (jtis.size() >= sync_page)
+              return sync_revoked_from(self, source, jtis.back(), users, rp);
+            rp.deliver(users);
+          },
+          [=](caf::error& err) mutable { rp.deliver(err); });
 }
 
 // Copies every user (page by page), then the revocations, from `source`.
@@ -136,16 +251,7 @@ void sync_from(self_ptr self, caf::actor source, std::string after, std::uint64_
                 return rp.deliver(err);
             if (page.size() == sync_page)
               return sync_from(self, source, page.back().info.id.value, copied + page.size(), rp);
-            auto total = copied + page.size();
-            self->request(source, std::chrono::seconds(10), api::sync_atom::value, api::revoke_atom::value)
-                .then(
-                    [=](const std::vector<std::string>& jtis, const std::vector<std::int64_t>& expiries) mutable {
-                      for (std::size_t i = 0; i < jtis.size() && i < expiries.size(); ++i)
-                        if (auto err = revoke_here(self, jtis[i], expiries[i]))
-                          return rp.deliver(err);
-                      rp.deliver(total);
-                    },
-                    [=](caf::error& err) mutable { rp.deliver(err); });
+            sync_revoked_from(self, source, "", copied + page.size(), rp);
           },
           [=](caf::error& err) mutable { rp.deliver(err); });
 }
@@ -220,20 +326,21 @@ caf::result<api::user_info> do_register(self_ptr self, const std::string& userna
     return err;
   st.pending_names.insert(username);
   auto rp = self->make_response_promise<api::user_info>();
-  self->request(st.hashers, caf::infinite, api::hash_atom::value, password)
-      .then(
-          [=](const std::string& hash) mutable {
-            self->state.pending_names.erase(username);
-            auto u = create_user(self, username, dn, hash);
-            if (u)
-              rp.deliver(u->info);
-            else
-              rp.deliver(u.error());
-          },
-          [=](caf::error& err) mutable {
-            self->state.pending_names.erase(username);
-            rp.deliver(err);
-          });
+  hash_job<std::string>(
+      self, true,
+      [=](const std::string& hash) mutable {
+        self->state.pending_names.erase(username);
+        auto u = create_user(self, username, dn, hash);
+        if (u)
+          rp.deliver(u->info);
+        else
+          rp.deliver(u.error());
+      },
+      [=](const caf::error& err) mutable {
+        self->state.pending_names.erase(username);
+        rp.deliver(err);
+      },
+      api::hash_atom::value, password);
   return rp;
 }
 
@@ -259,26 +366,27 @@ caf::result<std::vector<api::login_result>> do_register_many(self_ptr self, cons
     for (auto& name : seen)
       self->state.pending_names.erase(name);
   };
-  self->request(st.hashers, caf::infinite, api::hash_atom::value, password)
-      .then(
-          [=](const std::string& hash) mutable {
-            forget();
-            std::vector<api::login_result> out;
-            out.reserve(usernames.size());
-            for (auto& name : usernames) {
-              auto u = create_user(self, name, name, hash);
-              if (!u) {
-                rp.deliver(u.error());
-                return;
-              }
-              out.push_back(issue_token(self, *u));
-            }
-            rp.deliver(std::move(out));
-          },
-          [=](caf::error& err) mutable {
-            forget();
-            rp.deliver(err);
-          });
+  hash_job<std::string>(
+      self, true,
+      [=](const std::string& hash) mutable {
+        forget();
+        std::vector<api::login_result> out;
+        out.reserve(usernames.size());
+        for (auto& name : usernames) {
+          auto u = create_user(self, name, name, hash);
+          if (!u) {
+            rp.deliver(u.error());
+            return;
+          }
+          out.push_back(issue_token(self, *u));
+        }
+        rp.deliver(std::move(out));
+      },
+      [=](const caf::error& err) mutable {
+        forget();
+        rp.deliver(err);
+      },
+      api::hash_atom::value, password);
   return rp;
 }
 
@@ -303,24 +411,24 @@ caf::result<api::login_result> do_login(self_ptr self, const std::string& userna
     return uid.error();
   }
   auto rp = self->make_response_promise<api::login_result>();
-  self->request(st.hashers, caf::infinite, api::check_atom::value, hash, password)
-      .then(
-          [=](bool ok) mutable {
-            auto& st = self->state;
-            if (!ok || id.empty()) {
-              st.user_failures.record(username, now_ms());
-              rp.deliver(fail(errc::invalid_credentials, "wrong username or password"));
-              return;
-            }
-            st.user_failures.clear(username);
-            auto u = st.user(id);
-            if (!u) {
-              rp.deliver(u.error());
-              return;
-            }
-            rp.deliver(issue_token(self, **u));
-          },
-          [=](caf::error& err) mutable { rp.deliver(err); });
+  hash_job<bool>(
+      self, false,
+      [=](bool ok) mutable {
+        auto& st = self->state;
+        if (!ok || id.empty()) {
+          st.user_failures.record(username, now_ms());
+          rp.deliver(fail(errc::invalid_credentials, "wrong username or password"));
+          return;
+        }
+        st.user_failures.clear(username);
+        auto u = st.user(id);
+        if (!u) {
+          rp.deliver(u.error());
+          return;
+        }
+        rp.deliver(issue_token(self, **u));
+      },
+      [=](const caf::error& err) mutable { rp.deliver(err); }, api::check_atom::value, hash, password);
   return rp;
 }
 
@@ -333,38 +441,36 @@ caf::result<void> do_password(self_ptr self, const api::token_claims& who, const
     return u.error();
   auto old_hash = (*u)->password_hash;
   auto rp = self->make_response_promise<void>();
-  auto hashers = self->state.hashers;
-  self->request(hashers, caf::infinite, api::check_atom::value, old_hash, old_pw)
-      .then(
-          [=](bool ok) mutable {
-            if (!ok) {
-              rp.deliver(fail(errc::forbidden, "old_password is wrong"));
-              return;
-            }
-            self->request(hashers, caf::infinite, api::hash_atom::value, new_pw)
-                .then(
-                    [=](const std::string& hash) mutable {
-                      auto u = self->state.user(who.who.id);
-                      if (!u) {
-                        rp.deliver(u.error());
-                        return;
-                      }
-                      auto updated = **u;
-                      updated.password_hash = hash;
-                      updated.tokens_valid_after = now_ms() + 1;  // every earlier token, ...
-                      updated.keep_jti = who.jti;                 // ... except the caller's
-                      ++updated.version;
-                      if (auto err = self->state.ctx->db->put_user(updated, false)) {
-                        rp.deliver(err);
-                        return;
-                      }
-                      **u = std::move(updated);
-                      replicate(self, **u);
-                      static_cast<caf::response_promise&>(rp).deliver(caf::unit);
-                    },
-                    [=](caf::error& err) mutable { rp.deliver(err); });
-          },
-          [=](caf::error& err) mutable { rp.deliver(err); });
+  auto failed = [=](const caf::error& err) mutable { rp.deliver(err); };
+  auto store = [=](const std::string& hash) mutable {
+    auto u = self->state.user(who.who.id);
+    if (!u) {
+      rp.deliver(u.error());
+      return;
+    }
+    auto updated = **u;
+    updated.password_hash = hash;
+    updated.tokens_valid_after = now_ms() + 1;  // every earlier token, ...
+    updated.keep_jti = who.jti;                 // ... except the caller's
+    ++updated.version;
+    if (auto err = self->state.ctx->db->put_user(updated, false)) {
+      rp.deliver(err);
+      return;
+    }
+    **u = std::move(updated);
+    replicate(self, **u);
+    close_older_tokens(self, **u);
+    static_cast<caf::response_promise&>(rp).deliver(caf::unit);
+  };
+  hash_job<bool>(
+      self, false,
+      [=](bool ok) mutable {
+        if (ok)
+          hash_job<std::string>(self, false, store, failed, api::hash_atom::value, new_pw);
+        else
+          rp.deliver(fail(errc::forbidden, "old_password is wrong"));
+      },
+      failed, api::check_atom::value, old_hash, old_pw);
   return rp;
 }
 
@@ -397,8 +503,11 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
   log_stray_errors(self, "account actor");
   st.user_failures.configure(st.ctx->lim.login_user_failures, std::int64_t{st.ctx->lim.login_user_window_s} * 1000);
   st.ip_attempts.configure(st.ctx->lim.login_ip_attempts, std::int64_t{st.ctx->lim.login_ip_window_s} * 1000);
+  if (auto pruned = st.ctx->db->prune_revoked(now_ms()); !pruned)
+    spdlog::warn("account actor: expired revocations not pruned: {}", api::describe(pruned.error()).message);
   if (auto r = st.ctx->db->revoked(now_ms()))
-    st.revoked = std::move(*r);
+    for (auto& [jti, exp] : *r)
+      remember_revoked(self, jti, exp);
   st.hashers = std::move(hashers);
   self->link_to(st.hashers);
   self->request(st.hashers, caf::infinite, api::hash_atom::value, random_id("dummy-"))
@@ -425,16 +534,22 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
       [=](api::logout_atom, const api::token_claims& c) -> caf::result<void> {
         if (auto err = revoke_here(self, c.jti, c.expires_at))
           return err;
-        replicate_revoke(self, c.jti, c.expires_at);
+        replicate_revoke(self, c.who.id, c.jti, c.expires_at);
+        close_revoked(self, c.who.id, c.jti);
         return caf::unit;
       },
       // A change made by the owner of the username, or a logout elsewhere.
       [=](api::replicate_atom, const storage::stored_user& u) {
+        auto before = self->state.user(u.info.id);
+        auto valid_after = before ? (*before)->tokens_valid_after : 0;
         // A failed write is repaired by the copy this node makes when it next joins.
         [[maybe_unused]] auto ignored = self->state.take_copy(u);
+        if (auto now = self->state.user(u.info.id); now && (*now)->tokens_valid_after > valid_after)
+          close_older_tokens(self, **now);  // a password change
       },
-      [=](api::revoke_atom, const std::string& jti, std::int64_t expires_at) {
+      [=](api::revoke_atom, const api::user_id& user, const std::string& jti, std::int64_t expires_at) {
         [[maybe_unused]] auto ignored = revoke_here(self, jti, expires_at);  // kept in memory even if not stored
+        close_revoked(self, user, jti);
       },
       // Copy everything from `source` (a node we joined).
       [=](api::sync_atom, const caf::actor& source) {
@@ -448,14 +563,26 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
           return page.error();
         return std::move(*page);
       },
-      [=](api::sync_atom, api::revoke_atom) {
+      // A page of revocations: up to `limit` ids after `after`, by id.
+      [=](api::sync_atom, api::revoke_atom, const std::string& after, std::uint32_t limit) {
         std::vector<std::string> jtis;
         std::vector<std::int64_t> expiries;
-        for (auto& [jti, exp] : self->state.revoked) {
-          jtis.push_back(jti);
-          expiries.push_back(exp);
+        auto& revoked = self->state.revoked;
+        limit = std::min(limit, sync_page);
+        for (auto it = revoked.upper_bound(after); it != revoked.end() && jtis.size() < limit; ++it) {
+          jtis.push_back(it->first);
+          expiries.push_back(it->second);
         }
         return caf::make_message(std::move(jtis), std::move(expiries));
+      },
+      // The earliest revocation has expired (`at`: when; an older wake-up
+      // only prunes).
+      [=](api::expire_atom, std::int64_t at) {
+        prune_revoked(self);
+        if (at == self->state.prune_at) {
+          self->state.prune_at = 0;
+          schedule_prune(self);
+        }
       },
       [=](api::profile_atom, const api::user_id& id, const api::profile_patch& p) { return do_profile(self, id, p); },
       [=](api::password_atom, const api::token_claims& who, const std::string& old_pw, const std::string& new_pw) {

@@ -16,7 +16,10 @@
 
 #include <caf/stateful_actor.hpp>
 
+#include <deque>
+#include <functional>
 #include "actors/api/messages.hpp"
+
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
 
@@ -41,16 +44,35 @@ class attempt_window {
   std::unordered_map<std::string, std::deque<std::int64_t>> hits_;
 };
 
+// Argon2id threads of a node (hasher_actor, detached): at most this many
+// hashes run at once, so the account actor knows when one is free.
+constexpr std::size_t hasher_threads = 2;
+// Registrations waiting for a hasher; past it they get 503 unavailable.
+constexpr std::size_t max_waiting_registrations = 32;
+// Logins and password checks waiting for a hasher; past it, 503 too.
+constexpr std::size_t max_waiting_checks = 1024;
+
 struct account_state {
   static inline const char* name = "confab.account";
 
   context_ptr ctx;
   std::string secret;
   caf::actor hashers;
-  std::string dummy_hash;  // verified against for unknown usernames: same cost
+  // Work for the hashers, each job a function that sends one request. Logins
+  // and password changes go before registrations, so that a flood of
+  // registrations cannot starve sign-ins (PROTOCOL.md section 10).
+  std::deque<std::function<void()>> checks;
+  std::deque<std::function<void()>> registrations;
+  std::size_t hashing = 0;     // requests at the hashers now
+  std::int64_t hash_ms = 100;  // a running average of one hash, for retry_after_ms
+  std::string dummy_hash;      // verified against for unknown usernames: same cost
   std::unordered_map<api::user_id, storage::stored_user> users;
   std::map<std::string, std::int64_t> revoked;  // jti -> expiry ms
-  std::set<std::string> pending_names;          // registrations being hashed
+  // The same by expiry, and when the next prune is due (0: none): each
+  // revocation is dropped, here and in the store, once its token expires.
+  std::set<std::pair<std::int64_t, std::string>> revoked_by_expiry;
+  std::int64_t prune_at = 0;
+  std::set<std::string> pending_names;  // registrations being hashed
   attempt_window user_failures;
   attempt_window ip_attempts;
 

@@ -37,7 +37,7 @@ void split_target(exchange& ex) {
   auto& target = ex.call.target;
   auto q = target.find('?');
   std::string path = target.substr(0, q);
-  std::size_t start = 1;
+  std::size_t start = 0;  // not 1: Beast accepts targets that do not start with '/'
   while (start <= path.size()) {
     auto end = path.find('/', start);
     if (end == std::string::npos)

@@ -71,6 +71,19 @@ struct authed {
   api::user_info user;
 };
 
+// Per-user limits on what reaches other people (--rooms-per-min,
+// --invites-per-min, --dms-per-min, per node): false once it answered 429.
+bool within(attempt_window& window, const exchange_ptr& ex, const authed& a, const char* what) {
+  auto now = now_ms();
+  if (auto wait = window.wait_ms(a.who.who.id.value, now); wait > 0) {
+    ex->respond_error(
+        fail(errc::rate_limited, std::string("too many ") + what + " this minute", static_cast<std::uint64_t>(wait)));
+    return false;
+  }
+  window.record(a.who.who.id.value, now);
+  return true;
+}
+
 void register_user(self_ptr self, const exchange_ptr& ex) {
   std::string error;
   auto username = wire::string_field(ex->body, "username", true, error);
@@ -78,6 +91,13 @@ void register_user(self_ptr self, const exchange_ptr& ex) {
   auto display = wire::string_field(ex->body, "display_name", false, error);
   if (!error.empty())
     return ex->bad(error);
+  // Every attempt counts, valid or not: a flood from one address stops here.
+  auto now = now_ms();
+  auto& window = self->state.registrations;
+  if (auto wait = window.wait_ms(ex->call.remote, now); wait > 0)
+    return ex->respond_error(
+        fail(errc::rate_limited, "too many registrations from this address", static_cast<std::uint64_t>(wait)));
+  window.record(ex->call.remote, now);
   self->request(self->state.ctx->place->account(*username), request_timeout, api::register_atom::value, *username,
                 *password, display.value_or(""))
       .then(
@@ -168,6 +188,8 @@ void open_dm(self_ptr self, const exchange_ptr& ex, const authed& a) {
   auto username = wire::string_field(ex->body, "username", true, error);
   if (!error.empty())
     return ex->bad(error);
+  if (!within(self->state.dms, ex, a, "direct rooms opened"))
+    return;
   with_user(self, ex, *username, [=](const api::user_info& other) {
     self->request(self->state.ctx->place->self().rooms, request_timeout, api::dm_atom::value, a.who.who, other)
         .then(
@@ -192,6 +214,8 @@ void create_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->bad("topic must have at most 500 characters");
   if (*visibility != "public" && *visibility != "private")
     return ex->bad("visibility must be public or private");
+  if (!within(self->state.room_creations, ex, a, "rooms created"))
+    return;
   self->request(self->state.ctx->place->self().rooms, request_timeout, api::create_atom::value, a.who.who, *name,
                 topic.value_or(""), *visibility)
       .then(
@@ -214,8 +238,17 @@ void my_rooms(self_ptr self, const exchange_ptr& ex, const authed& a) {
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
+// Pages by room id: `after` is the last id of the page before.
 void public_rooms(self_ptr self, const exchange_ptr& ex, const authed&) {
-  self->request(self->state.ctx->place->reader(), request_timeout, api::public_atom::value)
+  std::uint64_t limit = 100;
+  if (!query_seq(*ex, "limit", limit))
+    return;
+  if (limit < 1 || limit > 500)
+    return ex->bad("limit must be 1-500");
+  auto it = ex->query.find("after");
+  std::string after = it == ex->query.end() ? std::string() : it->second;
+  self->request(self->state.ctx->place->reader(), request_timeout, api::public_atom::value, after,
+                static_cast<std::uint32_t>(limit))
       .then(
           [=](const std::vector<api::room_info>& rooms) {
             json list = json::array();
@@ -330,6 +363,8 @@ void invite(self_ptr self, const exchange_ptr& ex, const authed& a) {
   auto username = wire::string_field(ex->body, "username", true, error);
   if (!error.empty())
     return ex->bad(error);
+  if (!within(self->state.invites, ex, a, "invites"))
+    return;
   with_user(self, ex, *username, [=](const api::user_info& invitee) {
     self->request(self->state.ctx->place->room(room), request_timeout, api::invite_atom::value, room, a.who.who,
                   invitee)
@@ -349,6 +384,8 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::room_id room{ex->path[3]};
   if (!ex->call.is_upload)
     return ex->bad("upload body missing");
+  if (ex->call.filename.size() > 255 || !wire::is_utf8(ex->call.filename))
+    return ex->bad("X-Filename must be valid UTF-8 of at most 255 bytes");
   auto name = files::sanitize_name(ex->call.filename);
   if (name.empty())
     return ex->bad("X-Filename must name the file");
@@ -547,6 +584,11 @@ void route(self_ptr self, const exchange_ptr& ex) {
 
 caf::behavior http_frontend(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  auto& lim = self->state.ctx->lim;
+  self->state.registrations.configure(lim.register_per_min, 60000);
+  self->state.room_creations.configure(lim.rooms_per_min, 60000);
+  self->state.invites.configure(lim.invites_per_min, 60000);
+  self->state.dms.configure(lim.dms_per_min, 60000);
   self->probe_as(self->state.ctx->actors, "http_frontend", "http_frontend");
   log_stray_errors(self, "HTTP frontend");
   return {

@@ -9,6 +9,7 @@
 
 #include <caf/stateful_actor.hpp>
 
+#include "actors/account.hpp"
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
 #include "actors/session.hpp"
@@ -20,6 +21,12 @@ struct http_frontend_state {
   context_ptr ctx;
   // HTTP sends are rate-limited per user like a session's requests.
   std::unordered_map<api::user_id, token_bucket> send_buckets;
+  // Registrations per client address (--register-per-min).
+  attempt_window registrations;
+  // Per user: rooms created, invites sent, direct rooms opened.
+  attempt_window room_creations;
+  attempt_window invites;
+  attempt_window dms;
 };
 
 caf::behavior http_frontend(probed<http_frontend_state>* self, context_ptr ctx);

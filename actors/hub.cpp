@@ -152,6 +152,14 @@ namespace {
 
 using self_ptr = probed<hub_state>*;
 
+// Sends xs to every session actor of `user` on this node.
+template <class... Ts>
+void to_sessions_of(self_ptr self, const api::user_id& user, const Ts&... xs) {
+  if (auto it = self->state.users.find(user); it != self->state.users.end())
+    for (auto& session : it->second.sessions)
+      self->send(caf::actor_cast<caf::actor>(session), xs...);
+}
+
 api::shared_text share(std::string& text) {
   return std::make_shared<const std::string>(std::move(text));
 }
@@ -277,6 +285,15 @@ caf::behavior hub_actor(self_ptr self, context_ptr ctx) {
       },
       [=](api::user_event_atom, const api::user_id& user, const api::shared_text& event) {
         self->state.deliver_user(user, event);
+      },
+      // A token of `user` was revoked (a logout), or every token issued before
+      // `valid_after` but `keep_jti` (a password change): the user's sessions
+      // here check theirs.
+      [=](api::revoke_atom, const api::user_id& user, const std::string& jti) {
+        to_sessions_of(self, user, api::revoke_atom::value, jti);
+      },
+      [=](api::revoke_atom, const api::user_id& user, std::int64_t valid_after, const std::string& keep_jti) {
+        to_sessions_of(self, user, api::revoke_atom::value, valid_after, keep_jti);
       },
       [=](api::membership_atom, const api::room_id& room, const api::user_id& user, bool joined) {
         self->state.set_membership(room, user, joined);

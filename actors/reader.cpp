@@ -68,11 +68,12 @@ caf::result<std::vector<api::my_room>> local_rooms(const context_ptr& ctx, const
   return out;
 }
 
-// Asks the readers of every live node with `args`, and answers with all the
-// lists they sent, sorted by room id. A node that does not answer in time
-// is left out (its rooms are unavailable until it is back).
+// Asks the readers of every live node with `args`, and answers with the
+// first `limit` of all the lists they sent, sorted by room id. A node that
+// does not answer in time is left out (its rooms are unavailable until it is
+// back).
 template <class T, class... Ts>
-void gather_all(caf::event_based_actor* self, const context_ptr& ctx, Ts... args) {
+void gather_all(caf::event_based_actor* self, const context_ptr& ctx, std::size_t limit, Ts... args) {
   struct gather {
     std::vector<T> out;
     std::size_t pending = 0;
@@ -83,10 +84,12 @@ void gather_all(caf::event_based_actor* self, const context_ptr& ctx, Ts... args
   auto view = ctx->place->current();
   g->pending = view->live.size();
   for (auto& m : view->live) {
-    auto finish = [g] {
+    auto finish = [g, limit] {
       if (--g->pending > 0)
         return;
       std::sort(g->out.begin(), g->out.end(), [](const T& a, const T& b) { return room_of(a) < room_of(b); });
+      if (g->out.size() > limit)
+        g->out.resize(limit);
       g->rp.deliver(std::move(g->out));
     };
     self->request(m.readers, std::chrono::seconds(5), args..., true)
@@ -132,12 +135,16 @@ caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
         return out;
       },
       [=](api::my_rooms_atom a, const api::user_id& user, const caf::actor& hub) {
-        gather_all<api::my_room>(self, ctx, a, user, hub);
+        gather_all<api::my_room>(self, ctx, SIZE_MAX, a, user, hub);
       },
       [ctx](api::my_rooms_atom, const api::user_id& user, const caf::actor& hub, bool) {
         return local_rooms(ctx, user, hub);
       },
-      [=](api::public_atom a) { gather_all<api::room_info>(self, ctx, a); },
+      // A page of the directory: every node's first `limit` after `after`,
+      // merged, is the cluster's first `limit`.
+      [=](api::public_atom a, const std::string& after, std::uint32_t limit) {
+        gather_all<api::room_info>(self, ctx, limit, a, after, limit);
+      },
       // Admin view: this node's actors, a user's sessions here, a kick.
       [ctx](api::actors_atom, const api::actor_query& q) { return list_actors(*ctx->actors, ctx->node_id, q); },
       [ctx](api::sessions_atom, const api::user_id& user) {
@@ -169,8 +176,9 @@ caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
           return t.error();
         return std::move(*t);
       },
-      [ctx](api::public_atom, bool) -> caf::result<std::vector<api::room_info>> {
-        auto rooms = ctx->db->public_rooms();
+      [ctx](api::public_atom, const std::string& after, std::uint32_t limit,
+            bool) -> caf::result<std::vector<api::room_info>> {
+        auto rooms = ctx->db->public_rooms(after, limit);
         if (!rooms)
           return rooms.error();
         return std::move(*rooms);

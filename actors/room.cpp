@@ -118,15 +118,53 @@ void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) 
 }
 
 // The ack of a message already in the log (a retried client_msg_id).
-caf::result<api::send_ack> replay_ack(self_ptr self, api::seq_t seq) {
+caf::expected<api::send_ack> replay_ack(self_ptr self, api::seq_t seq) {
   auto& st = self->state;
   auto text = st.ctx->db->message(st.info.id, seq);
   if (!text)
     return text.error();
   auto j = wire::json::parse(*text, nullptr, false);
-  if (j.is_discarded())
+  if (j.is_discarded() || !j.is_object())
     return fail(errc::unavailable, "stored message unreadable");
-  return api::send_ack{st.info.id, seq, j.value("msg_id", ""), j.value("ts", std::int64_t{0}), std::move(*text)};
+  auto msg_id = j.value("msg_id", wire::json()).is_string() ? j["msg_id"].get<std::string>() : std::string();
+  auto ts = j.value("ts", wire::json()).is_number_integer() ? j["ts"].get<std::int64_t>() : std::int64_t{0};
+  return api::send_ack{st.info.id, seq, std::move(msg_id), ts, std::move(*text)};
+}
+
+// Group commit (syncer.hpp): runs each waiting completion whose write the
+// syncer's answer covers, in the order they were written.
+void finish_waiting(self_ptr self, std::uint64_t covered, const caf::error& err) {
+  auto& waiting = self->state.waiting;
+  while (!waiting.empty() && waiting.front().first <= covered) {
+    auto done = std::move(waiting.front().second);
+    waiting.pop_front();
+    done(err);
+  }
+}
+
+// Runs `done` once every write so far is durable: at once without a syncer
+// (--durability wal), else after the group commit that covers them.
+void when_durable(self_ptr self, std::function<void(const caf::error&)> done) {
+  auto& st = self->state;
+  if (!st.ctx->syncer) {
+    done(caf::none);
+    return;
+  }
+  auto ticket = st.ctx->db->written();
+  st.waiting.emplace_back(ticket, std::move(done));
+  self->request(st.ctx->syncer, std::chrono::seconds(30), api::fsync_atom::value, ticket)
+      .then([self](std::uint64_t covered) { finish_waiting(self, covered, caf::none); },
+            [self, ticket](caf::error& err) { finish_waiting(self, ticket, err); });
+}
+
+// Before the room stops (idle, handoff): what waits is made durable now.
+void settle_waiting(self_ptr self) {
+  auto& st = self->state;
+  if (st.waiting.empty())
+    return;
+  auto covered = st.ctx->db->written();
+  auto err = st.ctx->db->sync_wal();
+  finish_waiting(self, covered, err);
 }
 
 caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
@@ -137,8 +175,20 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
     return fail(errc::not_member, "not a member of this room");
   if (!req.client_msg_id.empty()) {
     auto seq = st.ctx->db->dedupe(req.from.id, st.info.id, req.client_msg_id);
-    if (seq)
-      return replay_ack(self, *seq);
+    if (seq) {
+      auto ack = replay_ack(self, *seq);
+      if (!ack || st.waiting.empty())
+        return ack;
+      // The first copy may still wait for its group commit: so does its retry.
+      auto rp = self->make_response_promise<api::send_ack>();
+      when_durable(self, [rp, ack = std::move(*ack)](const caf::error& err) mutable {
+        if (err)
+          rp.deliver(err);
+        else
+          rp.deliver(std::move(ack));
+      });
+      return rp;
+    }
     if (api::describe(seq.error()).code != errc::not_found)
       return seq.error();
   }
@@ -155,11 +205,30 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   st.last_seq = m.seq;
   api::node_metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
   self->probe().n2.store(m.seq, std::memory_order_relaxed);
-  emit(self, "message", text, m.seq);
-  // Sending ends typing, silently: the message says it.
-  st.typing.erase(req.from.id);
-  notify_message(self, req, m.seq, m.body);
-  return api::send_ack{st.info.id, m.seq, m.msg_id, m.ts, std::move(text)};
+  api::send_ack ack{st.info.id, m.seq, m.msg_id, m.ts, text};
+  // Nobody hears of the message before it is durable: a message seen and
+  // then lost with a power cut would leave its seq to another.
+  auto publish = [self, req = std::move(req), seq = m.seq, body = std::move(m.body), text = std::move(text)] {
+    emit(self, "message", text, seq);
+    // Sending ends typing, silently: the message says it.
+    self->state.typing.erase(req.from.id);
+    notify_message(self, req, seq, body);
+  };
+  if (!st.ctx->syncer) {
+    publish();
+    return ack;
+  }
+  auto rp = self->make_response_promise<api::send_ack>();
+  when_durable(self, [rp, ack = std::move(ack), publish = std::move(publish)](const caf::error& err) mutable {
+    // In the log either way; a failed fsync tells the sender, whose retry
+    // with the same client_msg_id gets this seq.
+    publish();
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(std::move(ack));
+  });
+  return rp;
 }
 
 caf::result<api::room_info> handle_join(self_ptr self, const api::caller& who) {
@@ -400,14 +469,20 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
         self->state.ctx->interest->remove(self->state.info.id, hub.address(), generation);
       },
       [=](api::expire_atom) { expire_typing(self); },
-      [=](api::retire_atom) { self->quit(); },
+      [=](api::retire_atom) {
+        settle_waiting(self);
+        self->quit();
+      },
       // The room moves to another node: everything before this is handled.
       [=](api::handoff_atom) {
+        settle_waiting(self);
         self->quit();
         return true;
       },
       [=](api::tick_atom) {
         auto& st = self->state;
+        if (!st.waiting.empty())
+          return;  // not idle while acks wait for a group commit
         idle_tick(self, idle, st.handled, st.handled_at_tick,
                   [&] { self->send(manager, api::idle_atom::value, st.info.id, st.handled); });
       },

@@ -1,11 +1,14 @@
 #pragma once
 
 // Room actor: one per active room, on the room's owner node. The only writer
-// of its room: it alone assigns seqs, appends to the log (WAL before the ack),
+// of its room: it alone assigns seqs, appends to the log (durable before the
+// ack and before anyone hears of it: see syncer.hpp),
 // changes membership, and then emits each event once, encoded once, to the
 // hubs. Virtual: spawned by the room manager on first use with its state read
 // from storage, passivated when idle.
 
+#include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,6 +34,9 @@ struct room_state {
   // prove that nothing is in flight to this actor.
   std::uint64_t handled = 0;
   std::uint64_t handled_at_tick = 0;  // idle.hpp
+  // Sends in the WAL that wait for a group commit (--durability fsync): the
+  // store's write count after each, and what to do once it is durable.
+  std::deque<std::pair<std::uint64_t, std::function<void(const caf::error&)>>> waiting;
   // Who is typing: user -> (username, ms when it ends by itself). Never stored.
   std::map<api::user_id, std::pair<std::string, std::int64_t>> typing;
 

@@ -1,5 +1,7 @@
 #include "actors/session.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
@@ -116,6 +118,11 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
                       auto& st = self->state;
                       st.authed = true;
                       st.who = claims.who;
+                      st.jti = claims.jti;
+                      st.issued_at = claims.issued_at;
+                      self->delayed_send(
+                          self, std::chrono::milliseconds(std::max<std::int64_t>(0, claims.expires_at - now_ms())),
+                          api::expire_atom::value);
                       self->probe().set_text(user.id.value, user.username);
                       spdlog::info("session={} authenticated as {} ({})", st.id.value, user.username, user.id.value);
                       std::vector<api::room_id> ids;
@@ -403,6 +410,14 @@ void handle_frame(self_ptr self, const std::string& text) {
   st.reply_error(id, fail(errc::unknown_op, "unknown op"));
 }
 
+// The session's token no longer holds: the socket closes as an
+// unauthenticated one would (PROTOCOL.md sections 3 and 10).
+void token_ended(self_ptr self, const char* why) {
+  spdlog::info("session={} closed: {}", self->state.id.value, why);
+  self->state.close(4401, why);
+  self->quit();
+}
+
 }  // namespace
 
 caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, std::string remote) {
@@ -429,7 +444,11 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
       s->close(1011, "session failed");
   });
   return {
-      [=](api::frame_atom, const std::string& text) { handle_frame(self, text); },
+      [=](api::frame_atom, const std::string& text) {
+        handle_frame(self, text);
+        if (auto sink = self->state.sink.lock())
+          sink->frame_handled();
+      },
       [=](api::timeout_atom) {
         if (self->state.authed)
           return;
@@ -437,6 +456,20 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
         self->quit();
       },
       [=](api::tick_atom) { check_sends(self); },
+      // The hub relays revocations of this user's tokens (from any node).
+      [=](api::revoke_atom, const std::string& jti) {
+        if (self->state.authed && jti == self->state.jti)
+          token_ended(self, "token revoked");
+      },
+      [=](api::revoke_atom, std::int64_t valid_after, const std::string& keep_jti) {
+        auto& st = self->state;
+        if (st.authed && st.issued_at < valid_after && st.jti != keep_jti)
+          token_ended(self, "token revoked");
+      },
+      [=](api::expire_atom) {
+        if (self->state.authed)
+          token_ended(self, "token expired");
+      },
       [=](api::closed_atom) { self->quit(); },
       // An admin ends the session (the client may connect again).
       [=](api::kick_atom) {

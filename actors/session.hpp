@@ -40,6 +40,10 @@ struct session_state {
   api::session_id id;
   bool authed = false;
   api::caller who;
+  // The token the session authenticated with: its revocation (a logout, a
+  // password change, on any node) or its expiry closes the socket with 4401.
+  std::string jti;
+  std::int64_t issued_at = 0;
   token_bucket bucket;
   // The presence manager told of this session, and for each user it watches
   // (asked, or a direct-room partner) the one that holds the watch: after a

@@ -83,7 +83,7 @@ void serve_static(const static_files& files, const std::string& dir, const excha
                {"X-Frame-Options", "DENY"},
                {"Referrer-Policy", "no-referrer"},
                {"Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; "
+                "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
                 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"}};
   if (ex.call.if_none_match == f->etag) {
     r.status = 304;

@@ -22,6 +22,10 @@ namespace {
 using self_ptr = caf::stateful_actor<upload_state>*;
 constexpr std::size_t sniff_bytes = 64 * 1024;
 constexpr auto silence_limit = std::chrono::seconds(60);
+// Images waiting for a thumbnail at most; more get none (the upload stands).
+constexpr std::size_t max_waiting_thumbnails = 64;
+// The largest image thumbnailed (PROTOCOL.md section 10).
+constexpr std::uint64_t max_thumbnail_pixels = 40'000'000;
 
 bool take_chunk(self_ptr self, const std::string& bytes) {
   auto& st = self->state;
@@ -83,8 +87,14 @@ void finish(self_ptr self, const api::responder_ptr& out, const caf::actor& thum
   r.status = 201;
   r.body = wire::json{{"file", wire::file_json(st.file)}}.dump();
   out->respond(std::move(r));
-  if (thumbnailer && files::is_image(st.file.content_type))
-    self->send(thumbnailer, api::thumb_atom::value, st.file.id);
+  // Thumbnails are best effort: past the bound, an image simply gets none.
+  auto& waiting = *st.ctx->thumbnails_waiting;
+  if (thumbnailer && files::is_image(st.file.content_type)) {
+    if (waiting.fetch_add(1) < max_waiting_thumbnails)
+      self->send(thumbnailer, api::thumb_atom::value, st.file.id);
+    else
+      waiting.fetch_sub(1);
+  }
   self->quit();
 }
 
@@ -114,11 +124,42 @@ caf::behavior upload_actor(self_ptr self, context_ptr ctx, api::file_info draft,
   };
 }
 
+namespace {
+
+// The image in `bytes`, opened by the loader of its sniffed type only (never
+// libvips' own sniffing, which would reach any loader Debian ships), for
+// sequential reading: only its header is decoded here.
+VipsImage* open_image(const std::string& type, std::string& bytes) {
+  VipsImage* out = nullptr;
+  void* data = bytes.data();
+  int rc = -1;
+  if (type == "image/png")
+    rc = vips_pngload_buffer(data, bytes.size(), &out, "access", VIPS_ACCESS_SEQUENTIAL, nullptr);
+  else if (type == "image/jpeg")
+    rc = vips_jpegload_buffer(data, bytes.size(), &out, "access", VIPS_ACCESS_SEQUENTIAL, nullptr);
+  else if (type == "image/gif")
+    rc = vips_gifload_buffer(data, bytes.size(), &out, "access", VIPS_ACCESS_SEQUENTIAL, nullptr);
+  else if (type == "image/webp")
+    rc = vips_webpload_buffer(data, bytes.size(), &out, "access", VIPS_ACCESS_SEQUENTIAL, nullptr);
+  return rc == 0 ? out : nullptr;
+}
+
+}  // namespace
+
 caf::behavior thumbnailer_actor(caf::event_based_actor*, context_ptr ctx) {
   static std::once_flag vips_ready;
-  std::call_once(vips_ready, [] { VIPS_INIT("confabd"); });
+  std::call_once(vips_ready, [] {
+    VIPS_INIT("confabd");
+    // Loaders of hostile formats (ImageMagick, PDF, SVG, ...) stay off even
+    // if something reached them.
+    vips_block_untrusted_set(TRUE);
+  });
   return {
       [ctx](api::thumb_atom, const std::string& id) {
+        struct done_guard {
+          std::atomic<std::size_t>& n;
+          ~done_guard() { n.fetch_sub(1); }
+        } done{*ctx->thumbnails_waiting};
         auto f = ctx->db->file(id);
         if (!f || f->thumbnail)
           return;
@@ -130,14 +171,23 @@ caf::behavior thumbnailer_actor(caf::event_based_actor*, context_ptr ctx) {
             return;
           bytes += *c;
         }
-        VipsImage* original = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", nullptr);
+        VipsImage* original = open_image(f->content_type, bytes);
         if (original == nullptr)
           return;
-        f->width = static_cast<std::uint32_t>(vips_image_get_width(original));
-        f->height = static_cast<std::uint32_t>(vips_image_get_height(original));
-        g_object_unref(original);
+        auto width = static_cast<std::uint64_t>(vips_image_get_width(original));
+        auto height = static_cast<std::uint64_t>(vips_image_get_height(original));
+        // A pixel flood (a small file of a huge image) is refused from the
+        // header, before any pixel is decoded.
+        if (width * height > max_thumbnail_pixels) {
+          g_object_unref(original);
+          return;
+        }
+        f->width = static_cast<std::uint32_t>(width);
+        f->height = static_cast<std::uint32_t>(height);
         VipsImage* thumb = nullptr;
-        if (vips_thumbnail_buffer(bytes.data(), bytes.size(), &thumb, 320, "size", VIPS_SIZE_DOWN, nullptr) != 0)
+        int made = vips_thumbnail_image(original, &thumb, 320, "size", VIPS_SIZE_DOWN, nullptr);
+        g_object_unref(original);
+        if (made != 0)
           return;
         void* jpeg = nullptr;
         std::size_t jpeg_len = 0;

@@ -17,7 +17,7 @@ using namespace config;
 namespace {
 
 po::options_description describe(options& o, std::string& config_file, std::string& seeds, std::string& max_file_size,
-                                 std::string& user_quota) {
+                                 std::string& user_quota, std::string& admin_token_file) {
   auto& l = o.lim;
   po::options_description d("confabd options");
   // clang-format off
@@ -36,6 +36,7 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("seeds", po::value(&seeds), "comma-separated host:port of nodes to join")
     ("replication", po::value(&o.replication)->default_value(1), "copies of each room's history")
     ("admin-token", po::value(&o.admin_token), "bearer token for the admin API")
+    ("admin-token-file", po::value(&admin_token_file), "file whose first line is the admin token (kept out of ps)")
     ("secret-file", po::value(&o.secret_file), "token signing key (default <data-dir>/secret)")
     ("tls-cert", po::value(&o.tls_cert), "PEM certificate chain: serve HTTPS/WSS")
     ("tls-key", po::value(&o.tls_key), "PEM private key")
@@ -44,6 +45,7 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("user-quota", po::value(&user_quota)->default_value("1G"), "bytes of files each user may store (K, M, G)")
     ("log-level", po::value(&o.log_level)->default_value(o.log_level), "trace|debug|info|warn|error|off")
     ("log-format", po::value(&o.log_format)->default_value(o.log_format), "text|json (one JSON object a line)")
+    ("durability", po::value(&o.durability)->default_value(o.durability), "fsync: an ack waits for a group commit (fsync of the WAL); wal: for the WAL write only")
     ("web-dir", po::value(&o.web_dir)->default_value(CONFAB_WEB_DIR), "files of the admin console (admin/) and web client")
     ("io-threads", po::value(&o.io_threads)->default_value(o.io_threads), "socket threads")
     ("actor-threads", po::value(&o.actor_threads)->default_value(o.actor_threads), "actor scheduler threads")
@@ -59,12 +61,19 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("login-user-window-s", po::value(&l.login_user_window_s)->default_value(l.login_user_window_s), "window for failed logins per username")
     ("login-ip-attempts", po::value(&l.login_ip_attempts)->default_value(l.login_ip_attempts), "login attempts per address per window")
     ("login-ip-window-s", po::value(&l.login_ip_window_s)->default_value(l.login_ip_window_s), "window for login attempts per address")
+    ("register-per-min", po::value(&l.register_per_min)->default_value(l.register_per_min), "registrations per client address per minute")
     ("token-ttl-s", po::value(&l.token_ttl_s)->default_value(l.token_ttl_s), "access token lifetime")
     ("room-idle-ms", po::value(&l.room_idle_ms)->default_value(l.room_idle_ms), "idle period: a room or presence actor idle for one to two of these is passivated")
     ("typing-timeout-ms", po::value(&l.typing_timeout_ms)->default_value(l.typing_timeout_ms), "typing ends this long after the last refresh")
     ("push-retries", po::value(&l.push_retries)->default_value(l.push_retries), "webhook retries after the first attempt")
     ("push-backoff-ms", po::value(&l.push_backoff_ms)->default_value(l.push_backoff_ms), "first webhook retry delay (doubles)")
-    ("push-queue", po::value(&l.push_queue)->default_value(l.push_queue), "webhook notifications waiting at most");
+    ("push-queue", po::value(&l.push_queue)->default_value(l.push_queue), "webhook notifications waiting at most")
+    ("rooms-per-min", po::value(&l.rooms_per_min)->default_value(l.rooms_per_min), "rooms one user may create per minute (then 429)")
+    ("invites-per-min", po::value(&l.invites_per_min)->default_value(l.invites_per_min), "invites one user may send per minute (then 429)")
+    ("dms-per-min", po::value(&l.dms_per_min)->default_value(l.dms_per_min), "direct rooms one user may open per minute (then 429)")
+    ("max-inbound-frames", po::value(&l.max_inbound_frames)->default_value(l.max_inbound_frames), "frames of one socket waiting for its session before the socket stops reading")
+    ("max-connections", po::value(&l.max_connections)->default_value(l.max_connections), "open client connections (then 503)")
+    ("max-connections-per-ip", po::value(&l.max_connections_per_ip)->default_value(l.max_connections_per_ip), "open client connections from one address (then 429)");
   // clang-format on
   return d;
 }
@@ -86,8 +95,8 @@ std::string env_name(const po::options_description& d, const std::string& var) {
 
 parse_result parse(int argc, const char* const* argv) {
   options o;
-  std::string config_file, seeds, max_file_size, user_quota;
-  auto desc = describe(o, config_file, seeds, max_file_size, user_quota);
+  std::string config_file, seeds, max_file_size, user_quota, admin_token_file;
+  auto desc = describe(o, config_file, seeds, max_file_size, user_quota, admin_token_file);
   po::variables_map vm;
   try {
     po::positional_options_description none;  // a stray word is an error
@@ -114,6 +123,13 @@ parse_result parse(int argc, const char* const* argv) {
     return parse_error{"--max-file-size: not a size: " + max_file_size};
   if (!parse_size(user_quota, o.lim.user_quota))
     return parse_error{"--user-quota: not a size: " + user_quota};
+  if (!admin_token_file.empty()) {
+    if (!o.admin_token.empty())
+      return parse_error{"--admin-token and --admin-token-file exclude each other"};
+    std::ifstream in(admin_token_file);
+    if (!in || !std::getline(in, o.admin_token) || o.admin_token.empty())
+      return parse_error{"cannot read an admin token from --admin-token-file " + admin_token_file};
+  }
   if (o.secret_file.empty())
     o.secret_file = o.data_dir + "/secret";
   for (auto [file, name] : {std::pair{&o.cluster_ca, "ca.pem"}, std::pair{&o.cluster_cert, "node.pem"},

@@ -33,6 +33,7 @@
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
 #include "actors/static_files.hpp"
+#include "actors/syncer.hpp"
 #include "actors/upload.hpp"
 #include "cluster/gate.hpp"
 #include "cluster/node_actor.hpp"
@@ -126,7 +127,8 @@ class node_impl : public node {
 
   caf::error start(const config::options& o) {
     auto ctx = std::make_shared<actors::node_context>();
-    auto db = storage::store::open(o.data_dir);
+    auto db =
+        storage::store::open(o.data_dir, o.durability == "wal" ? storage::durability::wal : storage::durability::fsync);
     if (!db)
       return fail(errc::invalid_request, "unusable data dir: " + api::describe(db.error()).message);
     auto secret = load_secret(o.secret_file);
@@ -142,6 +144,11 @@ class node_impl : public node {
     admin_token_ = o.admin_token.empty() ? random_hex(24) : o.admin_token;
     ctx->admin_token = admin_token_;
     ctx->web = actors::static_files::load(o.web_dir);
+    // Group commit: an fsync blocks, so the syncer has its own thread.
+    if (o.durability == "fsync") {
+      syncer_ = sys_.spawn<caf::detached>(actors::syncer_actor, ctx->db);
+      ctx->syncer = syncer_;
+    }
     actors::context_ptr cctx = ctx;
 
     hub_ = sys_.spawn(actors::hub_actor, cctx);
@@ -197,7 +204,10 @@ class node_impl : public node {
     ns.max_frame = o.lim.max_frame;
     ns.max_http_body = o.lim.max_http_body;
     ns.max_outbound = o.lim.max_outbound;
+    ns.max_inbound_frames = o.lim.max_inbound_frames;
     ns.max_file_size = o.lim.max_file_size;
+    ns.max_connections = o.lim.max_connections;
+    ns.max_connections_per_ip = o.lim.max_connections_per_ip;
     net::server_handlers nh;
     nh.http_frontend = frontend_;
     auto& sys = sys_;
@@ -242,8 +252,8 @@ class node_impl : public node {
 
  private:
   void stop_actors() {
-    for (auto* a :
-         {&gate_, &node_, &frontend_, &readers_, &rooms_, &presence_, &pusher_, &thumbnailer_, &accounts_, &hub_})
+    for (auto* a : {&gate_, &node_, &frontend_, &readers_, &rooms_, &presence_, &pusher_, &thumbnailer_, &accounts_,
+                    &hub_, &syncer_})
       if (*a) {
         caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
         *a = nullptr;
@@ -291,7 +301,7 @@ class node_impl : public node {
 
   std::uint16_t cluster_port_ = 0;
   caf::actor node_, gate_;
-  caf::actor hub_, accounts_, rooms_, readers_, frontend_, presence_, pusher_, thumbnailer_;
+  caf::actor hub_, accounts_, rooms_, readers_, frontend_, presence_, pusher_, thumbnailer_, syncer_;
   std::unique_ptr<net::server> server_;
 };
 

@@ -74,6 +74,8 @@ std::string validate(options& o) {
     level_ok = level_ok || o.log_level == l;
   if (!level_ok)
     return "--log-level must be one of trace, debug, info, warn, error, off";
+  if (o.durability != "fsync" && o.durability != "wal")
+    return "--durability must be fsync or wal";
   if (o.log_format != "text" && o.log_format != "json")
     return "--log-format must be text or json";
   auto& l = o.lim;
@@ -83,6 +85,14 @@ std::string validate(options& o) {
     return "a limit is out of range";
   if (l.typing_timeout_ms < 1 || l.push_queue < 1 || l.push_backoff_ms < 1)
     return "a limit is out of range";
+  if (l.register_per_min < 1)
+    return "--register-per-min must be at least 1";
+  if (l.rooms_per_min < 1 || l.invites_per_min < 1 || l.dms_per_min < 1)
+    return "--rooms-per-min, --invites-per-min and --dms-per-min must be at least 1";
+  if (l.max_inbound_frames < 1)
+    return "--max-inbound-frames must be at least 1";
+  if (l.max_connections < 1 || l.max_connections_per_ip < 1)
+    return "--max-connections and --max-connections-per-ip must be at least 1";
   if (!o.push_webhook.empty() && o.push_webhook.rfind("http://", 0) != 0)
     return "--push-webhook must be an http:// URL";
   if (!o.admin_token.empty() && o.admin_token.size() < 16)

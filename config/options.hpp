@@ -18,11 +18,16 @@ struct limits {
   double rate_per_s = 20;
   double rate_burst = 50;
   std::size_t max_outbound = 4 * 1024 * 1024;
+  std::uint32_t max_inbound_frames = 64;  // unhandled frames per socket before it stops reading
   std::uint32_t auth_timeout_ms = 10000;
   std::uint32_t login_user_failures = 10;
   std::uint32_t login_user_window_s = 900;
   std::uint32_t login_ip_attempts = 60;
   std::uint32_t login_ip_window_s = 60;
+  std::uint32_t register_per_min = 10;  // registrations per client address
+  std::uint32_t rooms_per_min = 10;     // per user: rooms created
+  std::uint32_t invites_per_min = 60;   // per user: invites sent
+  std::uint32_t dms_per_min = 30;       // per user: direct rooms opened
   std::uint64_t token_ttl_s = 7 * 24 * 3600;
   std::uint32_t room_idle_ms = 60000;
   std::uint64_t max_file_size = 25 * 1024 * 1024;
@@ -32,6 +37,8 @@ struct limits {
   std::uint32_t push_backoff_ms = 500;
   std::uint32_t push_queue = 10000;
   std::uint64_t user_quota = 1024ull * 1024 * 1024;
+  std::size_t max_connections = 18000;
+  std::size_t max_connections_per_ip = 2000;
 };
 
 struct options {
@@ -52,6 +59,7 @@ struct options {
   std::string tls_cert;
   std::string tls_key;
   std::string push_webhook;
+  std::string durability = "fsync";  // fsync (group commit) or wal
   std::string log_level = "info";
   std::string log_format = "text";  // text or json (one object a line)
   std::string web_dir;              // the console and web client; empty: this build's web/

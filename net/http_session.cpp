@@ -7,7 +7,6 @@
 #include <atomic>
 #include <optional>
 #include <random>
-#include <regex>
 
 #include <spdlog/spdlog.h>
 #include <boost/beast/core/bind_handler.hpp>
@@ -23,6 +22,9 @@ namespace confab::net {
 namespace {
 
 constexpr auto read_timeout = std::chrono::seconds(30);
+// A request without a token may send this much body to a route that needs
+// one; more is refused with 401 before it is read (PROTOCOL.md section 10).
+constexpr std::size_t unauthenticated_body = 64 * 1024;
 constexpr std::size_t upload_chunk = api::file_info::chunk_size;
 
 // The client's address and port ("unknown" if the socket is already gone).
@@ -48,16 +50,36 @@ std::string next_request_id() {
   return buf;
 }
 
+// Register and login are the routes a caller without a token may use.
+bool needs_token(std::string_view target) {
+  auto path = target.substr(0, target.find('?'));
+  return path != "/api/v1/register" && path != "/api/v1/login";
+}
+
+// POST /api/v1/rooms/{room}/files[/][?...]: streamed, not read whole.
 bool is_upload_target(http::verb method, std::string_view target) {
-  static const std::regex files_route("^/api/v1/rooms/[^/?]+/files/?(\\?.*)?$");
-  return method == http::verb::post && std::regex_match(target.begin(), target.end(), files_route);
+  constexpr std::string_view prefix = "/api/v1/rooms/";
+  auto path = target.substr(0, target.find('?'));
+  if (method != http::verb::post || !path.starts_with(prefix))
+    return false;
+  path.remove_prefix(prefix.size());
+  if (path.ends_with('/'))
+    path.remove_suffix(1);
+  auto slash = path.find('/');
+  return slash != std::string_view::npos && slash > 0 && path.substr(slash) == "/files";
 }
 
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
-  http_session(Stream&& stream, shared_ptr_t shared, std::string peer)
-      : stream_(std::move(stream)), shared_(std::move(shared)), peer_(std::move(peer)), remote_(address_of(peer_)) {
+  http_session(Stream&& stream, shared_ptr_t shared, std::string peer, connection_limits::slot_ptr slot,
+               connection_limits::refusal refused)
+      : stream_(std::move(stream)),
+        shared_(std::move(shared)),
+        peer_(std::move(peer)),
+        remote_(address_of(peer_)),
+        slot_(std::move(slot)),
+        refused_(refused) {
     api::node_metrics().http_connections.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -81,6 +103,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   void write_reply(api::http_reply r) {
     log_access(r.status);
     beast::get_lowest_layer(stream_).expires_after(read_timeout);
+    if (head_)
+      return write_head(std::move(r));
     if (r.source)
       return write_streamed(std::move(r));
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
@@ -162,9 +186,23 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     bool last_;
   };
 
+  // HEAD: the GET answer's status and headers, its length, no body (a
+  // streamed body is never asked for).
+  void write_head(api::http_reply r) {
+    auto res = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(r.status), 11);
+    set_headers(*res, r);
+    res->keep_alive(keep_alive_);
+    res->content_length(r.source ? r.length : r.body.size());
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+      self->on_write(ec, res->need_eof());
+    });
+  }
+
   template <class Response>
   void set_headers(Response& res, const api::http_reply& r) {
     res.set(http::field::server, "confab");
+    if constexpr (std::is_same_v<Stream, tls_stream>)
+      res.set(http::field::strict_transport_security, "max-age=31536000");
     if (!r.content_type.empty() && (!r.body.empty() || r.source))
       res.set(http::field::content_type, r.content_type);
     for (auto& [name, value] : r.headers)
@@ -234,9 +272,12 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     auto& req = header_->get();
     request_id_ = next_request_id();
     method_ = std::string(req.method_string());
+    head_ = req.method() == http::verb::head;
     // The path only: a query string is the client's business.
     target_ = std::string(req.target().substr(0, req.target().find('?')));
     started_ = std::chrono::steady_clock::now();
+    if (refused_ != connection_limits::refusal::none)
+      return refuse();
     if (websocket::is_upgrade(req)) {
       if (req.target() != "/ws") {
         keep_alive_ = false;
@@ -244,18 +285,25 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
       }
       http::request<http::string_body> upgrade(std::move(header_->release().base()));
       spdlog::debug("req={} {} upgrades to a WebSocket", request_id_, peer_);
-      std::make_shared<ws_connection<Stream>>(std::move(stream_), shared_, peer_)->run(std::move(upgrade));
+      std::make_shared<ws_connection<Stream>>(std::move(stream_), shared_, peer_, std::move(slot_))
+          ->run(std::move(upgrade));
       return;
     }
     if (is_upload_target(req.method(), req.target()))
       return start_upload();
     body_.emplace(std::move(*header_));
+    // Without a token, a route that needs one gets little body: the frontend
+    // would refuse it unread anyway.
+    auto& auth = body_->get()[http::field::authorization];
+    tokenless_ = needs_token(body_->get().target()) && !auth.starts_with("Bearer ");
+    auto limit =
+        tokenless_ ? std::min(unauthenticated_body, shared_->settings.max_http_body) : shared_->settings.max_http_body;
     // A limit set after the header is only applied to chunked bodies by
     // Beast: a declared length is checked here.
-    body_->body_limit(shared_->settings.max_http_body);
-    if (auto len = body_->content_length(); len && *len > shared_->settings.max_http_body) {
+    body_->body_limit(limit);
+    if (auto len = body_->content_length(); len && *len > limit) {
       keep_alive_ = false;
-      return write_error(413, api::errc::too_large, "request body is over the limit");
+      return body_refused();
     }
     http::async_read(stream_, buffer_, *body_,
                      beast::bind_front_handler(&http_session::on_read, this->shared_from_this()));
@@ -264,7 +312,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   void on_read(beast::error_code ec, std::size_t) {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      return write_error(413, api::errc::too_large, "request body is over the limit");
+      return body_refused();
     }
     if (ec)
       return;
@@ -279,7 +327,9 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   template <class Request>
   api::http_call make_call(const Request& req) {
     api::http_call call;
-    call.method = std::string(req.method_string());
+    // Every GET route answers HEAD: the frontend sees a GET, the answer
+    // goes out without its body (write_head).
+    call.method = head_ ? std::string("GET") : std::string(req.method_string());
     call.target = std::string(req.target());
     call.authorization = std::string(req[http::field::authorization]);
     call.remote = remote_;
@@ -360,12 +410,32 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     uploader_ = nullptr;
   }
 
-  void write_error(unsigned status, api::errc code, const std::string& message) {
+  void write_error(unsigned status, api::errc code, const std::string& message, std::uint64_t retry_after_ms = 0) {
     api::node_metrics().error(code);
     api::http_reply r;
     r.status = status;
-    r.body = wire::http_error({code, message, 0});
+    r.body = wire::http_error({code, message, retry_after_ms});
     write_reply(std::move(r));
+  }
+
+  // A body over the limit is not read: 401 when the caller has no token (it
+  // could not have been served), else 413; the connection closes.
+  void body_refused() {
+    if (tokenless_)
+      return write_error(401, api::errc::unauthorized, "a token is needed before a body of this size");
+    write_error(413, api::errc::too_large, "request body is over the limit");
+  }
+
+  // Over a connection limit: the first request gets the error, then the
+  // connection closes (PROTOCOL.md section 1).
+  void refuse() {
+    keep_alive_ = false;
+    if (refused_ == connection_limits::refusal::node_full) {
+      api::node_metrics().refused_node_full.fetch_add(1, std::memory_order_relaxed);
+      return write_error(503, api::errc::unavailable, "this node has too many open connections", 1000);
+    }
+    api::node_metrics().refused_address_full.fetch_add(1, std::memory_order_relaxed);
+    write_error(429, api::errc::rate_limited, "too many open connections from this address", 1000);
   }
 
   // One line per answer. Never the query, headers or body: they may hold
@@ -409,6 +479,10 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   std::optional<http::request_parser<http::buffer_body>> upload_;
   bool keep_alive_ = true;
   bool body_keep_alive_ = true;
+  bool head_ = false;       // this request is a HEAD
+  bool tokenless_ = false;  // ... has no bearer token and needs one
+  connection_limits::slot_ptr slot_;
+  connection_limits::refusal refused_;
   caf::actor uploader_;
   std::vector<char> chunk_;
   std::size_t fill_ = 0;
@@ -416,15 +490,20 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 
 }  // namespace
 
-void serve_plain(plain_stream stream, shared_ptr_t shared) {
+void serve_plain(plain_stream stream, shared_ptr_t shared, connection_limits::slot_ptr slot,
+                 connection_limits::refusal refused) {
   auto remote = peer_of(stream);
-  std::make_shared<http_session<plain_stream>>(std::move(stream), std::move(shared), std::move(remote))->run();
+  std::make_shared<http_session<plain_stream>>(std::move(stream), std::move(shared), std::move(remote), std::move(slot),
+                                               refused)
+      ->run();
 }
 
-void serve_tls(plain_stream stream, shared_ptr_t shared) {
+void serve_tls(plain_stream stream, shared_ptr_t shared, connection_limits::slot_ptr slot,
+               connection_limits::refusal refused) {
   auto remote = peer_of(stream);
   auto& ctx = *shared->tls;
-  std::make_shared<http_session<tls_stream>>(tls_stream(std::move(stream), ctx), std::move(shared), std::move(remote))
+  std::make_shared<http_session<tls_stream>>(tls_stream(std::move(stream), ctx), std::move(shared), std::move(remote),
+                                             std::move(slot), refused)
       ->run();
 }
 

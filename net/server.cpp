@@ -43,6 +43,25 @@ void connection_registry::close_all(std::uint16_t code, const std::string& reaso
   cv_.wait_for(lock, deadline, [this] { return live_.empty(); });
 }
 
+std::pair<connection_limits::slot_ptr, connection_limits::refusal> connection_limits::take(const std::string& address) {
+  std::lock_guard<std::mutex> guard(mtx_);
+  if (total_ >= max_total_)
+    return {nullptr, refusal::node_full};
+  auto& mine = per_address_[address];
+  if (mine >= max_per_address_)
+    return {nullptr, refusal::address_full};
+  ++mine;
+  ++total_;
+  return {std::make_shared<slot>(shared_from_this(), address), refusal::none};
+}
+
+void connection_limits::give_back(const std::string& address) {
+  std::lock_guard<std::mutex> guard(mtx_);
+  --total_;
+  if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0)
+    per_address_.erase(it);
+}
+
 namespace {
 
 class server_impl : public server {
@@ -110,11 +129,13 @@ class server_impl : public server {
       // Writes are already gathered per connection (coalescing_stream), so
       // Nagle's algorithm would only hold replies back for a delayed ACK.
       socket.set_option(tcp::no_delay(true), ec);
+      auto peer = socket.remote_endpoint(ec);
+      auto [slot, refused] = shared_->limits->take(ec ? std::string("unknown") : peer.address().to_string());
       plain_stream stream(std::move(socket));
       if (shared_->tls)
-        serve_tls(std::move(stream), shared_);
+        serve_tls(std::move(stream), shared_, std::move(slot), refused);
       else
-        serve_plain(std::move(stream), shared_);
+        serve_plain(std::move(stream), shared_, std::move(slot), refused);
       do_accept();
     });
   }
@@ -146,6 +167,7 @@ caf::expected<std::unique_ptr<server>> server::start(server_settings settings, s
       return api::fail(api::errc::invalid_request, "--tls-key " + settings.tls_key + ": " + ec.message());
     shared->tls = std::move(ctx);
   }
+  shared->limits = std::make_shared<connection_limits>(settings.max_connections, settings.max_connections_per_ip);
   shared->settings = std::move(settings);
   shared->handlers = std::move(handlers);
   auto srv = std::make_unique<server_impl>(std::move(shared));

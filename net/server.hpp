@@ -25,7 +25,14 @@ struct server_settings {
   std::size_t max_frame = 64 * 1024;
   std::size_t max_http_body = 1024 * 1024;
   std::size_t max_outbound = 4 * 1024 * 1024;
+  // Inbound frames of one socket its session has not handled yet, before
+  // the socket stops reading (resumes at a quarter of it).
+  std::uint32_t max_inbound_frames = 64;
   std::uint64_t max_file_size = 25 * 1024 * 1024;
+  // Open client connections: beyond the first, new ones get 503; beyond the
+  // second from one address, 429 (PROTOCOL.md section 1).
+  std::size_t max_connections = 18000;
+  std::size_t max_connections_per_ip = 2000;
 };
 
 struct server_handlers {

@@ -32,8 +32,8 @@ namespace websocket = beast::websocket;
 template <class Stream>
 class ws_connection : public api::connection_sink, public std::enable_shared_from_this<ws_connection<Stream>> {
  public:
-  ws_connection(Stream&& stream, shared_ptr_t shared, std::string remote)
-      : ws_(std::move(stream)), shared_(std::move(shared)), remote_(std::move(remote)) {}
+  ws_connection(Stream&& stream, shared_ptr_t shared, std::string remote, connection_limits::slot_ptr slot)
+      : ws_(std::move(stream)), shared_(std::move(shared)), remote_(std::move(remote)), slot_(std::move(slot)) {}
 
   ~ws_connection() override {
     if (accepted_)
@@ -71,6 +71,17 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
 
   std::size_t queued_bytes() const override { return held_.load(std::memory_order_relaxed); }
 
+  // From the session's thread: one frame fewer waits. Reading resumes once a
+  // paused socket's unhandled frames fall to a quarter of the limit.
+  void frame_handled() override {
+    auto left = unhandled_.fetch_sub(1) - 1;
+    if (left <= shared_->settings.max_inbound_frames / 4 && paused_.exchange(false))
+      asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
+        self->paused_hold_.reset();
+        self->do_read();
+      });
+  }
+
  private:
   void on_accept(beast::error_code ec) {
     if (ec)
@@ -102,6 +113,17 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
     }
     caf::anon_send(session_, api::frame_atom::value, beast::buffers_to_string(buffer_.data()));
     buffer_.consume(buffer_.size());
+    if (unhandled_.fetch_add(1) + 1 >= shared_->settings.max_inbound_frames) {
+      // The session is behind: stop reading. frame_handled() resumes; the
+      // check after the pause catches a frame handled in between.
+      paused_.store(true);
+      api::node_metrics().ws_read_pauses.fetch_add(1, std::memory_order_relaxed);
+      if (unhandled_.load() >= shared_->settings.max_inbound_frames || !paused_.exchange(false)) {
+        // No read pending: nothing else keeps this connection alive.
+        paused_hold_ = this->shared_from_this();
+        return;
+      }
+    }
     do_read();
   }
 
@@ -110,7 +132,8 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
   // which Beast's own writes (handshake, control frames, close) also go
   // through, so frames never interleave and keep their order.
   void enqueue(api::shared_text frame) {
-    if (close_code_ != 0)
+    // Nothing after a close, ours or the peer's (Beast answered it).
+    if (close_code_ != 0 || !ws_.is_open())
       return;
     auto& layer = ws_.next_layer();
     // A slow consumer is one whose backlog (what waits behind the bytes on
@@ -147,17 +170,24 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
       return;
     close_code_ = code;
     websocket::close_reason cr(static_cast<websocket::close_code>(code), reason);
-    ws_.async_close(cr, [self = this->shared_from_this()](beast::error_code) {});
+    ws_.async_close(cr, [self = this->shared_from_this()](beast::error_code) { self->paused_hold_.reset(); });
   }
 
   websocket::stream<coalescing_stream<Stream>> ws_;
   shared_ptr_t shared_;
   std::string remote_;
+  connection_limits::slot_ptr slot_;  // this connection's place under the limits
   caf::actor session_;
   beast::flat_buffer buffer_;
   // Bytes not yet written (in the layer below); atomic so the admin view may
   // read it.
   std::atomic<std::size_t> held_{0};
+  // Frames sent to the session and not yet handled; paused_: not reading.
+  std::atomic<std::uint32_t> unhandled_{0};
+  std::atomic<bool> paused_{false};
+  // This connection, while reading is paused (released on the strand when
+  // reading resumes or the close completes).
+  std::shared_ptr<ws_connection> paused_hold_;
   bool accepted_ = false;
   std::uint16_t close_code_ = 0;
 };

@@ -6,8 +6,10 @@
 #   {"workloads": {...}, "confab": {...}, "ejabberd": {...}, "ratio": {...}}
 #
 #   scripts/bench-vs-ejabberd.sh [--quick] [--only confab|ejabberd] [--out DIR]
+#                                [--workloads rooms,dm] [--durability fsync|wal]
 #
-# --quick runs smaller workloads with short steps (under 5 minutes). Every
+# --quick runs smaller workloads with short steps (under 5 minutes);
+# --workloads picks some; --durability is confabd's (default fsync). Every
 # server listens on 127.0.0.1 only. docs/PERFORMANCE.md explains the method.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,12 +18,17 @@ root=$PWD
 quick=0
 only=""
 out=""
+pick=""
+durability=fsync
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
     --only) only=$2; shift ;;
     --out) out=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--only confab|ejabberd] [--out DIR]" >&2; exit 2 ;;
+    --workloads) pick=$2; shift ;;
+    --durability) durability=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--only confab|ejabberd] [--out DIR] [--workloads a,b] [--durability fsync|wal]" >&2
+       exit 2 ;;
   esac
   shift
 done
@@ -58,6 +65,12 @@ else
     [history]="--workload history --history-messages 100000 --history-clients 1000 --duration 10"
   )
 fi
+if [[ -n $pick ]]; then
+  IFS=, read -r -a names <<<"$pick"
+  for n in "${names[@]}"; do
+    [[ -n ${flags[$n]:-} ]] || { echo "unknown workload $n" >&2; exit 2; }
+  done
+fi
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_port() {
@@ -69,7 +82,7 @@ pick_port() {
 }
 
 # One workload against a fresh confabd: one actor thread and one Asio thread
-# on CPU 0, RocksDB WAL without fsync (the default), logs at warning, the
+# on CPU 0, --durability as given (fsync: group commit), logs at warning, the
 # per-session rate limit lifted (the load is the point).
 run_confab() {
   local name=$1 dir=$out/confab-$name port token pid
@@ -79,6 +92,7 @@ run_confab() {
   (ulimit -n 20000 2>/dev/null || true
    exec taskset -c 0 "$confabd" --bind 127.0.0.1 --http-port "$port" --data-dir "$dir/data" --admin-token "$token" \
      --actor-threads 1 --io-threads 1 --log-level warn --rate-per-s 1000000 --rate-burst 1000000 \
+     --durability "$durability" \
      >"$dir/stdout" 2>"$dir/stderr") &
   pid=$!
   # Its ready line, or its exit, or 60 s.

@@ -41,7 +41,7 @@ start_node() {
   "$bin" --bind 127.0.0.1 --cluster-bind 127.0.0.1 --node-id "n$i" --data-dir "$dir/n$i" \
     --http-port $((http_base + i)) --cluster-port $((cluster_base + i)) "${seeds[@]}" \
     --cluster-ca "$dir/certs/ca.pem" --cluster-cert "$dir/certs/n$i.pem" --cluster-key "$dir/certs/n$i.key" \
-    --secret-file "$dir/secret" --admin-token "$(cat "$dir/admin-token")" >"$dir/n$i.log" 2>&1 &
+    --secret-file "$dir/secret" --admin-token-file "$dir/admin-token" >"$dir/n$i.log" 2>&1 &
   echo $! >"$dir/n$i.pid"
   for _ in $(seq 1 600); do
     if grep -q '^confabd ready ' "$dir/n$i.log"; then
@@ -96,7 +96,9 @@ case "${1:-}" in
     start_node $(( $(last_node) + 1 ))
     ;;
   status)
-    curl -fsS -H "Authorization: Bearer $(cat "$dir/admin-token")" "http://127.0.0.1:$((http_base + 1))/admin/api/v1/nodes"
+    # the token goes through a pipe, not the command line that ps shows
+    printf "Authorization: Bearer %s\n" "$(cat "$dir/admin-token")" |
+      curl -fsS -H @- "http://127.0.0.1:$((http_base + 1))/admin/api/v1/nodes"
     echo
     ;;
   down)

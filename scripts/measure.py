@@ -15,6 +15,10 @@ file speed are still only here.
    offline users (each watch activates that user's presence actor).
 5. Files: upload and download of a 25 MiB file over loopback, MiB/s each, and
    the peak RSS growth of the node during the upload (sampled every 5 ms).
+6. Logins under a registration flood: F threads register new users as fast
+   as the node answers (each from its own 127.0.0.x, so the per-address limit
+   does not stop them) while one client logs in L times, one after the
+   other; login latency p50/p99/max, and how the registrations were answered.
 
 Usage: scripts/measure.py [--messages N] [--connections C] [--confabd PATH]
 Only 127.0.0.1 is used; every loop is bounded.
@@ -251,7 +255,9 @@ def main():
     ap.add_argument("--watchers", type=int, default=1000)
     ap.add_argument("--presences", type=int, default=2000)
     ap.add_argument("--file-mib", type=int, default=25)
-    ap.add_argument("--only", choices=["room", "idle", "presence", "files"], default=None)
+    ap.add_argument("--flooders", type=int, default=64)
+    ap.add_argument("--logins", type=int, default=200)
+    ap.add_argument("--only", choices=["room", "idle", "presence", "files", "logins"], default=None)
     ap.add_argument("--confabd", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin", "confabd"))
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -259,7 +265,7 @@ def main():
     with tempfile.TemporaryDirectory() as data:
         proc = subprocess.Popen([args.confabd, "--http-port", "0", "--data-dir", data, "--log-level", "warn",
                                  "--rate-per-s", "1000000", "--rate-burst", "1000000",
-                                 "--login-ip-attempts", "1000000"],
+                                 "--login-ip-attempts", "1000000", "--register-per-min", "1000000"],
                                 stdout=subprocess.PIPE, text=True)
         try:
             port = None
@@ -282,6 +288,8 @@ def main():
                 before, after = presence_memory(port, proc.pid, args.presences)
                 print(f"{args.presences} presence actors (one watcher each): RSS {before} KiB -> {after} KiB, "
                       f"{1024 * (after - before) / args.presences:.0f} bytes per presence actor")
+            if args.only in (None, "logins"):
+                report_logins(port, args.flooders, args.logins)
             if args.only in (None, "files"):
                 # The first upload also pays for first-use allocations (arenas,
                 # RocksDB's blob writer); the second shows the steady cost.
@@ -303,6 +311,48 @@ def report_room(port, pid, args):
           f"{got / secs:.0f} messages/s ({2 * got / secs:.0f} deliveries/s incl. the sender's echo); "
           f"server CPU {server_cpu:.2f} s ({1e6 * server_cpu / max(1, 2 * got):.1f} us per delivery), "
           f"client CPU {client_cpu:.2f} s")
+
+
+def report_logins(port, flooders, logins):
+    import http.client as httpc
+    user(port, "flood_login")
+    stop = threading.Event()
+    answers = {}
+    lock = threading.Lock()
+
+    def flood(i):
+        n = 0
+        while not stop.is_set() and n < 100000:
+            n += 1
+            conn = httpc.HTTPConnection("127.0.0.1", port, timeout=60,
+                                              source_address=(f"127.0.0.{2 + i % 250}", 0))
+            body = json.dumps({"username": f"fl{i}x{n}", "password": "password-flood"})
+            try:
+                conn.request("POST", "/api/v1/register", body=body)
+                status = conn.getresponse().status
+            except (OSError, httpc.HTTPException):
+                status = "error"
+            finally:
+                conn.close()
+            with lock:
+                answers[status] = answers.get(status, 0) + 1
+
+    threads = [threading.Thread(target=flood, args=(i,), daemon=True) for i in range(flooders)]
+    for t in threads:
+        t.start()
+    time.sleep(2)  # let the queue fill before measuring
+    times = []
+    for _ in range(logins):
+        start = time.time()
+        http(port, "POST", "/api/v1/login", {"username": "flood_login", "password": "password-flood_login"})
+        times.append(time.time() - start)
+    stop.set()
+    for t in threads:
+        t.join(timeout=120)
+    times.sort()
+    pct = lambda p: times[min(len(times) - 1, int(p * len(times)))] * 1000  # noqa: E731
+    print(f"{logins} logins during a flood of registrations from {flooders} threads: p50 {pct(0.5):.0f} ms, "
+          f"p99 {pct(0.99):.0f} ms, max {times[-1] * 1000:.0f} ms; registrations answered {dict(sorted(answers.items(), key=str))}")
 
 
 def report_idle(port, pid, args):

@@ -45,7 +45,7 @@ from measure import http, user, connect  # noqa: E402
 
 ADMIN = "measure-admin-token-0123456789"
 FAST = ["--rate-per-s", "1000000", "--rate-burst", "1000000", "--login-ip-attempts", "1000000",
-        "--login-user-failures", "1000000"]
+        "--login-user-failures", "1000000", "--register-per-min", "1000000"]
 
 
 def free_port():

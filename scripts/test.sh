@@ -2,7 +2,8 @@
 # Installs what is missing, builds with -Werror, and runs every test through
 # ctest; then builds the unit tests with ASan+UBSan and runs them again.
 # Extra arguments go to the first ctest (e.g. -L integration, -R unit).
-# SKIP_SANITIZE=1 skips the sanitizer stage.
+# SKIP_SANITIZE=1 skips the sanitizer stage; SKIP_FUZZ=1 the fuzz stage, which
+# runs each libFuzzer target of tests/fuzz for FUZZ_S seconds (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
@@ -12,6 +13,11 @@ echo "build took $(( $(date +%s) - start )) s"
 start=$(date +%s)
 (cd build && ctest -j2 --output-on-failure --timeout 600 "$@")
 echo "tests took $(( $(date +%s) - start )) s"
+if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
+  start=$(date +%s)
+  FUZZ_S=${FUZZ_S:-30} scripts/fuzz.sh
+  echo "fuzz stage took $(( $(date +%s) - start )) s"
+fi
 if [[ "${SKIP_SANITIZE:-0}" != 1 ]]; then
   start=$(date +%s)
   # -O1 -g1 (line tables only): half the compile time of -O2 -g, as good for

@@ -96,11 +96,12 @@ caf::error store::import_piece(const api::room_piece& p) {
     }
     batch.Put(rooms_, p.room.value, room_to_json(p.info));
   }
-  return from_status(write(batch));
+  // The last piece makes the room live here: on disk before the answer.
+  return from_status(write(batch, p.last ? flush::always : flush::wal));
 }
 
 caf::error store::set_moving(const api::room_id& room, const std::string& target) {
-  return from_status(put(handoffs_, room.value, target));
+  return from_status(put(handoffs_, room.value, target, flush::always));
 }
 
 caf::expected<std::string> store::moving_to(const api::room_id& room) const {
@@ -108,7 +109,9 @@ caf::expected<std::string> store::moving_to(const api::room_id& room) const {
 }
 
 caf::error store::clear_moving(const api::room_id& room) {
-  return from_status(db_->Delete(rocksdb::WriteOptions{}, handoffs_, room.value));
+  rocksdb::WriteBatch batch;
+  batch.Delete(handoffs_, room.value);
+  return from_status(write(batch, flush::always));
 }
 
 caf::error store::drop_room(const api::room_id& room) {

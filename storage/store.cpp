@@ -1,7 +1,9 @@
 #include "storage/store.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
+#include <stdexcept>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -24,6 +26,19 @@ namespace {
 const char* const family_names[] = {"users",    "usernames", "rooms",  "members", "user_rooms",
                                     "messages", "dedupe",    "reads",  "revoked", "presence",
                                     "files",    "chunks",    "thumbs", "usage",   "handoffs"};
+
+// A whole-number field of a record, `fallback` when absent. Anything else is
+// corruption: nlohmann's get<> would convert a float (or an integer too big
+// for 64 bits, which it parses as one) with undefined behaviour out of range.
+template <class T>
+T whole(const json& j, const char* key, T fallback) {
+  auto it = j.find(key);
+  if (it == j.end())
+    return fallback;
+  if (!it->is_number_integer())
+    throw std::domain_error(std::string("field ") + key + " is not a whole number");
+  return it->get<T>();
+}
 
 }  // namespace
 
@@ -65,10 +80,10 @@ stored_user user_from_json(const std::string& text) {
   u.info.status_text = j.value("status_text", "");
   u.info.avatar_file_id = j.value("avatar_file_id", "");
   u.password_hash = j.value("password_hash", "");
-  u.created_at = j.value("created_at", std::int64_t{0});
-  u.tokens_valid_after = j.value("tokens_valid_after", std::int64_t{0});
+  u.created_at = whole(j, "created_at", std::int64_t{0});
+  u.tokens_valid_after = whole(j, "tokens_valid_after", std::int64_t{0});
   u.keep_jti = j.value("keep_jti", "");
-  u.version = j.value("version", std::uint64_t{0});
+  u.version = whole(j, "version", std::uint64_t{0});
   return u;
 }
 
@@ -87,12 +102,12 @@ api::room_info room_from_json(const std::string& text) {
   r.topic = j.value("topic", "");
   r.visibility = j.value("visibility", "private");
   r.kind = j.value("kind", "room");
-  r.created_at = j.value("created_at", std::int64_t{0});
+  r.created_at = whole(j, "created_at", std::int64_t{0});
   r.owner = api::user_id{j.value("owner", "")};
   return r;
 }
 
-caf::expected<std::shared_ptr<store>> store::open(const std::string& dir) {
+caf::expected<std::shared_ptr<store>> store::open(const std::string& dir, durability mode) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -122,6 +137,7 @@ caf::expected<std::shared_ptr<store>> store::open(const std::string& dir) {
   if (!st.ok())
     return api::fail(errc::unavailable, "cannot open store in " + dir + ": " + st.ToString());
   s->db_.reset(raw);
+  s->mode_ = mode;
   auto& h = s->handles_;
   s->users_ = h[1];
   s->usernames_ = h[2];
@@ -151,14 +167,28 @@ store::~store() {
   [[maybe_unused]] auto ignored = db_->Close();
 }
 
-rocksdb::Status store::write(rocksdb::WriteBatch& batch) {
+rocksdb::Status store::write(rocksdb::WriteBatch& batch, flush f) {
   api::timed t{api::node_metrics().db_write};
-  return db_->Write(rocksdb::WriteOptions{}, &batch);
+  rocksdb::WriteOptions wo;
+  wo.sync = syncs(f);
+  auto st = db_->Write(wo, &batch);
+  written_.fetch_add(1, std::memory_order_release);
+  return st;
 }
 
-rocksdb::Status store::put(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& key, const rocksdb::Slice& value) {
+rocksdb::Status store::put(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& key, const rocksdb::Slice& value,
+                           flush f) {
   api::timed t{api::node_metrics().db_write};
-  return db_->Put(rocksdb::WriteOptions{}, cf, key, value);
+  rocksdb::WriteOptions wo;
+  wo.sync = syncs(f);
+  auto st = db_->Put(wo, cf, key, value);
+  written_.fetch_add(1, std::memory_order_release);
+  return st;
+}
+
+caf::error store::sync_wal() {
+  api::timed t{api::node_metrics().db_fsync};
+  return from_status(db_->SyncWAL());
 }
 
 caf::expected<std::string> store::get(rocksdb::ColumnFamilyHandle* cf, const std::string& key) const {
@@ -215,17 +245,49 @@ caf::error store::revoke(const std::string& jti, std::int64_t expires_at) {
   return from_status(put(revoked_, jti, std::to_string(expires_at)));
 }
 
+namespace {
+
+// A stored expiry (ms); an unreadable one counts as long expired.
+std::int64_t expiry_of(const rocksdb::Slice& value) {
+  std::int64_t out = 0;
+  auto text = value.ToStringView();
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size() ? out : 0;
+}
+
+}  // namespace
+
 caf::expected<std::map<std::string, std::int64_t>> store::revoked(std::int64_t now) const {
   std::map<std::string, std::int64_t> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, revoked_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto exp = std::stoll(it->value().ToString());
+    auto exp = expiry_of(it->value());
     if (exp > now)
       out.emplace(it->key().ToString(), exp);
   }
   if (auto err = from_status(it->status()))
     return err;
   return out;
+}
+
+caf::error store::forget_revoked(const std::vector<std::string>& jtis) {
+  rocksdb::WriteBatch batch;
+  for (auto& jti : jtis)
+    batch.Delete(revoked_, jti);
+  return from_status(write(batch, flush::wal));
+}
+
+caf::expected<std::size_t> store::prune_revoked(std::int64_t now) {
+  std::vector<std::string> expired;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, revoked_));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    if (expiry_of(it->value()) <= now)
+      expired.push_back(it->key().ToString());
+  if (auto err = from_status(it->status()))
+    return err;
+  if (auto err = forget_revoked(expired))
+    return err;
+  return expired.size();
 }
 
 caf::error store::put_room(const api::room_info& room,
@@ -247,11 +309,14 @@ caf::expected<api::room_info> store::room(const api::room_id& id) const {
   return guarded([&]() -> caf::expected<api::room_info> { return room_from_json(*text); });
 }
 
-caf::expected<std::vector<api::room_info>> store::public_rooms() const {
+caf::expected<std::vector<api::room_info>> store::public_rooms(const std::string& after, std::size_t limit) const {
   return guarded([&]() -> caf::expected<std::vector<api::room_info>> {
     std::vector<api::room_info> out;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rooms_));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    it->Seek(after);
+    if (it->Valid() && !after.empty() && it->key() == rocksdb::Slice(after))
+      it->Next();
+    for (; it->Valid() && out.size() < limit; it->Next()) {
       auto r = room_from_json(it->value().ToString());
       if (r.visibility == "public" && r.kind == "room")
         out.push_back(std::move(r));
@@ -306,8 +371,9 @@ caf::error store::append(const append_entry& e) {
   batch.Put(messages_, keys::message(e.room, e.seq), e.message_json);
   if (!e.client_msg_id.empty())
     batch.Put(dedupe_, keys::dedupe(e.from, e.room, e.client_msg_id), be64(e.seq));
-  // WAL on, no fsync: the record survives a crash of the process before the ack.
-  return from_status(write(batch));
+  // To the WAL: the record survives a crash of the process; the room waits
+  // for a group commit before the ack under durability::fsync.
+  return from_status(write(batch, flush::wal));
 }
 
 caf::expected<api::seq_t> store::last_seq(const api::room_id& room) const {
@@ -383,7 +449,7 @@ caf::expected<api::seq_t> store::last_read(const api::user_id& user, const api::
 }
 
 caf::error store::set_last_read(const api::user_id& user, const api::room_id& room, api::seq_t seq) {
-  return from_status(put(reads_, keys::pair(user.value, room.value), be64(seq)));
+  return from_status(put(reads_, keys::pair(user.value, room.value), be64(seq), flush::wal));
 }
 
 caf::expected<std::int64_t> store::last_seen(const api::user_id& user) const {
@@ -397,7 +463,7 @@ caf::expected<std::int64_t> store::last_seen(const api::user_id& user) const {
 }
 
 caf::error store::set_last_seen(const api::user_id& user, std::int64_t when) {
-  return from_status(put(presence_, user.value, be64(static_cast<api::seq_t>(when))));
+  return from_status(put(presence_, user.value, be64(static_cast<api::seq_t>(when)), flush::wal));
 }
 
 namespace {
@@ -414,15 +480,15 @@ file_record file_from_json(const std::string& text) {
   file_record f;
   f.id = j.at("id").get<std::string>();
   f.name = j.value("name", "");
-  f.size = j.value("size", std::uint64_t{0});
+  f.size = whole(j, "size", std::uint64_t{0});
   f.content_type = j.value("content_type", "application/octet-stream");
   f.sha256 = j.value("sha256", "");
   f.room = api::room_id{j.value("room", "")};
   f.owner = api::user_id{j.value("owner", "")};
-  f.created_at = j.value("created_at", std::int64_t{0});
-  f.chunks = j.value("chunks", std::uint64_t{0});
-  f.width = j.value("width", 0u);
-  f.height = j.value("height", 0u);
+  f.created_at = whole(j, "created_at", std::int64_t{0});
+  f.chunks = whole(j, "chunks", std::uint64_t{0});
+  f.width = whole(j, "width", 0u);
+  f.height = whole(j, "height", 0u);
   f.thumbnail = j.value("thumbnail", false);
   return f;
 }
@@ -436,7 +502,9 @@ std::string chunk_key(const std::string& file, std::uint64_t index) {
 }  // namespace
 
 caf::error store::put_chunk(const std::string& file, std::uint64_t index, std::string_view bytes) {
-  return from_status(put(chunks_, chunk_key(file, index), rocksdb::Slice(bytes.data(), bytes.size())));
+  // Chunks go to the WAL only: the file's record, written after the last
+  // chunk, is fsynced and so covers them (one WAL, written in order).
+  return from_status(put(chunks_, chunk_key(file, index), rocksdb::Slice(bytes.data(), bytes.size()), flush::wal));
 }
 
 caf::expected<std::string> store::chunk(const std::string& file, std::uint64_t index) const {

@@ -12,6 +12,7 @@
 // (id -> JSON), chunks (file\0be64(index) -> bytes), thumbs (file -> JPEG),
 // usage (user -> be64 bytes of files).
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -63,11 +64,19 @@ struct append_entry {
   std::string client_msg_id;  // empty: no dedupe record
 };
 
+// When a write reaches the disk (--durability). Appends and read markers
+// always go to the WAL only: with fsync, their acks wait for a group commit
+// (sync_wal, driven by actors/syncer.hpp). Every other write (users, rooms,
+// members, files, revocations) is fsynced before it returns under fsync.
+// Handoff fences and a handoff's last piece are fsynced in both modes.
+enum class durability { fsync, wal };
+
 class store {
  public:
   // Opens or creates the store in `dir`. Fails when the directory is unusable
   // or another process holds it.
-  [[nodiscard]] static caf::expected<std::shared_ptr<store>> open(const std::string& dir);
+  [[nodiscard]] static caf::expected<std::shared_ptr<store>> open(const std::string& dir,
+                                                                  durability mode = durability::fsync);
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
@@ -83,12 +92,18 @@ class store {
   [[nodiscard]] caf::error revoke(const std::string& jti, std::int64_t expires_at);
   // All revoked token ids that have not expired at `now`.
   [[nodiscard]] caf::expected<std::map<std::string, std::int64_t>> revoked(std::int64_t now) const;
+  // Drops revocations of tokens that have expired (a token past its expiry
+  // fails verification anyway): these ids, or every one expired at `now`.
+  [[nodiscard]] caf::error forget_revoked(const std::vector<std::string>& jtis);
+  [[nodiscard]] caf::expected<std::size_t> prune_revoked(std::int64_t now);
 
   // rooms and members
   [[nodiscard]] caf::error put_room(const api::room_info& room,
                                     const std::vector<std::pair<api::user_id, std::string>>& members);
   [[nodiscard]] caf::expected<api::room_info> room(const api::room_id& id) const;
-  [[nodiscard]] caf::expected<std::vector<api::room_info>> public_rooms() const;
+  // Up to `limit` public rooms with ids after `after` (empty: from the first), by id.
+  [[nodiscard]] caf::expected<std::vector<api::room_info>> public_rooms(const std::string& after,
+                                                                        std::size_t limit) const;
   [[nodiscard]] caf::expected<std::map<api::user_id, std::string>> members(const api::room_id& id) const;
   [[nodiscard]] caf::error set_member(const api::room_id& room, const api::user_id& user, const std::string& role);
   [[nodiscard]] caf::error remove_member(const api::room_id& room, const api::user_id& user);
@@ -139,6 +154,12 @@ class store {
   // Deletes the room and everything kept for it (and its fence), in one batch.
   [[nodiscard]] caf::error drop_room(const api::room_id& room);
 
+  // Group commit: every write is counted once it is in the WAL; sync_wal()
+  // fsyncs the WAL, which makes each write counted before it began durable.
+  [[nodiscard]] std::uint64_t written() const { return written_.load(std::memory_order_acquire); }
+  [[nodiscard]] caf::error sync_wal();
+  [[nodiscard]] durability mode() const { return mode_; }
+
   // presence: when the user's last session ended (ms), 0 if never
   [[nodiscard]] caf::expected<std::int64_t> last_seen(const api::user_id& user) const;
   [[nodiscard]] caf::error set_last_seen(const api::user_id& user, std::int64_t when);
@@ -146,10 +167,18 @@ class store {
  private:
   store() = default;
   [[nodiscard]] caf::expected<std::string> get(rocksdb::ColumnFamilyHandle* cf, const std::string& key) const;
-  // Every write goes through these two, which time it (metrics).
-  [[nodiscard]] rocksdb::Status write(rocksdb::WriteBatch& batch);
+  // Every write goes through these two, which time and count it. wal: to
+  // the WAL only; by_mode: fsynced under durability::fsync; always: fsynced.
+  enum class flush { wal, by_mode, always };
+  [[nodiscard]] rocksdb::Status write(rocksdb::WriteBatch& batch, flush f = flush::by_mode);
   [[nodiscard]] rocksdb::Status put(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& key,
-                                    const rocksdb::Slice& value);
+                                    const rocksdb::Slice& value, flush f = flush::by_mode);
+  [[nodiscard]] bool syncs(flush f) const {
+    return f == flush::always || (f == flush::by_mode && mode_ == durability::fsync);
+  }
+
+  durability mode_ = durability::fsync;
+  std::atomic<std::uint64_t> written_{0};
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

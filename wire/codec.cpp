@@ -114,7 +114,35 @@ std::size_t code_points(std::string_view utf8) {
   return n;
 }
 
+bool is_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > text.size())
+      return false;
+    std::uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+    for (std::size_t k = 1; k < len; ++k) {
+      auto b = static_cast<unsigned char>(text[i + k]);
+      if ((b & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    static constexpr std::uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
 parse_status parse_object(std::string_view text, json& out) {
+  // nlohmann's parser takes a NUL byte for the end of the text and ignores
+  // what follows; no JSON text has one (RFC 8259: not even inside a string).
+  if (text.find('\0') != std::string_view::npos) {
+    out = json(json::value_t::discarded);
+    return parse_status::not_json;
+  }
   out = json::parse(text, nullptr, false);
   if (out.is_discarded())
     return parse_status::not_json;

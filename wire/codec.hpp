@@ -57,6 +57,10 @@ struct message_fields {
 // Number of Unicode code points of valid UTF-8.
 [[nodiscard]] std::size_t code_points(std::string_view utf8);
 
+// Whether `text` is valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
+// nothing past U+10FFFF), which is what JSON output needs.
+[[nodiscard]] bool is_utf8(std::string_view text);
+
 // A parsed JSON text, or why it is not a JSON object.
 enum class parse_status { ok, not_json, not_object };
 [[nodiscard]] parse_status parse_object(std::string_view text, json& out);

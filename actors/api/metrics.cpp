@@ -65,6 +65,13 @@ void histogram::write(std::string& out, const std::string& name) const {
   sample(out, name + "_count", "", static_cast<double>(cumulative));
 }
 
+std::uint64_t histogram::count() const {
+  std::uint64_t n = 0;
+  for (auto& c : counts_)
+    n += load(c);
+  return n;
+}
+
 void write_metric(std::string& out, const char* name, const char* type, const char* help, double value) {
   header(out, name, type, help);
   sample(out, name, "", value);
@@ -86,9 +93,14 @@ void metrics::write(std::string& out) const {
   send_ack.write(out, "confab_send_ack_seconds");
   header(out, "confab_rocksdb_write_seconds", "histogram", "Time of one RocksDB write batch.");
   db_write.write(out, "confab_rocksdb_write_seconds");
+  header(out, "confab_wal_fsync_seconds", "histogram", "Time of one group commit (fsync of the WAL).");
+  db_fsync.write(out, "confab_wal_fsync_seconds");
   header(out, "confab_handoffs_total", "counter", "Rooms handed to another node (out) or taken over (in).");
   sample(out, "confab_handoffs_total", "direction=\"out\"", static_cast<double>(load(handoffs_out)));
   sample(out, "confab_handoffs_total", "direction=\"in\"", static_cast<double>(load(handoffs_in)));
+  write_metric(out, "confab_ws_read_pauses_total", "counter",
+               "Times a WebSocket stopped reading because its session had --max-inbound-frames unhandled.",
+               static_cast<double>(load(ws_read_pauses)));
   write_metric(out, "confab_slow_consumer_disconnects_total", "counter",
                "WebSockets closed because their outbound queue passed the limit.",
                static_cast<double>(load(slow_consumers)));
@@ -102,6 +114,10 @@ void metrics::write(std::string& out) const {
            static_cast<double>(load(errors[code])));
   write_metric(out, "confab_webhook_dropped_total", "counter", "Offline notifications the push webhook never took.",
                static_cast<double>(load(webhook_dropped)));
+  header(out, "confab_connections_refused_total", "counter",
+         "Client connections refused by a limit: the node's (503) or one address's (429).");
+  sample(out, "confab_connections_refused_total", "limit=\"node\"", static_cast<double>(load(refused_node_full)));
+  sample(out, "confab_connections_refused_total", "limit=\"address\"", static_cast<double>(load(refused_address_full)));
   write_metric(out, "confab_cluster_tls_refused_total", "counter",
                "Node-link TLS handshakes this node refused (no certificate, another CA, not TLS).",
                static_cast<double>(load(cluster_tls_refused)));

@@ -24,6 +24,8 @@ class histogram {
   void observe(std::chrono::nanoseconds took);
   // Appends the _bucket, _sum and _count lines of `name`.
   void write(std::string& out, const std::string& name) const;
+  // Observations so far.
+  [[nodiscard]] std::uint64_t count() const;
 
  private:
   std::vector<double> bounds_;
@@ -41,14 +43,19 @@ struct metrics {
   std::atomic<std::uint64_t> handoffs_out{0};
   std::atomic<std::uint64_t> handoffs_in{0};
   std::atomic<std::uint64_t> slow_consumers{0};
+  std::atomic<std::uint64_t> ws_read_pauses{0};  // sockets that stopped reading for their session
   std::atomic<std::uint64_t> rate_limited_ws{0};
   std::atomic<std::uint64_t> rate_limited_http{0};
   std::atomic<std::uint64_t> webhook_dropped{0};
+  std::atomic<std::uint64_t> refused_node_full{0};      // client connections over --max-connections
+  std::atomic<std::uint64_t> refused_address_full{0};   // ... over --max-connections-per-ip
   std::atomic<std::uint64_t> cluster_tls_refused{0};    // handshakes the cluster port's TLS ended
   std::atomic<std::uint64_t> unexpected_messages{0};    // messages no handler matched (e.g. from a peer)
   std::array<std::atomic<std::uint64_t>, 32> errors{};  // by errc value
   histogram send_ack{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10}};
   histogram db_write{{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1}};
+  // One group commit: an fsync of the WAL (actors/syncer.hpp).
+  histogram db_fsync{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1}};
 
   void error(errc code) {
     errors[static_cast<std::size_t>(code) % errors.size()].fetch_add(1, std::memory_order_relaxed);

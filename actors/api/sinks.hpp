@@ -27,6 +27,10 @@ class connection_sink {
   virtual void close(std::uint16_t code, std::string reason) = 0;
   // Bytes queued for the socket and not yet written (admin view).
   [[nodiscard]] virtual std::size_t queued_bytes() const = 0;
+  // The session has handled one inbound frame. The connection stops reading
+  // while --max-inbound-frames of its frames wait unhandled (backpressure on
+  // the client's TCP stream instead of a growing mailbox).
+  virtual void frame_handled() {}
 };
 using sink_ptr = std::weak_ptr<connection_sink>;
 

@@ -59,6 +59,10 @@ MSG_ID_RE = re.compile(r"^m_[0-9a-f]{16}$")
 DEFAULT_FLAGS = (
     ("--bind", HOST),
     ("--login-ip-attempts", "100000"),
+    ("--register-per-min", "100000"),
+    ("--rooms-per-min", "100000"),
+    ("--invites-per-min", "100000"),
+    ("--dms-per-min", "100000"),
 )
 
 _live_servers = set()
@@ -904,6 +908,20 @@ class ConfabTestCase(unittest.TestCase):
         resp = self.api("GET", "/api/v1/rooms/%s/members" % rid, token=token, server=server)
         self.assertEqual(resp[0], 200, "members %s: %s %r" % (rid, resp[0], resp[2]))
         return {m["user"]["username"]: m for m in resp[2]["members"]}
+
+    def public_directory(self, token, server=None, limit=500):
+        """Every public room, read page by page (ascending ids, `after` the last)."""
+        rooms, after = [], ""
+        for _ in range(1000):
+            path = "/api/v1/rooms/public?limit=%d" % limit + ("&after=%s" % after if after else "")
+            resp = self.api("GET", path, token=token, server=server)
+            self.assertEqual(resp[0], 200, resp)
+            page = resp[2]["rooms"]
+            rooms += page
+            if len(page) < limit:
+                return rooms
+            after = page[-1]["id"]
+        self.fail("the public directory did not end")
 
     def my_rooms(self, token, server=None):
         resp = self.api("GET", "/api/v1/rooms", token=token, server=server)

@@ -18,10 +18,12 @@ import os
 import re
 import select
 import socket
+import struct
 import sys
 import threading
 import time
 import urllib.parse
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -187,6 +189,19 @@ class RssSampler(threading.Thread):
     def stop(self):
         self._stop_ev.set()
         self.join(timeout=10)
+
+
+def huge_png(width, height):
+    """A valid 1-bit grey PNG of width x height, all black: a small file of
+    a huge image (the classic pixel flood)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    z = zlib.compressobj(9)
+    row = b"\0" * (1 + (width + 7) // 8)
+    rows = row * 1000
+    idat = b"".join(z.compress(rows) for _ in range(height // 1000)) + z.compress(row * (height % 1000)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def image_bytes(fmt, w, h):
@@ -479,6 +494,25 @@ class FilesTest(FilesCase):
                 info = self.info(b.token, f["id"])
                 self.assertNotEqual(info.get("thumbnail"), True, info)
                 self.assertNotIn("width", info)
+
+    def test_pixel_flood_is_stored_but_never_decoded(self):
+        a, b, rid = self.room_with_member()
+        big = huge_png(40000, 40000)
+        self.assertLess(len(big), 400 * 1024)
+        flood = self.up_ok(a.token, rid, big, name="flood.png", content_type="image/png")
+        self.assertEqual(flood["content_type"], "image/png")
+        # the thumbnailer takes images in order: once the next one has its
+        # thumbnail, the flood was looked at
+        small = self.up_ok(a.token, rid, image_bytes("PNG", 30, 20), name="small.png", content_type="image/png")
+        self.wait_thumbnail(b.token, small["id"])
+        info = self.info(b.token, flood["id"])
+        self.assertNotEqual(info.get("thumbnail"), True, info)
+        self.assertNotIn("width", info)
+        self.assert_error(as_json(self.get(b.token, "/api/v1/files/%s/thumbnail" % flood["id"])), 404, "not_found")
+        # the file itself is stored whole
+        st, _, raw = self.get(b.token, "/api/v1/files/" + flood["id"])
+        self.assertEqual((st, raw), (200, big))
+        self.assert_healthy()
 
     def test_send_with_file_over_ws_and_http(self):
         a, b, rid = self.room_with_member()

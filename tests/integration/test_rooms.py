@@ -101,7 +101,7 @@ class RoomLifecycleTest(ConfabTestCase):
         pub = self.create_room(u.token, "public")
         priv = self.create_room(u.token, "private")
         dm = self.assert_status(self.api("POST", "/api/v1/dm", {"username": v.username}, token=u.token), 200)["room"]
-        body = self.assert_status(self.api("GET", "/api/v1/rooms/public", token=v.token), 200)
+        body = {"rooms": self.public_directory(v.token)}
         ids = {r["id"]: r for r in body["rooms"]}
         self.assertIn(pub["id"], ids, "public room missing from the directory")
         self.assertNotIn(priv["id"], ids, "private room listed in the public directory")

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "cluster/membership.hpp"
 #include "cluster/placement.hpp"
@@ -707,6 +708,61 @@ CAF_TEST(a copy of an account from another node applies only when it is newer) {
   auto changed = ask<api::user_info>(accounts, api::profile_atom::value, carol.id, p);
   CAF_REQUIRE(changed);
   CAF_CHECK_EQUAL(test::value(ctx->db->user(carol.id)).version, 4u);
+}
+
+using revocation_page = std::pair<std::vector<std::string>, std::vector<std::int64_t>>;
+
+// The revocations an account actor hands out to a node that syncs from it.
+revocation_page revocations_of(account_fixture& f, const caf::actor& accounts, const std::string& after) {
+  revocation_page out;
+  auto h = f.self->request(accounts, caf::infinite, api::sync_atom::value, api::revoke_atom::value, after,
+                           std::uint32_t{500});
+  f.sched.run();
+  h.receive(
+      [&](std::vector<std::string>& j, std::vector<std::int64_t>& e) {
+        out = {std::move(j), std::move(e)};
+      },
+      [&](caf::error&) { CAF_FAIL("sync page refused"); });
+  return out;
+}
+
+CAF_TEST(revocations are synced in pages and forgotten when their tokens expire) {
+  auto dave = make_user("dave");
+  test::test_node other;  // a node that syncs from this one
+  other.start(sys, "other");
+  sched.run();
+  auto now = actors::now_ms();
+  // 1,200 revocations: three pages of at most 500 for a node that syncs.
+  for (int i = 0; i < 1200; ++i)
+    self->send(accounts, api::revoke_atom::value, dave.id, "jti-" + std::to_string(1000 + i), now + 3600000);
+  auto soon = now + 500;
+  self->send(accounts, api::revoke_atom::value, dave.id, std::string("jti-soon"), soon);
+  sched.run();
+  auto first = revocations_of(*this, accounts, "");
+  CAF_REQUIRE_EQUAL(first.first.size(), 500u);
+  CAF_CHECK_EQUAL(first.first.front(), std::string("jti-1000"));
+  auto second = revocations_of(*this, accounts, first.first.back());
+  CAF_REQUIRE_EQUAL(second.first.size(), 500u);
+  CAF_CHECK_EQUAL(second.first.front(), std::string("jti-1500"));
+  auto users = ask<std::uint64_t>(other.accounts, api::sync_atom::value, accounts);
+  CAF_REQUIRE(users);
+  CAF_CHECK_EQUAL(test::value(other.db().revoked(0)).size(), 1201u);
+  // Not pruned before it expires, even when the wake-up comes early...
+  CAF_CHECK(sched.trigger_timeout());
+  sched.run();
+  CAF_CHECK_EQUAL(test::value(ctx->db->revoked(0)).count("jti-soon"), 1u);
+  // ...and gone from memory and store once it has (wait for the wall clock,
+  // bounded by the 500 ms it has left).
+  while (actors::now_ms() <= soon)
+    std::this_thread::yield();
+  CAF_CHECK(sched.trigger_timeout());
+  sched.run();
+  auto left = test::value(ctx->db->revoked(0));
+  CAF_CHECK_EQUAL(left.size(), 1200u);
+  CAF_CHECK_EQUAL(left.count("jti-soon"), 0u);
+  CAF_CHECK_EQUAL(revocations_of(*this, accounts, "jti-2199").first.size(), 0u);
+  other.stop();
+  sched.run();
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -63,7 +63,9 @@ struct test_node {
   cluster::member_card card;
 
   void start(caf::actor_system& sys, const std::string& id, config::limits lim = {}) {
-    auto db = storage::store::open(dir.path());
+    // The WAL without fsync: tests of actors make many small writes; the
+    // group commit has its own tests (room_test).
+    auto db = storage::store::open(dir.path(), storage::durability::wal);
     CAF_REQUIRE(db);
     ctx->db = *db;
     ctx->lim = lim;

@@ -1,6 +1,9 @@
 #define CAF_SUITE room
 #include "tests/unit/node_fixture.hpp"
 
+#include "actors/api/metrics.hpp"
+#include "actors/syncer.hpp"
+
 using namespace confab;
 using test::node_fixture;
 
@@ -26,6 +29,17 @@ struct fixture : node_fixture {
                                     std::string cmid = "", std::uint64_t reply_to = 0) {
     return ask<api::send_ack>(rooms, api::send_atom::value,
                               api::send_request{as(u), room, std::move(body), std::move(cmid), reply_to, "", ""});
+  }
+
+  // Sends without waiting: the seq of the ack (0 for an error) lands in
+  // `acks` whenever it comes.
+  void send_async(const api::user_info& u, const api::room_id& room, std::string body, std::string cmid,
+                  std::shared_ptr<std::vector<api::seq_t>> acks) {
+    api::send_request req{as(u), room, std::move(body), std::move(cmid), 0, "", ""};
+    extra.push_back(sys.spawn([req, acks, dest = rooms](caf::event_based_actor* s) {
+      s->request(dest, caf::infinite, api::send_atom::value, req)
+          .then([=](api::send_ack& a) { acks->push_back(a.seq); }, [=](caf::error&) { acks->push_back(0); });
+    }));
   }
 };
 
@@ -78,6 +92,69 @@ CAF_TEST(a retried client_msg_id returns the first seq and emits nothing) {
   auto other = send(bob, room.id, "once", "c-1");
   CAF_REQUIRE(other);
   CAF_CHECK_EQUAL(other->seq, first->seq + 1);
+}
+
+CAF_TEST(with fsync durability neither the ack nor the event comes before the group commit) {
+  auto room = make_room(alice, "public");
+  connect(alice, alice_sink, {room.id});
+  // A syncer that answers only when the test says so: (tick, i, covered)
+  // answers the i-th request (a promise is delivered from its actor).
+  auto held = std::make_shared<std::vector<caf::typed_response_promise<std::uint64_t>>>();
+  ctx->syncer = sys.spawn([held](caf::event_based_actor* s) -> caf::behavior {
+    return {
+        [=](api::fsync_atom, std::uint64_t) -> caf::result<std::uint64_t> {
+          held->push_back(s->make_response_promise<std::uint64_t>());
+          return held->back();
+        },
+        [=](api::tick_atom, std::size_t i, std::uint64_t covered) { (*held)[i].deliver(covered); },
+    };
+  });
+  extra.push_back(ctx->syncer);
+  auto acks = std::make_shared<std::vector<api::seq_t>>();
+  send_async(alice, room.id, "first", "c-1", acks);
+  sched.run();
+  CAF_REQUIRE_EQUAL(held->size(), 1u);
+  CAF_CHECK(acks->empty());
+  CAF_CHECK(alice_sink->with_op("message").empty());
+  // A retry of the waiting message waits too; a second message queues behind.
+  send_async(alice, room.id, "first", "c-1", acks);
+  send_async(alice, room.id, "second", "c-2", acks);
+  sched.run();
+  CAF_CHECK(acks->empty());
+  CAF_CHECK(alice_sink->with_op("message").empty());
+  // One answer that covers every write so far completes all three, in order.
+  auto covered = ctx->db->written();
+  self->send(ctx->syncer, api::tick_atom::value, std::size_t{0}, covered);
+  sched.run();
+  CAF_CHECK_EQUAL(*acks, (std::vector<api::seq_t>{1, 1, 2}));
+  auto events = alice_sink->with_op("message");
+  CAF_REQUIRE_EQUAL(events.size(), 2u);
+  CAF_CHECK_EQUAL(events[0]["data"]["body"], "first");
+  CAF_CHECK_EQUAL(events[1]["data"]["body"], "second");
+  for (std::size_t i = 1; i < held->size(); ++i)
+    self->send(ctx->syncer, api::tick_atom::value, i, covered);
+  sched.run();
+  CAF_CHECK_EQUAL(acks->size(), 3u);  // nothing answered twice
+}
+
+CAF_TEST(the syncer fsyncs once for every append that waited meanwhile) {
+  auto room = make_room(alice, "public");
+  ctx->syncer = sys.spawn(actors::syncer_actor, ctx->db);
+  extra.push_back(ctx->syncer);
+  auto acks = std::make_shared<std::vector<api::seq_t>>();
+  auto before = api::node_metrics().db_fsync.count();
+  for (int i = 0; i < 5; ++i)
+    send_async(alice, room.id, "m" + std::to_string(i), "g-" + std::to_string(i), acks);
+  sched.run();
+  CAF_CHECK_EQUAL(*acks, (std::vector<api::seq_t>{1, 2, 3, 4, 5}));
+  auto fsyncs = api::node_metrics().db_fsync.count() - before;
+  CAF_CHECK_GREATER_OR_EQUAL(fsyncs, 1u);
+  CAF_CHECK_LESS(fsyncs, 5u);
+  // A ticket already covered is answered without another fsync.
+  auto again = ask<std::uint64_t>(ctx->syncer, api::fsync_atom::value, std::uint64_t{1});
+  CAF_REQUIRE(again);
+  CAF_CHECK_GREATER_OR_EQUAL(*again, 5u);
+  CAF_CHECK_EQUAL(api::node_metrics().db_fsync.count() - before, fsyncs);
 }
 
 CAF_TEST(private rooms need an invite and membership changes emit member events) {

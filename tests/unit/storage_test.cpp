@@ -83,7 +83,20 @@ CAF_TEST(rooms members and users) {
   api::room_info priv{api::room_id{"r_p"}, "secret", "", "private", "room", 2, alice};
   CAF_REQUIRE(!db->put_room(priv, {{alice, "owner"}}));
   CAF_CHECK_EQUAL(test::value(db->room(room)).name, "general");
-  CAF_CHECK_EQUAL(test::value(db->public_rooms()).size(), 1u);
+  CAF_CHECK_EQUAL(test::value(db->public_rooms("", 100)).size(), 1u);
+  // Pages by id: after a room id, the next public ones; private ones never.
+  for (auto id : {"r_c", "r_d", "r_e"})
+    CAF_REQUIRE(!db->put_room({api::room_id{id}, id, "", "public", "room", 3, alice}, {{alice, "owner"}}));
+  auto first = test::value(db->public_rooms("", 2));
+  CAF_REQUIRE_EQUAL(first.size(), 2u);
+  CAF_CHECK_EQUAL(first[0].id.value, room.value);  // r_0...
+  CAF_CHECK_EQUAL(first[1].id.value, "r_c");
+  auto rest = test::value(db->public_rooms(first[1].id.value, 2));
+  CAF_REQUIRE_EQUAL(rest.size(), 2u);
+  CAF_CHECK_EQUAL(rest[0].id.value, "r_d");
+  CAF_CHECK_EQUAL(rest[1].id.value, "r_e");
+  CAF_CHECK(test::value(db->public_rooms("r_e", 2)).empty());
+  CAF_CHECK_EQUAL(test::value(db->public_rooms("r_cc", 5)).size(), 2u);  // an id that is not stored
   api::user_id bob{"u_b"};
   CAF_REQUIRE(!db->set_member(priv.id, bob, "invited"));
   CAF_CHECK_EQUAL(test::value(db->rooms_of(bob)).size(), 0u);

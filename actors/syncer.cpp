@@ -1,0 +1,24 @@
+#include "actors/syncer.hpp"
+
+#include "actors/api/atoms.hpp"
+
+namespace confab::actors {
+
+caf::behavior syncer_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> db) {
+  // Writes counted before the last fsync began: all durable.
+  auto synced = std::make_shared<std::uint64_t>(0);
+  log_stray_errors(self, "syncer");
+  return {
+      [=](api::fsync_atom, std::uint64_t ticket) -> caf::result<std::uint64_t> {
+        if (ticket <= *synced)
+          return *synced;
+        auto covers = db->written();
+        if (auto err = db->sync_wal())
+          return err;
+        *synced = covers;
+        return covers;
+      },
+  };
+}
+
+}  // namespace confab::actors

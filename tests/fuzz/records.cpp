@@ -1,0 +1,106 @@
+// libFuzzer target: the decoders of stored records (users, rooms, files:
+// JSON; keys and counters: big-endian seqs), called directly on a value as
+// RocksDB would hand it back, without a database.
+//
+// A corrupt record may only come out as an exception derived from
+// std::exception, which storage turns into errc::unavailable (guarded() in
+// storage/records.hpp); anything else, or undefined behaviour while decoding,
+// is a bug. A record that decodes encodes again to one that decodes the same.
+
+// file_from_json and file_to_json are internal to store.cpp: the file is
+// compiled into this target (and only here) so that they can be called.
+#include "storage/store.cpp"  // NOLINT(bugprone-suspicious-include)
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "storage/keys.hpp"
+
+namespace {
+
+namespace api = confab::api;
+namespace storage = confab::storage;
+namespace keys = confab::storage::keys;
+
+#define CHECK(cond)     \
+  do {                  \
+    if (!(cond))        \
+      __builtin_trap(); \
+  } while (false)
+
+// Decodes as the store does: a value, or "corrupt".
+template <class F>
+auto decode(F&& f) -> std::optional<decltype(f())> {
+  try {
+    return f();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+bool same(const storage::stored_user& a, const storage::stored_user& b) {
+  return a.info.id == b.info.id && a.info.username == b.info.username && a.info.display_name == b.info.display_name &&
+         a.info.status_text == b.info.status_text && a.info.avatar_file_id == b.info.avatar_file_id &&
+         a.password_hash == b.password_hash && a.created_at == b.created_at &&
+         a.tokens_valid_after == b.tokens_valid_after && a.keep_jti == b.keep_jti && a.version == b.version;
+}
+
+bool same(const api::room_info& a, const api::room_info& b) {
+  return a.id == b.id && a.name == b.name && a.topic == b.topic && a.visibility == b.visibility && a.kind == b.kind &&
+         a.created_at == b.created_at && a.owner == b.owner;
+}
+
+bool same(const storage::file_record& a, const storage::file_record& b) {
+  return a.id == b.id && a.name == b.name && a.size == b.size && a.content_type == b.content_type &&
+         a.sha256 == b.sha256 && a.room == b.room && a.owner == b.owner && a.created_at == b.created_at &&
+         a.chunks == b.chunks && a.width == b.width && a.height == b.height && a.thumbnail == b.thumbnail;
+}
+
+template <class Record, class From, class To>
+void round_trip(const std::string& text, From from, To to) {
+  auto r = decode([&] { return from(text); });
+  if (!r)
+    return;
+  auto again_text = to(*r);
+  auto again = decode([&] { return from(again_text); });
+  CHECK(again && same(*r, *again));
+  CHECK(to(*again) == again_text);
+}
+
+// Keys and big-endian values: what the store reads back from a key or a
+// counter (reads, usage, presence, dedupe) of any bytes.
+void check_keys(std::string_view bytes) {
+  auto s = keys::seq_of(bytes);
+  if (bytes.size() < 8) {
+    CHECK(s == 0);
+  } else {
+    CHECK(storage::be64(s) == bytes.substr(bytes.size() - 8));
+  }
+  CHECK(keys::seq_of(storage::be64(s)) == s);
+  // Ids never contain '\0': a room id is the bytes up to the first one.
+  api::room_id room{std::string(bytes.substr(0, bytes.find('\0')))};
+  auto key = keys::message(room, s);
+  auto prefix = keys::room_prefix(room);
+  CHECK(key.size() == prefix.size() + 8 && key.starts_with(prefix) && keys::seq_of(key) == s);
+  CHECK(prefix.find('\0') == room.value.size());
+  // Keys of one room sort by seq, and after every shorter room id's.
+  CHECK((keys::message(room, s) < keys::message(room, s + 1)) == (s != UINT64_MAX));
+  auto pair = keys::pair(room.value, bytes);
+  CHECK(pair.substr(0, pair.find('\0')) == room.value && pair.substr(room.value.size() + 1) == bytes);
+  api::user_id user{room.value};
+  auto d = keys::dedupe(user, room, bytes);
+  CHECK(d == keys::pair(keys::pair(user.value, room.value), bytes));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  round_trip<storage::stored_user>(text, storage::user_from_json, storage::user_to_json);
+  round_trip<api::room_info>(text, storage::room_from_json, storage::room_to_json);
+  round_trip<storage::file_record>(text, storage::file_from_json, storage::file_to_json);
+  check_keys(text);
+  return 0;
+}
