@@ -71,17 +71,22 @@ struct authed {
   api::user_info user;
 };
 
-// Per-user limits on what reaches other people (--rooms-per-min,
-// --invites-per-min, --dms-per-min, per node): false once it answered 429.
-bool within(attempt_window& window, const exchange_ptr& ex, const authed& a, const char* what) {
+// Counts one attempt of `key` in `window`; false once it answered 429 with
+// `why` and when to retry.
+bool within(attempt_window& window, const exchange_ptr& ex, const std::string& key, const std::string& why) {
   auto now = now_ms();
-  if (auto wait = window.wait_ms(a.who.who.id.value, now); wait > 0) {
-    ex->respond_error(
-        fail(errc::rate_limited, std::string("too many ") + what + " this minute", static_cast<std::uint64_t>(wait)));
+  if (auto wait = window.wait_ms(key, now); wait > 0) {
+    ex->respond_error(fail(errc::rate_limited, why, static_cast<std::uint64_t>(wait)));
     return false;
   }
-  window.record(a.who.who.id.value, now);
+  window.record(key, now);
   return true;
+}
+
+// Per-user limits on what reaches other people (--rooms-per-min,
+// --invites-per-min, --dms-per-min, per node).
+bool within(attempt_window& window, const exchange_ptr& ex, const authed& a, const char* what) {
+  return within(window, ex, a.who.who.id.value, std::string("too many ") + what + " this minute");
 }
 
 void register_user(self_ptr self, const exchange_ptr& ex) {
@@ -92,12 +97,8 @@ void register_user(self_ptr self, const exchange_ptr& ex) {
   if (!error.empty())
     return ex->bad(error);
   // Every attempt counts, valid or not: a flood from one address stops here.
-  auto now = now_ms();
-  auto& window = self->state.registrations;
-  if (auto wait = window.wait_ms(ex->call.remote, now); wait > 0)
-    return ex->respond_error(
-        fail(errc::rate_limited, "too many registrations from this address", static_cast<std::uint64_t>(wait)));
-  window.record(ex->call.remote, now);
+  if (!within(self->state.registrations, ex, ex->call.remote, "too many registrations from this address"))
+    return;
   self->request(self->state.ctx->place->account(*username), request_timeout, api::register_atom::value, *username,
                 *password, display.value_or(""))
       .then(

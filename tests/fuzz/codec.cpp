@@ -16,6 +16,7 @@
 
 #include "actors/api/errors.hpp"
 #include "config/options.hpp"
+#include "tests/fuzz/check.hpp"
 #include "wire/codec.hpp"
 
 namespace {
@@ -23,12 +24,6 @@ namespace {
 using confab::wire::json;
 namespace api = confab::api;
 namespace wire = confab::wire;
-
-#define CHECK(cond)     \
-  do {                  \
-    if (!(cond))        \
-      __builtin_trap(); \
-  } while (false)
 
 const confab::config::limits lim;
 

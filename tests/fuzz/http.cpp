@@ -26,6 +26,7 @@
 
 #include "actors/http_exchange.hpp"
 #include "net/server.hpp"
+#include "tests/fuzz/check.hpp"
 #include "wire/codec.hpp"
 
 namespace {
@@ -36,12 +37,6 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace api = confab::api;
 using confab::wire::json;
-
-#define CHECK(cond)     \
-  do {                  \
-    if (!(cond))        \
-      __builtin_trap(); \
-  } while (false)
 
 const confab::net::server_settings settings;
 constexpr std::size_t upload_chunk = api::file_info::chunk_size;

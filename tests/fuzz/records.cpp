@@ -17,18 +17,13 @@
 #include <string_view>
 
 #include "storage/keys.hpp"
+#include "tests/fuzz/check.hpp"
 
 namespace {
 
 namespace api = confab::api;
 namespace storage = confab::storage;
 namespace keys = confab::storage::keys;
-
-#define CHECK(cond)     \
-  do {                  \
-    if (!(cond))        \
-      __builtin_trap(); \
-  } while (false)
 
 // Decodes as the store does: a value, or "corrupt".
 template <class F>

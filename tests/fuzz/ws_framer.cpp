@@ -32,6 +32,7 @@
 
 #include "net/coalescing_stream.hpp"
 #include "net/ws_connection.hpp"
+#include "tests/fuzz/check.hpp"
 
 // The registry belongs to net/server.cpp, which this target does not link:
 // a connection registers and unregisters, nothing else here needs it.
@@ -46,12 +47,6 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace api = confab::api;
 namespace net = confab::net;
-
-#define CHECK(cond)     \
-  do {                  \
-    if (!(cond))        \
-      __builtin_trap(); \
-  } while (false)
 
 // The socket's state, kept by the test when the connection owns the socket.
 struct socket_state {
