@@ -34,6 +34,7 @@
 #include "actors/session.hpp"
 #include "actors/static_files.hpp"
 #include "actors/syncer.hpp"
+#include "actors/tokens.hpp"
 #include "actors/upload.hpp"
 #include "cluster/gate.hpp"
 #include "cluster/node_actor.hpp"
@@ -213,6 +214,9 @@ class node_impl : public node {
     auto& sys = sys_;
     nh.spawn_session = [&sys, cctx](api::sink_ptr sink, std::string remote) {
       return sys.spawn(actors::session_actor, cctx, std::move(sink), std::move(remote));
+    };
+    nh.token_signed = [key = *secret](std::string_view token) {
+      return static_cast<bool>(actors::tokens::verify(key, token, actors::now_ms()));
     };
     auto srv = net::server::start(std::move(ns), std::move(nh));
     if (!srv) {

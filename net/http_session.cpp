@@ -292,10 +292,9 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     if (is_upload_target(req.method(), req.target()))
       return start_upload();
     body_.emplace(std::move(*header_));
-    // Without a token, a route that needs one gets little body: the frontend
-    // would refuse it unread anyway.
-    auto& auth = body_->get()[http::field::authorization];
-    tokenless_ = needs_token(body_->get().target()) && !auth.starts_with("Bearer ");
+    // Without a valid token, a route that needs one gets little body: the
+    // frontend would refuse it unread anyway.
+    tokenless_ = needs_token(body_->get().target()) && !signed_bearer(body_->get()[http::field::authorization]);
     auto limit =
         tokenless_ ? std::min(unauthenticated_body, shared_->settings.max_http_body) : shared_->settings.max_http_body;
     // A limit set after the header is only applied to chunked bodies by
@@ -339,6 +338,15 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     call.filename = std::string(req["X-Filename"]);
     call.content_type = std::string(req[http::field::content_type]);
     return call;
+  }
+
+  // A bearer token this cluster signed and that has not expired.
+  bool signed_bearer(std::string_view auth) const {
+    constexpr std::string_view scheme = "Bearer ";
+    if (!auth.starts_with(scheme))
+      return false;
+    auto& check = shared_->handlers.token_signed;
+    return !check || check(auth.substr(scheme.size()));
   }
 
   // The frontend decides from the header; the body is read only if it allows.

@@ -352,11 +352,19 @@ class TokenlessBodyTest(ConfabTestCase):
             except (BrokenPipeError, ConnectionResetError):
                 raise AssertionError("the node reset the connection instead of answering 401")
             self.assertEqual(status, 401)
+        # a bearer token this cluster did not sign counts as none: 401 unread
+        u = self.new_user()
+        head, payload, _ = u.token.split(".")
+        for bogus in ("x" * 40, head + "." + payload + ".AAAA", u.token[:-2]):
+            with tcp_from("127.0.0.1", port) as s:
+                status, body = answer_of(s, b"POST /api/v1/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                            b"Authorization: Bearer %s\r\nContent-Length: 900000\r\n\r\n" % bogus.encode())
+                self.assertEqual(status, 401, bogus)
+                self.assertEqual(body["error"]["code"], "unauthorized")
         # a body under 64 KiB without a token is read and refused as before
         status, _, body = self.server.http("POST", "/api/v1/rooms", raw_body="x" * 1000)
         self.assertEqual(status, 401)
         # with a token, the usual 1 MiB limit: 413 past it
-        u = self.new_user()
         status, _, body = self.server.http("POST", "/api/v1/rooms", raw_body="x" * (1024 * 1024 + 10), token=u.token)
         self.assertEqual(status, 413)
         # register and login need no token: a large body there is not 401
