@@ -1,5 +1,8 @@
 #include "actors/account.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <set>
 
@@ -174,15 +177,14 @@ caf::error revoke_here(self_ptr self, const std::string& jti, std::int64_t expir
   return caf::none;
 }
 
-// Starts queued hashing jobs while a hasher is free: checks first.
-void run_hash_jobs(self_ptr self) {
-  auto& st = self->state;
-  while (st.hashing < hasher_threads && (!st.checks.empty() || !st.registrations.empty())) {
-    auto& queue = !st.checks.empty() ? st.checks : st.registrations;
-    auto job = std::move(queue.front());
-    queue.pop_front();
-    ++st.hashing;
-    job();
+// Starts queued hashing jobs while a hasher of their lane is idle.
+void run_hash_jobs(account_state::hash_lane& lane) {
+  while (!lane.idle.empty() && !lane.waiting.empty()) {
+    auto job = std::move(lane.waiting.front());
+    lane.waiting.pop_front();
+    auto hasher = std::move(lane.idle.back());
+    lane.idle.pop_back();
+    job(std::move(hasher));
   }
 }
 
@@ -192,24 +194,24 @@ void run_hash_jobs(self_ptr self) {
 template <class R, class OnOk, class OnErr, class... Ts>
 void hash_job(self_ptr self, bool bulk, OnOk on_ok, OnErr on_err, Ts... xs) {
   auto& st = self->state;
-  auto& queue = bulk ? st.registrations : st.checks;
-  if (queue.size() >= (bulk ? max_waiting_registrations : max_waiting_checks)) {
-    auto ahead = st.checks.size() + (bulk ? st.registrations.size() : 0) + 1;
-    auto wait = static_cast<std::uint64_t>(st.hash_ms) * ahead / hasher_threads;
+  auto& lane = bulk ? st.registrations : st.checks;
+  if (lane.waiting.size() >= (bulk ? max_waiting_registrations : max_waiting_checks)) {
+    auto wait = static_cast<std::uint64_t>(st.hash_ms) * (lane.waiting.size() + 1) / lane.threads;
     return on_err(
         fail(errc::unavailable,
              bulk ? "too many registrations at once: try again later" : "too many logins at once: try again later",
              std::max<std::uint64_t>(wait, 100)));
   }
-  queue.push_back([=] {
+  lane.waiting.push_back([=](caf::actor hasher) {
     auto started = now_ms();
-    auto finished = [self, started] {
+    auto finished = [self, started, bulk, hasher] {
       auto& st = self->state;
       st.hash_ms = (st.hash_ms * 7 + std::max<std::int64_t>(1, now_ms() - started)) / 8;
-      --st.hashing;
-      run_hash_jobs(self);
+      auto& lane = bulk ? st.registrations : st.checks;
+      lane.idle.push_back(hasher);
+      run_hash_jobs(lane);
     };
-    self->request(self->state.hashers, std::chrono::minutes(1), xs...)
+    self->request(hasher, std::chrono::minutes(1), xs...)
         .then(
             [=](R r) mutable {
               finished();
@@ -220,7 +222,7 @@ void hash_job(self_ptr self, bool bulk, OnOk on_ok, OnErr on_err, Ts... xs) {
               on_err(err);
             });
   });
-  run_hash_jobs(self);
+  run_hash_jobs(lane);
 }
 
 // Copies the revocations from `source`, page by page, then answers `users`.
@@ -258,7 +260,11 @@ void sync_from(self_ptr self, caf::actor source, std::string after, std::uint64_
 
 }  // namespace
 
-caf::behavior hasher_actor() {
+caf::behavior hasher_actor(caf::event_based_actor*, bool background) {
+  // Runs on the hasher's own thread (detached): raising one's nice value
+  // needs no privilege.
+  if (background && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0)
+    spdlog::warn("registration hasher: could not lower its priority (errno {})", errno);
   return {
       [](api::hash_atom, const std::string& pw) -> caf::result<std::string> {
         char out[crypto_pwhash_STRBYTES];
@@ -495,7 +501,8 @@ caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, co
 
 }  // namespace
 
-caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, caf::actor hashers) {
+caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, std::vector<caf::actor> check_hashers,
+                            std::vector<caf::actor> registration_hashers) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.secret = std::move(secret);
@@ -508,11 +515,16 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
   if (auto r = st.ctx->db->revoked(now_ms()))
     for (auto& [jti, exp] : *r)
       remember_revoked(self, jti, exp);
-  st.hashers = std::move(hashers);
-  self->link_to(st.hashers);
-  self->request(st.hashers, caf::infinite, api::hash_atom::value, random_id("dummy-"))
-      .then([self](const std::string& hash) { self->state.dummy_hash = hash; },
-            [](caf::error&) {});  // without it, unknown usernames answer faster: no failure
+  for (auto* lane : {&st.checks, &st.registrations}) {
+    lane->idle = lane == &st.checks ? std::move(check_hashers) : std::move(registration_hashers);
+    lane->threads = std::max<std::size_t>(1, lane->idle.size());
+    for (auto& h : lane->idle)
+      self->link_to(h);
+  }
+  // Without the dummy hash, unknown usernames would answer faster: no failure.
+  hash_job<std::string>(
+      self, false, [self](const std::string& hash) { self->state.dummy_hash = hash; }, [](const caf::error&) {},
+      api::hash_atom::value, random_id("dummy-"));
   return {
       [=](api::register_atom, const std::string& username, const std::string& password,
           const std::string& display_name) { return do_register(self, username, password, display_name); },

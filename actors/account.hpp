@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/stateful_actor.hpp>
 
@@ -44,9 +45,10 @@ class attempt_window {
   std::unordered_map<std::string, std::deque<std::int64_t>> hits_;
 };
 
-// Argon2id threads of a node (hasher_actor, detached): at most this many
-// hashes run at once, so the account actor knows when one is free.
-constexpr std::size_t hasher_threads = 2;
+// Argon2id threads of a node (hasher_actor, detached): these check logins
+// and hash changed passwords; one more, at a lower CPU priority, hashes the
+// passwords of new accounts.
+constexpr std::size_t check_hasher_threads = 2;
 // Registrations waiting for a hasher; past it they get 503 unavailable.
 constexpr std::size_t max_waiting_registrations = 32;
 // Logins and password checks waiting for a hasher; past it, 503 too.
@@ -57,13 +59,18 @@ struct account_state {
 
   context_ptr ctx;
   std::string secret;
-  caf::actor hashers;
-  // Work for the hashers, each job a function that sends one request. Logins
-  // and password changes go before registrations, so that a flood of
-  // registrations cannot starve sign-ins (PROTOCOL.md section 10).
-  std::deque<std::function<void()>> checks;
-  std::deque<std::function<void()>> registrations;
-  std::size_t hashing = 0;     // requests at the hashers now
+  // Work for the hashers, each job a function that sends one request to the
+  // idle hasher it is given, never to a busy one. Logins and password
+  // changes have hashers of their own, and registrations a lower CPU
+  // priority, so that a flood of registrations cannot starve sign-ins
+  // (PROTOCOL.md section 10).
+  struct hash_lane {
+    std::vector<caf::actor> idle;
+    std::size_t threads = 0;
+    std::deque<std::function<void(caf::actor)>> waiting;
+  };
+  hash_lane checks;
+  hash_lane registrations;
   std::int64_t hash_ms = 100;  // a running average of one hash, for retry_after_ms
   std::string dummy_hash;      // verified against for unknown usernames: same cost
   std::unordered_map<api::user_id, storage::stored_user> users;
@@ -83,11 +90,14 @@ struct account_state {
   [[nodiscard]] caf::expected<api::token_claims> check_token(const std::string& token);
 };
 
-// hashers: actors running hasher_actor (detached in production).
-caf::behavior account_actor(probed<account_state>* self, context_ptr ctx, std::string secret, caf::actor hashers);
+// check_hashers and registration_hashers: at least one actor each running
+// hasher_actor (detached in production; the same actor may be in both).
+caf::behavior account_actor(probed<account_state>* self, context_ptr ctx, std::string secret,
+                            std::vector<caf::actor> check_hashers, std::vector<caf::actor> registration_hashers);
 
-// Argon2id hashing and checking (libsodium); blocks its thread for tens of ms.
-caf::behavior hasher_actor();
+// Argon2id hashing and checking (libsodium); blocks its thread for tens of
+// ms. With `background`, its thread runs at a lower CPU priority (nice 10).
+caf::behavior hasher_actor(caf::event_based_actor* self, bool background);
 
 // Validation shared with the HTTP frontend: empty when fine, else why not.
 [[nodiscard]] std::string check_username(const std::string& username);

@@ -74,7 +74,9 @@ struct test_node {
     hub = sys.spawn(actors::hub_actor, c);
     rooms = sys.spawn(actors::room_manager, c);
     readers = sys.spawn(actors::reader_actor, c);
-    accounts = sys.spawn(actors::account_actor, c, std::string(40, 's'), sys.spawn(actors::hasher_actor));
+    auto hasher = sys.spawn(actors::hasher_actor, false);
+    accounts = sys.spawn(actors::account_actor, c, std::string(40, 's'), std::vector<caf::actor>{hasher},
+                         std::vector<caf::actor>{hasher});
     presence = sys.spawn(actors::presence_manager, c);
     card.id = id;
     card.address = id + ":7000";
