@@ -5,6 +5,8 @@
 #include <set>
 #include <thread>
 
+#include <sodium.h>
+
 #include "cluster/membership.hpp"
 #include "cluster/placement.hpp"
 #include "cluster/rendezvous.hpp"
@@ -763,6 +765,41 @@ CAF_TEST(revocations are synced in pages and forgotten when their tokens expire)
   CAF_CHECK_EQUAL(revocations_of(*this, accounts, "jti-2199").first.size(), 0u);
   other.stop();
   sched.run();
+}
+
+CAF_TEST(a login is checked while the registration hasher is stuck) {
+  // The registration lane's only hasher keeps every request unanswered; the
+  // check lane has a working one. A login must not wait behind registrations.
+  auto stuck = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    self->set_default_handler(caf::skip);
+    return {[](api::closed_atom) {}};
+  });
+  auto accounts2 =
+      sys.spawn(actors::account_actor, cctx, std::string(40, 's'),
+                std::vector<caf::actor>{sys.spawn(actors::hasher_actor, false)}, std::vector<caf::actor>{stuck});
+  extra.push_back(accounts2);
+  extra.push_back(stuck);
+  sched.run();
+  storage::stored_user erin;
+  erin.info.id = api::user_id{"u_erin"};
+  erin.info.username = "erin";
+  erin.info.display_name = "erin";
+  erin.created_at = 1;
+  erin.version = 1;
+  char hash[crypto_pwhash_STRBYTES];
+  std::string pw = "password-erin";
+  CAF_REQUIRE_EQUAL(crypto_pwhash_str(hash, pw.data(), pw.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                      crypto_pwhash_MEMLIMIT_INTERACTIVE),
+                    0);
+  erin.password_hash = hash;
+  self->send(accounts2, api::replicate_atom::value, erin);
+  // Two registrations wait for the stuck hasher (one at it, one queued).
+  for (auto name : {"frank", "grace"})
+    self->send(accounts2, api::register_atom::value, std::string(name), std::string("password-x1"), std::string());
+  sched.run();
+  auto r = ask<api::login_result>(accounts2, api::login_atom::value, std::string("erin"), pw, std::string("127.0.0.1"));
+  CAF_REQUIRE(r);
+  CAF_CHECK(!r->token.empty());
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
