@@ -1,9 +1,9 @@
 #include "actors/admin_frontend.hpp"
 
-#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/api/atoms.hpp"
+#include "actors/api/hex.hpp"
 #include "actors/api/metrics.hpp"
 #include "actors/http_exchange.hpp"
 #include "actors/presence_manager.hpp"
@@ -24,9 +24,7 @@ constexpr std::uint64_t max_limit = 1000;
 
 bool authorized(const context_ptr& ctx, const exchange& ex) {
   auto expected = "Bearer " + ctx->admin_token;
-  const auto& got = ex.call.authorization;
-  return !ctx->admin_token.empty() && got.size() == expected.size() &&
-         CRYPTO_memcmp(got.data(), expected.data(), got.size()) == 0;
+  return !ctx->admin_token.empty() && api::same_secret(ex.call.authorization, expected);
 }
 
 // Asks each target with `args`; `part` gets each answer, and `done` runs

@@ -1,12 +1,12 @@
 #include "actors/tokens.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <nlohmann/json.hpp>
 
 #include "actors/api/errors.hpp"
+#include "actors/api/hex.hpp"
 
 namespace confab::actors::tokens {
 
@@ -82,7 +82,7 @@ caf::expected<api::token_claims> verify(const std::string& secret, std::string_v
   if (!unb64url(token.substr(dot2 + 1), sig))
     return bad();
   auto expected = hmac(secret, token.substr(0, dot2));
-  if (sig.size() != expected.size() || CRYPTO_memcmp(sig.data(), expected.data(), sig.size()) != 0)
+  if (!api::same_secret(sig, expected))
     return bad();
   std::string payload;
   if (!unb64url(token.substr(dot1 + 1, dot2 - dot1 - 1), payload))

@@ -9,7 +9,6 @@
 #include <fstream>
 #include <thread>
 
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -219,8 +218,7 @@ class node_impl : public node {
       return sys.spawn(actors::session_actor, cctx, std::move(sink), std::move(remote));
     };
     nh.token_signed = [key = *secret, admin = admin_token_](std::string_view token) {
-      return (token.size() == admin.size() && CRYPTO_memcmp(token.data(), admin.data(), admin.size()) == 0) ||
-             static_cast<bool>(actors::tokens::verify(key, token, actors::now_ms()));
+      return api::same_secret(token, admin) || static_cast<bool>(actors::tokens::verify(key, token, actors::now_ms()));
     };
     auto srv = net::server::start(std::move(ns), std::move(nh));
     if (!srv) {

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <stdexcept>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -46,7 +45,7 @@ std::string random_nonce() {
 bool proof_holds(const std::string& proof, const std::string& secret, const std::string& role, const std::string& nonce,
                  const std::string& id) {
   auto want = link_proof(secret, role, nonce, id);
-  return proof.size() == want.size() && CRYPTO_memcmp(proof.data(), want.data(), want.size()) == 0;
+  return api::same_secret(proof, want);
 }
 
 caf::behavior gate_actor(caf::stateful_actor<gate_state>* self, std::string secret, std::string node_id,

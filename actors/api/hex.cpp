@@ -1,5 +1,7 @@
 #include "actors/api/hex.hpp"
 
+#include <openssl/crypto.h>
+
 namespace confab::api {
 
 std::string to_hex(const unsigned char* bytes, std::size_t n) {
@@ -11,6 +13,10 @@ std::string to_hex(const unsigned char* bytes, std::size_t n) {
     out.push_back(digits[bytes[i] & 0xf]);
   }
   return out;
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace confab::api

@@ -1,12 +1,16 @@
 #pragma once
 
-// Lower-case hex of bytes: ids, nonces, digests and secrets in text.
+// Lower-case hex of bytes: ids, nonces, digests and secrets in text; and
+// comparing secrets without leaking where they differ.
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace confab::api {
 
 [[nodiscard]] std::string to_hex(const unsigned char* bytes, std::size_t n);
+// Equal, in a time that depends only on the lengths (OpenSSL CRYPTO_memcmp).
+[[nodiscard]] bool same_secret(std::string_view a, std::string_view b);
 
 }  // namespace confab::api
