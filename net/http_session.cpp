@@ -293,14 +293,19 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
       return start_upload();
     body_.emplace(std::move(*header_));
     // Without a valid token, a route that needs one gets little body: the
-    // frontend would refuse it unread anyway.
-    tokenless_ = needs_token(body_->get().target()) && !signed_bearer(body_->get()[http::field::authorization]);
-    auto limit =
-        tokenless_ ? std::min(unauthenticated_body, shared_->settings.max_http_body) : shared_->settings.max_http_body;
+    // frontend would refuse it unread anyway. The token's signature is only
+    // worth checking here (the frontend checks it again) when the body may be
+    // longer than that.
+    auto declared = body_->content_length();
+    auto little = std::min(unauthenticated_body, shared_->settings.max_http_body);
+    bool large = body_->chunked() || (declared && *declared > little);
+    auto auth = body_->get()[http::field::authorization];
+    tokenless_ = needs_token(body_->get().target()) && !(large ? signed_bearer(auth) : auth.starts_with("Bearer "));
+    auto limit = tokenless_ ? little : shared_->settings.max_http_body;
     // A limit set after the header is only applied to chunked bodies by
     // Beast: a declared length is checked here.
     body_->body_limit(limit);
-    if (auto len = body_->content_length(); len && *len > limit) {
+    if (declared && *declared > limit) {
       keep_alive_ = false;
       return body_refused();
     }

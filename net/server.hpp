@@ -42,8 +42,8 @@ struct server_handlers {
   std::function<caf::actor(api::sink_ptr sink, std::string remote)> spawn_session;
   // Whether a bearer token is the admin token, or an access token signed by
   // this cluster and not expired (no revocation lookup: the frontend does
-  // that). A request whose token fails
-  // it is as tokenless, so it gets little body. Empty: every token passes.
+  // that). A request with a long body whose token fails it is as tokenless,
+  // so it gets little body. Empty: every token passes.
   std::function<bool(std::string_view token)> token_signed;
 };
 
