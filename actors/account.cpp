@@ -515,12 +515,14 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
   if (auto r = st.ctx->db->revoked(now_ms()))
     for (auto& [jti, exp] : *r)
       remember_revoked(self, jti, exp);
-  for (auto* lane : {&st.checks, &st.registrations}) {
-    lane->idle = lane == &st.checks ? std::move(check_hashers) : std::move(registration_hashers);
-    lane->threads = std::max<std::size_t>(1, lane->idle.size());
-    for (auto& h : lane->idle)
+  auto staff = [self](account_state::hash_lane& lane, std::vector<caf::actor> hashers) {
+    for (auto& h : hashers)
       self->link_to(h);
-  }
+    lane.threads = std::max<std::size_t>(1, hashers.size());
+    lane.idle = std::move(hashers);
+  };
+  staff(st.checks, std::move(check_hashers));
+  staff(st.registrations, std::move(registration_hashers));
   // Without the dummy hash, unknown usernames would answer faster: no failure.
   hash_job<std::string>(
       self, false, [self](const std::string& hash) { self->state.dummy_hash = hash; }, [](const caf::error&) {},
