@@ -1,17 +1,17 @@
 #include "actors/account.hpp"
 
-#include <sys/resource.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <set>
 
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/passwords.hpp"
 #include "actors/tokens.hpp"
 #include "wire/codec.hpp"
 
@@ -261,21 +261,19 @@ void sync_from(self_ptr self, caf::actor source, std::string after, std::uint64_
 }  // namespace
 
 caf::behavior hasher_actor(caf::event_based_actor*, bool background) {
-  // Runs on the hasher's own thread (detached): raising one's nice value
-  // needs no privilege.
-  if (background && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0)
+  // Runs on the hasher's own thread (detached). SCHED_IDLE (which needs no
+  // privilege) runs it only on a core nothing else wants, so a login's check
+  // and the HTTP threads preempt it at once.
+  sched_param idle{};
+  if (background && sched_setscheduler(static_cast<pid_t>(gettid()), SCHED_IDLE, &idle) != 0)
     spdlog::warn("registration hasher: could not lower its priority (errno {})", errno);
   return {
       [](api::hash_atom, const std::string& pw) -> caf::result<std::string> {
-        char out[crypto_pwhash_STRBYTES];
-        if (crypto_pwhash_str(out, pw.data(), pw.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-          return fail(errc::unavailable, "out of memory while hashing");
-        return std::string(out);
+        if (auto h = passwords::hash(pw))
+          return std::move(*h);
+        return fail(errc::unavailable, "out of memory while hashing");
       },
-      [](api::check_atom, const std::string& hash, const std::string& pw) {
-        return crypto_pwhash_str_verify(hash.c_str(), pw.data(), pw.size()) == 0;
-      },
+      [](api::check_atom, const std::string& hash, const std::string& pw) { return passwords::check(hash, pw); },
   };
 }
 

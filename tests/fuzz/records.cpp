@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "actors/passwords.hpp"
 #include "storage/keys.hpp"
 #include "tests/fuzz/check.hpp"
 
@@ -24,6 +25,7 @@ namespace {
 namespace api = confab::api;
 namespace storage = confab::storage;
 namespace keys = confab::storage::keys;
+namespace passwords = confab::actors::passwords;
 
 // Decodes as the store does: a value, or "corrupt".
 template <class F>
@@ -89,6 +91,18 @@ void check_keys(std::string_view bytes) {
   CHECK(d == keys::pair(keys::pair(user.value, room.value), bytes));
 }
 
+// The password hash of a stored user: what parses has costs within bounds
+// and parses to the same values once formatted again.
+void check_password_hash(std::string_view text) {
+  auto x = passwords::parse(text);
+  if (!x)
+    return;
+  CHECK(x->m_kib <= 256 * 1024 && x->t >= 1 && x->t <= 16 && x->p >= 1 && x->p <= 4);
+  auto again = passwords::parse(passwords::format(*x));
+  CHECK(again && again->salt == x->salt && again->hash == x->hash && again->m_kib == x->m_kib && again->t == x->t &&
+        again->p == x->p);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -97,5 +111,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip<api::room_info>(text, storage::room_from_json, storage::room_to_json);
   round_trip<storage::file_record>(text, storage::file_from_json, storage::file_to_json);
   check_keys(text);
+  check_password_hash(text);
   return 0;
 }

@@ -1,6 +1,9 @@
 #define CAF_SUITE codec
 #include <caf/test/unit_test.hpp>
 
+#include <sodium.h>
+
+#include "actors/passwords.hpp"
 #include "actors/tokens.hpp"
 #include "apps/cli.hpp"
 #include "wire/codec.hpp"
@@ -100,4 +103,45 @@ CAF_TEST(options parse flags sizes and reject bad input) {
   CAF_CHECK(config::parse_size("10K", size) && size == 10240);
   CAF_CHECK(!config::parse_size("10X", size));
   CAF_CHECK(!config::parse_size("-1", size));
+}
+
+CAF_TEST(password hashes read and write the format of libsodium) {
+  // A hash written by libsodium's crypto_pwhash_str (as every stored account
+  // before libargon2 has) checks, and one of ours checks with libsodium.
+  char theirs[crypto_pwhash_STRBYTES];
+  CAF_REQUIRE_EQUAL(
+      crypto_pwhash_str(theirs, "hunter22", 8, crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE),
+      0);
+  CAF_CHECK(actors::passwords::check(theirs, "hunter22"));
+  CAF_CHECK(!actors::passwords::check(theirs, "hunter23"));
+  auto ours = actors::passwords::hash("correct horse");
+  CAF_REQUIRE(ours);
+  CAF_CHECK_EQUAL(crypto_pwhash_str_verify(ours->c_str(), "correct horse", 13), 0);
+  CAF_CHECK_NOT_EQUAL(crypto_pwhash_str_verify(ours->c_str(), "correct horsf", 13), 0);
+  CAF_CHECK(actors::passwords::check(*ours, "correct horse"));
+  CAF_CHECK(!actors::passwords::check(*ours, ""));
+  // Two hashes of one password differ by their salt.
+  CAF_CHECK_NOT_EQUAL(*ours, *actors::passwords::hash("correct horse"));
+  auto x = actors::passwords::parse(*ours);
+  CAF_REQUIRE(x);
+  CAF_CHECK_EQUAL(x->m_kib, 65536u);
+  CAF_CHECK_EQUAL(x->t, 2u);
+  CAF_CHECK_EQUAL(x->p, 1u);
+  CAF_CHECK_EQUAL(x->salt.size(), 16u);
+  CAF_CHECK_EQUAL(actors::passwords::format(*x), *ours);
+}
+
+CAF_TEST(password hashes that ask for too much work or are malformed do not check) {
+  auto ours = *actors::passwords::hash("pw");
+  auto tail = ours.substr(ours.find("$", 30));  // "$salt$hash"
+  for (const std::string& bad :
+       std::vector<std::string>{"$argon2id$v=19$m=1048576,t=2,p=1" + tail, "$argon2id$v=19$m=65536,t=100,p=1" + tail,
+                                "$argon2id$v=19$m=65536,t=2,p=9" + tail, "$argon2id$v=19$m=65536,t=0,p=1" + tail,
+                                "$argon2i$v=19$m=65536,t=2,p=1" + tail, "$argon2id$v=16$m=65536,t=2,p=1" + tail,
+                                "$argon2id$v=19$m=065536,t=2,p=1" + tail, "$argon2id$v=19$m=65536,t=2,p=1$",
+                                ours.substr(0, ours.size() - 2) + "!!", ours + "$", std::string{},
+                                std::string("$argon2id$v=19$m=65536,t=2,p=1$\0\0", 34)}) {
+    CAF_CHECK(!actors::passwords::parse(bad));
+    CAF_CHECK(!actors::passwords::check(bad, "pw"));
+  }
 }
