@@ -2,6 +2,7 @@
 
 #include "actors/api/messages.hpp"
 #include "cluster/placement.hpp"
+#include "cluster/replication.hpp"
 #include "storage/store.hpp"
 
 namespace confab::apps {
@@ -38,6 +39,13 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<api::room_info>>("std::vector<confab::room_info>");
   cfg.add_message_type<std::vector<api::my_room>>("std::vector<confab::my_room>");
   cfg.add_message_type<std::vector<api::member_entry>>("std::vector<confab::member_entry>");
+  namespace rep = cluster::replication;
+  cfg.add_message_type<rep::epoch>("confab::replication::epoch");
+  cfg.add_message_type<rep::entry>("confab::replication::entry");
+  cfg.add_message_type<std::vector<rep::entry>>("std::vector<confab::replication::entry>");
+  cfg.add_message_type<rep::prepare_reply>("confab::replication::prepare_reply");
+  cfg.add_message_type<rep::append_request>("confab::replication::append_request");
+  cfg.add_message_type<rep::append_reply>("confab::replication::append_reply");
   cfg.add_message_type<std::vector<api::node_status>>("std::vector<confab::node_status>");
   cfg.add_message_type<std::vector<storage::stored_user>>("std::vector<confab::stored_user>");
   cfg.add_message_type<std::vector<std::uint64_t>>("std::vector<uint64_t>");

@@ -91,5 +91,12 @@ using sessions_atom = caf::atom_constant<caf::atom("sessions")>;
 using kick_atom = caf::atom_constant<caf::atom("kick")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
+// replicated rooms (docs/REPLICATION.md)
+using prepare_atom = caf::atom_constant<caf::atom("prepare")>;
+using append_atom = caf::atom_constant<caf::atom("append")>;
+using take_atom = caf::atom_constant<caf::atom("take")>;
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
+using write_atom = caf::atom_constant<caf::atom("write")>;
 
 }  // namespace confab::api

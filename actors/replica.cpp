@@ -1,0 +1,259 @@
+#include "actors/replica.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/api/atoms.hpp"
+#include "actors/api/errors.hpp"
+
+namespace confab::actors {
+
+namespace rep = cluster::replication;
+using api::errc;
+using api::fail;
+
+namespace {
+
+using self_ptr = caf::stateful_actor<replica_state>*;
+
+void rebuild_keys(replica_state& st) {
+  st.keys.clear();
+  for (std::uint64_t i = 1; i <= st.log->last_index(); ++i)
+    if (!st.log->at(i).key.empty())
+      st.keys.emplace(st.log->at(i).key, i);
+}
+
+// This node is not the owner (any more): whoever waits is told to retry; an
+// entry it wrote may still commit under the next owner, and the retry with
+// the same key then finds it.
+void step_down(self_ptr self) {
+  auto& st = self->state;
+  st.leading.reset();
+  for (auto& [index, rp] : st.acks)
+    rp.deliver(fail(errc::unavailable, "this copy is not the room's owner any more: retry"));
+  st.acks.clear();
+}
+
+void learn_epoch(self_ptr self, const rep::epoch& e) {
+  auto& st = self->state;
+  st.newest_seen = std::max(st.newest_seen, e);
+  if (st.leading && st.leading->of() < e)
+    step_down(self);
+}
+
+void answer_committed(self_ptr self) {
+  auto& st = self->state;
+  while (!st.acks.empty() && st.acks.begin()->first <= st.log->committed()) {
+    st.acks.begin()->second.deliver(st.acks.begin()->first);
+    st.acks.erase(st.acks.begin());
+  }
+}
+
+void replicate(self_ptr self);
+
+// One batch to `follower`, if it needs one and none is in flight.
+void send_batch(self_ptr self, const std::string& follower) {
+  auto& st = self->state;
+  auto peer = st.peers.find(follower);
+  if (!st.leading || peer == st.peers.end())
+    return;
+  auto req = st.leading->batch_for(follower, *st.log, st.batch_max);
+  if (!req)
+    return;
+  auto by = req->by;
+  self->request(peer->second, st.timeout, api::append_atom::value, std::move(*req))
+      .then(
+          [self, follower, by](const rep::append_reply& reply) {
+            auto& st = self->state;
+            if (!st.leading || st.leading->of() != by)
+              return;  // an answer to an epoch this node no longer leads
+            if (!st.leading->on_reply(follower, reply))
+              return learn_epoch(self, reply.promised);
+            st.log->commit(st.leading->commit_point(*st.log));
+            answer_committed(self);
+            replicate(self);
+          },
+          [self, follower, by](const caf::error&) {
+            auto& st = self->state;
+            if (!st.leading || st.leading->of() != by)
+              return;
+            // Lost (a dropped link loses messages silently) or timed out:
+            // the batch goes again after a pause.
+            st.leading->lost(follower);
+            self->delayed_send(self, st.timeout / 4, api::retry_atom::value, follower);
+          });
+}
+
+void replicate(self_ptr self) {
+  auto& st = self->state;
+  if (!st.leading)
+    return;
+  st.log->commit(st.leading->commit_point(*st.log));
+  answer_committed(self);
+  for (auto& name : st.copies)
+    if (name != st.node)
+      send_batch(self, name);
+}
+
+std::vector<std::string> followers(const replica_state& st) {
+  std::vector<std::string> out;
+  for (auto& name : st.copies)
+    if (name != st.node)
+      out.push_back(name);
+  return out;
+}
+
+// Rule 3, once a majority promised: start from the most up-to-date log, then
+// lead with an entry of the new epoch (which commits the tail it adopted).
+void lead(self_ptr self) {
+  auto& st = self->state;
+  auto& t = *st.taking;
+  st.log->commit(std::min(t.committed(), st.log->last_index()));
+  st.leading.emplace(t.of(), followers(st), *st.log);
+  st.taking.reset();
+  st.log->append_local("", "");
+  rebuild_keys(st);
+  replicate(self);
+}
+
+// Copies the entries after `after` from `best` until its log's end, then leads.
+void adopt_from(self_ptr self, const std::string& best, rep::position until, std::uint64_t after,
+                std::vector<rep::entry> got) {
+  auto& st = self->state;
+  auto peer = st.peers.find(best);
+  if (peer == st.peers.end()) {
+    st.taking.reset();
+    return;
+  }
+  auto e = st.taking->of();
+  self->request(peer->second, st.timeout, api::fetch_atom::value, after + got.size(),
+                static_cast<std::uint64_t>(st.batch_max))
+      .then(
+          [=](std::vector<rep::entry>& page) mutable {
+            auto& st = self->state;
+            if (!st.taking || st.taking->of() != e || st.log->promised() != e)
+              return;  // overtaken meanwhile
+            bool done = page.empty();
+            for (auto& x : page) {
+              done = done || x.index >= until.index;
+              got.push_back(std::move(x));
+            }
+            if (!done)
+              return adopt_from(self, best, until, after, std::move(got));
+            st.log->adopt(after, std::move(got));
+            lead(self);
+          },
+          [self, e](const caf::error&) {
+            auto& st = self->state;
+            if (st.taking && st.taking->of() == e)
+              st.taking.reset();  // try again later with a newer epoch
+          });
+}
+
+void on_promise(self_ptr self, const rep::epoch& e, const std::string& from, const rep::prepare_reply& reply) {
+  auto& st = self->state;
+  if (!st.taking || st.taking->of() != e)
+    return;
+  if (!st.taking->on_reply(from, reply)) {
+    learn_epoch(self, st.taking->newer());
+    st.taking.reset();
+    return;
+  }
+  if (!st.taking->has_majority() || st.log->promised() != e)
+    return;
+  auto best = st.taking->best();
+  auto until = st.taking->best_last();
+  if (best == st.node || until <= st.log->last())
+    return lead(self);
+  // Entries up to this copy's commit point are the same in every log.
+  adopt_from(self, best, until, st.log->committed(), {});
+}
+
+void take(self_ptr self) {
+  auto& st = self->state;
+  if (st.leading || st.taking)
+    return;
+  auto counter = std::max(st.log->promised().counter, st.newest_seen.counter) + 1;
+  rep::epoch e{counter, st.node};
+  st.taking.emplace(e, st.copies);
+  auto mine = st.log->on_prepare(e);
+  on_promise(self, e, st.node, mine);
+  for (auto& name : st.copies) {
+    auto peer = st.peers.find(name);
+    if (name == st.node || peer == st.peers.end())
+      continue;
+    self->request(peer->second, st.timeout, api::prepare_atom::value, e)
+        .then([self, e, name](const rep::prepare_reply& r) { on_promise(self, e, name, r); }, [](const caf::error&) {});
+  }
+  // Without a majority in time, give up: a later take tries a newer epoch.
+  if (st.taking)
+    self->delayed_send(self, st.timeout, api::timeout_atom::value, e);
+}
+
+caf::result<std::uint64_t> write(self_ptr self, std::string& key, std::string& payload) {
+  auto& st = self->state;
+  if (!st.leading)
+    return fail(errc::unavailable, "this copy is not the room's owner: retry");
+  std::uint64_t index = 0;
+  if (auto it = key.empty() ? st.keys.end() : st.keys.find(key); it != st.keys.end()) {
+    index = it->second;
+    if (index <= st.log->committed())
+      return index;
+  } else {
+    index = st.log->append_local(key, std::move(payload));
+    if (!key.empty())
+      st.keys.emplace(std::move(key), index);
+  }
+  auto rp = self->make_response_promise<std::uint64_t>();
+  st.acks.emplace(index, rp);
+  replicate(self);
+  return rp;
+}
+
+}  // namespace
+
+caf::behavior replica_actor(self_ptr self, std::string node, std::vector<std::string> copies,
+                            std::shared_ptr<rep::copy> log) {
+  auto& st = self->state;
+  st.node = std::move(node);
+  st.copies = std::move(copies);
+  st.log = std::move(log);
+  rebuild_keys(st);
+  return {
+      [=](api::peers_atom, std::map<std::string, caf::actor>& peers) {
+        self->state.peers = std::move(peers);
+        replicate(self);
+      },
+      [=](api::take_atom) { take(self); },
+      [=](api::timeout_atom, const rep::epoch& e) {
+        auto& st = self->state;
+        if (st.taking && st.taking->of() == e)
+          st.taking.reset();
+      },
+      [=](api::write_atom, std::string& key, std::string& payload) { return write(self, key, payload); },
+      [=](api::read_atom, std::uint64_t after, std::uint64_t max) {
+        auto& log = *self->state.log;
+        auto n = log.committed() > after ? std::min(max, log.committed() - after) : 0;
+        return log.range(after, n);
+      },
+      [=](api::prepare_atom, const rep::epoch& e) {
+        learn_epoch(self, e);
+        auto& st = self->state;
+        // A newer takeover than this node's own ends its own.
+        if (st.taking && st.taking->of() < e)
+          st.taking.reset();
+        return st.log->on_prepare(e);
+      },
+      [=](api::append_atom, const rep::append_request& req) {
+        ++self->state.appends;
+        learn_epoch(self, req.by);
+        auto& st = self->state;
+        if (st.taking && st.taking->of() < req.by)
+          st.taking.reset();
+        return st.log->on_append(req);
+      },
+      [=](api::retry_atom, const std::string& follower) { send_batch(self, follower); },
+      [=](api::fetch_atom, std::uint64_t after, std::uint64_t max) { return self->state.log->range(after, max); },
+  };
+}
+
+}  // namespace confab::actors

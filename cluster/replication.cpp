@@ -1,0 +1,195 @@
+#include "cluster/replication.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace confab::cluster::replication {
+
+// -- copy ------------------------------------------------------------------------
+
+position copy::last() const {
+  if (log_.empty())
+    return {};
+  return {log_.back().by, log_.back().index};
+}
+
+epoch copy::epoch_at(std::uint64_t index) const {
+  if (index == 0 || index > log_.size())
+    return {};
+  return log_[index - 1].by;
+}
+
+std::vector<entry> copy::range(std::uint64_t after, std::size_t max) const {
+  std::vector<entry> out;
+  for (auto i = after; i < log_.size() && out.size() < max; ++i)
+    out.push_back(log_[i]);
+  return out;
+}
+
+prepare_reply copy::on_prepare(const epoch& e) {
+  if (e < promised_)
+    return {false, promised_, last(), committed_};
+  promised_ = e;
+  return {true, promised_, last(), committed_};
+}
+
+void copy::truncate_after(std::uint64_t index) {
+  // Safety rests on never removing a committed entry: a violation of the
+  // rules is a bug, not an input to carry on from.
+  if (index < committed_)
+    throw std::logic_error("replication: truncating a committed entry");
+  truncated_ += log_.size() - index;
+  log_.resize(index);
+}
+
+append_reply copy::on_append(const append_request& req) {
+  if (req.by < promised_)
+    return {false, promised_, 0};
+  promised_ = req.by;
+  // Log matching: the entry before the batch must be the owner's.
+  if (req.prev_index > log_.size())
+    return {false, promised_, log_.size() + 1};
+  if (req.prev_index > 0 && epoch_at(req.prev_index) != req.prev_epoch) {
+    // Send from the first entry of the epoch that differs, never from
+    // before what is committed (that is the same everywhere).
+    auto differs = epoch_at(req.prev_index);
+    auto from = req.prev_index;
+    while (from > committed_ + 1 && epoch_at(from - 1) == differs)
+      --from;
+    return {false, promised_, from};
+  }
+  auto index = req.prev_index;
+  for (auto& e : req.entries) {
+    if (e.index != index + 1)
+      return {false, promised_, index + 1};  // not contiguous: ask again from here
+    ++index;
+    if (index <= log_.size()) {
+      if (log_[index - 1].by == e.by)
+        continue;  // already here (a batch sent twice)
+      truncate_after(index - 1);
+    }
+    log_.push_back(e);
+    ++taken_;
+  }
+  commit(std::min(req.committed, index));
+  return {true, promised_, index};
+}
+
+std::uint64_t copy::append_local(std::string key, std::string payload) {
+  log_.push_back({promised_, log_.size() + 1, std::move(key), std::move(payload)});
+  return log_.size();
+}
+
+void copy::adopt(std::uint64_t after, std::vector<entry> tail) {
+  truncate_after(std::min<std::uint64_t>(after, log_.size()));
+  for (auto& e : tail)
+    if (e.index == log_.size() + 1)
+      log_.push_back(std::move(e));
+}
+
+void copy::commit(std::uint64_t index) {
+  committed_ = std::max(committed_, std::min<std::uint64_t>(index, log_.size()));
+}
+
+// -- owner -------------------------------------------------------------------------
+
+owner::owner(epoch e, std::vector<std::string> followers, const copy& local) : epoch_(std::move(e)) {
+  // Raft's nextIndex: start after the owner's log; refusals walk it back.
+  for (auto& f : followers)
+    followers_[f] = progress{local.last_index() + 1, 0, 0, 0, false};
+}
+
+std::optional<append_request> owner::batch_for(const std::string& follower, const copy& local, std::size_t max) {
+  auto it = followers_.find(follower);
+  if (it == followers_.end())
+    return std::nullopt;
+  auto& p = it->second;
+  // A follower that has every entry is still told a new commit point: a
+  // batch with no entries.
+  bool behind = p.next <= local.last_index() || p.told < local.committed();
+  if (p.waiting || !behind)
+    return std::nullopt;
+  append_request req{epoch_, p.next - 1, local.epoch_at(p.next - 1), local.range(p.next - 1, max), local.committed()};
+  p.waiting = true;
+  p.telling = req.committed;
+  return req;
+}
+
+void owner::lost(const std::string& follower) {
+  if (auto it = followers_.find(follower); it != followers_.end())
+    it->second.waiting = false;
+}
+
+bool owner::on_reply(const std::string& follower, const append_reply& reply) {
+  if (epoch_ < reply.promised)
+    return false;
+  auto it = followers_.find(follower);
+  if (it == followers_.end())
+    return true;
+  auto& p = it->second;
+  p.waiting = false;
+  if (reply.ok) {
+    p.match = std::max(p.match, reply.index);
+    p.next = p.match + 1;
+    p.told = std::max(p.told, std::min(p.telling, p.match));
+  } else {
+    p.next = std::max<std::uint64_t>(1, std::min(p.next - 1, reply.index));
+    p.next = std::max(p.next, p.match + 1);
+  }
+  return true;
+}
+
+std::uint64_t owner::commit_point(const copy& local) const {
+  for (auto n = local.last_index(); n > local.committed(); --n) {
+    if (local.epoch_at(n) != epoch_)
+      break;                  // rule 2: only an entry of this epoch commits by counting
+    std::size_t holders = 1;  // this node
+    for (auto& [name, p] : followers_)
+      holders += p.match >= n ? 1 : 0;
+    if (holders >= majority())
+      return n;
+  }
+  return local.committed();
+}
+
+// -- takeover ------------------------------------------------------------------------
+
+takeover::takeover(epoch e, std::vector<std::string> copies) : epoch_(std::move(e)), copies_(std::move(copies)) {}
+
+bool takeover::on_reply(const std::string& from, const prepare_reply& reply) {
+  if (!reply.ok || epoch_ < reply.promised) {
+    newer_ = std::max(newer_, reply.promised);
+    return false;
+  }
+  if (std::find(copies_.begin(), copies_.end(), from) != copies_.end())
+    promises_[from] = reply;
+  return true;
+}
+
+std::string takeover::best() const {
+  std::string out = epoch_.node;
+  auto mine = promises_.find(epoch_.node);
+  position top = mine != promises_.end() ? mine->second.last : position{};
+  for (auto& [name, r] : promises_)
+    if (top < r.last) {
+      top = r.last;
+      out = name;
+    }
+  return out;
+}
+
+position takeover::best_last() const {
+  position top;
+  for (auto& [name, r] : promises_)
+    top = std::max(top, r.last);
+  return top;
+}
+
+std::uint64_t takeover::committed() const {
+  std::uint64_t top = 0;
+  for (auto& [name, r] : promises_)
+    top = std::max(top, r.committed);
+  return top;
+}
+
+}  // namespace confab::cluster::replication

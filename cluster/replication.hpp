@@ -1,0 +1,204 @@
+#pragma once
+
+// The rules of docs/REPLICATION.md for one room's replicated log, as plain
+// values and state machines with no actor and no I/O, so that every rule can
+// be checked on its own; actors/replica.hpp carries them between nodes.
+//
+// - copy: what every copy (owner or follower) keeps and how it answers a
+//   prepare (rule 3) and an append (rules 1 and 4).
+// - owner: the bookkeeping of the owner of one epoch over a copy set: what to
+//   send to each follower (one batch at a time, every entry it has ready)
+//   and what is committed (rule 2).
+// - takeover: the promises a node collects for a new epoch, and whose log
+//   it must start from (rule 3).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace confab::cluster::replication {
+
+// (counter, node id), ordered by counter then id: no two nodes make the same.
+struct epoch {
+  std::uint64_t counter = 0;
+  std::string node;
+  friend auto operator<=>(const epoch&, const epoch&) = default;
+};
+
+struct entry {
+  epoch by;
+  std::uint64_t index = 0;
+  std::string key;  // what a retry names it by (a client_msg_id), or empty
+  std::string payload;
+  friend bool operator==(const entry&, const entry&) = default;
+};
+
+// The last entry of a log: a log is more up to date than another when its
+// last entry has a higher epoch, or the same epoch and a higher index.
+struct position {
+  epoch by;
+  std::uint64_t index = 0;
+  friend auto operator<=>(const position&, const position&) = default;
+};
+
+// -- messages between copies ---------------------------------------------------
+
+struct prepare_reply {
+  bool ok = false;
+  epoch promised;  // on refusal: the newer epoch the copy has promised
+  position last;
+  std::uint64_t committed = 0;
+};
+
+struct append_request {
+  epoch by;
+  std::uint64_t prev_index = 0;  // the entry just before `entries`
+  epoch prev_epoch;
+  std::vector<entry> entries;
+  std::uint64_t committed = 0;  // the owner's commit point
+};
+
+struct append_reply {
+  bool ok = false;
+  epoch promised;  // on refusal for an older epoch: the newer one
+  // ok: the copy's log matches the owner's up to here. Refused for a gap or
+  // a different entry at prev_index: the index the owner should send from.
+  std::uint64_t index = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, epoch& x) {
+  return f(x.counter, x.node);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, entry& x) {
+  return f(x.by, x.index, x.key, x.payload);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, position& x) {
+  return f(x.by, x.index);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, prepare_reply& x) {
+  return f(x.ok, x.promised, x.last, x.committed);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, append_request& x) {
+  return f(x.by, x.prev_index, x.prev_epoch, x.entries, x.committed);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, append_reply& x) {
+  return f(x.ok, x.promised, x.index);
+}
+
+// -- one copy ------------------------------------------------------------------
+
+// The log of one copy, from index 1. `promised` and the entries are what
+// must be durable before the copy answers (the caller's storage keeps them).
+class copy {
+ public:
+  [[nodiscard]] const epoch& promised() const { return promised_; }
+  [[nodiscard]] std::uint64_t committed() const { return committed_; }
+  [[nodiscard]] position last() const;
+  [[nodiscard]] std::uint64_t last_index() const { return log_.size(); }
+  // The epoch of the entry at `index` (an empty epoch for 0).
+  [[nodiscard]] epoch epoch_at(std::uint64_t index) const;
+  [[nodiscard]] const entry& at(std::uint64_t index) const { return log_.at(index - 1); }
+  // Entries after `after`, at most `max` of them.
+  [[nodiscard]] std::vector<entry> range(std::uint64_t after, std::size_t max) const;
+  // Entries removed by truncation so far (never a committed one), and
+  // entries taken from owners' batches.
+  [[nodiscard]] std::uint64_t truncated() const { return truncated_; }
+  [[nodiscard]] std::uint64_t taken() const { return taken_; }
+
+  // Rule 3: promise `e` (refuse appends of older epochs from now on) unless a
+  // newer epoch was promised already.
+  prepare_reply on_prepare(const epoch& e);
+  // Rules 1 and 4.
+  append_reply on_append(const append_request& req);
+
+  // The owner of `promised()` appends one entry; returns its index.
+  std::uint64_t append_local(std::string key, std::string payload);
+  // A new owner adopts the most up-to-date log of its majority: its own
+  // entries after `after` (never committed ones) give way to `tail`.
+  void adopt(std::uint64_t after, std::vector<entry> tail);
+  // The owner's commit point moved.
+  void commit(std::uint64_t index);
+
+ private:
+  void truncate_after(std::uint64_t index);
+
+  epoch promised_;
+  std::vector<entry> log_;
+  std::uint64_t committed_ = 0;
+  std::uint64_t truncated_ = 0;
+  std::uint64_t taken_ = 0;
+};
+
+// -- the owner of one epoch --------------------------------------------------
+
+class owner {
+ public:
+  // `followers`: the copy set without this node; `local`: this node's copy,
+  // which has promised `e`.
+  owner(epoch e, std::vector<std::string> followers, const copy& local);
+
+  [[nodiscard]] const epoch& of() const { return epoch_; }
+  [[nodiscard]] std::size_t majority() const { return (followers_.size() + 1) / 2 + 1; }
+
+  // The next batch for `follower`: every entry from where it stands, at most
+  // `max`, or nothing while a batch to it is unanswered (or it has them all).
+  std::optional<append_request> batch_for(const std::string& follower, const copy& local, std::size_t max);
+  // An unanswered batch is given up (lost link, timeout): the next
+  // batch_for sends it again.
+  void lost(const std::string& follower);
+  // A follower's answer. Returns false when it has promised a newer epoch:
+  // this owner must stop acknowledging anything.
+  bool on_reply(const std::string& follower, const append_reply& reply);
+  // Rule 2: the highest index that a majority holds and whose entry is of
+  // this epoch (so everything before it is committed too), or the old
+  // commit point.
+  [[nodiscard]] std::uint64_t commit_point(const copy& local) const;
+
+ private:
+  struct progress {
+    std::uint64_t next = 1;     // the first entry to send
+    std::uint64_t match = 0;    // known to be on the follower
+    std::uint64_t told = 0;     // the commit point it has acknowledged
+    std::uint64_t telling = 0;  // the commit point of the batch in flight
+    bool waiting = false;       // a batch is in flight
+  };
+  epoch epoch_;
+  std::map<std::string, progress> followers_;
+};
+
+// -- taking a room: the promises for a new epoch -------------------------------
+
+class takeover {
+ public:
+  // `copies`: the whole copy set, this node included.
+  takeover(epoch e, std::vector<std::string> copies);
+
+  [[nodiscard]] const epoch& of() const { return epoch_; }
+  // Records `from`'s answer. False when it promised a newer epoch (give up;
+  // try again later above `newer()`).
+  bool on_reply(const std::string& from, const prepare_reply& reply);
+  [[nodiscard]] bool has_majority() const { return promises_.size() >= copies_.size() / 2 + 1; }
+  [[nodiscard]] const epoch& newer() const { return newer_; }
+  // With a majority: the copy whose log is the most up to date (this node on
+  // a tie), where that log ends, and the highest commit point among them
+  // (which that log contains: leader completeness).
+  [[nodiscard]] std::string best() const;
+  [[nodiscard]] position best_last() const;
+  [[nodiscard]] std::uint64_t committed() const;
+
+ private:
+  epoch epoch_;
+  std::vector<std::string> copies_;
+  std::map<std::string, prepare_reply> promises_;
+  epoch newer_;
+};
+
+}  // namespace confab::cluster::replication

@@ -1,0 +1,413 @@
+#define CAF_SUITE replication
+#define FAIL(msg) CAF_FAIL(msg)
+#include <caf/test/dsl.hpp>
+
+#include <map>
+#include <memory>
+
+#include "actors/api/atoms.hpp"
+#include "actors/api/errors.hpp"
+#include "actors/replica.hpp"
+#include "cluster/replication.hpp"
+
+using namespace confab;
+namespace rep = confab::cluster::replication;
+
+namespace {
+
+rep::epoch ep(std::uint64_t counter, std::string node) {
+  return {counter, std::move(node)};
+}
+
+rep::entry ent(rep::epoch by, std::uint64_t index, std::string payload) {
+  return {std::move(by), index, "", std::move(payload)};
+}
+
+rep::append_request app(rep::epoch by, std::uint64_t prev_index, rep::epoch prev_epoch, std::vector<rep::entry> entries,
+                        std::uint64_t committed) {
+  rep::append_request r;
+  r.by = std::move(by);
+  r.prev_index = prev_index;
+  r.prev_epoch = std::move(prev_epoch);
+  r.entries = std::move(entries);
+  r.committed = committed;
+  return r;
+}
+
+std::string nth(const char* prefix, int i) {
+  std::string out = prefix;
+  out += std::to_string(i);
+  return out;
+}
+
+std::vector<std::string> payloads(const rep::copy& c) {
+  std::vector<std::string> out;
+  for (std::uint64_t i = 1; i <= c.last_index(); ++i)
+    out.push_back(c.at(i).payload);
+  return out;
+}
+
+}  // namespace
+
+// -- the rules on plain values ---------------------------------------------------
+
+CAF_TEST(a copy refuses prepares and appends of epochs older than its promise) {
+  rep::copy c;
+  CAF_CHECK(c.on_prepare(ep(2, "b")).ok);
+  auto old = c.on_prepare(ep(1, "z"));
+  CAF_CHECK(!old.ok);
+  CAF_CHECK(old.promised == ep(2, "b"));
+  auto stale = c.on_append(app(ep(1, "z"), 0, rep::epoch{}, {ent(ep(1, "z"), 1, "x")}, 0));
+  CAF_CHECK(!stale.ok);
+  CAF_CHECK(stale.promised == ep(2, "b"));
+  CAF_CHECK_EQUAL(c.last_index(), 0u);
+  // Same counter, higher node id: newer.
+  CAF_CHECK(c.on_append(app(ep(2, "c"), 0, rep::epoch{}, {ent(ep(2, "c"), 1, "y")}, 0)).ok);
+  CAF_CHECK(c.promised() == ep(2, "c"));
+  CAF_CHECK(!c.on_prepare(ep(2, "b")).ok);
+}
+
+CAF_TEST(log matching asks for the missing range and truncates only what is not committed) {
+  rep::copy c;
+  auto e1 = ep(1, "a");
+  CAF_REQUIRE(c.on_append(app(e1, 0, rep::epoch{}, {ent(e1, 1, "1"), ent(e1, 2, "2"), ent(e1, 3, "3")}, 1)).ok);
+  CAF_CHECK_EQUAL(c.committed(), 1u);
+  // A batch after a gap: the owner is told where to start.
+  auto gap = c.on_append(app(e1, 5, e1, {ent(e1, 6, "6")}, 1));
+  CAF_CHECK(!gap.ok);
+  CAF_CHECK_EQUAL(gap.index, 4u);
+  // A new owner whose entry 2 is of another epoch: refused, sent back to the
+  // first entry of the epoch that differs after the commit point.
+  auto e2 = ep(2, "b");
+  auto differs = c.on_append(app(e2, 3, e2, {ent(e2, 4, "4'")}, 2));
+  CAF_CHECK(!differs.ok);
+  CAF_CHECK_EQUAL(differs.index, 2u);
+  // From there the follower takes the owner's entries and drops its own.
+  auto ok = c.on_append(app(e2, 1, e1, {ent(e1, 2, "2"), ent(e2, 3, "3'"), ent(e2, 4, "4'")}, 4));
+  CAF_CHECK(ok.ok);
+  CAF_CHECK_EQUAL(ok.index, 4u);
+  CAF_CHECK_EQUAL(payloads(c), (std::vector<std::string>{"1", "2", "3'", "4'"}));
+  CAF_CHECK_EQUAL(c.truncated(), 1u);
+  CAF_CHECK_EQUAL(c.committed(), 4u);
+  // The same batch again changes nothing (a retry after a lost answer).
+  CAF_CHECK(c.on_append(app(e2, 1, e1, {ent(e1, 2, "2"), ent(e2, 3, "3'")}, 4)).ok);
+  CAF_CHECK_EQUAL(c.last_index(), 4u);
+  CAF_CHECK_EQUAL(c.truncated(), 1u);
+}
+
+CAF_TEST(an owner commits by counting only entries of its own epoch) {
+  // Raft's figure 8: entry 2 of epoch 1 is on a majority, but an owner of
+  // epoch 2 may not count it as committed until an entry of epoch 2 after it is.
+  rep::copy local;
+  auto e1 = ep(1, "a");
+  CAF_REQUIRE(local.on_append(app(e1, 0, rep::epoch{}, {ent(e1, 1, "1"), ent(e1, 2, "2")}, 1)).ok);
+  auto e2 = ep(2, "a");
+  CAF_REQUIRE(local.on_prepare(e2).ok);
+  rep::owner o(e2, {"b", "c"}, local);
+  CAF_CHECK_EQUAL(o.majority(), 2u);
+  auto batch = o.batch_for("b", local, 100);
+  CAF_REQUIRE(batch);
+  CAF_CHECK(batch->entries.empty());         // starts after its own log; b's answer walks it back
+  CAF_CHECK(!o.batch_for("b", local, 100));  // one batch in flight per follower
+  CAF_CHECK(o.on_reply("b", {true, e2, 2}));
+  CAF_CHECK_EQUAL(o.commit_point(local), 1u);  // 2 is held by a and b, but of epoch 1
+  auto three = local.append_local("", "3");
+  CAF_CHECK_EQUAL(o.commit_point(local), 1u);  // only a has 3
+  batch = o.batch_for("b", local, 100);
+  CAF_REQUIRE(batch);
+  CAF_CHECK_EQUAL(batch->prev_index, 2u);
+  CAF_CHECK_EQUAL(batch->entries.size(), 1u);
+  CAF_CHECK(o.on_reply("b", {true, e2, three}));
+  CAF_CHECK_EQUAL(o.commit_point(local), 3u);  // 3 on a majority: 1-3 committed
+  // A follower that promised a newer epoch ends this owner.
+  CAF_CHECK(!o.on_reply("c", {false, ep(3, "c"), 0}));
+}
+
+CAF_TEST(a takeover starts from the most up to date log of its majority) {
+  rep::takeover t(ep(3, "a"), {"a", "b", "c"});
+  CAF_CHECK(t.on_reply("a", {true, ep(3, "a"), {ep(1, "a"), 7}, 5}));
+  CAF_CHECK(!t.has_majority());
+  CAF_CHECK(t.on_reply("b", {true, ep(3, "a"), {ep(2, "b"), 6}, 6}));
+  CAF_CHECK(t.has_majority());
+  // A higher epoch beats a longer log.
+  CAF_CHECK_EQUAL(t.best(), "b");
+  CAF_CHECK(t.best_last() == (rep::position{ep(2, "b"), 6}));
+  CAF_CHECK_EQUAL(t.committed(), 6u);
+  CAF_CHECK(!t.on_reply("c", {false, ep(4, "c"), rep::position{}, 0}));
+  CAF_CHECK(t.newer() == ep(4, "c"));
+}
+
+// -- three copies as actors, on the deterministic scheduler -----------------------
+
+namespace {
+
+// The answers to writes, by key: an index, or an error code.
+struct answers {
+  std::map<std::string, std::uint64_t> index;
+  std::map<std::string, api::errc> errors;
+};
+
+caf::behavior writer(caf::event_based_actor* self, std::shared_ptr<answers> out) {
+  return {
+      [=](api::write_atom, const caf::actor& dest, const std::string& key, const std::string& payload) {
+        self->request(dest, std::chrono::seconds(10), api::write_atom::value, key, payload)
+            .then([=](std::uint64_t i) { out->index[key] = i; },
+                  [=](const caf::error& e) { out->errors[key] = api::describe(e).code; });
+      },
+  };
+}
+
+struct cluster_fixture : test_coordinator_fixture<> {
+  std::vector<std::string> names{"a", "b", "c"};
+  // The copies' logs: what each node has on disk, outliving its actor.
+  std::map<std::string, std::shared_ptr<rep::copy>> disk;
+  std::map<std::string, caf::actor> nodes;
+  std::shared_ptr<answers> got = std::make_shared<answers>();
+  caf::actor client;
+
+  cluster_fixture() {
+    for (auto& n : names) {
+      disk[n] = std::make_shared<rep::copy>();
+      start(n);
+    }
+    client = sys.spawn(writer, got);
+    links({{"a", "b"}, {"a", "c"}, {"b", "c"}});
+  }
+
+  ~cluster_fixture() {
+    for (auto& [n, a] : nodes)
+      anon_send_exit(a, caf::exit_reason::kill);
+    anon_send_exit(client, caf::exit_reason::kill);
+    sched.run();
+  }
+
+  void start(const std::string& n) { nodes[n] = sys.spawn(actors::replica_actor, n, names, disk[n]); }
+
+  // kill -9 before `n` handles anything more; a writer waiting for it hears
+  // nothing and times out.
+  void crash(const std::string& n) {
+    anon_send_exit(nodes[n], caf::exit_reason::kill);
+    sched.prioritize(nodes[n]);
+    sched.run_once();
+    nodes.erase(n);
+    sched.run();
+  }
+
+  // Lets every timer that is due fire (request timeouts, retries).
+  void time_passes() {
+    sched.trigger_timeouts();
+    sched.run();
+  }
+
+  // Which nodes can reach each other (both ways); the rest are cut.
+  void links(const std::vector<std::pair<std::string, std::string>>& up) {
+    for (auto& [n, actor] : nodes) {
+      std::map<std::string, caf::actor> peers;
+      for (auto& [x, y] : up) {
+        if (x == n && nodes.count(y) > 0)
+          peers[y] = nodes[y];
+        if (y == n && nodes.count(x) > 0)
+          peers[x] = nodes[x];
+      }
+      anon_send(actor, api::peers_atom::value, peers);
+    }
+  }
+
+  void write(const std::string& n, const std::string& key, const std::string& payload) {
+    anon_send(client, api::write_atom::value, nodes[n], key, payload);
+  }
+
+  // Delivers everything except to `paused` (a SIGSTOPped process).
+  void run_except(const std::string& paused) {
+    auto* p = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(nodes[paused]));
+    sched.run_jobs_filtered([p](caf::resumable* job) { return job != p; });
+  }
+
+  // The payloads of one copy's committed entries, without the empty entries
+  // that open each epoch.
+  std::vector<std::string> history(const std::string& n) {
+    std::vector<std::string> out;
+    auto& c = *disk[n];
+    for (std::uint64_t i = 1; i <= c.committed(); ++i)
+      if (!c.at(i).payload.empty())
+        out.push_back(c.at(i).payload);
+    return out;
+  }
+
+  bool same_logs(const std::string& x, const std::string& y) {
+    auto &a = *disk[x], &b = *disk[y];
+    if (a.last_index() != b.last_index())
+      return false;
+    for (std::uint64_t i = 1; i <= a.last_index(); ++i)
+      if (!(a.at(i) == b.at(i)))
+        return false;
+    return true;
+  }
+};
+
+}  // namespace
+
+CAF_TEST_FIXTURE_SCOPE(replicas, cluster_fixture)
+
+CAF_TEST(writes are acknowledged once a majority holds them and reach every copy in batches) {
+  anon_send(nodes["a"], api::take_atom::value);
+  sched.run();
+  CAF_CHECK(disk["b"]->promised() == ep(1, "a"));
+  for (int i = 0; i < 50; ++i)
+    write("a", nth("k", i), nth("m", i));
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.size(), 50u);
+  CAF_CHECK(got->errors.empty());
+  CAF_CHECK_EQUAL(got->index["k0"], 2u);  // after the entry that opened epoch 1
+  CAF_CHECK_EQUAL(got->index["k49"], 51u);
+  CAF_CHECK(same_logs("a", "b"));
+  CAF_CHECK(same_logs("a", "c"));
+  CAF_CHECK_EQUAL(history("a").size(), 50u);
+  CAF_CHECK_EQUAL(disk["a"]->committed(), 51u);
+  // 50 writes queued together went out in a handful of batches, not 50.
+  CAF_CHECK_LESS(deref<caf::stateful_actor<actors::replica_state>>(nodes["b"]).state.appends, 6u);
+  // A write that is retried (same key) answers its first index.
+  write("a", "k7", "m7 again");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index["k7"], 9u);
+  CAF_CHECK_EQUAL(disk["a"]->last_index(), 51u);
+  // A copy that is not the owner refuses writes.
+  write("b", "x", "x");
+  sched.run();
+  CAF_CHECK(got->errors["x"] == api::errc::unavailable);
+}
+
+CAF_TEST(a stale owner is refused and acknowledges nothing once a majority promised a newer epoch) {
+  anon_send(nodes["a"], api::take_atom::value);
+  sched.run();
+  write("a", "k1", "before");
+  sched.run();
+  CAF_REQUIRE_EQUAL(got->index.count("k1"), 1u);
+  // a stops (SIGSTOP) with a write in its mailbox; b takes the room with c.
+  write("a", "k2", "from the paused owner");
+  run_except("a");
+  anon_send(nodes["b"], api::take_atom::value);
+  run_except("a");
+  CAF_CHECK(disk["c"]->promised() == ep(2, "b"));
+  write("b", "k3", "from the new owner");
+  run_except("a");
+  CAF_CHECK_EQUAL(got->index.count("k3"), 1u);
+  CAF_CHECK_EQUAL(got->index.count("k2"), 0u);
+  // a wakes up: its write goes into its own log under epoch 1, every copy
+  // refuses it, a steps down and the writer is told to retry.
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k2"), 0u);
+  CAF_CHECK(got->errors["k2"] == api::errc::unavailable);
+  CAF_CHECK(disk["a"]->promised() == ep(2, "b"));
+  // b's next batch removes it from a: one history, no fork.
+  write("b", "k4", "after");
+  sched.run();
+  CAF_CHECK(same_logs("a", "b"));
+  CAF_CHECK(same_logs("b", "c"));
+  CAF_CHECK_EQUAL(history("a"), (std::vector<std::string>{"before", "from the new owner", "after"}));
+  CAF_CHECK_EQUAL(disk["a"]->truncated(), 1u);
+}
+
+CAF_TEST(a follower that missed a range gets that range) {
+  anon_send(nodes["a"], api::take_atom::value);
+  sched.run();
+  links({{"a", "b"}});  // c is cut off
+  for (int i = 0; i < 20; ++i)
+    write("a", nth("k", i), nth("m", i));
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.size(), 20u);  // a and b are a majority
+  CAF_CHECK_EQUAL(disk["c"]->last_index(), 1u);
+  auto before = disk["c"]->taken();
+  links({{"a", "b"}, {"a", "c"}, {"b", "c"}});
+  sched.run();
+  CAF_CHECK(same_logs("a", "c"));
+  CAF_CHECK_EQUAL(disk["c"]->committed(), 21u);
+  // Exactly the 20 entries it lacked were sent to it, each once.
+  CAF_CHECK_EQUAL(disk["c"]->taken() - before, 20u);
+}
+
+CAF_TEST(an owner that dies before any copy has its write loses only that unacknowledged write) {
+  anon_send(nodes["a"], api::take_atom::value);
+  sched.run();
+  write("a", "k1", "one");
+  sched.run();
+  links({{"b", "c"}});  // a is cut off, then writes and dies
+  write("a", "k2", "two");
+  sched.run();
+  CAF_CHECK_EQUAL(disk["a"]->last_index(), 3u);  // on a's disk only
+  CAF_CHECK_EQUAL(got->index.count("k2"), 0u);
+  crash("a");
+  time_passes();
+  CAF_CHECK_EQUAL(got->index.count("k2"), 0u);
+  CAF_CHECK(got->errors.count("k2") == 1u);  // the writer saw no ack
+  anon_send(nodes["b"], api::take_atom::value);
+  sched.run();
+  write("b", "k2", "two");  // the client retries with the same key
+  sched.run();
+  CAF_CHECK_EQUAL(got->index["k2"], 4u);
+  // a restarts from its disk and joins: its unacknowledged entry goes.
+  start("a");
+  links({{"a", "b"}, {"a", "c"}, {"b", "c"}});
+  write("b", "k3", "three");
+  sched.run();
+  for (auto& n : names)
+    CAF_CHECK_EQUAL(history(n), (std::vector<std::string>{"one", "two", "three"}));
+  CAF_CHECK(same_logs("a", "b"));
+  CAF_CHECK_EQUAL(disk["a"]->truncated(), 1u);
+}
+
+CAF_TEST(an owner that dies after one follower has its write : the next owner commits it and a retry finds it) {
+  anon_send(nodes["a"], api::take_atom::value);
+  sched.run();
+  links({{"a", "b"}, {"b", "c"}});  // a cannot reach c
+  write("a", "k1", "one");
+  // a takes the write and sends its batch to b, then dies before b's answer
+  // can reach it: b holds k1, nobody acknowledged it.
+  for (int i = 0; i < 10 && disk["a"]->last_index() < 2u; ++i)
+    sched.run_once();
+  CAF_REQUIRE_EQUAL(disk["a"]->last_index(), 2u);
+  crash("a");
+  CAF_REQUIRE_EQUAL(disk["b"]->last_index(), 2u);
+  CAF_CHECK_EQUAL(got->index.count("k1"), 0u);
+  // c takes the room: b's log is the most up to date of the majority {b, c}.
+  anon_send(nodes["c"], api::take_atom::value);
+  sched.run();
+  CAF_CHECK(disk["c"]->promised() == ep(2, "c"));
+  write("c", "k1", "one");  // the retry
+  sched.run();
+  CAF_CHECK_EQUAL(got->index["k1"], 2u);  // the first copy, committed by c
+  CAF_CHECK_EQUAL(history("c"), (std::vector<std::string>{"one"}));
+  CAF_CHECK(same_logs("b", "c"));
+}
+
+CAF_TEST(a minority cannot take a room or commit) {
+  anon_send(nodes["a"], api::take_atom::value);
+  sched.run();
+  links({{"b", "c"}});  // a alone
+  write("a", "k1", "lonely");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k1"), 0u);
+  CAF_CHECK_EQUAL(disk["a"]->committed(), 1u);
+  // Nor can a restarted a take a new epoch from the minority side.
+  crash("a");
+  time_passes();
+  CAF_CHECK(got->errors.count("k1") == 1u);
+  start("a");
+  links({{"b", "c"}});
+  anon_send(nodes["a"], api::take_atom::value);
+  sched.run();
+  CAF_CHECK(disk["a"]->promised() == ep(2, "a"));  // its own promise only
+  CAF_CHECK(disk["b"]->promised() == ep(1, "a"));
+  write("a", "k2", "still lonely");
+  sched.run();
+  CAF_CHECK(got->errors["k2"] == api::errc::unavailable);
+  // The majority side can: b takes epoch 3 (above what a tried, once it hears of it).
+  anon_send(nodes["b"], api::take_atom::value);
+  sched.run();
+  write("b", "k3", "majority");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k3"), 1u);
+  CAF_CHECK_EQUAL(history("b"), (std::vector<std::string>{"majority"}));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
