@@ -15,6 +15,13 @@ namespace {
 
 using self_ptr = caf::stateful_actor<replica_state>*;
 
+template <class T>
+caf::result<T> to_result(caf::expected<T> x) {
+  if (!x)
+    return std::move(x.error());
+  return std::move(*x);
+}
+
 void rebuild_keys(replica_state& st) {
   st.keys.clear();
   for (std::uint64_t i = 1; i <= st.log->last_index(); ++i)
@@ -107,26 +114,45 @@ std::vector<std::string> followers(const replica_state& st) {
 void lead(self_ptr self) {
   auto& st = self->state;
   auto& t = *st.taking;
-  st.log->commit(std::min(t.committed(), st.log->last_index()));
+  st.adopting = false;
+  if (t.committed() > st.log->last_index()) {
+    // The log it adopted lacks an entry a copy called committed: that would
+    // be a broken rule, not something to serve from. Give the room up.
+    st.taking.reset();
+    return;
+  }
+  st.log->commit(t.committed());
   st.leading.emplace(t.of(), followers(st), *st.log);
   st.taking.reset();
-  st.log->append_local("", "");
+  if (!st.log->append_local("", "")) {
+    st.leading.reset();  // the disk failed: a later take tries again
+    return;
+  }
   rebuild_keys(st);
   replicate(self);
 }
 
-// Copies the entries after `after` from `best` until its log's end, then leads.
+void give_up(self_ptr self, const rep::epoch& e) {
+  auto& st = self->state;
+  if (st.taking && st.taking->of() == e) {
+    st.taking.reset();
+    st.adopting = false;
+  }
+}
+
+// Copies the entries after `after` from `best` until its log's end, page by
+// page, then leads. Each fetch names the epoch `best` promised: a copy that
+// has promised a newer one since (and may have changed its log) refuses, so
+// the pages all come from one log.
 void adopt_from(self_ptr self, const std::string& best, rep::position until, std::uint64_t after,
                 std::vector<rep::entry> got) {
   auto& st = self->state;
-  auto peer = st.peers.find(best);
-  if (peer == st.peers.end()) {
-    st.taking.reset();
-    return;
-  }
   auto e = st.taking->of();
-  self->request(peer->second, st.timeout, api::fetch_atom::value, after + got.size(),
-                static_cast<std::uint64_t>(st.batch_max))
+  auto peer = st.peers.find(best);
+  if (peer == st.peers.end())
+    return give_up(self, e);
+  auto from = after + got.size();
+  self->request(peer->second, st.timeout, api::fetch_atom::value, e, from, static_cast<std::uint64_t>(st.batch_max))
       .then(
           [=](std::vector<rep::entry>& page) mutable {
             auto& st = self->state;
@@ -134,28 +160,27 @@ void adopt_from(self_ptr self, const std::string& best, rep::position until, std
               return;  // overtaken meanwhile
             bool done = page.empty();
             for (auto& x : page) {
+              if (x.index != after + got.size() + 1)
+                return give_up(self, e);  // not the contiguous range asked for
               done = done || x.index >= until.index;
               got.push_back(std::move(x));
             }
             if (!done)
               return adopt_from(self, best, until, after, std::move(got));
-            st.log->adopt(after, std::move(got));
+            if (st.log->adopt(after, std::move(got)))
+              return give_up(self, e);
             lead(self);
           },
-          [self, e](const caf::error&) {
-            auto& st = self->state;
-            if (st.taking && st.taking->of() == e)
-              st.taking.reset();  // try again later with a newer epoch
-          });
+          [self, e](const caf::error&) { give_up(self, e); });  // a later take tries a newer epoch
 }
 
 void on_promise(self_ptr self, const rep::epoch& e, const std::string& from, const rep::prepare_reply& reply) {
   auto& st = self->state;
-  if (!st.taking || st.taking->of() != e)
+  if (!st.taking || st.taking->of() != e || st.adopting)
     return;
   if (!st.taking->on_reply(from, reply)) {
     learn_epoch(self, st.taking->newer());
-    st.taking.reset();
+    give_up(self, e);
     return;
   }
   if (!st.taking->has_majority() || st.log->promised() != e)
@@ -165,6 +190,7 @@ void on_promise(self_ptr self, const rep::epoch& e, const std::string& from, con
   if (best == st.node || until <= st.log->last())
     return lead(self);
   // Entries up to this copy's commit point are the same in every log.
+  st.adopting = true;
   adopt_from(self, best, until, st.log->committed(), {});
 }
 
@@ -176,7 +202,9 @@ void take(self_ptr self) {
   rep::epoch e{counter, st.node};
   st.taking.emplace(e, st.copies);
   auto mine = st.log->on_prepare(e);
-  on_promise(self, e, st.node, mine);
+  if (!mine)
+    return give_up(self, e);
+  on_promise(self, e, st.node, *mine);
   for (auto& name : st.copies) {
     auto peer = st.peers.find(name);
     if (name == st.node || peer == st.peers.end())
@@ -184,7 +212,8 @@ void take(self_ptr self) {
     self->request(peer->second, st.timeout, api::prepare_atom::value, e)
         .then([self, e, name](const rep::prepare_reply& r) { on_promise(self, e, name, r); }, [](const caf::error&) {});
   }
-  // Without a majority in time, give up: a later take tries a newer epoch.
+  // Without a majority's promises in time, give up: a later take tries a
+  // newer epoch. (Fetching the log afterwards has a timeout per page.)
   if (st.taking)
     self->delayed_send(self, st.timeout, api::timeout_atom::value, e);
 }
@@ -199,7 +228,10 @@ caf::result<std::uint64_t> write(self_ptr self, std::string& key, std::string& p
     if (index <= st.log->committed())
       return index;
   } else {
-    index = st.log->append_local(key, std::move(payload));
+    auto appended = st.log->append_local(key, std::move(payload));
+    if (!appended)
+      return appended.error();
+    index = *appended;
     if (!key.empty())
       st.keys.emplace(std::move(key), index);
   }
@@ -225,9 +257,8 @@ caf::behavior replica_actor(self_ptr self, std::string node, std::vector<std::st
       },
       [=](api::take_atom) { take(self); },
       [=](api::timeout_atom, const rep::epoch& e) {
-        auto& st = self->state;
-        if (st.taking && st.taking->of() == e)
-          st.taking.reset();
+        if (!self->state.adopting)
+          give_up(self, e);
       },
       [=](api::write_atom, std::string& key, std::string& payload) { return write(self, key, payload); },
       [=](api::read_atom, std::uint64_t after, std::uint64_t max) {
@@ -235,24 +266,30 @@ caf::behavior replica_actor(self_ptr self, std::string node, std::vector<std::st
         auto n = log.committed() > after ? std::min(max, log.committed() - after) : 0;
         return log.range(after, n);
       },
-      [=](api::prepare_atom, const rep::epoch& e) {
+      [=](api::prepare_atom, const rep::epoch& e) -> caf::result<rep::prepare_reply> {
         learn_epoch(self, e);
         auto& st = self->state;
         // A newer takeover than this node's own ends its own.
         if (st.taking && st.taking->of() < e)
-          st.taking.reset();
-        return st.log->on_prepare(e);
+          give_up(self, st.taking->of());
+        return to_result(st.log->on_prepare(e));
       },
-      [=](api::append_atom, const rep::append_request& req) {
+      [=](api::append_atom, const rep::append_request& req) -> caf::result<rep::append_reply> {
         ++self->state.appends;
         learn_epoch(self, req.by);
         auto& st = self->state;
         if (st.taking && st.taking->of() < req.by)
-          st.taking.reset();
-        return st.log->on_append(req);
+          give_up(self, st.taking->of());
+        return to_result(st.log->on_append(req));
       },
       [=](api::retry_atom, const std::string& follower) { send_batch(self, follower); },
-      [=](api::fetch_atom, std::uint64_t after, std::uint64_t max) { return self->state.log->range(after, max); },
+      [=](api::fetch_atom, const rep::epoch& e, std::uint64_t after,
+          std::uint64_t max) -> caf::result<std::vector<rep::entry>> {
+        auto& log = *self->state.log;
+        if (log.promised() != e)
+          return fail(errc::conflict, "this copy has promised another epoch");
+        return log.range(after, max);
+      },
   };
 }
 

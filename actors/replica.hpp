@@ -14,7 +14,8 @@
 //                                   log answers its first index (no duplicate)
 //   (read_atom, after, max) -> vector<entry>   committed entries only
 //   (prepare_atom, epoch) -> prepare_reply, (append_atom, append_request) ->
-//   append_reply, (fetch_atom, after, max) -> vector<entry>: between copies.
+//   append_reply, (fetch_atom, epoch, after, max) -> vector<entry> (only
+//   while the copy's promise is that epoch): between copies.
 //
 // The log is held by `log`, which outlives the actor: the seam where the
 // room's storage goes (a restarted copy starts from what it had).
@@ -40,6 +41,7 @@ struct replica_state {
   std::map<std::string, caf::actor> peers;
   std::optional<cluster::replication::owner> leading;
   std::optional<cluster::replication::takeover> taking;
+  bool adopting = false;  // the takeover has its majority and fetches the log
   cluster::replication::epoch newest_seen;
   // Writers waiting for their entry to commit, by index.
   std::multimap<std::uint64_t, caf::response_promise> acks;

@@ -3,9 +3,20 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "actors/api/errors.hpp"
+
 namespace confab::cluster::replication {
 
 // -- copy ------------------------------------------------------------------------
+
+copy::copy(std::shared_ptr<log_store> disk, epoch promised, std::uint64_t committed, std::vector<entry> log)
+    : disk_(std::move(disk)), promised_(std::move(promised)), log_(std::move(log)) {
+  committed_ = std::min<std::uint64_t>(committed, log_.size());
+}
+
+caf::error copy::save_state() {
+  return disk_ ? disk_->save_state(promised_, committed_) : caf::error{};
+}
 
 position copy::last() const {
   if (log_.empty())
@@ -26,11 +37,18 @@ std::vector<entry> copy::range(std::uint64_t after, std::size_t max) const {
   return out;
 }
 
-prepare_reply copy::on_prepare(const epoch& e) {
+caf::expected<prepare_reply> copy::on_prepare(const epoch& e) {
   if (e < promised_)
-    return {false, promised_, last(), committed_};
-  promised_ = e;
-  return {true, promised_, last(), committed_};
+    return prepare_reply{false, promised_, last(), committed_};
+  if (e != promised_) {
+    auto old = promised_;
+    promised_ = e;
+    if (auto err = save_state()) {
+      promised_ = old;
+      return err;
+    }
+  }
+  return prepare_reply{true, promised_, last(), committed_};
 }
 
 void copy::truncate_after(std::uint64_t index) {
@@ -42,13 +60,20 @@ void copy::truncate_after(std::uint64_t index) {
   log_.resize(index);
 }
 
-append_reply copy::on_append(const append_request& req) {
+caf::expected<append_reply> copy::on_append(const append_request& req) {
   if (req.by < promised_)
-    return {false, promised_, 0};
-  promised_ = req.by;
+    return append_reply{false, promised_, 0};
+  if (req.by != promised_) {
+    auto old = promised_;
+    promised_ = req.by;
+    if (auto err = save_state()) {
+      promised_ = old;
+      return err;
+    }
+  }
   // Log matching: the entry before the batch must be the owner's.
   if (req.prev_index > log_.size())
-    return {false, promised_, log_.size() + 1};
+    return append_reply{false, promised_, log_.size() + 1};
   if (req.prev_index > 0 && epoch_at(req.prev_index) != req.prev_epoch) {
     // Send from the first entry of the epoch that differs, never from
     // before what is committed (that is the same everywhere).
@@ -56,35 +81,60 @@ append_reply copy::on_append(const append_request& req) {
     auto from = req.prev_index;
     while (from > committed_ + 1 && epoch_at(from - 1) == differs)
       --from;
-    return {false, promised_, from};
+    return append_reply{false, promised_, from};
   }
+  // What changes: the entries from the first that is new or differs.
   auto index = req.prev_index;
+  std::uint64_t cut = UINT64_MAX;
+  std::vector<entry> fresh;
   for (auto& e : req.entries) {
     if (e.index != index + 1)
-      return {false, promised_, index + 1};  // not contiguous: ask again from here
+      break;  // not contiguous: take what is, the owner sends the rest again
     ++index;
-    if (index <= log_.size()) {
+    if (fresh.empty() && index <= log_.size()) {
       if (log_[index - 1].by == e.by)
         continue;  // already here (a batch sent twice)
-      truncate_after(index - 1);
+      cut = index - 1;
     }
-    log_.push_back(e);
-    ++taken_;
+    fresh.push_back(e);
+  }
+  if (cut != UINT64_MAX && cut < committed_)
+    throw std::logic_error("replication: truncating a committed entry");
+  if (!fresh.empty()) {
+    if (disk_)
+      if (auto err = disk_->save_entries(cut, fresh))
+        return err;
+    if (cut != UINT64_MAX)
+      truncate_after(cut);
+    taken_ += fresh.size();
+    for (auto& e : fresh)
+      log_.push_back(std::move(e));
   }
   commit(std::min(req.committed, index));
-  return {true, promised_, index};
+  return append_reply{true, promised_, index};
 }
 
-std::uint64_t copy::append_local(std::string key, std::string payload) {
-  log_.push_back({promised_, log_.size() + 1, std::move(key), std::move(payload)});
+caf::expected<std::uint64_t> copy::append_local(std::string key, std::string payload) {
+  entry e{promised_, log_.size() + 1, std::move(key), std::move(payload)};
+  if (disk_)
+    if (auto err = disk_->save_entries(UINT64_MAX, {e}))
+      return err;
+  log_.push_back(std::move(e));
   return log_.size();
 }
 
-void copy::adopt(std::uint64_t after, std::vector<entry> tail) {
-  truncate_after(std::min<std::uint64_t>(after, log_.size()));
+caf::error copy::adopt(std::uint64_t after, std::vector<entry> tail) {
+  after = std::min<std::uint64_t>(after, log_.size());
+  for (std::size_t i = 0; i < tail.size(); ++i)
+    if (tail[i].index != after + i + 1)
+      return api::fail(api::errc::internal, "replication: a tail that is not contiguous");
+  if (disk_)
+    if (auto err = disk_->save_entries(after, tail))
+      return err;
+  truncate_after(after);
   for (auto& e : tail)
-    if (e.index == log_.size() + 1)
-      log_.push_back(std::move(e));
+    log_.push_back(std::move(e));
+  return caf::none;
 }
 
 void copy::commit(std::uint64_t index) {

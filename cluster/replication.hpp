@@ -14,9 +14,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 namespace confab::cluster::replication {
 
@@ -95,10 +99,26 @@ typename Inspector::result_type inspect(Inspector& f, append_reply& x) {
 
 // -- one copy ------------------------------------------------------------------
 
-// The log of one copy, from index 1. `promised` and the entries are what
-// must be durable before the copy answers (the caller's storage keeps them).
+// Where a copy keeps its log on disk. A copy calls it before it answers, so
+// that what it answered survives a crash: save_state when its promise
+// changes (with the commit point as known then; a stale commit point after a
+// restart is safe, it is learnt again), save_entries when its log changes.
+class log_store {
+ public:
+  virtual ~log_store() = default;
+  [[nodiscard]] virtual caf::error save_state(const epoch& promised, std::uint64_t committed) = 0;
+  // Removes the entries after `truncate_after` (UINT64_MAX: none), then
+  // writes `entries`.
+  [[nodiscard]] virtual caf::error save_entries(std::uint64_t truncate_after, const std::vector<entry>& entries) = 0;
+};
+
+// The log of one copy, from index 1, in memory and (with a log_store) on disk.
 class copy {
  public:
+  copy() = default;
+  // A copy that starts from what `disk` kept.
+  copy(std::shared_ptr<log_store> disk, epoch promised, std::uint64_t committed, std::vector<entry> log);
+
   [[nodiscard]] const epoch& promised() const { return promised_; }
   [[nodiscard]] std::uint64_t committed() const { return committed_; }
   [[nodiscard]] position last() const;
@@ -114,22 +134,25 @@ class copy {
   [[nodiscard]] std::uint64_t taken() const { return taken_; }
 
   // Rule 3: promise `e` (refuse appends of older epochs from now on) unless a
-  // newer epoch was promised already.
-  prepare_reply on_prepare(const epoch& e);
-  // Rules 1 and 4.
-  append_reply on_append(const append_request& req);
+  // newer epoch was promised already. An error: the disk failed, nothing
+  // was promised.
+  caf::expected<prepare_reply> on_prepare(const epoch& e);
+  // Rules 1 and 4. An error: the disk failed; the owner sends it again.
+  caf::expected<append_reply> on_append(const append_request& req);
 
   // The owner of `promised()` appends one entry; returns its index.
-  std::uint64_t append_local(std::string key, std::string payload);
+  caf::expected<std::uint64_t> append_local(std::string key, std::string payload);
   // A new owner adopts the most up-to-date log of its majority: its own
   // entries after `after` (never committed ones) give way to `tail`.
-  void adopt(std::uint64_t after, std::vector<entry> tail);
+  caf::error adopt(std::uint64_t after, std::vector<entry> tail);
   // The owner's commit point moved.
   void commit(std::uint64_t index);
 
  private:
   void truncate_after(std::uint64_t index);
+  caf::error save_state();
 
+  std::shared_ptr<log_store> disk_;
   epoch promised_;
   std::vector<entry> log_;
   std::uint64_t committed_ = 0;

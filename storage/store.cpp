@@ -23,9 +23,9 @@ using nlohmann::json;
 
 namespace {
 
-const char* const family_names[] = {"users",    "usernames", "rooms",  "members", "user_rooms",
-                                    "messages", "dedupe",    "reads",  "revoked", "presence",
-                                    "files",    "chunks",    "thumbs", "usage",   "handoffs"};
+const char* const family_names[] = {"users",  "usernames", "rooms",    "members",  "user_rooms", "messages",
+                                    "dedupe", "reads",     "revoked",  "presence", "files",      "chunks",
+                                    "thumbs", "usage",     "handoffs", "rlog",     "rlog_state"};
 
 // A whole-number field of a record, `fallback` when absent. Anything else is
 // corruption: nlohmann's get<> would convert a float (or an integer too big
@@ -154,6 +154,8 @@ caf::expected<std::shared_ptr<store>> store::open(const std::string& dir, durabi
   s->thumbs_ = h[13];
   s->usage_ = h[14];
   s->handoffs_ = h[15];
+  s->rlog_ = h[16];
+  s->rlog_state_ = h[17];
   return s;
 }
 
@@ -383,6 +385,50 @@ caf::expected<api::seq_t> store::last_seq(const api::room_id& room) const {
   if (auto err = from_status(it->status()))
     return err;
   return api::seq_t{0};
+}
+
+caf::error store::put_log(const api::room_id& room, std::uint64_t truncate_after, const log_entries& entries) {
+  rocksdb::WriteBatch batch;
+  if (truncate_after < UINT64_MAX) {
+    batch.DeleteRange(rlog_, keys::message(room, truncate_after + 1), keys::message(room, UINT64_MAX));
+    batch.Delete(rlog_, keys::message(room, UINT64_MAX));
+  }
+  for (auto& [index, bytes] : entries)
+    batch.Put(rlog_, keys::message(room, index), bytes);
+  return from_status(write(batch));
+}
+
+caf::expected<store::log_entries> store::log_range(const api::room_id& room, std::uint64_t after,
+                                                   std::size_t max) const {
+  log_entries out;
+  if (after == UINT64_MAX)
+    return out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rlog_));
+  auto prefix = keys::room_prefix(room);
+  for (it->Seek(keys::message(room, after + 1)); it->Valid() && it->key().starts_with(prefix) && out.size() < max;
+       it->Next())
+    out.emplace_back(keys::seq_of(it->key().ToStringView()), it->value().ToString());
+  if (auto err = from_status(it->status()))
+    return err;
+  return out;
+}
+
+caf::expected<std::uint64_t> store::log_last(const api::room_id& room) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rlog_));
+  it->SeekForPrev(keys::message(room, UINT64_MAX));
+  if (it->Valid() && it->key().starts_with(keys::room_prefix(room)))
+    return keys::seq_of(it->key().ToStringView());
+  if (auto err = from_status(it->status()))
+    return err;
+  return std::uint64_t{0};
+}
+
+caf::error store::put_log_state(const api::room_id& room, std::string_view state) {
+  return from_status(put(rlog_state_, room.value, state, flush::always));
+}
+
+caf::expected<std::string> store::log_state(const api::room_id& room) const {
+  return get(rlog_state_, room.value);
 }
 
 caf::expected<std::string> store::message(const api::room_id& room, api::seq_t seq) const {

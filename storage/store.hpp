@@ -10,7 +10,9 @@
 // (user\0room\0client_msg_id -> be64 seq), reads (user\0room -> be64 seq),
 // revoked (token id -> expiry ms), presence (user -> last seen ms), files
 // (id -> JSON), chunks (file\0be64(index) -> bytes), thumbs (file -> JPEG),
-// usage (user -> be64 bytes of files).
+// usage (user -> be64 bytes of files), rlog (room\0be64(index) -> an entry
+// of the room's replicated log, encoded by its user), rlog_state (room -> the
+// log's promise and commit point, encoded by its user).
 
 #include <atomic>
 #include <cstdint>
@@ -160,6 +162,21 @@ class store {
   [[nodiscard]] caf::error sync_wal();
   [[nodiscard]] durability mode() const { return mode_; }
 
+  // replicated logs (docs/REPLICATION.md), as opaque bytes per index. One
+  // batch removes the entries after `truncate_after` (none when it is at or
+  // past the end) and writes `entries`: durable per --durability. The state
+  // is always fsynced: safety rests on a promise not being forgotten.
+  using log_entries = std::vector<std::pair<std::uint64_t, std::string>>;
+  [[nodiscard]] caf::error put_log(const api::room_id& room, std::uint64_t truncate_after, const log_entries& entries);
+  // Up to `max` entries after `after`, in index order.
+  [[nodiscard]] caf::expected<log_entries> log_range(const api::room_id& room, std::uint64_t after,
+                                                     std::size_t max) const;
+  // The index of the last entry, 0 for none.
+  [[nodiscard]] caf::expected<std::uint64_t> log_last(const api::room_id& room) const;
+  [[nodiscard]] caf::error put_log_state(const api::room_id& room, std::string_view state);
+  // not_found for a room whose log has no state yet.
+  [[nodiscard]] caf::expected<std::string> log_state(const api::room_id& room) const;
+
   // presence: when the user's last session ended (ms), 0 if never
   [[nodiscard]] caf::expected<std::int64_t> last_seen(const api::user_id& user) const;
   [[nodiscard]] caf::error set_last_seen(const api::user_id& user, std::int64_t when);
@@ -197,6 +214,8 @@ class store {
   rocksdb::ColumnFamilyHandle* thumbs_ = nullptr;
   rocksdb::ColumnFamilyHandle* usage_ = nullptr;
   rocksdb::ColumnFamilyHandle* handoffs_ = nullptr;
+  rocksdb::ColumnFamilyHandle* rlog_ = nullptr;
+  rocksdb::ColumnFamilyHandle* rlog_state_ = nullptr;
   std::mutex usage_mutex_;  // usage is read, added to and written as one step
 };
 

@@ -8,7 +8,10 @@
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
 #include "actors/replica.hpp"
+#include "actors/replica_log.hpp"
 #include "cluster/replication.hpp"
+#include "storage/store.hpp"
+#include "tests/unit/helpers.hpp"
 
 using namespace confab;
 namespace rep = confab::cluster::replication;
@@ -53,44 +56,44 @@ std::vector<std::string> payloads(const rep::copy& c) {
 
 CAF_TEST(a copy refuses prepares and appends of epochs older than its promise) {
   rep::copy c;
-  CAF_CHECK(c.on_prepare(ep(2, "b")).ok);
-  auto old = c.on_prepare(ep(1, "z"));
+  CAF_CHECK(c.on_prepare(ep(2, "b"))->ok);
+  auto old = *c.on_prepare(ep(1, "z"));
   CAF_CHECK(!old.ok);
   CAF_CHECK(old.promised == ep(2, "b"));
-  auto stale = c.on_append(app(ep(1, "z"), 0, rep::epoch{}, {ent(ep(1, "z"), 1, "x")}, 0));
+  auto stale = *c.on_append(app(ep(1, "z"), 0, rep::epoch{}, {ent(ep(1, "z"), 1, "x")}, 0));
   CAF_CHECK(!stale.ok);
   CAF_CHECK(stale.promised == ep(2, "b"));
   CAF_CHECK_EQUAL(c.last_index(), 0u);
   // Same counter, higher node id: newer.
-  CAF_CHECK(c.on_append(app(ep(2, "c"), 0, rep::epoch{}, {ent(ep(2, "c"), 1, "y")}, 0)).ok);
+  CAF_CHECK(c.on_append(app(ep(2, "c"), 0, rep::epoch{}, {ent(ep(2, "c"), 1, "y")}, 0))->ok);
   CAF_CHECK(c.promised() == ep(2, "c"));
-  CAF_CHECK(!c.on_prepare(ep(2, "b")).ok);
+  CAF_CHECK(!c.on_prepare(ep(2, "b"))->ok);
 }
 
 CAF_TEST(log matching asks for the missing range and truncates only what is not committed) {
   rep::copy c;
   auto e1 = ep(1, "a");
-  CAF_REQUIRE(c.on_append(app(e1, 0, rep::epoch{}, {ent(e1, 1, "1"), ent(e1, 2, "2"), ent(e1, 3, "3")}, 1)).ok);
+  CAF_REQUIRE(c.on_append(app(e1, 0, rep::epoch{}, {ent(e1, 1, "1"), ent(e1, 2, "2"), ent(e1, 3, "3")}, 1))->ok);
   CAF_CHECK_EQUAL(c.committed(), 1u);
   // A batch after a gap: the owner is told where to start.
-  auto gap = c.on_append(app(e1, 5, e1, {ent(e1, 6, "6")}, 1));
+  auto gap = *c.on_append(app(e1, 5, e1, {ent(e1, 6, "6")}, 1));
   CAF_CHECK(!gap.ok);
   CAF_CHECK_EQUAL(gap.index, 4u);
   // A new owner whose entry 2 is of another epoch: refused, sent back to the
   // first entry of the epoch that differs after the commit point.
   auto e2 = ep(2, "b");
-  auto differs = c.on_append(app(e2, 3, e2, {ent(e2, 4, "4'")}, 2));
+  auto differs = *c.on_append(app(e2, 3, e2, {ent(e2, 4, "4'")}, 2));
   CAF_CHECK(!differs.ok);
   CAF_CHECK_EQUAL(differs.index, 2u);
   // From there the follower takes the owner's entries and drops its own.
-  auto ok = c.on_append(app(e2, 1, e1, {ent(e1, 2, "2"), ent(e2, 3, "3'"), ent(e2, 4, "4'")}, 4));
+  auto ok = *c.on_append(app(e2, 1, e1, {ent(e1, 2, "2"), ent(e2, 3, "3'"), ent(e2, 4, "4'")}, 4));
   CAF_CHECK(ok.ok);
   CAF_CHECK_EQUAL(ok.index, 4u);
   CAF_CHECK_EQUAL(payloads(c), (std::vector<std::string>{"1", "2", "3'", "4'"}));
   CAF_CHECK_EQUAL(c.truncated(), 1u);
   CAF_CHECK_EQUAL(c.committed(), 4u);
   // The same batch again changes nothing (a retry after a lost answer).
-  CAF_CHECK(c.on_append(app(e2, 1, e1, {ent(e1, 2, "2"), ent(e2, 3, "3'")}, 4)).ok);
+  CAF_CHECK(c.on_append(app(e2, 1, e1, {ent(e1, 2, "2"), ent(e2, 3, "3'")}, 4))->ok);
   CAF_CHECK_EQUAL(c.last_index(), 4u);
   CAF_CHECK_EQUAL(c.truncated(), 1u);
 }
@@ -100,9 +103,9 @@ CAF_TEST(an owner commits by counting only entries of its own epoch) {
   // epoch 2 may not count it as committed until an entry of epoch 2 after it is.
   rep::copy local;
   auto e1 = ep(1, "a");
-  CAF_REQUIRE(local.on_append(app(e1, 0, rep::epoch{}, {ent(e1, 1, "1"), ent(e1, 2, "2")}, 1)).ok);
+  CAF_REQUIRE(local.on_append(app(e1, 0, rep::epoch{}, {ent(e1, 1, "1"), ent(e1, 2, "2")}, 1))->ok);
   auto e2 = ep(2, "a");
-  CAF_REQUIRE(local.on_prepare(e2).ok);
+  CAF_REQUIRE(local.on_prepare(e2)->ok);
   rep::owner o(e2, {"b", "c"}, local);
   CAF_CHECK_EQUAL(o.majority(), 2u);
   auto batch = o.batch_for("b", local, 100);
@@ -111,7 +114,7 @@ CAF_TEST(an owner commits by counting only entries of its own epoch) {
   CAF_CHECK(!o.batch_for("b", local, 100));  // one batch in flight per follower
   CAF_CHECK(o.on_reply("b", {true, e2, 2}));
   CAF_CHECK_EQUAL(o.commit_point(local), 1u);  // 2 is held by a and b, but of epoch 1
-  auto three = local.append_local("", "3");
+  auto three = *local.append_local("", "3");
   CAF_CHECK_EQUAL(o.commit_point(local), 1u);  // only a has 3
   batch = o.batch_for("b", local, 100);
   CAF_REQUIRE(batch);
@@ -159,7 +162,10 @@ caf::behavior writer(caf::event_based_actor* self, std::shared_ptr<answers> out)
 
 struct cluster_fixture : test_coordinator_fixture<> {
   std::vector<std::string> names{"a", "b", "c"};
-  // The copies' logs: what each node has on disk, outliving its actor.
+  api::room_id room{"r_test"};
+  // Each node's RocksDB, outliving its actor, and the copy loaded from it.
+  std::map<std::string, std::unique_ptr<test::temp_dir>> dirs;
+  std::map<std::string, std::shared_ptr<storage::store>> stores;
   std::map<std::string, std::shared_ptr<rep::copy>> disk;
   std::map<std::string, caf::actor> nodes;
   std::shared_ptr<answers> got = std::make_shared<answers>();
@@ -167,7 +173,8 @@ struct cluster_fixture : test_coordinator_fixture<> {
 
   cluster_fixture() {
     for (auto& n : names) {
-      disk[n] = std::make_shared<rep::copy>();
+      dirs[n] = std::make_unique<test::temp_dir>();
+      stores[n] = test::value(storage::store::open(dirs[n]->path()));
       start(n);
     }
     client = sys.spawn(writer, got);
@@ -181,7 +188,11 @@ struct cluster_fixture : test_coordinator_fixture<> {
     sched.run();
   }
 
-  void start(const std::string& n) { nodes[n] = sys.spawn(actors::replica_actor, n, names, disk[n]); }
+  // Starts (or restarts) node n from what its store has.
+  void start(const std::string& n) {
+    disk[n] = std::make_shared<rep::copy>(test::value(actors::replica_log::load(stores[n], room)));
+    nodes[n] = sys.spawn(actors::replica_actor, n, names, disk[n]);
+  }
 
   // kill -9 before `n` handles anything more; a writer waiting for it hears
   // nothing and times out.
@@ -277,7 +288,7 @@ CAF_TEST(writes are acknowledged once a majority holds them and reach every copy
   CAF_CHECK(got->errors["x"] == api::errc::unavailable);
 }
 
-CAF_TEST(a stale owner is refused and acknowledges nothing once a majority promised a newer epoch) {
+CAF_TEST(a paused owner steps down when it hears of a newer epoch and its write is removed) {
   anon_send(nodes["a"], api::take_atom::value);
   sched.run();
   write("a", "k1", "before");
@@ -292,9 +303,8 @@ CAF_TEST(a stale owner is refused and acknowledges nothing once a majority promi
   write("b", "k3", "from the new owner");
   run_except("a");
   CAF_CHECK_EQUAL(got->index.count("k3"), 1u);
-  CAF_CHECK_EQUAL(got->index.count("k2"), 0u);
-  // a wakes up: its write goes into its own log under epoch 1, every copy
-  // refuses it, a steps down and the writer is told to retry.
+  // a wakes up: b's prepare was in its mailbox behind the write, so a steps
+  // down before any copy answers its batch; the writer is told to retry.
   sched.run();
   CAF_CHECK_EQUAL(got->index.count("k2"), 0u);
   CAF_CHECK(got->errors["k2"] == api::errc::unavailable);
@@ -306,6 +316,66 @@ CAF_TEST(a stale owner is refused and acknowledges nothing once a majority promi
   CAF_CHECK(same_logs("b", "c"));
   CAF_CHECK_EQUAL(history("a"), (std::vector<std::string>{"before", "from the new owner", "after"}));
   CAF_CHECK_EQUAL(disk["a"]->truncated(), 1u);
+}
+
+CAF_TEST(a cut off owner whose appends are refused for a newer epoch acknowledges nothing) {
+  anon_send(nodes["a"], api::take_atom::value);
+  sched.run();
+  write("a", "k1", "before");
+  sched.run();
+  CAF_REQUIRE_EQUAL(got->index.count("k1"), 1u);
+  // a is cut off: b takes the room with c and writes; a never hears a
+  // prepare or an append of the new epoch.
+  links({{"b", "c"}});
+  sched.run();
+  anon_send(nodes["b"], api::take_atom::value);
+  sched.run();
+  write("b", "k3", "from the new owner");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k3"), 1u);
+  // a's links come back on its side only, with a write waiting: its batches
+  // of epoch 1 are refused, which alone makes it step down.
+  write("a", "k2", "from the old owner");
+  std::map<std::string, caf::actor> both{{"b", nodes["b"]}, {"c", nodes["c"]}};
+  anon_send(nodes["a"], api::peers_atom::value, both);
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k2"), 0u);
+  CAF_CHECK(got->errors["k2"] == api::errc::unavailable);
+  CAF_CHECK(disk["a"]->promised() == ep(1, "a"));  // no prepare or append of epoch 2 reached it
+  CAF_CHECK(!deref<caf::stateful_actor<actors::replica_state>>(nodes["a"]).state.leading);
+  CAF_CHECK(disk["b"]->last_index() == 4u && disk["c"]->last_index() == 4u);  // without a's entry
+  links({{"a", "b"}, {"a", "c"}, {"b", "c"}});
+  write("b", "k4", "after");
+  sched.run();
+  CAF_CHECK(same_logs("a", "b"));
+  CAF_CHECK_EQUAL(history("a"), (std::vector<std::string>{"before", "from the new owner", "after"}));
+}
+
+CAF_TEST(a new owner copies a long tail in pages that all come from one log) {
+  for (auto& [n, actor] : nodes)
+    deref<caf::stateful_actor<actors::replica_state>>(actor).state.batch_max = 2;
+  anon_send(nodes["a"], api::take_atom::value);
+  sched.run();
+  links({{"a", "b"}});  // c is cut off while a and b take 5 writes
+  for (int i = 0; i < 5; ++i)
+    write("a", nth("k", i), nth("m", i));
+  sched.run();
+  CAF_REQUIRE_EQUAL(got->index.size(), 5u);
+  crash("a");
+  links({{"b", "c"}});
+  anon_send(nodes["c"], api::take_atom::value);
+  sched.run();
+  CAF_CHECK(disk["c"]->promised() == ep(2, "c"));
+  CAF_CHECK_EQUAL(history("c"), (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4"}));
+  CAF_CHECK(same_logs("b", "c"));
+  // A fetch that names an epoch the copy no longer promises is refused: a
+  // takeover cannot splice pages of two logs.
+  auto h =
+      self->request(nodes["b"], caf::infinite, api::fetch_atom::value, ep(1, "a"), std::uint64_t{0}, std::uint64_t{10});
+  sched.run();
+  bool refused = false;
+  h.receive([&](const std::vector<rep::entry>&) {}, [&](const caf::error&) { refused = true; });
+  CAF_CHECK(refused);
 }
 
 CAF_TEST(a follower that missed a range gets that range) {
@@ -401,7 +471,7 @@ CAF_TEST(a minority cannot take a room or commit) {
   write("a", "k2", "still lonely");
   sched.run();
   CAF_CHECK(got->errors["k2"] == api::errc::unavailable);
-  // The majority side can: b takes epoch 3 (above what a tried, once it hears of it).
+  // The majority side can: b takes (2, "b"), newer than a's (2, "a").
   anon_send(nodes["b"], api::take_atom::value);
   sched.run();
   write("b", "k3", "majority");
@@ -410,4 +480,40 @@ CAF_TEST(a minority cannot take a room or commit) {
   CAF_CHECK_EQUAL(history("b"), (std::vector<std::string>{"majority"}));
 }
 
+CAF_TEST(a restarted copy has its promise and its log back) {
+  anon_send(nodes["a"], api::take_atom::value);
+  sched.run();
+  write("a", "k1", "one");
+  write("a", "k2", "two");
+  sched.run();
+  crash("b");
+  start("b");
+  CAF_CHECK(disk["b"]->promised() == ep(1, "a"));
+  CAF_CHECK(same_logs("a", "b"));
+  CAF_CHECK_EQUAL(disk["b"]->at(3).key, "k2");
+  // A corrupt entry on disk is an error when loading, not a silent gap.
+  CAF_REQUIRE(!stores["c"]->put_log(room, UINT64_MAX, {{2, "not an entry"}}));
+  CAF_CHECK(!actors::replica_log::load(stores["c"], room));
+  CAF_REQUIRE(!stores["c"]->put_log(room, 1, {}));  // drop entries 2..: a gap-free log again
+  CAF_CHECK(actors::replica_log::load(stores["c"], room));
+  CAF_REQUIRE(!stores["c"]->put_log(room, UINT64_MAX, {{5, actors::replica_log::encode(disk["a"]->at(3))}}));
+  CAF_CHECK(!actors::replica_log::load(stores["c"], room));  // index 5 after 1: a gap
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(stored replication records decode only when whole) {
+  auto e = ent(ep(7, "node-b"), 42, "payload");
+  e.key = "cmid";
+  auto bytes = actors::replica_log::encode(e);
+  auto back = actors::replica_log::decode_entry(bytes);
+  CAF_REQUIRE(back);
+  CAF_CHECK(*back == e);
+  CAF_CHECK(!actors::replica_log::decode_entry(bytes + "x"));
+  CAF_CHECK(!actors::replica_log::decode_entry(bytes.substr(0, bytes.size() - 1)));
+  CAF_CHECK(!actors::replica_log::decode_entry(""));
+  auto state = actors::replica_log::decode_state(actors::replica_log::encode_state(ep(3, "a"), 9));
+  CAF_REQUIRE(state);
+  CAF_CHECK(state->first == ep(3, "a"));
+  CAF_CHECK_EQUAL(state->second, 9u);
+}

@@ -1,0 +1,114 @@
+#include "actors/replica_log.hpp"
+
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include "actors/api/errors.hpp"
+#include "storage/store.hpp"
+
+namespace confab::actors::replica_log {
+
+namespace rep = cluster::replication;
+using api::errc;
+using api::fail;
+
+namespace {
+
+template <class... Ts>
+std::string to_bytes(Ts&... xs) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  if (auto err = sink(xs...))
+    return {};  // writing to memory does not fail
+  return {buf.begin(), buf.end()};
+}
+
+// Reads `xs` from all of `bytes`: trailing bytes are corruption too.
+template <class... Ts>
+caf::error from_bytes(std::string_view bytes, Ts&... xs) {
+  caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
+  if (auto err = source(xs...))
+    return fail(errc::unavailable, "stored replication record unreadable");
+  if (source.remaining() != 0)
+    return fail(errc::unavailable, "stored replication record has trailing bytes");
+  return caf::none;
+}
+
+class rocks_log final : public rep::log_store {
+ public:
+  rocks_log(std::shared_ptr<storage::store> db, api::room_id room) : db_(std::move(db)), room_(std::move(room)) {}
+
+  caf::error save_state(const rep::epoch& promised, std::uint64_t committed) override {
+    return db_->put_log_state(room_, encode_state(promised, committed));
+  }
+
+  caf::error save_entries(std::uint64_t truncate_after, const std::vector<rep::entry>& entries) override {
+    storage::store::log_entries rows;
+    rows.reserve(entries.size());
+    for (auto& e : entries)
+      rows.emplace_back(e.index, encode(e));
+    return db_->put_log(room_, truncate_after, rows);
+  }
+
+ private:
+  std::shared_ptr<storage::store> db_;
+  api::room_id room_;
+};
+
+}  // namespace
+
+std::string encode(const rep::entry& x) {
+  auto copy = x;
+  return to_bytes(copy);
+}
+
+caf::expected<rep::entry> decode_entry(std::string_view bytes) {
+  rep::entry x;
+  if (auto err = from_bytes(bytes, x))
+    return err;
+  return x;
+}
+
+std::string encode_state(const rep::epoch& promised, std::uint64_t committed) {
+  auto e = promised;
+  return to_bytes(e, committed);
+}
+
+caf::expected<std::pair<rep::epoch, std::uint64_t>> decode_state(std::string_view bytes) {
+  std::pair<rep::epoch, std::uint64_t> out;
+  if (auto err = from_bytes(bytes, out.first, out.second))
+    return err;
+  return out;
+}
+
+caf::expected<rep::copy> load(std::shared_ptr<storage::store> db, const api::room_id& room) {
+  std::pair<rep::epoch, std::uint64_t> state;
+  if (auto bytes = db->log_state(room)) {
+    auto s = decode_state(*bytes);
+    if (!s)
+      return s.error();
+    state = std::move(*s);
+  } else if (api::describe(bytes.error()).code != errc::not_found) {
+    return bytes.error();
+  }
+  auto rows = db->log_range(room, 0, SIZE_MAX);
+  if (!rows)
+    return rows.error();
+  std::vector<rep::entry> log;
+  log.reserve(rows->size());
+  for (auto& [index, bytes] : *rows) {
+    auto e = decode_entry(bytes);
+    if (!e)
+      return e.error();
+    // Entries are 1..n without a gap, each under its own index.
+    if (e->index != index || index != log.size() + 1)
+      return fail(errc::unavailable, "stored replication log of " + room.value + " has a gap");
+    log.push_back(std::move(*e));
+  }
+  return rep::copy{std::make_shared<rocks_log>(std::move(db), room), std::move(state.first), state.second,
+                   std::move(log)};
+}
+
+}  // namespace confab::actors::replica_log
