@@ -54,27 +54,27 @@ int lend_area(std::uint8_t** memory, std::size_t bytes) {
   return ARGON2_OK;
 }
 
-// Keeps the area for the next hash, which overwrites it. It holds blocks
-// derived from the last password until then, so it is left out of core dumps.
+// Keeps the area for the next hash. libargon2 has zeroed it already (this
+// version clears its work memory whatever the context's flags say, a pass
+// over the 64 MiB per hash); it stays out of core dumps all the same.
 void keep_area(std::uint8_t*, std::size_t) {}
-
-std::optional<std::uint32_t> number(std::string_view& s, std::string_view name) {
-  if (s.substr(0, name.size()) != name)
-    return std::nullopt;
-  s.remove_prefix(name.size());
-  std::uint32_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end == s.data() || (s.front() == '0' && end - s.data() > 1))
-    return std::nullopt;
-  s.remove_prefix(static_cast<std::size_t>(end - s.data()));
-  return v;
-}
 
 bool expect(std::string_view& s, std::string_view what) {
   if (s.substr(0, what.size()) != what)
     return false;
   s.remove_prefix(what.size());
   return true;
+}
+
+std::optional<std::uint32_t> number(std::string_view& s, std::string_view name) {
+  if (!expect(s, name))
+    return std::nullopt;
+  std::uint32_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end == s.data() || (s.front() == '0' && end - s.data() > 1))
+    return std::nullopt;
+  s.remove_prefix(static_cast<std::size_t>(end - s.data()));
+  return v;
 }
 
 std::optional<std::string> unbase64(std::string_view s) {

@@ -15,13 +15,6 @@ namespace {
 
 using self_ptr = caf::stateful_actor<replica_state>*;
 
-template <class T>
-caf::result<T> to_result(caf::expected<T> x) {
-  if (!x)
-    return std::move(x.error());
-  return std::move(*x);
-}
-
 void rebuild_keys(replica_state& st) {
   st.keys.clear();
   for (std::uint64_t i = 1; i <= st.log->last_index(); ++i)
@@ -272,7 +265,7 @@ caf::behavior replica_actor(self_ptr self, std::string node, std::vector<std::st
         // A newer takeover than this node's own ends its own.
         if (st.taking && st.taking->of() < e)
           give_up(self, st.taking->of());
-        return to_result(st.log->on_prepare(e));
+        return st.log->on_prepare(e);
       },
       [=](api::append_atom, const rep::append_request& req) -> caf::result<rep::append_reply> {
         ++self->state.appends;
@@ -280,7 +273,7 @@ caf::behavior replica_actor(self_ptr self, std::string node, std::vector<std::st
         auto& st = self->state;
         if (st.taking && st.taking->of() < req.by)
           give_up(self, st.taking->of());
-        return to_result(st.log->on_append(req));
+        return st.log->on_append(req);
       },
       [=](api::retry_atom, const std::string& follower) { send_batch(self, follower); },
       [=](api::fetch_atom, const rep::epoch& e, std::uint64_t after,

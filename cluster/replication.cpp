@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "actors/api/errors.hpp"
 
@@ -14,8 +15,16 @@ copy::copy(std::shared_ptr<log_store> disk, epoch promised, std::uint64_t commit
   committed_ = std::min<std::uint64_t>(committed, log_.size());
 }
 
-caf::error copy::save_state() {
-  return disk_ ? disk_->save_state(promised_, committed_) : caf::error{};
+caf::error copy::promise(const epoch& e) {
+  if (e == promised_)
+    return caf::none;
+  auto old = std::exchange(promised_, e);
+  if (disk_)
+    if (auto err = disk_->save_state(promised_, committed_)) {
+      promised_ = std::move(old);
+      return err;
+    }
+  return caf::none;
 }
 
 position copy::last() const {
@@ -40,14 +49,8 @@ std::vector<entry> copy::range(std::uint64_t after, std::size_t max) const {
 caf::expected<prepare_reply> copy::on_prepare(const epoch& e) {
   if (e < promised_)
     return prepare_reply{false, promised_, last(), committed_};
-  if (e != promised_) {
-    auto old = promised_;
-    promised_ = e;
-    if (auto err = save_state()) {
-      promised_ = old;
-      return err;
-    }
-  }
+  if (auto err = promise(e))
+    return err;
   return prepare_reply{true, promised_, last(), committed_};
 }
 
@@ -63,14 +66,8 @@ void copy::truncate_after(std::uint64_t index) {
 caf::expected<append_reply> copy::on_append(const append_request& req) {
   if (req.by < promised_)
     return append_reply{false, promised_, 0};
-  if (req.by != promised_) {
-    auto old = promised_;
-    promised_ = req.by;
-    if (auto err = save_state()) {
-      promised_ = old;
-      return err;
-    }
-  }
+  if (auto err = promise(req.by))
+    return err;
   // Log matching: the entry before the batch must be the owner's.
   if (req.prev_index > log_.size())
     return append_reply{false, promised_, log_.size() + 1};

@@ -150,7 +150,8 @@ class copy {
 
  private:
   void truncate_after(std::uint64_t index);
-  caf::error save_state();
+  // Raises the promise to `e` (not older than it), on disk before it counts.
+  caf::error promise(const epoch& e);
 
   std::shared_ptr<log_store> disk_;
   epoch promised_;

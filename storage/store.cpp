@@ -413,16 +413,6 @@ caf::expected<store::log_entries> store::log_range(const api::room_id& room, std
   return out;
 }
 
-caf::expected<std::uint64_t> store::log_last(const api::room_id& room) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rlog_));
-  it->SeekForPrev(keys::message(room, UINT64_MAX));
-  if (it->Valid() && it->key().starts_with(keys::room_prefix(room)))
-    return keys::seq_of(it->key().ToStringView());
-  if (auto err = from_status(it->status()))
-    return err;
-  return std::uint64_t{0};
-}
-
 caf::error store::put_log_state(const api::room_id& room, std::string_view state) {
   return from_status(put(rlog_state_, room.value, state, flush::always));
 }

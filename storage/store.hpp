@@ -171,8 +171,6 @@ class store {
   // Up to `max` entries after `after`, in index order.
   [[nodiscard]] caf::expected<log_entries> log_range(const api::room_id& room, std::uint64_t after,
                                                      std::size_t max) const;
-  // The index of the last entry, 0 for none.
-  [[nodiscard]] caf::expected<std::uint64_t> log_last(const api::room_id& room) const;
   [[nodiscard]] caf::error put_log_state(const api::room_id& room, std::string_view state);
   // not_found for a room whose log has no state yet.
   [[nodiscard]] caf::expected<std::string> log_state(const api::room_id& room) const;

@@ -204,6 +204,12 @@ struct cluster_fixture : test_coordinator_fixture<> {
     sched.run();
   }
 
+  // Node n tries to take the log, and everything is delivered.
+  void take(const std::string& n) {
+    anon_send(nodes[n], api::take_atom::value);
+    sched.run();
+  }
+
   // Lets every timer that is due fire (request timeouts, retries).
   void time_passes() {
     sched.trigger_timeouts();
@@ -261,8 +267,7 @@ struct cluster_fixture : test_coordinator_fixture<> {
 CAF_TEST_FIXTURE_SCOPE(replicas, cluster_fixture)
 
 CAF_TEST(writes are acknowledged once a majority holds them and reach every copy in batches) {
-  anon_send(nodes["a"], api::take_atom::value);
-  sched.run();
+  take("a");
   CAF_CHECK(disk["b"]->promised() == ep(1, "a"));
   for (int i = 0; i < 50; ++i)
     write("a", nth("k", i), nth("m", i));
@@ -289,8 +294,7 @@ CAF_TEST(writes are acknowledged once a majority holds them and reach every copy
 }
 
 CAF_TEST(a paused owner steps down when it hears of a newer epoch and its write is removed) {
-  anon_send(nodes["a"], api::take_atom::value);
-  sched.run();
+  take("a");
   write("a", "k1", "before");
   sched.run();
   CAF_REQUIRE_EQUAL(got->index.count("k1"), 1u);
@@ -319,8 +323,7 @@ CAF_TEST(a paused owner steps down when it hears of a newer epoch and its write 
 }
 
 CAF_TEST(a cut off owner whose appends are refused for a newer epoch acknowledges nothing) {
-  anon_send(nodes["a"], api::take_atom::value);
-  sched.run();
+  take("a");
   write("a", "k1", "before");
   sched.run();
   CAF_REQUIRE_EQUAL(got->index.count("k1"), 1u);
@@ -328,8 +331,7 @@ CAF_TEST(a cut off owner whose appends are refused for a newer epoch acknowledge
   // prepare or an append of the new epoch.
   links({{"b", "c"}});
   sched.run();
-  anon_send(nodes["b"], api::take_atom::value);
-  sched.run();
+  take("b");
   write("b", "k3", "from the new owner");
   sched.run();
   CAF_CHECK_EQUAL(got->index.count("k3"), 1u);
@@ -354,8 +356,7 @@ CAF_TEST(a cut off owner whose appends are refused for a newer epoch acknowledge
 CAF_TEST(a new owner copies a long tail in pages that all come from one log) {
   for (auto& [n, actor] : nodes)
     deref<caf::stateful_actor<actors::replica_state>>(actor).state.batch_max = 2;
-  anon_send(nodes["a"], api::take_atom::value);
-  sched.run();
+  take("a");
   links({{"a", "b"}});  // c is cut off while a and b take 5 writes
   for (int i = 0; i < 5; ++i)
     write("a", nth("k", i), nth("m", i));
@@ -363,8 +364,7 @@ CAF_TEST(a new owner copies a long tail in pages that all come from one log) {
   CAF_REQUIRE_EQUAL(got->index.size(), 5u);
   crash("a");
   links({{"b", "c"}});
-  anon_send(nodes["c"], api::take_atom::value);
-  sched.run();
+  take("c");
   CAF_CHECK(disk["c"]->promised() == ep(2, "c"));
   CAF_CHECK_EQUAL(history("c"), (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4"}));
   CAF_CHECK(same_logs("b", "c"));
@@ -379,8 +379,7 @@ CAF_TEST(a new owner copies a long tail in pages that all come from one log) {
 }
 
 CAF_TEST(a follower that missed a range gets that range) {
-  anon_send(nodes["a"], api::take_atom::value);
-  sched.run();
+  take("a");
   links({{"a", "b"}});  // c is cut off
   for (int i = 0; i < 20; ++i)
     write("a", nth("k", i), nth("m", i));
@@ -397,8 +396,7 @@ CAF_TEST(a follower that missed a range gets that range) {
 }
 
 CAF_TEST(an owner that dies before any copy has its write loses only that unacknowledged write) {
-  anon_send(nodes["a"], api::take_atom::value);
-  sched.run();
+  take("a");
   write("a", "k1", "one");
   sched.run();
   links({{"b", "c"}});  // a is cut off, then writes and dies
@@ -410,8 +408,7 @@ CAF_TEST(an owner that dies before any copy has its write loses only that unackn
   time_passes();
   CAF_CHECK_EQUAL(got->index.count("k2"), 0u);
   CAF_CHECK(got->errors.count("k2") == 1u);  // the writer saw no ack
-  anon_send(nodes["b"], api::take_atom::value);
-  sched.run();
+  take("b");
   write("b", "k2", "two");  // the client retries with the same key
   sched.run();
   CAF_CHECK_EQUAL(got->index["k2"], 4u);
@@ -427,8 +424,7 @@ CAF_TEST(an owner that dies before any copy has its write loses only that unackn
 }
 
 CAF_TEST(an owner that dies after one follower has its write : the next owner commits it and a retry finds it) {
-  anon_send(nodes["a"], api::take_atom::value);
-  sched.run();
+  take("a");
   links({{"a", "b"}, {"b", "c"}});  // a cannot reach c
   write("a", "k1", "one");
   // a takes the write and sends its batch to b, then dies before b's answer
@@ -440,8 +436,7 @@ CAF_TEST(an owner that dies after one follower has its write : the next owner co
   CAF_REQUIRE_EQUAL(disk["b"]->last_index(), 2u);
   CAF_CHECK_EQUAL(got->index.count("k1"), 0u);
   // c takes the room: b's log is the most up to date of the majority {b, c}.
-  anon_send(nodes["c"], api::take_atom::value);
-  sched.run();
+  take("c");
   CAF_CHECK(disk["c"]->promised() == ep(2, "c"));
   write("c", "k1", "one");  // the retry
   sched.run();
@@ -451,8 +446,7 @@ CAF_TEST(an owner that dies after one follower has its write : the next owner co
 }
 
 CAF_TEST(a minority cannot take a room or commit) {
-  anon_send(nodes["a"], api::take_atom::value);
-  sched.run();
+  take("a");
   links({{"b", "c"}});  // a alone
   write("a", "k1", "lonely");
   sched.run();
@@ -464,16 +458,14 @@ CAF_TEST(a minority cannot take a room or commit) {
   CAF_CHECK(got->errors.count("k1") == 1u);
   start("a");
   links({{"b", "c"}});
-  anon_send(nodes["a"], api::take_atom::value);
-  sched.run();
+  take("a");
   CAF_CHECK(disk["a"]->promised() == ep(2, "a"));  // its own promise only
   CAF_CHECK(disk["b"]->promised() == ep(1, "a"));
   write("a", "k2", "still lonely");
   sched.run();
   CAF_CHECK(got->errors["k2"] == api::errc::unavailable);
   // The majority side can: b takes (2, "b"), newer than a's (2, "a").
-  anon_send(nodes["b"], api::take_atom::value);
-  sched.run();
+  take("b");
   write("b", "k3", "majority");
   sched.run();
   CAF_CHECK_EQUAL(got->index.count("k3"), 1u);
@@ -481,8 +473,7 @@ CAF_TEST(a minority cannot take a room or commit) {
 }
 
 CAF_TEST(a restarted copy has its promise and its log back) {
-  anon_send(nodes["a"], api::take_atom::value);
-  sched.run();
+  take("a");
   write("a", "k1", "one");
   write("a", "k2", "two");
   sched.run();
