@@ -112,6 +112,7 @@ void room(caf::event_based_actor* self, const context_ptr& ctx, const exchange_p
                                {"visibility", r->visibility},
                                {"owner", r->owner},
                                {"replicas", r->replicas},
+                               {"epoch", r->epoch},
                                {"members", r->members},
                                {"online_members", online},
                                {"last_seq", r->last_seq},

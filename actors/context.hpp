@@ -26,6 +26,10 @@ struct node_context {
   std::shared_ptr<cluster::placement> place;
   config::limits lim;
   std::string node_id;
+  // Copies of each room (--replication): 1 keeps a room on its owner alone
+  // (and hands it off when the owner changes); more replicate each room's
+  // log (actors/replica.hpp, docs/REPLICATION.md).
+  unsigned replication = 1;
   // This node's node actor (membership; cluster/node_actor.hpp).
   caf::actor node;
   // Bearer token of the admin API.

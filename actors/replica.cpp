@@ -22,15 +22,37 @@ void rebuild_keys(replica_state& st) {
       st.keys.emplace(st.log->at(i).key, i);
 }
 
+// Committed entries not applied yet go to the room's state, in order.
+void apply_committed(replica_state& st) {
+  while (st.applied < st.log->committed()) {
+    ++st.applied;
+    if (st.apply)
+      st.apply(st.log->at(st.applied));
+  }
+}
+
+void tell_ready(replica_state& st, const caf::error& err) {
+  for (auto& rp : st.ready) {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(true);
+  }
+  st.ready.clear();
+}
+
 // This node is not the owner (any more): whoever waits is told to retry; an
 // entry it wrote may still commit under the next owner, and the retry with
 // the same key then finds it.
 void step_down(self_ptr self) {
   auto& st = self->state;
   st.leading.reset();
+  st.first_of_epoch = 0;
+  auto retry = fail(errc::unavailable, "this copy is not the room's owner any more: retry");
   for (auto& [index, rp] : st.acks)
-    rp.deliver(fail(errc::unavailable, "this copy is not the room's owner any more: retry"));
+    rp.deliver(retry);
   st.acks.clear();
+  tell_ready(st, retry);
 }
 
 void learn_epoch(self_ptr self, const rep::epoch& e) {
@@ -42,6 +64,9 @@ void learn_epoch(self_ptr self, const rep::epoch& e) {
 
 void answer_committed(self_ptr self) {
   auto& st = self->state;
+  apply_committed(st);
+  if (serving(st))
+    tell_ready(st, caf::none);
   while (!st.acks.empty() && st.acks.begin()->first <= st.log->committed()) {
     st.acks.begin()->second.deliver(st.acks.begin()->first);
     st.acks.erase(st.acks.begin());
@@ -60,7 +85,7 @@ void send_batch(self_ptr self, const std::string& follower) {
   if (!req)
     return;
   auto by = req->by;
-  self->request(peer->second, st.timeout, api::append_atom::value, std::move(*req))
+  self->request(peer->second, st.timeout, api::append_atom::value, st.room, st.copies, std::move(*req))
       .then(
           [self, follower, by](const rep::append_reply& reply) {
             auto& st = self->state;
@@ -115,12 +140,15 @@ void lead(self_ptr self) {
     return;
   }
   st.log->commit(t.committed());
+  apply_committed(st);
   st.leading.emplace(t.of(), followers(st), *st.log);
   st.taking.reset();
-  if (!st.log->append_local("", "")) {
+  auto first = st.log->append_local("", "");
+  if (!first) {
     st.leading.reset();  // the disk failed: a later take tries again
-    return;
+    return tell_ready(st, first.error());
   }
+  st.first_of_epoch = *first;
   rebuild_keys(st);
   replicate(self);
 }
@@ -130,6 +158,7 @@ void give_up(self_ptr self, const rep::epoch& e) {
   if (st.taking && st.taking->of() == e) {
     st.taking.reset();
     st.adopting = false;
+    tell_ready(st, fail(errc::unavailable, "no majority of the room's copies answered: retry"));
   }
 }
 
@@ -145,7 +174,8 @@ void adopt_from(self_ptr self, const std::string& best, rep::position until, std
   if (peer == st.peers.end())
     return give_up(self, e);
   auto from = after + got.size();
-  self->request(peer->second, st.timeout, api::fetch_atom::value, e, from, static_cast<std::uint64_t>(st.batch_max))
+  self->request(peer->second, st.timeout, api::fetch_atom::value, st.room, e, from,
+                static_cast<std::uint64_t>(st.batch_max))
       .then(
           [=](std::vector<rep::entry>& page) mutable {
             auto& st = self->state;
@@ -202,7 +232,7 @@ void take(self_ptr self) {
     auto peer = st.peers.find(name);
     if (name == st.node || peer == st.peers.end())
       continue;
-    self->request(peer->second, st.timeout, api::prepare_atom::value, e)
+    self->request(peer->second, st.timeout, api::prepare_atom::value, st.room, st.copies, e)
         .then([self, e, name](const rep::prepare_reply& r) { on_promise(self, e, name, r); }, [](const caf::error&) {});
   }
   // Without a majority's promises in time, give up: a later take tries a
@@ -236,19 +266,35 @@ caf::result<std::uint64_t> write(self_ptr self, std::string& key, std::string& p
 
 }  // namespace
 
-caf::behavior replica_actor(self_ptr self, std::string node, std::vector<std::string> copies,
-                            std::shared_ptr<rep::copy> log) {
+bool serving(const replica_state& st) {
+  return st.leading && st.first_of_epoch > 0 && st.log->committed() >= st.first_of_epoch;
+}
+
+caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, std::vector<std::string> copies,
+                            std::shared_ptr<rep::copy> log, std::function<void(const rep::entry&)> apply) {
   auto& st = self->state;
+  st.room = std::move(room);
   st.node = std::move(node);
   st.copies = std::move(copies);
   st.log = std::move(log);
+  st.apply = std::move(apply);
+  // What the copy had committed when it saved its promise was applied
+  // before (the promise is fsynced after those writes).
+  st.applied = st.log->committed();
   rebuild_keys(st);
   return {
       [=](api::peers_atom, std::map<std::string, caf::actor>& peers) {
         self->state.peers = std::move(peers);
         replicate(self);
       },
-      [=](api::take_atom) { take(self); },
+      [=](api::take_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        if (serving(st))
+          return true;
+        st.ready.push_back(self->make_response_promise());
+        take(self);
+        return caf::delegated<bool>{};
+      },
       [=](api::timeout_atom, const rep::epoch& e) {
         if (!self->state.adopting)
           give_up(self, e);
@@ -259,7 +305,8 @@ caf::behavior replica_actor(self_ptr self, std::string node, std::vector<std::st
         auto n = log.committed() > after ? std::min(max, log.committed() - after) : 0;
         return log.range(after, n);
       },
-      [=](api::prepare_atom, const rep::epoch& e) -> caf::result<rep::prepare_reply> {
+      [=](api::prepare_atom, const api::room_id&, const std::vector<std::string>&,
+          const rep::epoch& e) -> caf::result<rep::prepare_reply> {
         learn_epoch(self, e);
         auto& st = self->state;
         // A newer takeover than this node's own ends its own.
@@ -267,16 +314,24 @@ caf::behavior replica_actor(self_ptr self, std::string node, std::vector<std::st
           give_up(self, st.taking->of());
         return st.log->on_prepare(e);
       },
-      [=](api::append_atom, const rep::append_request& req) -> caf::result<rep::append_reply> {
+      [=](api::append_atom, const api::room_id&, const std::vector<std::string>&,
+          const rep::append_request& req) -> caf::result<rep::append_reply> {
         ++self->state.appends;
         learn_epoch(self, req.by);
         auto& st = self->state;
         if (st.taking && st.taking->of() < req.by)
           give_up(self, st.taking->of());
-        return st.log->on_append(req);
+        auto reply = st.log->on_append(req);
+        apply_committed(st);
+        return reply;
       },
       [=](api::retry_atom, const std::string& follower) { send_batch(self, follower); },
-      [=](api::fetch_atom, const rep::epoch& e, std::uint64_t after,
+      // For the admin view: the copy set and the epoch this copy promised.
+      [=](api::admin_atom) { return caf::make_message(self->state.copies, self->state.log->promised().counter); },
+      // The room actor gave up on a write: what is in flight is settled by
+      // the next takeover, before anyone serves the room again.
+      [=](api::resign_atom) { step_down(self); },
+      [=](api::fetch_atom, const api::room_id&, const rep::epoch& e, std::uint64_t after,
           std::uint64_t max) -> caf::result<std::vector<rep::entry>> {
         auto& log = *self->state.log;
         if (log.promised() != e)

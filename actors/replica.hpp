@@ -9,16 +9,25 @@
 //
 // Messages:
 //   (peers_atom, map<node, actor>)  the copies this node can reach now
-//   (take_atom)                     try to become the owner with a new epoch
+//   (take_atom) -> bool             become the owner with a new epoch;
+//                                   answered once this copy serves (its
+//                                   first entry of the epoch committed, so
+//                                   every entry before it is applied), an
+//                                   error when it could not (no majority)
 //   (write_atom, key, payload) -> index   owner only; a key already in the
 //                                   log answers its first index (no duplicate)
 //   (read_atom, after, max) -> vector<entry>   committed entries only
-//   (prepare_atom, epoch) -> prepare_reply, (append_atom, append_request) ->
-//   append_reply, (fetch_atom, epoch, after, max) -> vector<entry> (only
-//   while the copy's promise is that epoch): between copies.
+//   (prepare_atom, room, copies, epoch) -> prepare_reply,
+//   (append_atom, room, copies, append_request) -> append_reply,
+//   (fetch_atom, room, epoch, after, max) -> vector<entry> (only while the
+//   copy's promise is that epoch): between copies. They name the room and
+//   its copy set so that a node's room manager can start the copy that
+//   answers them (actors/room_manager.cpp).
 //
-// The log is held by `log`, which outlives the actor: the seam where the
-// room's storage goes (a restarted copy starts from what it had).
+// The log is held by `log`, which outlives the actor: a restarted copy
+// starts from what it had. `apply` is called with each committed entry, in
+// index order, once (again after a restart, from the commit point the copy
+// had saved): the room's state on this node follows the log.
 
 #include <map>
 #include <memory>
@@ -26,8 +35,11 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+
 #include <caf/stateful_actor.hpp>
 
+#include "actors/api/ids.hpp"
 #include "cluster/replication.hpp"
 
 namespace confab::actors {
@@ -35,6 +47,7 @@ namespace confab::actors {
 struct replica_state {
   static inline const char* name = "confab.replica";
 
+  api::room_id room;
   std::string node;
   std::vector<std::string> copies;  // the copy set, this node included
   std::shared_ptr<cluster::replication::copy> log;
@@ -47,12 +60,23 @@ struct replica_state {
   std::multimap<std::uint64_t, caf::response_promise> acks;
   // key -> index of every keyed entry in the log.
   std::map<std::string, std::uint64_t> keys;
+  std::function<void(const cluster::replication::entry&)> apply;
+  std::uint64_t applied = 0;
+  // Those waiting for this copy to serve, and the index of the first entry
+  // of its epoch (committed: it serves).
+  std::vector<caf::response_promise> ready;
+  std::uint64_t first_of_epoch = 0;
   std::uint64_t appends = 0;  // batches received as a follower
   std::size_t batch_max = 512;
   std::chrono::milliseconds timeout{2000};
 };
 
-caf::behavior replica_actor(caf::stateful_actor<replica_state>* self, std::string node, std::vector<std::string> copies,
-                            std::shared_ptr<cluster::replication::copy> log);
+caf::behavior replica_actor(caf::stateful_actor<replica_state>* self, api::room_id room, std::string node,
+                            std::vector<std::string> copies, std::shared_ptr<cluster::replication::copy> log,
+                            std::function<void(const cluster::replication::entry&)> apply);
+
+// Whether the copy serves: it owns the room and its epoch's first entry is
+// committed.
+[[nodiscard]] bool serving(const replica_state& st);
 
 }  // namespace confab::actors

@@ -38,10 +38,11 @@ caf::error from_bytes(std::string_view bytes, Ts&... xs) {
 
 class rocks_log final : public rep::log_store {
  public:
-  rocks_log(std::shared_ptr<storage::store> db, api::room_id room) : db_(std::move(db)), room_(std::move(room)) {}
+  rocks_log(std::shared_ptr<storage::store> db, api::room_id room, std::vector<std::string> copies)
+      : db_(std::move(db)), room_(std::move(room)), copies_(std::move(copies)) {}
 
   caf::error save_state(const rep::epoch& promised, std::uint64_t committed) override {
-    return db_->put_log_state(room_, encode_state(promised, committed));
+    return db_->put_log_state(room_, encode_state({promised, committed, copies_}));
   }
 
   caf::error save_entries(std::uint64_t truncate_after, const std::vector<rep::entry>& entries) override {
@@ -55,6 +56,7 @@ class rocks_log final : public rep::log_store {
  private:
   std::shared_ptr<storage::store> db_;
   api::room_id room_;
+  std::vector<std::string> copies_;
 };
 
 }  // namespace
@@ -71,28 +73,35 @@ caf::expected<rep::entry> decode_entry(std::string_view bytes) {
   return x;
 }
 
-std::string encode_state(const rep::epoch& promised, std::uint64_t committed) {
-  auto e = promised;
-  return to_bytes(e, committed);
+std::string encode_state(const state& x) {
+  auto copy = x;
+  return to_bytes(copy.promised, copy.committed, copy.copies);
 }
 
-caf::expected<std::pair<rep::epoch, std::uint64_t>> decode_state(std::string_view bytes) {
-  std::pair<rep::epoch, std::uint64_t> out;
-  if (auto err = from_bytes(bytes, out.first, out.second))
+caf::expected<state> decode_state(std::string_view bytes) {
+  state out;
+  if (auto err = from_bytes(bytes, out.promised, out.committed, out.copies))
     return err;
+  if (out.copies.empty())
+    return fail(errc::unavailable, "stored replication state names no copy");
   return out;
 }
 
-caf::expected<rep::copy> load(std::shared_ptr<storage::store> db, const api::room_id& room) {
-  std::pair<rep::epoch, std::uint64_t> state;
-  if (auto bytes = db->log_state(room)) {
-    auto s = decode_state(*bytes);
-    if (!s)
-      return s.error();
-    state = std::move(*s);
-  } else if (api::describe(bytes.error()).code != errc::not_found) {
+caf::expected<state> saved_state(const storage::store& db, const api::room_id& room) {
+  auto bytes = db.log_state(room);
+  if (!bytes)
     return bytes.error();
-  }
+  return decode_state(*bytes);
+}
+
+caf::expected<loaded> load(std::shared_ptr<storage::store> db, const api::room_id& room,
+                           std::vector<std::string> copies) {
+  state saved;
+  saved.copies = std::move(copies);
+  if (auto s = saved_state(*db, room))
+    saved = std::move(*s);
+  else if (api::describe(s.error()).code != errc::not_found)
+    return s.error();
   auto rows = db->log_range(room, 0, SIZE_MAX);
   if (!rows)
     return rows.error();
@@ -107,8 +116,9 @@ caf::expected<rep::copy> load(std::shared_ptr<storage::store> db, const api::roo
       return fail(errc::unavailable, "stored replication log of " + room.value + " has a gap");
     log.push_back(std::move(*e));
   }
-  return rep::copy{std::make_shared<rocks_log>(std::move(db), room), std::move(state.first), state.second,
-                   std::move(log)};
+  auto disk = std::make_shared<rocks_log>(std::move(db), room, saved.copies);
+  return loaded{rep::copy{std::move(disk), std::move(saved.promised), saved.committed, std::move(log)},
+                std::move(saved.copies)};
 }
 
 }  // namespace confab::actors::replica_log

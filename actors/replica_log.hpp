@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -23,12 +24,27 @@ namespace confab::actors::replica_log {
 
 [[nodiscard]] std::string encode(const cluster::replication::entry& x);
 [[nodiscard]] caf::expected<cluster::replication::entry> decode_entry(std::string_view bytes);
-[[nodiscard]] std::string encode_state(const cluster::replication::epoch& promised, std::uint64_t committed);
-[[nodiscard]] caf::expected<std::pair<cluster::replication::epoch, std::uint64_t>> decode_state(std::string_view bytes);
 
-// The copy of `room`'s log that this node keeps, backed by `db` from now on
-// (an empty one for a room it never held).
-[[nodiscard]] caf::expected<cluster::replication::copy> load(std::shared_ptr<storage::store> db,
-                                                             const api::room_id& room);
+// What a copy saves with its promise: the promise, its commit point then,
+// and the room's copy set (which node holds a copy is known from its disk).
+struct state {
+  cluster::replication::epoch promised;
+  std::uint64_t committed = 0;
+  std::vector<std::string> copies;
+  friend bool operator==(const state&, const state&) = default;
+};
+[[nodiscard]] std::string encode_state(const state& x);
+[[nodiscard]] caf::expected<state> decode_state(std::string_view bytes);
+// The saved state of `room`'s log here; not_found when this node holds no copy.
+[[nodiscard]] caf::expected<state> saved_state(const storage::store& db, const api::room_id& room);
+
+struct loaded {
+  cluster::replication::copy log;
+  std::vector<std::string> copies;
+};
+// The copy of `room`'s log that this node keeps, backed by `db` from now on;
+// for a room it never held, an empty one of the copy set `copies`.
+[[nodiscard]] caf::expected<loaded> load(std::shared_ptr<storage::store> db, const api::room_id& room,
+                                         std::vector<std::string> copies = {});
 
 }  // namespace confab::actors::replica_log

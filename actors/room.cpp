@@ -9,6 +9,7 @@
 #include "actors/api/metrics.hpp"
 #include "actors/fanout.hpp"
 #include "actors/idle.hpp"
+#include "actors/room_change.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
@@ -167,13 +168,72 @@ void settle_waiting(self_ptr self) {
   finish_waiting(self, covered, err);
 }
 
+constexpr auto write_timeout = std::chrono::seconds(5);
+
+using done_fn = std::function<void(const caf::error&)>;
+
+// A broken room ends once nothing it started is in flight.
+void end_if_broken(self_ptr self) {
+  auto& st = self->state;
+  if (st.broken && st.in_flight == 0 && st.waiting.empty())
+    self->quit();
+}
+
+// Makes `change` durable, then runs `done`: with one copy it is written now
+// (a message's ack waits for the group commit under --durability fsync);
+// with more, once the replica has it on a majority and applied (an error:
+// the room is broken, see room_state). The state the handler changed in
+// memory stands for what is in flight.
+void commit(self_ptr self, const room_change& change, done_fn done) {
+  auto& st = self->state;
+  if (!st.replica) {
+    if (auto err = apply(*st.ctx->db, st.info.id, change)) {
+      st.broken = true;  // memory is ahead of the store: start again from it
+      done(err);
+      return end_if_broken(self);
+    }
+    if (change.kind != room_change::message || !st.ctx->syncer)
+      return done(caf::none);
+    return when_durable(self, std::move(done));
+  }
+  ++st.in_flight;
+  self->request(st.replica, write_timeout, api::write_atom::value, std::string{}, encode(change))
+      .then(
+          [self, done](std::uint64_t) {
+            --self->state.in_flight;
+            done(caf::none);
+            end_if_broken(self);
+          },
+          [self, done](caf::error&) {
+            auto& st = self->state;
+            --st.in_flight;
+            if (!st.broken) {
+              st.broken = true;
+              self->send(st.replica, api::resign_atom::value);
+            }
+            done(fail(errc::unavailable, "the room's copies did not confirm the write: retry"));
+            end_if_broken(self);
+          });
+}
+
+std::string dedupe_key(const api::user_id& user, const std::string& client_msg_id) {
+  return user.value + '\0' + client_msg_id;
+}
+
 caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   auto& st = self->state;
   if (!st.exists)
     return fail(errc::not_found, "no such room");
   if (!st.is_member(req.from.id))
     return fail(errc::not_member, "not a member of this room");
-  if (!req.client_msg_id.empty()) {
+  auto key = req.client_msg_id.empty() ? std::string{} : dedupe_key(req.from.id, req.client_msg_id);
+  if (!key.empty()) {
+    if (auto first = st.sending.find(key); first != st.sending.end()) {
+      // The first copy is in flight: its retry gets the same answer.
+      auto rp = self->make_response_promise<api::send_ack>();
+      first->second.push_back(rp);
+      return rp;
+    }
     auto seq = st.ctx->db->dedupe(req.from.id, st.info.id, req.client_msg_id);
     if (seq) {
       auto ack = replay_ack(self, *seq);
@@ -200,35 +260,57 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   wire::message_fields m{st.info.id,          st.last_seq + 1,   random_id("m_"), req.from.username,    now_ms(),
                          std::move(req.body), req.client_msg_id, req.reply_to,    std::move(attachment)};
   auto text = wire::message_json(m);
-  if (auto err = st.ctx->db->append({st.info.id, m.seq, text, req.from.id, req.client_msg_id}))
-    return err;
+  room_change change;
+  change.kind = room_change::message;
+  change.members.emplace_back(req.from.id, "");
+  change.seq = m.seq;
+  change.text = text;
+  change.client_msg_id = req.client_msg_id;
   st.last_seq = m.seq;
-  api::node_metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
-  self->probe().n2.store(m.seq, std::memory_order_relaxed);
+  if (!key.empty())
+    st.sending[key];
   api::send_ack ack{st.info.id, m.seq, m.msg_id, m.ts, text};
+  auto rp = self->make_response_promise<api::send_ack>();
   // Nobody hears of the message before it is durable: a message seen and
-  // then lost with a power cut would leave its seq to another.
+  // then lost would leave its seq to another.
   auto publish = [self, req = std::move(req), seq = m.seq, body = std::move(m.body), text = std::move(text)] {
+    api::node_metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
+    self->probe().n2.store(seq, std::memory_order_relaxed);
     emit(self, "message", text, seq);
     // Sending ends typing, silently: the message says it.
     self->state.typing.erase(req.from.id);
     notify_message(self, req, seq, body);
   };
-  if (!st.ctx->syncer) {
-    publish();
-    return ack;
-  }
-  auto rp = self->make_response_promise<api::send_ack>();
-  when_durable(self, [rp, ack = std::move(ack), publish = std::move(publish)](const caf::error& err) mutable {
-    // In the log either way; a failed fsync tells the sender, whose retry
-    // with the same client_msg_id gets this seq.
-    publish();
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(ack));
-  });
+  commit(self, change,
+         [self, rp, key, ack = std::move(ack), publish = std::move(publish)](const caf::error& err) mutable {
+           std::vector<caf::typed_response_promise<api::send_ack>> retries;
+           if (auto it = self->state.sending.find(key); !key.empty() && it != self->state.sending.end()) {
+             retries = std::move(it->second);
+             self->state.sending.erase(it);
+           }
+           if (!err)
+             publish();
+           // A failed write is not seen; a retry with the same client_msg_id finds
+           // the message if it was written after all, or writes it once.
+           for (auto& p : retries) {
+             if (err)
+               p.deliver(err);
+             else
+               p.deliver(ack);
+           }
+           if (err)
+             rp.deliver(err);
+           else
+             rp.deliver(std::move(ack));
+         });
   return rp;
+}
+
+room_change member_change(const api::user_id& user, std::string role) {
+  room_change c;
+  c.kind = role.empty() ? room_change::leave : room_change::member;
+  c.members.emplace_back(user, std::move(role));
+  return c;
 }
 
 caf::result<api::room_info> handle_join(self_ptr self, const api::caller& who) {
@@ -241,12 +323,19 @@ caf::result<api::room_info> handle_join(self_ptr self, const api::caller& who) {
   bool invited = it != st.members.end();
   if (st.info.kind == "dm" || (st.info.visibility != "public" && !invited))
     return fail(errc::forbidden, "this room needs an invite");
-  if (auto err = st.ctx->db->set_member(st.info.id, who.id, "member"))
-    return err;
   st.members[who.id] = "member";
-  tell_hubs_membership(self, who.id, true);
-  emit(self, "member", member_event(st.info.id, who.username, "joined"));
-  return st.info;
+  auto rp = self->make_response_promise<api::room_info>();
+  commit(self, member_change(who.id, "member"), [self, rp, who](const caf::error& err) mutable {
+    if (err) {
+      rp.deliver(err);
+      return;
+    }
+    auto& st = self->state;
+    tell_hubs_membership(self, who.id, true);
+    emit(self, "member", member_event(st.info.id, who.username, "joined"));
+    rp.deliver(st.info);
+  });
+  return rp;
 }
 
 caf::result<void> handle_leave(self_ptr self, const api::caller& who) {
@@ -257,13 +346,19 @@ caf::result<void> handle_leave(self_ptr self, const api::caller& who) {
     return fail(errc::not_member, "not a member of this room");
   if (st.info.kind == "dm")
     return fail(errc::forbidden, "a direct room can't be left");
-  if (auto err = st.ctx->db->remove_member(st.info.id, who.id))
-    return err;
   st.members.erase(who.id);
-  // The leaver's sessions see their own leave, then stop getting events.
-  emit(self, "member", member_event(st.info.id, who.username, "left"));
-  tell_hubs_membership(self, who.id, false);
-  return caf::unit;
+  auto rp = self->make_response_promise();
+  commit(self, member_change(who.id, ""), [self, rp, who](const caf::error& err) mutable {
+    if (err) {
+      rp.deliver(err);
+      return;
+    }
+    // The leaver's sessions see their own leave, then stop getting events.
+    emit(self, "member", member_event(self->state.info.id, who.username, "left"));
+    tell_hubs_membership(self, who.id, false);
+    rp.deliver(caf::unit);
+  });
+  return rp;
 }
 
 caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api::user_info& invitee) {
@@ -276,14 +371,21 @@ caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api
     return fail(errc::forbidden, "nobody can be invited into a direct room");
   if (st.members.count(invitee.id) > 0)
     return caf::unit;
-  if (auto err = st.ctx->db->set_member(st.info.id, invitee.id, "invited"))
-    return err;
   st.members[invitee.id] = "invited";
-  auto data = member_event(st.info.id, invitee.username, "invited");
-  emit(self, "member", data);
-  to_user(self, invitee.id, wire::shared_event("member", data));
-  notify(self, invitee.id, 0, who.username, "invite", st.info.name);
-  return caf::unit;
+  auto rp = self->make_response_promise();
+  commit(self, member_change(invitee.id, "invited"), [self, rp, who, invitee](const caf::error& err) mutable {
+    if (err) {
+      rp.deliver(err);
+      return;
+    }
+    auto& st = self->state;
+    auto data = member_event(st.info.id, invitee.username, "invited");
+    emit(self, "member", data);
+    to_user(self, invitee.id, wire::shared_event("member", data));
+    notify(self, invitee.id, 0, who.username, "invite", st.info.name);
+    rp.deliver(caf::unit);
+  });
+  return rp;
 }
 
 std::string typing_event(const api::room_id& room, const std::string& username, bool active) {
@@ -337,14 +439,64 @@ caf::result<api::seq_t, api::seq_t> handle_read(self_ptr self, const api::caller
   auto old = st.ctx->db->last_read(who.id, st.info.id);
   if (!old)
     return old.error();
+  if (auto it = st.reading.find(who.id); it != st.reading.end())
+    *old = std::max(*old, it->second);  // a marker in flight counts
   auto marker = std::max(*old, std::min(seq, st.last_seq));
-  if (marker != *old) {
-    if (auto err = st.ctx->db->set_last_read(who.id, st.info.id, marker))
-      return err;
+  if (marker == *old)
+    return {marker, st.last_seq};
+  st.reading[who.id] = marker;
+  room_change change;
+  change.kind = room_change::read;
+  change.members.emplace_back(who.id, "");
+  change.seq = marker;
+  auto rp = self->make_response_promise<api::seq_t, api::seq_t>();
+  commit(self, change, [self, rp, who, marker](const caf::error& err) mutable {
+    auto& st = self->state;
+    if (auto it = st.reading.find(who.id); it != st.reading.end() && it->second == marker)
+      st.reading.erase(it);
+    if (err) {
+      rp.deliver(err);
+      return;
+    }
     api::my_room counters{st.info, st.last_seq, marker, {}};
     to_user(self, who.id, wire::shared_event("unread", wire::room_counters_json(counters).dump()));
-  }
-  return {marker, st.last_seq};
+    rp.deliver(marker, st.last_seq);
+  });
+  return rp;
+}
+
+// A new room (or direct room) with its members: every hub hears of them.
+void created(self_ptr self) {
+  auto& st = self->state;
+  auto hubs = st.ctx->place->hubs();
+  st.ctx->interest->add_all(st.info.id, hubs);
+  for (auto& [user, role] : st.members)
+    for (auto& hub : hubs)
+      self->send(hub, api::membership_atom::value, st.info.id, user, true);
+}
+
+// Makes the room (replicated rooms: the room manager made this actor for it).
+caf::result<api::room_info> handle_create(self_ptr self, const api::room_info& info) {
+  auto& st = self->state;
+  if (st.exists)
+    return fail(errc::conflict, "the room exists");
+  room_change change;
+  change.kind = room_change::create;
+  change.room = info;
+  change.members.emplace_back(info.owner, "owner");
+  st.info = info;
+  st.members[info.owner] = "owner";
+  st.exists = true;
+  auto rp = self->make_response_promise<api::room_info>();
+  commit(self, change, [self, rp](const caf::error& err) mutable {
+    if (err) {
+      rp.deliver(err);
+      return;
+    }
+    created(self);
+    rp.deliver(self->state.info);
+  });
+  return rp;
 }
 
 // The direct room of two users: created on first use with both as members.
@@ -354,21 +506,28 @@ caf::result<api::room_info> handle_dm(self_ptr self, const api::caller& a, const
     return st.info;
   auto first = std::min(a.username, b.username);
   auto second = std::max(a.username, b.username);
-  api::room_info info{st.info.id, first + ", " + second, "", "private", "dm", now_ms(), api::user_id{}};
-  std::vector<std::pair<api::user_id, std::string>> members{{a.id, "member"}, {b.id, "member"}};
+  room_change change;
+  change.kind = room_change::create;
+  change.room = api::room_info{st.info.id, first + ", " + second, "", "private", "dm", now_ms(), api::user_id{}};
+  change.members = {{a.id, "member"}, {b.id, "member"}};
   if (a.id == b.id)
-    members.pop_back();
-  if (auto err = st.ctx->db->put_room(info, members))
-    return err;
-  st.info = info;
+    change.members.pop_back();
+  st.info = change.room;
   st.exists = true;
-  for (auto& [user, role] : members) {
+  for (auto& [user, role] : change.members)
     st.members[user] = role;
-    tell_hubs_membership(self, user, true);
-  }
-  for (auto& hub : st.ctx->place->hubs())
-    self->send(hub, api::dm_atom::value, a.id, b.id);
-  return st.info;
+  auto rp = self->make_response_promise<api::room_info>();
+  commit(self, change, [self, rp, a = a.id, b = b.id](const caf::error& err) mutable {
+    if (err) {
+      rp.deliver(err);
+      return;
+    }
+    created(self);
+    for (auto& hub : self->state.ctx->place->hubs())
+      self->send(hub, api::dm_atom::value, a, b);
+    rp.deliver(self->state.info);
+  });
+  return rp;
 }
 
 }  // namespace
@@ -406,9 +565,10 @@ void probe_room(self_ptr self) {
   p.set_text({}, st.info.name);
 }
 
-caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::actor manager) {
+caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::actor manager, caf::actor replica) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.replica = std::move(replica);
   auto load_error = st.load(id);
   // A room that does not exist lives a moment to answer not_found: unlisted.
   if (st.exists) {
@@ -422,6 +582,8 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
   // Counts a delegated message, then runs the handler (or answers the load error).
   auto counted = [self, load_error](auto&& handler) {
     ++self->state.handled;
+    if (self->state.broken)
+      return decltype(handler())(fail(errc::unavailable, "the room is starting again: retry"));
     return load_error ? decltype(handler())(load_error) : handler();
   };
   // The same, for changes of membership.
@@ -445,6 +607,9 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
       [=](api::dm_atom, const api::caller& a, const api::user_info& b) -> caf::result<api::room_info> {
         return changes_members([&] { return handle_dm(self, a, b); });
       },
+      [=](api::create_atom, const api::room_info& info) -> caf::result<api::room_info> {
+        return changes_members([&] { return handle_create(self, info); });
+      },
       [=](api::typing_atom, const api::room_id&, const api::caller& who, bool active) -> caf::result<void> {
         return counted([&] { return handle_typing(self, who, active); });
       },
@@ -455,13 +620,32 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
           auto& st = self->state;
           if (!st.exists)
             return fail(errc::not_found, "no such room");
-          api::room_admin a{st.info.id, st.info.name, st.info.kind, st.info.visibility,     st.ctx->node_id, {},
-                            0,          {},           st.last_seq,  self->probe().mailbox()};
+          api::room_admin a;
+          a.room = st.info.id;
+          a.name = st.info.name;
+          a.kind = st.info.kind;
+          a.visibility = st.info.visibility;
+          a.owner = st.ctx->node_id;
+          a.last_seq = st.last_seq;
+          a.mailbox = self->probe().mailbox();
           for (auto& [user, role] : st.members)
             if (role != "invited")
               a.member_ids.push_back(user);
           a.members = a.member_ids.size();
-          return a;
+          if (!st.replica)
+            return a;
+          auto rp = self->make_response_promise<api::room_admin>();
+          self->request(st.replica, write_timeout, api::admin_atom::value)
+              .then(
+                  [rp, a](const std::vector<std::string>& copies, std::uint64_t epoch) mutable {
+                    for (auto& node : copies)
+                      if (node != a.owner)
+                        a.replicas.push_back(node);
+                    a.epoch = epoch;
+                    rp.deliver(std::move(a));
+                  },
+                  [rp](caf::error& err) mutable { rp.deliver(err); });
+          return rp;
         });
       },
       // A hub that has nobody in this room any more.
@@ -481,8 +665,8 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
       },
       [=](api::tick_atom) {
         auto& st = self->state;
-        if (!st.waiting.empty())
-          return;  // not idle while acks wait for a group commit
+        if (!st.waiting.empty() || st.in_flight > 0)
+          return;  // not idle while acks wait for a group commit or the copies
         idle_tick(self, idle, st.handled, st.handled_at_tick,
                   [&] { self->send(manager, api::idle_atom::value, st.info.id, st.handled); });
       },

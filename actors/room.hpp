@@ -1,11 +1,14 @@
 #pragma once
 
 // Room actor: one per active room, on the room's owner node. The only writer
-// of its room: it alone assigns seqs, appends to the log (durable before the
-// ack and before anyone hears of it: see syncer.hpp),
-// changes membership, and then emits each event once, encoded once, to the
-// hubs. Virtual: spawned by the room manager on first use with its state read
-// from storage, passivated when idle.
+// of its room: it alone assigns seqs and decides each change (a message, a
+// membership, a read marker: actors/room_change.hpp), makes it durable
+// before the ack and before anyone hears of it, and then emits each event
+// once, encoded once, to the hubs. With one copy a change is written to the
+// store at once (group commit: syncer.hpp); with more it is an entry of the
+// room's replicated log, written by its replica actor and applied to every
+// copy's store once a majority has it. Virtual: spawned by the room manager
+// on first use with its state read from storage, passivated when idle.
 
 #include <deque>
 #include <functional>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/api/messages.hpp"
 #include "actors/context.hpp"
@@ -37,6 +41,18 @@ struct room_state {
   // Sends in the WAL that wait for a group commit (--durability fsync): the
   // store's write count after each, and what to do once it is durable.
   std::deque<std::pair<std::uint64_t, std::function<void(const caf::error&)>>> waiting;
+  // The room's replica actor; null with one copy.
+  caf::actor replica;
+  // Replicated writes not answered yet. A failed one breaks the room: it
+  // serves nothing more, the replica gives up the room (so that what is in
+  // flight is settled by the next owner's takeover) and the actor ends once
+  // nothing is in flight; the next request starts it again from storage.
+  std::uint64_t in_flight = 0;
+  bool broken = false;
+  // Sends in flight by user and client_msg_id, with the retries waiting for
+  // their answer; read markers in flight by user.
+  std::map<std::string, std::vector<caf::typed_response_promise<api::send_ack>>> sending;
+  std::map<api::user_id, api::seq_t> reading;
   // Who is typing: user -> (username, ms when it ends by itself). Never stored.
   std::map<api::user_id, std::pair<std::string, std::int64_t>> typing;
 
@@ -44,10 +60,12 @@ struct room_state {
   [[nodiscard]] bool is_member(const api::user_id& user) const;
 };
 
-// manager: the room manager to report idleness to.
 // The usernames `@name` mentions in a body (each once, in order).
 [[nodiscard]] std::vector<std::string> mentions(const std::string& body);
 
-caf::behavior room_actor(probed<room_state>* self, api::room_id id, context_ptr ctx, caf::actor manager);
+// manager: the room manager to report idleness to; replica: the room's
+// replica actor, serving (null with one copy).
+caf::behavior room_actor(probed<room_state>* self, api::room_id id, context_ptr ctx, caf::actor manager,
+                         caf::actor replica);
 
 }  // namespace confab::actors

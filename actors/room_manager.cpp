@@ -8,7 +8,11 @@
 #include "actors/api/errors.hpp"
 #include "actors/api/hex.hpp"
 #include "actors/api/metrics.hpp"
+#include "actors/replica.hpp"
+#include "actors/replica_log.hpp"
 #include "actors/room.hpp"
+#include "actors/room_change.hpp"
+#include "cluster/rendezvous.hpp"
 
 namespace confab::actors {
 
@@ -42,18 +46,96 @@ namespace {
 
 using self_ptr = probed<room_manager_state>*;
 constexpr auto locate_timeout = std::chrono::seconds(2);
-// A request passes at most: any node -> owner -> holder.
-constexpr std::uint8_t max_hops = 2;
+// A request passes at most: any node -> owner of the id -> a node with a
+// copy (or the holder) -> the first live copy.
+constexpr std::uint8_t max_hops = 3;
+constexpr auto take_timeout = std::chrono::seconds(15);
+
+bool replicated(self_ptr self) {
+  return self->state.ctx->replication > 1;
+}
 
 // The live room actor of `id`, spawned on first use; counts one delegation.
 caf::actor& route(self_ptr self, const api::room_id& id) {
   return self->state.live
       .route(id,
              [&](auto& e) {
+               caf::actor replica;
+               if (auto it = self->state.replicas.find(id); it != self->state.replicas.end())
+                 replica = it->second.actor;
                // Linked: rooms stop with the manager.
-               e.actor = self->spawn<caf::linked>(room_actor, id, self->state.ctx, caf::actor{self});
+               e.actor = self->spawn<caf::linked>(room_actor, id, self->state.ctx, caf::actor{self}, replica);
              })
       .actor;
+}
+
+// -- replicated rooms (--replication > 1) ---------------------------------------
+
+// The copy set of a room made here now: this node, then the next owners in
+// rendezvous order, as many as --replication (fewer in a smaller cluster).
+std::vector<std::string> fresh_copies(self_ptr self, const api::room_id& id) {
+  auto& ctx = *self->state.ctx;
+  auto view = ctx.place->current();
+  std::vector<std::string> out{ctx.node_id};
+  for (auto i : cluster::rendezvous_rank(cluster::room_key(id.value), view->ids))
+    if (out.size() < ctx.replication && view->ids[i] != ctx.node_id)
+      out.push_back(view->ids[i]);
+  return out;
+}
+
+// The room managers of the copies that are live now.
+std::map<std::string, caf::actor> peers_of(self_ptr self, const std::vector<std::string>& copies) {
+  auto view = self->state.ctx->place->current();
+  std::map<std::string, caf::actor> out;
+  for (auto& m : view->live)
+    if (std::find(copies.begin(), copies.end(), m.id) != copies.end())
+      out.emplace(m.id, m.rooms);
+  return out;
+}
+
+// The copy set of a room this node holds a copy of; none when it holds none.
+std::optional<std::vector<std::string>> copy_set(self_ptr self, const api::room_id& id) {
+  auto& st = self->state;
+  if (auto it = st.replicas.find(id); it != st.replicas.end())
+    return it->second.copies;
+  auto saved = replica_log::saved_state(*st.ctx->db, id);
+  if (saved)
+    return std::move(saved->copies);
+  if (api::describe(saved.error()).code != errc::not_found)
+    spdlog::error("room {}: replication state unreadable: {}", id.value, api::describe(saved.error()).message);
+  return std::nullopt;
+}
+
+// This node's copy of the room, started from its disk on first use; for a
+// room it has no copy of, a new one of the set `fresh` (none when empty).
+const room_manager_state::replica* replica_of(self_ptr self, const api::room_id& id, std::vector<std::string> fresh) {
+  auto& st = self->state;
+  if (auto it = st.replicas.find(id); it != st.replicas.end())
+    return &it->second;
+  auto loaded = replica_log::load(st.ctx->db, id, std::move(fresh));
+  if (!loaded) {
+    spdlog::error("room {}: its log here is unreadable: {}", id.value, api::describe(loaded.error()).message);
+    return nullptr;
+  }
+  if (loaded->copies.empty())
+    return nullptr;
+  // Committed entries become the room's state in this node's store.
+  auto apply_entry = [db = st.ctx->db, id](const cluster::replication::entry& e) {
+    if (e.payload.empty())
+      return;  // the first entry of an epoch
+    auto change = decode_room_change(e.payload);
+    auto err = change ? apply(*db, id, *change) : change.error();
+    if (err)
+      spdlog::error("room {}: entry {} not applied: {}", id.value, e.index, api::describe(err).message);
+  };
+  auto log = std::make_shared<cluster::replication::copy>(std::move(loaded->log));
+  auto actor = self->spawn<caf::linked>(replica_actor, id, st.ctx->node_id, loaded->copies, std::move(log),
+                                        std::function<void(const cluster::replication::entry&)>{apply_entry});
+  self->send(actor, api::peers_atom::value, peers_of(self, loaded->copies));
+  auto& entry = st.replicas[id];
+  entry.actor = actor;
+  entry.copies = std::move(loaded->copies);
+  return &entry;
 }
 
 // The room's data is here and not fenced by a handoff.
@@ -84,6 +166,38 @@ void serve(self_ptr self, const api::room_id& id, caf::response_promise& rp, caf
     return;
   }
   rp.delegate(route(self, id), std::move(msg));
+}
+
+// Serves a request for a replicated room whose first live copy is this
+// node: once this node's copy has taken the room (at once when it has).
+// `fresh`: the copy set of a room made by this request (a direct room).
+void serve_owned(self_ptr self, const api::room_id& id, caf::response_promise rp, caf::message msg,
+                 std::vector<std::string> fresh = {}) {
+  auto& st = self->state;
+  if (st.live.find(id) != nullptr || msg.get_as<caf::atom_value>(0) == api::interest_atom::value)
+    return serve(self, id, rp, std::move(msg));
+  auto& queue = st.taking[id];
+  queue.push_back({rp, std::move(msg), 0});
+  if (queue.size() > 1)
+    return;
+  auto finish = [self, id](const caf::error& err) {
+    auto waiting = std::move(self->state.taking[id]);
+    self->state.taking.erase(id);
+    for (auto& w : waiting) {
+      if (err)
+        w.rp.deliver(err);
+      else
+        serve(self, id, w.rp, std::move(w.msg));
+    }
+  };
+  auto copy = replica_of(self, id, std::move(fresh));
+  if (!copy)
+    return finish(fail(errc::unavailable, "this node's copy of the room is unreadable"));
+  self->request(copy->actor, take_timeout, api::take_atom::value)
+      .then([finish](bool) { finish(caf::none); },
+            [finish](caf::error&) {
+              finish(fail(errc::unavailable, "no majority of the room's copies answered: retry"));
+            });
 }
 
 void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::response_promise rp, caf::message msg);
@@ -118,6 +232,8 @@ void locate(self_ptr self, const api::room_id& id) {
         forward(w.rp, holder, w.hops, std::move(w.msg));
       else if (!view->down.empty() && w.msg.get_as<caf::atom_value>(0) != api::dm_atom::value)
         w.rp.deliver(fail(errc::unavailable, "the node holding this room may be down; try again"));
+      else if (replicated(self) && w.msg.get_as<caf::atom_value>(0) == api::dm_atom::value)
+        serve_owned(self, id, w.rp, std::move(w.msg), fresh_copies(self, id));
       else
         serve(self, id, w.rp, std::move(w.msg));
     }
@@ -148,6 +264,20 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
   if (id.empty()) {
     rp.deliver(fail(errc::invalid_request, "no room"));
     return;
+  }
+  if (replicated(self)) {
+    if (auto copies = copy_set(self, id)) {
+      // This node has a copy: the first live copy serves.
+      auto view = st.ctx->place->current();
+      for (auto& name : *copies) {
+        auto m = std::find_if(view->live.begin(), view->live.end(), [&](auto& c) { return c.id == name; });
+        if (m == view->live.end())
+          continue;
+        if (name == st.ctx->node_id)
+          return serve_owned(self, id, rp, std::move(msg));
+        return forward(rp, m->rooms, hops, std::move(msg));
+      }
+    }
   }
   // A room in a handoff: its requests wait for the end (bounded), then go
   // where the room is.
@@ -398,6 +528,11 @@ caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, c
   for (int i = 0; i < 256 && !ctx.place->owns_room(id); ++i)
     id = api::room_id{random_id("r_")};
   api::room_info info{id, name, topic, visibility, "room", now_ms(), who.id};
+  if (replicated(self)) {
+    auto rp = self->make_response_promise<api::room_info>();
+    serve_owned(self, id, rp, caf::make_message(api::create_atom::value, info), fresh_copies(self, id));
+    return rp;
+  }
   if (auto err = ctx.db->put_room(info, {{who.id, "owner"}}))
     return err;
   auto hubs = ctx.place->hubs();
@@ -405,6 +540,19 @@ caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, c
   for (auto& hub : hubs)
     self->send(hub, api::membership_atom::value, info.id, who.id, true);
   return info;
+}
+
+// A message from another copy of a room, to this node's copy of it. Only a
+// node named in the room's copy set starts one.
+void to_copy(self_ptr self, const api::room_id& id, std::vector<std::string> copies) {
+  auto msg = self->current_mailbox_element()->move_content_to_message();
+  auto rp = self->make_response_promise();
+  if (!copies.empty() && std::find(copies.begin(), copies.end(), self->state.ctx->node_id) == copies.end())
+    return rp.deliver(fail(errc::invalid_request, "this node is not a copy of the room"));
+  auto copy = replica_of(self, id, std::move(copies));
+  if (!copy)
+    return rp.deliver(fail(errc::not_found, "no copy of the room here"));
+  rp.delegate(copy->actor, std::move(msg));
 }
 
 }  // namespace
@@ -452,7 +600,8 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
       // Whether this node has the room (held, moving away, or fenced).
       [=](api::holds_atom, const api::room_id& id) {
         auto& st = self->state;
-        return st.live.find(id) != nullptr || st.moving.count(id) > 0 || static_cast<bool>(st.ctx->db->room(id));
+        return st.live.find(id) != nullptr || st.moving.count(id) > 0 || static_cast<bool>(st.ctx->db->room(id)) ||
+               (replicated(self) && copy_set(self, id));
       },
       [=](api::handoff_atom, api::room_piece& piece) { return receive_piece(self, piece); },
       [=](api::handoff_atom, const api::room_id& id) { incoming_expired(self, id); },
@@ -461,9 +610,24 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
           self->send(room, api::retire_atom::value);
       },
       [=](api::view_atom) {
-        self->state.located.clear();
-        self->state.ctx->interest->retain(self->state.ctx->place->hubs());
-        plan_moves(self);
+        auto& st = self->state;
+        st.located.clear();
+        st.ctx->interest->retain(st.ctx->place->hubs());
+        if (!replicated(self))
+          return plan_moves(self);
+        // Replicated rooms stay where their copies are: each copy hears
+        // which of the others it can reach now.
+        for (auto& [id, copy] : st.replicas)
+          self->send(copy.actor, api::peers_atom::value, peers_of(self, copy.copies));
+      },
+      // Between the copies of a room (actors/replica.hpp): to this node's
+      // copy, started for a room it has not held yet.
+      [=](api::prepare_atom, const api::room_id& id, std::vector<std::string>& copies,
+          const cluster::replication::epoch&) { to_copy(self, id, std::move(copies)); },
+      [=](api::append_atom, const api::room_id& id, std::vector<std::string>& copies,
+          const cluster::replication::append_request&) { to_copy(self, id, std::move(copies)); },
+      [=](api::fetch_atom, const api::room_id& id, const cluster::replication::epoch&, std::uint64_t, std::uint64_t) {
+        to_copy(self, id, {});
       },
       // Answered once this node holds no room (a drain waits for it).
       [=](api::drain_atom) {

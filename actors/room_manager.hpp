@@ -10,10 +10,16 @@
 // what it delegated and passivate an idle room only when nothing is in flight
 // to it.
 //
-// Exactly one node holds a room's data and so runs its room actor: a node
-// that neither holds a room nor owns its id never activates it.
+// With one copy (--replication 1), exactly one node holds a room's data and
+// so runs its room actor: a node that neither holds a room nor owns its id
+// never activates it. With more, every node of a room's copy set (fixed
+// when the room is made: its creator, then the next nodes in rendezvous
+// order) runs a replica actor for it, and the first of them that is live
+// takes the room (a new epoch, docs/REPLICATION.md) when a request reaches
+// it, then runs its room actor; the others forward to it.
 
 #include <deque>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -59,6 +65,15 @@ struct room_manager_state {
   std::unordered_map<api::room_id, std::vector<request>> incoming;
   // Drains waiting until no room is held here.
   std::vector<caf::response_promise> drain_waiters;
+
+  // Replicated rooms: this node's copies (started on first use), and the
+  // requests waiting for this node to take a room.
+  struct replica {
+    caf::actor actor;
+    std::vector<std::string> copies;
+  };
+  std::unordered_map<api::room_id, replica> replicas;
+  std::unordered_map<api::room_id, std::vector<request>> taking;
 };
 
 caf::behavior room_manager(probed<room_manager_state>* self, context_ptr ctx);

@@ -137,6 +137,7 @@ class node_impl : public node {
       return secret.error();
     ctx->db = std::move(*db);
     ctx->lim = o.lim;
+    ctx->replication = o.replication;
     auto node_id = o.node_id.empty() ? stored_node_id(o) : caf::expected<std::string>{o.node_id};
     if (!node_id)
       return node_id.error();

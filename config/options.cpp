@@ -54,8 +54,8 @@ std::string validate(options& o) {
     return "--data-dir must not be empty";
   if (o.tls_cert.empty() != o.tls_key.empty())
     return "--tls-cert and --tls-key go together";
-  if (o.replication != 1)
-    return "replication is not supported yet (--replication)";
+  if (o.replication < 1 || o.replication > 7)
+    return "--replication must be 1-7";
   if (!o.seeds.empty() && o.cluster_port == 0)
     return "--seeds needs --cluster-port";
   if (o.cluster_bind.empty())

@@ -98,5 +98,6 @@ using take_atom = caf::atom_constant<caf::atom("take")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using write_atom = caf::atom_constant<caf::atom("write")>;
+using resign_atom = caf::atom_constant<caf::atom("resign")>;
 
 }  // namespace confab::api

@@ -280,6 +280,7 @@ struct room_admin {
   std::string visibility;
   std::string owner;
   std::vector<std::string> replicas;
+  std::uint64_t epoch = 0;  // of the owner's term (replicated rooms), else 0
   std::uint64_t members = 0;
   std::vector<user_id> member_ids;
   api::seq_t last_seq = 0;
@@ -288,7 +289,7 @@ struct room_admin {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, room_admin& x) {
   return f(caf::meta::type_name("confab::room_admin"), x.room, x.name, x.kind, x.visibility, x.owner, x.replicas,
-           x.members, x.member_ids, x.last_seq, x.mailbox);
+           x.epoch, x.members, x.member_ids, x.last_seq, x.mailbox);
 }
 
 // One piece of a room on its way to a new holder (a handoff): messages in

@@ -18,6 +18,7 @@
 
 #include "actors/passwords.hpp"
 #include "actors/replica_log.hpp"
+#include "actors/room_change.hpp"
 #include "storage/keys.hpp"
 #include "tests/fuzz/check.hpp"
 
@@ -114,8 +115,12 @@ void check_replica_records(std::string_view bytes) {
     CHECK(again && *again == *e);
   }
   if (auto s = log::decode_state(bytes)) {
-    auto again = log::decode_state(log::encode_state(s->first, s->second));
+    auto again = log::decode_state(log::encode_state(*s));
     CHECK(again && *again == *s);
+  }
+  if (auto c = confab::actors::decode_room_change(bytes)) {
+    auto again = confab::actors::decode_room_change(confab::actors::encode(*c));
+    CHECK(again && *again == *c);
   }
 }
 

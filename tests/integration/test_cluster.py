@@ -78,10 +78,11 @@ class Sender:
     fails the test (the contract closes sockets only for the listed reasons).
     """
 
-    def __init__(self, case, ws, label):
+    def __init__(self, case, ws, label, attempt_s=5.0):
         self.case = case
         self.ws = ws
         self.label = label
+        self.attempt_s = attempt_s   # how long one attempt waits for its answer
         self.requests = {}       # request id -> (room, client_msg_id)
         self.retries = 0
 
@@ -97,11 +98,11 @@ class Sender:
             self.requests[req] = (rid, client_msg_id)
             self.ws.send_obj({"op": "send", "id": req, "room": rid, "body": body, "client_msg_id": client_msg_id})
             try:
-                r = self.ws.wait_reply(req, timeout=min(5.0, left))
+                r = self.ws.wait_reply(req, timeout=min(self.attempt_s, left))
             except AssertionError as e:
                 if self.ws.closed:
                     raise AssertionError("%s: socket closed while sending to %s: %s" % (self.label, rid, e))
-                last = "no reply within 5 s"
+                last = "no reply within %s s" % self.attempt_s
                 self.retries += 1
                 continue
             if r.get("op") == "ok":

@@ -178,7 +178,7 @@ class BadStartTest(TempDirCase):
         cases = [["--no-such-flag"], ["--http-port", "abc"], ["--http-port", "70000"],
                  ["--log-level", "loud"], ["--rate-per-s", "0"], ["--max-frame", "x"],
                  ["--admin-token", "short"], ["--max-file-size", "12Q"], ["--io-threads", "0"],
-                 ["--data-dir"], ["stray-positional"]]
+                 ["--data-dir"], ["stray-positional"], ["--replication", "0"], ["--replication", "8"]]
         for args in cases:
             with self.subTest(args=args):
                 self.assert_exit2(args)

@@ -9,6 +9,7 @@
 #include "actors/api/errors.hpp"
 #include "actors/replica.hpp"
 #include "actors/replica_log.hpp"
+#include "actors/room_change.hpp"
 #include "cluster/replication.hpp"
 #include "storage/store.hpp"
 #include "tests/unit/helpers.hpp"
@@ -170,6 +171,9 @@ struct cluster_fixture : test_coordinator_fixture<> {
   std::map<std::string, caf::actor> nodes;
   std::shared_ptr<answers> got = std::make_shared<answers>();
   caf::actor client;
+  // What each node's replica applied (the payloads of committed entries),
+  // over all its incarnations.
+  std::map<std::string, std::shared_ptr<std::vector<std::string>>> applied;
 
   cluster_fixture() {
     for (auto& n : names) {
@@ -190,8 +194,17 @@ struct cluster_fixture : test_coordinator_fixture<> {
 
   // Starts (or restarts) node n from what its store has.
   void start(const std::string& n) {
-    disk[n] = std::make_shared<rep::copy>(test::value(actors::replica_log::load(stores[n], room)));
-    nodes[n] = sys.spawn(actors::replica_actor, n, names, disk[n]);
+    auto loaded = test::value(actors::replica_log::load(stores[n], room, names));
+    CAF_CHECK_EQUAL(loaded.copies, names);
+    disk[n] = std::make_shared<rep::copy>(std::move(loaded.log));
+    auto& out = applied[n];
+    if (!out)
+      out = std::make_shared<std::vector<std::string>>();
+    auto apply = [out](const rep::entry& e) {
+      if (!e.payload.empty())
+        out->push_back(e.payload);
+    };
+    nodes[n] = sys.spawn(actors::replica_actor, room, n, names, disk[n], std::function<void(const rep::entry&)>{apply});
   }
 
   // kill -9 before `n` handles anything more; a writer waiting for it hears
@@ -293,6 +306,58 @@ CAF_TEST(writes are acknowledged once a majority holds them and reach every copy
   CAF_CHECK(got->errors["x"] == api::errc::unavailable);
 }
 
+CAF_TEST(a take is answered once the copy serves and every copy applies what is committed once) {
+  auto h = self->request(nodes["a"], caf::infinite, api::take_atom::value);
+  sched.run();
+  bool serving = false;
+  h.receive([&](bool ok) { serving = ok; }, [&](const caf::error&) {});
+  CAF_CHECK(serving);
+  std::vector<std::string> want;
+  for (int i = 0; i < 5; ++i) {
+    write("a", nth("k", i), nth("m", i));
+    want.push_back(nth("m", i));
+  }
+  sched.run();
+  CAF_CHECK_EQUAL(*applied["a"], want);
+  // Followers apply what the owner told them is committed.
+  CAF_CHECK(applied["b"]->size() <= want.size());
+  write("a", "k5", "m5");
+  want.push_back("m5");
+  sched.run();
+  CAF_CHECK_EQUAL(*applied["a"], want);
+  CAF_CHECK_EQUAL(std::vector<std::string>(want.begin(), want.begin() + static_cast<long>(applied["b"]->size())),
+                  *applied["b"]);
+  CAF_CHECK_GREATER_OR_EQUAL(applied["b"]->size(), 5u);
+  // A restarted follower applies again from the commit point it saved with
+  // its promise (here: before any write), never out of order.
+  crash("b");
+  applied["b"]->clear();
+  start("b");
+  links({{"a", "b"}, {"a", "c"}, {"b", "c"}});
+  write("a", "k6", "m6");
+  want.push_back("m6");
+  sched.run();
+  time_passes();
+  CAF_CHECK_EQUAL(std::vector<std::string>(want.begin(), want.begin() + static_cast<long>(applied["b"]->size())),
+                  *applied["b"]);
+  CAF_CHECK_GREATER_OR_EQUAL(applied["b"]->size(), 6u);
+  // A copy that resigns (its room actor gave up on a write) serves nothing
+  // until it takes the room again.
+  anon_send(nodes["a"], api::resign_atom::value);
+  sched.run();
+  write("a", "k7", "m7");
+  sched.run();
+  CAF_CHECK(got->errors["k7"] == api::errc::unavailable);
+  // Without a majority a take is answered with an error, not left waiting.
+  links({});
+  auto refused = self->request(nodes["a"], caf::infinite, api::take_atom::value);
+  sched.run();
+  time_passes();
+  bool failed = false;
+  refused.receive([&](bool) {}, [&](const caf::error& e) { failed = api::describe(e).code == api::errc::unavailable; });
+  CAF_CHECK(failed);
+}
+
 CAF_TEST(a paused owner steps down when it hears of a newer epoch and its write is removed) {
   take("a");
   write("a", "k1", "before");
@@ -370,8 +435,8 @@ CAF_TEST(a new owner copies a long tail in pages that all come from one log) {
   CAF_CHECK(same_logs("b", "c"));
   // A fetch that names an epoch the copy no longer promises is refused: a
   // takeover cannot splice pages of two logs.
-  auto h =
-      self->request(nodes["b"], caf::infinite, api::fetch_atom::value, ep(1, "a"), std::uint64_t{0}, std::uint64_t{10});
+  auto h = self->request(nodes["b"], caf::infinite, api::fetch_atom::value, room, ep(1, "a"), std::uint64_t{0},
+                         std::uint64_t{10});
   sched.run();
   bool refused = false;
   h.receive([&](const std::vector<rep::entry>&) {}, [&](const caf::error&) { refused = true; });
@@ -503,8 +568,59 @@ CAF_TEST(stored replication records decode only when whole) {
   CAF_CHECK(!actors::replica_log::decode_entry(bytes + "x"));
   CAF_CHECK(!actors::replica_log::decode_entry(bytes.substr(0, bytes.size() - 1)));
   CAF_CHECK(!actors::replica_log::decode_entry(""));
-  auto state = actors::replica_log::decode_state(actors::replica_log::encode_state(ep(3, "a"), 9));
+  actors::replica_log::state saved{ep(3, "a"), 9, {"a", "b", "c"}};
+  auto state = actors::replica_log::decode_state(actors::replica_log::encode_state(saved));
   CAF_REQUIRE(state);
-  CAF_CHECK(state->first == ep(3, "a"));
-  CAF_CHECK_EQUAL(state->second, 9u);
+  CAF_CHECK(*state == saved);
+  // A state without a copy set is corrupt: a copy always knows its set.
+  CAF_CHECK(!actors::replica_log::decode_state(actors::replica_log::encode_state({ep(3, "a"), 9, {}})));
+}
+
+CAF_TEST(room changes decode only when whole and apply again to the same state) {
+  actors::room_change msg;
+  msg.kind = actors::room_change::message;
+  msg.members.emplace_back(api::user_id{"u_1"}, "");
+  msg.seq = 1;
+  msg.text = R"({"seq":1})";
+  msg.client_msg_id = "c1";
+  auto bytes = actors::encode(msg);
+  auto back = actors::decode_room_change(bytes);
+  CAF_REQUIRE(back);
+  CAF_CHECK(*back == msg);
+  CAF_CHECK(!actors::decode_room_change(bytes + "x"));
+  CAF_CHECK(!actors::decode_room_change(bytes.substr(0, bytes.size() - 1)));
+  auto no_user = msg;
+  no_user.members.clear();
+  CAF_CHECK(!actors::decode_room_change(actors::encode(no_user)));
+  auto unknown = msg;
+  unknown.kind = 9;
+  CAF_CHECK(!actors::decode_room_change(actors::encode(unknown)));
+
+  test::temp_dir dir;
+  auto db = test::value(storage::store::open(dir.path()));
+  api::room_id room{"r_apply"};
+  actors::room_change create;
+  create.kind = actors::room_change::create;
+  create.room = api::room_info{room, "name", "", "public", "room", 1, api::user_id{"u_1"}};
+  create.members.emplace_back(api::user_id{"u_1"}, "owner");
+  actors::room_change join;
+  join.kind = actors::room_change::member;
+  join.members.emplace_back(api::user_id{"u_2"}, "member");
+  actors::room_change read;
+  read.kind = actors::room_change::read;
+  read.members.emplace_back(api::user_id{"u_2"}, "");
+  read.seq = 1;
+  std::vector<actors::room_change> changes{create, join, msg, read};
+  for (int pass = 0; pass < 2; ++pass)
+    for (auto& c : changes)
+      CAF_CHECK(!actors::apply(*db, room, c));
+  CAF_CHECK_EQUAL(test::value(db->last_seq(room)), 1u);
+  CAF_CHECK_EQUAL(test::value(db->dedupe(api::user_id{"u_1"}, room, "c1")), 1u);
+  CAF_CHECK_EQUAL(test::value(db->members(room)).size(), 2u);
+  CAF_CHECK_EQUAL(test::value(db->last_read(api::user_id{"u_2"}, room)), 1u);
+  actors::room_change leave;
+  leave.kind = actors::room_change::leave;
+  leave.members.emplace_back(api::user_id{"u_2"}, "");
+  CAF_CHECK(!actors::apply(*db, room, leave));
+  CAF_CHECK_EQUAL(test::value(db->members(room)).size(), 1u);
 }

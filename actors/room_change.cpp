@@ -1,0 +1,67 @@
+#include "actors/room_change.hpp"
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include "actors/api/errors.hpp"
+#include "storage/store.hpp"
+
+namespace confab::actors {
+
+using api::errc;
+using api::fail;
+
+std::string encode(const room_change& x) {
+  auto copy = x;
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  if (auto err = sink(copy))
+    return {};  // writing to memory does not fail
+  return {buf.begin(), buf.end()};
+}
+
+caf::expected<room_change> decode_room_change(std::string_view bytes) {
+  room_change x;
+  caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
+  if (auto err = source(x))
+    return fail(errc::unavailable, "stored room change unreadable");
+  if (source.remaining() != 0)
+    return fail(errc::unavailable, "stored room change has trailing bytes");
+  bool one_user = x.members.size() == 1;
+  switch (x.kind) {
+    case room_change::create:
+      return x;
+    case room_change::message:
+      if (x.seq == 0 || !one_user)
+        break;
+      return x;
+    case room_change::member:
+    case room_change::leave:
+    case room_change::read:
+      if (!one_user)
+        break;
+      return x;
+    default:
+      break;
+  }
+  return fail(errc::unavailable, "stored room change is malformed");
+}
+
+caf::error apply(storage::store& db, const api::room_id& room, const room_change& x) {
+  switch (x.kind) {
+    case room_change::create:
+      return db.put_room(x.room, x.members);
+    case room_change::message:
+      return db.append({room, x.seq, x.text, x.members.front().first, x.client_msg_id});
+    case room_change::member:
+      return db.set_member(room, x.members.front().first, x.members.front().second);
+    case room_change::leave:
+      return db.remove_member(room, x.members.front().first);
+    case room_change::read:
+      return db.set_last_read(x.members.front().first, room, x.seq);
+    default:
+      return fail(errc::unavailable, "unknown room change");
+  }
+}
+
+}  // namespace confab::actors
