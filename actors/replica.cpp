@@ -4,6 +4,7 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/api/metrics.hpp"
 
 namespace confab::actors {
 
@@ -321,7 +322,9 @@ caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, 
         auto& st = self->state;
         if (st.taking && st.taking->of() < req.by)
           give_up(self, st.taking->of());
+        auto before = st.log->taken();
         auto reply = st.log->on_append(req);
+        api::node_metrics().replica_entries_in.fetch_add(st.log->taken() - before, std::memory_order_relaxed);
         apply_committed(st);
         return reply;
       },

@@ -71,15 +71,19 @@ caf::actor& route(self_ptr self, const api::room_id& id) {
 
 // -- replicated rooms (--replication > 1) ---------------------------------------
 
-// The copy set of a room made here now: this node, then the next owners in
-// rendezvous order, as many as --replication (fewer in a smaller cluster).
+// The copy set of a room made here now: this node, then the next members
+// in rendezvous order, as many as --replication (fewer in a smaller
+// cluster). Members that are down count: a node that is merely down gets
+// its copy when it is back (catch-up), as it does for older rooms.
 std::vector<std::string> fresh_copies(self_ptr self, const api::room_id& id) {
   auto& ctx = *self->state.ctx;
   auto view = ctx.place->current();
+  auto members = view->ids;
+  members.insert(members.end(), view->down.begin(), view->down.end());
   std::vector<std::string> out{ctx.node_id};
-  for (auto i : cluster::rendezvous_rank(cluster::room_key(id.value), view->ids))
-    if (out.size() < ctx.replication && view->ids[i] != ctx.node_id)
-      out.push_back(view->ids[i]);
+  for (auto i : cluster::rendezvous_rank(cluster::room_key(id.value), members))
+    if (out.size() < ctx.replication && members[i] != ctx.node_id)
+      out.push_back(members[i]);
   return out;
 }
 
@@ -267,11 +271,12 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
   }
   if (replicated(self)) {
     if (auto copies = copy_set(self, id)) {
-      // This node has a copy: the first live copy serves.
+      // This node has a copy: the first copy that is live and not draining
+      // serves.
       auto view = st.ctx->place->current();
       for (auto& name : *copies) {
-        auto m = std::find_if(view->live.begin(), view->live.end(), [&](auto& c) { return c.id == name; });
-        if (m == view->live.end())
+        auto m = std::find_if(view->owners.begin(), view->owners.end(), [&](auto& c) { return c.id == name; });
+        if (m == view->owners.end())
           continue;
         if (name == st.ctx->node_id)
           return serve_owned(self, id, rp, std::move(msg));
@@ -631,6 +636,15 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
       },
       // Answered once this node holds no room (a drain waits for it).
       [=](api::drain_atom) {
+        if (replicated(self)) {
+          // Replicated rooms do not move: this node's copies resign, so the
+          // next copy of each room takes it on its next request (requests
+          // reaching this node go there), and the node may go.
+          for (auto& [id, copy] : self->state.replicas)
+            self->send(copy.actor, api::resign_atom::value);
+          self->make_response_promise().deliver(true);
+          return;
+        }
         self->state.drain_waiters.push_back(self->make_response_promise());
         check_drained(self);
       },

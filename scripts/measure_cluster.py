@@ -69,6 +69,7 @@ class Nodes:
         if not PLAIN:
             subprocess.run([self.ctl, "cert", "ca", "--dir", self.certs], check=True, stdout=subprocess.DEVNULL)
         self.procs, self.http, self.cluster, self.logs = [], [], [], []
+        self.extra = []  # more flags for every node
         atexit.register(self.kill)  # no node outlives the script, even on an error
 
     def kill(self):
@@ -81,7 +82,7 @@ class Nodes:
         cport = free_port()
         args = [self.confabd, "--node-id", f"n{i}", "--http-port", "0", "--cluster-port", str(cport),
                 "--data-dir", os.path.join(self.root, f"n{i}"), "--secret-file", self.secret,
-                "--admin-token", ADMIN, "--log-level", "info"] + FAST
+                "--admin-token", ADMIN, "--log-level", "info"] + FAST + self.extra
         if seed and self.cluster:
             args += ["--seeds", f"127.0.0.1:{self.cluster[0]}"]
         if not PLAIN:

@@ -98,6 +98,9 @@ void metrics::write(std::string& out) const {
   header(out, "confab_handoffs_total", "counter", "Rooms handed to another node (out) or taken over (in).");
   sample(out, "confab_handoffs_total", "direction=\"out\"", static_cast<double>(load(handoffs_out)));
   sample(out, "confab_handoffs_total", "direction=\"in\"", static_cast<double>(load(handoffs_in)));
+  write_metric(out, "confab_replica_entries_in_total", "counter",
+               "Entries of replicated room logs that this node's copies took from their owners.",
+               static_cast<double>(load(replica_entries_in)));
   write_metric(out, "confab_ws_read_pauses_total", "counter",
                "Times a WebSocket stopped reading because its session had --max-inbound-frames unhandled.",
                static_cast<double>(load(ws_read_pauses)));

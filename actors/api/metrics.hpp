@@ -42,6 +42,7 @@ struct metrics {
   std::atomic<std::uint64_t> messages_delivered{0};  // message events written to sessions here
   std::atomic<std::uint64_t> handoffs_out{0};
   std::atomic<std::uint64_t> handoffs_in{0};
+  std::atomic<std::uint64_t> replica_entries_in{0};  // log entries copies here took from owners
   std::atomic<std::uint64_t> slow_consumers{0};
   std::atomic<std::uint64_t> ws_read_pauses{0};  // sockets that stopped reading for their session
   std::atomic<std::uint64_t> rate_limited_ws{0};

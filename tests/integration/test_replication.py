@@ -212,5 +212,32 @@ class PausedOwnerTest(ReplicationBase):
         self.check_histories(a.token, all_rooms, acked, [n1, n2, n3])
 
 
+class DrainTest(ReplicationBase):
+
+    def test_drained_owner_leaves_its_rooms_with_the_others(self):
+        n1, n2, n3 = self.nodes()
+        a = self.new_user(server=n1)
+        rooms = self.rooms_owned(a.token, [3, 3, 3, 1])
+        all_rooms = [rid for rid, _ in rooms]
+        acked = {rid: {} for rid in all_rooms}
+        for rid in all_rooms:
+            for i in range(3):
+                c = cmid()
+                acked[rid][c] = self.post(a.token, rid, "before %d" % i, client_msg_id=c, server=n2)["seq"]
+        st, _, body = n1.http("POST", "/admin/api/v1/nodes/n3/drain", token=self.cluster.admin_token)
+        self.assertEqual(st, 202, body)
+        victim = self.cluster.node(3)
+        deadline = time.monotonic() + 30
+        while victim.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(victim.running(), "the drained node did not exit")
+        self.assertEqual(victim.terminate(), 0, victim.stderr_text()[-2000:])
+        for rid in all_rooms:
+            c = cmid()
+            acked[rid][c] = self.post(a.token, rid, "after the drain", client_msg_id=c, server=n1)["seq"]
+            self.assertIn(self.cluster.room_owner(rid, server=n2), ("n1", "n2"))
+        self.check_histories(a.token, all_rooms, acked, [n1, n2])
+
+
 if __name__ == "__main__":
     main()
