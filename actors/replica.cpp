@@ -16,11 +16,13 @@ namespace {
 
 using self_ptr = caf::stateful_actor<replica_state>*;
 
+// The keys of the entries in memory (a retry older than them is not found
+// here: the room keeps its own dedupe records).
 void rebuild_keys(replica_state& st) {
   st.keys.clear();
-  for (std::uint64_t i = 1; i <= st.log->last_index(); ++i)
-    if (!st.log->at(i).key.empty())
-      st.keys.emplace(st.log->at(i).key, i);
+  for (auto& e : st.log->range(st.log->base(), SIZE_MAX))
+    if (!e.key.empty())
+      st.keys.emplace(e.key, e.index);
 }
 
 // Committed entries not applied yet go to the room's state, in order.

@@ -25,7 +25,7 @@
 //   answers them (actors/room_manager.cpp).
 //
 // The log is held by `log`, which outlives the actor: a restarted copy
-// starts from what it had. `apply` is called with each committed entry, in
+// starts from what it had (its tail in memory, the rest read from disk). `apply` is called with each committed entry, in
 // index order, once (again after a restart, from the commit point the copy
 // had saved): the room's state on this node follows the log.
 

@@ -53,6 +53,23 @@ class rocks_log final : public rep::log_store {
     return db_->put_log(room_, truncate_after, rows);
   }
 
+  caf::expected<std::vector<rep::entry>> read(std::uint64_t after, std::size_t max) const override {
+    auto rows = db_->log_range(room_, after, max);
+    if (!rows)
+      return rows.error();
+    std::vector<rep::entry> out;
+    out.reserve(rows->size());
+    for (auto& [index, bytes] : *rows) {
+      auto e = decode_entry(bytes);
+      if (!e)
+        return e.error();
+      if (e->index != index || index != after + out.size() + 1)
+        return fail(errc::unavailable, "stored replication log of " + room_.value + " has a gap");
+      out.push_back(std::move(*e));
+    }
+    return out;
+  }
+
  private:
   std::shared_ptr<storage::store> db_;
   api::room_id room_;

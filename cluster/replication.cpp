@@ -10,9 +10,28 @@ namespace confab::cluster::replication {
 
 // -- copy ------------------------------------------------------------------------
 
-copy::copy(std::shared_ptr<log_store> disk, epoch promised, std::uint64_t committed, std::vector<entry> log)
-    : disk_(std::move(disk)), promised_(std::move(promised)), log_(std::move(log)) {
-  committed_ = std::min<std::uint64_t>(committed, log_.size());
+copy::copy(std::shared_ptr<log_store> disk, epoch promised, std::uint64_t committed, std::vector<entry> log,
+           std::uint64_t kept)
+    : disk_(std::move(disk)), promised_(std::move(promised)), kept_(kept) {
+  for (auto& e : log)
+    push(std::move(e));
+  committed_ = std::min<std::uint64_t>(committed, last_index());
+  trim();
+}
+
+void copy::push(entry e) {
+  if (epochs_.empty() || epochs_.back().first != e.by)
+    epochs_.emplace_back(e.by, e.index);
+  log_.push_back(std::move(e));
+}
+
+void copy::trim() {
+  if (!disk_)
+    return;
+  while (!log_.empty() && log_.front().index + kept_ <= committed_) {
+    log_.pop_front();
+    ++base_;
+  }
 }
 
 caf::error copy::promise(const epoch& e) {
@@ -28,21 +47,35 @@ caf::error copy::promise(const epoch& e) {
 }
 
 position copy::last() const {
-  if (log_.empty())
-    return {};
-  return {log_.back().by, log_.back().index};
+  return {epoch_at(last_index()), last_index()};
 }
 
 epoch copy::epoch_at(std::uint64_t index) const {
-  if (index == 0 || index > log_.size())
+  if (index == 0 || index > last_index())
     return {};
-  return log_[index - 1].by;
+  if (index > base_)
+    return log_[index - base_ - 1].by;
+  auto it = std::upper_bound(epochs_.begin(), epochs_.end(), index,
+                             [](std::uint64_t i, const std::pair<epoch, std::uint64_t>& x) { return i < x.second; });
+  return it == epochs_.begin() ? epoch{} : std::prev(it)->first;
+}
+
+entry copy::at(std::uint64_t index) const {
+  auto one = range(index - 1, 1);
+  return one.empty() ? entry{} : std::move(one.front());
 }
 
 std::vector<entry> copy::range(std::uint64_t after, std::size_t max) const {
   std::vector<entry> out;
-  for (auto i = after; i < log_.size() && out.size() < max; ++i)
-    out.push_back(log_[i]);
+  if (after < base_ && max > 0) {
+    auto older = disk_->read(after, std::min<std::uint64_t>(max, base_ - after));
+    if (!older || older->size() != std::min<std::uint64_t>(max, base_ - after))
+      return out;  // a failed read is no entry, not a gap
+    out = std::move(*older);
+    after = base_;
+  }
+  for (auto i = after; i < last_index() && out.size() < max; ++i)
+    out.push_back(log_[i - base_]);
   return out;
 }
 
@@ -56,11 +89,16 @@ caf::expected<prepare_reply> copy::on_prepare(const epoch& e) {
 
 void copy::truncate_after(std::uint64_t index) {
   // Safety rests on never removing a committed entry: a violation of the
-  // rules is a bug, not an input to carry on from.
-  if (index < committed_)
+  // rules is a bug, not an input to carry on from. (Entries on disk only are
+  // committed: base_ is below the commit point.)
+  if (index < committed_ || index < base_)
     throw std::logic_error("replication: truncating a committed entry");
-  truncated_ += log_.size() - index;
-  log_.resize(index);
+  if (index >= last_index())
+    return;
+  truncated_ += last_index() - index;
+  log_.resize(index - base_);
+  while (!epochs_.empty() && epochs_.back().second > index)
+    epochs_.pop_back();
 }
 
 caf::expected<append_reply> copy::on_append(const append_request& req) {
@@ -69,8 +107,8 @@ caf::expected<append_reply> copy::on_append(const append_request& req) {
   if (auto err = promise(req.by))
     return err;
   // Log matching: the entry before the batch must be the owner's.
-  if (req.prev_index > log_.size())
-    return append_reply{false, promised_, log_.size() + 1};
+  if (req.prev_index > last_index())
+    return append_reply{false, promised_, last_index() + 1};
   if (req.prev_index > 0 && epoch_at(req.prev_index) != req.prev_epoch) {
     // Send from the first entry of the epoch that differs, never from
     // before what is committed (that is the same everywhere).
@@ -88,8 +126,8 @@ caf::expected<append_reply> copy::on_append(const append_request& req) {
     if (e.index != index + 1)
       break;  // not contiguous: take what is, the owner sends the rest again
     ++index;
-    if (fresh.empty() && index <= log_.size()) {
-      if (log_[index - 1].by == e.by)
+    if (fresh.empty() && index <= last_index()) {
+      if (epoch_at(index) == e.by)
         continue;  // already here (a batch sent twice)
       cut = index - 1;
     }
@@ -105,23 +143,23 @@ caf::expected<append_reply> copy::on_append(const append_request& req) {
       truncate_after(cut);
     taken_ += fresh.size();
     for (auto& e : fresh)
-      log_.push_back(std::move(e));
+      push(std::move(e));
   }
   commit(std::min(req.committed, index));
   return append_reply{true, promised_, index};
 }
 
 caf::expected<std::uint64_t> copy::append_local(std::string key, std::string payload) {
-  entry e{promised_, log_.size() + 1, std::move(key), std::move(payload)};
+  entry e{promised_, last_index() + 1, std::move(key), std::move(payload)};
   if (disk_)
     if (auto err = disk_->save_entries(UINT64_MAX, {e}))
       return err;
-  log_.push_back(std::move(e));
-  return log_.size();
+  push(std::move(e));
+  return last_index();
 }
 
 caf::error copy::adopt(std::uint64_t after, std::vector<entry> tail) {
-  after = std::min<std::uint64_t>(after, log_.size());
+  after = std::min<std::uint64_t>(after, last_index());
   for (std::size_t i = 0; i < tail.size(); ++i)
     if (tail[i].index != after + i + 1)
       return api::fail(api::errc::internal, "replication: a tail that is not contiguous");
@@ -130,12 +168,13 @@ caf::error copy::adopt(std::uint64_t after, std::vector<entry> tail) {
       return err;
   truncate_after(after);
   for (auto& e : tail)
-    log_.push_back(std::move(e));
+    push(std::move(e));
   return caf::none;
 }
 
 void copy::commit(std::uint64_t index) {
-  committed_ = std::max(committed_, std::min<std::uint64_t>(index, log_.size()));
+  committed_ = std::max(committed_, std::min<std::uint64_t>(index, last_index()));
+  trim();
 }
 
 // -- owner -------------------------------------------------------------------------

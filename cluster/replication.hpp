@@ -13,6 +13,7 @@
 //   it must start from (rule 3).
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -110,23 +111,36 @@ class log_store {
   // Removes the entries after `truncate_after` (UINT64_MAX: none), then
   // writes `entries`.
   [[nodiscard]] virtual caf::error save_entries(std::uint64_t truncate_after, const std::vector<entry>& entries) = 0;
+  // Up to `max` entries after `after`, in index order.
+  [[nodiscard]] virtual caf::expected<std::vector<entry>> read(std::uint64_t after, std::size_t max) const = 0;
 };
 
-// The log of one copy, from index 1, in memory and (with a log_store) on disk.
+// The log of one copy, from index 1, on disk (with a log_store) and, from
+// `kept` entries before the commit point on, in memory too: older entries
+// are read from disk when a follower or a takeover needs them. Without a
+// log_store everything stays in memory.
 class copy {
  public:
+  static constexpr std::uint64_t default_kept = 1024;
+
   copy() = default;
   // A copy that starts from what `disk` kept.
-  copy(std::shared_ptr<log_store> disk, epoch promised, std::uint64_t committed, std::vector<entry> log);
+  copy(std::shared_ptr<log_store> disk, epoch promised, std::uint64_t committed, std::vector<entry> log,
+       std::uint64_t kept = default_kept);
 
   [[nodiscard]] const epoch& promised() const { return promised_; }
   [[nodiscard]] std::uint64_t committed() const { return committed_; }
   [[nodiscard]] position last() const;
-  [[nodiscard]] std::uint64_t last_index() const { return log_.size(); }
+  [[nodiscard]] std::uint64_t last_index() const { return base_ + log_.size(); }
+  // Entries up to here are on disk only.
+  [[nodiscard]] std::uint64_t base() const { return base_; }
+  [[nodiscard]] std::size_t in_memory() const { return log_.size(); }
   // The epoch of the entry at `index` (an empty epoch for 0).
   [[nodiscard]] epoch epoch_at(std::uint64_t index) const;
-  [[nodiscard]] const entry& at(std::uint64_t index) const { return log_.at(index - 1); }
-  // Entries after `after`, at most `max` of them.
+  // The entry at `index` (1..last_index()); one that the disk fails to give
+  // has index 0.
+  [[nodiscard]] entry at(std::uint64_t index) const;
+  // Entries after `after`, at most `max` of them (fewer when the disk fails).
   [[nodiscard]] std::vector<entry> range(std::uint64_t after, std::size_t max) const;
   // Entries removed by truncation so far (never a committed one), and
   // entries taken from owners' batches.
@@ -147,15 +161,28 @@ class copy {
   caf::error adopt(std::uint64_t after, std::vector<entry> tail);
   // The owner's commit point moved.
   void commit(std::uint64_t index);
+  // Keeps `n` entries before the commit point in memory from now on.
+  void keep(std::uint64_t n) {
+    kept_ = n;
+    trim();
+  }
 
  private:
   void truncate_after(std::uint64_t index);
+  void push(entry e);
+  // Drops from memory what is `kept_` entries before the commit point.
+  void trim();
   // Raises the promise to `e` (not older than it), on disk before it counts.
   caf::error promise(const epoch& e);
 
   std::shared_ptr<log_store> disk_;
   epoch promised_;
-  std::vector<entry> log_;
+  std::deque<entry> log_;  // the entries after base_
+  std::uint64_t base_ = 0;
+  // Each epoch of the log and its first index, in order (Kafka's leader
+  // epoch cache): the epoch of any entry without reading it.
+  std::vector<std::pair<epoch, std::uint64_t>> epochs_;
+  std::uint64_t kept_ = default_kept;
   std::uint64_t committed_ = 0;
   std::uint64_t truncated_ = 0;
   std::uint64_t taken_ = 0;

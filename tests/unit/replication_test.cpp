@@ -443,6 +443,37 @@ CAF_TEST(a new owner copies a long tail in pages that all come from one log) {
   CAF_CHECK(refused);
 }
 
+CAF_TEST(a copy keeps the tail of its log in memory and reads older entries from disk) {
+  for (auto& n : names)
+    disk[n]->keep(4);
+  take("a");
+  links({{"a", "b"}});  // c is cut off
+  for (int i = 0; i < 30; ++i)
+    write("a", nth("k", i), nth("m", i));
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.size(), 30u);
+  CAF_CHECK_LESS_OR_EQUAL(disk["a"]->in_memory(), 6u);
+  CAF_CHECK_GREATER(disk["a"]->base(), 20u);
+  CAF_CHECK_EQUAL(disk["a"]->at(2).payload, "m0");  // from disk
+  CAF_CHECK(disk["a"]->epoch_at(2) == ep(1, "a"));
+  // c gets the range it missed, most of it read from a's disk
+  links({{"a", "b"}, {"a", "c"}, {"b", "c"}});
+  sched.run();
+  time_passes();
+  CAF_CHECK(same_logs("a", "c"));
+  CAF_CHECK_EQUAL(history("c"), history("a"));
+  CAF_CHECK_EQUAL(history("c").size(), 30u);
+  // a new owner starts from a log that is mostly on disk
+  crash("a");
+  links({{"b", "c"}});
+  take("c");
+  write("c", "k30", "m30");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index["k30"], 33u);
+  CAF_CHECK(same_logs("b", "c"));
+  CAF_CHECK_EQUAL(history("b").size(), 31u);
+}
+
 CAF_TEST(a follower that missed a range gets that range) {
   take("a");
   links({{"a", "b"}});  // c is cut off
