@@ -137,7 +137,7 @@ std::optional<phc> parse(std::string_view s) {
     return std::nullopt;
   auto salt = unbase64(s.substr(0, dollar));
   auto hash = unbase64(s.substr(dollar + 1));
-  if (!salt || !hash || salt->size() < 8 || salt->size() > 64 || hash->size() < 8 || hash->size() > 64)
+  if (!salt || !hash || salt->size() < 8 || salt->size() > 64 || hash->size() < 16 || hash->size() > 64)
     return std::nullopt;
   x.version = *v;
   x.m_kib = *m;
@@ -159,6 +159,13 @@ std::optional<std::string> hash(std::string_view password) {
   auto c = context(x, password, reinterpret_cast<std::uint8_t*>(x.hash.data()));
   if (argon2id_ctx(&c) != ARGON2_OK)
     return std::nullopt;
+  return format(x);
+}
+
+std::string dummy() {
+  phc x{ARGON2_VERSION_13, cost_m_kib, cost_t, 1, std::string(salt_bytes, '\0'), std::string(hash_bytes, '\0')};
+  randombytes_buf(x.salt.data(), x.salt.size());
+  randombytes_buf(x.hash.data(), x.hash.size());
   return format(x);
 }
 

@@ -27,13 +27,18 @@ struct phc {
 };
 
 // nullopt unless `encoded` is an Argon2id PHC string whose costs a node will
-// pay (at most 256 MiB, 16 passes, 4 lanes) with a salt and a hash of 8 to 64
-// bytes: a stored record is not trusted to pick the work.
+// pay (at most 256 MiB, 16 passes, 4 lanes) with a salt of 8 to 64 bytes and
+// a hash of 16 to 64 (libsodium's bounds): a stored record is not trusted to
+// pick the work.
 [[nodiscard]] std::optional<phc> parse(std::string_view encoded);
 [[nodiscard]] std::string format(const phc& x);
 
 // A new salted hash of `password`; nullopt when the work area cannot be had.
 [[nodiscard]] std::optional<std::string> hash(std::string_view password);
+// A hash of the same cost as hash()'s that no password matches (random
+// salt and hash): checked against for unknown usernames, so that they cost
+// what known ones do. Made without hashing.
+[[nodiscard]] std::string dummy();
 // True when `password` hashes to `encoded`; false for any other password or
 // for an `encoded` that does not parse.
 [[nodiscard]] bool check(std::string_view encoded, std::string_view password);

@@ -147,3 +147,21 @@ CAF_TEST(password hashes that ask for too much work or are malformed do not chec
     CAF_CHECK(!actors::passwords::check(bad, "pw"));
   }
 }
+
+CAF_TEST(the dummy hash costs what a real one does and matches no password) {
+  auto dummy = actors::passwords::dummy();
+  auto x = actors::passwords::parse(dummy);
+  auto real = actors::passwords::parse(*actors::passwords::hash("pw"));
+  CAF_REQUIRE(x && real);
+  CAF_CHECK_EQUAL(x->m_kib, real->m_kib);
+  CAF_CHECK_EQUAL(x->t, real->t);
+  CAF_CHECK_EQUAL(x->p, real->p);
+  CAF_CHECK_EQUAL(x->hash.size(), real->hash.size());
+  CAF_CHECK_NOT_EQUAL(dummy, actors::passwords::dummy());
+  CAF_CHECK(!actors::passwords::check(dummy, ""));
+  CAF_CHECK(!actors::passwords::check(dummy, "pw"));
+  // A hash shorter than 16 bytes (libsodium's least) is not a stored hash.
+  auto short_hash = *real;
+  short_hash.hash.resize(12);
+  CAF_CHECK(!actors::passwords::parse(actors::passwords::format(short_hash)));
+}
