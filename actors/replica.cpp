@@ -51,6 +51,10 @@ void step_down(self_ptr self) {
   auto& st = self->state;
   st.leading.reset();
   st.first_of_epoch = 0;
+  if (!st.unsaved.empty()) {
+    st.unsaved.clear();
+    rebuild_keys(st);  // keys of writes that never reached the log
+  }
   auto retry = fail(errc::unavailable, "this copy is not the room's owner any more: retry");
   for (auto& [index, rp] : st.acks)
     rp.deliver(retry);
@@ -254,17 +258,30 @@ caf::result<std::uint64_t> write(self_ptr self, std::string& key, std::string& p
     if (index <= st.log->committed())
       return index;
   } else {
-    auto appended = st.log->append_local(key, std::move(payload));
-    if (!appended)
-      return appended.error();
-    index = *appended;
+    // Its place in the log: the owner alone appends, in this order.
+    index = st.log->last_index() + st.unsaved.size() + 1;
     if (!key.empty())
-      st.keys.emplace(std::move(key), index);
+      st.keys.emplace(key, index);
+    st.unsaved.emplace_back(std::move(key), std::move(payload));
+    if (st.unsaved.size() == 1)
+      self->send(self, api::flush_atom::value);  // after the writes already queued
   }
   auto rp = self->make_response_promise<std::uint64_t>();
   st.acks.emplace(index, rp);
-  replicate(self);
   return rp;
+}
+
+// The writes taken since the last flush go to the log in one batch, then to
+// the followers.
+void flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.unsaved.empty() || !st.leading)
+    return;
+  auto items = std::move(st.unsaved);
+  st.unsaved.clear();
+  if (!st.log->append_local(std::move(items)))
+    return step_down(self);  // the disk failed: the writers retry, a later take starts again
+  replicate(self);
 }
 
 }  // namespace
@@ -303,6 +320,7 @@ caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, 
           give_up(self, e);
       },
       [=](api::write_atom, std::string& key, std::string& payload) { return write(self, key, payload); },
+      [=](api::flush_atom) { flush(self); },
       [=](api::read_atom, std::uint64_t after, std::uint64_t max) {
         auto& log = *self->state.log;
         auto n = log.committed() > after ? std::min(max, log.committed() - after) : 0;

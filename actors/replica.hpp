@@ -25,9 +25,9 @@
 //   answers them (actors/room_manager.cpp).
 //
 // The log is held by `log`, which outlives the actor: a restarted copy
-// starts from what it had (its tail in memory, the rest read from disk). `apply` is called with each committed entry, in
-// index order, once (again after a restart, from the commit point the copy
-// had saved): the room's state on this node follows the log.
+// starts from what it had (its tail in memory, the rest read from disk). `apply` is called with each committed entry,
+// in index order, once (again after a restart, from the commit point the copy had saved): the room's state on this node
+// follows the log.
 
 #include <map>
 #include <memory>
@@ -60,6 +60,9 @@ struct replica_state {
   std::multimap<std::uint64_t, caf::response_promise> acks;
   // key -> index of every keyed entry in the log.
   std::map<std::string, std::uint64_t> keys;
+  // Writes taken but not in the log yet: every write that arrives before
+  // the flush goes to disk in one batch (one fsync under --durability fsync).
+  std::vector<std::pair<std::string, std::string>> unsaved;
   std::function<void(const cluster::replication::entry&)> apply;
   std::uint64_t applied = 0;
   // Those waiting for this copy to serve, and the index of the first entry

@@ -150,11 +150,21 @@ caf::expected<append_reply> copy::on_append(const append_request& req) {
 }
 
 caf::expected<std::uint64_t> copy::append_local(std::string key, std::string payload) {
-  entry e{promised_, last_index() + 1, std::move(key), std::move(payload)};
+  std::vector<std::pair<std::string, std::string>> one;
+  one.emplace_back(std::move(key), std::move(payload));
+  return append_local(std::move(one));
+}
+
+caf::expected<std::uint64_t> copy::append_local(std::vector<std::pair<std::string, std::string>> items) {
+  std::vector<entry> fresh;
+  fresh.reserve(items.size());
+  for (auto& [key, payload] : items)
+    fresh.push_back(entry{promised_, last_index() + fresh.size() + 1, std::move(key), std::move(payload)});
   if (disk_)
-    if (auto err = disk_->save_entries(UINT64_MAX, {e}))
+    if (auto err = disk_->save_entries(UINT64_MAX, fresh))
       return err;
-  push(std::move(e));
+  for (auto& e : fresh)
+    push(std::move(e));
   return last_index();
 }
 

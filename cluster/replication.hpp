@@ -156,6 +156,9 @@ class copy {
 
   // The owner of `promised()` appends one entry; returns its index.
   caf::expected<std::uint64_t> append_local(std::string key, std::string payload);
+  // The same for several (key, payload), written in one batch; returns the
+  // last index.
+  caf::expected<std::uint64_t> append_local(std::vector<std::pair<std::string, std::string>> items);
   // A new owner adopts the most up-to-date log of its majority: its own
   // entries after `after` (never committed ones) give way to `tail`.
   caf::error adopt(std::uint64_t after, std::vector<entry> tail);

@@ -23,7 +23,7 @@ rate limits lifted.
 
 Usage: scripts/measure_replication.py [--only throughput|failover|catchup]
        [--rooms-rates 1000,2000] [--dm-rates 1000,2000] [--failover-rooms 30]
-       [--catchup-messages 100000]
+       [--catchup-messages 100000] [--durability wal|fsync] [--workloads rooms,dm]
 """
 import argparse
 import json
@@ -47,9 +47,12 @@ BENCH = os.path.join(ROOT, "build", "bin", "confab-bench")
 WARMUP_S = 2  # seconds of unmeasured load at the first rate before the steps
 
 
+DURABILITY = "wal"  # --durability of the nodes (option --durability)
+
+
 def nodes(confabd, root, n_copies):
     c = mc.Nodes(confabd, root)
-    c.extra = ["--replication", str(n_copies), "--durability", "wal", "--rooms-per-min", "1000000",
+    c.extra = ["--replication", str(n_copies), "--durability", DURABILITY, "--rooms-per-min", "1000000",
                "--dms-per-min", "1000000"]
     return c.start_up(3)
 
@@ -91,11 +94,13 @@ def metric(port, name):
     return 0.0
 
 
-def throughput(confabd, rooms_rates, dm_rates):
+def throughput(confabd, rooms_rates, dm_rates, workloads):
     rows = {}
     # a fresh cluster for every workload and N
     for workload, rates, extra in (("rooms", rooms_rates, ["--rooms", "20", "--members", "5"]),
                                    ("dm", dm_rates, ["--pairs", "100"])):
+        if workload not in workloads:
+            continue
         for n_copies in (1, 2, 3):
             with tempfile.TemporaryDirectory() as root:
                 c = nodes(confabd, root, n_copies)
@@ -110,7 +115,7 @@ def throughput(confabd, rooms_rates, dm_rates):
                                               "bytes_per_message": sent_bytes / max(sent, 1)}
                 c.stop()
     print("\n== throughput and p99 through node 1 of 3, by --replication ==")
-    for workload in ("rooms", "dm"):
+    for workload in workloads:
         base = rows[(workload, 1)]
         for n_copies in (1, 2, 3):
             r = rows[(workload, n_copies)]
@@ -240,11 +245,15 @@ def main():
     ap.add_argument("--dm-rates", default="1000,2000")
     ap.add_argument("--failover-rooms", type=int, default=30)
     ap.add_argument("--catchup-messages", type=int, default=100000)
+    ap.add_argument("--durability", choices=["wal", "fsync"], default="wal")
+    ap.add_argument("--workloads", default="rooms,dm", help="throughput: rooms, dm or both")
     ap.add_argument("--confabd", default=os.path.join(ROOT, "build", "bin", "confabd"))
     args = ap.parse_args()
+    global DURABILITY
+    DURABILITY = args.durability
     result = {}
     if args.only in (None, "throughput"):
-        rows = throughput(args.confabd, args.rooms_rates, args.dm_rates)
+        rows = throughput(args.confabd, args.rooms_rates, args.dm_rates, args.workloads.split(","))
         result["throughput"] = {f"{w}/N={n}": r for (w, n), r in rows.items()}
     if args.only in (None, "failover"):
         result["failover_s"] = failover(args.confabd, args.failover_rooms)

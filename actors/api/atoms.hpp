@@ -99,5 +99,6 @@ using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using write_atom = caf::atom_constant<caf::atom("write")>;
 using resign_atom = caf::atom_constant<caf::atom("resign")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 }  // namespace confab::api
