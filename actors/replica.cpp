@@ -25,12 +25,21 @@ void rebuild_keys(replica_state& st) {
       st.keys.emplace(e.key, e.index);
 }
 
-// Committed entries not applied yet go to the room's state, in order.
+// Committed entries not applied yet go to the room's state, in order, a
+// page at a time. An entry that cannot be read or applied stops it there
+// (the next commit, or the next message, tries again): none is skipped, and
+// the copy does not serve until all are applied.
 void apply_committed(replica_state& st) {
   while (st.applied < st.log->committed()) {
-    ++st.applied;
-    if (st.apply)
-      st.apply(st.log->at(st.applied));
+    auto want = std::min<std::uint64_t>(st.log->committed() - st.applied, 512);
+    auto page = st.log->range(st.applied, want);
+    for (auto& e : page) {
+      if (e.index != st.applied + 1 || (st.apply && st.apply(e)))
+        return;
+      ++st.applied;
+    }
+    if (page.size() < want)
+      return;
   }
 }
 
@@ -144,7 +153,7 @@ void lead(self_ptr self) {
     // The log it adopted lacks an entry a copy called committed: that would
     // be a broken rule, not something to serve from. Give the room up.
     st.taking.reset();
-    return;
+    return tell_ready(st, fail(errc::unavailable, "this copy's log lacks committed entries"));
   }
   st.log->commit(t.committed());
   apply_committed(st);
@@ -174,13 +183,13 @@ void give_up(self_ptr self, const rep::epoch& e) {
 // has promised a newer one since (and may have changed its log) refuses, so
 // the pages all come from one log.
 void adopt_from(self_ptr self, const std::string& best, rep::position until, std::uint64_t after,
-                std::vector<rep::entry> got) {
+                std::shared_ptr<std::vector<rep::entry>> got) {
   auto& st = self->state;
   auto e = st.taking->of();
   auto peer = st.peers.find(best);
   if (peer == st.peers.end())
     return give_up(self, e);
-  auto from = after + got.size();
+  auto from = after + got->size();
   self->request(peer->second, st.timeout, api::fetch_atom::value, st.room, e, from,
                 static_cast<std::uint64_t>(st.batch_max))
       .then(
@@ -190,14 +199,14 @@ void adopt_from(self_ptr self, const std::string& best, rep::position until, std
               return;  // overtaken meanwhile
             bool done = page.empty();
             for (auto& x : page) {
-              if (x.index != after + got.size() + 1)
+              if (x.index != after + got->size() + 1)
                 return give_up(self, e);  // not the contiguous range asked for
               done = done || x.index >= until.index;
-              got.push_back(std::move(x));
+              got->push_back(std::move(x));
             }
             if (!done)
-              return adopt_from(self, best, until, after, std::move(got));
-            if (st.log->adopt(after, std::move(got)))
+              return adopt_from(self, best, until, after, got);
+            if (st.log->adopt(after, std::move(*got)))
               return give_up(self, e);
             lead(self);
           },
@@ -221,7 +230,7 @@ void on_promise(self_ptr self, const rep::epoch& e, const std::string& from, con
     return lead(self);
   // Entries up to this copy's commit point are the same in every log.
   st.adopting = true;
-  adopt_from(self, best, until, st.log->committed(), {});
+  adopt_from(self, best, until, st.log->committed(), std::make_shared<std::vector<rep::entry>>());
 }
 
 void take(self_ptr self) {
@@ -287,11 +296,15 @@ void flush(self_ptr self) {
 }  // namespace
 
 bool serving(const replica_state& st) {
-  return st.leading && st.first_of_epoch > 0 && st.log->committed() >= st.first_of_epoch;
+  // Everything in its log committed and applied, nothing waiting to be
+  // written: the room's state in the store is the whole log, so a room
+  // actor started from it assigns the next seq right.
+  return st.leading && st.first_of_epoch > 0 && st.log->committed() >= st.first_of_epoch &&
+         st.log->committed() == st.log->last_index() && st.applied == st.log->committed() && st.unsaved.empty();
 }
 
 caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, std::vector<std::string> copies,
-                            std::shared_ptr<rep::copy> log, std::function<void(const rep::entry&)> apply) {
+                            std::shared_ptr<rep::copy> log, std::function<caf::error(const rep::entry&)> apply) {
   auto& st = self->state;
   st.room = std::move(room);
   st.node = std::move(node);

@@ -25,9 +25,11 @@
 //   answers them (actors/room_manager.cpp).
 //
 // The log is held by `log`, which outlives the actor: a restarted copy
-// starts from what it had (its tail in memory, the rest read from disk). `apply` is called with each committed entry,
-// in index order, once (again after a restart, from the commit point the copy had saved): the room's state on this node
-// follows the log.
+// starts from what it had (its tail in memory, the rest read from disk).
+// `apply` is called with each committed entry, in index order (again after
+// a restart, from the commit point the copy had saved), until it succeeds:
+// an entry it fails is tried again, never skipped. The room's state on this
+// node follows the log.
 
 #include <map>
 #include <memory>
@@ -63,7 +65,7 @@ struct replica_state {
   // Writes taken but not in the log yet: every write that arrives before
   // the flush goes to disk in one batch (one fsync under --durability fsync).
   std::vector<std::pair<std::string, std::string>> unsaved;
-  std::function<void(const cluster::replication::entry&)> apply;
+  std::function<caf::error(const cluster::replication::entry&)> apply;
   std::uint64_t applied = 0;
   // Those waiting for this copy to serve, and the index of the first entry
   // of its epoch (committed: it serves).
@@ -76,10 +78,10 @@ struct replica_state {
 
 caf::behavior replica_actor(caf::stateful_actor<replica_state>* self, api::room_id room, std::string node,
                             std::vector<std::string> copies, std::shared_ptr<cluster::replication::copy> log,
-                            std::function<void(const cluster::replication::entry&)> apply);
+                            std::function<caf::error(const cluster::replication::entry&)> apply);
 
-// Whether the copy serves: it owns the room and its epoch's first entry is
-// committed.
+// Whether the copy serves: it owns the room, its epoch's first entry is
+// committed, and every entry of its log is committed and applied.
 [[nodiscard]] bool serving(const replica_state& st);
 
 }  // namespace confab::actors

@@ -170,7 +170,9 @@ void settle_waiting(self_ptr self) {
 
 constexpr auto write_timeout = std::chrono::seconds(5);
 
-using done_fn = std::function<void(const caf::error&)>;
+// An error or none, and whether the change is in this node's store (a
+// failed fsync leaves it there: its retry finds it).
+using done_fn = std::function<void(const caf::error&, bool)>;
 
 // A broken room ends once nothing it started is in flight.
 void end_if_broken(self_ptr self) {
@@ -189,19 +191,19 @@ void commit(self_ptr self, const room_change& change, done_fn done) {
   if (!st.replica) {
     if (auto err = apply(*st.ctx->db, st.info.id, change)) {
       st.broken = true;  // memory is ahead of the store: start again from it
-      done(err);
+      done(err, false);
       return end_if_broken(self);
     }
     if (change.kind != room_change::message || !st.ctx->syncer)
-      return done(caf::none);
-    return when_durable(self, std::move(done));
+      return done(caf::none, true);
+    return when_durable(self, [done = std::move(done)](const caf::error& err) { done(err, true); });
   }
   ++st.in_flight;
   self->request(st.replica, write_timeout, api::write_atom::value, std::string{}, encode(change))
       .then(
           [self, done](std::uint64_t) {
             --self->state.in_flight;
-            done(caf::none);
+            done(caf::none, true);
             end_if_broken(self);
           },
           [self, done](caf::error&) {
@@ -211,7 +213,7 @@ void commit(self_ptr self, const room_change& change, done_fn done) {
               st.broken = true;
               self->send(st.replica, api::resign_atom::value);
             }
-            done(fail(errc::unavailable, "the room's copies did not confirm the write: retry"));
+            done(fail(errc::unavailable, "the room's copies did not confirm the write: retry"), false);
             end_if_broken(self);
           });
 }
@@ -281,28 +283,31 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
     self->state.typing.erase(req.from.id);
     notify_message(self, req, seq, body);
   };
-  commit(self, change,
-         [self, rp, key, ack = std::move(ack), publish = std::move(publish)](const caf::error& err) mutable {
-           std::vector<caf::typed_response_promise<api::send_ack>> retries;
-           if (auto it = self->state.sending.find(key); !key.empty() && it != self->state.sending.end()) {
-             retries = std::move(it->second);
-             self->state.sending.erase(it);
-           }
-           if (!err)
-             publish();
-           // A failed write is not seen; a retry with the same client_msg_id finds
-           // the message if it was written after all, or writes it once.
-           for (auto& p : retries) {
-             if (err)
-               p.deliver(err);
-             else
-               p.deliver(ack);
-           }
-           if (err)
-             rp.deliver(err);
-           else
-             rp.deliver(std::move(ack));
-         });
+  commit(
+      self, change,
+      [self, rp, key, ack = std::move(ack), publish = std::move(publish)](const caf::error& err, bool stored) mutable {
+        std::vector<caf::typed_response_promise<api::send_ack>> retries;
+        if (auto it = self->state.sending.find(key); !key.empty() && it != self->state.sending.end()) {
+          retries = std::move(it->second);
+          self->state.sending.erase(it);
+        }
+        // A message in the store is seen even when its fsync failed (its
+        // retry gets its seq); one that failed otherwise is not, and a
+        // retry with the same client_msg_id finds it if it was written
+        // after all, or writes it once.
+        if (stored)
+          publish();
+        for (auto& p : retries) {
+          if (err)
+            p.deliver(err);
+          else
+            p.deliver(ack);
+        }
+        if (err)
+          rp.deliver(err);
+        else
+          rp.deliver(std::move(ack));
+      });
   return rp;
 }
 
@@ -325,7 +330,7 @@ caf::result<api::room_info> handle_join(self_ptr self, const api::caller& who) {
     return fail(errc::forbidden, "this room needs an invite");
   st.members[who.id] = "member";
   auto rp = self->make_response_promise<api::room_info>();
-  commit(self, member_change(who.id, "member"), [self, rp, who](const caf::error& err) mutable {
+  commit(self, member_change(who.id, "member"), [self, rp, who](const caf::error& err, bool) mutable {
     if (err) {
       rp.deliver(err);
       return;
@@ -348,7 +353,7 @@ caf::result<void> handle_leave(self_ptr self, const api::caller& who) {
     return fail(errc::forbidden, "a direct room can't be left");
   st.members.erase(who.id);
   auto rp = self->make_response_promise();
-  commit(self, member_change(who.id, ""), [self, rp, who](const caf::error& err) mutable {
+  commit(self, member_change(who.id, ""), [self, rp, who](const caf::error& err, bool) mutable {
     if (err) {
       rp.deliver(err);
       return;
@@ -373,7 +378,7 @@ caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api
     return caf::unit;
   st.members[invitee.id] = "invited";
   auto rp = self->make_response_promise();
-  commit(self, member_change(invitee.id, "invited"), [self, rp, who, invitee](const caf::error& err) mutable {
+  commit(self, member_change(invitee.id, "invited"), [self, rp, who, invitee](const caf::error& err, bool) mutable {
     if (err) {
       rp.deliver(err);
       return;
@@ -450,7 +455,7 @@ caf::result<api::seq_t, api::seq_t> handle_read(self_ptr self, const api::caller
   change.members.emplace_back(who.id, "");
   change.seq = marker;
   auto rp = self->make_response_promise<api::seq_t, api::seq_t>();
-  commit(self, change, [self, rp, who, marker](const caf::error& err) mutable {
+  commit(self, change, [self, rp, who, marker](const caf::error& err, bool) mutable {
     auto& st = self->state;
     if (auto it = st.reading.find(who.id); it != st.reading.end() && it->second == marker)
       st.reading.erase(it);
@@ -488,7 +493,7 @@ caf::result<api::room_info> handle_create(self_ptr self, const api::room_info& i
   st.members[info.owner] = "owner";
   st.exists = true;
   auto rp = self->make_response_promise<api::room_info>();
-  commit(self, change, [self, rp](const caf::error& err) mutable {
+  commit(self, change, [self, rp](const caf::error& err, bool) mutable {
     if (err) {
       rp.deliver(err);
       return;
@@ -517,7 +522,7 @@ caf::result<api::room_info> handle_dm(self_ptr self, const api::caller& a, const
   for (auto& [user, role] : change.members)
     st.members[user] = role;
   auto rp = self->make_response_promise<api::room_info>();
-  commit(self, change, [self, rp, a = a.id, b = b.id](const caf::error& err) mutable {
+  commit(self, change, [self, rp, a = a.id, b = b.id](const caf::error& err, bool) mutable {
     if (err) {
       rp.deliver(err);
       return;

@@ -97,8 +97,9 @@ std::map<std::string, caf::actor> peers_of(self_ptr self, const std::vector<std:
   return out;
 }
 
-// The copy set of a room this node holds a copy of; none when it holds none.
-std::optional<std::vector<std::string>> copy_set(self_ptr self, const api::room_id& id) {
+// The copy set of a room this node holds a copy of; not_found when it holds
+// none, another error when its state is unreadable.
+caf::expected<std::vector<std::string>> copy_set(self_ptr self, const api::room_id& id) {
   auto& st = self->state;
   if (auto it = st.replicas.find(id); it != st.replicas.end())
     return it->second.copies;
@@ -107,7 +108,7 @@ std::optional<std::vector<std::string>> copy_set(self_ptr self, const api::room_
     return std::move(saved->copies);
   if (api::describe(saved.error()).code != errc::not_found)
     spdlog::error("room {}: replication state unreadable: {}", id.value, api::describe(saved.error()).message);
-  return std::nullopt;
+  return saved.error();
 }
 
 // This node's copy of the room, started from its disk on first use; for a
@@ -124,17 +125,18 @@ const room_manager_state::replica* replica_of(self_ptr self, const api::room_id&
   if (loaded->copies.empty())
     return nullptr;
   // Committed entries become the room's state in this node's store.
-  auto apply_entry = [db = st.ctx->db, id](const cluster::replication::entry& e) {
+  auto apply_entry = [db = st.ctx->db, id](const cluster::replication::entry& e) -> caf::error {
     if (e.payload.empty())
-      return;  // the first entry of an epoch
+      return caf::none;  // the first entry of an epoch
     auto change = decode_room_change(e.payload);
     auto err = change ? apply(*db, id, *change) : change.error();
     if (err)
       spdlog::error("room {}: entry {} not applied: {}", id.value, e.index, api::describe(err).message);
+    return err;
   };
   auto log = std::make_shared<cluster::replication::copy>(std::move(loaded->log));
   auto actor = self->spawn<caf::linked>(replica_actor, id, st.ctx->node_id, loaded->copies, std::move(log),
-                                        std::function<void(const cluster::replication::entry&)>{apply_entry});
+                                        std::function<caf::error(const cluster::replication::entry&)>{apply_entry});
   self->send(actor, api::peers_atom::value, peers_of(self, loaded->copies));
   auto& entry = st.replicas[id];
   entry.actor = actor;
@@ -220,10 +222,11 @@ void locate(self_ptr self, const api::room_id& id) {
   auto view = self->state.ctx->place->current();
   struct gather {
     std::size_t pending = 0;
+    bool unanswered = false;  // a node did not say
     caf::actor holder;
   };
   auto g = std::make_shared<gather>();
-  auto finish = [self, id, view](const caf::actor& holder) {
+  auto finish = [self, id, view, g](const caf::actor& holder) {
     auto it = self->state.locating.find(id);
     if (it == self->state.locating.end())
       return;
@@ -236,9 +239,14 @@ void locate(self_ptr self, const api::room_id& id) {
         forward(w.rp, holder, w.hops, std::move(w.msg));
       else if (!view->down.empty() && w.msg.get_as<caf::atom_value>(0) != api::dm_atom::value)
         w.rp.deliver(fail(errc::unavailable, "the node holding this room may be down; try again"));
-      else if (replicated(self) && w.msg.get_as<caf::atom_value>(0) == api::dm_atom::value)
-        serve_owned(self, id, w.rp, std::move(w.msg), fresh_copies(self, id));
-      else
+      else if (replicated(self) && w.msg.get_as<caf::atom_value>(0) == api::dm_atom::value) {
+        // A new direct room only when every member said it has none: a
+        // copy set made while its copies are away would fork the room.
+        if (g->unanswered || !view->down.empty())
+          w.rp.deliver(fail(errc::unavailable, "a node that may hold this room did not answer; try again"));
+        else
+          serve_owned(self, id, w.rp, std::move(w.msg), fresh_copies(self, id));
+      } else
         serve(self, id, w.rp, std::move(w.msg));
     }
   };
@@ -258,7 +266,11 @@ void locate(self_ptr self, const api::room_id& id) {
         finish(g->holder);
     };
     self->request(peer, locate_timeout, api::holds_atom::value, id)
-        .then([=](bool holds) { done(holds); }, [=](caf::error&) { done(false); });
+        .then([=](bool holds) { done(holds); },
+              [=](caf::error&) {
+                g->unanswered = true;
+                done(false);
+              });
   }
 }
 
@@ -270,9 +282,11 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
     return;
   }
   if (replicated(self)) {
-    if (auto copies = copy_set(self, id)) {
+    auto copies = copy_set(self, id);
+    if (copies) {
       // This node has a copy: the first copy that is live and not draining
-      // serves.
+      // serves; with none, nobody may (this node's store has the room, but
+      // only a copy that took it writes).
       auto view = st.ctx->place->current();
       for (auto& name : *copies) {
         auto m = std::find_if(view->owners.begin(), view->owners.end(), [&](auto& c) { return c.id == name; });
@@ -282,6 +296,12 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
           return serve_owned(self, id, rp, std::move(msg));
         return forward(rp, m->rooms, hops, std::move(msg));
       }
+      rp.deliver(fail(errc::unavailable, "no copy of this room is live: try again"));
+      return;
+    }
+    if (api::describe(copies.error()).code != errc::not_found) {
+      rp.deliver(fail(errc::unavailable, "this node's copy of the room is unreadable"));
+      return;
     }
   }
   // A room in a handoff: its requests wait for the end (bounded), then go
@@ -606,7 +626,7 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
       [=](api::holds_atom, const api::room_id& id) {
         auto& st = self->state;
         return st.live.find(id) != nullptr || st.moving.count(id) > 0 || static_cast<bool>(st.ctx->db->room(id)) ||
-               (replicated(self) && copy_set(self, id));
+               (replicated(self) && static_cast<bool>(copy_set(self, id)));
       },
       [=](api::handoff_atom, api::room_piece& piece) { return receive_piece(self, piece); },
       [=](api::handoff_atom, const api::room_id& id) { incoming_expired(self, id); },

@@ -174,6 +174,8 @@ struct cluster_fixture : test_coordinator_fixture<> {
   // What each node's replica applied (the payloads of committed entries),
   // over all its incarnations.
   std::map<std::string, std::shared_ptr<std::vector<std::string>>> applied;
+  // A payload whose first apply fails on that node (a store error).
+  std::map<std::string, std::shared_ptr<std::string>> fail_once;
 
   cluster_fixture() {
     for (auto& n : names) {
@@ -200,11 +202,20 @@ struct cluster_fixture : test_coordinator_fixture<> {
     auto& out = applied[n];
     if (!out)
       out = std::make_shared<std::vector<std::string>>();
-    auto apply = [out](const rep::entry& e) {
+    auto& failing = fail_once[n];
+    if (!failing)
+      failing = std::make_shared<std::string>();
+    auto apply = [out, failing](const rep::entry& e) -> caf::error {
+      if (!e.payload.empty() && e.payload == *failing) {
+        failing->clear();
+        return api::fail(api::errc::unavailable, "the store failed");
+      }
       if (!e.payload.empty())
         out->push_back(e.payload);
+      return caf::none;
     };
-    nodes[n] = sys.spawn(actors::replica_actor, room, n, names, disk[n], std::function<void(const rep::entry&)>{apply});
+    nodes[n] =
+        sys.spawn(actors::replica_actor, room, n, names, disk[n], std::function<caf::error(const rep::entry&)>{apply});
   }
 
   // kill -9 before `n` handles anything more; a writer waiting for it hears
@@ -361,6 +372,28 @@ CAF_TEST(a take is answered once the copy serves and every copy applies what is 
   bool failed = false;
   refused.receive([&](bool) {}, [&](const caf::error& e) { failed = api::describe(e).code == api::errc::unavailable; });
   CAF_CHECK(failed);
+}
+
+CAF_TEST(an entry that fails to apply is applied again and none after it goes first) {
+  take("a");
+  *fail_once["b"] = "m1";
+  *fail_once["a"] = "m2";
+  for (int i = 0; i < 4; ++i)
+    write("a", nth("k", i), nth("m", i));
+  sched.run();
+  // a could not apply m2 the first time (its acks hold: the log is what is
+  // durable); the next commit applies it, then what follows, in order.
+  write("a", "k4", "m4");
+  sched.run();
+  std::vector<std::string> want{"m0", "m1", "m2", "m3", "m4"};
+  CAF_CHECK_EQUAL(*applied["a"], want);
+  write("a", "k5", "m5");
+  sched.run();
+  want.push_back("m5");
+  CAF_CHECK_EQUAL(std::vector<std::string>(want.begin(), want.begin() + static_cast<long>(applied["b"]->size())),
+                  *applied["b"]);
+  CAF_CHECK_GREATER_OR_EQUAL(applied["b"]->size(), 4u);
+  CAF_CHECK_EQUAL(got->index.size(), 6u);
 }
 
 CAF_TEST(a paused owner steps down when it hears of a newer epoch and its write is removed) {
