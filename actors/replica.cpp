@@ -299,8 +299,9 @@ bool serving(const replica_state& st) {
   // Everything in its log committed and applied, nothing waiting to be
   // written: the room's state in the store is the whole log, so a room
   // actor started from it assigns the next seq right.
-  return st.leading && st.first_of_epoch > 0 && st.log->committed() >= st.first_of_epoch &&
-         st.log->committed() == st.log->last_index() && st.applied == st.log->committed() && st.unsaved.empty();
+  // (first_of_epoch is in the log, so a whole log committed covers it.)
+  return st.leading && st.first_of_epoch > 0 && st.log->committed() == st.log->last_index() &&
+         st.applied == st.log->committed() && st.unsaved.empty();
 }
 
 caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, std::vector<std::string> copies,

@@ -36,6 +36,24 @@ caf::error from_bytes(std::string_view bytes, Ts&... xs) {
   return caf::none;
 }
 
+// The entries of stored rows that should be the ones after `after`: a row
+// that does not decode, or an index out of its place, is an error (a gap or
+// corruption), never a shorter log.
+caf::expected<std::vector<rep::entry>> decode_rows(const api::room_id& room, std::uint64_t after,
+                                                   const storage::store::log_entries& rows) {
+  std::vector<rep::entry> out;
+  out.reserve(rows.size());
+  for (auto& [index, bytes] : rows) {
+    auto e = decode_entry(bytes);
+    if (!e)
+      return e.error();
+    if (e->index != index || index != after + out.size() + 1)
+      return fail(errc::unavailable, "stored replication log of " + room.value + " has a gap");
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
 class rocks_log final : public rep::log_store {
  public:
   rocks_log(std::shared_ptr<storage::store> db, api::room_id room, std::vector<std::string> copies)
@@ -57,17 +75,7 @@ class rocks_log final : public rep::log_store {
     auto rows = db_->log_range(room_, after, max);
     if (!rows)
       return rows.error();
-    std::vector<rep::entry> out;
-    out.reserve(rows->size());
-    for (auto& [index, bytes] : *rows) {
-      auto e = decode_entry(bytes);
-      if (!e)
-        return e.error();
-      if (e->index != index || index != after + out.size() + 1)
-        return fail(errc::unavailable, "stored replication log of " + room_.value + " has a gap");
-      out.push_back(std::move(*e));
-    }
-    return out;
+    return decode_rows(room_, after, *rows);
   }
 
  private:
@@ -119,22 +127,12 @@ caf::expected<loaded> load(std::shared_ptr<storage::store> db, const api::room_i
     saved = std::move(*s);
   else if (api::describe(s.error()).code != errc::not_found)
     return s.error();
-  auto rows = db->log_range(room, 0, SIZE_MAX);
-  if (!rows)
-    return rows.error();
-  std::vector<rep::entry> log;
-  log.reserve(rows->size());
-  for (auto& [index, bytes] : *rows) {
-    auto e = decode_entry(bytes);
-    if (!e)
-      return e.error();
-    // Entries are 1..n without a gap, each under its own index.
-    if (e->index != index || index != log.size() + 1)
-      return fail(errc::unavailable, "stored replication log of " + room.value + " has a gap");
-    log.push_back(std::move(*e));
-  }
   auto disk = std::make_shared<rocks_log>(std::move(db), room, saved.copies);
-  return loaded{rep::copy{std::move(disk), std::move(saved.promised), saved.committed, std::move(log)},
+  // Entries are 1..n without a gap, each under its own index.
+  auto log = disk->read(0, SIZE_MAX);
+  if (!log)
+    return log.error();
+  return loaded{rep::copy{std::move(disk), std::move(saved.promised), saved.committed, std::move(*log)},
                 std::move(saved.copies)};
 }
 

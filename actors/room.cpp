@@ -472,12 +472,8 @@ caf::result<api::seq_t, api::seq_t> handle_read(self_ptr self, const api::caller
 
 // A new room (or direct room) with its members: every hub hears of them.
 void created(self_ptr self) {
-  auto& st = self->state;
-  auto hubs = st.ctx->place->hubs();
-  st.ctx->interest->add_all(st.info.id, hubs);
-  for (auto& [user, role] : st.members)
-    for (auto& hub : hubs)
-      self->send(hub, api::membership_atom::value, st.info.id, user, true);
+  for (auto& [user, role] : self->state.members)
+    tell_hubs_membership(self, user, true);
 }
 
 // Makes the room (replicated rooms: the room manager made this actor for it).

@@ -39,6 +39,14 @@ class ReplicationBase(ClusterCase):
             out.append((rid, "n%d" % k))
         return out
 
+    def post_each(self, token, rooms, acked, label, server, count=3):
+        """`count` messages into each room through `server`, each acknowledged,
+        recorded in acked[room][client_msg_id] = seq."""
+        for rid in rooms:
+            for i in range(count):
+                c = cmid()
+                acked[rid][c] = self.post(token, rid, "%s %d" % (label, i), client_msg_id=c, server=server)["seq"]
+
     def check_histories(self, token, rooms, acked, servers):
         """Every acknowledged message once, under its acked seq; gapless; the
         same through every server. Returns the histories through the first."""
@@ -166,10 +174,7 @@ class PausedOwnerTest(ReplicationBase):
         rooms = self.rooms_owned(a.token, [3, 3, 1])
         all_rooms = [rid for rid, _ in rooms]
         acked = {rid: {} for rid in all_rooms}
-        for rid in all_rooms:
-            for i in range(3):
-                c = cmid()
-                acked[rid][c] = self.post(a.token, rid, "before %d" % i, client_msg_id=c, server=n1)["seq"]
+        self.post_each(a.token, all_rooms, acked, "before", n1)
         ws3 = self.connect(a.token, server=n3)
         paused = Sender(self, ws3, "n3")
         victim = self.cluster.node(3)
@@ -220,10 +225,7 @@ class DrainTest(ReplicationBase):
         rooms = self.rooms_owned(a.token, [3, 3, 3, 1])
         all_rooms = [rid for rid, _ in rooms]
         acked = {rid: {} for rid in all_rooms}
-        for rid in all_rooms:
-            for i in range(3):
-                c = cmid()
-                acked[rid][c] = self.post(a.token, rid, "before %d" % i, client_msg_id=c, server=n2)["seq"]
+        self.post_each(a.token, all_rooms, acked, "before", n2)
         st, _, body = n1.http("POST", "/admin/api/v1/nodes/n3/drain", token=self.cluster.admin_token)
         self.assertEqual(st, 202, body)
         victim = self.cluster.node(3)
