@@ -303,6 +303,17 @@ void drain(caf::event_based_actor* self, const context_ptr& ctx, const exchange_
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
+void remove(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+  auto node = url_decode(ex->path[4]);
+  self->request(ctx->node, admin_timeout, api::remove_atom::value, node)
+      .then(
+          [=]() {
+            spdlog::info("req={} admin removed node {}", ex->call.request_id, node);
+            ex->respond_json(202, json{{"node", node}, {"status", "removed"}});
+          },
+          [=](caf::error& err) { ex->respond_error(err); });
+}
+
 // Creates up to max_bulk_users users with one password, each with a token:
 // load tests need thousands of users faster than one Argon2 hash each allows.
 constexpr std::size_t max_bulk_users = 10'000;
@@ -350,6 +361,7 @@ const std::vector<admin_call>& calls() {
       {{"users", "*"}, "GET", user},
       {{"sessions", "*", "kick"}, "POST", kick},
       {{"nodes", "*", "drain"}, "POST", drain},
+      {{"nodes", "*", "remove"}, "POST", remove},
   };
   return table;
 }

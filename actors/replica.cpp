@@ -1,5 +1,7 @@
 #include "actors/replica.hpp"
 
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api/atoms.hpp"
@@ -21,7 +23,7 @@ using self_ptr = caf::stateful_actor<replica_state>*;
 void rebuild_keys(replica_state& st) {
   st.keys.clear();
   for (auto& e : st.log->range(st.log->base(), SIZE_MAX))
-    if (!e.key.empty())
+    if (!e.key.empty() && !rep::is_copies(e))
       st.keys.emplace(e.key, e.index);
 }
 
@@ -34,13 +36,21 @@ void apply_committed(replica_state& st) {
     auto want = std::min<std::uint64_t>(st.log->committed() - st.applied, 512);
     auto page = st.log->range(st.applied, want);
     for (auto& e : page) {
-      if (e.index != st.applied + 1 || (st.apply && st.apply(e)))
+      // (A copies entry is the replicas' own, not the room's.)
+      if (e.index != st.applied + 1 || (!rep::is_copies(e) && st.apply && st.apply(e)))
         return;
       ++st.applied;
     }
     if (page.size() < want)
       return;
   }
+}
+
+// The copy set may have changed: the room manager routes by it.
+void tell_manager(self_ptr self, std::uint64_t set_was) {
+  auto& st = self->state;
+  if (st.manager && st.log->copies_index() != set_was)
+    self->send(st.manager, api::copies_atom::value, st.room, st.log->copies());
 }
 
 void tell_ready(replica_state& st, const caf::error& err) {
@@ -69,6 +79,10 @@ void step_down(self_ptr self) {
     rp.deliver(retry);
   st.acks.clear();
   tell_ready(st, retry);
+  if (st.changing) {
+    st.changing->rp.deliver(retry);
+    st.changing.reset();
+  }
 }
 
 void learn_epoch(self_ptr self, const rep::epoch& e) {
@@ -77,6 +91,9 @@ void learn_epoch(self_ptr self, const rep::epoch& e) {
   if (st.leading && st.leading->of() < e)
     step_down(self);
 }
+
+void replicate(self_ptr self);
+void advance_change(self_ptr self);
 
 void answer_committed(self_ptr self) {
   auto& st = self->state;
@@ -87,9 +104,8 @@ void answer_committed(self_ptr self) {
     st.acks.begin()->second.deliver(st.acks.begin()->first);
     st.acks.erase(st.acks.begin());
   }
+  advance_change(self);
 }
-
-void replicate(self_ptr self);
 
 // One batch to `follower`, if it needs one and none is in flight.
 void send_batch(self_ptr self, const std::string& follower) {
@@ -101,7 +117,12 @@ void send_batch(self_ptr self, const std::string& follower) {
   if (!req)
     return;
   auto by = req->by;
-  self->request(peer->second, st.timeout, api::append_atom::value, st.room, st.copies, std::move(*req))
+  // The set the message names includes the follower (a learner is not in
+  // the copy set yet), so that its room manager starts its copy.
+  auto named = st.log->copies();
+  if (std::find(named.begin(), named.end(), follower) == named.end())
+    named.push_back(follower);
+  self->request(peer->second, st.timeout, api::append_atom::value, st.room, std::move(named), std::move(*req))
       .then(
           [self, follower, by](const rep::append_reply& reply) {
             auto& st = self->state;
@@ -130,17 +151,93 @@ void replicate(self_ptr self) {
     return;
   st.log->commit(st.leading->commit_point(*st.log));
   answer_committed(self);
-  for (auto& name : st.copies)
-    if (name != st.node)
-      send_batch(self, name);
+  if (!st.leading)
+    return;
+  for (auto& name : st.leading->followers())
+    send_batch(self, name);
 }
 
 std::vector<std::string> followers(const replica_state& st) {
   std::vector<std::string> out;
-  for (auto& name : st.copies)
+  for (auto& name : st.log->copies())
     if (name != st.node)
       out.push_back(name);
   return out;
+}
+
+// The log's pending writes first (their indexes were promised in order),
+// then `e`; returns its index, or 0 when the disk failed (this copy steps
+// down).
+std::uint64_t append_now(self_ptr self, rep::entry e) {
+  auto& st = self->state;
+  if (!st.unsaved.empty()) {
+    auto items = std::move(st.unsaved);
+    st.unsaved.clear();
+    if (!st.log->append_local(std::move(items))) {
+      step_down(self);
+      return 0;
+    }
+  }
+  auto index = st.log->append_local(std::move(e.key), std::move(e.payload));
+  if (!index) {
+    step_down(self);
+    return 0;
+  }
+  return *index;
+}
+
+// The next step of a copy-set change, once the last one is committed: the
+// newcomer joins once it holds everything committed, then the departed
+// node leaves; then the change is answered.
+void advance_change(self_ptr self) {
+  auto& st = self->state;
+  if (!st.changing || !st.leading || st.changing->index > st.log->committed())
+    return;
+  auto& c = *st.changing;
+  auto set = st.log->copies();
+  auto has = [&set](const std::string& n) { return std::find(set.begin(), set.end(), n) != set.end(); };
+  if (!c.in.empty() && !has(c.in)) {
+    if (st.leading->match(c.in) < st.log->committed())
+      return;  // the learner is catching up
+    set.push_back(c.in);
+  } else if (!c.out.empty() && has(c.out)) {
+    set.erase(std::find(set.begin(), set.end(), c.out));
+  } else {
+    c.rp.deliver(true);
+    st.changing.reset();
+    return;
+  }
+  auto set_was = st.log->copies_index();
+  auto index = append_now(self, rep::copies_entry(set));
+  if (index == 0)
+    return;
+  st.changing->index = index;
+  st.leading->follow(st.log->copies(), st.node, *st.log);
+  tell_manager(self, set_was);
+  spdlog::info("room {}: copy set now {} (entry {})", st.room.value, fmt::join(set, ","), index);
+  replicate(self);
+}
+
+caf::result<bool> replace(self_ptr self, std::string out, std::string in) {
+  auto& st = self->state;
+  if (!st.leading || st.first_of_epoch == 0 || st.first_of_epoch > st.log->committed())
+    return fail(errc::unavailable, "this copy does not serve the room: take it first");
+  if (st.changing)
+    return fail(errc::conflict, "a change of this room's copy set is under way");
+  if (out == st.node || in == st.node)
+    return fail(errc::invalid_request, "the owner does not change its own place");
+  auto& set = st.log->copies();
+  bool has_out = !out.empty() && std::find(set.begin(), set.end(), out) != set.end();
+  bool needs_in = !in.empty() && std::find(set.begin(), set.end(), in) == set.end();
+  if (!has_out && !needs_in)
+    return true;
+  auto rp = self->make_response_promise();
+  st.changing = replica_state::change{has_out ? out : "", needs_in ? in : "", rp, 0, ++st.changes};
+  if (needs_in)
+    st.leading->learn(in, *st.log);
+  self->delayed_send(self, st.change_timeout, api::replace_atom::value, st.changes);
+  replicate(self);  // the learner's first batch, or the removal at once
+  return caf::delegated<bool>{};
 }
 
 // Rule 3, once a majority promised: start from the most up-to-date log, then
@@ -159,6 +256,7 @@ void lead(self_ptr self) {
   apply_committed(st);
   st.leading.emplace(t.of(), followers(st), *st.log);
   st.taking.reset();
+  tell_manager(self, 0);
   auto first = st.log->append_local("", "");
   if (!first) {
     st.leading.reset();  // the disk failed: a later take tries again
@@ -213,6 +311,22 @@ void adopt_from(self_ptr self, const std::string& best, rep::position until, std
           [self, e](const caf::error&) { give_up(self, e); });  // a later take tries a newer epoch
 }
 
+void on_promise(self_ptr self, const rep::epoch& e, const std::string& from, const rep::prepare_reply& reply);
+
+// Asks the members of the set the promises count against that were not
+// asked yet (a promise may name a newer set).
+void ask(self_ptr self, const rep::epoch& e) {
+  auto& st = self->state;
+  auto set = st.taking->copies();
+  for (auto& name : st.taking->to_ask()) {
+    auto peer = st.peers.find(name);
+    if (name == st.node || peer == st.peers.end())
+      continue;
+    self->request(peer->second, st.timeout, api::prepare_atom::value, st.room, set, e)
+        .then([self, e, name](const rep::prepare_reply& r) { on_promise(self, e, name, r); }, [](const caf::error&) {});
+  }
+}
+
 void on_promise(self_ptr self, const rep::epoch& e, const std::string& from, const rep::prepare_reply& reply) {
   auto& st = self->state;
   if (!st.taking || st.taking->of() != e || st.adopting)
@@ -222,6 +336,7 @@ void on_promise(self_ptr self, const rep::epoch& e, const std::string& from, con
     give_up(self, e);
     return;
   }
+  ask(self, e);
   if (!st.taking->has_majority() || st.log->promised() != e)
     return;
   auto best = st.taking->best();
@@ -239,18 +354,11 @@ void take(self_ptr self) {
     return;
   auto counter = std::max(st.log->promised().counter, st.newest_seen.counter) + 1;
   rep::epoch e{counter, st.node};
-  st.taking.emplace(e, st.copies);
+  st.taking.emplace(e, st.log->copies());
   auto mine = st.log->on_prepare(e);
   if (!mine)
     return give_up(self, e);
-  on_promise(self, e, st.node, *mine);
-  for (auto& name : st.copies) {
-    auto peer = st.peers.find(name);
-    if (name == st.node || peer == st.peers.end())
-      continue;
-    self->request(peer->second, st.timeout, api::prepare_atom::value, st.room, st.copies, e)
-        .then([self, e, name](const rep::prepare_reply& r) { on_promise(self, e, name, r); }, [](const caf::error&) {});
-  }
+  on_promise(self, e, st.node, *mine);  // and asks the others
   // Without a majority's promises in time, give up: a later take tries a
   // newer epoch. (Fetching the log afterwards has a timeout per page.)
   if (st.taking)
@@ -304,14 +412,14 @@ bool serving(const replica_state& st) {
          st.applied == st.log->committed() && st.unsaved.empty();
 }
 
-caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, std::vector<std::string> copies,
-                            std::shared_ptr<rep::copy> log, std::function<caf::error(const rep::entry&)> apply) {
+caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, std::shared_ptr<rep::copy> log,
+                            std::function<caf::error(const rep::entry&)> apply, caf::actor manager) {
   auto& st = self->state;
   st.room = std::move(room);
   st.node = std::move(node);
-  st.copies = std::move(copies);
   st.log = std::move(log);
   st.apply = std::move(apply);
+  st.manager = std::move(manager);
   // What the copy had committed when it saved its promise was applied
   // before (the promise is fsynced after those writes).
   st.applied = st.log->committed();
@@ -357,14 +465,30 @@ caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, 
         if (st.taking && st.taking->of() < req.by)
           give_up(self, st.taking->of());
         auto before = st.log->taken();
+        auto set_was = st.log->copies_index();
         auto reply = st.log->on_append(req);
         api::node_metrics().replica_entries_in.fetch_add(st.log->taken() - before, std::memory_order_relaxed);
         apply_committed(st);
+        tell_manager(self, set_was);
         return reply;
       },
       [=](api::retry_atom, const std::string& follower) { send_batch(self, follower); },
       // For the admin view: the copy set and the epoch this copy promised.
-      [=](api::admin_atom) { return caf::make_message(self->state.copies, self->state.log->promised().counter); },
+      [=](api::admin_atom) {
+        return caf::make_message(self->state.log->copies(), self->state.log->promised().counter);
+      },
+      [=](api::replace_atom, std::string& out, std::string& in) {
+        return replace(self, std::move(out), std::move(in));
+      },
+      [=](api::replace_atom, std::uint64_t id) {
+        auto& st = self->state;
+        if (st.changing && st.changing->id == id) {
+          if (st.leading && !st.changing->in.empty())
+            st.leading->forget_learner(st.changing->in);
+          st.changing->rp.deliver(fail(errc::unavailable, "the copy-set change did not finish in time"));
+          st.changing.reset();
+        }
+      },
       // The room actor gave up on a write: what is in flight is settled by
       // the next takeover, before anyone serves the room again.
       [=](api::resign_atom) { step_down(self); },

@@ -17,12 +17,20 @@
 //   (write_atom, key, payload) -> index   owner only; a key already in the
 //                                   log answers its first index (no duplicate)
 //   (read_atom, after, max) -> vector<entry>   committed entries only
+//   (replace_atom, out, in) -> bool  owner only: `in` joins the copy set
+//                                   (after catching up as a learner), then
+//                                   `out` leaves it, one committed change
+//                                   at a time; either may be empty
+//   (admin_atom) -> (copies, epoch counter)
 //   (prepare_atom, room, copies, epoch) -> prepare_reply,
 //   (append_atom, room, copies, append_request) -> append_reply,
 //   (fetch_atom, room, epoch, after, max) -> vector<entry> (only while the
 //   copy's promise is that epoch): between copies. They name the room and
 //   its copy set so that a node's room manager can start the copy that
 //   answers them (actors/room_manager.cpp).
+//
+// Whenever the copy set of its log changes, the copy tells `manager`
+// (copies_atom, room, copies), so that requests go to the right nodes.
 //
 // The log is held by `log`, which outlives the actor: a restarted copy
 // starts from what it had (its tail in memory, the rest read from disk).
@@ -39,6 +47,8 @@
 
 #include <functional>
 
+#include <caf/actor.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/api/ids.hpp"
@@ -51,8 +61,8 @@ struct replica_state {
 
   api::room_id room;
   std::string node;
-  std::vector<std::string> copies;  // the copy set, this node included
-  std::shared_ptr<cluster::replication::copy> log;
+  caf::actor manager;
+  std::shared_ptr<cluster::replication::copy> log;  // its copies(): the copy set
   std::map<std::string, caf::actor> peers;
   std::optional<cluster::replication::owner> leading;
   std::optional<cluster::replication::takeover> taking;
@@ -72,13 +82,25 @@ struct replica_state {
   std::vector<caf::response_promise> ready;
   std::uint64_t first_of_epoch = 0;
   std::uint64_t appends = 0;  // batches received as a follower
+  // A copy-set change under way (owner only): the copies entry it waits
+  // for to commit (0: none yet).
+  struct change {
+    std::string out;
+    std::string in;
+    caf::response_promise rp;
+    std::uint64_t index = 0;
+    std::uint64_t id = 0;
+  };
+  std::optional<change> changing;
+  std::uint64_t changes = 0;
+  std::chrono::milliseconds change_timeout{60000};
   std::size_t batch_max = 512;
   std::chrono::milliseconds timeout{2000};
 };
 
 caf::behavior replica_actor(caf::stateful_actor<replica_state>* self, api::room_id room, std::string node,
-                            std::vector<std::string> copies, std::shared_ptr<cluster::replication::copy> log,
-                            std::function<caf::error(const cluster::replication::entry&)> apply);
+                            std::shared_ptr<cluster::replication::copy> log,
+                            std::function<caf::error(const cluster::replication::entry&)> apply, caf::actor manager);
 
 // Whether the copy serves: it owns the room, its epoch's first entry is
 // committed, and every entry of its log is committed and applied.

@@ -59,8 +59,9 @@ class rocks_log final : public rep::log_store {
   rocks_log(std::shared_ptr<storage::store> db, api::room_id room, std::vector<std::string> copies)
       : db_(std::move(db)), room_(std::move(room)), copies_(std::move(copies)) {}
 
-  caf::error save_state(const rep::epoch& promised, std::uint64_t committed) override {
-    return db_->put_log_state(room_, encode_state({promised, committed, copies_}));
+  caf::error save_state(const rep::epoch& promised, std::uint64_t committed,
+                        const std::vector<std::string>& current) override {
+    return db_->put_log_state(room_, encode_state({promised, committed, copies_, current}));
   }
 
   caf::error save_entries(std::uint64_t truncate_after, const std::vector<rep::entry>& entries) override {
@@ -100,13 +101,19 @@ caf::expected<rep::entry> decode_entry(std::string_view bytes) {
 
 std::string encode_state(const state& x) {
   auto copy = x;
-  return to_bytes(copy.promised, copy.committed, copy.copies);
+  return to_bytes(copy.promised, copy.committed, copy.copies, copy.current);
 }
 
 caf::expected<state> decode_state(std::string_view bytes) {
   state out;
-  if (auto err = from_bytes(bytes, out.promised, out.committed, out.copies))
-    return err;
+  // A state saved before copy sets could change has no `current`.
+  if (from_bytes(bytes, out.promised, out.committed, out.copies, out.current)) {
+    out = state{};
+    if (auto err = from_bytes(bytes, out.promised, out.committed, out.copies))
+      return err;
+  }
+  if (out.current.empty())
+    out.current = out.copies;
   if (out.copies.empty())
     return fail(errc::unavailable, "stored replication state names no copy");
   return out;
@@ -132,8 +139,8 @@ caf::expected<loaded> load(std::shared_ptr<storage::store> db, const api::room_i
   auto log = disk->read(0, SIZE_MAX);
   if (!log)
     return log.error();
-  return loaded{rep::copy{std::move(disk), std::move(saved.promised), saved.committed, std::move(*log)},
-                std::move(saved.copies)};
+  return loaded{
+      rep::copy{std::move(disk), std::move(saved.promised), saved.committed, std::move(*log), std::move(saved.copies)}};
 }
 
 }  // namespace confab::actors::replica_log

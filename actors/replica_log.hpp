@@ -26,11 +26,14 @@ namespace confab::actors::replica_log {
 [[nodiscard]] caf::expected<cluster::replication::entry> decode_entry(std::string_view bytes);
 
 // What a copy saves with its promise: the promise, its commit point then,
-// and the room's copy set (which node holds a copy is known from its disk).
+// the copy set the copy was made with, and the copy set of its log then
+// (which node holds a copy, and where requests go, is known from its disk
+// before the log is read).
 struct state {
   cluster::replication::epoch promised;
   std::uint64_t committed = 0;
   std::vector<std::string> copies;
+  std::vector<std::string> current;
   friend bool operator==(const state&, const state&) = default;
 };
 [[nodiscard]] std::string encode_state(const state& x);
@@ -39,8 +42,7 @@ struct state {
 [[nodiscard]] caf::expected<state> saved_state(const storage::store& db, const api::room_id& room);
 
 struct loaded {
-  cluster::replication::copy log;
-  std::vector<std::string> copies;
+  cluster::replication::copy log;  // its copies() is the room's copy set
 };
 // The copy of `room`'s log that this node keeps, backed by `db` from now on;
 // for a room it never held, an empty one of the copy set `copies`.

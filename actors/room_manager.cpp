@@ -87,13 +87,13 @@ std::vector<std::string> fresh_copies(self_ptr self, const api::room_id& id) {
   return out;
 }
 
-// The room managers of the copies that are live now.
-std::map<std::string, caf::actor> peers_of(self_ptr self, const std::vector<std::string>& copies) {
+// The room managers of the live members (a copy sends to those of its copy
+// set, and an owner also to a node that is joining it).
+std::map<std::string, caf::actor> peers_of(self_ptr self) {
   auto view = self->state.ctx->place->current();
   std::map<std::string, caf::actor> out;
   for (auto& m : view->live)
-    if (std::find(copies.begin(), copies.end(), m.id) != copies.end())
-      out.emplace(m.id, m.rooms);
+    out.emplace(m.id, m.rooms);
   return out;
 }
 
@@ -105,7 +105,7 @@ caf::expected<std::vector<std::string>> copy_set(self_ptr self, const api::room_
     return it->second.copies;
   auto saved = replica_log::saved_state(*st.ctx->db, id);
   if (saved)
-    return std::move(saved->copies);
+    return std::move(saved->current);
   if (api::describe(saved.error()).code != errc::not_found)
     spdlog::error("room {}: replication state unreadable: {}", id.value, api::describe(saved.error()).message);
   return saved.error();
@@ -122,7 +122,7 @@ const room_manager_state::replica* replica_of(self_ptr self, const api::room_id&
     spdlog::error("room {}: its log here is unreadable: {}", id.value, api::describe(loaded.error()).message);
     return nullptr;
   }
-  if (loaded->copies.empty())
+  if (loaded->log.copies().empty())
     return nullptr;
   // Committed entries become the room's state in this node's store.
   auto apply_entry = [db = st.ctx->db, id](const cluster::replication::entry& e) -> caf::error {
@@ -135,12 +135,12 @@ const room_manager_state::replica* replica_of(self_ptr self, const api::room_id&
     return err;
   };
   auto log = std::make_shared<cluster::replication::copy>(std::move(loaded->log));
-  auto actor = self->spawn<caf::linked>(replica_actor, id, st.ctx->node_id, loaded->copies, std::move(log),
-                                        std::function<caf::error(const cluster::replication::entry&)>{apply_entry});
-  self->send(actor, api::peers_atom::value, peers_of(self, loaded->copies));
   auto& entry = st.replicas[id];
-  entry.actor = actor;
-  entry.copies = std::move(loaded->copies);
+  entry.copies = log->copies();
+  entry.actor = self->spawn<caf::linked>(replica_actor, id, st.ctx->node_id, std::move(log),
+                                         std::function<caf::error(const cluster::replication::entry&)>{apply_entry},
+                                         caf::actor{self});
+  self->send(entry.actor, api::peers_atom::value, peers_of(self));
   return &entry;
 }
 
@@ -204,6 +204,136 @@ void serve_owned(self_ptr self, const api::room_id& id, caf::response_promise rp
             [finish](caf::error&) {
               finish(fail(errc::unavailable, "no majority of the room's copies answered: retry"));
             });
+}
+
+// -- copies on removed nodes (docs/REPLICATION.md, "Changing a copy set") -------
+//
+// When a member is removed for good, every room with a copy on it gets a new
+// one: the first live copy of the room (the one that serves it) takes the
+// room and replaces the removed node with the first owner in the room's
+// rendezvous order that holds no copy yet (with none, the set shrinks). A
+// few rooms at a time; a room whose first live copy is another node waits
+// here (parked) until a view change makes it this node's.
+
+constexpr std::size_t max_repairs = 8;
+constexpr int max_repair_tries = 30;
+constexpr auto repair_retry = std::chrono::seconds(2);
+constexpr auto replace_timeout = std::chrono::seconds(90);
+
+bool has(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// The first removed node of the copy set (empty: none), and the node that
+// takes its place (empty: none left to take it).
+std::pair<std::string, std::string> replacement(self_ptr self, const api::room_id& id,
+                                                const std::vector<std::string>& copies) {
+  auto view = self->state.ctx->place->current();
+  auto out = std::find_if(copies.begin(), copies.end(), [&](auto& n) { return has(view->removed, n); });
+  if (out == copies.end())
+    return {};
+  for (auto i : cluster::rendezvous_rank(cluster::room_key(id.value), view->ids))
+    if (!has(copies, view->ids[i]))
+      return {*out, view->ids[i]};
+  return {*out, ""};
+}
+
+// Whether this node is the first copy that is a live owner (where requests go).
+bool first_live_copy(self_ptr self, const std::vector<std::string>& copies) {
+  auto view = self->state.ctx->place->current();
+  for (auto& name : copies)
+    if (has(view->ids, name))
+      return name == self->state.ctx->node_id;
+  return false;
+}
+
+void queue_repair(self_ptr self, const api::room_id& id) {
+  auto& st = self->state;
+  if (st.queued_repairs.insert(id).second)
+    st.to_repair.push_back(id);
+}
+
+void run_repairs(self_ptr self);
+
+void repair(self_ptr self, const api::room_id& id) {
+  auto& st = self->state;
+  auto copies = copy_set(self, id);
+  auto [out, in] = copies ? replacement(self, id, *copies) : std::pair<std::string, std::string>{};
+  if (out.empty()) {
+    st.queued_repairs.erase(id);
+    st.repair_tries.erase(id);
+    return;
+  }
+  if (!first_live_copy(self, *copies)) {
+    st.parked_repairs.insert(id);
+    return;
+  }
+  auto copy = replica_of(self, id, {});
+  if (!copy) {
+    st.queued_repairs.erase(id);
+    return;
+  }
+  ++st.repairs_running;
+  auto actor = copy->actor;
+  auto done = [self, id](const caf::error& err) {
+    auto& st = self->state;
+    --st.repairs_running;
+    if (!err) {
+      ++st.repaired;
+      st.to_repair.push_back(id);  // another removed node may be in its set
+    } else if (++st.repair_tries[id] < max_repair_tries) {
+      spdlog::debug("room {}: copy not replaced yet ({}); trying again", id.value, api::describe(err).message);
+      self->delayed_send(self, repair_retry, api::repair_atom::value, id);
+    } else {
+      spdlog::error("room {}: gave up replacing a removed copy: {}", id.value, api::describe(err).message);
+      st.queued_repairs.erase(id);
+      st.repair_tries.erase(id);
+    }
+    run_repairs(self);
+  };
+  self->request(actor, take_timeout, api::take_atom::value)
+      .then(
+          [=, out = out, in = in](bool) {
+            self->request(actor, replace_timeout, api::replace_atom::value, out, in)
+                .then([=](bool) { done(caf::none); }, [=](caf::error& err) { done(err); });
+          },
+          [=](caf::error& err) { done(err); });
+}
+
+void run_repairs(self_ptr self) {
+  auto& st = self->state;
+  while (st.repairs_running < max_repairs && !st.to_repair.empty()) {
+    auto id = std::move(st.to_repair.front());
+    st.to_repair.pop_front();
+    repair(self, id);
+  }
+  if (st.repairs_running == 0 && st.to_repair.empty() && st.repaired > 0) {
+    spdlog::info("{} rooms got a new copy in place of a removed node", st.repaired);
+    st.repaired = 0;
+  }
+}
+
+// After a view change: rooms with a copy on a node removed since the last
+// look are queued, and parked rooms are looked at again.
+void find_repairs(self_ptr self) {
+  auto& st = self->state;
+  auto view = st.ctx->place->current();
+  for (auto& id : st.parked_repairs)
+    st.to_repair.push_back(id);
+  st.parked_repairs.clear();
+  bool news = false;
+  for (auto& name : view->removed)
+    news |= st.scanned_removals.insert(name).second;
+  if (news) {
+    auto rooms = st.ctx->db->log_rooms();
+    if (!rooms)
+      spdlog::error("could not list the rooms with a copy here: {}", api::describe(rooms.error()).message);
+    else
+      for (auto& id : *rooms)
+        if (auto copies = copy_set(self, id); copies && !replacement(self, id, *copies).first.empty())
+          queue_repair(self, id);
+  }
+  run_repairs(self);
 }
 
 void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::response_promise rp, caf::message msg);
@@ -567,11 +697,24 @@ caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, c
   return info;
 }
 
+// The sender is an actor of this node or of a live member (a removed node
+// that comes back is not: it must not disturb the rooms it was a copy of).
+bool from_live_member(self_ptr self) {
+  auto sender = self->current_sender();
+  if (!sender || sender->node() == self->node())
+    return true;
+  auto view = self->state.ctx->place->current();
+  return std::any_of(view->live.begin(), view->live.end(),
+                     [&](const cluster::member_card& m) { return m.rooms.node() == sender->node(); });
+}
+
 // A message from another copy of a room, to this node's copy of it. Only a
 // node named in the room's copy set starts one.
 void to_copy(self_ptr self, const api::room_id& id, std::vector<std::string> copies) {
   auto msg = self->current_mailbox_element()->move_content_to_message();
   auto rp = self->make_response_promise();
+  if (!from_live_member(self))
+    return rp.deliver(fail(errc::forbidden, "not from a live member of the cluster"));
   if (!copies.empty() && std::find(copies.begin(), copies.end(), self->state.ctx->node_id) == copies.end())
     return rp.deliver(fail(errc::invalid_request, "this node is not a copy of the room"));
   auto copy = replica_of(self, id, std::move(copies));
@@ -642,8 +785,10 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
           return plan_moves(self);
         // Replicated rooms stay where their copies are: each copy hears
         // which of the others it can reach now.
+        auto peers = peers_of(self);
         for (auto& [id, copy] : st.replicas)
-          self->send(copy.actor, api::peers_atom::value, peers_of(self, copy.copies));
+          self->send(copy.actor, api::peers_atom::value, peers);
+        find_repairs(self);
       },
       // Between the copies of a room (actors/replica.hpp): to this node's
       // copy, started for a room it has not held yet.
@@ -653,6 +798,15 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
           const cluster::replication::append_request&) { to_copy(self, id, std::move(copies)); },
       [=](api::fetch_atom, const api::room_id& id, const cluster::replication::epoch&, std::uint64_t, std::uint64_t) {
         to_copy(self, id, {});
+      },
+      // This node's copy of a room has a new copy set (actors/replica.hpp).
+      [=](api::copies_atom, const api::room_id& id, std::vector<std::string>& copies) {
+        if (auto it = self->state.replicas.find(id); it != self->state.replicas.end())
+          it->second.copies = std::move(copies);
+      },
+      [=](api::repair_atom, const api::room_id& id) {
+        self->state.to_repair.push_back(id);
+        run_repairs(self);
       },
       // Answered once this node holds no room (a drain waits for it).
       [=](api::drain_atom) {

@@ -74,6 +74,14 @@ struct room_manager_state {
   };
   std::unordered_map<api::room_id, replica> replicas;
   std::unordered_map<api::room_id, std::vector<request>> taking;
+  // Rooms with a copy on a removed node (see room_manager.cpp).
+  std::deque<api::room_id> to_repair;
+  std::unordered_set<api::room_id> queued_repairs;
+  std::unordered_set<api::room_id> parked_repairs;
+  std::unordered_map<api::room_id, int> repair_tries;
+  std::unordered_set<std::string> scanned_removals;
+  std::size_t repairs_running = 0;
+  std::size_t repaired = 0;
 };
 
 caf::behavior room_manager(probed<room_manager_state>* self, context_ptr ctx);

@@ -39,6 +39,8 @@ constexpr std::string_view commands_help =
     "  user NAME                  one user: presence and open sessions\n"
     "  kick SESSION               close a session's socket (code 4003)\n"
     "  drain NODE                 hand a node's rooms to the others and stop it\n"
+    "  remove NODE                drop a node that is down for good: its rooms get\n"
+    "                             new copies on the other nodes\n"
     "  cert ca --dir DIR [--days N]\n"
     "                             make a cluster CA: DIR/ca.pem and DIR/ca.key (mode 0600)\n"
     "  cert node --dir DIR --node-id ID [--host H]... [--days N]\n"
@@ -265,7 +267,7 @@ struct command {
   else if (cmd.name == "kick")
     out = c.kick(cmd.argument);
   else
-    out = c.drain(cmd.argument);
+    out = c.node_action(cmd.argument, cmd.name);
   if (!out.result || out.result->status < 200 || out.result->status >= 300)
     return report_failure(c, out);
 
@@ -290,7 +292,7 @@ struct command {
   else if (cmd.name == "kick")
     std::cout << "kicked session " << cmd.argument << '\n';
   else
-    std::cout << "node " << answer.value("node", cmd.argument) << " is " << answer.value("status", "draining") << '\n';
+    std::cout << "node " << answer.value("node", cmd.argument) << " is " << answer.value("status", cmd.name) << '\n';
   return 0;
 }
 
@@ -302,7 +304,7 @@ struct command {
   command cmd{words.front(), {}, {}};
   std::vector<std::string> rest(words.begin() + 1, words.end());
   static const std::map<std::string, std::string> argument_names = {
-      {"room", "ID"}, {"user", "NAME"}, {"kick", "SESSION"}, {"drain", "NODE"}};
+      {"room", "ID"}, {"user", "NAME"}, {"kick", "SESSION"}, {"drain", "NODE"}, {"remove", "NODE"}};
 
   po::options_description d;
   po::positional_options_description pos;

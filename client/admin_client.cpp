@@ -59,8 +59,8 @@ std::string kick_target(std::string_view session) {
   return std::string(api) + "/sessions/" + percent_encode(session) + "/kick";
 }
 
-std::string drain_target(std::string_view node) {
-  return std::string(api) + "/nodes/" + percent_encode(node) + "/drain";
+std::string node_target(std::string_view node, std::string_view action) {
+  return std::string(api) + "/nodes/" + percent_encode(node) + "/" + std::string(action);
 }
 
 admin_client::admin_client(base_url url, std::string token, http_options options)
@@ -90,8 +90,8 @@ http_outcome admin_client::kick(std::string_view session) const {
   return call("POST", kick_target(session));
 }
 
-http_outcome admin_client::drain(std::string_view node) const {
-  return call("POST", drain_target(node));
+http_outcome admin_client::node_action(std::string_view node, std::string_view action) const {
+  return call("POST", node_target(node, action));
 }
 
 }  // namespace confab::client

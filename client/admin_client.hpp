@@ -37,7 +37,8 @@ struct api_error {
 [[nodiscard]] std::string room_target(std::string_view room);
 [[nodiscard]] std::string user_target(std::string_view username);
 [[nodiscard]] std::string kick_target(std::string_view session);
-[[nodiscard]] std::string drain_target(std::string_view node);
+// POST /nodes/{node}/{action}: drain or remove.
+[[nodiscard]] std::string node_target(std::string_view node, std::string_view action);
 
 class admin_client {
  public:
@@ -50,7 +51,8 @@ class admin_client {
   [[nodiscard]] http_outcome room(std::string_view room) const;
   [[nodiscard]] http_outcome user(std::string_view username) const;
   [[nodiscard]] http_outcome kick(std::string_view session) const;
-  [[nodiscard]] http_outcome drain(std::string_view node) const;
+  // "drain" or "remove".
+  [[nodiscard]] http_outcome node_action(std::string_view node, std::string_view action) const;
 
  private:
   [[nodiscard]] http_outcome call(std::string method, std::string target) const;

@@ -1,11 +1,13 @@
 #include "cluster/membership.hpp"
 
+#include "actors/api/errors.hpp"
+
 namespace confab::cluster {
 
 membership::membership(member_card self) : self_(std::move(self)) {}
 
 bool membership::admit(member_card card, std::int64_t now) {
-  if (card.id == self_.id)
+  if (card.id == self_.id || removed(card.id))
     return false;
   auto& m = members_[card.id];
   bool was_live = m.status != "down" && m.card.node;
@@ -79,6 +81,21 @@ bool membership::leave(const std::string& id) {
     return false;
   it->second.leaving = true;
   return true;
+}
+
+caf::error membership::remove(const std::string& id, bool even_live) {
+  if (removed(id))
+    return caf::none;
+  if (id == self_.id)
+    return api::fail(api::errc::conflict, "a node does not remove itself: drain it");
+  auto it = members_.find(id);
+  if (it == members_.end())
+    return api::fail(api::errc::not_found, "no such node");
+  if (it->second.status != "down" && !even_live)
+    return api::fail(api::errc::conflict, "node " + id + " is live: only a node that is down can be removed");
+  members_.erase(it);
+  removed_.insert(id);
+  return caf::none;
 }
 
 std::vector<std::string> membership::leaving() const {

@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <caf/actor_addr.hpp>
+#include <caf/error.hpp>
 
 #include "cluster/placement.hpp"
 
@@ -29,7 +31,8 @@ class membership {
  public:
   explicit membership(member_card self = {});
 
-  // A node whose link was just authenticated (new, or a new incarnation).
+  // A node whose link was just authenticated (new, or a new incarnation);
+  // a removed node is not admitted (false).
   bool admit(member_card card, std::int64_t now);
   // A heartbeat answered.
   void heard(const std::string& id, std::int64_t now);
@@ -42,6 +45,13 @@ class membership {
   // A member (or this node) is draining; true when that is news.
   bool leave(const std::string& id);
   [[nodiscard]] bool self_leaving() const { return self_leaving_; }
+  // A member that is down for good leaves the list and is never admitted
+  // again (in this process): none when it was removed, conflict when it is
+  // this node or live (unless `even_live`: another member found it down and
+  // told this one), not_found when no member has that id.
+  [[nodiscard]] caf::error remove(const std::string& id, bool even_live = false);
+  [[nodiscard]] bool removed(const std::string& id) const { return removed_.count(id) > 0; }
+  [[nodiscard]] std::vector<std::string> removed() const { return {removed_.begin(), removed_.end()}; }
   // What the admin view calls a member: up, suspect, draining or down.
   [[nodiscard]] static std::string status_of(const member& m) {
     return m.leaving && m.status != "down" ? "draining" : m.status;
@@ -66,6 +76,7 @@ class membership {
   member_card self_;
   bool self_leaving_ = false;
   std::map<std::string, member> members_;  // others, by id
+  std::set<std::string> removed_;
 };
 
 }  // namespace confab::cluster

@@ -30,13 +30,17 @@ std::int64_t now_ms() {
 
 void publish_view(self_ptr self) {
   auto& st = self->state;
-  st.cfg.place->set_members(st.members.live(), st.members.down(), st.members.leaving());
+  st.cfg.place->set_members(st.members.live(), st.members.down(), st.members.leaving(), st.members.removed());
   for (auto& l : st.cfg.listeners)
     self->send(l, api::view_atom::value);
 }
 
 void admitted(self_ptr self, const member_card& card) {
   auto& st = self->state;
+  if (st.members.removed(card.id)) {
+    spdlog::warn("not linking node {} ({}): it was removed from the cluster", card.id, card.address);
+    return;
+  }
   bool fresh = st.members.find(card.id) == nullptr;
   self->monitor(card.node);
   if (st.members.admit(card, now_ms())) {
@@ -330,6 +334,10 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
           ignored("admit");
           return api::fail(api::errc::forbidden, "not admitted");
         }
+        if (self->state.members.removed(card.id)) {
+          spdlog::warn("refused node {} ({}): it was removed from the cluster", card.id, card.address);
+          return api::fail(api::errc::forbidden, "this node was removed from the cluster: start it afresh");
+        }
         admitted(self, card);
         return {self->state.members.self(), self->state.members.live_addresses(card.id)};
       },
@@ -378,6 +386,30 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
         self->request(m->card.node, link_timeout, api::drain_atom::value, id)
             .then([rp]() mutable { rp.deliver(caf::unit); }, [rp](caf::error& err) mutable { rp.deliver(err); });
         return rp;
+      },
+      // An admin removes `id`, a node that is down for good (from this node's
+      // admin API, which tells the live members, or relayed by a member).
+      [=](api::remove_atom, const std::string& id) -> caf::result<void> {
+        auto& st = self->state;
+        bool here = from_here(self);
+        if (!here && !is_member(self)) {
+          ignored("remove");
+          return api::fail(api::errc::forbidden, "not admitted");
+        }
+        bool news = !st.members.removed(id);
+        // A member that relays it checked that the node is down: this node
+        // may not have noticed yet.
+        if (auto err = st.members.remove(id, !here))
+          return err;
+        if (!news)
+          return caf::unit;
+        spdlog::warn("node {} was removed from the cluster: its rooms get new copies", id);
+        if (here)
+          for (auto& [other, m] : st.members.all())
+            if (m.status != "down")
+              self->send(m.card.node, api::remove_atom::value, id);
+        publish_view(self);
+        return caf::unit;
       },
       // A member drains (it says so itself): it owns nothing from now on.
       [=](api::leave_atom, const std::string& id) {

@@ -11,7 +11,7 @@ placement::placement(member_card self, caf::actor pusher) : self_(std::move(self
 }
 
 void placement::set_members(std::vector<member_card> live, std::vector<std::string> down,
-                            const std::vector<std::string>& leaving) {
+                            const std::vector<std::string>& leaving, std::vector<std::string> removed) {
   auto v = std::make_shared<view>();
   auto old = view_.load();
   v->epoch = old ? old->epoch + 1 : 1;
@@ -23,6 +23,7 @@ void placement::set_members(std::vector<member_card> live, std::vector<std::stri
       v->ids.push_back(m.id);
     }
   v->down = std::move(down);
+  v->removed = std::move(removed);
   view_.store(std::move(v));
 }
 

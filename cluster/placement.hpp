@@ -61,6 +61,7 @@ class placement {
     std::vector<member_card> owners;
     std::vector<std::string> ids;  // ids of `owners`, same order
     std::vector<std::string> down;
+    std::vector<std::string> removed;  // members removed for good (admin)
   };
 
   placement(member_card self, caf::actor pusher);
@@ -68,7 +69,7 @@ class placement {
   // Publishes a new view (node actor only). `live` must hold this node;
   // `leaving` names live members that own nothing any more (draining).
   void set_members(std::vector<member_card> live, std::vector<std::string> down,
-                   const std::vector<std::string>& leaving = {});
+                   const std::vector<std::string>& leaving = {}, std::vector<std::string> removed = {});
   [[nodiscard]] std::shared_ptr<const view> current() const { return view_.load(); }
 
   [[nodiscard]] const std::string& node_id() const { return self_.id; }

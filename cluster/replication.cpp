@@ -8,11 +8,36 @@
 
 namespace confab::cluster::replication {
 
+// -- copy-set changes ----------------------------------------------------------------
+
+entry copies_entry(const std::vector<std::string>& copies) {
+  entry e;
+  e.key = copies_key;
+  for (auto& name : copies)
+    e.payload += name + '\n';
+  return e;
+}
+
+bool is_copies(const entry& e) {
+  return e.key == copies_key;
+}
+
+std::vector<std::string> copies_of(const entry& e) {
+  std::vector<std::string> out;
+  std::string_view rest = e.payload;
+  for (auto nl = rest.find('\n'); nl != std::string_view::npos; nl = rest.find('\n')) {
+    out.emplace_back(rest.substr(0, nl));
+    rest.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
 // -- copy ------------------------------------------------------------------------
 
 copy::copy(std::shared_ptr<log_store> disk, epoch promised, std::uint64_t committed, std::vector<entry> log,
-           std::uint64_t kept)
+           std::vector<std::string> copies, std::uint64_t kept)
     : disk_(std::move(disk)), promised_(std::move(promised)), kept_(kept) {
+  sets_.front().second = std::move(copies);
   for (auto& e : log)
     push(std::move(e));
   committed_ = std::min<std::uint64_t>(committed, last_index());
@@ -22,7 +47,15 @@ copy::copy(std::shared_ptr<log_store> disk, epoch promised, std::uint64_t commit
 void copy::push(entry e) {
   if (epochs_.empty() || epochs_.back().first != e.by)
     epochs_.emplace_back(e.by, e.index);
+  if (is_copies(e))
+    sets_.emplace_back(e.index, copies_of(e));
   log_.push_back(std::move(e));
+}
+
+caf::error copy::sets_changed(std::uint64_t before) {
+  if (copies_index() == before || !disk_)
+    return caf::none;
+  return disk_->save_state(promised_, committed_, copies());
 }
 
 void copy::trim() {
@@ -39,7 +72,7 @@ caf::error copy::promise(const epoch& e) {
     return caf::none;
   auto old = std::exchange(promised_, e);
   if (disk_)
-    if (auto err = disk_->save_state(promised_, committed_)) {
+    if (auto err = disk_->save_state(promised_, committed_, copies())) {
       promised_ = std::move(old);
       return err;
     }
@@ -81,10 +114,10 @@ std::vector<entry> copy::range(std::uint64_t after, std::size_t max) const {
 
 caf::expected<prepare_reply> copy::on_prepare(const epoch& e) {
   if (e < promised_)
-    return prepare_reply{false, promised_, last(), committed_};
+    return prepare_reply{false, promised_, last(), committed_, copies()};
   if (auto err = promise(e))
     return err;
-  return prepare_reply{true, promised_, last(), committed_};
+  return prepare_reply{true, promised_, last(), committed_, copies()};
 }
 
 void copy::truncate_after(std::uint64_t index) {
@@ -99,6 +132,8 @@ void copy::truncate_after(std::uint64_t index) {
   log_.resize(index - base_);
   while (!epochs_.empty() && epochs_.back().second > index)
     epochs_.pop_back();
+  while (sets_.back().first > index)
+    sets_.pop_back();
 }
 
 caf::expected<append_reply> copy::on_append(const append_request& req) {
@@ -139,11 +174,14 @@ caf::expected<append_reply> copy::on_append(const append_request& req) {
     if (disk_)
       if (auto err = disk_->save_entries(cut, fresh))
         return err;
+    auto set_at = copies_index();
     if (cut != UINT64_MAX)
       truncate_after(cut);
     taken_ += fresh.size();
     for (auto& e : fresh)
       push(std::move(e));
+    if (auto err = sets_changed(set_at))
+      return err;
   }
   commit(std::min(req.committed, index));
   return append_reply{true, promised_, index};
@@ -163,8 +201,11 @@ caf::expected<std::uint64_t> copy::append_local(std::vector<std::pair<std::strin
   if (disk_)
     if (auto err = disk_->save_entries(UINT64_MAX, fresh))
       return err;
+  auto set_at = copies_index();
   for (auto& e : fresh)
     push(std::move(e));
+  if (auto err = sets_changed(set_at))
+    return err;
   return last_index();
 }
 
@@ -176,10 +217,11 @@ caf::error copy::adopt(std::uint64_t after, std::vector<entry> tail) {
   if (disk_)
     if (auto err = disk_->save_entries(after, tail))
       return err;
+  auto set_at = copies_index();
   truncate_after(after);
   for (auto& e : tail)
     push(std::move(e));
-  return caf::none;
+  return sets_changed(set_at);
 }
 
 void copy::commit(std::uint64_t index) {
@@ -193,6 +235,51 @@ owner::owner(epoch e, std::vector<std::string> followers, const copy& local) : e
   // Raft's nextIndex: start after the owner's log; refusals walk it back.
   for (auto& f : followers)
     followers_[f] = progress{local.last_index() + 1, 0, 0, 0, false};
+}
+
+std::size_t owner::majority() const {
+  std::size_t voters = 1;  // this node
+  for (auto& [name, p] : followers_)
+    voters += p.voter ? 1 : 0;
+  return voters / 2 + 1;
+}
+
+std::vector<std::string> owner::followers() const {
+  std::vector<std::string> out;
+  for (auto& [name, p] : followers_)
+    out.push_back(name);
+  return out;
+}
+
+void owner::learn(const std::string& node, const copy& local) {
+  // Its first batch carries the owner's last entry, so that even in an idle
+  // room it answers where its log ends.
+  if (followers_.count(node) == 0)
+    followers_[node] = progress{std::max<std::uint64_t>(1, local.last_index()), 0, 0, 0, false, false};
+}
+
+void owner::forget_learner(const std::string& node) {
+  auto it = followers_.find(node);
+  if (it != followers_.end() && !it->second.voter)
+    followers_.erase(it);
+}
+
+void owner::follow(const std::vector<std::string>& copies, const std::string& self, const copy& local) {
+  for (auto it = followers_.begin(); it != followers_.end();) {
+    bool member = std::find(copies.begin(), copies.end(), it->first) != copies.end();
+    it = it->second.voter && !member ? followers_.erase(it) : std::next(it);
+  }
+  for (auto& name : copies) {
+    if (name == self)
+      continue;
+    auto [it, fresh] = followers_.try_emplace(name, progress{local.last_index() + 1, 0, 0, 0, false, true});
+    it->second.voter = true;
+  }
+}
+
+std::uint64_t owner::match(const std::string& node) const {
+  auto it = followers_.find(node);
+  return it == followers_.end() ? 0 : it->second.match;
 }
 
 std::optional<append_request> owner::batch_for(const std::string& follower, const copy& local, std::size_t max) {
@@ -241,7 +328,7 @@ std::uint64_t owner::commit_point(const copy& local) const {
       break;                  // rule 2: only an entry of this epoch commits by counting
     std::size_t holders = 1;  // this node
     for (auto& [name, p] : followers_)
-      holders += p.match >= n ? 1 : 0;
+      holders += p.voter && p.match >= n ? 1 : 0;
     if (holders >= majority())
       return n;
   }
@@ -257,9 +344,33 @@ bool takeover::on_reply(const std::string& from, const prepare_reply& reply) {
     newer_ = std::max(newer_, reply.promised);
     return false;
   }
-  if (std::find(copies_.begin(), copies_.end(), from) != copies_.end())
-    promises_[from] = reply;
+  promises_[from] = reply;
   return true;
+}
+
+const std::vector<std::string>& takeover::copies() const {
+  auto it = promises_.find(best());
+  return it == promises_.end() || it->second.copies.empty() ? copies_ : it->second.copies;
+}
+
+bool takeover::has_majority() const {
+  auto& set = copies();
+  if (std::find(set.begin(), set.end(), epoch_.node) == set.end())
+    return false;  // not a copy any more: it cannot own the room
+  std::size_t promised = 0;
+  for (auto& name : set)
+    promised += promises_.count(name);
+  return promised >= set.size() / 2 + 1;
+}
+
+std::vector<std::string> takeover::to_ask() {
+  std::vector<std::string> out;
+  for (auto& name : copies())
+    if (std::find(asked_.begin(), asked_.end(), name) == asked_.end()) {
+      asked_.push_back(name);
+      out.push_back(name);
+    }
+  return out;
 }
 
 std::string takeover::best() const {

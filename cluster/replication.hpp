@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -55,6 +56,7 @@ struct prepare_reply {
   epoch promised;  // on refusal: the newer epoch the copy has promised
   position last;
   std::uint64_t committed = 0;
+  std::vector<std::string> copies;  // the copy set of its log
 };
 
 struct append_request {
@@ -87,7 +89,7 @@ typename Inspector::result_type inspect(Inspector& f, position& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, prepare_reply& x) {
-  return f(x.ok, x.promised, x.last, x.committed);
+  return f(x.ok, x.promised, x.last, x.committed, x.copies);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_request& x) {
@@ -98,6 +100,16 @@ typename Inspector::result_type inspect(Inspector& f, append_reply& x) {
   return f(x.ok, x.promised, x.index);
 }
 
+// -- copy-set changes (docs/REPLICATION.md, "Changing a copy set") ------------
+
+// The key of an entry that sets the room's copy set; no client key can be it
+// (those begin with a user id).
+inline constexpr std::string_view copies_key = "\x01copies";
+[[nodiscard]] entry copies_entry(const std::vector<std::string>& copies);
+[[nodiscard]] bool is_copies(const entry& e);
+// The set a copies entry names.
+[[nodiscard]] std::vector<std::string> copies_of(const entry& e);
+
 // -- one copy ------------------------------------------------------------------
 
 // Where a copy keeps its log on disk. A copy calls it before it answers, so
@@ -107,7 +119,10 @@ typename Inspector::result_type inspect(Inspector& f, append_reply& x) {
 class log_store {
  public:
   virtual ~log_store() = default;
-  [[nodiscard]] virtual caf::error save_state(const epoch& promised, std::uint64_t committed) = 0;
+  // `copies`: the copy set of the log now (where requests go, read before
+  // the log is).
+  [[nodiscard]] virtual caf::error save_state(const epoch& promised, std::uint64_t committed,
+                                              const std::vector<std::string>& copies) = 0;
   // Removes the entries after `truncate_after` (UINT64_MAX: none), then
   // writes `entries`.
   [[nodiscard]] virtual caf::error save_entries(std::uint64_t truncate_after, const std::vector<entry>& entries) = 0;
@@ -124,12 +139,19 @@ class copy {
   static constexpr std::uint64_t default_kept = 1024;
 
   copy() = default;
-  // A copy that starts from what `disk` kept.
+  // A copy that starts from what `disk` kept; `copies`: the set it was made
+  // with (the log's copies entries change it).
   copy(std::shared_ptr<log_store> disk, epoch promised, std::uint64_t committed, std::vector<entry> log,
-       std::uint64_t kept = default_kept);
+       std::vector<std::string> copies = {}, std::uint64_t kept = default_kept);
+  // A copy in memory only, made with the set `copies`.
+  explicit copy(std::vector<std::string> copies) : copy(nullptr, {}, 0, {}, std::move(copies)) {}
 
   [[nodiscard]] const epoch& promised() const { return promised_; }
   [[nodiscard]] std::uint64_t committed() const { return committed_; }
+  // The copy set of the last copies entry in the log, committed or not (the
+  // set the copy was made with when there is none), and that entry's index.
+  [[nodiscard]] const std::vector<std::string>& copies() const { return sets_.back().second; }
+  [[nodiscard]] std::uint64_t copies_index() const { return sets_.back().first; }
   [[nodiscard]] position last() const;
   [[nodiscard]] std::uint64_t last_index() const { return base_ + log_.size(); }
   // Entries up to here are on disk only.
@@ -173,6 +195,8 @@ class copy {
  private:
   void truncate_after(std::uint64_t index);
   void push(entry e);
+  // Saves the state again when the copy set changed since `before`.
+  caf::error sets_changed(std::uint64_t before);
   // Drops from memory what is `kept_` entries before the commit point.
   void trim();
   // Raises the promise to `e` (not older than it), on disk before it counts.
@@ -185,6 +209,8 @@ class copy {
   // Each epoch of the log and its first index, in order (Kafka's leader
   // epoch cache): the epoch of any entry without reading it.
   std::vector<std::pair<epoch, std::uint64_t>> epochs_;
+  // Each copy set and the index of the entry that set it (0: the first).
+  std::vector<std::pair<std::uint64_t, std::vector<std::string>>> sets_{{0, {}}};
   std::uint64_t kept_ = default_kept;
   std::uint64_t committed_ = 0;
   std::uint64_t truncated_ = 0;
@@ -200,7 +226,19 @@ class owner {
   owner(epoch e, std::vector<std::string> followers, const copy& local);
 
   [[nodiscard]] const epoch& of() const { return epoch_; }
-  [[nodiscard]] std::size_t majority() const { return (followers_.size() + 1) / 2 + 1; }
+  [[nodiscard]] std::size_t majority() const;
+  // Those it sends to: the copy set but itself, and learners.
+  [[nodiscard]] std::vector<std::string> followers() const;
+  // A node that is to join the copy set gets the log first, counting for
+  // nothing (a learner), from where its own log ends.
+  void learn(const std::string& node, const copy& local);
+  // A learner that is not to join after all is sent nothing more.
+  void forget_learner(const std::string& node);
+  // The copy set changed (a copies entry in the owner's log): its members
+  // count from now on, a removed node is sent nothing more.
+  void follow(const std::vector<std::string>& copies, const std::string& self, const copy& local);
+  // The last index known to be on `node` (0 for one this owner does not send to).
+  [[nodiscard]] std::uint64_t match(const std::string& node) const;
 
   // The next batch for `follower`: every entry from where it stands, at most
   // `max`, or nothing while a batch to it is unanswered (or it has them all).
@@ -223,6 +261,7 @@ class owner {
     std::uint64_t told = 0;     // the commit point it has acknowledged
     std::uint64_t telling = 0;  // the commit point of the batch in flight
     bool waiting = false;       // a batch is in flight
+    bool voter = true;          // false: a learner
   };
   epoch epoch_;
   std::map<std::string, progress> followers_;
@@ -230,16 +269,24 @@ class owner {
 
 // -- taking a room: the promises for a new epoch -------------------------------
 
+//
+// Promises count against the copy set of the most up-to-date log among them
+// (docs/REPLICATION.md, "Changing a copy set"): the set the takeover started
+// with until then.
 class takeover {
  public:
-  // `copies`: the whole copy set, this node included.
+  // `copies`: the copy set of this node's log, this node included.
   takeover(epoch e, std::vector<std::string> copies);
 
   [[nodiscard]] const epoch& of() const { return epoch_; }
   // Records `from`'s answer. False when it promised a newer epoch (give up;
   // try again later above `newer()`).
   bool on_reply(const std::string& from, const prepare_reply& reply);
-  [[nodiscard]] bool has_majority() const { return promises_.size() >= copies_.size() / 2 + 1; }
+  // The set the promises count against now.
+  [[nodiscard]] const std::vector<std::string>& copies() const;
+  [[nodiscard]] bool has_majority() const;
+  // Members of that set not asked yet; they count as asked from now on.
+  std::vector<std::string> to_ask();
   [[nodiscard]] const epoch& newer() const { return newer_; }
   // With a majority: the copy whose log is the most up to date (this node on
   // a tie), where that log ends, and the highest commit point among them
@@ -252,6 +299,7 @@ class takeover {
   epoch epoch_;
   std::vector<std::string> copies_;
   std::map<std::string, prepare_reply> promises_;
+  std::vector<std::string> asked_;
   epoch newer_;
 };
 

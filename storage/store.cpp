@@ -421,6 +421,16 @@ caf::expected<std::string> store::log_state(const api::room_id& room) const {
   return get(rlog_state_, room.value);
 }
 
+caf::expected<std::vector<api::room_id>> store::log_rooms() const {
+  std::vector<api::room_id> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rlog_state_));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    out.push_back(api::room_id{it->key().ToString()});
+  if (auto err = from_status(it->status()))
+    return err;
+  return out;
+}
+
 caf::expected<std::string> store::message(const api::room_id& room, api::seq_t seq) const {
   return get(messages_, keys::message(room, seq));
 }

@@ -174,6 +174,8 @@ class store {
   [[nodiscard]] caf::error put_log_state(const api::room_id& room, std::string_view state);
   // not_found for a room whose log has no state yet.
   [[nodiscard]] caf::expected<std::string> log_state(const api::room_id& room) const;
+  // Every room with a log state here (a copy of it is kept here).
+  [[nodiscard]] caf::expected<std::vector<api::room_id>> log_rooms() const;
 
   // presence: when the user's last session ended (ms), 0 if never
   [[nodiscard]] caf::expected<std::int64_t> last_seen(const api::user_id& user) const;

@@ -100,5 +100,9 @@ using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using write_atom = caf::atom_constant<caf::atom("write")>;
 using resign_atom = caf::atom_constant<caf::atom("resign")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using replace_atom = caf::atom_constant<caf::atom("replace")>;
+using repair_atom = caf::atom_constant<caf::atom("repair")>;
+using copies_atom = caf::atom_constant<caf::atom("copies")>;
+using remove_atom = caf::atom_constant<caf::atom("remove")>;
 
 }  // namespace confab::api

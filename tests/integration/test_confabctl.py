@@ -159,7 +159,7 @@ class NodesAndErrorsTest(CtlCase):
         self.assertEqual(out, "")
 
     def test_usage_errors_exit_2(self):
-        for args, kw in ((["frobnicate"], {}), ([], {}), (["room"], {}), (["kick"], {}), (["drain"], {}),
+        for args, kw in ((["frobnicate"], {}), ([], {}), (["room"], {}), (["kick"], {}), (["drain"], {}), (["remove"], {}),
                          (["user"], {}), (["nodes", "extra"], {}), (["actors", "--limit", "many"], {}),
                          (["nodes"], {"token": None}), (["nodes"], {"url": "ftp://%s:1" % HOST})):
             rc, out, err = self.ctl(*args, **kw)
@@ -169,7 +169,7 @@ class NodesAndErrorsTest(CtlCase):
 
     def test_help(self):
         out = self.ok("--help", token=None)
-        for cmd in ("nodes", "actors", "room", "user", "kick", "drain"):
+        for cmd in ("nodes", "actors", "room", "user", "kick", "drain", "remove"):
             self.assertIn(cmd, out)
 
 

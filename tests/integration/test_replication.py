@@ -14,13 +14,14 @@ Nodes are n1..n3 (harness.Cluster)."""
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ClusterCase, main  # noqa: E402
+from harness import CONFABCTL, HOST, ClusterCase, main  # noqa: E402
 from test_cluster import Sender, cmid, key  # noqa: E402
 
 FAILOVER_S = 5.0        # the contract: writable again within 5 s
@@ -239,6 +240,95 @@ class DrainTest(ReplicationBase):
             acked[rid][c] = self.post(a.token, rid, "after the drain", client_msg_id=c, server=n1)["seq"]
             self.assertIn(self.cluster.room_owner(rid, server=n2), ("n1", "n2"))
         self.check_histories(a.token, all_rooms, acked, [n1, n2])
+
+
+class RemoveTest(ReplicationBase):
+    """Four nodes, three copies a room: a node killed for good and removed
+    (`confabctl remove`) is replaced in every copy set it was in by a live
+    node, which copies the room; the rooms then survive the loss of one more
+    of their old copies."""
+
+    cluster_size = 4
+    REPAIR_S = 60.0     # every copy set whole again (a few rooms, idle cluster)
+
+    def ctl(self, server, *args):
+        p = subprocess.run([CONFABCTL, "--url", "http://%s:%d" % (HOST, server.port),
+                            "--token", self.cluster.admin_token] + list(args),
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout, p.stderr
+
+    def copies(self, rid, server):
+        admin = self.cluster.room_admin(rid, server=server)
+        return sorted([admin["owner"]] + admin["replicas"])
+
+    def test_remove_restores_three_copies(self):
+        n1, n2, n3, n4 = self.nodes()
+        a = self.new_user(server=n1)
+        rooms = [rid for rid, _ in self.rooms_owned(a.token, [4, 4, 1, 2, 3, 4, 1, 2, 3, 4])]
+        acked = {rid: {} for rid in rooms}
+        self.post_each(a.token, rooms, acked, "before", n1)
+        self.copies_before = {rid: self.copies(rid, n1) for rid in rooms}
+        had_n4 = [rid for rid in rooms if "n4" in self.copies_before[rid]]
+        self.assertGreaterEqual(len(had_n4), 4, "n4 holds a copy of the rooms it made")
+
+        self.cluster.kill9(4)
+        self.cluster.wait_statuses({"n1": "up", "n2": "up", "n3": "up", "n4": "down"},
+                                   [n1, n2, n3])
+        # refusals first: a live node, this node, an unknown one
+        rc, out, err = self.ctl(n1, "remove", "n2")
+        self.assertEqual(rc, 1, (out, err))
+        self.assertIn("conflict", err)
+        rc, out, err = self.ctl(n1, "remove", "n1")
+        self.assertEqual(rc, 1, (out, err))
+        rc, out, err = self.ctl(n1, "remove", "no-such-node")
+        self.assertEqual(rc, 1, (out, err))
+        self.assertIn("not_found", err)
+        t0 = time.monotonic()
+        rc, out, err = self.ctl(n1, "remove", "n4")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.strip(), "node n4 is removed")
+        # the HTTP route answers the same for a node already removed
+        st, _, body = n2.http("POST", "/admin/api/v1/nodes/n4/remove", token=self.cluster.admin_token)
+        self.assertEqual(st, 202, body)
+        self.assertEqual(body, {"node": "n4", "status": "removed"})
+        self.cluster.wait_statuses({"n1": "up", "n2": "up", "n3": "up"}, [n1, n2, n3])
+
+        # every room that had a copy on n4 gets one on the node that had none
+        deadline = time.monotonic() + self.REPAIR_S
+        pending = list(had_n4)
+        while pending and time.monotonic() < deadline:
+            pending = [rid for rid in pending if self.copies(rid, n1) != ["n1", "n2", "n3"]]
+            if pending:
+                threading.Event().wait(0.1)
+        self.assertEqual(pending, [], "copy sets still without a third live copy after %.0f s" % self.REPAIR_S)
+        sys.stderr.write("\nremove: %d rooms had a copy on n4; all had three live copies %.2f s after remove\n"
+                         % (len(had_n4), time.monotonic() - t0))
+        for rid in rooms:
+            self.assertEqual(self.copies(rid, n2), ["n1", "n2", "n3"], rid)
+        self.post_each(a.token, rooms, acked, "after remove", n2, count=1)
+        self.check_histories(a.token, rooms, acked, [n1, n2, n3])
+
+        # the new copies hold the rooms: n2 dies and rooms take writes on n1
+        # and n3; then n3 dies and n2 comes back: those writes are now only
+        # on n1, which is the new copy of each room that n1 was not a copy
+        # of before (n2 catches up from it)
+        before_n1 = [rid for rid in had_n4 if "n1" not in self.copies_before[rid]]
+        self.assertTrue(before_n1, "some rooms got their new copy on n1")
+        self.cluster.kill9(2)
+        s3 = Sender(self, self.connect(a.token, server=n3), "n3", attempt_s=1.0)
+        for rid in rooms:
+            c = cmid()
+            acked[rid][c] = s3.send(rid, "after n2 died", c, deadline_s=30.0)["seq"]
+        self.check_histories(a.token, rooms, acked, [n1, n3])
+        self.cluster.kill9(3)
+        n2 = self.cluster.restart(2)
+        self.cluster.wait_statuses({"n1": "up", "n2": "up", "n3": "down"}, [n1])
+        self.cluster.wait_statuses({"n1": "up", "n2": "up"}, [n2])  # it never met n3 in this life
+        s1 = Sender(self, self.connect(a.token, server=n1), "n1", attempt_s=1.0)
+        for rid in rooms:
+            c = cmid()
+            acked[rid][c] = s1.send(rid, "after n3 died", c, deadline_s=30.0)["seq"]
+        self.check_histories(a.token, rooms, acked, [n1, n2])
 
 
 if __name__ == "__main__":

@@ -430,6 +430,40 @@ CAF_TEST(a draining member stays live but owns nothing and leaves the list when 
   CAF_CHECK_EQUAL(p.room_owner(api::room_id{"r_1"}), "c");
 }
 
+CAF_TEST(only a member that is down can be removed and a removed one is never admitted again) {
+  cluster::membership m{card("a")};
+  auto b = card("b");
+  auto c = card("c");
+  CAF_REQUIRE(m.admit(b, 1000));
+  CAF_REQUIRE(m.admit(c, 1000));
+  auto code = [](const caf::error& err) { return api::describe(err).code; };
+  CAF_CHECK(code(m.remove("a")) == api::errc::conflict);    // itself
+  CAF_CHECK(code(m.remove("b")) == api::errc::conflict);    // live
+  CAF_CHECK(code(m.remove("zz")) == api::errc::not_found);  // unknown
+  CAF_CHECK(m.removed().empty());
+  CAF_REQUIRE(m.link_lost(b.node.address()));
+  CAF_CHECK(!m.remove("b"));
+  CAF_CHECK(!m.remove("b"));  // again: nothing to do, no error
+  CAF_CHECK(m.removed("b"));
+  CAF_CHECK(m.find("b") == nullptr);
+  CAF_CHECK(m.down().empty());
+  CAF_CHECK(ids_of(m.live()) == (std::vector<std::string>{"a", "c"}));
+  // Neither the same incarnation nor a restart gets back in.
+  CAF_CHECK(!m.admit(b, 2000));
+  CAF_CHECK(!m.admit(card("b", 300), 2000));
+  CAF_CHECK(m.find("b") == nullptr);
+  // Placement lists it as removed, neither live nor down.
+  cluster::placement p{card("a"), caf::actor{}};
+  p.set_members(m.live(), m.down(), m.leaving(), m.removed());
+  CAF_CHECK(p.current()->removed == (std::vector<std::string>{"b"}));
+  CAF_CHECK(p.current()->ids == (std::vector<std::string>{"a", "c"}));
+  // Told by another member that found it down, a member that still hears
+  // from it removes it too.
+  CAF_CHECK(!m.remove("c", true));
+  CAF_CHECK(m.removed("c"));
+  CAF_CHECK(ids_of(m.live()) == (std::vector<std::string>{"a"}));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 // -- handoff of a room between two nodes ---------------------------------------

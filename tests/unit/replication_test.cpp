@@ -2,6 +2,8 @@
 #define FAIL(msg) CAF_FAIL(msg)
 #include <caf/test/dsl.hpp>
 
+#include <caf/binary_serializer.hpp>
+
 #include <map>
 #include <memory>
 
@@ -129,16 +131,141 @@ CAF_TEST(an owner commits by counting only entries of its own epoch) {
 
 CAF_TEST(a takeover starts from the most up to date log of its majority) {
   rep::takeover t(ep(3, "a"), {"a", "b", "c"});
-  CAF_CHECK(t.on_reply("a", {true, ep(3, "a"), {ep(1, "a"), 7}, 5}));
+  CAF_CHECK(t.on_reply("a", {true, ep(3, "a"), {ep(1, "a"), 7}, 5, {}}));
   CAF_CHECK(!t.has_majority());
-  CAF_CHECK(t.on_reply("b", {true, ep(3, "a"), {ep(2, "b"), 6}, 6}));
+  CAF_CHECK(t.on_reply("b", {true, ep(3, "a"), {ep(2, "b"), 6}, 6, {}}));
   CAF_CHECK(t.has_majority());
   // A higher epoch beats a longer log.
   CAF_CHECK_EQUAL(t.best(), "b");
   CAF_CHECK(t.best_last() == (rep::position{ep(2, "b"), 6}));
   CAF_CHECK_EQUAL(t.committed(), 6u);
-  CAF_CHECK(!t.on_reply("c", {false, ep(4, "c"), rep::position{}, 0}));
+  CAF_CHECK(!t.on_reply("c", {false, ep(4, "c"), rep::position{}, 0, {}}));
   CAF_CHECK(t.newer() == ep(4, "c"));
+}
+
+// -- copy-set changes (docs/REPLICATION.md, "Changing a copy set") --------------
+
+namespace {
+
+using names_t = std::vector<std::string>;
+
+// A promise for `e` from a copy whose log ends at (last_by, last_index).
+rep::prepare_reply promise_of(const rep::epoch& e, const rep::epoch& last_by, std::uint64_t last_index,
+                              std::uint64_t committed, names_t copies) {
+  rep::prepare_reply r;
+  r.ok = true;
+  r.promised = e;
+  r.last.by = last_by;
+  r.last.index = last_index;
+  r.committed = committed;
+  r.copies = std::move(copies);
+  return r;
+}
+
+rep::entry set_entry(rep::epoch by, std::uint64_t index, const names_t& copies) {
+  auto e = rep::copies_entry(copies);
+  e.by = std::move(by);
+  e.index = index;
+  return e;
+}
+
+}  // namespace
+
+CAF_TEST(a copy set is the one of the last copies entry of the log and reverts when that entry is cut) {
+  rep::copy c{names_t{"a", "b", "c"}};
+  CAF_CHECK(c.copies() == (names_t{"a", "b", "c"}));
+  CAF_CHECK_EQUAL(c.copies_index(), 0u);
+  auto e1 = ep(1, "a");
+  CAF_CHECK(c.on_append(app(e1, 0, rep::epoch{}, {ent(e1, 1, ""), set_entry(e1, 2, {"a", "b", "c", "d"})}, 1))->ok);
+  // In force once in the log, committed or not (Raft's rule).
+  CAF_CHECK(c.copies() == (names_t{"a", "b", "c", "d"}));
+  CAF_CHECK_EQUAL(c.copies_index(), 2u);
+  CAF_CHECK(rep::copies_of(c.at(2)) == (names_t{"a", "b", "c", "d"}));
+  // A new owner that never had entry 2 cuts it: the set before it is back.
+  auto e2 = ep(2, "b");
+  CAF_CHECK(c.on_prepare(e2)->ok);
+  CAF_CHECK(c.on_append(app(e2, 1, e1, {ent(e2, 2, "x")}, 1))->ok);
+  CAF_CHECK(c.copies() == (names_t{"a", "b", "c"}));
+  CAF_CHECK_EQUAL(c.copies_index(), 0u);
+  // The promise tells a takeover which set this copy is in.
+  CAF_CHECK(c.on_prepare(ep(3, "c"))->copies == (names_t{"a", "b", "c"}));
+  // A payload that merely looks like a set is not one: only the key counts.
+  CAF_CHECK(c.on_append(app(ep(3, "c"), 2, e2, {ent(ep(3, "c"), 3, "a\nb\n")}, 2))->ok);
+  CAF_CHECK_EQUAL(c.copies_index(), 0u);
+}
+
+CAF_TEST(a learner gets the log but counts for nothing until a copies entry names it) {
+  rep::copy local{names_t{"a", "b", "c"}};
+  auto e = ep(1, "a");
+  CAF_REQUIRE(local.on_prepare(e)->ok);
+  rep::owner o{e, {"b", "c"}, local};
+  auto first = local.append_local("k1", "m1");
+  CAF_REQUIRE(first);
+  o.learn("d", local);
+  CAF_CHECK_EQUAL(o.majority(), 2u);
+  CAF_CHECK(o.followers() == (names_t{"b", "c", "d"}));
+  auto to_d = o.batch_for("d", local, 100);
+  CAF_REQUIRE(to_d);
+  CAF_CHECK(o.on_reply("d", {true, e, *first}));
+  CAF_CHECK_EQUAL(o.match("d"), *first);
+  CAF_CHECK_EQUAL(o.commit_point(local), 0u);  // a and the learner d: no majority of {a, b, c}
+  CAF_REQUIRE(o.batch_for("b", local, 100));
+  CAF_CHECK(o.on_reply("b", {true, e, *first}));
+  CAF_CHECK_EQUAL(o.commit_point(local), *first);
+  // d joins: a set of four, three make a majority, d among them.
+  auto joined = rep::copies_entry({"a", "b", "c", "d"});
+  auto at = local.append_local(joined.key, joined.payload);
+  CAF_REQUIRE(at);
+  o.follow(local.copies(), "a", local);
+  CAF_CHECK_EQUAL(o.majority(), 3u);
+  CAF_REQUIRE(o.batch_for("d", local, 100));
+  CAF_CHECK(o.on_reply("d", {true, e, *at}));
+  CAF_CHECK_EQUAL(o.commit_point(local), *first);  // a and d: two of four
+  CAF_REQUIRE(o.batch_for("b", local, 100));
+  CAF_CHECK(o.on_reply("b", {true, e, *at}));
+  CAF_CHECK_EQUAL(o.commit_point(local), *at);
+  // c leaves: it is sent nothing more and a, b, d decide.
+  auto left = rep::copies_entry({"a", "b", "d"});
+  auto at2 = local.append_local(left.key, left.payload);
+  CAF_REQUIRE(at2);
+  o.follow(local.copies(), "a", local);
+  CAF_CHECK(o.followers() == (names_t{"b", "d"}));
+  CAF_CHECK(!o.batch_for("c", local, 100));
+  CAF_CHECK_EQUAL(o.match("c"), 0u);
+  CAF_CHECK_EQUAL(o.majority(), 2u);
+  CAF_REQUIRE(o.batch_for("d", local, 100));
+  CAF_CHECK(o.on_reply("d", {true, e, *at2}));
+  CAF_CHECK_EQUAL(o.commit_point(local), *at2);
+  // A learner that is forgotten is sent nothing more; a voter is not forgotten.
+  o.learn("e", local);
+  o.forget_learner("e");
+  o.forget_learner("d");
+  CAF_CHECK(o.followers() == (names_t{"b", "d"}));
+}
+
+CAF_TEST(a takeover counts promises against the set of the most up to date log and asks its new members) {
+  rep::takeover t(ep(5, "a"), {"a", "b", "c"});
+  CAF_CHECK(t.to_ask() == (names_t{"a", "b", "c"}));
+  CAF_CHECK(t.on_reply("a", promise_of(ep(5, "a"), ep(1, "a"), 3, 3, {"a", "b", "c"})));
+  CAF_CHECK(!t.has_majority());
+  // b's log is newer and holds the change that replaced c with d.
+  CAF_CHECK(t.on_reply("b", promise_of(ep(5, "a"), ep(2, "b"), 5, 4, {"a", "b", "d"})));
+  CAF_CHECK(t.copies() == (names_t{"a", "b", "d"}));
+  CAF_CHECK(t.to_ask() == (names_t{"d"}));
+  CAF_CHECK(t.to_ask().empty());
+  CAF_CHECK(t.has_majority());  // a and b of {a, b, d}
+  // c's promise alone would not have been enough with a's: c is out.
+  rep::takeover u(ep(5, "a"), {"a", "b", "c"});
+  CAF_CHECK(u.on_reply("a", promise_of(ep(5, "a"), ep(1, "a"), 3, 3, {"a", "b", "c"})));
+  CAF_CHECK(u.on_reply("d", promise_of(ep(5, "a"), ep(2, "b"), 5, 5, {"a", "b", "d"})));
+  CAF_CHECK(u.copies() == (names_t{"a", "b", "d"}));
+  CAF_CHECK(u.has_majority());
+  // A node that the newest set left out cannot take the room at all.
+  rep::takeover v(ep(6, "c"), {"a", "b", "c"});
+  CAF_CHECK(v.on_reply("c", promise_of(ep(6, "c"), ep(1, "a"), 3, 3, {"a", "b", "c"})));
+  CAF_CHECK(v.on_reply("b", promise_of(ep(6, "c"), ep(2, "b"), 5, 5, {"a", "b", "d"})));
+  CAF_CHECK(v.on_reply("a", promise_of(ep(6, "c"), ep(2, "b"), 5, 5, {"a", "b", "d"})));
+  CAF_CHECK(!v.has_majority());
 }
 
 // -- three copies as actors, on the deterministic scheduler -----------------------
@@ -194,10 +321,12 @@ struct cluster_fixture : test_coordinator_fixture<> {
     sched.run();
   }
 
-  // Starts (or restarts) node n from what its store has.
-  void start(const std::string& n) {
-    auto loaded = test::value(actors::replica_log::load(stores[n], room, names));
-    CAF_CHECK_EQUAL(loaded.copies, names);
+  // Starts (or restarts) node n from what its store has (a new copy of the
+  // set `fresh`, by default the fixture's three).
+  void start(const std::string& n, std::vector<std::string> fresh = {}) {
+    if (fresh.empty())
+      fresh = names;
+    auto loaded = test::value(actors::replica_log::load(stores[n], room, fresh));
     disk[n] = std::make_shared<rep::copy>(std::move(loaded.log));
     auto& out = applied[n];
     if (!out)
@@ -214,8 +343,8 @@ struct cluster_fixture : test_coordinator_fixture<> {
         out->push_back(e.payload);
       return caf::none;
     };
-    nodes[n] =
-        sys.spawn(actors::replica_actor, room, n, names, disk[n], std::function<caf::error(const rep::entry&)>{apply});
+    nodes[n] = sys.spawn(actors::replica_actor, room, n, disk[n], std::function<caf::error(const rep::entry&)>{apply},
+                         caf::actor{});
   }
 
   // kill -9 before `n` handles anything more; a writer waiting for it hears
@@ -265,12 +394,12 @@ struct cluster_fixture : test_coordinator_fixture<> {
   }
 
   // The payloads of one copy's committed entries, without the empty entries
-  // that open each epoch.
+  // that open each epoch and the copies entries.
   std::vector<std::string> history(const std::string& n) {
     std::vector<std::string> out;
     auto& c = *disk[n];
     for (std::uint64_t i = 1; i <= c.committed(); ++i)
-      if (!c.at(i).payload.empty())
+      if (!c.at(i).payload.empty() && !rep::is_copies(c.at(i)))
         out.push_back(c.at(i).payload);
     return out;
   }
@@ -626,6 +755,87 @@ CAF_TEST(a restarted copy has its promise and its log back) {
   CAF_CHECK(!actors::replica_log::load(stores["c"], room));  // index 5 after 1: a gap
 }
 
+CAF_TEST(a dead copy is replaced by a node that catches up first and then counts in the majority) {
+  take("a");
+  for (int i = 0; i < 5; ++i)
+    write("a", nth("k", i), nth("m", i));
+  sched.run();
+  CAF_REQUIRE_EQUAL(got->index.size(), 5u);
+  crash("c");
+  dirs["d"] = std::make_unique<test::temp_dir>();
+  stores["d"] = test::value(storage::store::open(dirs["d"]->path()));
+  start("d", {"a", "b", "c", "d"});  // as its room manager starts it, from the set an append names
+  links({{"a", "b"}, {"a", "d"}, {"b", "d"}});
+  // Only the owner changes the set.
+  auto refused = self->request(nodes["b"], caf::infinite, api::replace_atom::value, std::string{"c"}, std::string{"d"});
+  sched.run();
+  bool unavailable = false;
+  refused.receive([](bool) {},
+                  [&](const caf::error& e) { unavailable = api::describe(e).code == api::errc::unavailable; });
+  CAF_CHECK(unavailable);
+  auto h = self->request(nodes["a"], caf::infinite, api::replace_atom::value, std::string{"c"}, std::string{"d"});
+  write("a", "k5", "m5");  // a write during the change
+  sched.run();
+  bool replaced = false;
+  h.receive([&](bool ok) { replaced = ok; }, [](const caf::error&) {});
+  CAF_CHECK(replaced);
+  CAF_CHECK_EQUAL(got->index.count("k5"), 1u);
+  CAF_CHECK(got->errors.empty());
+  for (auto& n : {"a", "b", "d"})
+    CAF_CHECK(disk[n]->copies() == (names_t{"a", "b", "d"}));
+  CAF_CHECK(same_logs("a", "d"));
+  CAF_CHECK(same_logs("a", "b"));
+  CAF_CHECK_EQUAL(history("d"), (names_t{"m0", "m1", "m2", "m3", "m4", "m5"}));
+  // d's disk says which set it is in, for the room manager's routing.
+  auto saved = actors::replica_log::saved_state(*stores["d"], room);
+  CAF_REQUIRE(saved);
+  CAF_CHECK(saved->current == (names_t{"a", "b", "d"}));
+  // Copies entries are the replicas' own: the room never applies one.
+  CAF_CHECK_EQUAL(*applied["a"], (names_t{"m0", "m1", "m2", "m3", "m4", "m5"}));
+  // With b gone too, a and d are a majority of the new set (of the old one,
+  // a alone would be none): writes commit.
+  crash("b");
+  links({{"a", "d"}});
+  write("a", "k6", "m6");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k6"), 1u);
+  CAF_CHECK(same_logs("a", "d"));
+  // And d can take the room with a: it is a full copy now.
+  crash("a");
+  start("a");
+  links({{"a", "d"}});
+  take("d");
+  write("d", "k7", "m7");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k7"), 1u);
+  CAF_CHECK_EQUAL(history("a"), (names_t{"m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"}));
+}
+
+CAF_TEST(a change that cannot finish in time is answered and its learner forgotten) {
+  take("a");
+  write("a", "k0", "m0");
+  sched.run();
+  // e is never reachable: it cannot catch up.
+  auto h = self->request(nodes["a"], caf::infinite, api::replace_atom::value, std::string{"c"}, std::string{"e"});
+  sched.run();
+  auto busy = self->request(nodes["a"], caf::infinite, api::replace_atom::value, std::string{"b"}, std::string{"f"});
+  sched.run();
+  bool conflict = false;
+  busy.receive([](bool) {}, [&](const caf::error& e) { conflict = api::describe(e).code == api::errc::conflict; });
+  CAF_CHECK(conflict);
+  time_passes();
+  bool timed_out = false;
+  h.receive([](bool) {}, [&](const caf::error& e) { timed_out = api::describe(e).code == api::errc::unavailable; });
+  CAF_CHECK(timed_out);
+  auto& st = deref<caf::stateful_actor<actors::replica_state>>(nodes["a"]).state;
+  CAF_CHECK(!st.changing);
+  CAF_CHECK(st.leading->followers() == (names_t{"b", "c"}));
+  CAF_CHECK(disk["a"]->copies() == (names_t{"a", "b", "c"}));
+  write("a", "k1", "m1");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k1"), 1u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 CAF_TEST(stored replication records decode only when whole) {
@@ -638,12 +848,24 @@ CAF_TEST(stored replication records decode only when whole) {
   CAF_CHECK(!actors::replica_log::decode_entry(bytes + "x"));
   CAF_CHECK(!actors::replica_log::decode_entry(bytes.substr(0, bytes.size() - 1)));
   CAF_CHECK(!actors::replica_log::decode_entry(""));
-  actors::replica_log::state saved{ep(3, "a"), 9, {"a", "b", "c"}};
+  actors::replica_log::state saved{ep(3, "a"), 9, {"a", "b", "c"}, {"a", "b", "d"}};
   auto state = actors::replica_log::decode_state(actors::replica_log::encode_state(saved));
   CAF_REQUIRE(state);
   CAF_CHECK(*state == saved);
+  // A state saved before copy sets could change (three fields) reads with
+  // its set as the current one.
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  auto promised = ep(3, "a");
+  std::uint64_t committed = 9;
+  std::vector<std::string> copies{"a", "b", "c"};
+  CAF_REQUIRE(!sink(promised, committed, copies));
+  auto old = actors::replica_log::decode_state({buf.data(), buf.size()});
+  CAF_REQUIRE(old);
+  CAF_CHECK(old->current == copies);
+  CAF_CHECK(old->copies == copies);
   // A state without a copy set is corrupt: a copy always knows its set.
-  CAF_CHECK(!actors::replica_log::decode_state(actors::replica_log::encode_state({ep(3, "a"), 9, {}})));
+  CAF_CHECK(!actors::replica_log::decode_state(actors::replica_log::encode_state({ep(3, "a"), 9, {}, {}})));
 }
 
 CAF_TEST(room changes decode only when whole and apply again to the same state) {
