@@ -47,10 +47,12 @@ void apply_committed(replica_state& st) {
 }
 
 // The copy set may have changed: the room manager routes by it.
-void tell_manager(self_ptr self, std::uint64_t set_was) {
+void tell_manager(self_ptr self) {
   auto& st = self->state;
-  if (st.manager && st.log->copies_index() != set_was)
-    self->send(st.manager, api::copies_atom::value, st.room, st.log->copies());
+  if (!st.manager || st.log->copies() == st.told_copies)
+    return;
+  st.told_copies = st.log->copies();
+  self->send(st.manager, api::copies_atom::value, st.room, st.told_copies);
 }
 
 void tell_ready(replica_state& st, const caf::error& err) {
@@ -207,13 +209,12 @@ void advance_change(self_ptr self) {
     st.changing.reset();
     return;
   }
-  auto set_was = st.log->copies_index();
   auto index = append_now(self, rep::copies_entry(set));
   if (index == 0)
     return;
   st.changing->index = index;
   st.leading->follow(st.log->copies(), st.node, *st.log);
-  tell_manager(self, set_was);
+  tell_manager(self);
   spdlog::info("room {}: copy set now {} (entry {})", st.room.value, fmt::join(set, ","), index);
   replicate(self);
 }
@@ -256,7 +257,7 @@ void lead(self_ptr self) {
   apply_committed(st);
   st.leading.emplace(t.of(), followers(st), *st.log);
   st.taking.reset();
-  tell_manager(self, 0);
+  tell_manager(self);
   auto first = st.log->append_local("", "");
   if (!first) {
     st.leading.reset();  // the disk failed: a later take tries again
@@ -420,6 +421,7 @@ caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, 
   st.log = std::move(log);
   st.apply = std::move(apply);
   st.manager = std::move(manager);
+  st.told_copies = st.log->copies();  // the manager started the copy with it
   // What the copy had committed when it saved its promise was applied
   // before (the promise is fsynced after those writes).
   st.applied = st.log->committed();
@@ -465,11 +467,10 @@ caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, 
         if (st.taking && st.taking->of() < req.by)
           give_up(self, st.taking->of());
         auto before = st.log->taken();
-        auto set_was = st.log->copies_index();
         auto reply = st.log->on_append(req);
         api::node_metrics().replica_entries_in.fetch_add(st.log->taken() - before, std::memory_order_relaxed);
         apply_committed(st);
-        tell_manager(self, set_was);
+        tell_manager(self);
         return reply;
       },
       [=](api::retry_atom, const std::string& follower) { send_batch(self, follower); },

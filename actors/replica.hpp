@@ -62,6 +62,7 @@ struct replica_state {
   api::room_id room;
   std::string node;
   caf::actor manager;
+  std::vector<std::string> told_copies;             // the copy set the manager knows
   std::shared_ptr<cluster::replication::copy> log;  // its copies(): the copy set
   std::map<std::string, caf::actor> peers;
   std::optional<cluster::replication::owner> leading;

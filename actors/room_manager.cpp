@@ -225,13 +225,18 @@ bool has(const std::vector<std::string>& names, const std::string& name) {
 }
 
 // The first removed node of the copy set (empty: none), and the node that
-// takes its place (empty: none left to take it).
+// takes its place (empty: none left to take it, or the set has N others).
 std::pair<std::string, std::string> replacement(self_ptr self, const api::room_id& id,
                                                 const std::vector<std::string>& copies) {
   auto view = self->state.ctx->place->current();
   auto out = std::find_if(copies.begin(), copies.end(), [&](auto& n) { return has(view->removed, n); });
   if (out == copies.end())
     return {};
+  // A change cut short after its newcomer joined leaves the set with N
+  // others: then the removed node only leaves.
+  auto kept = std::count_if(copies.begin(), copies.end(), [&](auto& n) { return !has(view->removed, n); });
+  if (static_cast<std::size_t>(kept) >= self->state.ctx->replication)
+    return {*out, ""};
   for (auto i : cluster::rendezvous_rank(cluster::room_key(id.value), view->ids))
     if (!has(copies, view->ids[i]))
       return {*out, view->ids[i]};

@@ -52,8 +52,8 @@ void copy::push(entry e) {
   log_.push_back(std::move(e));
 }
 
-caf::error copy::sets_changed(std::uint64_t before) {
-  if (copies_index() == before || !disk_)
+caf::error copy::sets_changed(const std::vector<std::string>& before) {
+  if (copies() == before || !disk_)
     return caf::none;
   return disk_->save_state(promised_, committed_, copies());
 }
@@ -174,7 +174,7 @@ caf::expected<append_reply> copy::on_append(const append_request& req) {
     if (disk_)
       if (auto err = disk_->save_entries(cut, fresh))
         return err;
-    auto set_at = copies_index();
+    auto set_at = copies();
     if (cut != UINT64_MAX)
       truncate_after(cut);
     taken_ += fresh.size();
@@ -201,7 +201,7 @@ caf::expected<std::uint64_t> copy::append_local(std::vector<std::pair<std::strin
   if (disk_)
     if (auto err = disk_->save_entries(UINT64_MAX, fresh))
       return err;
-  auto set_at = copies_index();
+  auto set_at = copies();
   for (auto& e : fresh)
     push(std::move(e));
   if (auto err = sets_changed(set_at))
@@ -217,7 +217,7 @@ caf::error copy::adopt(std::uint64_t after, std::vector<entry> tail) {
   if (disk_)
     if (auto err = disk_->save_entries(after, tail))
       return err;
-  auto set_at = copies_index();
+  auto set_at = copies();
   truncate_after(after);
   for (auto& e : tail)
     push(std::move(e));

@@ -195,8 +195,8 @@ class copy {
  private:
   void truncate_after(std::uint64_t index);
   void push(entry e);
-  // Saves the state again when the copy set changed since `before`.
-  caf::error sets_changed(std::uint64_t before);
+  // Saves the state again when the copy set is not `before` any more.
+  caf::error sets_changed(const std::vector<std::string>& before);
   // Drops from memory what is `kept_` entries before the commit point.
   void trim();
   // Raises the promise to `e` (not older than it), on disk before it counts.
