@@ -265,9 +265,17 @@ class RemoveTest(ReplicationBase):
         n1, n2, n3, n4 = self.nodes()
         a = self.new_user(server=n1)
         rooms = [rid for rid, _ in self.rooms_owned(a.token, [4, 4, 1, 2, 3, 4, 1, 2, 3, 4])]
+        self.copies_before = {rid: self.copies(rid, n1) for rid in rooms}
+        # at least one room whose new copy will be n1 (its set is n2, n3, n4;
+        # each room n4 makes has that set with probability 1/3)
+        for _ in range(40):
+            if any(c == ["n2", "n3", "n4"] for c in self.copies_before.values()):
+                break
+            rid = self.rooms_owned(a.token, [4])[0][0]
+            rooms.append(rid)
+            self.copies_before[rid] = self.copies(rid, n1)
         acked = {rid: {} for rid in rooms}
         self.post_each(a.token, rooms, acked, "before", n1)
-        self.copies_before = {rid: self.copies(rid, n1) for rid in rooms}
         had_n4 = [rid for rid in rooms if "n4" in self.copies_before[rid]]
         self.assertGreaterEqual(len(had_n4), 4, "n4 holds a copy of the rooms it made")
 
