@@ -292,26 +292,27 @@ void kick(caf::event_based_actor* self, const context_ptr& ctx, const exchange_p
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
-void drain(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+// An admin action on a node (drain, remove): 202 {node, status} once the
+// node actor accepted it.
+template <class Atom>
+void node_action(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex, Atom atom,
+                 std::string status) {
   auto node = url_decode(ex->path[4]);
-  self->request(ctx->node, admin_timeout, api::drain_atom::value, node)
+  self->request(ctx->node, admin_timeout, atom, node)
       .then(
           [=]() {
-            spdlog::info("req={} admin asked node {} to drain", ex->call.request_id, node);
-            ex->respond_json(202, json{{"node", node}, {"status", "draining"}});
+            spdlog::info("req={} admin: node {} is {}", ex->call.request_id, node, status);
+            ex->respond_json(202, json{{"node", node}, {"status", status}});
           },
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
+void drain(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+  node_action(self, ctx, ex, api::drain_atom::value, "draining");
+}
+
 void remove(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
-  auto node = url_decode(ex->path[4]);
-  self->request(ctx->node, admin_timeout, api::remove_atom::value, node)
-      .then(
-          [=]() {
-            spdlog::info("req={} admin removed node {}", ex->call.request_id, node);
-            ex->respond_json(202, json{{"node", node}, {"status", "removed"}});
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
+  node_action(self, ctx, ex, api::remove_atom::value, "removed");
 }
 
 // Creates up to max_bulk_users users with one password, each with a token:
