@@ -202,8 +202,19 @@ void advance_change(self_ptr self) {
     if (st.leading->match(c.in) < st.log->committed())
       return;  // the learner is catching up
     set.push_back(c.in);
-  } else if (!c.out.empty() && has(c.out)) {
+  } else if (!c.out.empty() && has(c.out) && c.out != st.node) {
     set.erase(std::find(set.begin(), set.end(), c.out));
+  } else if (!c.out.empty() && has(c.out) && set.back() != st.node) {
+    // The owner leaves: the set goes on with it last, so that the next
+    // copy serves (and removes it) once this one steps down.
+    set.erase(std::find(set.begin(), set.end(), c.out));
+    set.push_back(c.out);
+  } else if (!c.out.empty() && has(c.out)) {
+    spdlog::info("room {}: handed over to the next copy", st.room.value);
+    c.rp.deliver(true);
+    st.changing.reset();
+    step_down(self);
+    return;
   } else {
     c.rp.deliver(true);
     st.changing.reset();
@@ -225,8 +236,8 @@ caf::result<bool> replace(self_ptr self, std::string out, std::string in) {
     return fail(errc::unavailable, "this copy does not serve the room: take it first");
   if (st.changing)
     return fail(errc::conflict, "a change of this room's copy set is under way");
-  if (out == st.node || in == st.node)
-    return fail(errc::invalid_request, "the owner does not change its own place");
+  if (in == st.node)
+    return fail(errc::invalid_request, "the owner is in the set already");
   auto& set = st.log->copies();
   bool has_out = !out.empty() && std::find(set.begin(), set.end(), out) != set.end();
   bool needs_in = !in.empty() && std::find(set.begin(), set.end(), in) == set.end();

@@ -20,7 +20,10 @@
 //   (replace_atom, out, in) -> bool  owner only: `in` joins the copy set
 //                                   (after catching up as a learner), then
 //                                   `out` leaves it, one committed change
-//                                   at a time; either may be empty
+//                                   at a time; either may be empty. When
+//                                   `out` is this copy, it moves last in
+//                                   the set and steps down instead (the
+//                                   next copy removes it)
 //   (admin_atom) -> (copies, epoch counter)
 //   (prepare_atom, room, copies, epoch) -> prepare_reply,
 //   (append_atom, room, copies, append_request) -> append_reply,

@@ -206,14 +206,16 @@ void serve_owned(self_ptr self, const api::room_id& id, caf::response_promise rp
             });
 }
 
-// -- copies on removed nodes (docs/REPLICATION.md, "Changing a copy set") -------
+// -- where copies go (docs/REPLICATION.md, "Changing a copy set") ------------
 //
-// When a member is removed for good, every room with a copy on it gets a new
-// one: the first live copy of the room (the one that serves it) takes the
-// room and replaces the removed node with the first owner in the room's
-// rendezvous order that holds no copy yet (with none, the set shrinks). A
+// When the member lists change (a node joins, goes down or comes back,
+// drains, or is removed; and once at start), every room this node holds a
+// copy of whose set is not where rendezvous hashing wants it gets one change
+// toward it (cluster::next_copy_change), made by the room's first live copy:
+// it takes the room and asks its copy for the change; then looks again. A
 // few rooms at a time; a room whose first live copy is another node waits
-// here (parked) until a view change makes it this node's.
+// here (parked) until a view change. An owner that leaves the set hands the
+// room to the next copy, which makes the rest of the change.
 
 constexpr std::size_t max_repairs = 8;
 constexpr int max_repair_tries = 30;
@@ -224,32 +226,26 @@ bool has(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-// The first removed node of the copy set (empty: none), and the node that
-// takes its place (empty: none left to take it, or the set has N others).
-std::pair<std::string, std::string> replacement(self_ptr self, const api::room_id& id,
-                                                const std::vector<std::string>& copies) {
+cluster::copy_change next_change(self_ptr self, const api::room_id& id, const std::vector<std::string>& copies) {
   auto view = self->state.ctx->place->current();
-  auto out = std::find_if(copies.begin(), copies.end(), [&](auto& n) { return has(view->removed, n); });
-  if (out == copies.end())
+  auto change = cluster::next_copy_change(cluster::room_key(id.value), copies, view->ids, view->down, view->removed,
+                                          self->state.ctx->replication);
+  // An owner hands the room over only to another live copy.
+  if (change.out == self->state.ctx->node_id && change.in.empty() &&
+      std::none_of(copies.begin(), copies.end(), [&](auto& n) { return n != change.out && has(view->ids, n); }))
     return {};
-  // A change cut short after its newcomer joined leaves the set with N
-  // others: then the removed node only leaves.
-  auto kept = std::count_if(copies.begin(), copies.end(), [&](auto& n) { return !has(view->removed, n); });
-  if (static_cast<std::size_t>(kept) >= self->state.ctx->replication)
-    return {*out, ""};
-  for (auto i : cluster::rendezvous_rank(cluster::room_key(id.value), view->ids))
-    if (!has(copies, view->ids[i]))
-      return {*out, view->ids[i]};
-  return {*out, ""};
+  return change;
 }
 
-// Whether this node is the first copy that is a live owner (where requests go).
-bool first_live_copy(self_ptr self, const std::vector<std::string>& copies) {
+// The room manager of the first copy that is a live owner (where requests
+// go); null when none is.
+caf::actor first_live_copy(self_ptr self, const std::vector<std::string>& copies) {
   auto view = self->state.ctx->place->current();
   for (auto& name : copies)
-    if (has(view->ids, name))
-      return name == self->state.ctx->node_id;
-  return false;
+    for (auto& m : view->owners)
+      if (m.id == name)
+        return m.rooms;
+  return {};
 }
 
 void queue_repair(self_ptr self, const api::room_id& id) {
@@ -260,17 +256,20 @@ void queue_repair(self_ptr self, const api::room_id& id) {
 
 void run_repairs(self_ptr self);
 
+// Queued rooms stay in queued_repairs until they need no change (or it was
+// given up, or they are parked).
 void repair(self_ptr self, const api::room_id& id) {
   auto& st = self->state;
   auto copies = copy_set(self, id);
-  auto [out, in] = copies ? replacement(self, id, *copies) : std::pair<std::string, std::string>{};
-  if (out.empty()) {
+  auto change = copies ? next_change(self, id, *copies) : cluster::copy_change{};
+  if (change.out.empty() && change.in.empty()) {
     st.queued_repairs.erase(id);
     st.repair_tries.erase(id);
     return;
   }
-  if (!first_live_copy(self, *copies)) {
+  if (first_live_copy(self, *copies) != caf::actor{self}) {
     st.parked_repairs.insert(id);
+    st.queued_repairs.erase(id);
     return;
   }
   auto copy = replica_of(self, id, {});
@@ -285,12 +284,19 @@ void repair(self_ptr self, const api::room_id& id) {
     --st.repairs_running;
     if (!err) {
       ++st.repaired;
-      st.to_repair.push_back(id);  // another removed node may be in its set
+      // The set may need another change; after a handover, the new first
+      // live copy makes it.
+      auto copies = copy_set(self, id);
+      auto next = copies ? first_live_copy(self, *copies) : caf::actor{};
+      if (next && next != caf::actor{self})
+        self->send(next, api::repair_atom::value, id);
+      st.to_repair.push_back(id);
     } else if (++st.repair_tries[id] < max_repair_tries) {
-      spdlog::debug("room {}: copy not replaced yet ({}); trying again", id.value, api::describe(err).message);
+      spdlog::debug("room {}: copy set not changed yet ({}); trying again", id.value, api::describe(err).message);
+      st.queued_repairs.erase(id);
       self->delayed_send(self, repair_retry, api::repair_atom::value, id);
     } else {
-      spdlog::error("room {}: gave up replacing a removed copy: {}", id.value, api::describe(err).message);
+      spdlog::error("room {}: gave up changing its copy set: {}", id.value, api::describe(err).message);
       st.queued_repairs.erase(id);
       st.repair_tries.erase(id);
     }
@@ -298,7 +304,7 @@ void repair(self_ptr self, const api::room_id& id) {
   };
   self->request(actor, take_timeout, api::take_atom::value)
       .then(
-          [=, out = out, in = in](bool) {
+          [=, out = change.out, in = change.in](bool) {
             self->request(actor, replace_timeout, api::replace_atom::value, out, in)
                 .then([=](bool) { done(caf::none); }, [=](caf::error& err) { done(err); });
           },
@@ -313,30 +319,37 @@ void run_repairs(self_ptr self) {
     repair(self, id);
   }
   if (st.repairs_running == 0 && st.to_repair.empty() && st.repaired > 0) {
-    spdlog::info("{} rooms got a new copy in place of a removed node", st.repaired);
+    spdlog::info("{} copy-set changes made", st.repaired);
     st.repaired = 0;
   }
 }
 
-// After a view change: rooms with a copy on a node removed since the last
-// look are queued, and parked rooms are looked at again.
+// After a view change: when the member lists changed since the last look,
+// every room with a copy here whose set wants a change is queued; parked
+// rooms are looked at again.
 void find_repairs(self_ptr self) {
   auto& st = self->state;
   auto view = st.ctx->place->current();
   for (auto& id : st.parked_repairs)
-    st.to_repair.push_back(id);
+    queue_repair(self, id);
   st.parked_repairs.clear();
-  bool news = false;
-  for (auto& name : view->removed)
-    news |= st.scanned_removals.insert(name).second;
-  if (news) {
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  std::vector<std::vector<std::string>> lists{sorted(view->ids), sorted(view->down), sorted(view->removed)};
+  if (lists != st.scanned_lists) {
+    st.scanned_lists = std::move(lists);
     auto rooms = st.ctx->db->log_rooms();
     if (!rooms)
       spdlog::error("could not list the rooms with a copy here: {}", api::describe(rooms.error()).message);
     else
       for (auto& id : *rooms)
-        if (auto copies = copy_set(self, id); copies && !replacement(self, id, *copies).first.empty())
-          queue_repair(self, id);
+        if (auto copies = copy_set(self, id); copies && first_live_copy(self, *copies) == caf::actor{self}) {
+          auto change = next_change(self, id, *copies);
+          if (!change.out.empty() || !change.in.empty())
+            queue_repair(self, id);
+        }
   }
   run_repairs(self);
 }
@@ -809,8 +822,12 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
         if (auto it = self->state.replicas.find(id); it != self->state.replicas.end())
           it->second.copies = std::move(copies);
       },
+      // Look at the room's copy set (a retry, or a copy that handed the room
+      // over to this node).
       [=](api::repair_atom, const api::room_id& id) {
-        self->state.to_repair.push_back(id);
+        if (!from_live_member(self))
+          return;
+        queue_repair(self, id);
         run_repairs(self);
       },
       // Answered once this node holds no room (a drain waits for it).

@@ -74,12 +74,12 @@ struct room_manager_state {
   };
   std::unordered_map<api::room_id, replica> replicas;
   std::unordered_map<api::room_id, std::vector<request>> taking;
-  // Rooms with a copy on a removed node (see room_manager.cpp).
+  // Rooms whose copy set wants a change (see room_manager.cpp).
   std::deque<api::room_id> to_repair;
   std::unordered_set<api::room_id> queued_repairs;
   std::unordered_set<api::room_id> parked_repairs;
   std::unordered_map<api::room_id, int> repair_tries;
-  std::unordered_set<std::string> scanned_removals;
+  std::vector<std::vector<std::string>> scanned_lists;  // member lists at the last look
   std::size_t repairs_running = 0;
   std::size_t repaired = 0;
 };

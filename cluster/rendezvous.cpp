@@ -58,6 +58,57 @@ std::vector<std::size_t> rendezvous_rank(std::string_view key, const std::vector
   return order;
 }
 
+namespace {
+
+bool has(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+copy_change next_copy_change(std::string_view key, const std::vector<std::string>& copies,
+                             const std::vector<std::string>& live, const std::vector<std::string>& down,
+                             const std::vector<std::string>& removed, std::size_t n) {
+  auto members = live;
+  members.insert(members.end(), down.begin(), down.end());
+  auto room = std::min(n, members.size());  // copies the cluster allows
+  std::vector<std::string> wanted;
+  for (auto i : rendezvous_rank(key, members))
+    if (wanted.size() < room)
+      wanted.push_back(members[i]);
+  // The first wanted live member the set lacks.
+  std::string in;
+  for (auto& name : wanted)
+    if (in.empty() && has(live, name) && !has(copies, name))
+      in = name;
+  // The copy that ranks last among those not wanted.
+  auto unwanted = [&] {
+    std::string last;
+    for (auto i : rendezvous_rank(key, copies))
+      if (!has(wanted, copies[i]))
+        last = copies[i];
+    return last;
+  };
+  for (auto& name : copies) {
+    if (!has(removed, name))
+      continue;
+    auto kept = std::count_if(copies.begin(), copies.end(), [&](auto& c) { return !has(removed, c); });
+    if (static_cast<std::size_t>(kept) >= n)
+      return {name, ""};  // a change cut short after its newcomer joined
+    for (auto i : rendezvous_rank(key, live))
+      if (in.empty() && !has(copies, live[i]))
+        in = live[i];
+    return {name, in};
+  }
+  if (copies.size() > n)
+    return {unwanted(), ""};
+  if (in.empty())
+    return {};
+  if (copies.size() < room)
+    return {"", in};
+  return {unwanted(), in};
+}
+
 std::string room_key(std::string_view room) {
   return "room/" + std::string(room);
 }

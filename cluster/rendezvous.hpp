@@ -22,6 +22,19 @@ namespace confab::cluster {
 // Indexes into `nodes`, best first: the owner, then the replicas.
 [[nodiscard]] std::vector<std::size_t> rendezvous_rank(std::string_view key, const std::vector<std::string>& nodes);
 
+// Where a room's copies go (docs/REPLICATION.md, "Where copies go"): the
+// next single-node change of the copy set `copies` toward the first `n` of
+// the key's rendezvous order over the members that own ids (`live`) and
+// those that are `down`: `out` leaves, `in` joins (either may be empty; both
+// empty: no change). `removed` members always leave.
+struct copy_change {
+  std::string out;
+  std::string in;
+};
+[[nodiscard]] copy_change next_copy_change(std::string_view key, const std::vector<std::string>& copies,
+                                           const std::vector<std::string>& live, const std::vector<std::string>& down,
+                                           const std::vector<std::string>& removed, std::size_t n);
+
 // The placement keys of each kind, kept apart so that a user's account,
 // presence and rooms are spread independently.
 [[nodiscard]] std::string room_key(std::string_view room);

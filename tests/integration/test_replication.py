@@ -339,5 +339,101 @@ class RemoveTest(ReplicationBase):
         self.check_histories(a.token, rooms, acked, [n1, n2])
 
 
+def _fnv(data, h):
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def _mix(h):
+    h ^= h >> 30
+    h = (h * 0xbf58476d1ce4e5b9) & 0xFFFFFFFFFFFFFFFF
+    h ^= h >> 27
+    h = (h * 0x94d049bb133111eb) & 0xFFFFFFFFFFFFFFFF
+    return h ^ (h >> 31)
+
+
+def rendezvous_top(rid, nodes, n):
+    """The first n of the room's rendezvous order (written from the hash
+    cluster/rendezvous.cpp documents: FNV-1a over the key, a NUL, the node,
+    then splitmix64's finaliser), as an oracle independent of the server."""
+    key = ("room/" + rid).encode()
+    base = _fnv(b"\0", _fnv(key, 0xcbf29ce484222325))
+    ranked = sorted(nodes, key=lambda node: (-_mix(_fnv(node.encode(), base)), node))
+    return sorted(ranked[:n])
+
+
+class JoinTest(ReplicationBase):
+    """A cluster started with one node and --replication 3 grows: each
+    joining node takes its place in the rooms' copy sets (one copy, then
+    two, then three; a fourth node replaces the copy that ranks last in
+    the rooms it ranks in, the rooms' owner included), and the new copies
+    hold the rooms: histories stay one and the same, and the rooms survive
+    losing a node they were made on."""
+
+    cluster_size = 1
+    SETTLE_S = 60.0
+
+    def copies(self, rid, server):
+        admin = self.cluster.room_admin(rid, server=server)
+        return sorted([admin["owner"]] + admin["replicas"])
+
+    def wait_sets(self, rooms, want, server, what):
+        t0 = time.monotonic()
+        deadline = t0 + self.SETTLE_S
+        pending = list(rooms)
+        while pending and time.monotonic() < deadline:
+            pending = [rid for rid in pending if self.copies(rid, server) != want(rid)]
+            if pending:
+                threading.Event().wait(0.1)
+        self.assertEqual(pending, [], "%s: copy sets not as wanted after %.0f s: %r"
+                         % (what, self.SETTLE_S, {r: self.copies(r, server) for r in pending[:3]}))
+        sys.stderr.write("\njoin: %s: %d rooms settled in %.2f s\n" % (what, len(rooms), time.monotonic() - t0))
+
+    def test_joining_nodes_take_their_place_in_copy_sets(self):
+        n1 = self.cluster.node(1)
+        a = self.new_user(server=n1)
+        rooms = [self.create_room(a.token, server=n1)["id"] for _ in range(12)]
+        acked = {rid: {} for rid in rooms}
+        self.post_each(a.token, rooms, acked, "alone", n1, count=2)
+        for rid in rooms:
+            self.assertEqual(self.copies(rid, n1), ["n1"])
+
+        n2 = self.cluster.add_node()
+        self.cluster.wait_converged()
+        self.wait_sets(rooms, lambda rid: ["n1", "n2"], n1, "second node")
+        self.post_each(a.token, rooms, acked, "two", n2, count=1)
+        n3 = self.cluster.add_node()
+        self.cluster.wait_converged()
+        self.wait_sets(rooms, lambda rid: ["n1", "n2", "n3"], n2, "third node")
+        self.post_each(a.token, rooms, acked, "three", n3, count=1)
+        self.check_histories(a.token, rooms, acked, [n1, n2, n3])
+
+        # a fourth node: each room settles on the first three of its
+        # rendezvous order over four
+        n4 = self.cluster.add_node()
+        self.cluster.wait_converged()
+        four = ["n1", "n2", "n3", "n4"]
+        self.wait_sets(rooms, lambda rid: rendezvous_top(rid, four, 3), n4, "fourth node")
+        joined = [rid for rid in rooms if "n4" in rendezvous_top(rid, four, 3)]
+        self.assertTrue(joined, "n4 ranks among the first three of some rooms")
+        # the owner (n1, which made every room) left some sets: handed over
+        left_n1 = [rid for rid in rooms if "n1" not in rendezvous_top(rid, four, 3)]
+        sys.stderr.write("join: n4 joined %d of %d rooms; n1 handed over %d\n"
+                         % (len(joined), len(rooms), len(left_n1)))
+        self.post_each(a.token, rooms, acked, "four", n1, count=1)
+        self.check_histories(a.token, rooms, acked, [n1, n2, n3, n4])
+
+        # the new copies hold the rooms: n1 (where every room was made) dies
+        # and every room still takes writes, with its whole history
+        self.cluster.kill9(1)
+        self.cluster.wait_statuses({"n1": "down", "n2": "up", "n3": "up", "n4": "up"}, [n2, n3, n4])
+        s4 = Sender(self, self.connect(a.token, server=n4), "n4", attempt_s=1.0)
+        for rid in rooms:
+            c = cmid()
+            acked[rid][c] = s4.send(rid, "after n1 died", c, deadline_s=30.0)["seq"]
+        self.check_histories(a.token, rooms, acked, [n2, n3, n4])
+
+
 if __name__ == "__main__":
     main()

@@ -224,6 +224,128 @@ CAF_TEST(rendezvous owners are deterministic and independent of member order) {
   CAF_CHECK_NOT_EQUAL(cluster::account_key("x"), cluster::presence_key("x"));
 }
 
+// -- where copies go ------------------------------------------------------------
+
+namespace {
+
+using names = std::vector<std::string>;
+
+bool same_members(names a, names b) {
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
+
+names top(const std::string& key, const names& nodes, std::size_t n) {
+  names out;
+  for (auto i : cluster::rendezvous_rank(key, nodes))
+    if (out.size() < n)
+      out.push_back(nodes[i]);
+  return out;
+}
+
+// Applies changes as the owner would until none is wanted (at most `max`).
+names settle(const std::string& key, names copies, const names& live, const names& down, const names& removed,
+             std::size_t n, int max, int& steps) {
+  steps = 0;
+  for (; steps < max; ++steps) {
+    auto c = cluster::next_copy_change(key, copies, live, down, removed, n);
+    if (c.out.empty() && c.in.empty())
+      break;
+    if (!c.in.empty())
+      copies.push_back(c.in);
+    if (!c.out.empty())
+      copies.erase(std::find(copies.begin(), copies.end(), c.out));
+  }
+  return copies;
+}
+
+}  // namespace
+
+CAF_TEST(copy sets grow one node at a time as a cluster started with one node grows) {
+  auto c = cluster::next_copy_change("room/r", {"n1"}, {"n1", "n2"}, {}, {}, 3);
+  CAF_CHECK_EQUAL(c.out, "");
+  CAF_CHECK_EQUAL(c.in, "n2");
+  c = cluster::next_copy_change("room/r", {"n1", "n2"}, {"n1", "n2", "n3"}, {}, {}, 3);
+  CAF_CHECK_EQUAL(c.out, "");
+  CAF_CHECK_EQUAL(c.in, "n3");
+  c = cluster::next_copy_change("room/r", {"n1", "n2", "n3"}, {"n1", "n2", "n3"}, {}, {}, 3);
+  CAF_CHECK(c.out.empty() && c.in.empty());
+  // With N = 1 the one copy is the rendezvous owner's.
+  for (auto& key : room_keys(50)) {
+    int steps = 0;
+    auto after = settle(key, {"n1"}, {"n1", "n2"}, {}, {}, 1, 3, steps);
+    CAF_CHECK(after == top(key, {"n1", "n2"}, 1));
+  }
+}
+
+CAF_TEST(a fourth node joins the sets it ranks in and each moves one copy) {
+  names three{"n1", "n2", "n3"};
+  names four{"n1", "n2", "n3", "n4"};
+  auto keys = room_keys(800);
+  std::size_t changed = 0;
+  for (auto& key : keys) {
+    auto first = cluster::next_copy_change(key, three, four, {}, {}, 3);
+    int steps = 0;
+    auto after = settle(key, three, four, {}, {}, 3, 5, steps);
+    CAF_CHECK(same_members(after, top(key, four, 3)));
+    if (steps == 0)
+      continue;
+    ++changed;
+    // One change: n4 in, the copy that ranks last of four out.
+    CAF_CHECK_EQUAL(steps, 1);
+    CAF_CHECK_EQUAL(first.in, "n4");
+    CAF_CHECK_EQUAL(first.out, top(key, four, 4).back());
+  }
+  // About three rooms in four.
+  CAF_CHECK_GREATER(changed, keys.size() * 6 / 10);
+  CAF_CHECK_LESS(changed, keys.size() * 9 / 10);
+}
+
+CAF_TEST(a down node keeps its place and a draining one leaves only for another node) {
+  names four{"n1", "n2", "n3", "n4"};
+  for (auto& key : room_keys(200)) {
+    // n3 is down: it counts as it would live (it leaves only when it
+    // ranks last of four, not because it is down).
+    auto c = cluster::next_copy_change(key, {"n1", "n2", "n3"}, {"n1", "n2", "n4"}, {"n3"}, {}, 3);
+    auto wanted = top(key, four, 3);
+    if (std::find(wanted.begin(), wanted.end(), "n4") == wanted.end()) {
+      CAF_CHECK(c.out.empty() && c.in.empty());
+    } else {
+      CAF_CHECK_EQUAL(c.in, "n4");
+      CAF_CHECK_EQUAL(c.out, top(key, four, 4).back());
+    }
+    // n3 drains in a cluster of three: the set keeps it.
+    c = cluster::next_copy_change(key, {"n1", "n2", "n3"}, {"n1", "n2"}, {}, {}, 3);
+    CAF_CHECK(c.out.empty() && c.in.empty());
+    // n3 drains in a cluster of four: n4 takes its copy.
+    c = cluster::next_copy_change(key, {"n1", "n2", "n3"}, {"n1", "n2", "n4"}, {}, {}, 3);
+    CAF_CHECK_EQUAL(c.in, "n4");
+    CAF_CHECK_EQUAL(c.out, "n3");
+  }
+}
+
+CAF_TEST(a removed node leaves and is replaced once and never by a second newcomer) {
+  auto c = cluster::next_copy_change("room/r", {"n1", "n2", "n3"}, {"n1", "n2", "n4"}, {}, {"n3"}, 3);
+  CAF_CHECK_EQUAL(c.out, "n3");
+  CAF_CHECK_EQUAL(c.in, "n4");
+  // Cut short after n4 joined: the set has N others, n3 only leaves.
+  c = cluster::next_copy_change("room/r", {"n1", "n2", "n3", "n4"}, {"n1", "n2", "n4", "n5"}, {}, {"n3"}, 3);
+  CAF_CHECK_EQUAL(c.out, "n3");
+  CAF_CHECK_EQUAL(c.in, "");
+  // No member left to take its place: the set shrinks.
+  c = cluster::next_copy_change("room/r", {"n1", "n2", "n3"}, {"n1", "n2"}, {}, {"n3"}, 3);
+  CAF_CHECK_EQUAL(c.out, "n3");
+  CAF_CHECK_EQUAL(c.in, "");
+  // A set larger than N loses the copy that ranks last.
+  names four{"n1", "n2", "n3", "n4"};
+  for (auto& key : room_keys(50)) {
+    c = cluster::next_copy_change(key, four, four, {}, {}, 3);
+    CAF_CHECK_EQUAL(c.out, top(key, four, 4).back());
+    CAF_CHECK_EQUAL(c.in, "");
+  }
+}
+
 CAF_TEST(a fourth node takes only the keys it wins and about a quarter of them) {
   std::vector<std::string> three{"n1", "n2", "n3"};
   std::vector<std::string> four{"n1", "n2", "n3", "n4"};

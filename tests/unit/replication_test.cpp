@@ -811,6 +811,47 @@ CAF_TEST(a dead copy is replaced by a node that catches up first and then counts
   CAF_CHECK_EQUAL(history("a"), (names_t{"m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"}));
 }
 
+CAF_TEST(an owner leaving the set hands the room to the next copy which removes it) {
+  take("a");
+  for (int i = 0; i < 3; ++i)
+    write("a", nth("k", i), nth("m", i));
+  sched.run();
+  dirs["d"] = std::make_unique<test::temp_dir>();
+  stores["d"] = test::value(storage::store::open(dirs["d"]->path()));
+  start("d", {"a", "b", "c", "d"});
+  links({{"a", "b"}, {"a", "c"}, {"a", "d"}, {"b", "c"}, {"b", "d"}, {"c", "d"}});
+  // d joins in a's place: a moves last and steps down once that is committed.
+  auto h = self->request(nodes["a"], caf::infinite, api::replace_atom::value, std::string{"a"}, std::string{"d"});
+  sched.run();
+  bool handed = false;
+  h.receive([&](bool ok) { handed = ok; }, [](const caf::error&) {});
+  CAF_CHECK(handed);
+  for (auto& n : {"a", "b", "c", "d"})
+    CAF_CHECK(disk[n]->copies() == (names_t{"b", "c", "d", "a"}));
+  auto& st = deref<caf::stateful_actor<actors::replica_state>>(nodes["a"]).state;
+  CAF_CHECK(!st.leading);
+  // a writes nothing any more: it is told to retry.
+  write("a", "k3", "m3");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k3"), 0u);
+  CAF_CHECK_EQUAL(got->errors.size(), 1u);
+  // b, first in the set, takes the room (a majority of four) and removes a.
+  take("b");
+  auto r = self->request(nodes["b"], caf::infinite, api::replace_atom::value, std::string{"a"}, std::string{});
+  sched.run();
+  bool removed = false;
+  r.receive([&](bool ok) { removed = ok; }, [](const caf::error&) {});
+  CAF_CHECK(removed);
+  for (auto& n : {"b", "c", "d"})
+    CAF_CHECK(disk[n]->copies() == (names_t{"b", "c", "d"}));
+  write("b", "k3", "m3");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k3"), 1u);
+  CAF_CHECK_EQUAL(history("d"), (names_t{"m0", "m1", "m2", "m3"}));
+  CAF_CHECK(same_logs("b", "d"));
+  CAF_CHECK(same_logs("b", "c"));
+}
+
 CAF_TEST(a change that cannot finish in time is answered and its learner forgotten) {
   take("a");
   write("a", "k0", "m0");
