@@ -68,10 +68,18 @@ caf::result<std::vector<api::my_room>> local_rooms(const context_ptr& ctx, const
   return out;
 }
 
+// Two nodes' entries for one room (replicated rooms are in the store of
+// each copy; a follower may lag): the newest counts.
+void merge(api::room_info&, const api::room_info&) {}
+void merge(api::my_room& kept, const api::my_room& other) {
+  kept.last_seq = std::max(kept.last_seq, other.last_seq);
+  kept.last_read = std::max(kept.last_read, other.last_read);
+}
+
 // Asks the readers of every live node with `args`, and answers with the
-// first `limit` of all the lists they sent, sorted by room id. A node that
-// does not answer in time is left out (its rooms are unavailable until it is
-// back).
+// first `limit` of all the lists they sent, sorted by room id, each room once.
+// A node that does not answer in time is left out (its rooms are unavailable
+// until it is back, unless another node holds a copy).
 template <class T, class... Ts>
 void gather_all(caf::event_based_actor* self, const context_ptr& ctx, std::size_t limit, Ts... args) {
   struct gather {
@@ -88,6 +96,14 @@ void gather_all(caf::event_based_actor* self, const context_ptr& ctx, std::size_
       if (--g->pending > 0)
         return;
       std::sort(g->out.begin(), g->out.end(), [](const T& a, const T& b) { return room_of(a) < room_of(b); });
+      std::vector<T> once;
+      for (auto& x : g->out) {
+        if (!once.empty() && room_of(once.back()) == room_of(x))
+          merge(once.back(), x);
+        else
+          once.push_back(std::move(x));
+      }
+      g->out = std::move(once);
       if (g->out.size() > limit)
         g->out.resize(limit);
       g->rp.deliver(std::move(g->out));

@@ -472,6 +472,9 @@ caf::result<api::seq_t, api::seq_t> handle_read(self_ptr self, const api::caller
 
 // A new room (or direct room) with its members: every hub hears of them.
 void created(self_ptr self) {
+  // A replicated room is made by the actor that serves it: listed from now.
+  if (self->probe().kind.empty())
+    self->probe_as(self->state.ctx->actors, "room", self->state.info.id.value);
   for (auto& [user, role] : self->state.members)
     tell_hubs_membership(self, user, true);
 }
@@ -576,10 +579,14 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
     self->probe_as(st.ctx->actors, "room", id.value);
     probe_room(self);
   }
-  // A room that does not exist is kept only briefly: it answers not_found.
-  auto idle = std::chrono::milliseconds(st.exists ? st.ctx->lim.room_idle_ms
-                                                  : std::min<std::uint32_t>(st.ctx->lim.room_idle_ms, 1000));
-  start_idle_ticks(self, idle);
+  // A room that does not exist is kept only briefly: it answers not_found
+  // (one made by this actor then gets the full period).
+  auto idle = [self] {
+    auto& lim = self->state.ctx->lim;
+    return std::chrono::milliseconds(self->state.exists ? lim.room_idle_ms
+                                                        : std::min<std::uint32_t>(lim.room_idle_ms, 1000));
+  };
+  start_idle_ticks(self, idle());
   // Counts a delegated message, then runs the handler (or answers the load error).
   auto counted = [self, load_error](auto&& handler) {
     ++self->state.handled;
@@ -667,8 +674,8 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
       [=](api::tick_atom) {
         auto& st = self->state;
         if (!st.waiting.empty() || st.in_flight > 0)
-          return;  // not idle while acks wait for a group commit or the copies
-        idle_tick(self, idle, st.handled, st.handled_at_tick,
+          return start_idle_ticks(self, idle());  // not idle while acks wait for a group commit or the copies
+        idle_tick(self, idle(), st.handled, st.handled_at_tick,
                   [&] { self->send(manager, api::idle_atom::value, st.info.id, st.handled); });
       },
   };
