@@ -228,7 +228,12 @@ bool has(const std::vector<std::string>& names, const std::string& name) {
 
 cluster::copy_change next_change(self_ptr self, const api::room_id& id, const std::vector<std::string>& copies) {
   auto view = self->state.ctx->place->current();
-  auto change = cluster::next_copy_change(cluster::room_key(id.value), copies, view->ids, view->down, view->removed,
+  // Removed and draining members leave the sets they are in.
+  auto leaving = view->removed;
+  for (auto& m : view->live)
+    if (!has(view->ids, m.id))
+      leaving.push_back(m.id);
+  auto change = cluster::next_copy_change(cluster::room_key(id.value), copies, view->ids, view->down, leaving,
                                           self->state.ctx->replication);
   // An owner hands the room over only to another live copy.
   if (change.out == self->state.ctx->node_id && change.in.empty() &&
@@ -324,6 +329,54 @@ void run_repairs(self_ptr self) {
   }
 }
 
+// A draining node: answers those waiting for the drain once the owner of
+// every room this node holds a copy of names a set without it (asked again
+// every 500 ms; the node actor's drain_wait bounds it).
+void check_left_sets(self_ptr self) {
+  auto& st = self->state;
+  if (st.drain_waiters.empty() || st.checking_drain)
+    return;
+  auto done = [self](bool all) {
+    auto& st = self->state;
+    st.checking_drain = false;
+    for (auto& rp : st.drain_waiters)
+      rp.deliver(all);
+    st.drain_waiters.clear();
+  };
+  auto rooms = st.ctx->db->log_rooms();
+  if (!rooms) {
+    spdlog::error("could not list the rooms with a copy here: {}", api::describe(rooms.error()).message);
+    return done(false);
+  }
+  if (rooms->empty())
+    return done(true);
+  struct gather {
+    std::size_t pending = 0;
+    std::size_t named = 0;
+  };
+  auto g = std::make_shared<gather>();
+  g->pending = rooms->size();
+  st.checking_drain = true;
+  auto one = [self, g, done](bool named) {
+    g->named += named ? 1 : 0;
+    if (--g->pending > 0)
+      return;
+    if (g->named == 0)
+      return done(true);
+    self->state.checking_drain = false;
+    spdlog::info("draining: {} rooms still name this node in their copy set", g->named);
+    self->delayed_send(self, std::chrono::milliseconds(500), api::drain_atom::value, true);
+  };
+  for (auto& id : *rooms)
+    self->request(caf::actor{self}, locate_timeout, api::admin_atom::value, id)
+        .then(
+            [self, one](const api::room_admin& a) {
+              auto& me = self->state.ctx->node_id;
+              one(a.owner == me || has(a.replicas, me));
+            },
+            [one](caf::error&) { one(true); });
+}
+
 // After a view change: when the member lists changed since the last look,
 // every room with a copy here whose set wants a change is queued; parked
 // rooms are looked at again.
@@ -337,7 +390,11 @@ void find_repairs(self_ptr self) {
     std::sort(v.begin(), v.end());
     return v;
   };
-  std::vector<std::vector<std::string>> lists{sorted(view->ids), sorted(view->down), sorted(view->removed)};
+  std::vector<std::string> live;
+  for (auto& m : view->live)
+    live.push_back(m.id);
+  std::vector<std::vector<std::string>> lists{sorted(live), sorted(view->ids), sorted(view->down),
+                                              sorted(view->removed)};
   if (lists != st.scanned_lists) {
     st.scanned_lists = std::move(lists);
     auto rooms = st.ctx->db->log_rooms();
@@ -830,15 +887,19 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
         queue_repair(self, id);
         run_repairs(self);
       },
+      [=](api::drain_atom, bool) { check_left_sets(self); },
       // Answered once this node holds no room (a drain waits for it).
       [=](api::drain_atom) {
         if (replicated(self)) {
           // Replicated rooms do not move: this node's copies resign, so the
-          // next copy of each room takes it on its next request (requests
-          // reaching this node go there), and the node may go.
+          // next copy of each room takes it (requests reaching this node go
+          // there), and the owners take this node out of their sets (the
+          // view change told them it drains); the drain ends when no room
+          // names it any more.
           for (auto& [id, copy] : self->state.replicas)
             self->send(copy.actor, api::resign_atom::value);
-          self->make_response_promise().deliver(true);
+          self->state.drain_waiters.push_back(self->make_response_promise());
+          check_left_sets(self);
           return;
         }
         self->state.drain_waiters.push_back(self->make_response_promise());

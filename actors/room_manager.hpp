@@ -65,6 +65,7 @@ struct room_manager_state {
   std::unordered_map<api::room_id, std::vector<request>> incoming;
   // Drains waiting until no room is held here.
   std::vector<caf::response_promise> drain_waiters;
+  bool checking_drain = false;  // replicated: asking the rooms' owners
 
   // Replicated rooms: this node's copies (started on first use), and the
   // requests waiting for this node to take a room.

@@ -34,7 +34,7 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("cluster-cert", po::value(&o.cluster_cert), "PEM certificate of this node (default <data-dir>/cluster/node.pem)")
     ("cluster-key", po::value(&o.cluster_key), "PEM key of this node (default <data-dir>/cluster/node.key)")
     ("seeds", po::value(&seeds), "comma-separated host:port of nodes to join")
-    ("replication", po::value(&o.replication)->default_value(1), "copies of each room's history")
+    ("replication", po::value(&o.replication)->default_value(3), "copies of each room's history")
     ("admin-token", po::value(&o.admin_token), "bearer token for the admin API")
     ("admin-token-file", po::value(&admin_token_file), "file whose first line is the admin token (kept out of ps)")
     ("secret-file", po::value(&o.secret_file), "token signing key (default <data-dir>/secret)")

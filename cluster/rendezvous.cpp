@@ -68,7 +68,7 @@ bool has(const std::vector<std::string>& names, const std::string& name) {
 
 copy_change next_copy_change(std::string_view key, const std::vector<std::string>& copies,
                              const std::vector<std::string>& live, const std::vector<std::string>& down,
-                             const std::vector<std::string>& removed, std::size_t n) {
+                             const std::vector<std::string>& leaving, std::size_t n) {
   auto members = live;
   members.insert(members.end(), down.begin(), down.end());
   auto room = std::min(n, members.size());  // copies the cluster allows
@@ -90,9 +90,9 @@ copy_change next_copy_change(std::string_view key, const std::vector<std::string
     return last;
   };
   for (auto& name : copies) {
-    if (!has(removed, name))
+    if (!has(leaving, name))
       continue;
-    auto kept = std::count_if(copies.begin(), copies.end(), [&](auto& c) { return !has(removed, c); });
+    auto kept = std::count_if(copies.begin(), copies.end(), [&](auto& c) { return !has(leaving, c); });
     if (static_cast<std::size_t>(kept) >= n)
       return {name, ""};  // a change cut short after its newcomer joined
     for (auto i : rendezvous_rank(key, live))

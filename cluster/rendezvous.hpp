@@ -26,14 +26,14 @@ namespace confab::cluster {
 // next single-node change of the copy set `copies` toward the first `n` of
 // the key's rendezvous order over the members that own ids (`live`) and
 // those that are `down`: `out` leaves, `in` joins (either may be empty; both
-// empty: no change). `removed` members always leave.
+// empty: no change). `leaving` members (removed or draining) always leave.
 struct copy_change {
   std::string out;
   std::string in;
 };
 [[nodiscard]] copy_change next_copy_change(std::string_view key, const std::vector<std::string>& copies,
                                            const std::vector<std::string>& live, const std::vector<std::string>& down,
-                                           const std::vector<std::string>& removed, std::size_t n);
+                                           const std::vector<std::string>& leaving, std::size_t n);
 
 // The placement keys of each kind, kept apart so that a user's account,
 // presence and rooms are spread independently.

@@ -551,10 +551,21 @@ class NodeJoinTest(ClusterBase):
                         self.assertEqual([key(m) for m in msgs], first, "history of %s differs between nodes" % rid)
 
 
+class NodeJoinOneCopyTest(NodeJoinTest):
+    """The same with one copy a room: the rooms the fourth node wins move to
+    it by handoff."""
+
+    cluster_args = ("--replication", "1")
+
+
 class NodeCrashTest(ClusterBase):
-    """SIGKILL of n3: its sockets drop, n1 and n2 list it down within 10 s and
-    keep serving their rooms, its rooms are `unavailable`; after the restart
-    (same data dir, id, ports, seeds) its rooms serve their full history."""
+    """With one copy a room (--replication 1): SIGKILL of n3: its sockets
+    drop, n1 and n2 list it down within 10 s and keep serving their rooms,
+    its rooms are `unavailable`; after the restart (same data dir, id, ports,
+    seeds) its rooms serve their full history. (With the default of three
+    copies they stay writable: test_replication.py.)"""
+
+    cluster_args = ("--replication", "1")
 
     def test_kill9_and_restart(self):
         n1, n2, n3 = self.nodes()

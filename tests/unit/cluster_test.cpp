@@ -302,7 +302,7 @@ CAF_TEST(a fourth node joins the sets it ranks in and each moves one copy) {
   CAF_CHECK_LESS(changed, keys.size() * 9 / 10);
 }
 
-CAF_TEST(a down node keeps its place and a draining one leaves only for another node) {
+CAF_TEST(a down node keeps its place and a draining one leaves) {
   names four{"n1", "n2", "n3", "n4"};
   for (auto& key : room_keys(200)) {
     // n3 is down: it counts as it would live (it leaves only when it
@@ -315,11 +315,15 @@ CAF_TEST(a down node keeps its place and a draining one leaves only for another 
       CAF_CHECK_EQUAL(c.in, "n4");
       CAF_CHECK_EQUAL(c.out, top(key, four, 4).back());
     }
-    // n3 drains in a cluster of three: the set keeps it.
+    // n3 is in no list (not known yet): it keeps its place.
     c = cluster::next_copy_change(key, {"n1", "n2", "n3"}, {"n1", "n2"}, {}, {}, 3);
     CAF_CHECK(c.out.empty() && c.in.empty());
+    // n3 drains (it leaves) in a cluster of three: the set shrinks.
+    c = cluster::next_copy_change(key, {"n1", "n2", "n3"}, {"n1", "n2"}, {}, {"n3"}, 3);
+    CAF_CHECK_EQUAL(c.out, "n3");
+    CAF_CHECK_EQUAL(c.in, "");
     // n3 drains in a cluster of four: n4 takes its copy.
-    c = cluster::next_copy_change(key, {"n1", "n2", "n3"}, {"n1", "n2", "n4"}, {}, {}, 3);
+    c = cluster::next_copy_change(key, {"n1", "n2", "n3"}, {"n1", "n2", "n4"}, {}, {"n3"}, 3);
     CAF_CHECK_EQUAL(c.in, "n4");
     CAF_CHECK_EQUAL(c.out, "n3");
   }
