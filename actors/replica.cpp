@@ -147,10 +147,62 @@ void send_batch(self_ptr self, const std::string& follower) {
           });
 }
 
+constexpr auto sync_timeout = std::chrono::seconds(30);
+
+void on_synced(self_ptr self);
+
+// Asks the syncer to make the log's writes durable (one request at a time;
+// what is written meanwhile goes with the next).
+void sync_log(self_ptr self) {
+  auto& st = self->state;
+  if (!st.sync.syncer || st.syncing || st.log->synced() >= st.log->last_index())
+    return;
+  st.syncing = true;
+  auto upto = st.log->last_index();
+  auto cut = st.log->truncated();
+  self->request(st.sync.syncer, sync_timeout, api::fsync_atom::value, st.sync.written())
+      .then(
+          [self, upto, cut](std::uint64_t) {
+            auto& st = self->state;
+            st.syncing = false;
+            // Entries cut and written again since the ask are not covered.
+            if (st.log->truncated() == cut)
+              st.log->synced_to(upto);
+            on_synced(self);
+          },
+          [self](const caf::error& err) {
+            auto& st = self->state;
+            st.syncing = false;
+            spdlog::error("room {}: its log could not be synced: {}", st.room.value, api::describe(err).message);
+            for (auto& [reply, rp] : st.unsynced)
+              rp.deliver(err);
+            st.unsynced.clear();
+            step_down(self);
+          });
+}
+
+void on_synced(self_ptr self) {
+  auto& st = self->state;
+  auto synced = st.log->synced();
+  auto waiting = std::move(st.unsynced);
+  st.unsynced.clear();
+  for (auto& [reply, rp] : waiting) {
+    if (reply.index <= synced)
+      rp.deliver(reply);
+    else
+      st.unsynced.emplace_back(reply, rp);
+  }
+  if (st.leading)
+    replicate(self);  // the commit point may move
+  else
+    sync_log(self);
+}
+
 void replicate(self_ptr self) {
   auto& st = self->state;
   if (!st.leading)
     return;
+  sync_log(self);
   st.log->commit(st.leading->commit_point(*st.log));
   answer_committed(self);
   if (!st.leading)
@@ -210,6 +262,12 @@ void advance_change(self_ptr self) {
     set.erase(std::find(set.begin(), set.end(), c.out));
     set.push_back(c.out);
   } else if (!c.out.empty() && has(c.out)) {
+    // Steps down only once the next copy it can reach holds the entry that
+    // makes it first (a majority may have committed it without that copy,
+    // which would then still route to this one).
+    auto next = std::find_if(set.begin(), set.end(), [&](auto& n) { return n != st.node && st.peers.count(n) > 0; });
+    if (next == set.end() || st.leading->match(*next) < c.index)
+      return;
     spdlog::info("room {}: handed over to the next copy", st.room.value);
     c.rp.deliver(true);
     st.changing.reset();
@@ -425,8 +483,11 @@ bool serving(const replica_state& st) {
 }
 
 caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, std::shared_ptr<rep::copy> log,
-                            std::function<caf::error(const rep::entry&)> apply, caf::actor manager) {
+                            std::function<caf::error(const rep::entry&)> apply, caf::actor manager, replica_sync sync) {
   auto& st = self->state;
+  st.sync = std::move(sync);
+  if (st.sync.syncer)
+    log->defer_sync();
   st.room = std::move(room);
   st.node = std::move(node);
   st.log = std::move(log);
@@ -482,7 +543,13 @@ caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, 
         api::node_metrics().replica_entries_in.fetch_add(st.log->taken() - before, std::memory_order_relaxed);
         apply_committed(st);
         tell_manager(self);
-        return reply;
+        if (!reply || !reply->ok || reply->index <= st.log->synced())
+          return reply;
+        // What it acknowledges is answered once it is durable.
+        auto rp = self->make_response_promise<rep::append_reply>();
+        st.unsynced.emplace_back(*reply, rp);
+        sync_log(self);
+        return rp;
       },
       [=](api::retry_atom, const std::string& follower) { send_batch(self, follower); },
       // For the admin view: the copy set and the epoch this copy promised.

@@ -35,6 +35,10 @@
 // Whenever the copy set of its log changes, the copy tells `manager`
 // (copies_atom, room, copies), so that requests go to the right nodes.
 //
+// Log writes go to the WAL; with `sync`, they count (for the owner's
+// commit, in a follower's answer) once the syncer has fsynced them, so
+// that the writes of every room on the node share fsyncs.
+//
 // The log is held by `log`, which outlives the actor: a restarted copy
 // starts from what it had (its tail in memory, the rest read from disk).
 // `apply` is called with each committed entry, in index order (again after
@@ -58,6 +62,14 @@
 #include "cluster/replication.hpp"
 
 namespace confab::actors {
+
+// Group commit of the log's writes under --durability fsync: the node's
+// syncer (actors/syncer.hpp) and its store's count of writes. Without a
+// syncer an entry counts as soon as it is written.
+struct replica_sync {
+  caf::actor syncer;
+  std::function<std::uint64_t()> written;
+};
 
 struct replica_state {
   static inline const char* name = "confab.replica";
@@ -98,13 +110,18 @@ struct replica_state {
   std::optional<change> changing;
   std::uint64_t changes = 0;
   std::chrono::milliseconds change_timeout{60000};
+  replica_sync sync;
+  bool syncing = false;  // an fsync asked for and not answered yet
+  // A follower's answers that wait for the fsync of what they acknowledge.
+  std::vector<std::pair<cluster::replication::append_reply, caf::response_promise>> unsynced;
   std::size_t batch_max = 512;
   std::chrono::milliseconds timeout{2000};
 };
 
 caf::behavior replica_actor(caf::stateful_actor<replica_state>* self, api::room_id room, std::string node,
                             std::shared_ptr<cluster::replication::copy> log,
-                            std::function<caf::error(const cluster::replication::entry&)> apply, caf::actor manager);
+                            std::function<caf::error(const cluster::replication::entry&)> apply, caf::actor manager,
+                            replica_sync sync);
 
 // Whether the copy serves: it owns the room, its epoch's first entry is
 // committed, and every entry of its log is committed and applied.

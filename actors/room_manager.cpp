@@ -111,6 +111,8 @@ caf::expected<std::vector<std::string>> copy_set(self_ptr self, const api::room_
   return saved.error();
 }
 
+void check_copies(self_ptr self, const api::room_id& id);
+
 // This node's copy of the room, started from its disk on first use; for a
 // room it has no copy of, a new one of the set `fresh` (none when empty).
 const room_manager_state::replica* replica_of(self_ptr self, const api::room_id& id, std::vector<std::string> fresh) {
@@ -137,9 +139,12 @@ const room_manager_state::replica* replica_of(self_ptr self, const api::room_id&
   auto log = std::make_shared<cluster::replication::copy>(std::move(loaded->log));
   auto& entry = st.replicas[id];
   entry.copies = log->copies();
+  replica_sync sync;
+  if (st.ctx->db->mode() == storage::durability::fsync)
+    sync = {st.ctx->syncer, [db = st.ctx->db] { return db->written(); }};
   entry.actor = self->spawn<caf::linked>(replica_actor, id, st.ctx->node_id, std::move(log),
                                          std::function<caf::error(const cluster::replication::entry&)>{apply_entry},
-                                         caf::actor{self});
+                                         caf::actor{self}, std::move(sync));
   self->send(entry.actor, api::peers_atom::value, peers_of(self));
   return &entry;
 }
@@ -200,10 +205,16 @@ void serve_owned(self_ptr self, const api::room_id& id, caf::response_promise rp
   if (!copy)
     return finish(fail(errc::unavailable, "this node's copy of the room is unreadable"));
   self->request(copy->actor, take_timeout, api::take_atom::value)
-      .then([finish](bool) { finish(caf::none); },
-            [finish](caf::error&) {
-              finish(fail(errc::unavailable, "no majority of the room's copies answered: retry"));
-            });
+      .then(
+          [self, id, finish](bool) {
+            finish(caf::none);
+            // A new owner looks at the room's set (a handover, or a change
+            // its last owner could not finish).
+            check_copies(self, id);
+          },
+          [finish](caf::error&) {
+            finish(fail(errc::unavailable, "no majority of the room's copies answered: retry"));
+          });
 }
 
 // -- where copies go (docs/REPLICATION.md, "Changing a copy set") ------------
@@ -273,8 +284,14 @@ void repair(self_ptr self, const api::room_id& id) {
     return;
   }
   if (first_live_copy(self, *copies) != caf::actor{self}) {
-    st.parked_repairs.insert(id);
+    // Another copy serves (or this node has not heard of the set that makes
+    // it first yet: a handover's entry may still be on its way): look again
+    // in a while, then only on a view change or when the room is taken.
     st.queued_repairs.erase(id);
+    if (++st.repair_tries[id] < max_repair_tries)
+      self->delayed_send(self, repair_retry, api::repair_atom::value, id);
+    else
+      st.parked_repairs.insert(id);
     return;
   }
   auto copy = replica_of(self, id, {});
@@ -289,6 +306,7 @@ void repair(self_ptr self, const api::room_id& id) {
     --st.repairs_running;
     if (!err) {
       ++st.repaired;
+      st.repair_tries.erase(id);
       // The set may need another change; after a handover, the new first
       // live copy makes it.
       auto copies = copy_set(self, id);
@@ -374,7 +392,15 @@ void check_left_sets(self_ptr self) {
               auto& me = self->state.ctx->node_id;
               one(a.owner == me || has(a.replicas, me));
             },
-            [one](caf::error&) { one(true); });
+            [one](caf::error& err) {
+              // A room that does not exist (its create never committed) names nobody.
+              one(api::describe(err).code != errc::not_found);
+            });
+}
+
+void check_copies(self_ptr self, const api::room_id& id) {
+  queue_repair(self, id);
+  run_repairs(self);
 }
 
 // After a view change: when the member lists changed since the last look,

@@ -66,9 +66,11 @@ bool has(const std::vector<std::string>& names, const std::string& name) {
 
 }  // namespace
 
-copy_change next_copy_change(std::string_view key, const std::vector<std::string>& copies,
-                             const std::vector<std::string>& live, const std::vector<std::string>& down,
-                             const std::vector<std::string>& leaving, std::size_t n) {
+namespace {
+
+copy_change wanted_change(std::string_view key, const std::vector<std::string>& copies,
+                          const std::vector<std::string>& live, const std::vector<std::string>& down,
+                          const std::vector<std::string>& leaving, std::size_t n) {
   auto members = live;
   members.insert(members.end(), down.begin(), down.end());
   auto room = std::min(n, members.size());  // copies the cluster allows
@@ -107,6 +109,25 @@ copy_change next_copy_change(std::string_view key, const std::vector<std::string
   if (copies.size() < room)
     return {"", in};
   return {unwanted(), in};
+}
+
+}  // namespace
+
+copy_change next_copy_change(std::string_view key, const std::vector<std::string>& copies,
+                             const std::vector<std::string>& live, const std::vector<std::string>& down,
+                             const std::vector<std::string>& leaving, std::size_t n) {
+  auto change = wanted_change(key, copies, live, down, leaving, n);
+  // A change whose set would have no live majority would stop the room
+  // (nothing commits until enough come back): it waits instead.
+  auto after = copies;
+  if (!change.in.empty())
+    after.push_back(change.in);
+  if (!change.out.empty())
+    after.erase(std::find(after.begin(), after.end(), change.out));
+  auto up = std::count_if(after.begin(), after.end(), [&](auto& c) { return has(live, c); });
+  if (static_cast<std::size_t>(up) * 2 <= after.size())
+    return {};
+  return change;
 }
 
 std::string room_key(std::string_view room) {

@@ -27,6 +27,7 @@ namespace confab::cluster {
 // the key's rendezvous order over the members that own ids (`live`) and
 // those that are `down`: `out` leaves, `in` joins (either may be empty; both
 // empty: no change). `leaving` members (removed or draining) always leave.
+// No change is made whose set would not have a live majority.
 struct copy_change {
   std::string out;
   std::string in;

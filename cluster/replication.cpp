@@ -128,6 +128,7 @@ void copy::truncate_after(std::uint64_t index) {
     throw std::logic_error("replication: truncating a committed entry");
   if (index >= last_index())
     return;
+  synced_ = std::min(synced_, index);
   truncated_ += last_index() - index;
   log_.resize(index - base_);
   while (!epochs_.empty() && epochs_.back().second > index)
@@ -325,8 +326,8 @@ bool owner::on_reply(const std::string& follower, const append_reply& reply) {
 std::uint64_t owner::commit_point(const copy& local) const {
   for (auto n = local.last_index(); n > local.committed(); --n) {
     if (local.epoch_at(n) != epoch_)
-      break;                  // rule 2: only an entry of this epoch commits by counting
-    std::size_t holders = 1;  // this node
+      break;                                            // rule 2: only an entry of this epoch commits by counting
+    std::size_t holders = n <= local.synced() ? 1 : 0;  // this node, once durable
     for (auto& [name, p] : followers_)
       holders += p.voter && p.match >= n ? 1 : 0;
     if (holders >= majority())

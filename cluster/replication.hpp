@@ -12,6 +12,7 @@
 // - takeover: the promises a node collects for a new epoch, and whose log
 //   it must start from (rule 3).
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -186,6 +187,15 @@ class copy {
   caf::error adopt(std::uint64_t after, std::vector<entry> tail);
   // The owner's commit point moved.
   void commit(std::uint64_t index);
+  // Group commit (--durability fsync): after defer_sync(), an entry counts
+  // as this copy's own (for the owner's commit point, for a follower's
+  // answer) only once synced_to() covers it; without it, at once.
+  void defer_sync() {
+    deferred_ = true;
+    synced_ = last_index();
+  }
+  [[nodiscard]] std::uint64_t synced() const { return deferred_ ? std::min(synced_, last_index()) : last_index(); }
+  void synced_to(std::uint64_t index) { synced_ = std::max(synced_, std::min(index, last_index())); }
   // Keeps `n` entries before the commit point in memory from now on.
   void keep(std::uint64_t n) {
     kept_ = n;
@@ -213,6 +223,8 @@ class copy {
   std::vector<std::pair<std::uint64_t, std::vector<std::string>>> sets_{{0, {}}};
   std::uint64_t kept_ = default_kept;
   std::uint64_t committed_ = 0;
+  bool deferred_ = false;
+  std::uint64_t synced_ = 0;
   std::uint64_t truncated_ = 0;
   std::uint64_t taken_ = 0;
 };

@@ -7,9 +7,11 @@
 #
 #   scripts/bench-vs-ejabberd.sh [--quick] [--only confab|ejabberd] [--out DIR]
 #                                [--workloads rooms,dm] [--durability fsync|wal]
+#                                [--replication N]
 #
 # --quick runs smaller workloads with short steps (under 5 minutes);
-# --workloads picks some; --durability is confabd's (default fsync). Every
+# --workloads picks some; --durability is confabd's (default fsync);
+# --replication is confabd's (its default: 3, one copy on a lone node). Every
 # server listens on 127.0.0.1 only. docs/PERFORMANCE.md explains the method.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,7 @@ only=""
 out=""
 pick=""
 durability=fsync
+replication=3
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -27,7 +30,8 @@ while [[ $# -gt 0 ]]; do
     --out) out=$2; shift ;;
     --workloads) pick=$2; shift ;;
     --durability) durability=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--only confab|ejabberd] [--out DIR] [--workloads a,b] [--durability fsync|wal]" >&2
+    --replication) replication=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--only confab|ejabberd] [--out DIR] [--workloads a,b] [--durability fsync|wal] [--replication N]" >&2
        exit 2 ;;
   esac
   shift
@@ -92,7 +96,7 @@ run_confab() {
   (ulimit -n 20000 2>/dev/null || true
    exec taskset -c 0 "$confabd" --bind 127.0.0.1 --http-port "$port" --data-dir "$dir/data" --admin-token "$token" \
      --actor-threads 1 --io-threads 1 --log-level warn --rate-per-s 1000000 --rate-burst 1000000 \
-     --durability "$durability" \
+     --durability "$durability" --replication "$replication" \
      >"$dir/stdout" 2>"$dir/stderr") &
   pid=$!
   # Its ready line, or its exit, or 60 s.

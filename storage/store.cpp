@@ -395,7 +395,7 @@ caf::error store::put_log(const api::room_id& room, std::uint64_t truncate_after
   }
   for (auto& [index, bytes] : entries)
     batch.Put(rlog_, keys::message(room, index), bytes);
-  return from_status(write(batch));
+  return from_status(write(batch, flush::wal));
 }
 
 caf::expected<store::log_entries> store::log_range(const api::room_id& room, std::uint64_t after,

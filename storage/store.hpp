@@ -164,8 +164,10 @@ class store {
 
   // replicated logs (docs/REPLICATION.md), as opaque bytes per index. One
   // batch removes the entries after `truncate_after` (none when it is at or
-  // past the end) and writes `entries`: durable per --durability. The state
-  // is always fsynced: safety rests on a promise not being forgotten.
+  // past the end) and writes `entries` to the WAL (under fsync the caller
+  // makes them durable with sync_wal: a group commit, actors/replica.hpp).
+  // The state is always fsynced: safety rests on a promise not being
+  // forgotten.
   using log_entries = std::vector<std::pair<std::uint64_t, std::string>>;
   [[nodiscard]] caf::error put_log(const api::room_id& room, std::uint64_t truncate_after, const log_entries& entries);
   // Up to `max` entries after `after`, in index order.

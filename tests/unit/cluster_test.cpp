@@ -322,6 +322,10 @@ CAF_TEST(a down node keeps its place and a draining one leaves) {
     c = cluster::next_copy_change(key, {"n1", "n2", "n3"}, {"n1", "n2"}, {}, {"n3"}, 3);
     CAF_CHECK_EQUAL(c.out, "n3");
     CAF_CHECK_EQUAL(c.in, "");
+    // n3 drains while n2 is down: the set would be n1 and n2, with no live
+    // majority; it waits.
+    c = cluster::next_copy_change(key, {"n1", "n2", "n3"}, {"n1"}, {"n2"}, {"n3"}, 3);
+    CAF_CHECK(c.out.empty() && c.in.empty());
     // n3 drains in a cluster of four: n4 takes its copy.
     c = cluster::next_copy_change(key, {"n1", "n2", "n3"}, {"n1", "n2", "n4"}, {}, {"n3"}, 3);
     CAF_CHECK_EQUAL(c.in, "n4");

@@ -278,6 +278,24 @@ struct answers {
   std::map<std::string, api::errc> errors;
 };
 
+// A syncer that answers only when told to (flush_atom): an fsync that takes
+// as long as the test wants.
+using held_syncs = std::vector<caf::typed_response_promise<std::uint64_t>>;
+caf::behavior slow_syncer(caf::event_based_actor* self, std::shared_ptr<held_syncs> held) {
+  return {
+      [=](api::fsync_atom, std::uint64_t) -> caf::result<std::uint64_t> {
+        auto rp = self->make_response_promise<std::uint64_t>();
+        held->push_back(rp);
+        return rp;
+      },
+      [=](api::flush_atom) {
+        for (auto& rp : *held)
+          rp.deliver(std::uint64_t{1});
+        held->clear();
+      },
+  };
+}
+
 caf::behavior writer(caf::event_based_actor* self, std::shared_ptr<answers> out) {
   return {
       [=](api::write_atom, const caf::actor& dest, const std::string& key, const std::string& payload) {
@@ -323,7 +341,7 @@ struct cluster_fixture : test_coordinator_fixture<> {
 
   // Starts (or restarts) node n from what its store has (a new copy of the
   // set `fresh`, by default the fixture's three).
-  void start(const std::string& n, std::vector<std::string> fresh = {}) {
+  void start(const std::string& n, std::vector<std::string> fresh = {}, actors::replica_sync sync = {}) {
     if (fresh.empty())
       fresh = names;
     auto loaded = test::value(actors::replica_log::load(stores[n], room, fresh));
@@ -344,7 +362,7 @@ struct cluster_fixture : test_coordinator_fixture<> {
       return caf::none;
     };
     nodes[n] = sys.spawn(actors::replica_actor, room, n, disk[n], std::function<caf::error(const rep::entry&)>{apply},
-                         caf::actor{});
+                         caf::actor{}, std::move(sync));
   }
 
   // kill -9 before `n` handles anything more; a writer waiting for it hears
@@ -385,6 +403,15 @@ struct cluster_fixture : test_coordinator_fixture<> {
 
   void write(const std::string& n, const std::string& key, const std::string& payload) {
     anon_send(client, api::write_atom::value, nodes[n], key, payload);
+  }
+
+  // Lets a slow syncer answer until nothing waits for it (a few rounds: what
+  // is written while one fsync runs waits for the next).
+  void release(const caf::actor& syncer, const std::shared_ptr<held_syncs>& held) {
+    for (int i = 0; i < 10 && !held->empty(); ++i) {
+      anon_send(syncer, api::flush_atom::value);
+      sched.run();
+    }
   }
 
   // Delivers everything except to `paused` (a SIGSTOPped process).
@@ -850,6 +877,40 @@ CAF_TEST(an owner leaving the set hands the room to the next copy which removes 
   CAF_CHECK_EQUAL(history("d"), (names_t{"m0", "m1", "m2", "m3"}));
   CAF_CHECK(same_logs("b", "d"));
   CAF_CHECK(same_logs("b", "c"));
+}
+
+CAF_TEST(an entry counts for a copy only once its syncer has made it durable) {
+  // a syncs through a slow syncer; b and c at once.
+  auto held = std::make_shared<held_syncs>();
+  auto syncer = sys.spawn(slow_syncer, held);
+  crash("a");
+  start("a", {}, actors::replica_sync{syncer, [] { return std::uint64_t{1}; }});
+  // With b alone reachable, a write needs a's own copy to count.
+  links({{"a", "b"}});
+  take("a");
+  write("a", "k0", "m0");
+  sched.run();
+  CAF_CHECK_EQUAL(got->index.count("k0"), 0u);
+  CAF_CHECK(!held->empty());
+  CAF_CHECK(history("b").empty());  // b holds them, nothing is committed
+  release(syncer, held);
+  CAF_CHECK_EQUAL(got->index.count("k0"), 1u);
+  CAF_CHECK_EQUAL(history("a"), (names_t{"m0"}));
+  // As a follower: b answers an append only once it is synced.
+  auto held_b = std::make_shared<held_syncs>();
+  auto syncer_b = sys.spawn(slow_syncer, held_b);
+  crash("b");
+  start("b", {}, actors::replica_sync{syncer_b, [] { return std::uint64_t{1}; }});
+  links({{"a", "b"}});
+  write("a", "k1", "m1");
+  sched.run();
+  release(syncer, held);  // a's own write is durable
+  CAF_CHECK_EQUAL(got->index.count("k1"), 0u);
+  CAF_CHECK(!held_b->empty());
+  release(syncer_b, held_b);
+  CAF_CHECK_EQUAL(got->index.count("k1"), 1u);
+  anon_send_exit(syncer, caf::exit_reason::kill);
+  anon_send_exit(syncer_b, caf::exit_reason::kill);
 }
 
 CAF_TEST(a change that cannot finish in time is answered and its learner forgotten) {
