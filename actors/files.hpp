@@ -14,6 +14,7 @@
 #include <caf/expected.hpp>
 
 #include "actors/api/sinks.hpp"
+#include "actors/context.hpp"
 #include "cluster/placement.hpp"
 #include "storage/store.hpp"
 
@@ -47,15 +48,26 @@ using chunk_fetch = std::function<void(std::uint64_t index, chunk_done done)>;
 [[nodiscard]] chunk_fetch local_chunks(std::shared_ptr<storage::store> db, std::string file_id);
 [[nodiscard]] chunk_fetch remote_chunks(caf::actor readers, std::string file_id);
 
-// The record of file `id`, from this node's store or from the node that
-// stores it (unavailable while that node is down); `done` runs in `self`.
+// The record of file `id` and the reader pool of the node it came from
+// (null: this node's store): from its home while that is live, else from
+// the first other live node in the file's rendezvous order that has a copy
+// (docs/REPLICATION.md, "Files"); unavailable when none has and the home is
+// down. `done` runs in `self`.
+using found_file = std::function<void(caf::expected<api::file_info>, caf::actor from)>;
 void find_file(caf::event_based_actor* self, const cluster::placement& place, const storage::store& db,
-               const std::string& id, std::function<void(caf::expected<api::file_info>)> done);
+               const std::string& id, found_file done);
+
+// Chunks from `from` as find_file gave it.
+[[nodiscard]] chunk_fetch chunks_from(const caf::actor& from, std::shared_ptr<storage::store> db, std::string file_id);
 
 // A send that names a file gets the file's attachment (the file must belong
 // to the room); then `next` runs with it, or with the error.
 void attach_file(caf::event_based_actor* self, const cluster::placement& place, const storage::store& db,
                  api::send_request req, std::function<void(caf::expected<api::send_request>)> next);
+
+// Asks the thumbnailer (actors/upload.hpp) for the thumbnail of an image
+// file; best effort: past 64 waiting images, none (the upload stands).
+void queue_thumbnail(const node_context& ctx, const api::file_info& f);
 
 // Streams bytes [first, last] of a file, one chunk at a time.
 [[nodiscard]] std::shared_ptr<api::body_source> chunk_source(chunk_fetch fetch, std::uint64_t first,

@@ -405,25 +405,25 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
     draft.name = name;
     draft.room = room;
     draft.owner = a.who.who.id;
-    auto uploader =
-        self->spawn(upload_actor, self->state.ctx, std::move(draft), ex->call.content_type, left, ctx.thumbnailer);
+    auto uploader = self->spawn(upload_actor, self->state.ctx, std::move(draft), ex->call.content_type, left);
     ex->out->proceed(uploader);
   });
 }
 
-// The file named in the path, if the caller may see it.
+// The file named in the path, if the caller may see it, and the reader pool
+// of the node that has it (null: this node).
 template <class F>
 void with_file(self_ptr self, const exchange_ptr& ex, const authed& a, F f) {
   auto& ctx = *self->state.ctx;
-  files::find_file(self, *ctx.place, *ctx.db, ex->path[3], [=](caf::expected<api::file_info> file) {
+  files::find_file(self, *ctx.place, *ctx.db, ex->path[3], [=](caf::expected<api::file_info> file, caf::actor from) {
     if (!file)
       return ex->respond_error(file.error());
-    with_membership(self, ex, file->room, a, [=, f_info = *file] { f(f_info); });
+    with_membership(self, ex, file->room, a, [=, f_info = *file] { f(f_info, from); });
   });
 }
 
 void download(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  with_file(self, ex, a, [=](const api::file_info& f) {
+  with_file(self, ex, a, [=](const api::file_info& f, const caf::actor& from) {
     api::http_reply r;
     auto etag = "\"" + f.sha256 + "\"";
     r.headers = {{"ETag", etag},
@@ -451,17 +451,14 @@ void download(self_ptr self, const exchange_ptr& ex, const authed& a) {
     }
     if (f.size > 0) {
       r.length = range.last - range.first + 1;
-      auto& ctx = *self->state.ctx;
-      auto home = ctx.place->file_home(f.id);
-      auto fetch = home == ctx.place->reader() ? files::local_chunks(ctx.db, f.id) : files::remote_chunks(home, f.id);
-      r.source = files::chunk_source(std::move(fetch), range.first, range.last);
+      r.source = files::chunk_source(files::chunks_from(from, self->state.ctx->db, f.id), range.first, range.last);
     }
     ex->out->respond(std::move(r));
   });
 }
 
 void thumbnail(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  with_file(self, ex, a, [=](const api::file_info& f) {
+  with_file(self, ex, a, [=](const api::file_info& f, const caf::actor& from) {
     if (!f.thumbnail)
       return ex->respond_error(fail(errc::not_found, "no thumbnail yet"));
     auto reply = [ex](std::string jpeg) {
@@ -472,9 +469,8 @@ void thumbnail(self_ptr self, const exchange_ptr& ex, const authed& a) {
       ex->out->respond(std::move(r));
     };
     auto& ctx = *self->state.ctx;
-    auto home = ctx.place->file_home(f.id);
-    if (home != ctx.place->reader()) {
-      self->request(home, request_timeout, api::thumb_atom::value, f.id)
+    if (from) {
+      self->request(from, request_timeout, api::thumb_atom::value, f.id)
           .then([reply](std::string& jpeg) { reply(std::move(jpeg)); },
                 [ex](caf::error& err) { ex->respond_error(err); });
       return;
@@ -487,7 +483,9 @@ void thumbnail(self_ptr self, const exchange_ptr& ex, const authed& a) {
 }
 
 void file_info(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  with_file(self, ex, a, [=](const api::file_info& f) { ex->respond_json(200, json{{"file", wire::file_json(f)}}); });
+  with_file(self, ex, a, [=](const api::file_info& f, const caf::actor&) {
+    ex->respond_json(200, json{{"file", wire::file_json(f)}});
+  });
 }
 
 using handler = void (*)(self_ptr, const exchange_ptr&, const authed&);

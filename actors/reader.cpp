@@ -7,6 +7,7 @@
 
 #include "actors/api/atoms.hpp"
 #include "actors/api/errors.hpp"
+#include "actors/files.hpp"
 
 namespace confab::actors {
 
@@ -185,6 +186,20 @@ caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
         if (!c)
           return c.error();
         return std::move(*c);
+      },
+      // A copy of a file another node takes (actors/upload.hpp): its chunks,
+      // then its record (stored without usage: that counts on the home).
+      [ctx](api::chunk_atom, const std::string& file_id, std::uint64_t index,
+            const std::string& bytes) -> caf::result<bool> {
+        if (auto err = ctx->db->put_chunk(file_id, index, bytes))
+          return err;
+        return true;
+      },
+      [ctx](api::finish_atom, const api::file_info& f) -> caf::result<bool> {
+        if (auto err = ctx->db->put_file(f, false))
+          return err;
+        files::queue_thumbnail(*ctx, f);
+        return true;
       },
       [ctx](api::thumb_atom, const std::string& file_id) -> caf::result<std::string> {
         auto t = ctx->db->thumbnail(file_id);

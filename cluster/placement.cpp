@@ -108,6 +108,22 @@ caf::actor placement::file_home(const std::string& file_id) const {
   return {};
 }
 
+std::vector<member_card> placement::file_peers(const std::string& file_id) const {
+  auto tag = file_id.size() == 2 + file_tag_size + 16 ? file_id.substr(2, file_tag_size) : std::string{};
+  auto v = current();
+  std::vector<std::string> ids;
+  std::vector<const member_card*> cards;
+  for (auto& m : v->live)
+    if (file_tag(m.id) != tag) {
+      ids.push_back(m.id);
+      cards.push_back(&m);
+    }
+  std::vector<member_card> out;
+  for (auto i : rendezvous_rank(file_key(file_id), ids))
+    out.push_back(*cards[i]);
+  return out;
+}
+
 bool placement::file_home_down(const std::string& file_id) const {
   if (file_id.size() != 2 + file_tag_size + 16)
     return false;

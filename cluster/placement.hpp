@@ -96,6 +96,9 @@ class placement {
   // Reader pool of the node that stores the file (this node's for ids
   // without a node's digits); null when that node is not live.
   [[nodiscard]] caf::actor file_home(const std::string& file_id) const;
+  // The live members other than the file's home, in the rendezvous order of
+  // the file (where its other copies are: docs/REPLICATION.md, "Files").
+  [[nodiscard]] std::vector<member_card> file_peers(const std::string& file_id) const;
   // Whether the file's id names a member that is down (rather than no node).
   [[nodiscard]] bool file_home_down(const std::string& file_id) const;
 

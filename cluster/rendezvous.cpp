@@ -142,4 +142,8 @@ std::string presence_key(std::string_view user) {
   return "presence/" + std::string(user);
 }
 
+std::string file_key(std::string_view file) {
+  return "file/" + std::string(file);
+}
+
 }  // namespace confab::cluster

@@ -41,5 +41,6 @@ struct copy_change {
 [[nodiscard]] std::string room_key(std::string_view room);
 [[nodiscard]] std::string account_key(std::string_view username);
 [[nodiscard]] std::string presence_key(std::string_view user);
+[[nodiscard]] std::string file_key(std::string_view file);
 
 }  // namespace confab::cluster

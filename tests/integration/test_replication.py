@@ -22,7 +22,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import CONFABCTL, HOST, ClusterCase, main  # noqa: E402
-from test_cluster import Sender, cmid, key  # noqa: E402
+from test_cluster import Sender, cmid, key, raw_get  # noqa: E402
+from test_files import image_bytes, sha256_hex  # noqa: E402
+from harness import poll  # noqa: E402
 
 FAILOVER_S = 5.0        # the contract: writable again within 5 s
 
@@ -337,6 +339,60 @@ class RemoveTest(ReplicationBase):
             c = cmid()
             acked[rid][c] = s1.send(rid, "after n3 died", c, deadline_s=30.0)["seq"]
         self.check_histories(a.token, rooms, acked, [n1, n2])
+
+
+class FilesTest(ReplicationBase):
+    """Three nodes, three copies: a file uploaded through a node (its home)
+    is stored on a majority before the upload is answered; after the home
+    is killed, the file (whole, ranges, info, thumbnail) comes from a copy
+    through every survivor, and a message can still attach it."""
+
+    def test_upload_survives_the_loss_of_its_home(self):
+        n1, n2, n3 = self.nodes()
+        a = self.new_user(server=n1)
+        rid = self.create_room(a.token, server=n1)["id"]
+        data = os.urandom(3 * 256 * 1024 + 4321)  # four chunks
+        files = {}
+        for name, body, ctype in (("data.bin", data, "application/octet-stream"),
+                                  ("pic.png", image_bytes("PNG", 640, 480), "image/png")):
+            st, _, got = n3.http("POST", "/api/v1/rooms/%s/files" % rid, token=a.token, raw_body=body,
+                                 headers={"x-filename": name, "content-type": ctype})
+            self.assertEqual(st, 201, got)
+            self.assertEqual(got["file"]["sha256"], sha256_hex(body))
+            files[name] = (got["file"], body)
+        pic = files["pic.png"][0]
+        # every copy makes its own thumbnail: wait for the home's
+        poll(lambda: raw_get(n3.port, "/api/v1/files/%s/thumbnail" % pic["id"], a.token)[0] == 200,
+             "thumbnail on the home", timeout=30)
+
+        self.cluster.kill9(3)
+        self.cluster.wait_statuses({"n1": "up", "n2": "up", "n3": "down"}, [n1, n2])
+        for s in (n1, n2):
+            for name, (f, body) in files.items():
+                st, h, got = raw_get(s.port, "/api/v1/files/" + f["id"], a.token)
+                self.assertEqual(st, 200, "download of %s through %s after its home died: %r" % (name, s.node, got[:200]))
+                self.assertTrue(got == body, "%s changed through %s" % (name, s.node))
+                st, _, got = raw_get(s.port, "/api/v1/files/" + f["id"], a.token, {"Range": "bytes=100-524999"})
+                self.assertEqual((st, got), (206, body[100:525000]))
+                st, _, got = raw_get(s.port, "/api/v1/files/%s/info" % f["id"], a.token)
+                self.assertEqual(st, 200)
+            poll(lambda s=s: raw_get(s.port, "/api/v1/files/%s/thumbnail" % pic["id"], a.token)[0] == 200,
+                 "thumbnail of the image through %s" % s.node, timeout=30)
+        m = self.post(a.token, rid, "attached after the loss", client_msg_id=cmid(), server=n1,
+                      file_id=files["data.bin"][0]["id"])
+        self.assertEqual(m["file"]["id"], files["data.bin"][0]["id"])
+        # a stranger still gets 403, an unknown id 404
+        stranger = self.new_user(server=n2)
+        self.assertEqual(raw_get(n1.port, "/api/v1/files/" + pic["id"], stranger.token)[0], 403)
+        unknown = pic["id"][:-4] + ("0000" if not pic["id"].endswith("0000") else "1111")
+        self.assertIn(raw_get(n1.port, "/api/v1/files/" + unknown, a.token)[0], (404, 503))
+
+        # with only one node of three left, an upload cannot reach a majority
+        self.cluster.kill9(2)
+        self.cluster.wait_statuses({"n1": "up", "n2": "down", "n3": "down"}, [n1])
+        st, _, got = n1.http("POST", "/api/v1/rooms/%s/files" % rid, token=a.token, raw_body=b"alone",
+                             headers={"x-filename": "alone.txt", "content-type": "text/plain"})
+        self.assertEqual((st, got.get("error", {}).get("code")), (503, "unavailable"), got)
 
 
 def _fnv(data, h):
