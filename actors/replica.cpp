@@ -85,6 +85,7 @@ void step_down(self_ptr self) {
     st.changing->rp.deliver(retry);
     st.changing.reset();
   }
+  st.dropping.clear();
 }
 
 void learn_epoch(self_ptr self, const rep::epoch& e) {
@@ -97,8 +98,27 @@ void learn_epoch(self_ptr self, const rep::epoch& e) {
 void replicate(self_ptr self);
 void advance_change(self_ptr self);
 
+// A node removed from the set that has acknowledged the commit of the entry
+// that removed it is told to drop its copy (it checks its own log first).
+void tell_dropped(self_ptr self) {
+  auto& st = self->state;
+  if (!st.leading)
+    return;
+  for (auto it = st.dropping.begin(); it != st.dropping.end();) {
+    if (st.leading->told(it->first) < it->second) {
+      ++it;
+      continue;
+    }
+    st.leading->forget_learner(it->first);
+    if (auto peer = st.peers.find(it->first); peer != st.peers.end())
+      self->send(peer->second, api::dropped_atom::value, st.room);
+    it = st.dropping.erase(it);
+  }
+}
+
 void answer_committed(self_ptr self) {
   auto& st = self->state;
+  tell_dropped(self);
   apply_committed(st);
   if (serving(st))
     tell_ready(st, caf::none);
@@ -249,6 +269,7 @@ void advance_change(self_ptr self) {
     return;
   auto& c = *st.changing;
   auto set = st.log->copies();
+  std::string removed;
   auto has = [&set](const std::string& n) { return std::find(set.begin(), set.end(), n) != set.end(); };
   if (!c.in.empty() && !has(c.in)) {
     if (st.leading->match(c.in) < st.log->committed())
@@ -256,6 +277,7 @@ void advance_change(self_ptr self) {
     set.push_back(c.in);
   } else if (!c.out.empty() && has(c.out) && c.out != st.node) {
     set.erase(std::find(set.begin(), set.end(), c.out));
+    removed = c.out;
   } else if (!c.out.empty() && has(c.out) && set.back() != st.node) {
     // The owner leaves: the set goes on with it last, so that the next
     // copy serves (and removes it) once this one steps down.
@@ -283,6 +305,8 @@ void advance_change(self_ptr self) {
     return;
   st.changing->index = index;
   st.leading->follow(st.log->copies(), st.node, *st.log);
+  if (!removed.empty())
+    st.dropping[removed] = index;
   tell_manager(self);
   spdlog::info("room {}: copy set now {} (entry {})", st.room.value, fmt::join(set, ","), index);
   replicate(self);
@@ -552,6 +576,15 @@ caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, 
         return rp;
       },
       [=](api::retry_atom, const std::string& follower) { send_batch(self, follower); },
+      [=](api::dropped_atom, const api::room_id&) {
+        auto& st = self->state;
+        auto& set = st.log->copies();
+        bool out = std::find(set.begin(), set.end(), st.node) == set.end();
+        if (!out || st.log->committed() < st.log->copies_index() || st.leading || st.taking || !st.unsynced.empty())
+          return;
+        self->send(st.manager, api::dropped_atom::value, st.room, true);
+        self->quit();
+      },
       // For the admin view: the copy set and the epoch this copy promised.
       [=](api::admin_atom) {
         return caf::make_message(self->state.log->copies(), self->state.log->promised().counter);

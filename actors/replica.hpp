@@ -25,6 +25,10 @@
 //                                   the set and steps down instead (the
 //                                   next copy removes it)
 //   (admin_atom) -> (copies, epoch counter)
+//   (dropped_atom, room)             from the room manager: an owner says this
+//                                   copy left the set; once its own committed
+//                                   log says so, it tells the manager
+//                                   (dropped_atom, room, true) and quits
 //   (prepare_atom, room, copies, epoch) -> prepare_reply,
 //   (append_atom, room, copies, append_request) -> append_reply,
 //   (fetch_atom, room, epoch, after, max) -> vector<entry> (only while the
@@ -108,6 +112,9 @@ struct replica_state {
     std::uint64_t id = 0;
   };
   std::optional<change> changing;
+  // Nodes this owner removed from the set -> the index of that entry: they
+  // are sent it (as learners), then told to drop their copy.
+  std::map<std::string, std::uint64_t> dropping;
   std::uint64_t changes = 0;
   std::chrono::milliseconds change_timeout{60000};
   replica_sync sync;

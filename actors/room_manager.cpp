@@ -905,6 +905,29 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
         if (auto it = self->state.replicas.find(id); it != self->state.replicas.end())
           it->second.copies = std::move(copies);
       },
+      // An owner removed this node's copy of the room from its set: the copy
+      // checks its own log, then says so (below) and stops.
+      [=](api::dropped_atom, const api::room_id& id) {
+        if (!from_live_member(self))
+          return;
+        if (auto copy = replica_of(self, id, {}))
+          self->send(copy->actor, api::dropped_atom::value, id);
+      },
+      [=](api::dropped_atom, const api::room_id& id, bool) {
+        auto& st = self->state;
+        auto sender = self->current_sender();
+        auto it = st.replicas.find(id);
+        if (it == st.replicas.end() || !sender || sender != it->second.actor.address())
+          return;
+        st.replicas.erase(it);
+        if (auto room = st.live.take(id))
+          self->send(room, api::retire_atom::value);
+        st.ctx->interest->forget(id);
+        if (auto err = st.ctx->db->drop_room(id, true))
+          spdlog::error("room {}: its dropped copy stays on disk: {}", id.value, api::describe(err).message);
+        else
+          spdlog::info("room {}: this node left its copy set; its copy here is deleted", id.value);
+      },
       // Look at the room's copy set (a retry, or a copy that handed the room
       // over to this node).
       [=](api::repair_atom, const api::room_id& id) {

@@ -266,10 +266,9 @@ void owner::forget_learner(const std::string& node) {
 }
 
 void owner::follow(const std::vector<std::string>& copies, const std::string& self, const copy& local) {
-  for (auto it = followers_.begin(); it != followers_.end();) {
-    bool member = std::find(copies.begin(), copies.end(), it->first) != copies.end();
-    it = it->second.voter && !member ? followers_.erase(it) : std::next(it);
-  }
+  for (auto& [name, p] : followers_)
+    if (std::find(copies.begin(), copies.end(), name) == copies.end())
+      p.voter = false;
   for (auto& name : copies) {
     if (name == self)
       continue;
@@ -281,6 +280,11 @@ void owner::follow(const std::vector<std::string>& copies, const std::string& se
 std::uint64_t owner::match(const std::string& node) const {
   auto it = followers_.find(node);
   return it == followers_.end() ? 0 : it->second.match;
+}
+
+std::uint64_t owner::told(const std::string& node) const {
+  auto it = followers_.find(node);
+  return it == followers_.end() ? 0 : it->second.told;
 }
 
 std::optional<append_request> owner::batch_for(const std::string& follower, const copy& local, std::size_t max) {

@@ -247,10 +247,13 @@ class owner {
   // A learner that is not to join after all is sent nothing more.
   void forget_learner(const std::string& node);
   // The copy set changed (a copies entry in the owner's log): its members
-  // count from now on, a removed node is sent nothing more.
+  // count from now on; a removed node becomes a learner (it is sent the
+  // entry that removed it, then forgotten: forget_learner).
   void follow(const std::vector<std::string>& copies, const std::string& self, const copy& local);
   // The last index known to be on `node` (0 for one this owner does not send to).
   [[nodiscard]] std::uint64_t match(const std::string& node) const;
+  // The commit point `node` has acknowledged (0 likewise).
+  [[nodiscard]] std::uint64_t told(const std::string& node) const;
 
   // The next batch for `follower`: every entry from where it stands, at most
   // `max`, or nothing while a batch to it is unanswered (or it has them all).

@@ -114,7 +114,7 @@ caf::error store::clear_moving(const api::room_id& room) {
   return from_status(write(batch, flush::always));
 }
 
-caf::error store::drop_room(const api::room_id& room) {
+caf::error store::drop_room(const api::room_id& room, bool with_log) {
   auto members = this->members(room);
   if (!members)
     return members.error();
@@ -143,6 +143,11 @@ caf::error store::drop_room(const api::room_id& room) {
   }
   batch.Delete(rooms_, room.value);
   batch.Delete(handoffs_, room.value);
+  if (with_log) {
+    batch.DeleteRange(rlog_, keys::message(room, 0), keys::message(room, UINT64_MAX));
+    batch.Delete(rlog_, keys::message(room, UINT64_MAX));
+    batch.Delete(rlog_state_, room.value);
+  }
   return from_status(write(batch));
 }
 

@@ -153,8 +153,10 @@ class store {
   [[nodiscard]] caf::error set_moving(const api::room_id& room, const std::string& target);
   [[nodiscard]] caf::expected<std::string> moving_to(const api::room_id& room) const;
   [[nodiscard]] caf::error clear_moving(const api::room_id& room);
-  // Deletes the room and everything kept for it (and its fence), in one batch.
-  [[nodiscard]] caf::error drop_room(const api::room_id& room);
+  // Deletes the room and everything kept for it (and its fence), in one
+  // batch; with_log: its replicated log and log state too (a copy dropped
+  // from the room's copy set).
+  [[nodiscard]] caf::error drop_room(const api::room_id& room, bool with_log = false);
 
   // Group commit: every write is counted once it is in the WAL; sync_wal()
   // fsyncs the WAL, which makes each write counted before it began durable.

@@ -104,5 +104,6 @@ using replace_atom = caf::atom_constant<caf::atom("replace")>;
 using repair_atom = caf::atom_constant<caf::atom("repair")>;
 using copies_atom = caf::atom_constant<caf::atom("copies")>;
 using remove_atom = caf::atom_constant<caf::atom("remove")>;
+using dropped_atom = caf::atom_constant<caf::atom("dropped")>;
 
 }  // namespace confab::api

@@ -450,6 +450,9 @@ class JoinTest(ReplicationBase):
         n1 = self.cluster.node(1)
         a = self.new_user(server=n1)
         rooms = [self.create_room(a.token, server=n1)["id"] for _ in range(12)]
+        b = self.new_user(server=n1)
+        for rid in rooms:
+            self.join(b.token, rid, server=n1)
         acked = {rid: {} for rid in rooms}
         self.post_each(a.token, rooms, acked, "alone", n1, count=2)
         for rid in rooms:
@@ -479,6 +482,14 @@ class JoinTest(ReplicationBase):
                          % (len(joined), len(rooms), len(left_n1)))
         self.post_each(a.token, rooms, acked, "four", n1, count=1)
         self.check_histories(a.token, rooms, acked, [n1, n2, n3, n4])
+        # a node that left a set deleted its copy: a later leave is seen
+        # through every node (a stale copy would still list the room)
+        ws = self.connect(b.token, server=n4)
+        for rid in rooms:
+            ws.ok("leave", room=rid)
+        for s in (n1, n2, n3, n4):
+            self.assertEqual(set(self.my_rooms(b.token, server=s)) & set(rooms), set(),
+                             "rooms left are still listed through %s" % s.node)
 
         # the new copies hold the rooms: n1 (where every room was made) dies
         # and every room still takes writes, with its whole history

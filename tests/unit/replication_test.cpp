@@ -224,18 +224,24 @@ CAF_TEST(a learner gets the log but counts for nothing until a copies entry name
   CAF_REQUIRE(o.batch_for("b", local, 100));
   CAF_CHECK(o.on_reply("b", {true, e, *at}));
   CAF_CHECK_EQUAL(o.commit_point(local), *at);
-  // c leaves: it is sent nothing more and a, b, d decide.
+  // c leaves: a, b, d decide; c is a learner, sent the entry that removed
+  // it, until forgotten.
   auto left = rep::copies_entry({"a", "b", "d"});
   auto at2 = local.append_local(left.key, left.payload);
   CAF_REQUIRE(at2);
   o.follow(local.copies(), "a", local);
-  CAF_CHECK(o.followers() == (names_t{"b", "d"}));
-  CAF_CHECK(!o.batch_for("c", local, 100));
-  CAF_CHECK_EQUAL(o.match("c"), 0u);
+  CAF_CHECK(o.followers() == (names_t{"b", "c", "d"}));
   CAF_CHECK_EQUAL(o.majority(), 2u);
+  CAF_REQUIRE(o.batch_for("c", local, 100));
+  CAF_CHECK(o.on_reply("c", {true, e, *at2}));
+  CAF_CHECK_EQUAL(o.commit_point(local), *at);  // c counts for nothing now
   CAF_REQUIRE(o.batch_for("d", local, 100));
   CAF_CHECK(o.on_reply("d", {true, e, *at2}));
   CAF_CHECK_EQUAL(o.commit_point(local), *at2);
+  o.forget_learner("c");
+  CAF_CHECK(o.followers() == (names_t{"b", "d"}));
+  CAF_CHECK(!o.batch_for("c", local, 100));
+  CAF_CHECK_EQUAL(o.match("c"), 0u);
   // A learner that is forgotten is sent nothing more; a voter is not forgotten.
   o.learn("e", local);
   o.forget_learner("e");
@@ -862,15 +868,26 @@ CAF_TEST(an owner leaving the set hands the room to the next copy which removes 
   sched.run();
   CAF_CHECK_EQUAL(got->index.count("k3"), 0u);
   CAF_CHECK_EQUAL(got->errors.size(), 1u);
-  // b, first in the set, takes the room (a majority of four) and removes a.
+  // b, first in the set, takes the room (a majority of four) and removes a;
+  // a gets the entry that removed it, then is told to drop its copy, checks
+  // its own log, and stops.
+  self->monitor(nodes["a"]);
   take("b");
   auto r = self->request(nodes["b"], caf::infinite, api::replace_atom::value, std::string{"a"}, std::string{});
   sched.run();
   bool removed = false;
   r.receive([&](bool ok) { removed = ok; }, [](const caf::error&) {});
   CAF_CHECK(removed);
-  for (auto& n : {"b", "c", "d"})
+  for (auto& n : {"a", "b", "c", "d"})
     CAF_CHECK(disk[n]->copies() == (names_t{"b", "c", "d"}));
+  CAF_CHECK_GREATER_OR_EQUAL(disk["a"]->committed(), disk["a"]->copies_index());
+  bool a_stopped = false;
+  self->receive([&](const caf::down_msg&) { a_stopped = true; }, caf::after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK(a_stopped);
+  auto& b_state = deref<caf::stateful_actor<actors::replica_state>>(nodes["b"]).state;
+  CAF_CHECK(b_state.dropping.empty());
+  CAF_CHECK(b_state.leading->followers() == (names_t{"c", "d"}));
+  nodes.erase("a");
   write("b", "k3", "m3");
   sched.run();
   CAF_CHECK_EQUAL(got->index.count("k3"), 1u);
