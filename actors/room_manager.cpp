@@ -1,6 +1,7 @@
 #include "actors/room_manager.hpp"
 
 #include <openssl/sha.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
@@ -288,10 +289,12 @@ void repair(self_ptr self, const api::room_id& id) {
     // it first yet: a handover's entry may still be on its way): look again
     // in a while, then only on a view change or when the room is taken.
     st.queued_repairs.erase(id);
-    if (++st.repair_tries[id] < max_repair_tries)
+    if (++st.repair_tries[id] < max_repair_tries) {
       self->delayed_send(self, repair_retry, api::repair_atom::value, id);
-    else
+    } else {
+      spdlog::info("room {}: its copy set wants a change that another copy makes", id.value);
       st.parked_repairs.insert(id);
+    }
     return;
   }
   auto copy = replica_of(self, id, {});
@@ -300,6 +303,8 @@ void repair(self_ptr self, const api::room_id& id) {
     return;
   }
   ++st.repairs_running;
+  spdlog::info("room {}: changing its copy set {}: out {}, in {}", id.value, fmt::join(*copies, ","),
+               change.out.empty() ? "-" : change.out, change.in.empty() ? "-" : change.in);
   auto actor = copy->actor;
   auto done = [self, id](const caf::error& err) {
     auto& st = self->state;
@@ -315,7 +320,7 @@ void repair(self_ptr self, const api::room_id& id) {
         self->send(next, api::repair_atom::value, id);
       st.to_repair.push_back(id);
     } else if (++st.repair_tries[id] < max_repair_tries) {
-      spdlog::debug("room {}: copy set not changed yet ({}); trying again", id.value, api::describe(err).message);
+      spdlog::info("room {}: copy set not changed yet ({}); trying again", id.value, api::describe(err).message);
       st.queued_repairs.erase(id);
       self->delayed_send(self, repair_retry, api::repair_atom::value, id);
     } else {

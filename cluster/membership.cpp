@@ -83,6 +83,14 @@ bool membership::leave(const std::string& id) {
   return true;
 }
 
+bool membership::mark_removed(const std::string& id) {
+  if (id == self_.id || removed(id))
+    return false;
+  members_.erase(id);
+  removed_.insert(id);
+  return true;
+}
+
 caf::error membership::remove(const std::string& id, bool even_live) {
   if (removed(id))
     return caf::none;

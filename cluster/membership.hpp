@@ -50,6 +50,9 @@ class membership {
   // this node or live (unless `even_live`: another member found it down and
   // told this one), not_found when no member has that id.
   [[nodiscard]] caf::error remove(const std::string& id, bool even_live = false);
+  // A node removed for good earlier (this node's disk, or the removed list a
+  // member sent when it admitted this node); true when that is news.
+  bool mark_removed(const std::string& id);
   [[nodiscard]] bool removed(const std::string& id) const { return removed_.count(id) > 0; }
   [[nodiscard]] std::vector<std::string> removed() const { return {removed_.begin(), removed_.end()}; }
   // What the admin view calls a member: up, suspect, draining or down.

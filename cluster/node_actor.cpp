@@ -92,6 +92,23 @@ void link_failed(self_ptr self, const std::string& address, bool seed, const std
 // Through the gate `gate` of the node at `address` (see gate.hpp): first
 // that node proves the cluster secret, then this one; only then are cards
 // (actor handles) and member lists exchanged.
+// Nodes a member says were removed for good: never admitted here either
+// (saved first, so that a restart knows them too).
+void learn_removed(self_ptr self, const std::vector<std::string>& ids) {
+  auto& st = self->state;
+  bool news = false;
+  for (auto& id : ids) {
+    if (st.members.removed(id) || id == st.members.self().id)
+      continue;
+    if (st.cfg.save_removed)
+      if (auto err = st.cfg.save_removed(id))
+        spdlog::error("could not save that node {} was removed: {}", id, api::describe(err).message);
+    news |= st.members.mark_removed(id);
+  }
+  if (news)
+    publish_view(self);
+}
+
 void handshake(self_ptr self, const caf::actor& gate, const std::string& address, bool seed) {
   auto mine = random_nonce();
   self->request(gate, link_timeout, api::challenge_atom::value, mine)
@@ -108,7 +125,8 @@ void handshake(self_ptr self, const caf::actor& gate, const std::string& address
             auto proof = link_proof(st.cfg.secret, "join", their_nonce, st.members.self().id);
             self->request(gate, link_timeout, api::hello_atom::value, st.members.self(), their_nonce, proof)
                 .then(
-                    [=](const member_card& card, const std::vector<std::string>& others) {
+                    [=](const member_card& card, const std::vector<std::string>& others,
+                        const std::vector<std::string>& removed) {
                       auto& st = self->state;
                       if (card.id != their_id || !card.node) {
                         spdlog::warn("refused node at {}: its card does not match its gate", address);
@@ -119,6 +137,7 @@ void handshake(self_ptr self, const caf::actor& gate, const std::string& address
                       // Alone until now (starting, or cut off): copy the accounts of
                       // the cluster we join; changes made meanwhile may have been missed.
                       bool first = st.members.live_peers() == 0;
+                      learn_removed(self, removed);
                       admitted(self, card);
                       if (first)
                         sync_from(self, card);
@@ -311,7 +330,9 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
   me.node = caf::actor{self};
   me.http = st.cfg.http;
   st.members = membership(me);
-  st.cfg.place->set_members(st.members.live(), {});
+  for (auto& id : st.cfg.removed)
+    st.members.mark_removed(id);
+  st.cfg.place->set_members(st.members.live(), {}, {}, st.members.removed());
   st.seeds_pending = st.cfg.seeds.size();
   self->set_default_handler(api::drop_unexpected);
   self->set_error_handler(
@@ -329,7 +350,8 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
   return {
       // A joiner the gate checked (only the gate, an actor of this node, may
       // admit): this node's card and the addresses of the other members.
-      [=](api::admit_atom, const member_card& card) -> caf::result<member_card, std::vector<std::string>> {
+      [=](api::admit_atom,
+          const member_card& card) -> caf::result<member_card, std::vector<std::string>, std::vector<std::string>> {
         if (!from_here(self)) {
           ignored("admit");
           return api::fail(api::errc::forbidden, "not admitted");
@@ -339,7 +361,7 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
           return api::fail(api::errc::forbidden, "this node was removed from the cluster: start it afresh");
         }
         admitted(self, card);
-        return {self->state.members.self(), self->state.members.live_addresses(card.id)};
+        return {self->state.members.self(), self->state.members.live_addresses(card.id), self->state.members.removed()};
       },
       [=](api::ping_atom) -> caf::result<bool> {
         if (!is_member(self))
@@ -403,6 +425,10 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
           return err;
         if (!news)
           return caf::unit;
+        if (st.cfg.save_removed)
+          if (auto err = st.cfg.save_removed(id))
+            spdlog::error("could not save that node {} was removed (a restart would forget it): {}", id,
+                          api::describe(err).message);
         spdlog::warn("node {} was removed from the cluster: its rooms get new copies", id);
         if (here)
           for (auto& [other, m] : st.members.all())

@@ -49,6 +49,10 @@ struct node_config {
   // Called once a drain has handed every room of this node to the others
   // (or gave up waiting): the node then stops (apps/ decides how).
   std::function<void()> on_drained;
+  // Members removed for good, as saved on this node's disk, and how a new
+  // one is saved (before it counts; null: not saved).
+  std::vector<std::string> removed;
+  std::function<caf::error(const std::string&)> save_removed;
   // The longest a drain waits for the handoffs.
   std::chrono::milliseconds drain_wait{std::chrono::minutes(2)};
 };

@@ -25,7 +25,7 @@ namespace {
 
 const char* const family_names[] = {"users",  "usernames", "rooms",    "members",  "user_rooms", "messages",
                                     "dedupe", "reads",     "revoked",  "presence", "files",      "chunks",
-                                    "thumbs", "usage",     "handoffs", "rlog",     "rlog_state"};
+                                    "thumbs", "usage",     "handoffs", "rlog",     "rlog_state", "removed"};
 
 // A whole-number field of a record, `fallback` when absent. Anything else is
 // corruption: nlohmann's get<> would convert a float (or an integer too big
@@ -156,6 +156,7 @@ caf::expected<std::shared_ptr<store>> store::open(const std::string& dir, durabi
   s->handoffs_ = h[15];
   s->rlog_ = h[16];
   s->rlog_state_ = h[17];
+  s->removed_ = h[18];
   return s;
 }
 
@@ -426,6 +427,20 @@ caf::expected<std::vector<api::room_id>> store::log_rooms() const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rlog_state_));
   for (it->SeekToFirst(); it->Valid(); it->Next())
     out.push_back(api::room_id{it->key().ToString()});
+  if (auto err = from_status(it->status()))
+    return err;
+  return out;
+}
+
+caf::error store::add_removed_node(const std::string& id) {
+  return from_status(put(removed_, id, "", flush::always));
+}
+
+caf::expected<std::vector<std::string>> store::removed_nodes() const {
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, removed_));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    out.push_back(it->key().ToString());
   if (auto err = from_status(it->status()))
     return err;
   return out;

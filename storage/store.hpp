@@ -12,7 +12,8 @@
 // (id -> JSON), chunks (file\0be64(index) -> bytes), thumbs (file -> JPEG),
 // usage (user -> be64 bytes of files), rlog (room\0be64(index) -> an entry
 // of the room's replicated log, encoded by its user), rlog_state (room -> the
-// log's promise and commit point, encoded by its user).
+// log's promise and commit point, encoded by its user), removed (node id ->
+// "": members removed for good).
 
 #include <atomic>
 #include <cstdint>
@@ -181,6 +182,11 @@ class store {
   // Every room with a log state here (a copy of it is kept here).
   [[nodiscard]] caf::expected<std::vector<api::room_id>> log_rooms() const;
 
+  // cluster members removed for good (confabctl remove), never admitted
+  // again; fsynced
+  [[nodiscard]] caf::error add_removed_node(const std::string& id);
+  [[nodiscard]] caf::expected<std::vector<std::string>> removed_nodes() const;
+
   // presence: when the user's last session ended (ms), 0 if never
   [[nodiscard]] caf::expected<std::int64_t> last_seen(const api::user_id& user) const;
   [[nodiscard]] caf::error set_last_seen(const api::user_id& user, std::int64_t when);
@@ -220,6 +226,7 @@ class store {
   rocksdb::ColumnFamilyHandle* handoffs_ = nullptr;
   rocksdb::ColumnFamilyHandle* rlog_ = nullptr;
   rocksdb::ColumnFamilyHandle* rlog_state_ = nullptr;
+  rocksdb::ColumnFamilyHandle* removed_ = nullptr;
   std::mutex usage_mutex_;  // usage is read, added to and written as one step
 };
 

@@ -340,6 +340,13 @@ class RemoveTest(ReplicationBase):
             acked[rid][c] = s1.send(rid, "after n3 died", c, deadline_s=30.0)["seq"]
         self.check_histories(a.token, rooms, acked, [n1, n2])
 
+        # the removal is remembered: by n2, restarted since (its disk), and
+        # by a node that joins now (its admission answer); for a node it
+        # never heard of, remove would answer 404
+        for s in (n2, self.cluster.add_node()):
+            st, _, body = s.http("POST", "/admin/api/v1/nodes/n4/remove", token=self.cluster.admin_token)
+            self.assertEqual((st, body), (202, {"node": "n4", "status": "removed"}), "through %s" % s.node)
+
 
 class FilesTest(ReplicationBase):
     """Three nodes, three copies: a file uploaded through a node (its home)
@@ -442,8 +449,11 @@ class JoinTest(ReplicationBase):
             pending = [rid for rid in pending if self.copies(rid, server) != want(rid)]
             if pending:
                 threading.Event().wait(0.1)
-        self.assertEqual(pending, [], "%s: copy sets not as wanted after %.0f s: %r"
-                         % (what, self.SETTLE_S, {r: self.copies(r, server) for r in pending[:3]}))
+        if pending:
+            logs = ["%s: %s" % (s.node, line) for s in self.nodes() for line in s.stderr_text().splitlines()
+                    if pending[0] in line][-40:]
+            self.fail("%s: copy sets not as wanted after %.0f s: %r\n%s"
+                      % (what, self.SETTLE_S, {r: self.copies(r, server) for r in pending[:3]}, "\n".join(logs)))
         sys.stderr.write("\njoin: %s: %d rooms settled in %.2f s\n" % (what, len(rooms), time.monotonic() - t0))
 
     def test_joining_nodes_take_their_place_in_copy_sets(self):

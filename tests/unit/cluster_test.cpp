@@ -592,6 +592,17 @@ CAF_TEST(only a member that is down can be removed and a removed one is never ad
   CAF_CHECK(!m.remove("c", true));
   CAF_CHECK(m.removed("c"));
   CAF_CHECK(ids_of(m.live()) == (std::vector<std::string>{"a"}));
+  // Known from disk or from a member's admission answer: never admitted,
+  // whether it was a member here or not; never this node itself.
+  cluster::membership fresh{card("a")};
+  CAF_CHECK(fresh.mark_removed("b"));
+  CAF_CHECK(!fresh.mark_removed("b"));
+  CAF_CHECK(!fresh.mark_removed("a"));
+  CAF_CHECK(!fresh.admit(card("b", 400), 3000));
+  CAF_REQUIRE(fresh.admit(card("d"), 3000));
+  CAF_CHECK(fresh.mark_removed("d"));
+  CAF_CHECK(fresh.find("d") == nullptr);
+  CAF_CHECK(fresh.removed() == (std::vector<std::string>{"b", "d"}));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

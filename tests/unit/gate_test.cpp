@@ -17,16 +17,16 @@ namespace {
 const std::string secret = std::string(64, 's');
 
 // A gate of node "n1" in front of a stand-in node actor that admits every
-// card it is given (and counts them), and what a joiner sends.
+// card it is given (and counts them; n0 was removed), and what a joiner sends.
 struct gate_fixture : test::coordinator_fixture {
   int admitted = 0;
   caf::actor node = sys.spawn([this](caf::event_based_actor*) -> caf::behavior {
-    return {[this](api::admit_atom,
-                   const cluster::member_card& card) -> caf::result<cluster::member_card, std::vector<std::string>> {
+    return {[this](api::admit_atom, const cluster::member_card& card)
+                -> caf::result<cluster::member_card, std::vector<std::string>, std::vector<std::string>> {
       ++admitted;
       cluster::member_card me;
       me.id = "n1";
-      return {me, std::vector<std::string>{"n3:7000", card.id}};
+      return {me, std::vector<std::string>{"n3:7000", card.id}, std::vector<std::string>{"n0"}};
     }};
   });
   caf::actor gate = sys.spawn(cluster::gate_actor, secret, std::string("n1"), node);
@@ -66,8 +66,9 @@ struct gate_fixture : test::coordinator_fixture {
     auto h = self->request(gate, caf::infinite, api::hello_atom::value, c, nonce, proof);
     sched.run();
     h.receive(
-        [&](cluster::member_card& me, std::vector<std::string>& others) {
+        [&](cluster::member_card& me, std::vector<std::string>& others, std::vector<std::string>& removed) {
           CAF_CHECK_EQUAL(me.id, "n1");
+          CAF_CHECK_EQUAL(removed, (std::vector<std::string>{"n0"}));  // relayed: the joiner learns them
           out = std::move(others);
         },
         [&](caf::error& err) { out = std::move(err); });

@@ -75,6 +75,19 @@ CAF_TEST(dedupe records and messages survive reopening) {
   CAF_CHECK_EQUAL(test::value(db->message(room, 1)), msg(1));
 }
 
+CAF_TEST(removed nodes survive reopening) {
+  test::temp_dir dir;
+  {
+    auto db = open_store(dir.path());
+    CAF_CHECK(test::value(db->removed_nodes()).empty());
+    CAF_REQUIRE(!db->add_removed_node("n4"));
+    CAF_REQUIRE(!db->add_removed_node("n2"));
+    CAF_REQUIRE(!db->add_removed_node("n4"));
+  }
+  auto db = open_store(dir.path());
+  CAF_CHECK(test::value(db->removed_nodes()) == (std::vector<std::string>{"n2", "n4"}));
+}
+
 CAF_TEST(rooms members and users) {
   test::temp_dir dir;
   auto db = open_store(dir.path());
