@@ -104,7 +104,13 @@ void tell_dropped(self_ptr self) {
   auto& st = self->state;
   if (!st.leading)
     return;
+  auto& set = st.log->copies();
   for (auto it = st.dropping.begin(); it != st.dropping.end();) {
+    // Added back meanwhile: it keeps its copy.
+    if (std::find(set.begin(), set.end(), it->first) != set.end() || (st.changing && st.changing->in == it->first)) {
+      it = st.dropping.erase(it);
+      continue;
+    }
     if (st.leading->told(it->first) < it->second) {
       ++it;
       continue;
@@ -213,9 +219,8 @@ void on_synced(self_ptr self) {
       st.unsynced.emplace_back(reply, rp);
   }
   if (st.leading)
-    replicate(self);  // the commit point may move
-  else
-    sync_log(self);
+    return replicate(self);  // the commit point may move
+  sync_log(self);
 }
 
 void replicate(self_ptr self) {
@@ -563,8 +568,16 @@ caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, 
         if (st.taking && st.taking->of() < req.by)
           give_up(self, st.taking->of());
         auto before = st.log->taken();
+        auto cut = st.log->truncated();
         auto reply = st.log->on_append(req);
         api::node_metrics().replica_entries_in.fetch_add(st.log->taken() - before, std::memory_order_relaxed);
+        if (st.log->truncated() != cut) {
+          // Answers waiting for an fsync name entries that are gone: their
+          // owners send again.
+          for (auto& [r, rp] : st.unsynced)
+            rp.deliver(fail(errc::unavailable, "this copy's log was cut since: send again"));
+          st.unsynced.clear();
+        }
         apply_committed(st);
         tell_manager(self);
         if (!reply || !reply->ok || reply->index <= st.log->synced())
@@ -576,6 +589,9 @@ caf::behavior replica_actor(self_ptr self, api::room_id room, std::string node, 
         return rp;
       },
       [=](api::retry_atom, const std::string& follower) { send_batch(self, follower); },
+      // Told by its owner that it left the set: it goes if its own committed
+      // log says so. (Not checked on its own: a learner's log leaves it out
+      // of the set until the entry that adds it.)
       [=](api::dropped_atom, const api::room_id&) {
         auto& st = self->state;
         auto& set = st.log->copies();

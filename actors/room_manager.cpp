@@ -293,6 +293,7 @@ void repair(self_ptr self, const api::room_id& id) {
       self->delayed_send(self, repair_retry, api::repair_atom::value, id);
     } else {
       spdlog::info("room {}: its copy set wants a change that another copy makes", id.value);
+      st.repair_tries.erase(id);  // a later look starts counting again
       st.parked_repairs.insert(id);
     }
     return;

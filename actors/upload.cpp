@@ -78,6 +78,9 @@ void pick_copies(self_ptr self) {
   for (auto& m : st.ctx->place->file_peers(st.file.id))
     if (st.copies.size() + 1 < st.wanted)
       st.copies.push_back({m.readers, 0, false});
+  // Too few live nodes for a majority: refused before the body is read.
+  if (st.copies.size() < st.wanted / 2)
+    st.failure = fail(errc::unavailable, "too few nodes are live to keep a copy of the file; try again");
 }
 
 bool copies_busy(const upload_state& st) {

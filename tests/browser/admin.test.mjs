@@ -303,6 +303,18 @@ async function main() {
       await shot(page, 'drain-refused');
     });
 
+    await step('Remove (confirmed) of a live node is refused with 409 and shown; the node stays up', async () => {
+      for (const b of await page.locator('.notice-close').all()) await b.click();
+      const before = dialogs.length;
+      await page.locator(`[data-testid="remove-button"][data-node="${server.node}"]`).click();
+      await page.getByTestId('notice').filter({ hasText: 'Remove of' }).filter({ hasText: '409' }).waitFor();
+      assert.equal(dialogs.length, before + 1, 'no confirm dialog before the remove');
+      assert.match(dialogs[before].message, new RegExp(`Remove node ${server.node} for good`));
+      const nodes = await httpOk(server.base, 'GET', '/admin/api/v1/nodes', { token: ADMIN_TOKEN }, 200);
+      assert.equal(nodes.nodes.find((n) => n.id === server.node)?.status, 'up');
+      await shot(page, 'remove-refused');
+    });
+
     await step('a token refused mid-session returns to the token form with a message', async () => {
       await page.evaluate(() => sessionStorage.setItem('confab.admin.token', 'stale-token-0123456789'));
       await page.goto(`${adminUrl}#/overview`);
@@ -326,7 +338,7 @@ async function main() {
       // expected answers the browser logs as failed resources: the refused tokens (401) and the unknown room (404)
       const expected = (e) => /status of 401 .*\/admin\/api\/v1\//.test(e) ||
         /status of 404 .*\/admin\/api\/v1\/rooms\/r_00000000000000ff/.test(e) ||
-        /status of 409 .*\/admin\/api\/v1\/nodes\/[^/]+\/drain/.test(e);
+        /status of 409 .*\/admin\/api\/v1\/nodes\/[^/]+\/(drain|remove)/.test(e);
       const real = pageErrors.filter((e) => !expected(e));
       assert.deepEqual(real, []);
     });

@@ -1,5 +1,5 @@
 // The cluster overview: totals, the messages/s chart, the node table with a
-// drain button per node, actor counts by kind. Redrawn on every poll.
+// drain and remove buttons per node, actor counts by kind. Redrawn on every poll.
 
 import { api, onLeave, poller, rates, POLL_MS, RATE_POINTS } from './core.js';
 import { KINDS, append, clear, el, emptyRow, errorPanel, fmtInt, fmtRate, fmtUptime, kindBadge, notify, pageHeader,
@@ -86,7 +86,12 @@ function renderNodes(t, list) {
         title: canDrain ? 'Hand this node\'s rooms to the other nodes and stop it'
           : 'Draining needs another live node to take the rooms',
         onclick: () => drainNode(n.id, live),
-      }, 'Drain'))));
+      }, 'Drain'), ' ', el('button', {
+        type: 'button', class: 'btn btn-danger btn-sm', testid: 'remove-button', dataset: { node: n.id },
+        title: n.status === 'down' ? 'Remove this node for good: its rooms get their copies back on the other nodes'
+          : 'Only a node that is down for good can be removed',
+        onclick: () => removeNode(n.id, n.status),
+      }, 'Remove'))));
   }
 }
 
@@ -144,6 +149,20 @@ function niceMax(v) {
   for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
   return 10 * p;
 }
+async function removeNode(id, status) {
+  const warn = status === 'down' ? '' : `\n\nIt is ${status}: the server will refuse (only a node that is down can be removed).`;
+  if (!confirm(`Remove node ${id} for good?\n\nEvery room with a copy on it gets a new copy on another node, and the ` +
+    `node is refused if it comes back (wipe its data dir and give it a new node id to bring the machine back).${warn}`)) {
+    return;
+  }
+  try {
+    const r = await api('POST', '/nodes/' + encodeURIComponent(id) + '/remove');
+    notify(`Node ${id} is ${(r && r.status) || 'removed'}.`);
+  } catch (e) {
+    if (e.status !== 401) notify(`Remove of ${id} failed: ${e.status} ${e.code}: ${e.message}`, 'error');
+  }
+}
+
 async function drainNode(id, live) {
   const warn = live > 1 ? '' : '\n\nThis is the only live node: the server will refuse (nothing to hand rooms to).';
   if (!confirm(`Drain node ${id}?\n\nIt hands its rooms to the other live nodes, closes its sockets and exits.${warn}`)) {
