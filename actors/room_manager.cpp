@@ -524,17 +524,12 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
       // This node has a copy: the first copy that is live and not draining
       // serves; with none, nobody may (this node's store has the room, but
       // only a copy that took it writes).
-      auto view = st.ctx->place->current();
-      for (auto& name : *copies) {
-        auto m = std::find_if(view->owners.begin(), view->owners.end(), [&](auto& c) { return c.id == name; });
-        if (m == view->owners.end())
-          continue;
-        if (name == st.ctx->node_id)
-          return serve_owned(self, id, rp, std::move(msg));
-        return forward(rp, m->rooms, hops, std::move(msg));
-      }
-      rp.deliver(fail(errc::unavailable, "no copy of this room is live: try again"));
-      return;
+      auto first = first_live_copy(self, *copies);
+      if (!first)
+        return rp.deliver(fail(errc::unavailable, "no copy of this room is live: try again"));
+      if (first == caf::actor{self})
+        return serve_owned(self, id, rp, std::move(msg));
+      return forward(rp, first, hops, std::move(msg));
     }
     if (api::describe(copies.error()).code != errc::not_found) {
       rp.deliver(fail(errc::unavailable, "this node's copy of the room is unreadable"));
@@ -937,10 +932,8 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
       // Look at the room's copy set (a retry, or a copy that handed the room
       // over to this node).
       [=](api::repair_atom, const api::room_id& id) {
-        if (!from_live_member(self))
-          return;
-        queue_repair(self, id);
-        run_repairs(self);
+        if (from_live_member(self))
+          check_copies(self, id);
       },
       [=](api::drain_atom, bool) { check_left_sets(self); },
       // Answered once this node holds no room (a drain waits for it).
