@@ -26,13 +26,7 @@ std::pair<api::user_id, std::string> origin(const store& db, const json& j) {
 }  // namespace
 
 caf::expected<std::vector<api::room_id>> store::room_ids() const {
-  std::vector<api::room_id> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rooms_));
-  for (it->SeekToFirst(); it->Valid(); it->Next())
-    out.push_back(api::room_id{it->key().ToString()});
-  if (auto err = from_status(it->status()))
-    return err;
-  return out;
+  return room_keys_of(rooms_);
 }
 
 caf::expected<api::room_piece> store::export_piece(const api::room_id& room, api::seq_t after_seq,

@@ -422,14 +422,29 @@ caf::expected<std::string> store::log_state(const api::room_id& room) const {
   return get(rlog_state_, room.value);
 }
 
-caf::expected<std::vector<api::room_id>> store::log_rooms() const {
-  std::vector<api::room_id> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, rlog_state_));
+caf::expected<std::vector<std::string>> store::keys_of(rocksdb::ColumnFamilyHandle* cf) const {
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, cf));
   for (it->SeekToFirst(); it->Valid(); it->Next())
-    out.push_back(api::room_id{it->key().ToString()});
+    out.push_back(it->key().ToString());
   if (auto err = from_status(it->status()))
     return err;
   return out;
+}
+
+caf::expected<std::vector<api::room_id>> store::room_keys_of(rocksdb::ColumnFamilyHandle* cf) const {
+  auto keys = keys_of(cf);
+  if (!keys)
+    return keys.error();
+  std::vector<api::room_id> out;
+  out.reserve(keys->size());
+  for (auto& k : *keys)
+    out.push_back(api::room_id{std::move(k)});
+  return out;
+}
+
+caf::expected<std::vector<api::room_id>> store::log_rooms() const {
+  return room_keys_of(rlog_state_);
 }
 
 caf::error store::add_removed_node(const std::string& id) {
@@ -437,13 +452,7 @@ caf::error store::add_removed_node(const std::string& id) {
 }
 
 caf::expected<std::vector<std::string>> store::removed_nodes() const {
-  std::vector<std::string> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, removed_));
-  for (it->SeekToFirst(); it->Valid(); it->Next())
-    out.push_back(it->key().ToString());
-  if (auto err = from_status(it->status()))
-    return err;
-  return out;
+  return keys_of(removed_);
 }
 
 caf::expected<std::string> store::message(const api::room_id& room, api::seq_t seq) const {

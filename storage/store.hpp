@@ -194,6 +194,9 @@ class store {
  private:
   store() = default;
   [[nodiscard]] caf::expected<std::string> get(rocksdb::ColumnFamilyHandle* cf, const std::string& key) const;
+  // Every key of a column family, in order.
+  [[nodiscard]] caf::expected<std::vector<std::string>> keys_of(rocksdb::ColumnFamilyHandle* cf) const;
+  [[nodiscard]] caf::expected<std::vector<api::room_id>> room_keys_of(rocksdb::ColumnFamilyHandle* cf) const;
   // Every write goes through these two, which time and count it. wal: to
   // the WAL only; by_mode: fsynced under durability::fsync; always: fsynced.
   enum class flush { wal, by_mode, always };
