@@ -149,29 +149,29 @@ function niceMax(v) {
   for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
   return 10 * p;
 }
-async function removeNode(id, status) {
-  const warn = status === 'down' ? '' : `\n\nIt is ${status}: the server will refuse (only a node that is down can be removed).`;
-  if (!confirm(`Remove node ${id} for good?\n\nEvery room with a copy on it gets a new copy on another node, and the ` +
-    `node is refused if it comes back (wipe its data dir and give it a new node id to bring the machine back).${warn}`)) {
-    return;
-  }
+
+// Asks first (`question`), then POSTs /nodes/{id}/{action}; the answer or the
+// error is shown.
+async function nodeAction(id, action, question, done) {
+  if (!confirm(question)) return;
   try {
-    const r = await api('POST', '/nodes/' + encodeURIComponent(id) + '/remove');
-    notify(`Node ${id} is ${(r && r.status) || 'removed'}.`);
+    const r = await api('POST', '/nodes/' + encodeURIComponent(id) + '/' + action);
+    notify(`Node ${id} is ${(r && r.status) || done}.`);
   } catch (e) {
-    if (e.status !== 401) notify(`Remove of ${id} failed: ${e.status} ${e.code}: ${e.message}`, 'error');
+    const what = action[0].toUpperCase() + action.slice(1);
+    if (e.status !== 401) notify(`${what} of ${id} failed: ${e.status} ${e.code}: ${e.message}`, 'error');
   }
 }
 
-async function drainNode(id, live) {
+function removeNode(id, status) {
+  const warn = status === 'down' ? '' : `\n\nIt is ${status}: the server will refuse (only a node that is down can be removed).`;
+  return nodeAction(id, 'remove', `Remove node ${id} for good?\n\nEvery room with a copy on it gets a new copy on ` +
+    'another node, and the node is refused if it comes back (wipe its data dir and give it a new node id to ' +
+    `bring the machine back).${warn}`, 'removed');
+}
+
+function drainNode(id, live) {
   const warn = live > 1 ? '' : '\n\nThis is the only live node: the server will refuse (nothing to hand rooms to).';
-  if (!confirm(`Drain node ${id}?\n\nIt hands its rooms to the other live nodes, closes its sockets and exits.${warn}`)) {
-    return;
-  }
-  try {
-    const r = await api('POST', '/nodes/' + encodeURIComponent(id) + '/drain');
-    notify(`Node ${id} is ${(r && r.status) || 'draining'}.`);
-  } catch (e) {
-    if (e.status !== 401) notify(`Drain of ${id} failed: ${e.status} ${e.code}: ${e.message}`, 'error');
-  }
+  return nodeAction(id, 'drain',
+    `Drain node ${id}?\n\nIt hands its rooms to the other live nodes, closes its sockets and exits.${warn}`, 'draining');
 }
