@@ -65,11 +65,23 @@ void tell_ready(replica_state& st, const caf::error& err) {
   st.ready.clear();
 }
 
+// The room actor of an epoch this copy led holds that epoch's state in
+// memory (its last seq, its members). Once the copy stops leading, or leads
+// a new epoch, the manager retires it, so the next request starts one from
+// the store. (Kept, it would assign a seq the next owner had acknowledged
+// meanwhile: docs/RELIABILITY.md, the nemesis's first find.)
+void retire_room(self_ptr self) {
+  auto& st = self->state;
+  if (st.manager)
+    self->send(st.manager, api::resign_atom::value, st.room);
+}
+
 // This node is not the owner (any more): whoever waits is told to retry; an
 // entry it wrote may still commit under the next owner, and the retry with
 // the same key then finds it.
 void step_down(self_ptr self) {
   auto& st = self->state;
+  retire_room(self);
   st.leading.reset();
   st.first_of_epoch = 0;
   if (!st.unsaved.empty()) {
@@ -345,6 +357,7 @@ void lead(self_ptr self) {
   auto& st = self->state;
   auto& t = *st.taking;
   st.adopting = false;
+  retire_room(self);
   if (t.committed() > st.log->last_index()) {
     // The log it adopted lacks an entry a copy called committed: that would
     // be a broken rule, not something to serve from. Give the room up.

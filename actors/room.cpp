@@ -661,9 +661,12 @@ caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::a
         self->state.ctx->interest->remove(self->state.info.id, hub.address(), generation);
       },
       [=](api::expire_atom) { expire_typing(self); },
+      // Idle, or its copy's epoch is over: it ends once nothing it started
+      // is in flight (and answers nothing new meanwhile).
       [=](api::retire_atom) {
         settle_waiting(self);
-        self->quit();
+        self->state.broken = true;
+        end_if_broken(self);
       },
       // The room moves to another node: everything before this is handled.
       [=](api::handoff_atom) {

@@ -914,6 +914,17 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
         if (auto copy = replica_of(self, id, {}))
           self->send(copy->actor, api::dropped_atom::value, id);
       },
+      // This node's copy of a room stopped leading, or leads a new epoch:
+      // the room actor of the old epoch ends (actors/replica.cpp, retire_room).
+      [=](api::resign_atom, const api::room_id& id) {
+        auto& st = self->state;
+        auto sender = self->current_sender();
+        auto it = st.replicas.find(id);
+        if (it == st.replicas.end() || !sender || sender != it->second.actor.address())
+          return;
+        if (auto room = st.live.take(id))
+          self->send(room, api::retire_atom::value);
+      },
       [=](api::dropped_atom, const api::room_id& id, bool) {
         auto& st = self->state;
         auto sender = self->current_sender();

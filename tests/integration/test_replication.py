@@ -244,6 +244,51 @@ class DrainTest(ReplicationBase):
         self.check_histories(a.token, all_rooms, acked, [n1, n2])
 
 
+class DeposedOwnerTest(ReplicationBase):
+    """Found by the nemesis (docs/RELIABILITY.md): an owner that is paused,
+    deposed and later takes its rooms again must not serve them from the
+    room actors of its old epoch. Those kept the last seq they had assigned,
+    so the first write after the retake reused a seq that the next owner had
+    acknowledged meanwhile and overwrote that message."""
+
+    # the old room actors must not be passivated before the retake
+    cluster_args = ("--replication", "3", "--room-idle-ms", "300000")
+
+    def test_retaken_rooms_forget_their_old_epoch(self):
+        n1, n2, n3 = self.nodes()
+        a = self.new_user(server=n1)
+        rooms = [rid for rid, _ in self.rooms_owned(a.token, [1, 1, 1])]
+        acked = {rid: {} for rid in rooms}
+        self.post_each(a.token, rooms, acked, "first epoch", n1)     # room actors on n1 at seq 3
+        victim = self.cluster.node(1)
+        victim.proc.send_signal(signal.SIGSTOP)
+        try:
+            self.cluster.wait_statuses({"n1": "down", "n2": "up", "n3": "up"}, [n2, n3])
+            s2 = Sender(self, self.connect(a.token, server=n2), "n2", attempt_s=1.0)
+            for rid in rooms:
+                for i in range(3):
+                    c = cmid()
+                    acked[rid][c] = s2.send(rid, "second epoch %d" % i, c, deadline_s=30.0)["seq"]
+        finally:
+            victim.proc.send_signal(signal.SIGCONT)
+        self.cluster.wait_converged()
+        # n1 takes its rooms again when n3 is removed (it is their first
+        # live copy and shrinks their sets), with no write in between
+        self.cluster.kill9(3)
+        self.cluster.wait_statuses({"n1": "up", "n2": "up", "n3": "down"}, [n1, n2])
+        st, _, body = n2.http("POST", "/admin/api/v1/nodes/n3/remove", token=self.cluster.admin_token)
+        self.assertEqual(st, 202, body)
+        poll(lambda: all(self.cluster.room_admin(rid, n2)["owner"] == "n1" and
+                         sorted(self.cluster.room_admin(rid, n2)["replicas"]) == ["n2"] for rid in rooms),
+             "n1 owns its rooms again, with n2 as their other copy", timeout=60, interval=0.2)
+        s1 = Sender(self, self.connect(a.token, server=n1), "n1", attempt_s=1.0)
+        for rid in rooms:
+            c = cmid()
+            acked[rid][c] = s1.send(rid, "third epoch", c, deadline_s=30.0)["seq"]
+            self.assertEqual(acked[rid][c], 7, "the first write after the retake follows seq 6 in %s" % rid)
+        self.check_histories(a.token, rooms, acked, [n1, n2])
+
+
 class RemoveTest(ReplicationBase):
     """Four nodes, three copies a room: a node killed for good and removed
     (`confabctl remove`) is replaced in every copy set it was in by a live
