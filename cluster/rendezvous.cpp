@@ -73,6 +73,12 @@ copy_change wanted_change(std::string_view key, const std::vector<std::string>& 
                           const std::vector<std::string>& leaving, std::size_t n) {
   auto members = live;
   members.insert(members.end(), down.begin(), down.end());
+  // A copy in no list is a member this node has not heard of (it restarted,
+  // or joined, while that one was down): it counts as down. Only a remove
+  // (leaving) takes a node out of the sets it is in.
+  for (auto& name : copies)
+    if (!has(members, name) && !has(leaving, name))
+      members.push_back(name);
   auto room = std::min(n, members.size());  // copies the cluster allows
   std::vector<std::string> wanted;
   for (auto i : rendezvous_rank(key, members))

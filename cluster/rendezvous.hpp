@@ -26,7 +26,8 @@ namespace confab::cluster {
 // next single-node change of the copy set `copies` toward the first `n` of
 // the key's rendezvous order over the members that own ids (`live`) and
 // those that are `down`: `out` leaves, `in` joins (either may be empty; both
-// empty: no change). `leaving` members (removed or draining) always leave.
+// empty: no change). `leaving` members (removed or draining) always leave; a
+// copy in none of the lists counts as down (a member not heard of yet).
 // No change is made whose set would not have a live majority.
 struct copy_change {
   std::string out;
