@@ -302,6 +302,16 @@ caf::behavior slow_syncer(caf::event_based_actor* self, std::shared_ptr<held_syn
   };
 }
 
+// A room manager that records which rooms its copies told it to retire the
+// room actor of (their epoch ended or a new one began).
+caf::behavior manager_probe(caf::event_based_actor*, std::shared_ptr<std::vector<std::string>> retired) {
+  return {
+      [=](api::resign_atom, const api::room_id& id) { retired->push_back(id.value); },
+      [](api::copies_atom, const api::room_id&, const std::vector<std::string>&) {},
+      [](api::dropped_atom, const api::room_id&, bool) {},
+  };
+}
+
 caf::behavior writer(caf::event_based_actor* self, std::shared_ptr<answers> out) {
   return {
       [=](api::write_atom, const caf::actor& dest, const std::string& key, const std::string& payload) {
@@ -347,7 +357,8 @@ struct cluster_fixture : test_coordinator_fixture<> {
 
   // Starts (or restarts) node n from what its store has (a new copy of the
   // set `fresh`, by default the fixture's three).
-  void start(const std::string& n, std::vector<std::string> fresh = {}, actors::replica_sync sync = {}) {
+  void start(const std::string& n, std::vector<std::string> fresh = {}, actors::replica_sync sync = {},
+             caf::actor manager = {}) {
     if (fresh.empty())
       fresh = names;
     auto loaded = test::value(actors::replica_log::load(stores[n], room, fresh));
@@ -368,7 +379,7 @@ struct cluster_fixture : test_coordinator_fixture<> {
       return caf::none;
     };
     nodes[n] = sys.spawn(actors::replica_actor, room, n, disk[n], std::function<caf::error(const rep::entry&)>{apply},
-                         caf::actor{}, std::move(sync));
+                         std::move(manager), std::move(sync));
   }
 
   // kill -9 before `n` handles anything more; a writer waiting for it hears
@@ -586,6 +597,32 @@ CAF_TEST(a paused owner steps down when it hears of a newer epoch and its write 
   CAF_CHECK(same_logs("b", "c"));
   CAF_CHECK_EQUAL(history("a"), (std::vector<std::string>{"before", "from the new owner", "after"}));
   CAF_CHECK_EQUAL(disk["a"]->truncated(), 0u);  // it never reached a's log
+}
+
+// Found by the nemesis: a room actor kept from an epoch its copy no longer
+// leads assigned a seq the next owner had acknowledged. The copy tells its
+// manager each time, which retires that room actor (room_manager.cpp).
+CAF_TEST(a copy tells its manager to retire the room actor when it leads a new epoch and when it steps down) {
+  auto retired = std::make_shared<std::vector<std::string>>();
+  crash("a");
+  start("a", {}, {}, sys.spawn(manager_probe, retired));
+  links({{"a", "b"}, {"a", "c"}, {"b", "c"}});
+  take("a");
+  write("a", "k1", "first epoch");
+  sched.run();
+  CAF_REQUIRE_EQUAL(got->index.count("k1"), 1u);
+  CAF_CHECK_EQUAL(retired->size(), 1u);  // leading epoch 1: a room actor of before is stale
+  // b takes the room: a promises the newer epoch and stops leading.
+  take("b");
+  CAF_CHECK_EQUAL(retired->size(), 2u);
+  write("a", "k2", "to the old owner");
+  sched.run();
+  CAF_CHECK(got->errors["k2"] == api::errc::unavailable);
+  // a takes it back (the repair path after a remove): a third epoch, and
+  // the room actor of the first must not serve it.
+  take("a");
+  CAF_CHECK_EQUAL(retired->size(), 3u);
+  CAF_CHECK(std::all_of(retired->begin(), retired->end(), [&](auto& r) { return r == room.value; }));
 }
 
 CAF_TEST(a cut off owner whose appends are refused for a newer epoch acknowledges nothing) {
