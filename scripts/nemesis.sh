@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# A nemesis run (tests/nemesis, docs/RELIABILITY.md): five confabd nodes in
+# network namespaces under a seeded schedule of kills, pauses and partitions,
+# then the checker. Needs root (ip netns, nftables).
+# Usage: scripts/nemesis.sh [--minutes M] [--seed S] [--out report.json] [other nemesis.py flags]
+# e.g. a soak: scripts/nemesis.sh --minutes 30 --seed 7 --out soak.json
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $(id -u) -ne 0 ]]; then
+  echo "nemesis.sh: needs root (network namespaces and nftables)" >&2
+  exit 2
+fi
+scripts/deps.sh --test
+[[ -x build/bin/confabd ]] || scripts/build.sh
+minutes=3
+args=()
+while (($#)); do
+  case "$1" in
+    --minutes) minutes=$2; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+exec /usr/bin/python3 tests/nemesis/nemesis.py --seconds "$((minutes * 60))" "${args[@]}"

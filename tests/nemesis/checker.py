@@ -1,0 +1,227 @@
+"""The nemesis checker: a pure function from what the clients recorded and
+what the nodes serve at the end to a list of violations and a few measures.
+
+Inputs (plain dicts and lists, as the run writes them to JSON):
+
+- ops: one entry per logical send, {"key", "room", "user", "body",
+  "attempts": [{"node", "t0", "t1", "outcome": "ok"|"error"|"timeout",
+  "seq"?, "status"?, "code"?}]}. `key` is the send's client_msg_id and is also
+  the whole body, so a stored message names the send it came from.
+- histories: {room: {node: [message] or "error text"}}, each room read through
+  every node after the final heal.
+- faults: [{"kind", "nodes", "impaired", "start", "end"}] in time order
+  (times in seconds since the run began, like t0/t1).
+
+The rules (docs/RELIABILITY.md):
+1. every node serves a room's history, and all serve the same one;
+2. its seqs are 1..n with no gap;
+3. every message is a send some client made (its body is a known key, from
+   that key's user), and no send is stored twice;
+4. a send acknowledged (ok with seq S) is stored, once, at S; all its acks
+   name the same S;
+5. a send whose every attempt got an error (none ok, none timed out) is not
+   stored; one with a timeout may be stored or not (rule 3 keeps it to once);
+6. a message event a client got is in the final history at its seq.
+"""
+
+import bisect
+
+
+def fault_before(faults, t):
+    """The last fault that began at or before time t (a dict) or None."""
+    starts = [f["start"] for f in faults]
+    i = bisect.bisect_right(starts, t)
+    return faults[i - 1] if i else None
+
+
+def _fault_name(f):
+    if f is None:
+        return "no fault yet"
+    return "%s %s at %.1fs-%.1fs" % (f["kind"], ",".join(f["nodes"]), f["start"], f["end"])
+
+
+def _row(m):
+    """What must be identical about a stored message on every node."""
+    return (m.get("seq"), m.get("msg_id"), m.get("from"), m.get("body"), m.get("client_msg_id"))
+
+
+def check(ops, histories, faults, seen=()):
+    """Returns (violations, stats). A violation is a dict with "rule", "room",
+    "seqs", "detail" and "fault" (the fault that preceded it). `seen`: the
+    `message` events WebSocket clients got, [room, seq, body, t] each; rule 6
+    says each is in the final history at that seq (a copy serves only what
+    is committed, so no client sees a message that is later removed)."""
+    violations = []
+    by_key = {op["key"]: op for op in ops}
+    ops_of_room = {}
+    for op in ops:
+        ops_of_room.setdefault(op["room"], []).append(op)
+
+    def report(rule, room, seqs, detail, t=None):
+        violations.append({"rule": rule, "room": room, "seqs": sorted(seqs), "detail": detail,
+                           "fault": _fault_name(fault_before(faults, t) if t is not None else None)})
+
+    def first_t(op):
+        return min((a["t0"] for a in op["attempts"]), default=None)
+
+    stored = 0
+    for room in sorted(set(histories) | set(ops_of_room)):
+        views = histories.get(room, {})
+        if not views:
+            report("unreadable", room, [], "no node served this room's history")
+            continue
+        # rule 1: readable and identical through every node
+        good = {n: v for n, v in views.items() if isinstance(v, list)}
+        for n, v in sorted(views.items()):
+            if not isinstance(v, list):
+                report("unreadable", room, [], "node %s: %s" % (n, v))
+        if not good:
+            continue
+        nodes = sorted(good)
+        ref_node, ref = nodes[0], good[nodes[0]]
+        for n in nodes[1:]:
+            a, b = [_row(m) for m in ref], [_row(m) for m in good[n]]
+            if a != b:
+                diff = [i for i in range(min(len(a), len(b))) if a[i] != b[i]]
+                where = diff[0] if diff else min(len(a), len(b))
+                seqs = [r[0] for r in (a[where:where + 1] + b[where:where + 1]) if r[0] is not None]
+                report("fork", room, seqs, "node %s has %d messages, node %s has %d; first difference at "
+                       "position %d: %r vs %r" % (ref_node, len(a), n, len(b), where,
+                                                  a[where] if where < len(a) else None,
+                                                  b[where] if where < len(b) else None))
+        # rule 2: gapless from 1
+        seqs = [m.get("seq") for m in ref]
+        if seqs != list(range(1, len(seqs) + 1)):
+            bad = [s for i, s in enumerate(seqs) if s != i + 1][:5]
+            report("gap", room, bad, "seqs are not 1..%d: %s" % (len(seqs), seqs[:3] + ["..."] + seqs[-3:]
+                                                                 if len(seqs) > 6 else seqs))
+        # rule 3: every message a known send, stored once
+        at = {}
+        for m in ref:
+            key = m.get("body")
+            op = by_key.get(key)
+            if op is None or op["room"] != room:
+                report("phantom", room, [m.get("seq")], "message %r was sent by no client" % (_row(m),))
+                continue
+            if m.get("from") != op["user"] or m.get("client_msg_id") != key:
+                report("phantom", room, [m.get("seq")], "message %r does not match send %s by %s"
+                       % (_row(m), key, op["user"]), first_t(op))
+            at.setdefault(key, []).append(m.get("seq"))
+        stored += len(ref)
+        for key, where in sorted(at.items()):
+            if len(where) > 1:
+                report("duplicate", room, where, "send %s is stored %d times" % (key, len(where)),
+                       first_t(by_key[key]))
+        # rules 4 and 5
+        for op in ops_of_room.get(room, []):
+            acked = sorted({a["seq"] for a in op["attempts"] if a["outcome"] == "ok"})
+            where = at.get(op["key"], [])
+            if acked:
+                t_ack = min(a["t1"] for a in op["attempts"] if a["outcome"] == "ok")
+                if len(acked) > 1:
+                    report("two_acks", room, acked, "send %s was acknowledged at different seqs" % op["key"], t_ack)
+                if not where:
+                    report("lost", room, acked, "acknowledged send %s (by %s) is not stored" % (op["key"], op["user"]),
+                           t_ack)
+                elif where[0] != acked[0]:
+                    report("moved", room, acked + where, "send %s acknowledged at seq %d is stored at seq %s"
+                           % (op["key"], acked[0], where), t_ack)
+            elif where and op["attempts"] and all(a["outcome"] == "error" for a in op["attempts"]):
+                codes = sorted({"%s %s" % (a.get("status"), a.get("code")) for a in op["attempts"]})
+                report("stored_after_error", room, where, "send %s got only errors (%s) and is stored"
+                       % (op["key"], ", ".join(codes)), first_t(op))
+    # rule 6: what clients were shown stays
+    final = {room: {m.get("seq"): m.get("body") for m in next(v for v in views.values() if isinstance(v, list))}
+             for room, views in histories.items() if any(isinstance(v, list) for v in views.values())}
+    for room, seq, body, t in seen:
+        if room in final and final[room].get(seq) != body:
+            report("seen_then_changed", room, [seq], "a client was shown %r at seq %d; the history has %r there"
+                   % (body, seq, final[room].get(seq)), t)
+    outcomes = {}
+    for op in ops:
+        for a in op["attempts"]:
+            outcomes[a["outcome"]] = outcomes.get(a["outcome"], 0) + 1
+    stats = {"rooms": len(histories), "sends": len(ops), "stored": stored, "events_seen": len(seen),
+             "acked": sum(1 for op in ops if any(a["outcome"] == "ok" for a in op["attempts"])),
+             "attempts": outcomes}
+    return violations, stats
+
+
+def availability(ops, faults):
+    """Per fault: attempts that began while it was on, to nodes it did not
+    impair, and the share of them acknowledged (the majority side's view)."""
+    rows = []
+    attempts = sorted((a for op in ops for a in op["attempts"]), key=lambda a: a["t0"])
+    t0s = [a["t0"] for a in attempts]
+    for f in faults:
+        lo, hi = bisect.bisect_left(t0s, f["start"]), bisect.bisect_left(t0s, f["end"])
+        mine = [a for a in attempts[lo:hi] if a["node"] not in f["impaired"]]
+        ok = sum(1 for a in mine if a["outcome"] == "ok")
+        rows.append({"fault": _fault_name(f), "kind": f["kind"], "attempts": len(mine), "ok": ok,
+                     "availability": (ok / len(mine)) if mine else None})
+    return rows
+
+
+def recovery(ops, faults, end_of_run):
+    """Per fault: for every room, the time from the heal (fault end) to the
+    first acknowledged write that began after it, before the next fault (or
+    end_of_run). Returns rows with p50/max over rooms and rooms not written."""
+    rows = []
+    oks = {}
+    for op in ops:
+        for a in op["attempts"]:
+            if a["outcome"] == "ok":
+                oks.setdefault(op["room"], []).append((a["t0"], a["t1"]))
+    rooms = sorted({op["room"] for op in ops})
+    for i, f in enumerate(faults):
+        heal = f["end"]
+        until = faults[i + 1]["start"] if i + 1 < len(faults) else end_of_run
+        times, missing = [], []
+        for r in rooms:
+            after = [t1 for t0, t1 in oks.get(r, []) if heal <= t0 < until]
+            if after:
+                times.append(min(after) - heal)
+            else:
+                missing.append(r)
+        times.sort()
+        rows.append({"fault": _fault_name(f), "kind": f["kind"],
+                     "p50_s": times[len(times) // 2] if times else None,
+                     "max_s": times[-1] if times else None,
+                     "rooms_not_written": len(missing)})
+    return rows
+
+
+def check_members(churn, members, faults):
+    """Joins and leaves. `churn`: [{room, user, op: "join"|"leave", outcome,
+    t0, t1}]; `members`: {room: {node: sorted usernames or "error text"}}.
+    Every node lists the same members (`members_differ`); a user whose last
+    join or leave was acknowledged, with no attempt after it, is in or out
+    accordingly (`membership`)."""
+    violations = []
+
+    def report(rule, room, detail, t=None):
+        violations.append({"rule": rule, "room": room, "seqs": [], "detail": detail,
+                           "fault": _fault_name(fault_before(faults, t) if t is not None else None)})
+
+    for room, views in sorted(members.items()):
+        lists = {n: v for n, v in views.items() if isinstance(v, list)}
+        for n, v in sorted(views.items()):
+            if not isinstance(v, list):
+                report("unreadable", room, "members through node %s: %s" % (n, v))
+        if len({tuple(v) for v in lists.values()}) > 1:
+            report("members_differ", room, "member lists differ: %r" % (lists,))
+    last = {}
+    for c in sorted(churn, key=lambda c: c["t0"]):
+        last.setdefault((c["room"], c["user"]), []).append(c)
+    for (room, user), ops in sorted(last.items()):
+        if ops[-1]["outcome"] != "ok" or room not in members:
+            continue
+        lists = [v for v in members[room].values() if isinstance(v, list)]
+        if not lists:
+            continue
+        want = ops[-1]["op"] == "join"
+        if (user in lists[0]) != want:
+            report("membership", room, "%s's last %s was acknowledged, but the member list %s it"
+                   % (user, ops[-1]["op"], "lacks" if want else "has"), ops[-1]["t1"])
+    return violations
+
