@@ -3,10 +3,11 @@ what the nodes serve at the end to a list of violations and a few measures.
 
 Inputs (plain dicts and lists, as the run writes them to JSON):
 
-- ops: one entry per logical send, {"key", "room", "user", "body",
-  "attempts": [{"node", "t0", "t1", "outcome": "ok"|"error"|"timeout",
-  "seq"?, "status"?, "code"?}]}. `key` is the send's client_msg_id and is also
-  the whole body, so a stored message names the send it came from.
+- ops: one entry per logical send, {"key", "room", "user", "attempts":
+  [{"node", "t0", "t1", "outcome": "ok"|"error"|"timeout", "seq"?,
+  "status"?, "code"?}]}. `key` is the send's client_msg_id; attempt i sends
+  the body "<key> #<i>", so a stored message names the send and the attempt
+  it came from.
 - histories: {room: {node: [message] or "error text"}}, each room read through
   every node after the final heal.
 - faults: [{"kind", "nodes", "impaired", "start", "end"}] in time order
@@ -21,7 +22,12 @@ The rules (docs/RELIABILITY.md):
    name the same S;
 5. a send whose every attempt got an error (none ok, none timed out) is not
    stored; one with a timeout may be stored or not (rule 3 keeps it to once);
-6. a message event a client got is in the final history at its seq.
+6. a message event a client got is in the final history at its seq;
+7. real-time order: a send that began after another was acknowledged (or
+   after a client was shown a message) is stored at a higher seq.
+
+A violation names the fault before the send began; a lost acknowledged
+send names the first fault that was on at or began after its ack.
 """
 
 import bisect
@@ -32,6 +38,11 @@ def fault_before(faults, t):
     starts = [f["start"] for f in faults]
     i = bisect.bisect_right(starts, t)
     return faults[i - 1] if i else None
+
+
+def fault_after(faults, t):
+    """The first fault still on at time t or begun after it, or None."""
+    return next((f for f in faults if f["end"] >= t), None)
 
 
 def _fault_name(f):
@@ -57,12 +68,20 @@ def check(ops, histories, faults, seen=()):
     for op in ops:
         ops_of_room.setdefault(op["room"], []).append(op)
 
-    def report(rule, room, seqs, detail, t=None):
+    def report(rule, room, seqs, detail, t=None, after=False):
+        f = None if t is None else fault_after(faults, t) if after else fault_before(faults, t)
         violations.append({"rule": rule, "room": room, "seqs": sorted(seqs), "detail": detail,
-                           "fault": _fault_name(fault_before(faults, t) if t is not None else None)})
+                           "fault": _fault_name(f)})
 
     def first_t(op):
         return min((a["t0"] for a in op["attempts"]), default=None)
+
+    def t_at(msgs, seq):
+        """When the send stored at `seq` began (for blaming a fork or gap)."""
+        for m in msgs:
+            if m.get("seq") == seq and m.get("client_msg_id") in by_key:
+                return first_t(by_key[m["client_msg_id"]])
+        return None
 
     stored = 0
     for room in sorted(set(histories) | set(ops_of_room)):
@@ -88,25 +107,31 @@ def check(ops, histories, faults, seen=()):
                 report("fork", room, seqs, "node %s has %d messages, node %s has %d; first difference at "
                        "position %d: %r vs %r" % (ref_node, len(a), n, len(b), where,
                                                   a[where] if where < len(a) else None,
-                                                  b[where] if where < len(b) else None))
+                                                  b[where] if where < len(b) else None),
+                       t_at(ref + good[n], seqs[0]) if seqs else None)
         # rule 2: gapless from 1
         seqs = [m.get("seq") for m in ref]
         if seqs != list(range(1, len(seqs) + 1)):
             bad = [s for i, s in enumerate(seqs) if s != i + 1][:5]
             report("gap", room, bad, "seqs are not 1..%d: %s" % (len(seqs), seqs[:3] + ["..."] + seqs[-3:]
-                                                                 if len(seqs) > 6 else seqs))
+                                                                 if len(seqs) > 6 else seqs), t_at(ref, bad[0]))
         # rule 3: every message a known send, stored once
         at = {}
+        by_attempt = {}
         for m in ref:
-            key = m.get("body")
+            key = m.get("client_msg_id")
             op = by_key.get(key)
             if op is None or op["room"] != room:
                 report("phantom", room, [m.get("seq")], "message %r was sent by no client" % (_row(m),))
                 continue
-            if m.get("from") != op["user"] or m.get("client_msg_id") != key:
+            body, n = str(m.get("body")), None
+            if body.startswith(key + " #") and body[len(key) + 2:].isdigit():
+                n = int(body[len(key) + 2:])
+            if m.get("from") != op["user"] or n is None or n >= len(op["attempts"]):
                 report("phantom", room, [m.get("seq")], "message %r does not match send %s by %s"
                        % (_row(m), key, op["user"]), first_t(op))
             at.setdefault(key, []).append(m.get("seq"))
+            by_attempt[key] = n
         stored += len(ref)
         for key, where in sorted(at.items()):
             if len(where) > 1:
@@ -122,14 +147,39 @@ def check(ops, histories, faults, seen=()):
                     report("two_acks", room, acked, "send %s was acknowledged at different seqs" % op["key"], t_ack)
                 if not where:
                     report("lost", room, acked, "acknowledged send %s (by %s) is not stored" % (op["key"], op["user"]),
-                           t_ack)
+                           t_ack, after=True)
                 elif where[0] != acked[0]:
                     report("moved", room, acked + where, "send %s acknowledged at seq %d is stored at seq %s"
                            % (op["key"], acked[0], where), t_ack)
             elif where and op["attempts"] and all(a["outcome"] == "error" for a in op["attempts"]):
                 codes = sorted({"%s %s" % (a.get("status"), a.get("code")) for a in op["attempts"]})
-                report("stored_after_error", room, where, "send %s got only errors (%s) and is stored"
-                       % (op["key"], ", ".join(codes)), first_t(op))
+                n = by_attempt.get(op["key"])
+                which = op["attempts"][n] if n is not None and n < len(op["attempts"]) else {}
+                report("stored_after_error", room, where, "send %s got only errors (%s) and is stored, by its "
+                       "attempt #%s (through %s, answered %s %s)" % (op["key"], ", ".join(codes), n, which.get("node"),
+                                                                   which.get("status"), which.get("code")),
+                       which.get("t0", first_t(op)))
+        # rule 7: real-time order. Sweep the room's acks and shown events
+        # against the starts of its stored sends, in time order.
+        stored_at = {key: where[0] for key, where in at.items()}
+        marks = []
+        for op in ops_of_room.get(room, []):
+            for a in op["attempts"]:
+                if a["outcome"] == "ok":
+                    marks.append((a["t1"], 0, a["seq"], op["key"]))
+            if op["key"] in stored_at and op["attempts"]:
+                marks.append((first_t(op), 1, stored_at[op["key"]], op["key"]))
+        for r, seq, _body, t in seen:
+            if r == room:
+                marks.append((t, 0, seq, None))
+        marks.sort(key=lambda x: (x[0], x[1]))
+        top, top_key = 0, None
+        for t, kind, seq, key in marks:
+            if kind == 0 and seq > top:
+                top, top_key = seq, key
+            elif kind == 1 and seq <= top:
+                report("reordered", room, [seq, top], "send %s began at %.3fs, after seq %d (%s) was acknowledged "
+                       "or shown, yet is stored at seq %d" % (key, t, top, top_key or "a pushed event", seq), t)
     # rule 6: what clients were shown stays
     final = {room: {m.get("seq"): m.get("body") for m in next(v for v in views.values() if isinstance(v, list))}
              for room, views in histories.items() if any(isinstance(v, list) for v in views.values())}
@@ -214,7 +264,8 @@ def check_members(churn, members, faults):
     for c in sorted(churn, key=lambda c: c["t0"]):
         last.setdefault((c["room"], c["user"]), []).append(c)
     for (room, user), ops in sorted(last.items()):
-        if ops[-1]["outcome"] != "ok" or room not in members:
+        # a timed-out join or leave may still take effect after a later one
+        if ops[-1]["outcome"] != "ok" or room not in members or any(c["outcome"] == "timeout" for c in ops):
             continue
         lists = [v for v in members[room].values() if isinstance(v, list)]
         if not lists:

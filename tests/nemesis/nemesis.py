@@ -188,6 +188,7 @@ class Run:
         self.ops = []
         self.churn = []
         self.seen = []             # message events the WebSocket clients got
+        self.crashed = []          # client threads that died
 
     def now(self):
         return time.monotonic() - self.t0 if self.t0 else 0.0
@@ -301,8 +302,11 @@ class Run:
             st, data = call(node.addr, method, path, body, token)
             if st in (200, 201, 204):
                 rec["outcome"] = "ok"
-                if isinstance(data, dict) and "message" in data:
-                    rec["seq"] = data["message"]["seq"]
+                if path.endswith("/messages"):
+                    seq = data.get("message", {}).get("seq") if isinstance(data, dict) else None
+                    if not isinstance(seq, int):
+                        raise Outcome("timeout", "201 without a message seq: %r" % (data,))
+                    rec["seq"] = seq
             else:
                 rec.update(outcome="error", status=st,
                            code=(data or {}).get("error", {}).get("code") if isinstance(data, dict) else None)
@@ -311,7 +315,7 @@ class Run:
         rec["t1"] = round(self.now(), 3)
         return rec
 
-    def ws_attempt(self, u, node, room, key):
+    def ws_attempt(self, u, node, room, key, body):
         """One send over the user's WebSocket to `node` (connected first if
         it is on another node or broke); recorded like attempt()."""
         t0 = self.now()
@@ -322,9 +326,12 @@ class Run:
                     u["ws"].close()
                 u["ws"], u["ws_node"] = None, None
                 u["ws"], u["ws_node"] = Ws(node.addr, u["token"], self.seen, self.now), node
-            r = u["ws"].request({"op": "send", "room": room, "body": key, "client_msg_id": key})
+            r = u["ws"].request({"op": "send", "room": room, "body": body, "client_msg_id": key})
             if r.get("op") == "ok":
-                rec.update(outcome="ok", seq=r["data"]["seq"])
+                seq = r.get("data", {}).get("seq") if isinstance(r.get("data"), dict) else None
+                if not isinstance(seq, int):
+                    raise Outcome("timeout", "ok without a seq: %r" % (r,))
+                rec.update(outcome="ok", seq=seq)
             else:
                 rec.update(outcome="error", code=r.get("code"))
         except Outcome as e:
@@ -336,6 +343,13 @@ class Run:
         return rec
 
     def client(self, ui, stop):
+        try:
+            self.client_loop(ui, stop)
+        except Exception as e:   # a dead client would only lower the load: it is a finding
+            with self.lock:
+                self.crashed.append("client %d: %s: %s" % (ui, type(e).__name__, e))
+
+    def client_loop(self, ui, stop):
         u = self.users[ui]
         rng = random.Random("%s-%d" % (self.args.seed, ui))
         visits = [r for r in self.rooms if r["visitor"] == ui]
@@ -355,7 +369,7 @@ class Run:
                 continue
             room = u["targets"][n % len(u["targets"])]
             key = "%s-%d" % (u["name"], n)
-            op = {"key": key, "room": room, "user": u["name"], "body": key, "attempts": []}
+            op = {"key": key, "room": room, "user": u["name"], "attempts": []}
             with self.lock:
                 self.ops.append(op)
             # As PROTOCOL.md section 6 asks of a client: an error or no
@@ -365,14 +379,17 @@ class Run:
             started = time.monotonic()
             for i in range(1000):
                 node = self.slots[(u["home"] + i) % len(self.slots)]
+                # the body names the attempt, so a stored message tells which one it was
+                body = "%s #%d" % (key, i)
                 if u["ws_client"]:
-                    rec = self.ws_attempt(u, node, room, key)
+                    rec = self.ws_attempt(u, node, room, key, body)
                 else:
                     rec = self.attempt(node, "POST", "/api/v1/rooms/%s/messages" % room,
-                                       {"body": key, "client_msg_id": key}, u["token"])
+                                       {"body": body, "client_msg_id": key}, u["token"])
                 op["attempts"].append(rec)
-                if rec["outcome"] == "ok" or rec.get("status") in (400, 403, 404) or \
-                        rec.get("code") in ("invalid_request", "forbidden", "not_member", "not_found"):
+                # 403 and 404 are retried too: a node that just joined may not
+                # know the room yet; only a malformed request is final
+                if rec["outcome"] == "ok" or rec.get("status") == 400 or rec.get("code") == "invalid_request":
                     break
                 if time.monotonic() - started > self.args.give_up_s:
                     break
@@ -482,44 +499,45 @@ class Run:
             after = data["messages"][-1]["seq"]
         return "more than 2,000,000 messages"
 
-    def histories(self, timeout=60):
-        """{room: {node: messages or error}}: re-read until every node answers
-        every room (or `timeout`)."""
+    def settled(self, read, timeout=60):
+        """{room: {node: read(node, room, token) or error}}, each room re-read
+        until every node answers and all answers agree (or `timeout`): a copy
+        that is still catching up is given time, a lasting difference is
+        reported by the checker."""
         out = {}
         deadline = time.monotonic() + timeout
         for r in self.rooms:
             token = self.users[r["members"][0]]["token"]
-            views = {}
-            for n in self.slots:
-                for i in range(1000):
+            for _ in range(1000):
+                views = {}
+                for n in self.slots:
                     try:
-                        v = self.read_history(n, r["id"], token)
+                        views[n.id] = read(n, r["id"], token)
                     except Outcome as e:
-                        v = "%s: %s" % e.args
-                    if isinstance(v, list) or time.monotonic() > deadline:
-                        break
-                    threading.Event().wait(0.2)
-                views[n.id] = v
+                        views[n.id] = "%s: %s" % e.args
+                lists = [json.dumps(v, sort_keys=True) for v in views.values() if isinstance(v, list)]
+                if (len(lists) == len(views) and len(set(lists)) == 1) or time.monotonic() > deadline:
+                    break
+                threading.Event().wait(0.3)
             out[r["id"]] = views
         return out
+
+    def histories(self):
+        return self.settled(self.read_history)
+
+    def read_members(self, node, room, token):
+        st, data = call(node.addr, "GET", "/api/v1/rooms/%s/members" % room, token=token)
+        if st != 200 or not isinstance(data, dict):
+            return "%s %r" % (st, data)
+        return sorted(m["user"]["username"] for m in data["members"])
 
     def members(self):
-        """{room: {node: sorted usernames or error}}."""
-        out = {}
-        for r in self.rooms:
-            token = self.users[r["members"][0]]["token"]
-            views = {}
-            for n in self.slots:
-                try:
-                    st, data = call(n.addr, "GET", "/api/v1/rooms/%s/members" % r["id"], token=token)
-                    views[n.id] = sorted(m["user"]["username"] for m in data["members"]) if st == 200 else \
-                        "%s %r" % (st, data)
-                except Outcome as e:
-                    views[n.id] = "%s: %s" % e.args
-            out[r["id"]] = views
-        return out
+        return self.settled(self.read_members)
 
     def close(self):
+        # a second SIGTERM must not cut the cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for n in self.slots + self.retired:
             try:
                 rc = n.terminate()
@@ -529,6 +547,16 @@ class Run:
                 self.log("stopping %s: %s", n.id, e)
         if self.lab:
             self.lab.close()
+
+
+def commit():
+    """The checkout's commit, with "+dirty" when files differ from it."""
+    try:
+        head = netlab.sh("git", "-C", ROOT, "rev-parse", "--short", "HEAD").strip()
+        dirty = netlab.sh("git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no").strip()
+        return head + ("+dirty" if dirty else "")
+    except (RuntimeError, OSError):
+        return "unknown"
 
 
 def table(rows, cols):
@@ -550,6 +578,7 @@ def main():
     p.add_argument("--seed", type=int, default=None, help="schedule seed (default: random, printed)")
     p.add_argument("--seconds", type=float, default=180, help="time under faults")
     p.add_argument("--min-faults", type=int, default=0, help="fail unless at least this many faults ran")
+    p.add_argument("--min-kinds", type=int, default=0, help="fail unless this many kinds of fault ran")
     p.add_argument("--nodes", type=int, default=5)
     p.add_argument("--users", type=int, default=15)
     p.add_argument("--rooms", type=int, default=24)
@@ -567,7 +596,8 @@ def main():
         a.seed = int(os.environ["CONFAB_NEMESIS_SEED"])
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1 << 31)
-    print("nemesis seed %d (replay: --seed %d --seconds %g)" % (a.seed, a.seed, a.seconds), flush=True)
+    print("nemesis seed %d (replay: --seed %d --seconds %g --nodes %d --kinds %s)"
+          % (a.seed, a.seed, a.seconds, a.nodes, a.kinds), flush=True)
     steps = schedule(a.seed, a.seconds, a.nodes, a.kinds.split(","))
     stale = netlab.remove_stale()
     if stale:
@@ -596,8 +626,11 @@ def main():
         run.log("final heal; workload goes on for %.0fs", a.quiet)
         stop.wait(a.quiet)
         stop.set()
+        stop_by = time.monotonic() + a.give_up_s + 30   # a send started just before its give-up ends by then
         for t in clients:
-            t.join(timeout=a.give_up_s + REQUEST_TIMEOUT_S + 5)
+            t.join(timeout=max(0.1, stop_by - time.monotonic()))
+        if any(t.is_alive() for t in clients):
+            raise RuntimeError("client threads still running %.0fs after the stop" % (a.give_up_s + 30))
         end = run.now()
         with run.lock:
             ops = [dict(o, attempts=list(o["attempts"])) for o in run.ops]
@@ -613,16 +646,21 @@ def main():
                 u["ws"].close()
         v, stats = checker.check(ops, hist, run.faults, list(run.seen))
         violations += v
+        violations += [{"rule": "client_crashed", "room": None, "seqs": [], "detail": c, "fault": None}
+                       for c in run.crashed]
         violations += checker.check_members(list(run.churn), run.members(), run.faults)
         faults = [f for f in run.faults if f["kind"] != "final heal"]
         avail = checker.availability(ops, faults)
         recov = checker.recovery(ops, run.faults, end)
         kinds = {f["kind"] for f in faults}
+        if len(kinds) < a.min_kinds:
+            violations.append({"rule": "too_few_fault_kinds", "room": None, "seqs": [], "fault": None,
+                               "detail": "%d kinds of fault ran, %d asked" % (len(kinds), a.min_kinds)})
         if len(faults) < a.min_faults:
             violations.append({"rule": "too_few_faults", "room": None, "seqs": [], "fault": None,
                                "detail": "%d faults ran, %d asked" % (len(faults), a.min_faults)})
-        report = {"seed": a.seed, "seconds": a.seconds, "faults": run.faults, "stats": stats,
-                  "availability": avail, "recovery": recov, "violations": violations,
+        report = {"seed": a.seed, "seconds": a.seconds, "confabd": CONFABD, "commit": commit(),
+                  "faults": run.faults, "stats": stats, "availability": avail, "recovery": recov, "violations": violations,
                   "churn": {"ok": sum(1 for c in run.churn if c["outcome"] == "ok"), "all": len(run.churn)}}
         rows = []
         for f, av, rc in zip(faults + [run.faults[-1]], avail + [{}], recov):

@@ -24,8 +24,14 @@ NS_RE = re.compile(r"^confab-nem-(\d+)-n\d+$")
 
 
 def sh(*args, check=True, input=None, timeout=20):
-    """Run a command; its stdout. Raises with stderr when check fails."""
-    p = subprocess.run(list(args), capture_output=True, text=True, input=input, timeout=timeout)
+    """Run a command; its stdout. Raises with stderr when check fails (a
+    command that hangs past `timeout` fails too; without check: "")."""
+    try:
+        p = subprocess.run(list(args), capture_output=True, text=True, input=input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if check:
+            raise RuntimeError("%s did not finish in %ss" % (" ".join(args), timeout))
+        return ""
     if check and p.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr.strip()))
     return p.stdout
@@ -59,18 +65,21 @@ def _delete_ns(ns):
 
 
 def remove_stale():
-    """Remove namespaces and links of nemesis runs whose process is gone."""
-    dead = set()
+    """Remove namespaces and links of nemesis runs whose process is gone
+    (a bridge with no live run's namespaces too: a run that died setting up)."""
+    dead, live_tags = set(), {_tag(os.getpid())}
     for ns in _netns_list():
         m = NS_RE.match(ns)
         if m and not _alive(int(m.group(1))):
             dead.add(int(m.group(1)))
             _delete_ns(ns)
-    for pid in dead:
-        for line in sh("ip", "-o", "link", "show").splitlines():
-            name = line.split(":")[1].strip().split("@")[0] if line.count(":") >= 2 else ""
-            if name == "cnb" + _tag(pid) or name.startswith("cnv%sn" % _tag(pid)):
-                sh("ip", "link", "del", name, check=False)
+        elif m:
+            live_tags.add(_tag(int(m.group(1))))
+    for line in sh("ip", "-o", "link", "show").splitlines():
+        name = line.split(":")[1].strip().split("@")[0] if line.count(":") >= 2 else ""
+        m = re.match(r"^cn[bv]([0-9a-f]+?)(n\d+)?$", name)
+        if m and m.group(1) not in live_tags:
+            sh("ip", "link", "del", name, check=False)
     return sorted(dead)
 
 
@@ -153,7 +162,10 @@ class Lab:
             return
         self.closed = True
         for ns in self.namespaces:
-            _delete_ns(ns)
+            try:
+                _delete_ns(ns)
+            except (RuntimeError, OSError):
+                pass   # the rest is removed all the same
         for link in self.links + [self.bridge]:
             sh("ip", "link", "del", link, check=False)
 

@@ -26,6 +26,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -286,7 +287,8 @@ class ScaleRun:
         self.res.update(owned=dict(owned), copies_per_node=dict(held),
                         owner_share_min=r3(min(share.values())), owner_share_max=r3(max(share.values())),
                         copy_share_min=r3(min(cshare.values())), copy_share_max=r3(max(cshare.values())))
-        print("N=%d: owners per node %d..%d (R/N=%.0f), copies per node %d..%d (3R/N=%.0f)"
+        print("N=%d: owners per node %d..%d (R/N=%.0f; exact by design: a node makes ids it owns), "
+              "copies per node %d..%d (3R/N=%.0f)"
               % (self.n, min(owned[i] for i in ids), max(owned.values()), r / self.n,
                  min(held[i] for i in ids), max(held.values()), r * reps / self.n), flush=True)
         for what, sh in (("owners", share), ("copies", cshare)):
@@ -420,7 +422,9 @@ class ScaleRun:
                       % (len(stuck), WRITABLE_S, back_id, stuck[0], self.last_attempts(stuck[0])), stuck)
 
     def check_histories(self):
-        rooms, via, sample = list(self.by_room), self.survivors, set(self.sample)
+        # through every running node, the restarted one included
+        rooms, sample = list(self.by_room), set(self.sample)
+        via = [s for s in self.cluster.servers if s is not None and s.running()]
         problems, after_error = collections.defaultdict(list), []
 
         def check(i):
@@ -464,6 +468,8 @@ class ScaleRun:
 
 
 def main():
+    # ctest's timeout or a Ctrl-C: every size's cluster is stopped (finally)
+    signal.signal(signal.SIGTERM, lambda sig, _frame: sys.exit("signal %d" % sig))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="4,8,16", help="cluster sizes, comma-separated (default 4,8,16)")
     ap.add_argument("--rooms", type=int, default=ROOMS, help="rooms per cluster (default %d)" % ROOMS)

@@ -21,11 +21,12 @@ def op(key, room="r1", user="alice", outcomes=(("ok", 1),), t0=1.0, node="n1"):
         elif outcome == "error":
             a.update(status=503, code="unavailable")
         attempts.append(a)
-    return {"key": key, "room": room, "user": user, "body": key, "attempts": attempts}
+    return {"key": key, "room": room, "user": user, "attempts": attempts}
 
 
-def msg(seq, key, room="r1", user="alice"):
-    return {"room": room, "seq": seq, "msg_id": "m_%016x" % seq, "from": user, "body": key, "client_msg_id": key}
+def msg(seq, key, room="r1", user="alice", attempt=0):
+    return {"room": room, "seq": seq, "msg_id": "m_%016x" % seq, "from": user, "body": "%s #%d" % (key, attempt),
+            "client_msg_id": key}
 
 
 def everywhere(msgs, room="r1", nodes=("n1", "n2", "n3")):
@@ -38,24 +39,47 @@ class CheckerTest(unittest.TestCase):
         return sorted(v["rule"] for v in violations), violations
 
     def test_correct_history_passes(self):
-        ops = [op("k1", outcomes=[("ok", 1)]), op("k2", outcomes=[("timeout", None), ("ok", 2)]),
-               op("k3", outcomes=[("timeout", None)]), op("k4", outcomes=[("error", None)]),
-               op("k5", outcomes=[("error", None), ("ok", 4)])]
-        hist = everywhere([msg(1, "k1"), msg(2, "k2"), msg(3, "k3"), msg(4, "k5")])
+        ops = [op("k1", outcomes=[("ok", 1)]), op("k2", outcomes=[("timeout", None), ("ok", 2)], t0=3.0),
+               op("k3", outcomes=[("timeout", None)], t0=6.0), op("k4", outcomes=[("error", None)], t0=8.0),
+               op("k5", outcomes=[("error", None), ("ok", 4)], t0=8.5)]
+        hist = everywhere([msg(1, "k1"), msg(2, "k2"), msg(3, "k3"), msg(4, "k5", attempt=1)])
         rules, _ = self.rules(ops, hist)
         self.assertEqual(rules, [])
 
     def test_lost_ack_reported_with_fault(self):
-        ops = [op("k1", outcomes=[("ok", 1)]), op("k2", outcomes=[("ok", 2)], t0=12.0)]
+        ops = [op("k1", outcomes=[("ok", 1)]), op("k2", outcomes=[("ok", 2)], t0=2.0)]
         rules, v = self.rules(ops, everywhere([msg(1, "k1")]))
         self.assertEqual(rules, ["lost"])
         self.assertEqual(v[0]["seqs"], [2])
-        self.assertIn("kill n2", v[0]["fault"])
+        self.assertIn("kill n2", v[0]["fault"])      # the first fault after the ack
+        ops = [op("k1", outcomes=[("ok", 1)]), op("k2", outcomes=[("ok", 2)], t0=25.0)]
+        self.assertIn("partition", self.rules(ops, everywhere([msg(1, "k1")]))[1][0]["fault"])
 
     def test_ack_at_other_seq(self):
-        ops = [op("k1", outcomes=[("ok", 1)]), op("k2", outcomes=[("ok", 1)])]
+        ops = [op("k1", outcomes=[("ok", 1)]), op("k2", outcomes=[("ok", 1)], t0=1.2)]
         rules, _ = self.rules(ops, everywhere([msg(1, "k1"), msg(2, "k2")]))
         self.assertEqual(rules, ["moved"])
+
+    def test_real_time_order(self):
+        # k2 began (t=5) after k1's ack (t=1.5) but is stored before it
+        ops = [op("k1", outcomes=[("timeout", None)], t0=1.0), op("k2", outcomes=[("timeout", None)], t0=5.0)]
+        ops[0]["attempts"][0].update(outcome="ok", seq=2)
+        rules, v = self.rules(ops, everywhere([msg(1, "k2"), msg(2, "k1")]))
+        self.assertIn("reordered", rules)
+        # concurrent sends may land in either order
+        ops = [op("k1", outcomes=[("ok", 2)], t0=1.0), op("k2", outcomes=[("ok", 1)], t0=1.2)]
+        self.assertEqual(self.rules(ops, everywhere([msg(1, "k2"), msg(2, "k1")]))[0], [])
+        # a shown event orders too
+        ops = [op("k1", outcomes=[("timeout", None)], t0=1.0), op("k2", outcomes=[("timeout", None)], t0=5.0)]
+        bad, _ = checker.check(ops, everywhere([msg(1, "k2"), msg(2, "k1")]), FAULTS, seen=[["r1", 2, "k1 #0", 3.0]])
+        self.assertEqual([x["rule"] for x in bad], ["reordered"])
+
+    def test_stored_message_names_its_attempt(self):
+        ops = [op("k1", outcomes=[("error", None), ("error", None)], t0=31.0)]
+        _, v = self.rules(ops, everywhere([msg(1, "k1", attempt=1)]))
+        self.assertIn("attempt #1", v[0]["detail"])
+        rules, _ = self.rules([op("k1")], everywhere([msg(1, "k1", attempt=3)]))   # no such attempt
+        self.assertEqual(rules, ["phantom"])
 
     def test_two_acks_at_different_seqs(self):
         ops = [op("k1", outcomes=[("ok", 1), ("ok", 2)])]
@@ -105,9 +129,9 @@ class CheckerTest(unittest.TestCase):
     def test_seen_event_must_stay(self):
         ops = [op("k1"), op("k2", outcomes=[("timeout", None)]), op("k3", outcomes=[("ok", 2)])]
         hist = everywhere([msg(1, "k1"), msg(2, "k3")])
-        ok, _ = checker.check(ops, hist, FAULTS, seen=[["r1", 1, "k1", 3.0], ["r1", 2, "k3", 4.0]])
+        ok, _ = checker.check(ops, hist, FAULTS, seen=[["r1", 1, "k1 #0", 3.0], ["r1", 2, "k3 #0", 4.0]])
         self.assertEqual(ok, [])
-        bad, _ = checker.check(ops, hist, FAULTS, seen=[["r1", 2, "k2", 12.0]])
+        bad, _ = checker.check(ops, hist, FAULTS, seen=[["r1", 2, "k2 #0", 12.0]])
         self.assertEqual([v["rule"] for v in bad], ["seen_then_changed"])
         self.assertIn("kill n2", bad[0]["fault"])
 
