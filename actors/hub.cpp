@@ -263,11 +263,17 @@ caf::behavior hub_actor(self_ptr self, context_ptr ctx) {
       [=](api::event_atom, const api::room_id& room, api::seq_t seq, const api::user_id& except,
           std::uint64_t generation,
           std::string& event) { on_event(self, room, seq, except, generation, share(event)); },
+      // A session that ended before the event arrived from another node is
+      // null here (and CAF's hash of a null address crashes): dropped.
       [=](api::session_event_atom, const caf::actor_addr& session, const api::shared_text& event) {
+        if (!session)
+          return;
         if (auto it = self->state.sessions.find(session); it != self->state.sessions.end())
           self->state.to_session(it->second, api::room_id{}, 0, event);
       },
       [=](api::session_event_atom, const caf::actor_addr& session, std::string& event) {
+        if (!session)
+          return;
         if (auto it = self->state.sessions.find(session); it != self->state.sessions.end())
           self->state.to_session(it->second, api::room_id{}, 0, share(event));
       },

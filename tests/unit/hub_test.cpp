@@ -71,4 +71,20 @@ CAF_TEST(a second session of a known user waits for its own ready) {
   CAF_CHECK_EQUAL(second_sink->frames.size(), 1u);
 }
 
+// Found by the nemesis (a segfault in two nodes of a soak): a presence
+// actor on another node tells this hub about one of its sessions that has
+// ended meanwhile; the address arrives null (CAF's std::hash of a null
+// actor_addr dereferences it). Such an event is dropped.
+CAF_TEST(an event for a session that ended before it arrived is dropped) {
+  auto session = hub_session(alice, sink);
+  ready(session, 0);
+  self->send(hub, api::session_event_atom::value, caf::actor_addr{}, std::string{R"({"op":"presence","data":{}})"});
+  auto text = std::make_shared<const std::string>(R"({"op":"presence","data":{}})");
+  self->send(hub, api::session_event_atom::value, caf::actor_addr{}, api::shared_text(text));
+  sched.run();
+  CAF_CHECK(sink->with_op("presence").empty());
+  event(1);  // the hub still serves
+  CAF_CHECK_EQUAL(seqs(), std::vector<int>{1});
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
