@@ -34,6 +34,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<api::room_piece>("confab::room_piece");
   cfg.add_message_type<storage::stored_user>("confab::stored_user");
   cfg.add_message_type<cluster::member_card>("confab::cluster::member_card");
+  cfg.add_message_type<std::vector<cluster::member_card>>("std::vector<confab::cluster::member_card>");
   cfg.add_message_type<std::vector<api::user_id>>("std::vector<confab::user_id>");
   cfg.add_message_type<std::vector<api::room_id>>("std::vector<confab::room_id>");
   cfg.add_message_type<std::vector<api::room_info>>("std::vector<confab::room_info>");

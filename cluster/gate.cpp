@@ -66,8 +66,8 @@ caf::behavior gate_actor(caf::stateful_actor<gate_state>* self, std::string secr
           st.nonces.erase(st.nonces.begin());
         return {st.node_id, st.nonces.back(), link_proof(st.secret, "welcome", theirs, st.node_id)};
       },
-      [=](api::hello_atom, const member_card& card, const std::string& nonce,
-          const std::string& proof) -> caf::result<member_card, std::vector<std::string>, std::vector<std::string>> {
+      [=](api::hello_atom, const member_card& card, const std::string& nonce, const std::string& proof)
+          -> caf::result<member_card, std::vector<std::string>, std::vector<std::string>, std::vector<member_card>> {
         auto& st = self->state;
         auto it = std::find(st.nonces.begin(), st.nonces.end(), nonce);
         bool fresh = it != st.nonces.end();
@@ -84,11 +84,13 @@ caf::behavior gate_actor(caf::stateful_actor<gate_state>* self, std::string secr
           spdlog::warn("refused node {} ({}): its card does not name the node that sent it", card.id, card.address);
           return api::fail(api::errc::forbidden, "not admitted: card of another node");
         }
-        auto rp = self->make_response_promise<member_card, std::vector<std::string>, std::vector<std::string>>();
+        auto rp = self->make_response_promise<member_card, std::vector<std::string>, std::vector<std::string>,
+                                              std::vector<member_card>>();
         self->request(st.node, admit_timeout, api::admit_atom::value, card)
             .then(
-                [rp](member_card& me, std::vector<std::string>& others, std::vector<std::string>& removed) mutable {
-                  rp.deliver(std::move(me), std::move(others), std::move(removed));
+                [rp](member_card& me, std::vector<std::string>& others, std::vector<std::string>& removed,
+                     std::vector<member_card>& down) mutable {
+                  rp.deliver(std::move(me), std::move(others), std::move(removed), std::move(down));
                 },
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;

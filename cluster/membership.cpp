@@ -83,6 +83,31 @@ bool membership::leave(const std::string& id) {
   return true;
 }
 
+bool membership::know_down(const member_card& card) {
+  if (card.id.empty() || card.id == self_.id || removed(card.id) || members_.count(card.id) > 0)
+    return false;
+  auto& m = members_[card.id];
+  m.card.id = card.id;
+  m.card.address = card.address;
+  m.card.http = card.http;
+  m.status = "down";
+  return true;
+}
+
+std::vector<member_card> membership::down_cards() const {
+  std::vector<member_card> out;
+  for (auto& [id, m] : members_) {
+    if (m.status != "down")
+      continue;
+    member_card c;
+    c.id = id;
+    c.address = m.card.address;
+    c.http = m.card.http;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 bool membership::mark_removed(const std::string& id) {
   if (id == self_.id || removed(id))
     return false;

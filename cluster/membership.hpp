@@ -54,6 +54,14 @@ class membership {
   // member sent when it admitted this node); true when that is news.
   bool mark_removed(const std::string& id);
   [[nodiscard]] bool removed(const std::string& id) const { return removed_.count(id) > 0; }
+  // A member the admitting node lists as down that this node has not met
+  // (it started, or restarted, while that one was down): listed down here
+  // too, so that it keeps its place in copy sets, is dialled again and can
+  // be removed; true when that is news.
+  bool know_down(const member_card& card);
+  // The members that are down, as cards without actor handles (which would
+  // make the receiver dial a dead node): id and addresses only.
+  [[nodiscard]] std::vector<member_card> down_cards() const;
   [[nodiscard]] std::vector<std::string> removed() const { return {removed_.begin(), removed_.end()}; }
   // What the admin view calls a member: up, suspect, draining or down.
   [[nodiscard]] static std::string status_of(const member& m) {

@@ -92,6 +92,21 @@ void link_failed(self_ptr self, const std::string& address, bool seed, const std
 // Through the gate `gate` of the node at `address` (see gate.hpp): first
 // that node proves the cluster secret, then this one; only then are cards
 // (actor handles) and member lists exchanged.
+// Members the admitting node lists as down that this one never met: listed
+// down here too (found by the scale run: a node restarted while a member was
+// down did not list it at all).
+void learn_down(self_ptr self, const std::vector<member_card>& cards) {
+  auto& st = self->state;
+  std::vector<std::string> news;
+  for (auto& c : cards)
+    if (st.members.know_down(c))
+      news.push_back(c.id);
+  if (news.empty())
+    return;
+  spdlog::info("node(s) {} listed down by the cluster", fmt::join(news, ","));
+  publish_view(self);
+}
+
 // Nodes a member says were removed for good: never admitted here either
 // (saved first, so that a restart knows them too).
 void learn_removed(self_ptr self, const std::vector<std::string>& ids) {
@@ -126,7 +141,7 @@ void handshake(self_ptr self, const caf::actor& gate, const std::string& address
             self->request(gate, link_timeout, api::hello_atom::value, st.members.self(), their_nonce, proof)
                 .then(
                     [=](const member_card& card, const std::vector<std::string>& others,
-                        const std::vector<std::string>& removed) {
+                        const std::vector<std::string>& removed, const std::vector<member_card>& down) {
                       auto& st = self->state;
                       if (card.id != their_id || !card.node) {
                         spdlog::warn("refused node at {}: its card does not match its gate", address);
@@ -138,6 +153,7 @@ void handshake(self_ptr self, const caf::actor& gate, const std::string& address
                       // the cluster we join; changes made meanwhile may have been missed.
                       bool first = st.members.live_peers() == 0;
                       learn_removed(self, removed);
+                      learn_down(self, down);
                       admitted(self, card);
                       if (first)
                         sync_from(self, card);
@@ -350,8 +366,8 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
   return {
       // A joiner the gate checked (only the gate, an actor of this node, may
       // admit): this node's card and the addresses of the other members.
-      [=](api::admit_atom,
-          const member_card& card) -> caf::result<member_card, std::vector<std::string>, std::vector<std::string>> {
+      [=](api::admit_atom, const member_card& card)
+          -> caf::result<member_card, std::vector<std::string>, std::vector<std::string>, std::vector<member_card>> {
         if (!from_here(self)) {
           ignored("admit");
           return api::fail(api::errc::forbidden, "not admitted");
@@ -361,7 +377,8 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
           return api::fail(api::errc::forbidden, "this node was removed from the cluster: start it afresh");
         }
         admitted(self, card);
-        return {self->state.members.self(), self->state.members.live_addresses(card.id), self->state.members.removed()};
+        auto& m = self->state.members;
+        return {m.self(), m.live_addresses(card.id), m.removed(), m.down_cards()};
       },
       [=](api::ping_atom) -> caf::result<bool> {
         if (!is_member(self))

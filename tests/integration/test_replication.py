@@ -289,6 +289,49 @@ class DeposedOwnerTest(ReplicationBase):
         self.check_histories(a.token, rooms, acked, [n1, n2])
 
 
+class RestartWhileDownTest(ReplicationBase):
+    """Found by the scale run (docs/RELIABILITY.md): a node restarted while
+    another was down did not list that node (admission named only live
+    members) and, as owner, moved its copies to n4 without a remove. Now
+    the restarted node lists it down, and no copy set changes."""
+
+    cluster_size = 4
+
+    def copies(self, rid, server):
+        admin = self.cluster.room_admin(rid, server=server)
+        return sorted([admin["owner"]] + admin["replicas"])
+
+    def test_restarted_node_lists_a_member_that_is_down(self):
+        n1, n2, n3, n4 = self.nodes()
+        a = self.new_user(server=n1)
+        rooms = []
+        for _ in range(40):     # rooms n3 owns with a copy on n2 (two in three of them)
+            rid = self.rooms_owned(a.token, [3])[0][0]
+            if "n2" in self.copies(rid, n1):
+                rooms.append(rid)
+            if len(rooms) == 3:
+                break
+        self.assertEqual(len(rooms), 3, "rooms owned by n3 with a copy on n2")
+        acked = {rid: {} for rid in rooms}
+        self.post_each(a.token, rooms, acked, "before", n1, count=1)
+        before = {rid: self.copies(rid, n1) for rid in rooms}
+        self.cluster.kill9(2)
+        self.cluster.wait_statuses({"n1": "up", "n2": "down", "n3": "up", "n4": "up"}, [n1, n3, n4])
+        self.cluster.kill9(3)
+        n3 = self.cluster.restart(3)
+        # it met n1 and n4 in this life, and lists n2 as down (not absent)
+        self.cluster.wait_statuses({"n1": "up", "n2": "down", "n3": "up", "n4": "up"}, [n1, n3, n4])
+        s3 = Sender(self, self.connect(a.token, server=n3), "n3", attempt_s=1.0)
+        for rid in rooms:
+            c = cmid()
+            acked[rid][c] = s3.send(rid, "n2 down, n3 restarted", c, deadline_s=30.0)["seq"]
+        n2 = self.cluster.restart(2)
+        self.cluster.wait_converged()
+        for rid in rooms:
+            self.assertEqual(self.copies(rid, n2), before[rid], "copy set of %s changed with no remove" % rid)
+        self.check_histories(a.token, rooms, acked, [n1, n2, n3, n4])
+
+
 class RemoveTest(ReplicationBase):
     """Four nodes, three copies a room: a node killed for good and removed
     (`confabctl remove`) is replaced in every copy set it was in by a live

@@ -613,6 +613,34 @@ CAF_TEST(only a member that is down can be removed and a removed one is never ad
   CAF_CHECK(fresh.removed() == (std::vector<std::string>{"b", "d"}));
 }
 
+// Found by the scale run: a node restarted while a member was down listed
+// only the live ones, as the admission answer named only those.
+CAF_TEST(a member another node lists as down is listed down here until it is admitted) {
+  cluster::membership m{card("a")};
+  CAF_REQUIRE(m.admit(card("b"), 1000));
+  CAF_REQUIRE(m.link_lost(m.find("b")->card.node.address()));
+  // What a's admission answer tells a joiner: b is down, no actor handles.
+  auto down = m.down_cards();
+  CAF_REQUIRE_EQUAL(down.size(), 1u);
+  CAF_CHECK_EQUAL(down[0].id, "b");
+  CAF_CHECK_EQUAL(down[0].address, "b:7000");
+  CAF_CHECK(!down[0].node && !down[0].rooms && !down[0].hub);
+  cluster::membership joiner{card("c")};
+  CAF_CHECK(joiner.know_down(down[0]));
+  CAF_CHECK(!joiner.know_down(down[0]));    // no news twice
+  CAF_CHECK(!joiner.know_down(card("c")));  // never itself
+  CAF_CHECK(joiner.down() == (std::vector<std::string>{"b"}));
+  CAF_CHECK(ids_of(joiner.live()) == (std::vector<std::string>{"c"}));
+  CAF_CHECK(!joiner.remove("b"));         // a down member: removable here too
+  CAF_CHECK(!joiner.know_down(down[0]));  // and never listed again once removed
+  cluster::membership other{card("d")};
+  CAF_REQUIRE(other.know_down(down[0]));
+  CAF_CHECK(other.admit(card("b", 2), 3000));  // back: up, with its handles
+  CAF_CHECK(other.down().empty());
+  CAF_CHECK(!other.know_down(down[0]));  // a live member is not listed down
+  CAF_CHECK(other.down().empty());
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 // -- handoff of a room between two nodes ---------------------------------------

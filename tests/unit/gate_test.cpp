@@ -22,11 +22,15 @@ struct gate_fixture : test::coordinator_fixture {
   int admitted = 0;
   caf::actor node = sys.spawn([this](caf::event_based_actor*) -> caf::behavior {
     return {[this](api::admit_atom, const cluster::member_card& card)
-                -> caf::result<cluster::member_card, std::vector<std::string>, std::vector<std::string>> {
+                -> caf::result<cluster::member_card, std::vector<std::string>, std::vector<std::string>,
+                               std::vector<cluster::member_card>> {
       ++admitted;
       cluster::member_card me;
       me.id = "n1";
-      return {me, std::vector<std::string>{"n3:7000", card.id}, std::vector<std::string>{"n0"}};
+      cluster::member_card down;
+      down.id = "n4";
+      return {me, std::vector<std::string>{"n3:7000", card.id}, std::vector<std::string>{"n0"},
+              std::vector<cluster::member_card>{down}};
     }};
   });
   caf::actor gate = sys.spawn(cluster::gate_actor, secret, std::string("n1"), node);
@@ -66,8 +70,11 @@ struct gate_fixture : test::coordinator_fixture {
     auto h = self->request(gate, caf::infinite, api::hello_atom::value, c, nonce, proof);
     sched.run();
     h.receive(
-        [&](cluster::member_card& me, std::vector<std::string>& others, std::vector<std::string>& removed) {
+        [&](cluster::member_card& me, std::vector<std::string>& others, std::vector<std::string>& removed,
+            std::vector<cluster::member_card>& down) {
           CAF_CHECK_EQUAL(me.id, "n1");
+          CAF_REQUIRE_EQUAL(down.size(), 1u);  // relayed: the joiner lists them down
+          CAF_CHECK_EQUAL(down[0].id, "n4");
           CAF_CHECK_EQUAL(removed, (std::vector<std::string>{"n0"}));  // relayed: the joiner learns them
           out = std::move(others);
         },
