@@ -189,6 +189,7 @@ class Run:
         self.churn = []
         self.seen = []             # message events the WebSocket clients got
         self.crashed = []          # client threads that died
+        self.node_crashes = []     # nodes that died with no fault on them
 
     def now(self):
         return time.monotonic() - self.t0 if self.t0 else 0.0
@@ -419,7 +420,22 @@ class Run:
         else:
             raise ValueError(kind)
 
+    def crashed_nodes(self):
+        """Nodes that ended though no fault stopped them: each is a
+        violation (with its log's end), and is started again so that the
+        run goes on."""
+        for n in list(self.slots):
+            rc = n.died()
+            if rc is None:
+                continue
+            self.log("NODE %s DIED (exit %s) with no fault on it", n.id, rc)
+            self.node_crashes.append({"rule": "node_crashed", "room": None, "seqs": [], "fault": _last_fault(self),
+                                      "detail": "%s ended with %s at %.1fs; cwd %s.%d.cwd; log ends:\n%s"
+                                                % (n.id, rc, self.now(), n.id, n.incarnation, n.log_tail(8))})
+            n.start(CONFABD, self.seeds(but=n))
+
     def fault(self, step):
+        self.crashed_nodes()
         kind, parts = step["kind"], step["slots"]
         rec = {"kind": kind, "start": round(self.now(), 3)}
         heal = []
@@ -475,6 +491,7 @@ class Run:
         self.log("healed %s; quiet for %.1fs", kind, step["heal"])
 
     def heal_all(self):
+        self.crashed_nodes()
         for n in self.slots:
             if n.paused:
                 n.resume()
@@ -547,6 +564,10 @@ class Run:
                 self.log("stopping %s: %s", n.id, e)
         if self.lab:
             self.lab.close()
+
+
+def _last_fault(run):
+    return "%s at %.1fs" % (run.faults[-1]["kind"], run.faults[-1]["start"]) if run.faults else "no fault yet"
 
 
 def commit():
@@ -646,6 +667,8 @@ def main():
                 u["ws"].close()
         v, stats = checker.check(ops, hist, run.faults, list(run.seen))
         violations += v
+        run.crashed_nodes()
+        violations += run.node_crashes
         violations += [{"rule": "client_crashed", "room": None, "seqs": [], "detail": c, "fault": None}
                        for c in run.crashed]
         violations += checker.check_members(list(run.churn), run.members(), run.faults)

@@ -14,6 +14,7 @@ without closing left (its pid no longer running).
 import ipaddress
 import os
 import re
+import resource
 import signal
 import subprocess
 import threading
@@ -191,8 +192,13 @@ class Node:
                "--node-id", self.id, "--bind", self.addr, "--cluster-bind", self.addr] + self.args
         if seeds:
             cmd += ["--seeds", ",".join(seeds)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+        # a crash leaves a core file in the node's own directory (core_pattern "core")
+        cwd = os.path.join(self.log_dir, "%s.%d.cwd" % (self.id, self.incarnation))
+        os.makedirs(cwd, exist_ok=True)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=cwd,
+                                     preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (-1, -1)))
         log.close()
+        self.stopped_by_us = False
         ready = threading.Event()
         lines = []
 
@@ -220,7 +226,15 @@ class Node:
         if self.running():
             self.proc.send_signal(sig)
 
+    def died(self):
+        """The exit code of a process that ended although nothing stopped it
+        (a crash), else None."""
+        if self.proc is None or self.stopped_by_us or self.proc.poll() is None:
+            return None
+        return self.proc.returncode
+
     def kill(self):
+        self.stopped_by_us = True
         if self.proc is not None:
             if self.paused:
                 self.signal(signal.SIGCONT)
@@ -240,6 +254,7 @@ class Node:
         """SIGTERM; the exit code (SIGKILL after `timeout`)."""
         if not self.running():
             return self.proc.returncode if self.proc else None
+        self.stopped_by_us = True
         self.resume()
         self.signal(signal.SIGTERM)
         try:
