@@ -12,6 +12,7 @@ nftables). Everything it makes is removed at the end, also on failure.
 """
 
 import argparse
+import collections
 import http.client
 import json
 import os
@@ -684,7 +685,10 @@ def main():
                                "detail": "%d faults ran, %d asked" % (len(faults), a.min_faults)})
         report = {"seed": a.seed, "seconds": a.seconds, "confabd": CONFABD, "commit": commit(),
                   "faults": run.faults, "stats": stats, "availability": avail, "recovery": recov, "violations": violations,
-                  "churn": {"ok": sum(1 for c in run.churn if c["outcome"] == "ok"), "all": len(run.churn)}}
+                  "churn": {"ok": sum(1 for c in run.churn if c["outcome"] == "ok"), "all": len(run.churn),
+                            "failed": dict(collections.Counter("%s %s %s %s" % (c["op"], c["outcome"], c.get("status"),
+                                                                                c.get("code"))
+                                                               for c in run.churn if c["outcome"] != "ok"))}}
         rows = []
         for f, av, rc in zip(faults + [run.faults[-1]], avail + [{}], recov):
             rows.append({"fault": av.get("fault") or rc["fault"], "writes": av.get("attempts", ""),
@@ -697,8 +701,9 @@ def main():
         ws_sends = sum(1 for o in ops if o["attempts"] and o["attempts"][0].get("via") == "ws")
         print("sends over WebSocket %d, over HTTP %d" % (ws_sends, len(ops) - ws_sends))
         report["ws_sends"] = ws_sends
-        print("fault kinds: %d (%s); joins/leaves ok %d of %d" % (len(kinds), ", ".join(sorted(kinds)),
-                                                                  report["churn"]["ok"], report["churn"]["all"]))
+        print("fault kinds: %d (%s); joins/leaves ok %d of %d; failed: %s"
+              % (len(kinds), ", ".join(sorted(kinds)), report["churn"]["ok"], report["churn"]["all"],
+                 report["churn"]["failed"]))
         if violations and not a.keep:
             with open(os.path.join(run.tmp, "ops.json"), "w") as f:
                 json.dump({"ops": ops, "histories": hist, "faults": run.faults, "seen": run.seen}, f)
