@@ -421,7 +421,8 @@ class RemoveTest(ReplicationBase):
         self.cluster.kill9(3)
         n2 = self.cluster.restart(2)
         self.cluster.wait_statuses({"n1": "up", "n2": "up", "n3": "down"}, [n1])
-        self.cluster.wait_statuses({"n1": "up", "n2": "up"}, [n2])  # it never met n3 in this life
+        # it never met n3 in this life, and lists it down (n1's admission answer)
+        self.cluster.wait_statuses({"n1": "up", "n2": "up", "n3": "down"}, [n2])
         s1 = Sender(self, self.connect(a.token, server=n1), "n1", attempt_s=1.0)
         for rid in rooms:
             c = cmid()
