@@ -4,7 +4,7 @@
 # Extra arguments go to the first ctest (e.g. -L integration, -R unit); the
 # scale run is left out (ctest --test-dir build -L scale runs it).
 # SKIP_SANITIZE=1 skips the sanitizer stage; SKIP_FUZZ=1 the fuzz stage, which
-# runs each libFuzzer target of tests/fuzz for FUZZ_S seconds (default 30).
+# runs each libFuzzer target of tests/fuzz for FUZZ_S seconds (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
@@ -17,7 +17,7 @@ start=$(date +%s)
 echo "tests took $(( $(date +%s) - start )) s"
 if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
   start=$(date +%s)
-  FUZZ_S=${FUZZ_S:-30} scripts/fuzz.sh
+  FUZZ_S=${FUZZ_S:-20} scripts/fuzz.sh
   echo "fuzz stage took $(( $(date +%s) - start )) s"
 fi
 if [[ "${SKIP_SANITIZE:-0}" != 1 ]]; then
@@ -26,6 +26,6 @@ if [[ "${SKIP_SANITIZE:-0}" != 1 ]]; then
   # the sanitizers' reports.
   BUILD_DIR=build-asan TARGETS=unit_tests scripts/build.sh -DCONFAB_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
-  (cd build-asan && ctest --output-on-failure --timeout 600 -L unit)
+  (cd build-asan && ctest -j2 --output-on-failure --timeout 600 -L unit)
   echo "sanitizer stage took $(( $(date +%s) - start )) s"
 fi

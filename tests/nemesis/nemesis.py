@@ -366,6 +366,10 @@ class Run:
                                    u["token"])
                 if rec["outcome"] == "ok":
                     inside[r] = not inside[r]
+                elif what == "leave" and rec.get("status") == 403:
+                    # an earlier leave without an answer (or with a 503:
+                    # docs/RELIABILITY.md finding 4) took effect after all
+                    inside[r] = False
                 with self.lock:
                     self.churn.append(dict(rec, room=r, user=u["name"], op=what))
                 continue
