@@ -89,9 +89,6 @@ void link_failed(self_ptr self, const std::string& address, bool seed, const std
   }
 }
 
-// Through the gate `gate` of the node at `address` (see gate.hpp): first
-// that node proves the cluster secret, then this one; only then are cards
-// (actor handles) and member lists exchanged.
 // Members the admitting node lists as down that this one never met: listed
 // down here too (found by the scale run: a node restarted while a member was
 // down did not list it at all).
@@ -107,23 +104,34 @@ void learn_down(self_ptr self, const std::vector<member_card>& cards) {
   publish_view(self);
 }
 
+// A node removed for good goes to this node's disk, so that a restart knows
+// it too (a failure is logged: this process still knows it).
+void save_removed(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  if (st.cfg.save_removed)
+    if (auto err = st.cfg.save_removed(id))
+      spdlog::error("could not save that node {} was removed (a restart would forget it): {}", id,
+                    api::describe(err).message);
+}
+
 // Nodes a member says were removed for good: never admitted here either
-// (saved first, so that a restart knows them too).
+// (saved first).
 void learn_removed(self_ptr self, const std::vector<std::string>& ids) {
   auto& st = self->state;
   bool news = false;
   for (auto& id : ids) {
     if (st.members.removed(id) || id == st.members.self().id)
       continue;
-    if (st.cfg.save_removed)
-      if (auto err = st.cfg.save_removed(id))
-        spdlog::error("could not save that node {} was removed: {}", id, api::describe(err).message);
+    save_removed(self, id);
     news |= st.members.mark_removed(id);
   }
   if (news)
     publish_view(self);
 }
 
+// Through the gate `gate` of the node at `address` (see gate.hpp): first
+// that node proves the cluster secret, then this one; only then are cards
+// (actor handles) and member lists exchanged.
 void handshake(self_ptr self, const caf::actor& gate, const std::string& address, bool seed) {
   auto mine = random_nonce();
   self->request(gate, link_timeout, api::challenge_atom::value, mine)
@@ -442,10 +450,7 @@ caf::behavior node_actor(self_ptr self, node_config cfg) {
           return err;
         if (!news)
           return caf::unit;
-        if (st.cfg.save_removed)
-          if (auto err = st.cfg.save_removed(id))
-            spdlog::error("could not save that node {} was removed (a restart would forget it): {}", id,
-                          api::describe(err).message);
+        save_removed(self, id);
         spdlog::warn("node {} was removed from the cluster: its rooms get new copies", id);
         if (here)
           for (auto& [other, m] : st.members.all())

@@ -33,6 +33,11 @@ class ReplicationBase(ClusterCase):
     cluster_size = 3
     cluster_args = ("--replication", "3")
 
+    def copies(self, rid, server):
+        """The room's copy set (owner and replicas) as `server` names it, sorted."""
+        admin = self.cluster.room_admin(rid, server=server)
+        return sorted([admin["owner"]] + admin["replicas"])
+
     def rooms_owned(self, token, plan):
         """Rooms made through the nodes in `plan` (a list of node numbers):
         the creator owns each. Returns [(room id, owner id)]."""
@@ -297,10 +302,6 @@ class RestartWhileDownTest(ReplicationBase):
 
     cluster_size = 4
 
-    def copies(self, rid, server):
-        admin = self.cluster.room_admin(rid, server=server)
-        return sorted([admin["owner"]] + admin["replicas"])
-
     def test_restarted_node_lists_a_member_that_is_down(self):
         n1, n2, n3, n4 = self.nodes()
         a = self.new_user(server=n1)
@@ -346,10 +347,6 @@ class RemoveTest(ReplicationBase):
                             "--token", self.cluster.admin_token] + list(args),
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         return p.returncode, p.stdout, p.stderr
-
-    def copies(self, rid, server):
-        admin = self.cluster.room_admin(rid, server=server)
-        return sorted([admin["owner"]] + admin["replicas"])
 
     def test_remove_restores_three_copies(self):
         n1, n2, n3, n4 = self.nodes()
@@ -525,10 +522,6 @@ class JoinTest(ReplicationBase):
 
     cluster_size = 1
     SETTLE_S = 60.0
-
-    def copies(self, rid, server):
-        admin = self.cluster.room_admin(rid, server=server)
-        return sorted([admin["owner"]] + admin["replicas"])
 
     def wait_sets(self, rooms, want, server, what):
         t0 = time.monotonic()
