@@ -618,6 +618,11 @@ def main():
     p.add_argument("--out", help="write the report (JSON) here")
     p.add_argument("--keep", action="store_true", help="keep data dirs and logs")
     a = p.parse_args()
+    unknown = sorted(set(a.kinds.split(",")) - set(KINDS))
+    if unknown:
+        p.error("unknown fault kind(s) %s; known: %s" % (",".join(unknown), ",".join(KINDS)))
+    if a.nodes < 3:
+        p.error("--nodes must be at least 3 (a partition cuts off two nodes)")
     if a.seed is None and os.environ.get("CONFAB_NEMESIS_SEED"):
         a.seed = int(os.environ["CONFAB_NEMESIS_SEED"])
     if a.seed is None:
