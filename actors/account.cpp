@@ -9,10 +9,10 @@
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
 #include "actors/passwords.hpp"
 #include "actors/tokens.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {

@@ -19,7 +19,7 @@
 
 #include <deque>
 #include <functional>
-#include "actors/api/messages.hpp"
+#include "api/messages.hpp"
 
 #include "actors/context.hpp"
 #include "actors/probe.hpp"

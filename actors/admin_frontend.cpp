@@ -2,13 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/hex.hpp"
-#include "actors/api/metrics.hpp"
 #include "actors/http_exchange.hpp"
 #include "actors/presence_manager.hpp"
 #include "actors/probe.hpp"
 #include "actors/static_files.hpp"
+#include "api/atoms.hpp"
+#include "api/hex.hpp"
+#include "api/metrics.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {

@@ -5,7 +5,7 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
-#include "actors/api/hex.hpp"
+#include "api/hex.hpp"
 
 namespace confab::actors {
 

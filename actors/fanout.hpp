@@ -7,7 +7,7 @@
 #include <caf/actor.hpp>
 #include <caf/local_actor.hpp>
 
-#include "actors/api/messages.hpp"
+#include "api/messages.hpp"
 
 namespace confab::actors {
 

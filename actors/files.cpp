@@ -7,8 +7,8 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors::files {

@@ -13,8 +13,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/api/sinks.hpp"
 #include "actors/context.hpp"
+#include "api/sinks.hpp"
 #include "cluster/placement.hpp"
 #include "storage/store.hpp"
 

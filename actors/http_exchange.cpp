@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/api/metrics.hpp"
+#include "api/metrics.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {

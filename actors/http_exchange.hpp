@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/api/errors.hpp"
-#include "actors/api/sinks.hpp"
+#include "api/errors.hpp"
+#include "api/sinks.hpp"
 
 namespace confab::actors {
 

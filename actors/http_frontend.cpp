@@ -4,15 +4,15 @@
 
 #include "actors/account.hpp"
 #include "actors/admin_frontend.hpp"
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
-#include "actors/api/metrics.hpp"
-#include "actors/api/sinks.hpp"
 #include "actors/files.hpp"
 #include "actors/http_exchange.hpp"
 #include "actors/presence_manager.hpp"
 #include "actors/static_files.hpp"
 #include "actors/upload.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
+#include "api/metrics.hpp"
+#include "api/sinks.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {

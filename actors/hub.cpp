@@ -5,9 +5,8 @@
 #include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/metrics.hpp"
-#include "cluster/rendezvous.hpp"
+#include "api/atoms.hpp"
+#include "api/metrics.hpp"
 
 namespace confab::actors {
 
@@ -222,8 +221,7 @@ void on_view(self_ptr self) {
   std::vector<std::string> before(st.live_nodes.begin(), st.live_nodes.end());
   for (auto& [room, users] : st.room_users) {
     auto owner = place.room_owner(room);
-    bool same = st.live_nodes.count(owner) > 0 &&
-                before[cluster::rendezvous_owner(cluster::room_key(room.value), before)] == owner;
+    bool same = st.live_nodes.count(owner) > 0 && cluster::placement::room_owner_among(room, before) == owner;
     if (!same)
       self->request(place.room(room), std::chrono::seconds(10), api::interest_atom::value, room, caf::actor{self})
           .then([] {}, [](caf::error&) {});  // a room on a node that is down: it asks again on the next change

@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "actors/api/atoms.hpp"
+#include "api/atoms.hpp"
 
 namespace confab::actors {
 

@@ -19,7 +19,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
 
-#include "actors/api/ids.hpp"
+#include "api/ids.hpp"
 
 namespace confab::actors {
 

@@ -5,10 +5,10 @@
 #include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
 #include "actors/fanout.hpp"
 #include "actors/idle.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {

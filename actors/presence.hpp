@@ -13,9 +13,9 @@
 #include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/api/sinks.hpp"
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "api/sinks.hpp"
 
 namespace confab::actors {
 

@@ -4,8 +4,8 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "actors/api/atoms.hpp"
 #include "actors/presence.hpp"
+#include "api/atoms.hpp"
 
 namespace confab::actors {
 

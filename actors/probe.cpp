@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "actors/api/errors.hpp"
 #include "actors/context.hpp"
+#include "api/errors.hpp"
 
 namespace confab::actors {
 

@@ -22,7 +22,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/api/sinks.hpp"
+#include "api/sinks.hpp"
 
 namespace confab::actors {
 

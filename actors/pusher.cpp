@@ -4,8 +4,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/metrics.hpp"
+#include "api/atoms.hpp"
+#include "api/metrics.hpp"
 
 namespace confab::actors {
 

@@ -9,8 +9,8 @@
 
 #include <caf/stateful_actor.hpp>
 
-#include "actors/api/sinks.hpp"
 #include "actors/context.hpp"
+#include "api/sinks.hpp"
 
 namespace confab::actors {
 

@@ -5,9 +5,9 @@
 
 #include <caf/response_promise.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
 #include "actors/files.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
 
 namespace confab::actors {
 

@@ -4,9 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
-#include "actors/api/metrics.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
+#include "api/metrics.hpp"
 
 namespace confab::actors {
 

@@ -62,7 +62,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/api/ids.hpp"
+#include "api/ids.hpp"
 #include "cluster/replication.hpp"
 
 namespace confab::actors {

@@ -5,7 +5,7 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
-#include "actors/api/errors.hpp"
+#include "api/errors.hpp"
 #include "storage/store.hpp"
 
 namespace confab::actors::replica_log {

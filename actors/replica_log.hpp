@@ -13,7 +13,7 @@
 
 #include <caf/expected.hpp>
 
-#include "actors/api/ids.hpp"
+#include "api/ids.hpp"
 #include "cluster/replication.hpp"
 
 namespace confab::storage {

@@ -4,12 +4,12 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
-#include "actors/api/metrics.hpp"
 #include "actors/fanout.hpp"
 #include "actors/idle.hpp"
 #include "actors/room_change.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
+#include "api/metrics.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {

@@ -19,9 +19,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "actors/api/messages.hpp"
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "api/messages.hpp"
 
 namespace confab::actors {
 

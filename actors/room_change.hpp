@@ -17,7 +17,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/api/messages.hpp"
+#include "api/messages.hpp"
 
 namespace confab::storage {
 class store;

@@ -5,14 +5,14 @@
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
-#include "actors/api/hex.hpp"
-#include "actors/api/metrics.hpp"
 #include "actors/replica.hpp"
 #include "actors/replica_log.hpp"
 #include "actors/room.hpp"
 #include "actors/room_change.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
+#include "api/hex.hpp"
+#include "api/metrics.hpp"
 #include "cluster/rendezvous.hpp"
 
 namespace confab::actors {
@@ -78,14 +78,7 @@ caf::actor& route(self_ptr self, const api::room_id& id) {
 // its copy when it is back (catch-up), as it does for older rooms.
 std::vector<std::string> fresh_copies(self_ptr self, const api::room_id& id) {
   auto& ctx = *self->state.ctx;
-  auto view = ctx.place->current();
-  auto members = view->ids;
-  members.insert(members.end(), view->down.begin(), view->down.end());
-  std::vector<std::string> out{ctx.node_id};
-  for (auto i : cluster::rendezvous_rank(cluster::room_key(id.value), members))
-    if (out.size() < ctx.replication && members[i] != ctx.node_id)
-      out.push_back(members[i]);
-  return out;
+  return ctx.place->fresh_room_copies(id, ctx.replication);
 }
 
 // The room managers of the live members (a copy sends to those of its copy

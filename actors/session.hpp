@@ -10,10 +10,10 @@
 
 #include <caf/stateful_actor.hpp>
 
-#include "actors/api/messages.hpp"
-#include "actors/api/sinks.hpp"
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "api/messages.hpp"
+#include "api/sinks.hpp"
 
 namespace confab::actors {
 

@@ -6,7 +6,7 @@
 
 #include <openssl/sha.h>
 
-#include "actors/api/hex.hpp"
+#include "api/hex.hpp"
 
 namespace confab::actors {
 

@@ -1,6 +1,6 @@
 #include "actors/syncer.hpp"
 
-#include "actors/api/atoms.hpp"
+#include "api/atoms.hpp"
 
 namespace confab::actors {
 

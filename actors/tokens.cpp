@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/api/errors.hpp"
-#include "actors/api/hex.hpp"
+#include "api/errors.hpp"
+#include "api/hex.hpp"
 
 namespace confab::actors::tokens {
 

@@ -8,7 +8,7 @@
 
 #include <caf/expected.hpp>
 
-#include "actors/api/messages.hpp"
+#include "api/messages.hpp"
 
 namespace confab::actors::tokens {
 

@@ -6,10 +6,10 @@
 #include <caf/event_based_actor.hpp>
 #include <mutex>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
-#include "actors/api/hex.hpp"
 #include "actors/files.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
+#include "api/hex.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {

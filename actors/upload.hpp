@@ -16,8 +16,8 @@
 #include <openssl/evp.h>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/api/sinks.hpp"
 #include "actors/context.hpp"
+#include "api/sinks.hpp"
 
 namespace confab::actors {
 

@@ -22,9 +22,6 @@
 #include <caf/send.hpp>
 
 #include "actors/account.hpp"
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
-#include "actors/api/hex.hpp"
 #include "actors/http_frontend.hpp"
 #include "actors/hub.hpp"
 #include "actors/presence_manager.hpp"
@@ -36,6 +33,9 @@
 #include "actors/syncer.hpp"
 #include "actors/tokens.hpp"
 #include "actors/upload.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
+#include "api/hex.hpp"
 #include "cluster/gate.hpp"
 #include "cluster/node_actor.hpp"
 #include "net/server.hpp"

@@ -1,6 +1,6 @@
 #include "apps/types.hpp"
 
-#include "actors/api/messages.hpp"
+#include "api/messages.hpp"
 #include "cluster/placement.hpp"
 #include "cluster/replication.hpp"
 #include "storage/store.hpp"

@@ -11,9 +11,9 @@
 #include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
-#include "actors/api/hex.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
+#include "api/hex.hpp"
 #include "cluster/placement.hpp"
 
 namespace confab::cluster {

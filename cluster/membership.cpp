@@ -1,6 +1,6 @@
 #include "cluster/membership.hpp"
 
-#include "actors/api/errors.hpp"
+#include "api/errors.hpp"
 
 namespace confab::cluster {
 

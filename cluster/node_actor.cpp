@@ -9,9 +9,9 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
-#include "actors/api/metrics.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
+#include "api/metrics.hpp"
 #include "cluster/gate.hpp"
 
 namespace confab::cluster {

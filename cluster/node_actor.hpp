@@ -28,7 +28,7 @@
 #include <caf/io/middleman_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/api/messages.hpp"
+#include "api/messages.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/placement.hpp"
 

@@ -140,4 +140,19 @@ std::string placement::room_owner(const api::room_id& id) const {
   return owner(*v, room_key(id.value)).id;
 }
 
+std::string placement::room_owner_among(const api::room_id& id, const std::vector<std::string>& ids) {
+  return ids[rendezvous_owner(room_key(id.value), ids)];
+}
+
+std::vector<std::string> placement::fresh_room_copies(const api::room_id& id, std::size_t n) const {
+  auto v = current();
+  auto members = v->ids;
+  members.insert(members.end(), v->down.begin(), v->down.end());
+  std::vector<std::string> out{self_.id};
+  for (auto i : rendezvous_rank(room_key(id.value), members))
+    if (out.size() < n && members[i] != self_.id)
+      out.push_back(members[i]);
+  return out;
+}
+
 }  // namespace confab::cluster

@@ -17,7 +17,7 @@
 
 #include <caf/actor.hpp>
 
-#include "actors/api/ids.hpp"
+#include "api/ids.hpp"
 
 namespace confab::cluster {
 
@@ -111,6 +111,11 @@ class placement {
   // Node id of the owner of a room, and whether that is this node.
   [[nodiscard]] std::string room_owner(const api::room_id& id) const;
   [[nodiscard]] bool owns_room(const api::room_id& id) const { return room_owner(id) == self_.id; }
+  // Which of `ids` would own the room were they the live members.
+  [[nodiscard]] static std::string room_owner_among(const api::room_id& id, const std::vector<std::string>& ids);
+  // The copy set of a room made here now: this node, then the next members
+  // (down ones too) in the room's rendezvous order, `n` in all at most.
+  [[nodiscard]] std::vector<std::string> fresh_room_copies(const api::room_id& id, std::size_t n) const;
 
  private:
   [[nodiscard]] const member_card& owner(const view& v, const std::string& key) const;

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "actors/api/errors.hpp"
+#include "api/errors.hpp"
 
 namespace confab::cluster::replication {
 

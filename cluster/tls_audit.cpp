@@ -39,7 +39,7 @@
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
-#include "actors/api/metrics.hpp"
+#include "api/metrics.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "actors/api/errors.hpp"
+#include "api/errors.hpp"
 #include "net/shared.hpp"
 
 namespace confab::net {

@@ -13,7 +13,7 @@
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/api/sinks.hpp"
+#include "api/sinks.hpp"
 
 namespace confab::net {
 

@@ -9,7 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "actors/api/errors.hpp"
+#include "api/errors.hpp"
 
 namespace confab::net {
 

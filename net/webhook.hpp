@@ -8,7 +8,7 @@
 
 #include <caf/expected.hpp>
 
-#include "actors/api/sinks.hpp"
+#include "api/sinks.hpp"
 
 namespace confab::net {
 

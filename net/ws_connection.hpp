@@ -19,10 +19,10 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <caf/send.hpp>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/metrics.hpp"
-#include "net/coalescing_stream.hpp"
+#include "api/atoms.hpp"
+#include "api/metrics.hpp"
 #include "net/shared.hpp"
+#include "stream/coalescing_stream.hpp"
 
 namespace confab::net {
 
@@ -173,7 +173,7 @@ class ws_connection : public api::connection_sink, public std::enable_shared_fro
     ws_.async_close(cr, [self = this->shared_from_this()](beast::error_code) { self->paused_hold_.reset(); });
   }
 
-  websocket::stream<coalescing_stream<Stream>> ws_;
+  websocket::stream<confab::stream::coalescing_stream<Stream>> ws_;
   shared_ptr_t shared_;
   std::string remote_;
   connection_limits::slot_ptr slot_;  // this connection's place under the limits

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "actors/api/ids.hpp"
+#include "api/ids.hpp"
 
 namespace confab::storage::keys {
 

@@ -8,7 +8,7 @@
 #include <rocksdb/status.h>
 #include <caf/error.hpp>
 
-#include "actors/api/errors.hpp"
+#include "api/errors.hpp"
 #include "storage/store.hpp"
 
 namespace confab::storage {

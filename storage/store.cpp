@@ -11,8 +11,8 @@
 #include <rocksdb/write_batch.h>
 #include <nlohmann/json.hpp>
 
-#include "actors/api/errors.hpp"
-#include "actors/api/metrics.hpp"
+#include "api/errors.hpp"
+#include "api/metrics.hpp"
 #include "storage/keys.hpp"
 #include "storage/records.hpp"
 

@@ -27,7 +27,7 @@
 
 #include <caf/expected.hpp>
 
-#include "actors/api/messages.hpp"
+#include "api/messages.hpp"
 
 namespace rocksdb {
 class DB;

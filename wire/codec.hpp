@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/api/errors.hpp"
-#include "actors/api/messages.hpp"
+#include "api/errors.hpp"
+#include "api/messages.hpp"
 
 namespace confab::wire {
 

@@ -20,7 +20,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
-#include "net/coalescing_stream.hpp"
+#include "stream/coalescing_stream.hpp"
 
 namespace confab::bench {
 
@@ -59,7 +59,7 @@ class conn : public std::enable_shared_from_this<conn> {
   void write();
 
   conn_handler& handler_;
-  beast::websocket::stream<net::coalescing_stream<beast::tcp_stream>> ws_;
+  beast::websocket::stream<confab::stream::coalescing_stream<beast::tcp_stream>> ws_;
   beast::flat_buffer buffer_;
   std::deque<std::string> out_;
   bool writing_ = false;

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/api/errors.hpp"
+#include "api/errors.hpp"
 #include "config/options.hpp"
 #include "tests/fuzz/check.hpp"
 #include "wire/codec.hpp"

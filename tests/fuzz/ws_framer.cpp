@@ -30,8 +30,8 @@
 #include <boost/beast/core/tcp_stream.hpp>  // beast::async_teardown, named by coalescing_stream.hpp
 #include <boost/beast/websocket.hpp>
 
-#include "net/coalescing_stream.hpp"
 #include "net/ws_connection.hpp"
+#include "stream/coalescing_stream.hpp"
 #include "tests/fuzz/check.hpp"
 
 // The registry belongs to net/server.cpp, which this target does not link:

@@ -23,7 +23,7 @@
 #include <caf/openssl/manager.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/api/atoms.hpp"
+#include "api/atoms.hpp"
 #include "apps/types.hpp"
 #include "cluster/placement.hpp"
 

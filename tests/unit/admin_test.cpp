@@ -1,8 +1,8 @@
 #define CAF_SUITE admin
 #include "tests/unit/node_fixture.hpp"
 
-#include "actors/api/metrics.hpp"
 #include "actors/probe.hpp"
+#include "api/metrics.hpp"
 
 using namespace confab;
 

@@ -5,7 +5,7 @@
 
 #include "actors/passwords.hpp"
 #include "actors/tokens.hpp"
-#include "apps/cli.hpp"
+#include "config/cli.hpp"
 #include "wire/codec.hpp"
 
 using namespace confab;
@@ -86,7 +86,7 @@ CAF_TEST(tokens verify only with the right secret and before expiry) {
 
 CAF_TEST(options parse flags sizes and reject bad input) {
   const char* good[] = {"confabd", "--http-port", "0", "--max-file-size", "2M", "--rate-burst", "5"};
-  auto r = apps::parse(7, good);
+  auto r = config::parse(7, good);
   CAF_REQUIRE(std::holds_alternative<config::options>(r));
   auto& o = std::get<config::options>(r);
   CAF_CHECK_EQUAL(o.http_port, 0);
@@ -94,11 +94,11 @@ CAF_TEST(options parse flags sizes and reject bad input) {
   CAF_CHECK_EQUAL(o.lim.rate_burst, 5.0);
   CAF_CHECK_EQUAL(o.secret_file, "./data/secret");
   const char* unknown[] = {"confabd", "--no-such-flag"};
-  CAF_CHECK(std::holds_alternative<apps::parse_error>(apps::parse(2, unknown)));
+  CAF_CHECK(std::holds_alternative<config::parse_error>(config::parse(2, unknown)));
   const char* bad_port[] = {"confabd", "--http-port", "99999"};
-  CAF_CHECK(std::holds_alternative<apps::parse_error>(apps::parse(3, bad_port)));
+  CAF_CHECK(std::holds_alternative<config::parse_error>(config::parse(3, bad_port)));
   const char* cluster[] = {"confabd", "--seeds", "127.0.0.1:7000"};
-  CAF_CHECK(std::holds_alternative<apps::parse_error>(apps::parse(3, cluster)));
+  CAF_CHECK(std::holds_alternative<config::parse_error>(config::parse(3, cluster)));
   std::uint64_t size = 0;
   CAF_CHECK(config::parse_size("10K", size) && size == 10240);
   CAF_CHECK(!config::parse_size("10X", size));

@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "actors/api/metrics.hpp"
+#include "api/metrics.hpp"
 #include "cluster/certs.hpp"
 #include "cluster/gate.hpp"
 #include "cluster/node_actor.hpp"

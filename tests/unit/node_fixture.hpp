@@ -9,14 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/account.hpp"
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
-#include "actors/api/sinks.hpp"
 #include "actors/hub.hpp"
 #include "actors/presence_manager.hpp"
 #include "actors/reader.hpp"
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
+#include "api/sinks.hpp"
 #include "tests/unit/helpers.hpp"
 
 namespace confab::test {

@@ -7,11 +7,11 @@
 #include <map>
 #include <memory>
 
-#include "actors/api/atoms.hpp"
-#include "actors/api/errors.hpp"
 #include "actors/replica.hpp"
 #include "actors/replica_log.hpp"
 #include "actors/room_change.hpp"
+#include "api/atoms.hpp"
+#include "api/errors.hpp"
 #include "cluster/replication.hpp"
 #include "storage/store.hpp"
 #include "tests/unit/helpers.hpp"

@@ -1,8 +1,8 @@
 #define CAF_SUITE room
 #include "tests/unit/node_fixture.hpp"
 
-#include "actors/api/metrics.hpp"
 #include "actors/syncer.hpp"
+#include "api/metrics.hpp"
 
 using namespace confab;
 using test::node_fixture;

@@ -1,7 +1,7 @@
 #define CAF_SUITE storage
 #include <caf/test/unit_test.hpp>
 
-#include "actors/api/errors.hpp"
+#include "api/errors.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 #include "tests/unit/helpers.hpp"

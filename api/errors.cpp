@@ -1,4 +1,4 @@
-#include "actors/api/errors.hpp"
+#include "api/errors.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
@@ -6,7 +6,7 @@
 #include <caf/scheduled_actor.hpp>
 #include <caf/sec.hpp>
 
-#include "actors/api/metrics.hpp"
+#include "api/metrics.hpp"
 
 namespace confab::api {
 

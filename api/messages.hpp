@@ -11,7 +11,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "actors/api/ids.hpp"
+#include "api/ids.hpp"
 
 namespace confab::api {
 

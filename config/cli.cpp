@@ -1,7 +1,7 @@
 // Command line, CONFAB_* environment and config file, read with
 // Boost.Program_options into config::options (which config/ validates).
 
-#include "apps/cli.hpp"
+#include "config/cli.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -10,9 +10,7 @@
 
 namespace po = boost::program_options;
 
-namespace confab::apps {
-
-using namespace config;
+namespace confab::config {
 
 namespace {
 
@@ -141,4 +139,4 @@ parse_result parse(int argc, const char* const* argv) {
   return o;
 }
 
-}  // namespace confab::apps
+}  // namespace confab::config

@@ -13,7 +13,7 @@
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 
-#include "actors/api/messages.hpp"
+#include "api/messages.hpp"
 
 namespace confab::api {
 

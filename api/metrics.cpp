@@ -1,4 +1,4 @@
-#include "actors/api/metrics.hpp"
+#include "api/metrics.hpp"
 
 #include <cstdio>
 

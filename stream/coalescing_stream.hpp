@@ -29,7 +29,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
-namespace confab::net {
+namespace confab::stream {
 
 template <class Next>
 class coalescing_stream {
@@ -166,4 +166,4 @@ void async_teardown(boost::beast::role_type role, coalescing_stream<Next>& strea
   });
 }
 
-}  // namespace confab::net
+}  // namespace confab::stream

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/api/errors.hpp"
+#include "api/errors.hpp"
 
 namespace confab::api {
 

@@ -1,4 +1,4 @@
-#include "actors/api/hex.hpp"
+#include "api/hex.hpp"
 
 #include <openssl/crypto.h>
 
