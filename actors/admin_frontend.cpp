@@ -9,6 +9,7 @@
 #include "api/atoms.hpp"
 #include "api/hex.hpp"
 #include "api/metrics.hpp"
+#include "cluster/scatter.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
@@ -25,28 +26,6 @@ constexpr std::uint64_t max_limit = 1000;
 bool authorized(const context_ptr& ctx, const exchange& ex) {
   auto expected = "Bearer " + ctx->admin_token;
   return !ctx->admin_token.empty() && api::same_secret(ex.call.authorization, expected);
-}
-
-// Asks each target with `args`; `part` gets each answer, and `done` runs
-// once after the last answer or failure (a node that does not answer in time
-// is left out).
-template <class T, class Part, class Done, class... Ts>
-void ask_each(caf::event_based_actor* self, const std::vector<caf::actor>& targets, Part part, Done done, Ts... args) {
-  auto pending = std::make_shared<std::size_t>(targets.size());
-  if (targets.empty())
-    return done();
-  for (auto& t : targets)
-    self->request(t, admin_timeout, args...)
-        .then(
-            [=](T& answer) mutable {
-              part(answer);
-              if (--*pending == 0)
-                done();
-            },
-            [=](caf::error&) mutable {
-              if (--*pending == 0)
-                done();
-            });
 }
 
 std::vector<caf::actor> all_readers(const context_ptr& ctx) {
@@ -228,11 +207,13 @@ void actors(caf::event_based_actor* self, const context_ptr& ctx, const exchange
   auto all = std::make_shared<std::vector<api::actor_info>>();
   auto total = std::make_shared<std::uint64_t>(0);
   auto sort = q.sort;
-  ask_each<api::actor_page>(
-      self, targets,
-      [=](api::actor_page& page) {
-        *total += page.total;
-        std::move(page.actors.begin(), page.actors.end(), std::back_inserter(*all));
+  cluster::scatter<api::actor_page>(
+      self, targets, admin_timeout,
+      [=](std::size_t, caf::expected<api::actor_page> page) {
+        if (!page)
+          return;  // a node that does not answer in time is left out
+        *total += page->total;
+        std::move(page->actors.begin(), page->actors.end(), std::back_inserter(*all));
       },
       [=] {
         sort_actors(*all, sort);
@@ -256,10 +237,11 @@ void user(caf::event_based_actor* self, const context_ptr& ctx, const exchange_p
           [=](const api::user_info& u) {
             query_presence(self, *ctx->place, {u.id}, [=](const std::vector<std::string>& presence) {
               auto sessions = std::make_shared<std::vector<api::actor_info>>();
-              ask_each<std::vector<api::actor_info>>(
-                  self, all_readers(ctx),
-                  [=](std::vector<api::actor_info>& part) {
-                    std::move(part.begin(), part.end(), std::back_inserter(*sessions));
+              cluster::scatter<std::vector<api::actor_info>>(
+                  self, all_readers(ctx), admin_timeout,
+                  [=](std::size_t, caf::expected<std::vector<api::actor_info>> part) {
+                    if (part)
+                      std::move(part->begin(), part->end(), std::back_inserter(*sessions));
                   },
                   [=] {
                     sort_actors(*sessions, "since");

@@ -6,6 +6,7 @@
 
 #include "actors/presence.hpp"
 #include "api/atoms.hpp"
+#include "cluster/scatter.hpp"
 
 namespace confab::actors {
 
@@ -28,44 +29,31 @@ caf::actor& route(self_ptr self, const api::user_id& id) {
 
 void query_presence(caf::event_based_actor* self, const cluster::placement& place, std::vector<api::user_id> users,
                     std::function<void(const std::vector<std::string>&)> done) {
-  struct gather {
-    std::vector<std::string> out;
-    std::size_t pending = 0;
-    std::function<void(const std::vector<std::string>&)> done;
-  };
-  auto g = std::make_shared<gather>();
-  g->out.assign(users.size(), presence_json("offline", 0));
-  g->done = std::move(done);
-  // Owner -> the users it answers for, with their positions.
-  std::vector<std::pair<caf::actor, std::pair<std::vector<std::size_t>, std::vector<api::user_id>>>> asks;
+  auto out = std::make_shared<std::vector<std::string>>(users.size(), presence_json("offline", 0));
+  // One request per owner, with the users it answers for and their positions.
+  std::vector<caf::actor> owners;
+  std::vector<std::pair<std::vector<std::size_t>, std::vector<api::user_id>>> asks;
   for (std::size_t i = 0; i < users.size(); ++i) {
     auto owner = place.presence(users[i]);
-    auto it = std::find_if(asks.begin(), asks.end(), [&](auto& a) { return a.first == owner; });
-    if (it == asks.end()) {
-      asks.push_back({owner, {}});
-      it = std::prev(asks.end());
+    auto k = static_cast<std::size_t>(std::find(owners.begin(), owners.end(), owner) - owners.begin());
+    if (k == owners.size()) {
+      owners.push_back(owner);
+      asks.emplace_back();
     }
-    it->second.first.push_back(i);
-    it->second.second.push_back(users[i]);
+    asks[k].first.push_back(i);
+    asks[k].second.push_back(users[i]);
   }
-  g->pending = asks.size();
-  if (asks.empty())
-    return g->done(g->out);
-  for (auto& [owner, part] : asks) {
-    auto at = part.first;
-    auto finish = [g] {
-      if (--g->pending == 0)
-        g->done(g->out);
-    };
-    self->request(owner, std::chrono::seconds(5), api::get_atom::value, part.second)
-        .then(
-            [g, at, finish](const std::vector<std::string>& presence) {
-              for (std::size_t k = 0; k < at.size() && k < presence.size(); ++k)
-                g->out[at[k]] = presence[k];
-              finish();
-            },
-            [finish](caf::error&) { finish(); });
-  }
+  cluster::scatter_each<std::vector<std::string>>(
+      owners.size(),
+      [&](std::size_t k) {
+        return self->request(owners[k], std::chrono::seconds(5), api::get_atom::value, asks[k].second);
+      },
+      [out, asks](std::size_t k, caf::expected<std::vector<std::string>> presence) {
+        auto& at = asks[k].first;
+        for (std::size_t j = 0; presence && j < at.size() && j < presence->size(); ++j)
+          (*out)[at[j]] = (*presence)[j];
+      },
+      [out, done] { done(*out); });
 }
 
 caf::behavior presence_manager(self_ptr self, context_ptr ctx) {

@@ -8,6 +8,7 @@
 #include "actors/files.hpp"
 #include "api/atoms.hpp"
 #include "api/errors.hpp"
+#include "cluster/scatter.hpp"
 
 namespace confab::actors {
 
@@ -83,40 +84,31 @@ void merge(api::my_room& kept, const api::my_room& other) {
 // until it is back, unless another node holds a copy).
 template <class T, class... Ts>
 void gather_all(caf::event_based_actor* self, const context_ptr& ctx, std::size_t limit, Ts... args) {
-  struct gather {
-    std::vector<T> out;
-    std::size_t pending = 0;
-    caf::response_promise rp;
-  };
-  auto g = std::make_shared<gather>();
-  g->rp = self->make_response_promise();
-  auto view = ctx->place->current();
-  g->pending = view->live.size();
-  for (auto& m : view->live) {
-    auto finish = [g, limit] {
-      if (--g->pending > 0)
-        return;
-      std::sort(g->out.begin(), g->out.end(), [](const T& a, const T& b) { return room_of(a) < room_of(b); });
-      std::vector<T> once;
-      for (auto& x : g->out) {
-        if (!once.empty() && room_of(once.back()) == room_of(x))
-          merge(once.back(), x);
-        else
-          once.push_back(std::move(x));
-      }
-      g->out = std::move(once);
-      if (g->out.size() > limit)
-        g->out.resize(limit);
-      g->rp.deliver(std::move(g->out));
-    };
-    self->request(m.readers, std::chrono::seconds(5), args..., true)
-        .then(
-            [g, finish](std::vector<T>& part) {
-              std::move(part.begin(), part.end(), std::back_inserter(g->out));
-              finish();
-            },
-            [finish](caf::error&) { finish(); });
-  }
+  auto rp = self->make_response_promise();
+  auto out = std::make_shared<std::vector<T>>();
+  std::vector<caf::actor> readers;
+  for (auto& m : ctx->place->current()->live)
+    readers.push_back(m.readers);
+  cluster::scatter<std::vector<T>>(
+      self, readers, std::chrono::seconds(5),
+      [out](std::size_t, caf::expected<std::vector<T>> part) {
+        if (part)
+          std::move(part->begin(), part->end(), std::back_inserter(*out));
+      },
+      [out, rp, limit]() mutable {
+        std::sort(out->begin(), out->end(), [](const T& a, const T& b) { return room_of(a) < room_of(b); });
+        std::vector<T> once;
+        for (auto& x : *out) {
+          if (!once.empty() && room_of(once.back()) == room_of(x))
+            merge(once.back(), x);
+          else
+            once.push_back(std::move(x));
+        }
+        if (once.size() > limit)
+          once.resize(limit);
+        rp.deliver(std::move(once));
+      },
+      args..., true);
 }
 
 }  // namespace

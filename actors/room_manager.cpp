@@ -14,6 +14,7 @@
 #include "api/hex.hpp"
 #include "api/metrics.hpp"
 #include "cluster/rendezvous.hpp"
+#include "cluster/scatter.hpp"
 
 namespace confab::actors {
 
@@ -451,7 +452,6 @@ void forward(caf::response_promise& rp, const caf::actor& to, std::uint8_t hops,
 void locate(self_ptr self, const api::room_id& id) {
   auto view = self->state.ctx->place->current();
   struct gather {
-    std::size_t pending = 0;
     bool unanswered = false;  // a node did not say
     caf::actor holder;
   };
@@ -480,28 +480,19 @@ void locate(self_ptr self, const api::room_id& id) {
         serve(self, id, w.rp, std::move(w.msg));
     }
   };
+  std::vector<caf::actor> peers;
   for (auto& m : view->live)
     if (m.rooms != caf::actor{self})
-      ++g->pending;
-  if (g->pending == 0)
-    return finish({});
-  for (auto& m : view->live) {
-    if (m.rooms == caf::actor{self})
-      continue;
-    auto peer = m.rooms;
-    auto done = [g, finish, peer](bool holds) {
-      if (holds && !g->holder)
-        g->holder = peer;
-      if (--g->pending == 0)
-        finish(g->holder);
-    };
-    self->request(peer, locate_timeout, api::holds_atom::value, id)
-        .then([=](bool holds) { done(holds); },
-              [=](caf::error&) {
-                g->unanswered = true;
-                done(false);
-              });
-  }
+      peers.push_back(m.rooms);
+  cluster::scatter<bool>(
+      self, peers, locate_timeout,
+      [g, peers](std::size_t i, caf::expected<bool> holds) {
+        if (!holds)
+          g->unanswered = true;
+        else if (*holds && !g->holder)
+          g->holder = peers[i];
+      },
+      [g, finish] { finish(g->holder); }, api::holds_atom::value, id);
 }
 
 // Routes a request about room `id` that has come `hops` nodes so far.

@@ -13,6 +13,7 @@
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
 #include "cluster/gate.hpp"
+#include "cluster/scatter.hpp"
 
 namespace confab::cluster {
 
@@ -281,11 +282,7 @@ void local_stats(self_ptr self, caf::response_promise rp) {
 void nodes(self_ptr self, caf::response_promise rp) {
   auto& st = self->state;
   auto now = now_ms();
-  struct gather {
-    std::vector<api::node_status> out;
-    std::size_t pending = 0;
-  };
-  auto g = std::make_shared<gather>();
+  auto g = std::make_shared<std::vector<api::node_status>>();
   std::vector<std::pair<std::size_t, caf::actor>> asks;
   auto add = [&](const member_card& c, const std::string& status) {
     api::node_status n;
@@ -294,25 +291,19 @@ void nodes(self_ptr self, caf::response_promise rp) {
     n.http = c.http;
     n.status = status;
     n.uptime_ms = status == "down" ? 0 : now - c.started_at;
-    g->out.push_back(std::move(n));
+    g->push_back(std::move(n));
     if (status != "down")
-      asks.emplace_back(g->out.size() - 1, c.node);
+      asks.emplace_back(g->size() - 1, c.node);
   };
   add(st.members.self(), st.members.self_leaving() ? "draining" : "up");
   for (auto& [id, m] : st.members.all())
     add(m.card, membership::status_of(m));
-  g->pending = asks.size();
-  for (auto& [at, node] : asks) {
-    auto i = at;
-    auto done = [g, rp](std::size_t at, const std::vector<std::uint64_t>& c) mutable {
-      api::fill_node_status(g->out[at], c);
-      if (--g->pending == 0)
-        rp.deliver(g->out);
-    };
-    self->request(node, link_timeout, api::stats_atom::value)
-        .then([=](const std::vector<std::uint64_t>& c) mutable { done(i, c); },
-              [=](caf::error&) mutable { done(i, {}); });
-  }
+  scatter_each<std::vector<std::uint64_t>>(
+      asks.size(), [&](std::size_t k) { return self->request(asks[k].second, link_timeout, api::stats_atom::value); },
+      [g, asks](std::size_t k, caf::expected<std::vector<std::uint64_t>> c) {
+        api::fill_node_status((*g)[asks[k].first], c ? *c : std::vector<std::uint64_t>{});
+      },
+      [g, rp]() mutable { rp.deliver(*g); });
 }
 
 // This node leaves: members stop counting it as an owner, its rooms move to
