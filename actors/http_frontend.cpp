@@ -4,6 +4,7 @@
 
 #include "actors/account.hpp"
 #include "actors/admin_frontend.hpp"
+#include "actors/command_path.hpp"
 #include "actors/files.hpp"
 #include "actors/http_exchange.hpp"
 #include "actors/presence_manager.hpp"
@@ -14,6 +15,7 @@
 #include "api/metrics.hpp"
 #include "api/sinks.hpp"
 #include "wire/codec.hpp"
+#include "wire/commands.hpp"
 
 namespace confab::actors {
 
@@ -261,44 +263,21 @@ void public_rooms(self_ptr self, const exchange_ptr& ex, const authed&) {
 }
 
 void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  api::room_id room{ex->path[3]};
   auto& st = self->state;
-  std::string error;
-  auto body = wire::string_field(ex->body, "body", false, error);
-  auto cmid = wire::string_field(ex->body, "client_msg_id", false, error);
-  auto reply_to = wire::seq_field(ex->body, "reply_to", error);
-  if (!error.empty())
-    return ex->bad(error);
-  auto file_id = wire::string_field(ex->body, "file_id", false, error);
-  if (!error.empty())
-    return ex->bad(error);
-  if (file_id && file_id->empty())
-    return ex->bad("file_id must not be empty");
-  if ((!body || body->empty()) && !file_id)
-    return ex->bad("body must not be empty");
-  if (body && wire::code_points(*body) > st.ctx->lim.max_body_chars)
-    return ex->respond_error(fail(errc::too_large, "body is over the limit"));
-  if (cmid && (cmid->empty() || cmid->size() > 128))
-    return ex->bad("client_msg_id must have 1-128 characters");
+  auto cmd = wire::decode_send(ex->body, api::room_id{ex->path[3]}, {st.ctx->lim.max_body_chars, false});
+  if (!cmd)
+    return ex->respond_error(cmd.error());
   auto [it, fresh] = st.send_buckets.try_emplace(a.who.who.id);
   if (fresh)
     it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
   if (auto wait = it->second.take(now_ms()); wait > 0)
     return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
-  api::send_request r{a.who.who, room, body.value_or(""), cmid.value_or(""), reply_to.value_or(0), file_id.value_or(""),
-                      ""};
-  auto received = std::chrono::steady_clock::now();
-  files::attach_file(self, *st.ctx->place, *st.ctx->db, std::move(r), [=](caf::expected<api::send_request> r) {
-    if (!r)
-      return ex->respond_error(r.error());
-    self->request(self->state.ctx->place->room(room), request_timeout, api::send_atom::value, std::move(*r))
-        .then(
-            [=](const api::send_ack& ack) {
-              ex->respond(201, R"({"message":)" + ack.message_json + "}");
-              api::node_metrics().send_ack.observe(std::chrono::steady_clock::now() - received);
-            },
-            [=](caf::error& err) { ex->respond_error(err); });
-  });
+  submit_send(self, *st.ctx, a.who.who, std::move(*cmd), caf::duration{request_timeout},
+              [ex](caf::expected<api::send_ack> ack) {
+                if (!ack)
+                  return ex->respond_error(ack.error());
+                ex->respond(201, R"({"message":)" + ack->message_json + "}");
+              });
 }
 
 void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -314,12 +293,8 @@ void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->bad("limit must be 1-" + std::to_string(self->state.ctx->lim.history_max));
   h.limit = static_cast<std::uint32_t>(limit);
   self->request(self->state.ctx->place->room(h.room), request_timeout, api::history_atom::value, h)
-      .then(
-          [=](const api::history_page& page) {
-            ex->respond(200, R"({"messages":)" + wire::join_array(page.messages) + R"(,"has_more":)" +
-                                 (page.has_more ? "true" : "false") + "}");
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
+      .then([=](const api::history_page& page) { ex->respond(200, wire::history_page_json(page)); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {

@@ -5,11 +5,12 @@
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/files.hpp"
+#include "actors/command_path.hpp"
 #include "api/atoms.hpp"
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
 #include "wire/codec.hpp"
+#include "wire/commands.hpp"
 
 namespace confab::actors {
 
@@ -180,47 +181,21 @@ void do_send(self_ptr self, const std::string& id, const json& req) {
   auto room = room_field(self, id, req);
   if (!room)
     return;
-  std::string error;
-  auto body = wire::string_field(req, "body", false, error);
-  auto cmid = wire::string_field(req, "client_msg_id", true, error);
-  auto reply_to = wire::seq_field(req, "reply_to", error);
-  if (invalid(self, id, error))
-    return;
-  auto file_id = wire::string_field(req, "file_id", false, error);
-  if (invalid(self, id, error))
-    return;
-  if (cmid->empty() || cmid->size() > 128)
-    return st.reply_error(id, fail(errc::invalid_request, "client_msg_id must have 1-128 characters"));
-  if (file_id && file_id->empty())
-    return st.reply_error(id, fail(errc::invalid_request, "file_id must not be empty"));
-  if ((!body || body->empty()) && !file_id)
-    return st.reply_error(id, fail(errc::invalid_request, "body must not be empty"));
-  if (body && wire::code_points(*body) > st.ctx->lim.max_body_chars)
-    return st.reply_error(id, fail(errc::too_large, "body is over the limit"));
-  api::send_request r{st.who, *room, body.value_or(""), std::move(*cmid), reply_to.value_or(0), file_id.value_or(""),
-                      ""};
-  auto received = std::chrono::steady_clock::now();
-  files::attach_file(self, *st.ctx->place, *st.ctx->db, std::move(r), [=](caf::expected<api::send_request> r) {
-    if (!r)
-      return self->state.reply_error(id, r.error());
-    auto room = r->room;
-    auto& st = self->state;
-    auto n = ++st.sends_made;
-    st.sends_waiting.emplace(n, std::make_pair(now_ms() + std::chrono::milliseconds(request_timeout).count(), id));
-    arm_send_tick(self);
-    self->request(st.ctx->place->room(room), caf::infinite, api::send_atom::value, std::move(*r))
-        .then(
-            [=](const api::send_ack& ack) {
-              if (self->state.sends_waiting.erase(n) == 0)
-                return;  // already answered as timed out
-              json data{{"room", ack.room.value}, {"seq", ack.seq}, {"msg_id", ack.msg_id}, {"ts", ack.ts}};
-              self->state.reply_ok(id, data.dump());
-              api::node_metrics().send_ack.observe(std::chrono::steady_clock::now() - received);
-            },
-            [=](caf::error& err) {
-              if (self->state.sends_waiting.erase(n) != 0)
-                self->state.reply_error(id, err);
-            });
+  auto cmd = wire::decode_send(req, *room, {st.ctx->lim.max_body_chars, true});
+  if (!cmd)
+    return st.reply_error(id, cmd.error());
+  // The session answers within request_timeout whatever the room does
+  // (arm_send_tick); a late ack finds its entry gone and is dropped.
+  auto n = ++st.sends_made;
+  st.sends_waiting.emplace(n, std::make_pair(now_ms() + std::chrono::milliseconds(request_timeout).count(), id));
+  arm_send_tick(self);
+  submit_send(self, *st.ctx, st.who, std::move(*cmd), caf::infinite, [self, n, id](caf::expected<api::send_ack> ack) {
+    if (self->state.sends_waiting.erase(n) == 0)
+      return;  // already answered as timed out
+    if (!ack)
+      return self->state.reply_error(id, ack.error());
+    json data{{"room", ack->room.value}, {"seq", ack->seq}, {"msg_id", ack->msg_id}, {"ts", ack->ts}};
+    self->state.reply_ok(id, data.dump());
   });
 }
 
@@ -246,13 +221,8 @@ void do_history(self_ptr self, const std::string& id, const json& req) {
                          after.value_or(0),
                          static_cast<std::uint32_t>(limit.value_or(50))};
   self->request(st.ctx->place->room(*room), request_timeout, api::history_atom::value, h)
-      .then(
-          [=](const api::history_page& page) {
-            std::string data = R"({"messages":)" + wire::join_array(page.messages) + R"(,"has_more":)" +
-                               (page.has_more ? "true" : "false") + "}";
-            self->state.reply_ok(id, data);
-          },
-          [=](caf::error& err) { self->state.reply_error(id, err); });
+      .then([=](const api::history_page& page) { self->state.reply_ok(id, wire::history_page_json(page)); },
+            [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
 void do_join(self_ptr self, const std::string& id, const json& req) {

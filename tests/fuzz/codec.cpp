@@ -18,6 +18,7 @@
 #include "config/options.hpp"
 #include "tests/fuzz/check.hpp"
 #include "wire/codec.hpp"
+#include "wire/commands.hpp"
 
 namespace {
 
@@ -91,8 +92,9 @@ std::string text_or(const json& req, const char* key) {
   return it != req.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// send: the checks of do_send, then the message the room would store and
-// fan out, and a history page of it, decoded again.
+// send: wire::decode_send (as the session and the HTTP frontend call it)
+// against the rules of PROTOCOL.md written out again here, then the message
+// the room would store and fan out, and a history page of it, decoded again.
 void op_send(const std::string& id, const json& req, std::uint64_t number) {
   std::string error;
   auto room = str(req, "room", true, error);
@@ -101,16 +103,30 @@ void op_send(const std::string& id, const json& req, std::uint64_t number) {
   auto body = str(req, "body", false, error);
   auto cmid = str(req, "client_msg_id", true, error);
   auto reply_to = seq(req, "reply_to", error);
+  auto file_id = error.empty() ? str(req, "file_id", false, error) : std::nullopt;
+  auto ws = wire::decode_send(req, api::room_id{*room}, {lim.max_body_chars, true});
+  auto http = wire::decode_send(req, api::room_id{*room}, {lim.max_body_chars, false});
+  auto code = [](const caf::expected<api::send_command>& c) {
+    return c ? api::errc{} : static_cast<api::errc>(c.error().code());
+  };
+  // Without client_msg_id, HTTP decides as WebSocket would with one.
+  if (!cmid && error == "missing field client_msg_id")
+    CHECK(!ws && code(ws) == api::errc::invalid_request);
+  else
+    CHECK(static_cast<bool>(ws) == static_cast<bool>(http) && code(ws) == code(http));
   if (invalid(id, error))
-    return;
-  auto file_id = str(req, "file_id", false, error);
-  if (invalid(id, error))
-    return;
+    return CHECK(!ws && code(ws) == api::errc::invalid_request);
   CHECK(room && cmid);
-  if (cmid->empty() || cmid->size() > 128 || (file_id && file_id->empty()) || ((!body || body->empty()) && !file_id))
+  if (cmid->empty() || cmid->size() > 128 || (file_id && file_id->empty()) || ((!body || body->empty()) && !file_id)) {
+    CHECK(!ws && code(ws) == api::errc::invalid_request);
     return check_error_reply(id, api::errc::invalid_request, "bad send", 0);
-  if (body && wire::code_points(*body) > lim.max_body_chars)
+  }
+  if (body && wire::code_points(*body) > lim.max_body_chars) {
+    CHECK(!ws && code(ws) == api::errc::too_large);
     return check_error_reply(id, api::errc::too_large, "body is over the limit", 0);
+  }
+  CHECK(ws && ws->room.value == *room && ws->body == body.value_or("") && ws->client_msg_id == *cmid);
+  CHECK(ws->reply_to == reply_to.value_or(0) && ws->file_id == file_id.value_or(""));
 
   api::file_info f;
   f.id = file_id.value_or("");
@@ -145,8 +161,9 @@ void op_send(const std::string& id, const json& req, std::uint64_t number) {
   } else {
     CHECK(!j.contains("file"));
   }
-  auto page = json::parse(wire::join_array({text, text}));
-  CHECK(page.is_array() && page.size() == 2 && page[0] == j && page[1] == j);
+  auto page = json::parse(wire::history_page_json({{text, text}, (number & 2) != 0}));
+  CHECK(page.at("messages").size() == 2 && page["messages"][0] == j && page["messages"][1] == j);
+  CHECK(page.at("has_more") == ((number & 2) != 0));
   check_ok_reply(id, json{{"room", *room}, {"seq", number}, {"msg_id", m.msg_id}, {"ts", m.ts}});
   auto ev = json::parse(wire::event("message", text));
   CHECK(ev.at("op") == "message" && ev.at("data") == j);

@@ -1,0 +1,31 @@
+#include "actors/command_path.hpp"
+
+#include <chrono>
+
+#include "actors/files.hpp"
+#include "api/atoms.hpp"
+#include "api/metrics.hpp"
+
+namespace confab::actors {
+
+void submit_send(caf::event_based_actor* self, const node_context& ctx, api::caller from, api::send_command cmd,
+                 caf::duration timeout, std::function<void(caf::expected<api::send_ack>)> done) {
+  api::send_request r{std::move(from),        cmd.room, std::move(cmd.body), std::move(cmd.client_msg_id), cmd.reply_to,
+                      std::move(cmd.file_id), ""};
+  auto received = std::chrono::steady_clock::now();
+  auto place = ctx.place;
+  files::attach_file(self, *place, *ctx.db, std::move(r), [=](caf::expected<api::send_request> r) {
+    if (!r)
+      return done(r.error());
+    auto room = r->room;
+    self->request(place->room(room), timeout, api::send_atom::value, std::move(*r))
+        .then(
+            [=](api::send_ack& ack) {
+              api::node_metrics().send_ack.observe(std::chrono::steady_clock::now() - received);
+              done(std::move(ack));
+            },
+            [=](caf::error& err) { done(std::move(err)); });
+  });
+}
+
+}  // namespace confab::actors
