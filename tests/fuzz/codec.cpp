@@ -114,8 +114,10 @@ void op_send(const std::string& id, const json& req, std::uint64_t number) {
     CHECK(!ws && code(ws) == api::errc::invalid_request);
   else
     CHECK(static_cast<bool>(ws) == static_cast<bool>(http) && code(ws) == code(http));
-  if (invalid(id, error))
-    return CHECK(!ws && code(ws) == api::errc::invalid_request);
+  if (invalid(id, error)) {
+    CHECK(!ws && code(ws) == api::errc::invalid_request);
+    return;
+  }
   CHECK(room && cmid);
   if (cmid->empty() || cmid->size() > 128 || (file_id && file_id->empty()) || ((!body || body->empty()) && !file_id)) {
     CHECK(!ws && code(ws) == api::errc::invalid_request);
