@@ -1,8 +1,5 @@
 #include "actors/account.hpp"
 
-#include <sched.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <set>
 
@@ -257,27 +254,6 @@ void sync_from(self_ptr self, caf::actor source, std::string after, std::uint64_
           },
           [=](caf::error& err) mutable { rp.deliver(err); });
 }
-
-}  // namespace
-
-caf::behavior hasher_actor(caf::event_based_actor*, bool background) {
-  // Runs on the hasher's own thread (detached). SCHED_IDLE (which needs no
-  // privilege) runs it only on a core nothing else wants, so a login's check
-  // and the HTTP threads preempt it at once.
-  sched_param idle{};
-  if (background && sched_setscheduler(static_cast<pid_t>(gettid()), SCHED_IDLE, &idle) != 0)
-    spdlog::warn("registration hasher: could not lower its priority (errno {})", errno);
-  return {
-      [](api::hash_atom, const std::string& pw) -> caf::result<std::string> {
-        if (auto h = passwords::hash(pw))
-          return std::move(*h);
-        return fail(errc::unavailable, "out of memory while hashing");
-      },
-      [](api::check_atom, const std::string& hash, const std::string& pw) { return passwords::check(hash, pw); },
-  };
-}
-
-namespace {
 
 api::login_result issue_token(self_ptr self, const storage::stored_user& u) {
   auto now = now_ms();

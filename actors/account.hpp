@@ -95,10 +95,6 @@ struct account_state {
 caf::behavior account_actor(probed<account_state>* self, context_ptr ctx, std::string secret,
                             std::vector<caf::actor> check_hashers, std::vector<caf::actor> registration_hashers);
 
-// Argon2id hashing and checking (libsodium); blocks its thread for tens of
-// ms. With `background`, its thread runs at a lower CPU priority (nice 10).
-caf::behavior hasher_actor(caf::event_based_actor* self, bool background);
-
 // Validation shared with the HTTP frontend: empty when fine, else why not.
 [[nodiscard]] std::string check_username(const std::string& username);
 [[nodiscard]] std::string check_password(const std::string& password);

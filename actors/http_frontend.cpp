@@ -4,7 +4,10 @@
 
 #include "actors/account.hpp"
 #include "actors/admin_frontend.hpp"
+#include "actors/byte_range.hpp"
 #include "actors/command_path.hpp"
+#include "actors/file_chunks.hpp"
+#include "actors/file_names.hpp"
 #include "actors/files.hpp"
 #include "actors/http_exchange.hpp"
 #include "actors/presence_manager.hpp"

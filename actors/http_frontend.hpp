@@ -12,7 +12,7 @@
 #include "actors/account.hpp"
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
-#include "actors/session.hpp"
+#include "actors/token_bucket.hpp"
 
 namespace confab::actors {
 

@@ -12,24 +12,11 @@
 
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "actors/token_bucket.hpp"
 #include "api/messages.hpp"
 #include "api/sinks.hpp"
 
 namespace confab::actors {
-
-// Token bucket: `rate` per second sustained, `burst` at once.
-class token_bucket {
- public:
-  void configure(double rate, double burst, std::int64_t now_ms);
-  // 0 when a token was taken, else milliseconds until one is available.
-  [[nodiscard]] std::uint64_t take(std::int64_t now_ms);
-
- private:
-  double rate_ = 1;
-  double burst_ = 1;
-  double tokens_ = 1;
-  std::int64_t last_ = 0;
-};
 
 struct session_state {
   static inline const char* name = "confab.session";

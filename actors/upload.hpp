@@ -48,9 +48,4 @@ struct upload_state {
 caf::behavior upload_actor(caf::stateful_actor<upload_state>* self, context_ptr ctx, api::file_info draft,
                            std::string declared_type, std::uint64_t quota_left);
 
-// Makes a thumbnail of a PNG, JPEG, GIF or WebP file of at most 40
-// megapixels once, on its own thread (libvips, with the loader of the sniffed
-// type only and untrusted loaders blocked).
-caf::behavior thumbnailer_actor(caf::event_based_actor* self, context_ptr ctx);
-
 }  // namespace confab::actors

@@ -22,6 +22,7 @@
 #include <caf/send.hpp>
 
 #include "actors/account.hpp"
+#include "actors/hasher.hpp"
 #include "actors/http_frontend.hpp"
 #include "actors/hub.hpp"
 #include "actors/presence_manager.hpp"
@@ -31,8 +32,8 @@
 #include "actors/session.hpp"
 #include "actors/static_files.hpp"
 #include "actors/syncer.hpp"
+#include "actors/thumbnailer.hpp"
 #include "actors/tokens.hpp"
-#include "actors/upload.hpp"
 #include "api/atoms.hpp"
 #include "api/errors.hpp"
 #include "api/hex.hpp"

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/account.hpp"
+#include "actors/hasher.hpp"
 #include "actors/hub.hpp"
 #include "actors/presence_manager.hpp"
 #include "actors/reader.hpp"

@@ -1,0 +1,16 @@
+#pragma once
+
+// Thumbnailer: makes a thumbnail of a PNG, JPEG, GIF or WebP file of at most
+// 40 megapixels once, on its own thread (spawned detached: libvips blocks),
+// with the loader of the sniffed type only and untrusted loaders blocked.
+// Uploads queue their images through files::queue_thumbnail, bounded.
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/context.hpp"
+
+namespace confab::actors {
+
+caf::behavior thumbnailer_actor(caf::event_based_actor* self, context_ptr ctx);
+
+}  // namespace confab::actors
