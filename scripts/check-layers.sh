@@ -64,8 +64,7 @@ while IFS= read -r f; do
       if grep -qE "^$b" <<<"$inc"; then bad+="$f: $line"$'\n'; fi
     done
   done < <(grep -hE '^ *# *include' "$f")
-done < <(find . -path ./build -prune -o -path ./web -prune -o -path ./.git -prune -o \
-  -type f \( -name '*.cpp' -o -name '*.hpp' \) -print | sort)
+done < <(git ls-files --cached --others --exclude-standard -- '*.cpp' '*.hpp' | grep -v '^web/' | sort)
 
 if [[ -n $bad ]]; then
   echo "includes against the layering of docs/ARCHITECTURE.md:"
