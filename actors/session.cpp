@@ -1,6 +1,8 @@
 #include "actors/session.hpp"
 
 #include <algorithm>
+#include <type_traits>
+#include <variant>
 
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
@@ -9,6 +11,7 @@
 #include "api/atoms.hpp"
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
+#include "cluster/scatter.hpp"
 #include "wire/codec.hpp"
 #include "wire/commands.hpp"
 
@@ -16,7 +19,6 @@ namespace confab::actors {
 
 using api::errc;
 using api::fail;
-using wire::json;
 
 void session_state::write(std::string text) const {
   if (auto s = sink.lock())
@@ -47,22 +49,6 @@ namespace {
 using self_ptr = probed<session_state>*;
 constexpr auto request_timeout = std::chrono::seconds(10);
 
-// Fails the request with invalid_request when `error` is set.
-bool invalid(self_ptr self, const std::string& id, const std::string& error) {
-  if (error.empty())
-    return false;
-  self->state.reply_error(id, fail(errc::invalid_request, error));
-  return true;
-}
-
-std::optional<api::room_id> room_field(self_ptr self, const std::string& id, const json& req) {
-  std::string error;
-  auto room = wire::string_field(req, "room", true, error);
-  if (invalid(self, id, error))
-    return std::nullopt;
-  return api::room_id{*room};
-}
-
 // Direct-room partners are watched without asking.
 void watch_partner(self_ptr self, const api::user_id& partner) {
   auto& st = self->state;
@@ -71,16 +57,8 @@ void watch_partner(self_ptr self, const api::user_id& partner) {
       .then([](const std::string&) {}, [](caf::error&) {});  // best effort: a missed watch is no failure
 }
 
-void do_auth(self_ptr self, const std::string& id, const json& req) {
+void do_auth(self_ptr self, const std::string& id, const api::auth_command& cmd) {
   auto& st = self->state;
-  std::string error;
-  auto token = wire::string_field(req, "token", true, error);
-  if (!token) {
-    st.reply_error(id, fail(errc::unauthorized, "auth needs a token"));
-    st.close(4401, "unauthorized");
-    self->quit();
-    return;
-  }
   auto reject = [self, id](caf::error&) {
     spdlog::info("session={} refused: invalid or revoked token", self->state.id.value);
     self->state.reply_error(id, fail(errc::unauthorized, "invalid or revoked token"));
@@ -90,7 +68,7 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
   // await: frames pipelined behind auth wait until it is done. The hub hears
   // of the session before its rooms are read and is told `ready` after the
   // reply is written (see hub.hpp): no event is missed or comes first.
-  self->request(st.ctx->place->self().accounts, request_timeout, api::verify_atom::value, *token)
+  self->request(st.ctx->place->self().accounts, request_timeout, api::verify_atom::value, cmd.token)
       .await(
           [=](const api::token_claims& claims, const api::user_info& user) {
             auto& hub = self->state.ctx->place->local_hub();
@@ -111,16 +89,10 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
                       spdlog::info("session={} authenticated as {} ({})", st.id.value, user.username, user.id.value);
                       std::vector<api::room_id> ids;
                       std::vector<api::seq_t> seqs;
-                      json counters = json::array();
                       for (auto& r : rooms) {
                         ids.push_back(r.room.id);
                         seqs.push_back(r.last_seq);
-                        counters.push_back(wire::room_counters_json(r));
                       }
-                      json data{{"user", wire::user_json(user)},
-                                {"session", st.id.value},
-                                {"node", st.ctx->node_id},
-                                {"rooms", std::move(counters)}};
                       // Presence hears of the session, and partner watches start, before the
                       // reply: a notification or status change from then on is not missed;
                       // the hub holds what comes before `ready`, so the reply comes first.
@@ -130,7 +102,7 @@ void do_auth(self_ptr self, const std::string& id, const json& req) {
                       for (auto& r : rooms)
                         if (!r.partner.empty())
                           watch_partner(self, r.partner);
-                      st.reply_ok(id, data.dump());
+                      st.reply_ok(id, wire::auth_reply_json(user, st.id.value, st.ctx->node_id, rooms));
                       self->send(st.ctx->place->local_hub(), api::ready_atom::value, std::move(ids), std::move(seqs));
                     },
                     reject);
@@ -159,208 +131,142 @@ void check_sends(self_ptr self) {
   arm_send_tick(self);
 }
 
-void do_send(self_ptr self, const std::string& id, const json& req) {
+void do_send(self_ptr self, const std::string& id, api::send_command cmd) {
   auto& st = self->state;
-  auto room = room_field(self, id, req);
-  if (!room)
-    return;
-  auto cmd = wire::decode_send(req, *room, {st.ctx->lim.max_body_chars, true});
-  if (!cmd)
-    return st.reply_error(id, cmd.error());
   // The session answers within request_timeout whatever the room does
   // (arm_send_tick); a late ack finds its entry gone and is dropped.
   auto n = ++st.sends_made;
   st.sends_waiting.emplace(n, std::make_pair(now_ms() + std::chrono::milliseconds(request_timeout).count(), id));
   arm_send_tick(self);
-  submit_send(self, *st.ctx, st.who, std::move(*cmd), caf::infinite, [self, n, id](caf::expected<api::send_ack> ack) {
+  submit_send(self, *st.ctx, st.who, std::move(cmd), caf::infinite, [self, n, id](caf::expected<api::send_ack> ack) {
     if (self->state.sends_waiting.erase(n) == 0)
       return;  // already answered as timed out
     if (!ack)
       return self->state.reply_error(id, ack.error());
-    json data{{"room", ack->room.value}, {"seq", ack->seq}, {"msg_id", ack->msg_id}, {"ts", ack->ts}};
-    self->state.reply_ok(id, data.dump());
+    self->state.reply_ok(id, wire::send_ack_json(*ack));
   });
 }
 
-void do_history(self_ptr self, const std::string& id, const json& req) {
+void do_history(self_ptr self, const std::string& id, const api::history_command& cmd) {
   auto& st = self->state;
-  auto room = room_field(self, id, req);
-  if (!room)
-    return;
-  std::string error;
-  auto before = wire::seq_field(req, "before", error);
-  auto after = wire::seq_field(req, "after", error);
-  auto limit = wire::seq_field(req, "limit", error);
-  if (invalid(self, id, error))
-    return;
-  if (limit && (*limit < 1 || *limit > st.ctx->lim.history_max))
-    return st.reply_error(id,
-                          fail(errc::invalid_request, "limit must be 1-" + std::to_string(st.ctx->lim.history_max)));
-  api::history_request h{st.who.id,
-                         *room,
-                         before.has_value(),
-                         before.value_or(0),
-                         after.has_value(),
-                         after.value_or(0),
-                         static_cast<std::uint32_t>(limit.value_or(50))};
-  self->request(st.ctx->place->room(*room), request_timeout, api::history_atom::value, h)
+  api::history_request h{st.who.id, cmd.room, cmd.has_before, cmd.before, cmd.has_after, cmd.after, cmd.limit};
+  self->request(st.ctx->place->room(cmd.room), request_timeout, api::history_atom::value, h)
       .then([=](const api::history_page& page) { self->state.reply_ok(id, wire::history_page_json(page)); },
             [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
-void do_join(self_ptr self, const std::string& id, const json& req) {
-  auto room = room_field(self, id, req);
-  if (!room)
-    return;
+void do_join(self_ptr self, const std::string& id, const api::join_command& cmd) {
   auto& st = self->state;
-  self->request(st.ctx->place->room(*room), request_timeout, api::join_atom::value, *room, st.who)
-      .then(
-          [=](const api::room_info& info) {
-            self->state.reply_ok(id, json{{"room", wire::room_json(info)}}.dump());
-          },
-          [=](caf::error& err) { self->state.reply_error(id, err); });
+  self->request(st.ctx->place->room(cmd.room), request_timeout, api::join_atom::value, cmd.room, st.who)
+      .then([=](const api::room_info& info) { self->state.reply_ok(id, wire::join_reply_json(info)); },
+            [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
-void do_leave(self_ptr self, const std::string& id, const json& req) {
-  auto room = room_field(self, id, req);
-  if (!room)
-    return;
+void do_leave(self_ptr self, const std::string& id, const api::leave_command& cmd) {
   auto& st = self->state;
-  self->request(st.ctx->place->room(*room), request_timeout, api::leave_atom::value, *room, st.who)
+  self->request(st.ctx->place->room(cmd.room), request_timeout, api::leave_atom::value, cmd.room, st.who)
       .then([=]() { self->state.reply_ok(id, "{}"); }, [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
-void do_typing(self_ptr self, const std::string& id, const json& req) {
-  auto room = room_field(self, id, req);
-  if (!room)
-    return;
-  auto active = req.find("active");
-  if (active == req.end() || !active->is_boolean())
-    return self->state.reply_error(id, fail(errc::invalid_request, "active must be true or false"));
+void do_typing(self_ptr self, const std::string& id, const api::typing_command& cmd) {
   auto& st = self->state;
-  self->request(st.ctx->place->room(*room), request_timeout, api::typing_atom::value, *room, st.who,
-                active->get<bool>())
+  self->request(st.ctx->place->room(cmd.room), request_timeout, api::typing_atom::value, cmd.room, st.who, cmd.active)
       .then([=]() { self->state.reply_ok(id, "{}"); }, [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
-void do_read(self_ptr self, const std::string& id, const json& req) {
-  auto room = room_field(self, id, req);
-  if (!room)
-    return;
-  std::string error;
-  auto seq = wire::seq_field(req, "seq", error);
-  if (!seq && error.empty())
-    error = "missing field seq";
-  if (invalid(self, id, error))
-    return;
+void do_read(self_ptr self, const std::string& id, const api::read_command& cmd) {
   auto& st = self->state;
-  self->request(st.ctx->place->room(*room), request_timeout, api::read_atom::value, *room, st.who, *seq)
-      .then(
-          [=](api::seq_t last_read, api::seq_t last_seq) {
-            json data{{"room", room->value}, {"last_read", last_read}, {"unread", last_seq - last_read}};
-            self->state.reply_ok(id, data.dump());
-          },
-          [=](caf::error& err) { self->state.reply_error(id, err); });
+  auto room = cmd.room;
+  self->request(st.ctx->place->room(room), request_timeout, api::read_atom::value, room, st.who, cmd.seq)
+      .then([=](api::seq_t last_read,
+                api::seq_t last_seq) { self->state.reply_ok(id, wire::read_reply_json(room, last_read, last_seq)); },
+            [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
-void do_presence(self_ptr self, const std::string& id, const json& req) {
-  std::string error;
-  auto status = wire::string_field(req, "status", true, error);
-  if (invalid(self, id, error))
-    return;
-  if (*status != "online" && *status != "away" && *status != "dnd")
-    return self->state.reply_error(id, fail(errc::invalid_request, "status must be online, away or dnd"));
+void do_presence(self_ptr self, const std::string& id, const api::presence_command& cmd) {
   auto& st = self->state;
-  self->send(st.ctx->place->presence(st.who.id), api::status_atom::value, st.who.id, *status);
+  self->send(st.ctx->place->presence(st.who.id), api::status_atom::value, st.who.id, cmd.status);
   st.reply_ok(id, "{}");
 }
 
 // Watches each known username; answers once every presence actor has.
-void do_watch(self_ptr self, const std::string& id, const json& req) {
+void do_watch(self_ptr self, const std::string& id, const api::watch_command& cmd) {
   auto& st = self->state;
-  auto users = req.find("users");
-  if (users == req.end() || !users->is_array())
-    return st.reply_error(id, fail(errc::invalid_request, "users must be an array of usernames"));
-  if (users->size() > st.ctx->lim.watch_max)
-    return st.reply_error(id, fail(errc::too_large, "at most " + std::to_string(st.ctx->lim.watch_max) + " users"));
-  struct gather {
-    json presence = json::object();
-    std::size_t pending = 0;
-  };
-  auto g = std::make_shared<gather>();
   std::vector<std::pair<std::string, api::user_id>> found;
-  for (auto& u : *users) {
-    if (!u.is_string())
-      return st.reply_error(id, fail(errc::invalid_request, "users must be an array of usernames"));
-    if (auto uid = st.ctx->db->user_id_of(u.get<std::string>()))
-      found.emplace_back(u.get<std::string>(), *uid);
-  }
-  g->pending = found.size();
-  if (found.empty())
-    return st.reply_ok(id, R"({"presence":{}})");
-  for (auto& [name, uid] : found) {
-    auto& owner = st.watching[uid] = st.ctx->place->presence(uid);
-    auto done = [self, id, g] {
-      if (--g->pending == 0)
-        self->state.reply_ok(id, json{{"presence", g->presence}}.dump());
-    };
-    self->request(owner, request_timeout, api::watch_atom::value, uid, st.ctx->place->local_hub())
-        .then(
-            [g, name = name, done](const std::string& p) {
-              g->presence[name] = json::parse(p);
-              done();
-            },
-            [done](caf::error&) { done(); });
-  }
+  for (auto& name : cmd.users)
+    if (auto uid = st.ctx->db->user_id_of(name))
+      found.emplace_back(name, *uid);
+  std::vector<caf::actor> owners;
+  for (auto& [name, uid] : found)
+    owners.push_back(st.watching[uid] = st.ctx->place->presence(uid));
+  auto presence = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  cluster::scatter_each<std::string>(
+      found.size(),
+      [&](std::size_t i) {
+        return self->request(owners[i], request_timeout, api::watch_atom::value, found[i].second,
+                             st.ctx->place->local_hub());
+      },
+      [presence, found](std::size_t i, caf::expected<std::string> p) {
+        if (p)
+          presence->emplace_back(found[i].first, std::move(*p));
+      },
+      [self, id, presence] { self->state.reply_ok(id, wire::watch_reply_json(*presence)); });
 }
 
 void handle_frame(self_ptr self, const std::string& text) {
   auto& st = self->state;
-  json req;
-  auto status = wire::parse_object(text, req);
-  if (status != wire::parse_status::ok) {
-    st.close(1007, status == wire::parse_status::not_json ? "frame is not JSON" : "frame is not a JSON object");
+  auto& lim = st.ctx->lim;
+  auto frame = wire::decode_frame(text, {lim.max_body_chars, lim.history_max, lim.watch_max});
+  if (frame.status != wire::parse_status::ok) {
+    st.close(1007, frame.status == wire::parse_status::not_json ? "frame is not JSON" : "frame is not a JSON object");
     self->quit();
     return;
   }
-  auto id_it = req.find("id");
-  bool id_ok = id_it != req.end() && (id_it->is_number() || id_it->is_string());
-  std::string id = id_ok ? id_it->dump() : "null";
-  auto op_it = req.find("op");
-  std::string op = op_it != req.end() && op_it->is_string() ? op_it->get<std::string>() : "";
+  auto& id = frame.id;
   if (!st.authed) {
-    if (op == "auth" && id_ok)
-      return do_auth(self, id, req);
-    st.reply_error(id, fail(errc::unauthorized, "the first frame must be auth"));
+    auto* auth = frame.command ? std::get_if<api::auth_command>(&*frame.command) : nullptr;
+    if (frame.op == "auth" && frame.id_ok && auth)
+      return do_auth(self, id, *auth);
+    if (frame.op == "auth" && frame.id_ok)
+      st.reply_error(id, frame.command.error());  // auth needs a token
+    else
+      st.reply_error(id, fail(errc::unauthorized, "the first frame must be auth"));
     st.close(4401, "unauthorized");
     self->quit();
     return;
   }
   if (auto wait = st.bucket.take(now_ms()); wait > 0)
     return st.reply_error(id, fail(errc::rate_limited, "too many requests", wait));
-  if (!id_ok || op.empty())
+  if (!frame.id_ok || frame.op.empty())
     return st.reply_error(id, fail(errc::invalid_request, "a request needs op and id (number or string)"));
-  if (op == "send")
-    return do_send(self, id, req);
-  if (op == "history")
-    return do_history(self, id, req);
-  if (op == "join")
-    return do_join(self, id, req);
-  if (op == "leave")
-    return do_leave(self, id, req);
-  if (op == "typing")
-    return do_typing(self, id, req);
-  if (op == "read")
-    return do_read(self, id, req);
-  if (op == "presence")
-    return do_presence(self, id, req);
-  if (op == "watch")
-    return do_watch(self, id, req);
-  if (op == "ping")
-    return st.reply_ok(id, "{}");
-  if (op == "auth")
+  if (frame.op == "auth")
     return st.reply_error(id, fail(errc::invalid_request, "already authenticated"));
-  st.reply_error(id, fail(errc::unknown_op, "unknown op"));
+  if (!frame.command)
+    return st.reply_error(id, frame.command.error());
+  std::visit(
+      [&](auto& cmd) {
+        using command = std::decay_t<decltype(cmd)>;
+        if constexpr (std::is_same_v<command, api::send_command>)
+          do_send(self, id, std::move(cmd));
+        else if constexpr (std::is_same_v<command, api::history_command>)
+          do_history(self, id, cmd);
+        else if constexpr (std::is_same_v<command, api::join_command>)
+          do_join(self, id, cmd);
+        else if constexpr (std::is_same_v<command, api::leave_command>)
+          do_leave(self, id, cmd);
+        else if constexpr (std::is_same_v<command, api::typing_command>)
+          do_typing(self, id, cmd);
+        else if constexpr (std::is_same_v<command, api::read_command>)
+          do_read(self, id, cmd);
+        else if constexpr (std::is_same_v<command, api::presence_command>)
+          do_presence(self, id, cmd);
+        else if constexpr (std::is_same_v<command, api::watch_command>)
+          do_watch(self, id, cmd);
+        else if constexpr (std::is_same_v<command, api::ping_command>)
+          st.reply_ok(id, "{}");
+        // auth_command: answered above
+      },
+      *frame.command);
 }
 
 // The session's token no longer holds: the socket closes as an

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "api/ids.hpp"
 
@@ -21,5 +23,44 @@ struct send_command {
   std::uint64_t reply_to = 0;  // 0: none
   std::string file_id;         // empty: none
 };
+
+// `history` (WebSocket) and GET /rooms/{room}/messages (HTTP).
+struct history_command {
+  room_id room;
+  bool has_before = false;  // seq < before
+  seq_t before = 0;
+  bool has_after = false;  // seq > after
+  seq_t after = 0;
+  std::uint32_t limit = 50;
+};
+
+// The other WebSocket requests (PROTOCOL.md section 3).
+struct auth_command {
+  std::string token;
+};
+struct join_command {
+  room_id room;
+};
+struct leave_command {
+  room_id room;
+};
+struct typing_command {
+  room_id room;
+  bool active = false;
+};
+struct read_command {
+  room_id room;
+  seq_t seq = 0;
+};
+struct presence_command {
+  std::string status;  // online, away or dnd
+};
+struct watch_command {
+  std::vector<std::string> users;  // usernames
+};
+struct ping_command {};
+
+using client_command = std::variant<auth_command, send_command, history_command, join_command, leave_command,
+                                    typing_command, read_command, presence_command, watch_command, ping_command>;
 
 }  // namespace confab::api

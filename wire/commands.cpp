@@ -25,6 +25,163 @@ caf::expected<api::send_command> decode_send(const json& obj, api::room_id room,
                            file_id.value_or("")};
 }
 
+namespace {
+
+caf::error invalid(const std::string& why) {
+  return fail(errc::invalid_request, why);
+}
+
+caf::expected<api::room_id> room_of(const json& obj) {
+  std::string error;
+  auto room = string_field(obj, "room", true, error);
+  if (!room)
+    return invalid(error);
+  return api::room_id{*room};
+}
+
+caf::expected<api::client_command> decode_auth(const json& obj) {
+  std::string error;
+  auto token = string_field(obj, "token", true, error);
+  if (!token)
+    return fail(errc::unauthorized, "auth needs a token");
+  return api::auth_command{std::move(*token)};
+}
+
+caf::expected<api::client_command> decode_history(const json& obj, api::room_id room, std::uint64_t history_max) {
+  std::string error;
+  auto before = seq_field(obj, "before", error);
+  auto after = seq_field(obj, "after", error);
+  auto limit = seq_field(obj, "limit", error);
+  if (!error.empty())
+    return invalid(error);
+  if (limit && (*limit < 1 || *limit > history_max))
+    return invalid("limit must be 1-" + std::to_string(history_max));
+  return api::history_command{std::move(room),   before.has_value(), before.value_or(0),
+                              after.has_value(), after.value_or(0),  static_cast<std::uint32_t>(limit.value_or(50))};
+}
+
+caf::expected<api::client_command> decode_typing(const json& obj, api::room_id room) {
+  auto active = obj.find("active");
+  if (active == obj.end() || !active->is_boolean())
+    return invalid("active must be true or false");
+  return api::typing_command{std::move(room), active->get<bool>()};
+}
+
+caf::expected<api::client_command> decode_read(const json& obj, api::room_id room) {
+  std::string error;
+  auto seq = seq_field(obj, "seq", error);
+  if (!seq && error.empty())
+    error = "missing field seq";
+  if (!error.empty())
+    return invalid(error);
+  return api::read_command{std::move(room), *seq};
+}
+
+caf::expected<api::client_command> decode_presence(const json& obj) {
+  std::string error;
+  auto status = string_field(obj, "status", true, error);
+  if (!status)
+    return invalid(error);
+  if (*status != "online" && *status != "away" && *status != "dnd")
+    return invalid("status must be online, away or dnd");
+  return api::presence_command{std::move(*status)};
+}
+
+caf::expected<api::client_command> decode_watch(const json& obj, std::size_t watch_max) {
+  auto users = obj.find("users");
+  if (users == obj.end() || !users->is_array())
+    return invalid("users must be an array of usernames");
+  if (users->size() > watch_max)
+    return fail(errc::too_large, "at most " + std::to_string(watch_max) + " users");
+  api::watch_command out;
+  for (auto& u : *users) {
+    if (!u.is_string())
+      return invalid("users must be an array of usernames");
+    out.users.push_back(u.get<std::string>());
+  }
+  return out;
+}
+
+// The command of a frame whose op is known (the room, where the op has one,
+// is read first, as every room op reports a missing room before anything).
+caf::expected<api::client_command> decode_op(const std::string& op, const json& obj, const frame_rules& rules) {
+  if (op == "auth")
+    return decode_auth(obj);
+  if (op == "ping")
+    return api::ping_command{};
+  if (op == "presence")
+    return decode_presence(obj);
+  if (op == "watch")
+    return decode_watch(obj, rules.watch_max);
+  bool room_op = op == "send" || op == "history" || op == "join" || op == "leave" || op == "typing" || op == "read";
+  if (!room_op)
+    return fail(errc::unknown_op, "unknown op");
+  auto room = room_of(obj);
+  if (!room)
+    return room.error();
+  if (op == "send") {
+    auto cmd = decode_send(obj, std::move(*room), {rules.max_body_chars, true});
+    if (!cmd)
+      return cmd.error();
+    return std::move(*cmd);
+  }
+  if (op == "history")
+    return decode_history(obj, std::move(*room), rules.history_max);
+  if (op == "join")
+    return api::join_command{std::move(*room)};
+  if (op == "leave")
+    return api::leave_command{std::move(*room)};
+  if (op == "typing")
+    return decode_typing(obj, std::move(*room));
+  return decode_read(obj, std::move(*room));
+}
+
+}  // namespace
+
+decoded_frame decode_frame(std::string_view text, const frame_rules& rules) {
+  decoded_frame out;
+  json req;
+  out.status = parse_object(text, req);
+  if (out.status != parse_status::ok)
+    return out;
+  auto id = req.find("id");
+  out.id_ok = id != req.end() && (id->is_number() || id->is_string());
+  if (out.id_ok)
+    out.id = id->dump();
+  auto op = req.find("op");
+  if (op != req.end() && op->is_string())
+    out.op = op->get<std::string>();
+  out.command = decode_op(out.op, req, rules);
+  return out;
+}
+
+std::string send_ack_json(const api::send_ack& ack) {
+  return json{{"room", ack.room.value}, {"seq", ack.seq}, {"msg_id", ack.msg_id}, {"ts", ack.ts}}.dump();
+}
+
+std::string read_reply_json(const api::room_id& room, api::seq_t last_read, api::seq_t last_seq) {
+  return json{{"room", room.value}, {"last_read", last_read}, {"unread", last_seq - last_read}}.dump();
+}
+
+std::string join_reply_json(const api::room_info& room) {
+  return json{{"room", room_json(room)}}.dump();
+}
+
+std::string watch_reply_json(const std::vector<std::pair<std::string, std::string>>& presence) {
+  json out = json::object();
+  for (auto& [name, p] : presence)
+    out[name] = json::parse(p);
+  return json{{"presence", std::move(out)}}.dump();
+}
+
+std::string auth_reply_json(const api::user_info& user, const std::string& session, const std::string& node,
+                            const std::vector<api::my_room>& rooms) {
+  json counters = json::array();
+  for (auto& r : rooms)
+    counters.push_back(room_counters_json(r));
+  return json{{"user", user_json(user)}, {"session", session}, {"node", node}, {"rooms", std::move(counters)}}.dump();
+}
+
 std::string history_page_json(const api::history_page& page) {
   return R"({"messages":)" + join_array(page.messages) + R"(,"has_more":)" + (page.has_more ? "true" : "false") + "}";
 }

@@ -6,7 +6,9 @@
 // bodies both transports share.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <caf/expected.hpp>
 
@@ -23,7 +25,44 @@ struct send_rules {
 // `room` comes from the frame's field or the URL, whichever the transport has.
 [[nodiscard]] caf::expected<api::send_command> decode_send(const json& obj, api::room_id room, const send_rules& rules);
 
+// The limits a frame is checked against (config::limits, which wire/ does
+// not include).
+struct frame_rules {
+  std::size_t max_body_chars = 0;
+  std::uint64_t history_max = 0;
+  std::size_t watch_max = 0;
+};
+
+// One WebSocket frame, decoded. `status` not ok: the socket closes (1007).
+// Otherwise `id` is the request's id as JSON text ("null" when it has none
+// or one that is neither number nor string: then `id_ok` is false), `op` its
+// op ("" when absent or not a string), and `command` the validated request
+// or the error to answer it with (unknown_op for an op PROTOCOL.md does not
+// have; unauthorized for an auth without a token). The session decides what
+// to do in which state (auth first, rate limit, then the command).
+struct decoded_frame {
+  parse_status status = parse_status::ok;
+  std::string id = "null";
+  bool id_ok = false;
+  std::string op;
+  caf::expected<api::client_command> command = api::client_command{api::ping_command{}};
+};
+[[nodiscard]] decoded_frame decode_frame(std::string_view text, const frame_rules& rules);
+
+// Replies (the `data` of an ok frame, or an HTTP body).
 // {"messages":[...],"has_more":bool}: a history page, the same on both transports.
 [[nodiscard]] std::string history_page_json(const api::history_page& page);
+// {room, seq, msg_id, ts}: the ack of a send.
+[[nodiscard]] std::string send_ack_json(const api::send_ack& ack);
+// {room, last_read, unread}: the answer to read.
+[[nodiscard]] std::string read_reply_json(const api::room_id& room, api::seq_t last_read, api::seq_t last_seq);
+// {room: {...}}: the answer to join.
+[[nodiscard]] std::string join_reply_json(const api::room_info& room);
+// {presence: {username: presence, ...}}; each presence is JSON text as the
+// presence actor encoded it.
+[[nodiscard]] std::string watch_reply_json(const std::vector<std::pair<std::string, std::string>>& presence);
+// {user, session, node, rooms: [counters...]}: the answer to auth.
+[[nodiscard]] std::string auth_reply_json(const api::user_info& user, const std::string& session,
+                                          const std::string& node, const std::vector<api::my_room>& rooms);
 
 }  // namespace confab::wire

@@ -8,8 +8,10 @@
 // session's dereferences rely on (a required field that is absent always
 // leaves an error), and that every encoder's output parses back to what went in.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +80,10 @@ void check_ok_reply(const std::string& id, const json& data) {
   auto j = json::parse(wire::ok_reply(id, data.dump()));
   CHECK(j.size() == 3 && j.at("op") == "ok" && j.at("id") == json::parse(id) && j.at("data") == data);
 }
+
+// The ops of PROTOCOL.md section 3, in the order of api::client_command.
+const char* const known_ops[] = {"auth",   "send", "history",  "join",  "leave",
+                                 "typing", "read", "presence", "watch", "ping"};
 
 // An error of the request, as the session would answer it: false when none.
 bool invalid(const std::string& id, const std::string& error) {
@@ -287,6 +293,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                    : req.is_object()          ? wire::parse_status::ok
                                               : wire::parse_status::not_object));
   CHECK(utf8 || status == wire::parse_status::not_json);
+  // The session's decoder (wire::decode_frame) on the same text.
+  auto frame = wire::decode_frame(text, {lim.max_body_chars, lim.history_max, lim.watch_max});
+  CHECK(frame.status == status);
   if (status != wire::parse_status::ok)
     return 0;
 
@@ -297,6 +306,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CHECK(json::parse(id) == (id_ok ? *id_it : json()));
   auto op_it = req.find("op");
   std::string op = op_it != req.end() && op_it->is_string() ? op_it->get<std::string>() : "";
+  CHECK(frame.id == id && frame.id_ok == id_ok && frame.op == op);
+  if (frame.command) {
+    CHECK(op == known_ops[frame.command->index()]);  // the variant's order
+  } else {
+    auto code = static_cast<api::errc>(frame.command.error().code());
+    CHECK(code == api::errc::invalid_request || code == api::errc::too_large || code == api::errc::unknown_op ||
+          code == api::errc::unauthorized);
+    CHECK((code == api::errc::unknown_op) ==
+          (std::find(std::begin(known_ops), std::end(known_ops), op) == std::end(known_ops)));
+    CHECK((code == api::errc::unauthorized) == (op == "auth"));
+  }
   check_error_reply(id, api::errc::rate_limited, "too many requests", 1 + size);
   check_error_reply(id, api::errc::unknown_op, op, 0);
 
