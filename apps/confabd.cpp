@@ -15,10 +15,10 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 
+#include "actors/types.hpp"
 #include "api/errors.hpp"
 #include "apps/logging.hpp"
 #include "apps/node.hpp"
-#include "apps/types.hpp"
 #include "cluster/certs.hpp"
 #include "config/cli.hpp"
 
@@ -56,7 +56,7 @@ int serve(const confab::config::options& opts, const sigset_t& stop_signals) {
     cfg.openssl_certificate = opts.cluster_cert;
     cfg.openssl_key = opts.cluster_key;
   }
-  confab::apps::add_message_types(cfg);
+  confab::actors::add_message_types(cfg);
   // Links check each other every second and drop after 10 s of silence; the
   // node actors' own heartbeats mark a silent member down after 5 s.
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});

@@ -20,7 +20,7 @@ declare -A may=(
   [apps/bench]="client stream"
   [tests/unit]="api config storage cluster wire actors"
   [tests/fuzz]="api config storage wire actors net stream"
-  [tests/integration]="api config storage cluster actors apps"
+  [tests/integration]="api config storage cluster actors"
 )
 # folder -> third-party headers it must not include.
 declare -A banned=(

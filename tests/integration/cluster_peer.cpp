@@ -23,8 +23,8 @@
 #include <caf/openssl/manager.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/types.hpp"
 #include "api/atoms.hpp"
-#include "apps/types.hpp"
 #include "cluster/placement.hpp"
 
 namespace {
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
     cfg.openssl_certificate = argv[5];
     cfg.openssl_key = argv[6];
   }
-  confab::apps::add_message_types(cfg);
+  confab::actors::add_message_types(cfg);
   caf::actor_system sys{cfg};
   auto port = static_cast<std::uint16_t>(std::stoi(argv[3]));
   probe(sys, mode == "tls" ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle(), argv[2], port);

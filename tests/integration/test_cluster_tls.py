@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 from harness import (HOST, ClusterCA, ClusterCase, ConfabTestCase, Server, confabctl_cert, free_port,  # noqa: E402
-                     main, poll, run_confabd, write_secret)
+                     main, poll, run_confabd)
 
 PEER = os.environ.get("CONFAB_TEST_PEER") or os.path.join(os.path.dirname(harness.CONFABD), "confab-test-peer")
 MIB = 1024 * 1024

@@ -6,8 +6,8 @@
 
 #include <caf/actor_system_config.hpp>
 
-namespace confab::apps {
+namespace confab::actors {
 
 void add_message_types(caf::actor_system_config& cfg);
 
-}  // namespace confab::apps
+}  // namespace confab::actors

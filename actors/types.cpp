@@ -1,11 +1,11 @@
-#include "apps/types.hpp"
+#include "actors/types.hpp"
 
 #include "api/messages.hpp"
 #include "cluster/placement.hpp"
 #include "cluster/replication.hpp"
 #include "storage/store.hpp"
 
-namespace confab::apps {
+namespace confab::actors {
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<api::user_id>("confab::user_id");
@@ -53,4 +53,4 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<std::int64_t>>("std::vector<int64_t>");
 }
 
-}  // namespace confab::apps
+}  // namespace confab::actors
