@@ -47,7 +47,7 @@ std::shared_ptr<api::body_source> chunk_source(chunk_fetch fetch, std::uint64_t 
 
 chunk_fetch local_chunks(std::shared_ptr<storage::store> db, std::string file_id) {
   return [db = std::move(db), id = std::move(file_id)](std::uint64_t index, chunk_done done) {
-    done(db->chunk(id, index));
+    done(db->files().chunk(id, index));
   };
 }
 

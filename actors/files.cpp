@@ -33,7 +33,7 @@ void find_file(caf::event_based_actor* self, const cluster::placement& place, co
                const std::string& id, found_file done) {
   auto home = place.file_home(id);
   if (home == place.reader())
-    return done(db.file(id), {});
+    return done(db.files().file(id), {});
   if (home) {
     self->request(home, info_timeout, api::info_atom::value, id)
         .then([done, home](api::file_info& f) { done(std::move(f), home); },
@@ -48,7 +48,7 @@ void find_file(caf::event_based_actor* self, const cluster::placement& place, co
   for (auto& m : place.file_peers(id)) {
     if (m.readers != place.reader())
       peers->push_back(m);
-    else if (auto f = db.file(id))
+    else if (auto f = db.files().file(id))
       return done(std::move(*f), {});
   }
   ask_copies(self, std::move(peers), 0, id, std::move(none), std::move(done));

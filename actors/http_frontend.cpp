@@ -372,7 +372,7 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->respond_error(fail(errc::too_large, "file is over the limit"));
   with_membership(self, ex, room, a, [=] {
     auto& ctx = *self->state.ctx;
-    auto used = ctx.db->usage(a.who.who.id);
+    auto used = ctx.db->files().usage(a.who.who.id);
     if (!used)
       return ex->respond_error(used.error());
     auto left = *used >= ctx.lim.user_quota ? 0 : ctx.lim.user_quota - *used;
@@ -453,7 +453,7 @@ void thumbnail(self_ptr self, const exchange_ptr& ex, const authed& a) {
                 [ex](caf::error& err) { ex->respond_error(err); });
       return;
     }
-    auto jpeg = ctx.db->thumbnail(f.id);
+    auto jpeg = ctx.db->files().thumbnail(f.id);
     if (!jpeg)
       return ex->respond_error(jpeg.error());
     reply(std::move(*jpeg));

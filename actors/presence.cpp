@@ -93,9 +93,9 @@ caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, 
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.user = user;
-  if (auto u = st.ctx->db->user(user))
+  if (auto u = st.ctx->db->users().user(user))
     st.username = u->info.username;
-  if (auto seen = st.ctx->db->last_seen(user))
+  if (auto seen = st.ctx->db->users().last_seen(user))
     st.last_seen = *seen;
   self->probe_as(st.ctx->actors, "presence", user.value);
   probe_presence(self);
@@ -108,7 +108,7 @@ caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, 
       return;
     // Deliberately ignored: a failed write loses only the stored time of this
     // session's end; the status change itself still goes out.
-    [[maybe_unused]] auto ignored = st.ctx->db->set_last_seen(st.user, st.last_seen);
+    [[maybe_unused]] auto ignored = st.ctx->db->users().set_last_seen(st.user, st.last_seen);
     changed(self, manager);
   });
   start_idle_ticks(self, std::chrono::milliseconds(st.ctx->lim.room_idle_ms));

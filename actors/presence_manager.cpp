@@ -19,7 +19,7 @@ caf::actor& route(self_ptr self, const api::user_id& id) {
       .route(id,
              [&](auto& e) {
                e.actor = self->spawn<caf::linked>(presence_actor, id, self->state.ctx, caf::actor{self});
-               if (auto seen = self->state.ctx->db->last_seen(id))
+               if (auto seen = self->state.ctx->db->users().last_seen(id))
                  e.last_seen = *seen;
              })
       .actor;
@@ -90,7 +90,7 @@ caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
             out.push_back(presence_json(e->status, e->last_seen));
             continue;
           }
-          auto seen = self->state.ctx->db->last_seen(id);
+          auto seen = self->state.ctx->db->users().last_seen(id);
           out.push_back(presence_json("offline", seen ? *seen : 0));
         }
         return out;

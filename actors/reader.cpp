@@ -26,10 +26,10 @@ const api::room_id& room_of(const api::room_info& r) {
 
 // Room exists and `user` is a member (not just invited).
 caf::error check_member(const storage::store& db, const api::room_id& room, const api::user_id& user) {
-  auto info = db.room(room);
+  auto info = db.rooms().room(room);
   if (!info)
     return info.error();
-  auto members = db.members(room);
+  auto members = db.rooms().members(room);
   if (!members)
     return members.error();
   auto it = members->find(user);
@@ -43,7 +43,7 @@ caf::error check_member(const storage::store& db, const api::room_id& room, cons
 // read, so every later event reaches it (see interest.hpp).
 caf::result<std::vector<api::my_room>> local_rooms(const context_ptr& ctx, const api::user_id& user,
                                                    const caf::actor& hub) {
-  auto ids = ctx->db->rooms_of(user);
+  auto ids = ctx->db->rooms().rooms_of(user);
   if (!ids)
     return ids.error();
   if (hub)
@@ -51,14 +51,14 @@ caf::result<std::vector<api::my_room>> local_rooms(const context_ptr& ctx, const
       ctx->interest->add(id, hub);
   std::vector<api::my_room> out;
   for (auto& id : *ids) {
-    auto info = ctx->db->room(id);
-    auto last = ctx->db->last_seq(id);
-    auto read = ctx->db->last_read(user, id);
+    auto info = ctx->db->rooms().room(id);
+    auto last = ctx->db->log().last_seq(id);
+    auto read = ctx->db->log().last_read(user, id);
     if (!info || !last || !read)
       return fail(errc::unavailable, "storage read failed");
     api::user_id partner;
     if (info->kind == "dm") {
-      auto members = ctx->db->members(id);
+      auto members = ctx->db->rooms().members(id);
       if (!members)
         return members.error();
       for (auto& [member, role] : *members)
@@ -119,8 +119,8 @@ caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
       [ctx](api::history_atom, const api::history_request& req) -> caf::result<api::history_page> {
         if (auto err = check_member(*ctx->db, req.room, req.user))
           return err;
-        auto page = ctx->db->history(req.room, req.has_before ? std::optional(req.before) : std::nullopt,
-                                     req.has_after ? std::optional(req.after) : std::nullopt, req.limit);
+        auto page = ctx->db->log().history(req.room, req.has_before ? std::optional(req.before) : std::nullopt,
+                                           req.has_after ? std::optional(req.after) : std::nullopt, req.limit);
         if (!page)
           return page.error();
         return std::move(*page);
@@ -129,14 +129,14 @@ caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
             const api::user_id& asker) -> caf::result<std::vector<api::member_entry>> {
         if (auto err = check_member(*ctx->db, room, asker))
           return err;
-        auto members = ctx->db->members(room);
+        auto members = ctx->db->rooms().members(room);
         if (!members)
           return members.error();
         std::vector<api::member_entry> out;
         for (auto& [id, role] : *members) {
           if (role == "invited")
             continue;
-          auto u = ctx->db->user(id);
+          auto u = ctx->db->users().user(id);
           if (!u)
             return u.error();
           out.push_back({std::move(u->info), role});
@@ -168,13 +168,13 @@ caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
       },
       // Files stored on this node, for other nodes (see placement::file_home).
       [ctx](api::info_atom, const std::string& file_id) -> caf::result<api::file_info> {
-        auto f = ctx->db->file(file_id);
+        auto f = ctx->db->files().file(file_id);
         if (!f)
           return f.error();
         return std::move(*f);
       },
       [ctx](api::chunk_atom, const std::string& file_id, std::uint64_t index) -> caf::result<std::string> {
-        auto c = ctx->db->chunk(file_id, index);
+        auto c = ctx->db->files().chunk(file_id, index);
         if (!c)
           return c.error();
         return std::move(*c);
@@ -183,25 +183,25 @@ caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
       // then its record (stored without usage: that counts on the home).
       [ctx](api::chunk_atom, const std::string& file_id, std::uint64_t index,
             const std::string& bytes) -> caf::result<bool> {
-        if (auto err = ctx->db->put_chunk(file_id, index, bytes))
+        if (auto err = ctx->db->files().put_chunk(file_id, index, bytes))
           return err;
         return true;
       },
       [ctx](api::finish_atom, const api::file_info& f) -> caf::result<bool> {
-        if (auto err = ctx->db->put_file(f, false))
+        if (auto err = ctx->db->files().put_file(f, false))
           return err;
         files::queue_thumbnail(*ctx, f);
         return true;
       },
       [ctx](api::thumb_atom, const std::string& file_id) -> caf::result<std::string> {
-        auto t = ctx->db->thumbnail(file_id);
+        auto t = ctx->db->files().thumbnail(file_id);
         if (!t)
           return t.error();
         return std::move(*t);
       },
       [ctx](api::public_atom, const std::string& after, std::uint32_t limit,
             bool) -> caf::result<std::vector<api::room_info>> {
-        auto rooms = ctx->db->public_rooms(after, limit);
+        auto rooms = ctx->db->rooms().public_rooms(after, limit);
         if (!rooms)
           return rooms.error();
         return std::move(*rooms);

@@ -40,7 +40,7 @@ caf::error from_bytes(std::string_view bytes, Ts&... xs) {
 // that does not decode, or an index out of its place, is an error (a gap or
 // corruption), never a shorter log.
 caf::expected<std::vector<rep::entry>> decode_rows(const api::room_id& room, std::uint64_t after,
-                                                   const storage::store::log_entries& rows) {
+                                                   const storage::log_store::log_entries& rows) {
   std::vector<rep::entry> out;
   out.reserve(rows.size());
   for (auto& [index, bytes] : rows) {
@@ -61,19 +61,19 @@ class rocks_log final : public rep::log_store {
 
   caf::error save_state(const rep::epoch& promised, std::uint64_t committed,
                         const std::vector<std::string>& current) override {
-    return db_->put_log_state(room_, encode_state({promised, committed, copies_, current}));
+    return db_->log().put_log_state(room_, encode_state({promised, committed, copies_, current}));
   }
 
   caf::error save_entries(std::uint64_t truncate_after, const std::vector<rep::entry>& entries) override {
-    storage::store::log_entries rows;
+    storage::log_store::log_entries rows;
     rows.reserve(entries.size());
     for (auto& e : entries)
       rows.emplace_back(e.index, encode(e));
-    return db_->put_log(room_, truncate_after, rows);
+    return db_->log().put_log(room_, truncate_after, rows);
   }
 
   caf::expected<std::vector<rep::entry>> read(std::uint64_t after, std::size_t max) const override {
-    auto rows = db_->log_range(room_, after, max);
+    auto rows = db_->log().log_range(room_, after, max);
     if (!rows)
       return rows.error();
     return decode_rows(room_, after, *rows);
@@ -120,7 +120,7 @@ caf::expected<state> decode_state(std::string_view bytes) {
 }
 
 caf::expected<state> saved_state(const storage::store& db, const api::room_id& room) {
-  auto bytes = db.log_state(room);
+  auto bytes = db.log().log_state(room);
   if (!bytes)
     return bytes.error();
   return decode_state(*bytes);

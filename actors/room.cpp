@@ -19,16 +19,16 @@ using api::fail;
 
 caf::error room_state::load(const api::room_id& id) {
   info.id = id;
-  auto r = ctx->db->room(id);
+  auto r = ctx->db->rooms().room(id);
   if (!r) {
     if (api::describe(r.error()).code == errc::not_found)
       return caf::none;  // exists stays false
     return r.error();
   }
-  auto m = ctx->db->members(id);
+  auto m = ctx->db->rooms().members(id);
   if (!m)
     return m.error();
-  auto s = ctx->db->last_seq(id);
+  auto s = ctx->db->log().last_seq(id);
   if (!s)
     return s.error();
   info = std::move(*r);
@@ -102,7 +102,7 @@ void notify_message(self_ptr self, const api::send_request& req, api::seq_t seq,
   for (auto& name : mentions(body)) {
     if (name == req.from.username)
       continue;
-    auto id = st.ctx->db->user_id_of(name);
+    auto id = st.ctx->db->users().user_id_of(name);
     if (id && st.is_member(*id))
       notify(self, *id, seq, req.from.username, "mention", body);
   }
@@ -121,7 +121,7 @@ void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) 
 // The ack of a message already in the log (a retried client_msg_id).
 caf::expected<api::send_ack> replay_ack(self_ptr self, api::seq_t seq) {
   auto& st = self->state;
-  auto text = st.ctx->db->message(st.info.id, seq);
+  auto text = st.ctx->db->log().message(st.info.id, seq);
   if (!text)
     return text.error();
   auto j = wire::json::parse(*text, nullptr, false);
@@ -236,7 +236,7 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
       first->second.push_back(rp);
       return rp;
     }
-    auto seq = st.ctx->db->dedupe(req.from.id, st.info.id, req.client_msg_id);
+    auto seq = st.ctx->db->log().dedupe(req.from.id, st.info.id, req.client_msg_id);
     if (seq) {
       auto ack = replay_ack(self, *seq);
       if (!ack || st.waiting.empty())
@@ -441,7 +441,7 @@ caf::result<api::seq_t, api::seq_t> handle_read(self_ptr self, const api::caller
     return fail(errc::not_found, "no such room");
   if (!st.is_member(who.id))
     return fail(errc::not_member, "not a member of this room");
-  auto old = st.ctx->db->last_read(who.id, st.info.id);
+  auto old = st.ctx->db->log().last_read(who.id, st.info.id);
   if (!old)
     return old.error();
   if (auto it = st.reading.find(who.id); it != st.reading.end())

@@ -50,15 +50,15 @@ caf::expected<room_change> decode_room_change(std::string_view bytes) {
 caf::error apply(storage::store& db, const api::room_id& room, const room_change& x) {
   switch (x.kind) {
     case room_change::create:
-      return db.put_room(x.room, x.members);
+      return db.rooms().put_room(x.room, x.members);
     case room_change::message:
-      return db.append({room, x.seq, x.text, x.members.front().first, x.client_msg_id});
+      return db.log().append({room, x.seq, x.text, x.members.front().first, x.client_msg_id});
     case room_change::member:
-      return db.set_member(room, x.members.front().first, x.members.front().second);
+      return db.rooms().set_member(room, x.members.front().first, x.members.front().second);
     case room_change::leave:
-      return db.remove_member(room, x.members.front().first);
+      return db.rooms().remove_member(room, x.members.front().first);
     case room_change::read:
-      return db.set_last_read(x.members.front().first, room, x.seq);
+      return db.log().set_last_read(x.members.front().first, room, x.seq);
     default:
       return fail(errc::unavailable, "unknown room change");
   }

@@ -116,7 +116,7 @@ bool held_here(self_ptr self, const api::room_id& id) {
   auto& st = self->state;
   if (st.live.find(id) != nullptr)
     return true;
-  return st.ctx->db->room(id) && !st.ctx->db->moving_to(id);
+  return st.ctx->db->rooms().room(id) && !st.ctx->db->handoff().moving_to(id);
 }
 
 bool is_query(const caf::message& msg) {
@@ -271,7 +271,7 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
     return forward(rp, st.ctx->place->room(id), hops, std::move(msg));
   if (auto it = st.located.find(id); it != st.located.end())
     return forward(rp, it->second, hops, std::move(msg));
-  if (st.ctx->db->moving_to(id)) {
+  if (st.ctx->db->handoff().moving_to(id)) {
     rp.deliver(fail(errc::unavailable, "the room is moving between nodes; try again"));
     return;
   }

@@ -194,7 +194,7 @@ void do_watch(self_ptr self, const std::string& id, const api::watch_command& cm
   auto& st = self->state;
   std::vector<std::pair<std::string, api::user_id>> found;
   for (auto& name : cmd.users)
-    if (auto uid = st.ctx->db->user_id_of(name))
+    if (auto uid = st.ctx->db->users().user_id_of(name))
       found.emplace_back(name, *uid);
   std::vector<caf::actor> owners;
   for (auto& [name, uid] : found)

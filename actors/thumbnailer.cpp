@@ -48,13 +48,13 @@ caf::behavior thumbnailer_actor(caf::event_based_actor*, context_ptr ctx) {
           std::atomic<std::size_t>& n;
           ~done_guard() { n.fetch_sub(1); }
         } done{*ctx->thumbnails_waiting};
-        auto f = ctx->db->file(id);
+        auto f = ctx->db->files().file(id);
         if (!f || f->thumbnail)
           return;
         std::string bytes;
         bytes.reserve(f->size);
         for (std::uint64_t i = 0; i < f->chunks; ++i) {
-          auto c = ctx->db->chunk(id, i);
+          auto c = ctx->db->files().chunk(id, i);
           if (!c)
             return;
           bytes += *c;
@@ -86,7 +86,7 @@ caf::behavior thumbnailer_actor(caf::event_based_actor*, context_ptr ctx) {
         f->thumbnail = true;
         // Deliberately ignored: without the write there is simply no thumbnail.
         [[maybe_unused]] auto ignored =
-            ctx->db->put_thumbnail(*f, std::string_view(static_cast<char*>(jpeg), jpeg_len));
+            ctx->db->files().put_thumbnail(*f, std::string_view(static_cast<char*>(jpeg), jpeg_len));
         g_free(jpeg);
       },
   };

@@ -34,7 +34,7 @@ bool take_chunk(self_ptr self, const std::string& bytes) {
     st.failure = fail(errc::quota_exceeded, "file storage quota exceeded");
     return false;
   }
-  if (auto err = st.ctx->db->put_chunk(st.file.id, st.file.chunks, bytes)) {
+  if (auto err = st.ctx->db->files().put_chunk(st.file.id, st.file.chunks, bytes)) {
     st.failure = err;
     return false;
   }
@@ -49,7 +49,7 @@ bool take_chunk(self_ptr self, const std::string& bytes) {
 void drop(self_ptr self) {
   auto& st = self->state;
   // Deliberately ignored: an orphaned chunk costs disk, never correctness.
-  [[maybe_unused]] auto ignored = st.ctx->db->drop_chunks(st.file.id, st.file.chunks + 1);
+  [[maybe_unused]] auto ignored = st.ctx->db->files().drop_chunks(st.file.id, st.file.chunks + 1);
   self->quit();
 }
 
@@ -127,7 +127,7 @@ void store_here(self_ptr self) {
   auto& st = self->state;
   auto out = std::move(st.finishing);
   st.finishing = nullptr;
-  if (auto err = st.ctx->db->put_file(st.file, true, st.ctx->lim.user_quota)) {
+  if (auto err = st.ctx->db->files().put_file(st.file, true, st.ctx->lim.user_quota)) {
     reply_error(out, err);
     return drop(self);
   }
@@ -195,7 +195,7 @@ caf::behavior upload_actor(self_ptr self, context_ptr ctx, api::file_info draft,
   // Whatever fails, what was written goes.
   self->set_exception_handler([self](std::exception_ptr&) -> caf::error {
     auto& st = self->state;
-    [[maybe_unused]] auto ignored = st.ctx->db->drop_chunks(st.file.id, st.file.chunks + 1);
+    [[maybe_unused]] auto ignored = st.ctx->db->files().drop_chunks(st.file.id, st.file.chunks + 1);
     return caf::make_error(caf::sec::runtime_error);
   });
   return {

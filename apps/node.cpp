@@ -283,11 +283,11 @@ class node_impl : public node {
     if (o.cluster_port != 0)
       nc.connector = sys_.openssl_manager().actor_handle();
     nc.listeners = {rooms_, presence_, hub_};
-    auto removed = ctx->db->removed_nodes();
+    auto removed = ctx->db->handoff().removed_nodes();
     if (!removed)
       return removed.error();
     nc.removed = std::move(*removed);
-    nc.save_removed = [db = ctx->db](const std::string& id) { return db->add_removed_node(id); };
+    nc.save_removed = [db = ctx->db](const std::string& id) { return db->handoff().add_removed_node(id); };
     // A drain ends like SIGTERM: sockets closed with 4000, a clean exit.
     nc.on_drained = [] { ::kill(::getpid(), SIGTERM); };
     node_ = sys_.spawn(cluster::node_actor, std::move(nc));

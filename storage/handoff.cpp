@@ -1,13 +1,16 @@
-// The storage side of a handoff: a room leaves this node as pieces and
-// arrives at its new holder as pieces; the last piece makes it held there.
+#include "storage/handoff.hpp"
+
+#include <algorithm>
+#include <charconv>
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 #include <nlohmann/json.hpp>
 
+#include "api/errors.hpp"
+#include "api/metrics.hpp"
 #include "storage/keys.hpp"
 #include "storage/records.hpp"
-#include "storage/store.hpp"
 
 namespace confab::storage {
 
@@ -18,29 +21,37 @@ namespace {
 
 // Who sent a stored message and with which client_msg_id (empty: none): the
 // key of its dedupe record.
-std::pair<api::user_id, std::string> origin(const store& db, const json& j) {
-  auto sender = db.user_id_of(j.value("from", ""));
+std::pair<api::user_id, std::string> origin(const user_store& users, const json& j) {
+  auto sender = users.user_id_of(j.value("from", ""));
   return {sender ? *sender : api::user_id{}, j.value("client_msg_id", "")};
 }
 
 }  // namespace
 
-caf::expected<std::vector<api::room_id>> store::room_ids() const {
-  return room_keys_of(rooms_);
+caf::error handoff_store::add_removed_node(const std::string& id) {
+  return from_status(d_->put(d_->removed_, id, "", database::flush::always));
 }
 
-caf::expected<api::room_piece> store::export_piece(const api::room_id& room, api::seq_t after_seq,
-                                                   std::uint32_t limit) const {
+caf::expected<std::vector<std::string>> handoff_store::removed_nodes() const {
+  return d_->keys_of(d_->removed_);
+}
+
+caf::expected<std::vector<api::room_id>> handoff_store::room_ids() const {
+  return d_->room_keys_of(d_->rooms_);
+}
+
+caf::expected<api::room_piece> handoff_store::export_piece(const api::room_id& room, api::seq_t after_seq,
+                                                           std::uint32_t limit) const {
   api::room_piece piece;
   piece.room = room;
-  auto page = history(room, std::nullopt, after_seq, limit);
+  auto page = log_.history(room, std::nullopt, after_seq, limit);
   if (!page)
     return page.error();
   auto parsed = guarded([&]() -> caf::expected<bool> {
     for (auto& text : page->messages) {
       auto j = json::parse(text);
       piece.seqs.push_back(j.at("seq").get<api::seq_t>());
-      auto [sender, cmid] = origin(*this, j);
+      auto [sender, cmid] = origin(users_, j);
       piece.senders.push_back(std::move(sender));
       piece.client_msg_ids.push_back(std::move(cmid));
     }
@@ -52,16 +63,16 @@ caf::expected<api::room_piece> store::export_piece(const api::room_id& room, api
   if (page->has_more)
     return piece;
   // The last piece: the room itself, its members and their read markers.
-  auto info = this->room(room);
+  auto info = rooms_.room(room);
   if (!info)
     return info.error();
-  auto members = this->members(room);
+  auto members = rooms_.members(room);
   if (!members)
     return members.error();
   piece.last = true;
   piece.info = std::move(*info);
   for (auto& [user, role] : *members) {
-    auto read = last_read(user, room);
+    auto read = log_.last_read(user, room);
     piece.members.push_back(user);
     piece.roles.push_back(role);
     piece.read_up_to.push_back(read ? *read : 0);
@@ -69,58 +80,58 @@ caf::expected<api::room_piece> store::export_piece(const api::room_id& room, api
   return piece;
 }
 
-caf::error store::import_piece(const api::room_piece& p) {
+caf::error handoff_store::import_piece(const api::room_piece& p) {
   if (p.seqs.size() != p.messages.size() || p.senders.size() != p.messages.size() ||
       p.client_msg_ids.size() != p.messages.size() || p.roles.size() != p.members.size() ||
       p.read_up_to.size() != p.members.size())
     return api::fail(errc::invalid_request, "malformed room piece");
   rocksdb::WriteBatch batch;
   for (std::size_t i = 0; i < p.messages.size(); ++i) {
-    batch.Put(messages_, keys::message(p.room, p.seqs[i]), p.messages[i]);
+    batch.Put(d_->messages_, keys::message(p.room, p.seqs[i]), p.messages[i]);
     if (!p.client_msg_ids[i].empty() && !p.senders[i].empty())
-      batch.Put(dedupe_, keys::dedupe(p.senders[i], p.room, p.client_msg_ids[i]), be64(p.seqs[i]));
+      batch.Put(d_->dedupe_, keys::dedupe(p.senders[i], p.room, p.client_msg_ids[i]), be64(p.seqs[i]));
   }
   if (p.last) {
     for (std::size_t i = 0; i < p.members.size(); ++i) {
-      batch.Put(members_, keys::pair(p.room.value, p.members[i].value), p.roles[i]);
+      batch.Put(d_->members_, keys::pair(p.room.value, p.members[i].value), p.roles[i]);
       if (p.roles[i] != "invited")
-        batch.Put(user_rooms_, keys::pair(p.members[i].value, p.room.value), "");
+        batch.Put(d_->user_rooms_, keys::pair(p.members[i].value, p.room.value), "");
       if (p.read_up_to[i] > 0)
-        batch.Put(reads_, keys::pair(p.members[i].value, p.room.value), be64(p.read_up_to[i]));
+        batch.Put(d_->reads_, keys::pair(p.members[i].value, p.room.value), be64(p.read_up_to[i]));
     }
-    batch.Put(rooms_, p.room.value, room_to_json(p.info));
+    batch.Put(d_->rooms_, p.room.value, room_to_json(p.info));
   }
   // The last piece makes the room live here: on disk before the answer.
-  return from_status(write(batch, p.last ? flush::always : flush::wal));
+  return from_status(d_->write(batch, p.last ? database::flush::always : database::flush::wal));
 }
 
-caf::error store::set_moving(const api::room_id& room, const std::string& target) {
-  return from_status(put(handoffs_, room.value, target, flush::always));
+caf::error handoff_store::set_moving(const api::room_id& room, const std::string& target) {
+  return from_status(d_->put(d_->handoffs_, room.value, target, database::flush::always));
 }
 
-caf::expected<std::string> store::moving_to(const api::room_id& room) const {
-  return get(handoffs_, room.value);
+caf::expected<std::string> handoff_store::moving_to(const api::room_id& room) const {
+  return d_->get(d_->handoffs_, room.value);
 }
 
-caf::error store::clear_moving(const api::room_id& room) {
+caf::error handoff_store::clear_moving(const api::room_id& room) {
   rocksdb::WriteBatch batch;
-  batch.Delete(handoffs_, room.value);
-  return from_status(write(batch, flush::always));
+  batch.Delete(d_->handoffs_, room.value);
+  return from_status(d_->write(batch, database::flush::always));
 }
 
-caf::error store::drop_room(const api::room_id& room, bool with_log) {
-  auto members = this->members(room);
+caf::error handoff_store::drop_room(const api::room_id& room, bool with_log) {
+  auto members = rooms_.members(room);
   if (!members)
     return members.error();
   rocksdb::WriteBatch batch;
   // Dedupe records are keyed by sender: rebuild their keys from the log.
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}, messages_));
+  std::unique_ptr<rocksdb::Iterator> it(d_->db_->NewIterator(rocksdb::ReadOptions{}, d_->messages_));
   auto prefix = keys::room_prefix(room);
   auto parsed = guarded([&]() -> caf::expected<bool> {
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      auto [sender, cmid] = origin(*this, json::parse(it->value().ToStringView()));
+      auto [sender, cmid] = origin(users_, json::parse(it->value().ToStringView()));
       if (!cmid.empty() && !sender.empty())
-        batch.Delete(dedupe_, keys::dedupe(sender, room, cmid));
+        batch.Delete(d_->dedupe_, keys::dedupe(sender, room, cmid));
     }
     return true;
   });
@@ -128,21 +139,21 @@ caf::error store::drop_room(const api::room_id& room, bool with_log) {
     return parsed.error();
   if (auto err = from_status(it->status()))
     return err;
-  batch.DeleteRange(messages_, keys::message(room, 0), keys::message(room, UINT64_MAX));
-  batch.Delete(messages_, keys::message(room, UINT64_MAX));
+  batch.DeleteRange(d_->messages_, keys::message(room, 0), keys::message(room, UINT64_MAX));
+  batch.Delete(d_->messages_, keys::message(room, UINT64_MAX));
   for (auto& [user, role] : *members) {
-    batch.Delete(members_, keys::pair(room.value, user.value));
-    batch.Delete(user_rooms_, keys::pair(user.value, room.value));
-    batch.Delete(reads_, keys::pair(user.value, room.value));
+    batch.Delete(d_->members_, keys::pair(room.value, user.value));
+    batch.Delete(d_->user_rooms_, keys::pair(user.value, room.value));
+    batch.Delete(d_->reads_, keys::pair(user.value, room.value));
   }
-  batch.Delete(rooms_, room.value);
-  batch.Delete(handoffs_, room.value);
+  batch.Delete(d_->rooms_, room.value);
+  batch.Delete(d_->handoffs_, room.value);
   if (with_log) {
-    batch.DeleteRange(rlog_, keys::message(room, 0), keys::message(room, UINT64_MAX));
-    batch.Delete(rlog_, keys::message(room, UINT64_MAX));
-    batch.Delete(rlog_state_, room.value);
+    batch.DeleteRange(d_->rlog_, keys::message(room, 0), keys::message(room, UINT64_MAX));
+    batch.Delete(d_->rlog_, keys::message(room, UINT64_MAX));
+    batch.Delete(d_->rlog_state_, room.value);
   }
-  return from_status(write(batch));
+  return from_status(d_->write(batch));
 }
 
 }  // namespace confab::storage

@@ -1,7 +1,7 @@
 #pragma once
 
 // How records are encoded in the store, shared by the files that implement
-// storage::store (store.cpp, handoff.cpp). Internal to storage/.
+// the stores of storage/. Internal to storage/.
 
 #include <string>
 
@@ -9,7 +9,8 @@
 #include <caf/error.hpp>
 
 #include "api/errors.hpp"
-#include "storage/store.hpp"
+#include "storage/files.hpp"
+#include "storage/users.hpp"
 
 namespace confab::storage {
 
@@ -21,6 +22,10 @@ namespace confab::storage {
 [[nodiscard]] stored_user user_from_json(const std::string& text);
 [[nodiscard]] std::string room_to_json(const api::room_info& r);
 [[nodiscard]] api::room_info room_from_json(const std::string& text);
+[[nodiscard]] std::string file_to_json(const file_record& f);
+[[nodiscard]] file_record file_from_json(const std::string& text);
+// The key of chunk `index` of a file.
+[[nodiscard]] std::string chunk_key(const std::string& file, std::uint64_t index);
 
 // Parsing our own records can only fail on corruption; report it as a value.
 template <class F>

@@ -7,10 +7,6 @@
 // storage/records.hpp); anything else, or undefined behaviour while decoding,
 // is a bug. A record that decodes encodes again to one that decodes the same.
 
-// file_from_json and file_to_json are internal to store.cpp: the file is
-// compiled into this target (and only here) so that they can be called.
-#include "storage/store.cpp"  // NOLINT(bugprone-suspicious-include)
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -20,6 +16,7 @@
 #include "actors/replica_log.hpp"
 #include "actors/room_change.hpp"
 #include "storage/keys.hpp"
+#include "storage/records.hpp"
 #include "tests/fuzz/check.hpp"
 
 namespace {

@@ -56,7 +56,7 @@ struct two_nodes : test::coordinator_fixture {
   // account sync would bring them.
   void copy_users_to_b(const std::vector<api::user_info>& users) {
     for (auto& u : users)
-      CAF_REQUIRE(!b.db().put_user(test::value(a.db().user(u.id)), true));
+      CAF_REQUIRE(!b.db().users().put_user(test::value(a.db().users().user(u.id)), true));
   }
 
   // A room made by a (alone in its view) whose id b owns in the view {a, b};
@@ -172,7 +172,7 @@ CAF_TEST(a room moves to its new owner without losing or reordering a send) {
   self->send(a.rooms, api::view_atom::value);
   CAF_REQUIRE(sched.try_run_once());
   // a fenced the room durably and took its room actor out of service.
-  CAF_CHECK_EQUAL(test::value(a.db().moving_to(room.id)), "b");
+  CAF_CHECK_EQUAL(test::value(a.db().handoff().moving_to(room.id)), "b");
   CAF_REQUIRE_EQUAL(manager(a).state.moving.count(room.id), 1u);
   CAF_CHECK(manager(a).state.live.find(room.id) == nullptr);
 
@@ -192,36 +192,36 @@ CAF_TEST(a room moves to its new owner without losing or reordering a send) {
   CAF_CHECK(manager(a).state.moving.empty());
 
   // b holds the room: every message and seq, members, dedupe records, markers.
-  CAF_CHECK(b.db().room(room.id));
-  CAF_CHECK_EQUAL(test::value(b.db().last_seq(room.id)), 6u);
-  auto on_b = test::value(b.db().history(room.id, std::nullopt, api::seq_t{0}, 100));
+  CAF_CHECK(b.db().rooms().room(room.id));
+  CAF_CHECK_EQUAL(test::value(b.db().log().last_seq(room.id)), 6u);
+  auto on_b = test::value(b.db().log().history(room.id, std::nullopt, api::seq_t{0}, 100));
   CAF_CHECK(seqs(on_b) == one_to(6));
   for (std::size_t i = 0; i < acks.size(); ++i)
     CAF_CHECK_EQUAL(on_b.messages[i], acks[i].message_json);
-  auto members_b = test::value(b.db().members(room.id));
+  auto members_b = test::value(b.db().rooms().members(room.id));
   CAF_CHECK_EQUAL(members_b.size(), 2u);
   CAF_CHECK_EQUAL(members_b[alice.id], "owner");
   CAF_CHECK_EQUAL(members_b[bob.id], "member");
-  CAF_CHECK_EQUAL(test::value(b.db().dedupe(alice.id, room.id, "c-3")), 3u);
-  CAF_CHECK_EQUAL(test::value(b.db().dedupe(bob.id, room.id, "c-4")), 4u);
-  CAF_CHECK_EQUAL(test::value(b.db().last_read(bob.id, room.id)), 4u);
-  CAF_CHECK(!b.db().moving_to(room.id));
+  CAF_CHECK_EQUAL(test::value(b.db().log().dedupe(alice.id, room.id, "c-3")), 3u);
+  CAF_CHECK_EQUAL(test::value(b.db().log().dedupe(bob.id, room.id, "c-4")), 4u);
+  CAF_CHECK_EQUAL(test::value(b.db().log().last_read(bob.id, room.id)), 4u);
+  CAF_CHECK(!b.db().handoff().moving_to(room.id));
   CAF_CHECK(manager(b).state.live.find(room.id) != nullptr);
 
   // a dropped its copy and its fence; the rooms a owns stay there.
-  auto gone = a.db().room(room.id);
+  auto gone = a.db().rooms().room(room.id);
   CAF_REQUIRE(!gone);
   CAF_CHECK(code(gone.error()) == api::errc::not_found);
-  auto fence = a.db().moving_to(room.id);
+  auto fence = a.db().handoff().moving_to(room.id);
   CAF_REQUIRE(!fence);
   CAF_CHECK(code(fence.error()) == api::errc::not_found);
-  CAF_CHECK_EQUAL(test::value(a.db().last_seq(room.id)), 0u);
-  CAF_CHECK(!a.db().dedupe(alice.id, room.id, "c-1"));
+  CAF_CHECK_EQUAL(test::value(a.db().log().last_seq(room.id)), 0u);
+  CAF_CHECK(!a.db().log().dedupe(alice.id, room.id, "c-1"));
   CAF_CHECK(manager(a).state.live.find(room.id) == nullptr);
   CAF_CHECK(a.ctx->interest->of(room.id).hubs.empty());  // a keeps nothing of the room
   for (auto& id : kept) {
-    CAF_CHECK(a.db().room(id));
-    CAF_CHECK(!a.db().moving_to(id));
+    CAF_CHECK(a.db().rooms().room(id));
+    CAF_CHECK(!a.db().handoff().moving_to(id));
   }
 
   // Requests at a are answered by b.
@@ -246,7 +246,7 @@ CAF_TEST(a room moves to its new owner without losing or reordering a send) {
   auto retry_during = send(b.rooms, alice, room.id, "during", "c-during");
   CAF_REQUIRE(retry_during);
   CAF_CHECK_EQUAL(retry_during->seq, 6u);
-  CAF_CHECK_EQUAL(test::value(b.db().last_seq(room.id)), 8u);
+  CAF_CHECK_EQUAL(test::value(b.db().log().last_seq(room.id)), 8u);
   CAF_CHECK(manager(a).state.live.find(room.id) == nullptr);
 
   // Alice's session at a saw every message once, in order, before and after.
@@ -274,11 +274,11 @@ CAF_TEST(a room in several pieces serves sends waiting at either node once it ar
   // and still moving at a.
   bool first_piece = false;
   for (int i = 0; i < 50 && !first_piece && sched.try_run_once(); ++i)
-    first_piece = test::value(b.db().last_seq(room.id)) > 0;
+    first_piece = test::value(b.db().log().last_seq(room.id)) > 0;
   CAF_REQUIRE(first_piece);
   CAF_CHECK_EQUAL(manager(b).state.incoming.count(room.id), 1u);
   CAF_CHECK_EQUAL(manager(a).state.moving.count(room.id), 1u);
-  CAF_CHECK(!b.db().room(room.id));  // not held before the last piece
+  CAF_CHECK(!b.db().rooms().room(room.id));  // not held before the last piece
   auto at_a = send_later(a.rooms, alice, room.id, "waits at a", "w-a");
   auto at_b = send_later(b.rooms, alice, room.id, "waits at b", "w-b");
   auto retried = send_later(b.rooms, alice, room.id, "m 10", "m-10");
@@ -292,11 +292,11 @@ CAF_TEST(a room in several pieces serves sends waiting at either node once it ar
   CAF_CHECK_EQUAL(ack_retry->seq, 10u);
   std::set<api::seq_t> fresh{ack_a->seq, ack_b->seq};
   CAF_CHECK(fresh == (std::set<api::seq_t>{n + 1, n + 2}));
-  auto page = test::value(b.db().history(room.id, std::nullopt, api::seq_t{0}, 1000));
+  auto page = test::value(b.db().log().history(room.id, std::nullopt, api::seq_t{0}, 1000));
   CAF_CHECK(seqs(page) == one_to(n + 2));
-  CAF_CHECK_EQUAL(test::value(b.db().dedupe(alice.id, room.id, "m-300")), n);
-  CAF_CHECK(!a.db().room(room.id));
-  CAF_CHECK(!a.db().moving_to(room.id));
+  CAF_CHECK_EQUAL(test::value(b.db().log().dedupe(alice.id, room.id, "m-300")), n);
+  CAF_CHECK(!a.db().rooms().room(room.id));
+  CAF_CHECK(!a.db().handoff().moving_to(room.id));
   CAF_CHECK(manager(b).state.incoming.empty());
   auto via_a = history(a.rooms, alice, room.id);
   CAF_REQUIRE(via_a);
@@ -317,10 +317,10 @@ CAF_TEST(a request at the new owner before the room arrives is found at the old 
   auto ack = answer(early);
   CAF_REQUIRE(ack);
   CAF_CHECK_EQUAL(ack->seq, 2u);
-  CAF_CHECK(!a.db().room(room.id));
-  CAF_CHECK(!a.db().moving_to(room.id));
-  CAF_CHECK_EQUAL(test::value(b.db().last_seq(room.id)), 2u);
-  auto page = test::value(b.db().history(room.id, std::nullopt, api::seq_t{0}, 100));
+  CAF_CHECK(!a.db().rooms().room(room.id));
+  CAF_CHECK(!a.db().handoff().moving_to(room.id));
+  CAF_CHECK_EQUAL(test::value(b.db().log().last_seq(room.id)), 2u);
+  auto page = test::value(b.db().log().history(room.id, std::nullopt, api::seq_t{0}, 100));
   CAF_CHECK(seqs(page) == one_to(2));
   // Only b runs the room actor now.
   CAF_CHECK(manager(a).state.live.find(room.id) == nullptr);
@@ -351,8 +351,8 @@ CAF_TEST(a drain hands every room to the other node and is answered when none is
   auto drained = ask<bool>(a.rooms, api::drain_atom::value);
   CAF_REQUIRE(drained);
   CAF_CHECK(*drained);
-  CAF_CHECK(test::value(a.db().room_ids()).empty());
-  CAF_CHECK_EQUAL(test::value(b.db().room_ids()).size(), rooms.size());
+  CAF_CHECK(test::value(a.db().handoff().room_ids()).empty());
+  CAF_CHECK_EQUAL(test::value(b.db().handoff().room_ids()).size(), rooms.size());
   for (auto& id : rooms) {
     auto page = history(b.rooms, alice, id);
     CAF_REQUIRE(page);
@@ -366,8 +366,8 @@ CAF_TEST(a drain hands every room to the other node and is answered when none is
   auto made = ask<api::room_info>(a.rooms, api::create_atom::value, as(alice), std::string("late"), std::string(),
                                   std::string("public"));
   CAF_REQUIRE(made);
-  CAF_CHECK(b.db().room(made->id));
-  CAF_CHECK(!a.db().room(made->id));
+  CAF_CHECK(b.db().rooms().room(made->id));
+  CAF_CHECK(!a.db().rooms().room(made->id));
   CAF_CHECK(test::value(ask<bool>(a.rooms, api::drain_atom::value)));
 }
 

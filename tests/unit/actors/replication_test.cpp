@@ -817,11 +817,11 @@ CAF_TEST(a restarted copy has its promise and its log back) {
   CAF_CHECK(same_logs("a", "b"));
   CAF_CHECK_EQUAL(disk["b"]->at(3).key, "k2");
   // A corrupt entry on disk is an error when loading, not a silent gap.
-  CAF_REQUIRE(!stores["c"]->put_log(room, UINT64_MAX, {{2, "not an entry"}}));
+  CAF_REQUIRE(!stores["c"]->log().put_log(room, UINT64_MAX, {{2, "not an entry"}}));
   CAF_CHECK(!actors::replica_log::load(stores["c"], room));
-  CAF_REQUIRE(!stores["c"]->put_log(room, 1, {}));  // drop entries 2..: a gap-free log again
+  CAF_REQUIRE(!stores["c"]->log().put_log(room, 1, {}));  // drop entries 2..: a gap-free log again
   CAF_CHECK(actors::replica_log::load(stores["c"], room));
-  CAF_REQUIRE(!stores["c"]->put_log(room, UINT64_MAX, {{5, actors::replica_log::encode(disk["a"]->at(3))}}));
+  CAF_REQUIRE(!stores["c"]->log().put_log(room, UINT64_MAX, {{5, actors::replica_log::encode(disk["a"]->at(3))}}));
   CAF_CHECK(!actors::replica_log::load(stores["c"], room));  // index 5 after 1: a gap
 }
 
@@ -1062,13 +1062,13 @@ CAF_TEST(room changes decode only when whole and apply again to the same state) 
   for (int pass = 0; pass < 2; ++pass)
     for (auto& c : changes)
       CAF_CHECK(!actors::apply(*db, room, c));
-  CAF_CHECK_EQUAL(test::value(db->last_seq(room)), 1u);
-  CAF_CHECK_EQUAL(test::value(db->dedupe(api::user_id{"u_1"}, room, "c1")), 1u);
-  CAF_CHECK_EQUAL(test::value(db->members(room)).size(), 2u);
-  CAF_CHECK_EQUAL(test::value(db->last_read(api::user_id{"u_2"}, room)), 1u);
+  CAF_CHECK_EQUAL(test::value(db->log().last_seq(room)), 1u);
+  CAF_CHECK_EQUAL(test::value(db->log().dedupe(api::user_id{"u_1"}, room, "c1")), 1u);
+  CAF_CHECK_EQUAL(test::value(db->rooms().members(room)).size(), 2u);
+  CAF_CHECK_EQUAL(test::value(db->log().last_read(api::user_id{"u_2"}, room)), 1u);
   actors::room_change leave;
   leave.kind = actors::room_change::leave;
   leave.members.emplace_back(api::user_id{"u_2"}, "");
   CAF_CHECK(!actors::apply(*db, room, leave));
-  CAF_CHECK_EQUAL(test::value(db->members(room)).size(), 1u);
+  CAF_CHECK_EQUAL(test::value(db->rooms().members(room)).size(), 1u);
 }

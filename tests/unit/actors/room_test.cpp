@@ -60,7 +60,7 @@ CAF_TEST(sends get gapless seqs and one event per member session) {
   CAF_CHECK_EQUAL(events[2]["data"]["seq"], 3);
   CAF_CHECK_EQUAL(events[2]["data"]["from"], "alice");
   CAF_CHECK_EQUAL(events[2]["data"]["body"], "hi 3");
-  CAF_CHECK_EQUAL(test::value(ctx->db->last_seq(room.id)), 3u);
+  CAF_CHECK_EQUAL(test::value(ctx->db->log().last_seq(room.id)), 3u);
 }
 
 CAF_TEST(non members and unknown rooms are refused and nothing is stored) {
@@ -71,7 +71,7 @@ CAF_TEST(non members and unknown rooms are refused and nothing is stored) {
   auto none = send(alice, api::room_id{"r_missing"}, "x");
   CAF_REQUIRE(!none);
   CAF_CHECK(code(none.error()) == api::errc::not_found);
-  CAF_CHECK_EQUAL(test::value(ctx->db->last_seq(room.id)), 0u);
+  CAF_CHECK_EQUAL(test::value(ctx->db->log().last_seq(room.id)), 0u);
   auto bad_reply = send(alice, room.id, "x", "", 5);
   CAF_REQUIRE(!bad_reply);
   CAF_CHECK(code(bad_reply.error()) == api::errc::invalid_request);

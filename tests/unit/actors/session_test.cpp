@@ -123,7 +123,7 @@ CAF_TEST(send acks after storing and the sending session gets the event) {
   auto acks = sink->with_op("ok");
   CAF_CHECK_EQUAL(acks.back()["id"], 3);
   CAF_CHECK_EQUAL(acks.back()["data"]["seq"], 1);
-  CAF_CHECK_EQUAL(test::value(ctx->db->last_seq(room.id)), 1u);
+  CAF_CHECK_EQUAL(test::value(ctx->db->log().last_seq(room.id)), 1u);
   auto events = sink->with_op("message");
   CAF_REQUIRE_EQUAL(events.size(), 1u);
   CAF_CHECK_EQUAL(events[0]["data"]["body"], "hello");
