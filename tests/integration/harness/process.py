@@ -191,6 +191,17 @@ class Server:
             self._eof = True
             self._cv.notify_all()
 
+    def _release(self):
+        """Joins the stdout reader, closes the pipes and forgets the process."""
+        if self._reader is not None:
+            self._reader.join(timeout=STOP_DEADLINE_S)
+            if not self._reader.is_alive():
+                self.proc.stdout.close()
+        if self._stderr:
+            self._stderr.close()
+            self._stderr = None
+        _live_servers.discard(self)
+
     def stderr_text(self):
         if self._stderr:
             self._stderr.flush()
@@ -212,14 +223,7 @@ class Server:
             raise ServerError("confabd did not exit within %ss of the signal; stderr:\n%s"
                               % (STOP_DEADLINE_S, self.stderr_text()[-4000:]))
         finally:
-            if self._reader:
-                self._reader.join(timeout=STOP_DEADLINE_S)
-                if not self._reader.is_alive():
-                    self.proc.stdout.close()
-            if self._stderr:
-                self._stderr.close()
-                self._stderr = None
-            _live_servers.discard(self)
+            self._release()
         return self.returncode
 
     def terminate(self):
@@ -253,14 +257,7 @@ class Server:
                 self.proc.wait(timeout=STOP_DEADLINE_S)
             except subprocess.TimeoutExpired:
                 pass
-        if self._reader is not None:
-            self._reader.join(timeout=STOP_DEADLINE_S)
-            if not self._reader.is_alive():
-                self.proc.stdout.close()
-        if self._stderr:
-            self._stderr.close()
-            self._stderr = None
-        _live_servers.discard(self)
+        self._release()
         for d in self._dirs:
             shutil.rmtree(d, ignore_errors=True)
         self._dirs = []
