@@ -28,4 +28,13 @@ void submit_send(caf::event_based_actor* self, const node_context& ctx, api::cal
   });
 }
 
+void submit_history(caf::event_based_actor* self, const node_context& ctx, const api::user_id& user,
+                    const api::history_command& cmd, caf::duration timeout,
+                    std::function<void(caf::expected<api::history_page>)> done) {
+  api::history_request h{user, cmd.room, cmd.has_before, cmd.before, cmd.has_after, cmd.after, cmd.limit};
+  self->request(ctx.place->room(cmd.room), timeout, api::history_atom::value, h)
+      .then([done](api::history_page& page) { done(std::move(page)); },
+            [done](caf::error& err) { done(std::move(err)); });
+}
+
 }  // namespace confab::actors

@@ -23,4 +23,9 @@ namespace confab::actors {
 void submit_send(caf::event_based_actor* self, const node_context& ctx, api::caller from, api::send_command cmd,
                  caf::duration timeout, std::function<void(caf::expected<api::send_ack>)> done);
 
+// A history page for `user`, served by the node that holds the room.
+void submit_history(caf::event_based_actor* self, const node_context& ctx, const api::user_id& user,
+                    const api::history_command& cmd, caf::duration timeout,
+                    std::function<void(caf::expected<api::history_page>)> done);
+
 }  // namespace confab::actors

@@ -284,20 +284,15 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
 }
 
 void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  api::history_request h;
-  h.room = api::room_id{ex->path[3]};
-  h.user = a.who.who.id;
-  std::uint64_t limit = 50;
-  h.has_before = ex->query.count("before") > 0;
-  h.has_after = ex->query.count("after") > 0;
-  if (!query_seq(*ex, "before", h.before) || !query_seq(*ex, "after", h.after) || !query_seq(*ex, "limit", limit))
-    return;
-  if (limit < 1 || limit > self->state.ctx->lim.history_max)
-    return ex->bad("limit must be 1-" + std::to_string(self->state.ctx->lim.history_max));
-  h.limit = static_cast<std::uint32_t>(limit);
-  self->request(self->state.ctx->place->room(h.room), request_timeout, api::history_atom::value, h)
-      .then([=](const api::history_page& page) { ex->respond(200, wire::history_page_json(page)); },
-            [=](caf::error& err) { ex->respond_error(err); });
+  auto cmd = wire::decode_history_query(ex->query, api::room_id{ex->path[3]}, self->state.ctx->lim.history_max);
+  if (!cmd)
+    return ex->respond_error(cmd.error());
+  submit_history(self, *self->state.ctx, a.who.who.id, *cmd, caf::duration{request_timeout},
+                 [ex](caf::expected<api::history_page> page) {
+                   if (!page)
+                     return ex->respond_error(page.error());
+                   ex->respond(200, wire::history_page_json(*page));
+                 });
 }
 
 void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {

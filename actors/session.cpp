@@ -149,10 +149,12 @@ void do_send(self_ptr self, const std::string& id, api::send_command cmd) {
 
 void do_history(self_ptr self, const std::string& id, const api::history_command& cmd) {
   auto& st = self->state;
-  api::history_request h{st.who.id, cmd.room, cmd.has_before, cmd.before, cmd.has_after, cmd.after, cmd.limit};
-  self->request(st.ctx->place->room(cmd.room), request_timeout, api::history_atom::value, h)
-      .then([=](const api::history_page& page) { self->state.reply_ok(id, wire::history_page_json(page)); },
-            [=](caf::error& err) { self->state.reply_error(id, err); });
+  submit_history(self, *st.ctx, st.who.id, cmd, caf::duration{request_timeout},
+                 [self, id](caf::expected<api::history_page> page) {
+                   if (!page)
+                     return self->state.reply_error(id, page.error());
+                   self->state.reply_ok(id, wire::history_page_json(*page));
+                 });
 }
 
 void do_join(self_ptr self, const std::string& id, const api::join_command& cmd) {

@@ -1,5 +1,7 @@
 #include "wire/commands.hpp"
 
+#include <optional>
+
 namespace confab::wire {
 
 using api::errc;
@@ -47,6 +49,32 @@ caf::expected<api::client_command> decode_auth(const json& obj) {
   return api::auth_command{std::move(*token)};
 }
 
+// The rules of a history request once its numbers are read, whichever
+// transport they came in: limit 1 to history_max, 50 when absent.
+caf::expected<api::history_command> history_of(api::room_id room, std::optional<std::uint64_t> before,
+                                               std::optional<std::uint64_t> after, std::optional<std::uint64_t> limit,
+                                               std::uint64_t history_max) {
+  if (limit && (*limit < 1 || *limit > history_max))
+    return invalid("limit must be 1-" + std::to_string(history_max));
+  return api::history_command{std::move(room),   before.has_value(), before.value_or(0),
+                              after.has_value(), after.value_or(0),  static_cast<std::uint32_t>(limit.value_or(50))};
+}
+
+// A number of a query string: absent, or up to 19 decimal digits.
+bool query_number(const std::map<std::string, std::string>& query, const char* key, std::optional<std::uint64_t>& out,
+                  std::string& error) {
+  auto it = query.find(key);
+  if (it == query.end())
+    return true;
+  const auto& v = it->second;
+  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
+    error = std::string(key) + " must be a non-negative integer";
+    return false;
+  }
+  out = std::stoull(v);
+  return true;
+}
+
 caf::expected<api::client_command> decode_history(const json& obj, api::room_id room, std::uint64_t history_max) {
   std::string error;
   auto before = seq_field(obj, "before", error);
@@ -54,10 +82,10 @@ caf::expected<api::client_command> decode_history(const json& obj, api::room_id 
   auto limit = seq_field(obj, "limit", error);
   if (!error.empty())
     return invalid(error);
-  if (limit && (*limit < 1 || *limit > history_max))
-    return invalid("limit must be 1-" + std::to_string(history_max));
-  return api::history_command{std::move(room),   before.has_value(), before.value_or(0),
-                              after.has_value(), after.value_or(0),  static_cast<std::uint32_t>(limit.value_or(50))};
+  auto cmd = history_of(std::move(room), before, after, limit, history_max);
+  if (!cmd)
+    return cmd.error();
+  return std::move(*cmd);
 }
 
 caf::expected<api::client_command> decode_typing(const json& obj, api::room_id room) {
@@ -137,6 +165,16 @@ caf::expected<api::client_command> decode_op(const std::string& op, const json& 
 }
 
 }  // namespace
+
+caf::expected<api::history_command> decode_history_query(const std::map<std::string, std::string>& query,
+                                                         api::room_id room, std::uint64_t history_max) {
+  std::optional<std::uint64_t> before, after, limit;
+  std::string error;
+  if (!query_number(query, "before", before, error) || !query_number(query, "after", after, error) ||
+      !query_number(query, "limit", limit, error))
+    return invalid(error);
+  return history_of(std::move(room), before, after, limit, history_max);
+}
 
 decoded_frame decode_frame(std::string_view text, const frame_rules& rules) {
   decoded_frame out;

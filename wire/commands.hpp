@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,11 @@ struct send_rules {
 };
 // `room` comes from the frame's field or the URL, whichever the transport has.
 [[nodiscard]] caf::expected<api::send_command> decode_send(const json& obj, api::room_id room, const send_rules& rules);
+
+// GET /rooms/{room}/messages?before=&after=&limit=: the same rules as the
+// history frame (limit 1 to history_max, 50 when absent).
+[[nodiscard]] caf::expected<api::history_command> decode_history_query(const std::map<std::string, std::string>& query,
+                                                                       api::room_id room, std::uint64_t history_max);
 
 // The limits a frame is checked against (config::limits, which wire/ does
 // not include).

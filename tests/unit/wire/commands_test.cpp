@@ -1,6 +1,8 @@
 #define CAF_SUITE commands
 #include <caf/test/unit_test.hpp>
 
+#include <map>
+#include <string>
 #include <variant>
 
 #include "api/errors.hpp"
@@ -83,4 +85,21 @@ CAF_TEST(replies have the contract shape) {
   CAF_CHECK_EQUAL(wire::watch_reply_json({{"bob", R"({"status":"online"})"}}),
                   R"({"presence":{"bob":{"status":"online"}}})");
   CAF_CHECK_EQUAL(wire::history_page_json({{"{}", "{}"}, true}), R"({"messages":[{},{}],"has_more":true})");
+}
+
+CAF_TEST(a history query has the rules of the history frame) {
+  auto q = [](std::map<std::string, std::string> query) {
+    return wire::decode_history_query(query, api::room_id{"r"}, 200);
+  };
+  auto page = q({{"before", "9"}});
+  CAF_REQUIRE(page);
+  CAF_CHECK(page->has_before && page->before == 9 && !page->has_after && page->limit == 50);
+  CAF_CHECK(q({{"limit", "200"}, {"after", "0"}}) && q({{"limit", "200"}, {"after", "0"}})->has_after);
+  for (auto bad : {"0", "201", "-1", "1x", "", "99999999999999999999"}) {
+    auto r = q({{"limit", bad}});
+    CAF_CHECK(!r && code_of(r.error()) == api::errc::invalid_request);
+  }
+  auto named = q({{"after", "x"}});
+  CAF_REQUIRE(!named);
+  CAF_CHECK_EQUAL(api::describe(named.error()).message, "after must be a non-negative integer");
 }
