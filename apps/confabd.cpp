@@ -17,10 +17,10 @@
 
 #include "actors/types.hpp"
 #include "api/errors.hpp"
+#include "apps/cli.hpp"
 #include "apps/logging.hpp"
 #include "apps/node.hpp"
 #include "cluster/certs.hpp"
-#include "config/cli.hpp"
 
 namespace {
 
@@ -84,12 +84,12 @@ int serve(const confab::config::options& opts, const sigset_t& stop_signals) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = confab::config::parse(argc, argv);
-  if (auto* help = std::get_if<confab::config::help_text>(&parsed)) {
+  auto parsed = confab::apps::parse(argc, argv);
+  if (auto* help = std::get_if<confab::apps::help_text>(&parsed)) {
     std::cout << help->text;
     return 0;
   }
-  if (auto* err = std::get_if<confab::config::parse_error>(&parsed))
+  if (auto* err = std::get_if<confab::apps::parse_error>(&parsed))
     return fail_start(err->message);
   auto& opts = std::get<confab::config::options>(parsed);
   // Every thread started from here on (the logger's, the actors', Asio's)

@@ -19,12 +19,13 @@ declare -A may=(
   [apps]="api config storage cluster actors net client stream"
   [apps/bench]="client stream"
   [tests/unit]="api config storage cluster wire actors"
+  [tests/unit/apps]="api config apps"
   [tests/fuzz]="api config storage wire actors net stream"
   [tests/integration]="api config storage cluster actors"
 )
 # folder -> third-party headers it must not include.
 declare -A banned=(
-  [config]="caf/ rocksdb/ boost/(beast|asio)"
+  [config]="caf/ rocksdb/ boost/"
   [api]="rocksdb/ boost/ caf/io"
   [stream]="caf/ rocksdb/"
   [storage]="caf/io boost/(beast|asio)"

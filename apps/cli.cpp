@@ -1,7 +1,7 @@
 // Command line, CONFAB_* environment and config file, read with
 // Boost.Program_options into config::options (which config/ validates).
 
-#include "config/cli.hpp"
+#include "apps/cli.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -10,7 +10,9 @@
 
 namespace po = boost::program_options;
 
-namespace confab::config {
+namespace confab::apps {
+
+using namespace config;
 
 namespace {
 
@@ -139,4 +141,4 @@ parse_result parse(int argc, const char* const* argv) {
   return o;
 }
 
-}  // namespace confab::config
+}  // namespace confab::apps

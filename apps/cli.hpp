@@ -8,7 +8,7 @@
 
 #include "config/options.hpp"
 
-namespace confab::config {
+namespace confab::apps {
 
 // What parse() gives back: options, a request for help text, or one error line.
 struct help_text {
@@ -21,4 +21,4 @@ using parse_result = std::variant<config::options, help_text, parse_error>;
 
 [[nodiscard]] parse_result parse(int argc, const char* const* argv);
 
-}  // namespace confab::config
+}  // namespace confab::apps
