@@ -33,15 +33,13 @@ constexpr auto request_timeout = std::chrono::seconds(10);
 
 // Reads a non-negative integer query parameter; answers 400 on junk.
 bool query_seq(const exchange& ex, const char* key, std::uint64_t& out) {
-  auto it = ex.query.find(key);
-  if (it == ex.query.end())
-    return true;
-  const auto& v = it->second;
-  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
-    ex.bad(std::string(key) + " must be a non-negative integer");
+  std::optional<std::uint64_t> value;
+  std::string error;
+  if (!wire::query_number(ex.query, key, value, error)) {
+    ex.bad(error);
     return false;
   }
-  out = std::stoull(v);
+  out = value.value_or(out);
   return true;
 }
 

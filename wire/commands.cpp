@@ -60,21 +60,6 @@ caf::expected<api::history_command> history_of(api::room_id room, std::optional<
                               after.has_value(), after.value_or(0),  static_cast<std::uint32_t>(limit.value_or(50))};
 }
 
-// A number of a query string: absent, or up to 19 decimal digits.
-bool query_number(const std::map<std::string, std::string>& query, const char* key, std::optional<std::uint64_t>& out,
-                  std::string& error) {
-  auto it = query.find(key);
-  if (it == query.end())
-    return true;
-  const auto& v = it->second;
-  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
-    error = std::string(key) + " must be a non-negative integer";
-    return false;
-  }
-  out = std::stoull(v);
-  return true;
-}
-
 caf::expected<api::client_command> decode_history(const json& obj, api::room_id room, std::uint64_t history_max) {
   std::string error;
   auto before = seq_field(obj, "before", error);
@@ -165,6 +150,20 @@ caf::expected<api::client_command> decode_op(const std::string& op, const json& 
 }
 
 }  // namespace
+
+bool query_number(const std::map<std::string, std::string>& query, const char* key, std::optional<std::uint64_t>& out,
+                  std::string& error) {
+  auto it = query.find(key);
+  if (it == query.end())
+    return true;
+  const auto& v = it->second;
+  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
+    error = std::string(key) + " must be a non-negative integer";
+    return false;
+  }
+  out = std::stoull(v);
+  return true;
+}
 
 caf::expected<api::history_command> decode_history_query(const std::map<std::string, std::string>& query,
                                                          api::room_id room, std::uint64_t history_max) {

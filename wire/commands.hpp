@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,11 @@ struct send_rules {
 };
 // `room` comes from the frame's field or the URL, whichever the transport has.
 [[nodiscard]] caf::expected<api::send_command> decode_send(const json& obj, api::room_id room, const send_rules& rules);
+
+// A number of an HTTP query string: true and `out` untouched when absent,
+// true and set for up to 19 decimal digits, else false with `error` set.
+[[nodiscard]] bool query_number(const std::map<std::string, std::string>& query, const char* key,
+                                std::optional<std::uint64_t>& out, std::string& error);
 
 // GET /rooms/{room}/messages?before=&after=&limit=: the same rules as the
 // history frame (limit 1 to history_max, 50 when absent).
