@@ -99,7 +99,7 @@ caf::expected<api::token_claims> account_state::check_token(const std::string& t
 
 namespace {
 
-using self_ptr = probed<account_state>*;
+using self_ptr = account_self*;
 constexpr std::uint32_t sync_page = 500;
 
 // Every account actor keeps every user (a replicated table): the owner of a
@@ -107,24 +107,24 @@ constexpr std::uint32_t sync_page = 500;
 // logins, token checks and lookups are answered on any node.
 void replicate(self_ptr self, const storage::stored_user& u) {
   for (auto& m : self->state.ctx->place->current()->live)
-    if (m.accounts != caf::actor{self})
-      self->send(m.accounts, api::replicate_atom::value, u);
+    if (m.accounts != caf::actor_cast<caf::actor>(self))
+      tell(self, m.accounts, api::replicate_atom::value, u);
 }
 
 void replicate_revoke(self_ptr self, const api::user_id& user, const std::string& jti, std::int64_t expires_at) {
   for (auto& m : self->state.ctx->place->current()->live)
-    if (m.accounts != caf::actor{self})
-      self->send(m.accounts, api::revoke_atom::value, user, jti, expires_at);
+    if (m.accounts != caf::actor_cast<caf::actor>(self))
+      tell(self, m.accounts, api::revoke_atom::value, user, jti, expires_at);
 }
 
 // The user's open sockets on this node whose token no longer holds close
 // (PROTOCOL.md section 10): the hub relays to their sessions.
 void close_revoked(self_ptr self, const api::user_id& user, const std::string& jti) {
-  self->send(self->state.ctx->place->local_hub(), api::revoke_atom::value, user, jti);
+  tell(self, self->state.ctx->place->local_hub(), api::revoke_atom::value, user, jti);
 }
 
 void close_older_tokens(self_ptr self, const storage::stored_user& u) {
-  self->send(self->state.ctx->place->local_hub(), api::revoke_atom::value, u.info.id, u.tokens_valid_after, u.keep_jti);
+  tell(self, self->state.ctx->place->local_hub(), api::revoke_atom::value, u.info.id, u.tokens_valid_after, u.keep_jti);
 }
 
 // Wakes the actor when the earliest revocation expires (unless a wake-up at
@@ -475,8 +475,9 @@ caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, co
 
 }  // namespace
 
-caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, std::vector<caf::actor> check_hashers,
-                            std::vector<caf::actor> registration_hashers) {
+account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, std::string secret,
+                                               std::vector<caf::actor> check_hashers,
+                                               std::vector<caf::actor> registration_hashers) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.secret = std::move(secret);
@@ -538,9 +539,10 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
         close_revoked(self, user, jti);
       },
       // Copy everything from `source` (a node we joined).
-      [=](api::sync_atom, const caf::actor& source) {
+      [=](api::sync_atom, const caf::actor& source) -> caf::result<std::uint64_t> {
         auto rp = self->make_response_promise();
         sync_from(self, source, "", 0, rp);
+        return rp;
       },
       [=](api::sync_atom, const std::string& after,
           std::uint32_t limit) -> caf::result<std::vector<storage::stored_user>> {
@@ -550,7 +552,8 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
         return std::move(*page);
       },
       // A page of revocations: up to `limit` ids after `after`, by id.
-      [=](api::sync_atom, api::revoke_atom, const std::string& after, std::uint32_t limit) {
+      [=](api::sync_atom, api::revoke_atom, const std::string& after,
+          std::uint32_t limit) -> caf::result<std::vector<std::string>, std::vector<std::int64_t>> {
         std::vector<std::string> jtis;
         std::vector<std::int64_t> expiries;
         auto& revoked = self->state.revoked;
@@ -559,7 +562,7 @@ caf::behavior account_actor(self_ptr self, context_ptr ctx, std::string secret, 
           jtis.push_back(it->first);
           expiries.push_back(it->second);
         }
-        return caf::make_message(std::move(jtis), std::move(expiries));
+        return {std::move(jtis), std::move(expiries)};
       },
       // The earliest revocation has expired (`at`: when; an older wake-up
       // only prunes).

@@ -16,9 +16,10 @@
 #include <vector>
 
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
 
-#include <deque>
 #include <functional>
+#include "api/interfaces.hpp"
 #include "api/messages.hpp"
 
 #include "actors/context.hpp"
@@ -92,8 +93,29 @@ struct account_state {
 
 // check_hashers and registration_hashers: at least one actor each running
 // hasher_actor (detached in production; the same actor may be in both).
-caf::behavior account_actor(probed<account_state>* self, context_ptr ctx, std::string secret,
-                            std::vector<caf::actor> check_hashers, std::vector<caf::actor> registration_hashers);
+// The account actor's interface: what it serves (api::account_service),
+// and what the account actors of other nodes and the node ask of it.
+using account_interface = api::account_service::extend<
+    // A user changed on its owner (or a logout elsewhere): this node's copy.
+    caf::reacts_to<api::replicate_atom, storage::stored_user>,
+    caf::reacts_to<api::revoke_atom, api::user_id, std::string, std::int64_t>,  // user, jti, expiry
+    // Copy every user and revocation from `source` (a node we joined): how
+    // many users were copied.
+    caf::replies_to<api::sync_atom, caf::actor>::with<std::uint64_t>,
+    // Pages for a node that copies: users after an id, revocations (ids
+    // and expiries) after an id.
+    caf::replies_to<api::sync_atom, std::string, std::uint32_t>::with<std::vector<storage::stored_user>>,
+    caf::replies_to<api::sync_atom, api::revoke_atom, std::string, std::uint32_t>::with<std::vector<std::string>,
+                                                                                        std::vector<std::int64_t>>,
+    caf::reacts_to<api::expire_atom, std::int64_t>>;  // prune expired revocations
+
+using account_self = probed<account_state, account_interface::base>;
+
+// check_hashers and registration_hashers: at least one actor each running
+// hasher_actor (detached in production; the same actor may be in both).
+account_interface::behavior_type account_actor(account_self* self, context_ptr ctx, std::string secret,
+                                               std::vector<caf::actor> check_hashers,
+                                               std::vector<caf::actor> registration_hashers);
 
 // Validation shared with the HTTP frontend: empty when fine, else why not.
 [[nodiscard]] std::string check_username(const std::string& username);

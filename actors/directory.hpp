@@ -17,12 +17,13 @@ namespace confab::actors {
 
 struct no_extra {};
 
-// Extra: what the manager keeps per live actor besides the handle.
-template <class Id, class Extra = no_extra>
+// Handle: the actors' handle type (typed, api/interfaces.hpp); Extra: what
+// the manager keeps per live actor besides the handle.
+template <class Id, class Handle, class Extra = no_extra>
 class directory {
  public:
   struct entry : Extra {
-    caf::actor actor;
+    Handle actor;
     std::uint64_t delegated = 0;
   };
 
@@ -39,7 +40,7 @@ class directory {
 
   // The actor of `id`, removed from the directory, if it handled everything
   // delegated to it; null otherwise (more work reached it: it stays).
-  [[nodiscard]] caf::actor take_idle(const Id& id, std::uint64_t handled) {
+  [[nodiscard]] Handle take_idle(const Id& id, std::uint64_t handled) {
     auto it = live_.find(id);
     if (it == live_.end() || it->second.delegated != handled)
       return {};
@@ -60,7 +61,7 @@ class directory {
   }
 
   // The actor of `id`, removed from the directory whatever it still has to do.
-  [[nodiscard]] caf::actor take(const Id& id) {
+  [[nodiscard]] Handle take(const Id& id) {
     auto it = live_.find(id);
     if (it == live_.end())
       return {};

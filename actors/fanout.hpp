@@ -7,6 +7,7 @@
 #include <caf/actor.hpp>
 #include <caf/local_actor.hpp>
 
+#include "actors/probe.hpp"
 #include "api/messages.hpp"
 
 namespace confab::actors {
@@ -14,9 +15,9 @@ namespace confab::actors {
 template <class Self, class Atom, class... Ts>
 void send_text(Self* self, const caf::actor& dest, Atom atom, const api::shared_text& text, const Ts&... xs) {
   if (dest.node() == self->node())
-    self->send(dest, atom, xs..., text);
+    tell(self, dest, atom, xs..., text);
   else
-    self->send(dest, atom, xs..., *text);
+    tell(self, dest, atom, xs..., *text);
 }
 
 }  // namespace confab::actors

@@ -149,14 +149,14 @@ bool hub_state::wants(const api::room_id& room) const {
 
 namespace {
 
-using self_ptr = probed<hub_state>*;
+using self_ptr = hub_self*;
 
 // Sends xs to every session actor of `user` on this node.
 template <class... Ts>
 void to_sessions_of(self_ptr self, const api::user_id& user, const Ts&... xs) {
   if (auto it = self->state.users.find(user); it != self->state.users.end())
     for (auto& session : it->second.sessions)
-      self->send(caf::actor_cast<caf::actor>(session), xs...);
+      self->send(caf::actor_cast<api::session_actor>(session), xs...);
 }
 
 api::shared_text share(std::string& text) {
@@ -183,7 +183,7 @@ void on_event(self_ptr self, const api::room_id& room, api::seq_t seq, const api
               std::uint64_t generation, const api::shared_text& event) {
   if (!self->state.wants(room)) {
     if (auto sender = caf::actor_cast<caf::actor>(self->current_sender()))
-      self->send(sender, api::uninterest_atom::value, room, caf::actor{self}, generation);
+      tell(self, sender, api::uninterest_atom::value, room, caf::actor_cast<caf::actor>(self), generation);
     return;
   }
   self->state.deliver(room, seq, except, event);
@@ -207,7 +207,8 @@ void on_view(self_ptr self) {
       if (!entry.known)
         continue;
       auto id = user;
-      self->request(m.readers, std::chrono::seconds(10), api::my_rooms_atom::value, id, caf::actor{self}, true)
+      self->request(m.readers, std::chrono::seconds(10), api::my_rooms_atom::value, id,
+                    caf::actor_cast<caf::actor>(self), true)
           .then(
               [self, id](const std::vector<api::my_room>& rooms) {
                 for (auto& r : rooms)
@@ -223,18 +224,19 @@ void on_view(self_ptr self) {
     auto owner = place.room_owner(room);
     bool same = st.live_nodes.count(owner) > 0 && cluster::placement::room_owner_among(room, before) == owner;
     if (!same)
-      self->request(place.room(room), std::chrono::seconds(10), api::interest_atom::value, room, caf::actor{self})
+      self->request(place.room(room), std::chrono::seconds(10), api::interest_atom::value, room,
+                    caf::actor_cast<caf::actor>(self))
           .then([] {}, [](caf::error&) {});  // a room on a node that is down: it asks again on the next change
   }
   st.live_nodes = std::move(now_live);
   for (auto& [addr, entry] : st.sessions)
     if (entry.ready)
-      self->send(caf::actor_cast<caf::actor>(addr), api::view_atom::value);
+      self->send(caf::actor_cast<api::session_actor>(addr), api::view_atom::value);
 }
 
 }  // namespace
 
-caf::behavior hub_actor(self_ptr self, context_ptr ctx) {
+api::hub_actor::behavior_type hub_actor(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->probe_as(self->state.ctx->actors, "hub", "hub");
   log_stray_errors(self, "hub");
@@ -285,7 +287,7 @@ caf::behavior hub_actor(self_ptr self, context_ptr ctx) {
         for (auto [user, partner] : {std::pair{a, b}, std::pair{b, a}})
           if (auto it = self->state.users.find(user); it != self->state.users.end())
             for (auto& session : it->second.sessions)
-              self->send(caf::actor_cast<caf::actor>(session), api::watch_atom::value, partner);
+              self->send(caf::actor_cast<api::session_actor>(session), api::watch_atom::value, partner);
       },
       [=](api::user_event_atom, const api::user_id& user, const api::shared_text& event) {
         self->state.deliver_user(user, event);

@@ -22,6 +22,7 @@
 
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "api/interfaces.hpp"
 #include "api/messages.hpp"
 #include "api/sinks.hpp"
 
@@ -85,6 +86,8 @@ struct hub_state {
   void apply_membership(user_entry& u, const api::user_id& user, const api::room_id& room, bool joined);
 };
 
-caf::behavior hub_actor(probed<hub_state>* self, context_ptr ctx);
+using hub_self = probed<hub_state, api::hub_actor::base>;
+
+api::hub_actor::behavior_type hub_actor(hub_self* self, context_ptr ctx);
 
 }  // namespace confab::actors

@@ -47,10 +47,10 @@ bool presence_state::choose(const std::string& s) {
 
 namespace {
 
-using self_ptr = probed<presence_state>*;
+using self_ptr = presence_self*;
 
 // Tells the watchers (one shared buffer) and the manager's snapshot.
-void changed(self_ptr self, const caf::actor& manager) {
+void changed(self_ptr self, const presence_reports& manager) {
   auto& st = self->state;
   auto data = wire::json::parse(st.json());
   data["user"] = st.username;
@@ -74,8 +74,8 @@ void notify(self_ptr self, const std::string& data) {
     return;
   }
   if (auto pusher = st.ctx->place->pusher())
-    self->send(pusher, api::push_atom::value,
-               R"({"user":)" + wire::json(st.username).dump() + R"(,"notification":)" + data + "}");
+    tell(self, pusher, api::push_atom::value,
+         R"({"user":)" + wire::json(st.username).dump() + R"(,"notification":)" + data + "}");
 }
 
 }  // namespace
@@ -89,7 +89,8 @@ void probe_presence(self_ptr self) {
   p.set_text(st.user.value, "user=" + st.username + " status=" + st.status());
 }
 
-caf::behavior presence_actor(self_ptr self, api::user_id user, context_ptr ctx, caf::actor manager) {
+api::presence_actor::behavior_type presence_actor(self_ptr self, api::user_id user, context_ptr ctx,
+                                                  presence_reports manager) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.user = user;

@@ -15,6 +15,7 @@
 
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "api/interfaces.hpp"
 #include "api/sinks.hpp"
 
 namespace confab::actors {
@@ -46,8 +47,16 @@ struct presence_state {
   [[nodiscard]] bool idle() const { return sessions.empty() && watchers.empty(); }
 };
 
+// What a presence actor tells its manager: a new status (with last_seen),
+// and that it is idle.
+using presence_reports = caf::typed_actor<caf::reacts_to<api::status_atom, api::user_id, std::string, std::int64_t>,
+                                          caf::reacts_to<api::idle_atom, api::user_id, std::uint64_t>>;
+
+using presence_self = probed<presence_state, api::presence_actor::base>;
+
 // manager: the presence manager, told of status changes and idleness.
-caf::behavior presence_actor(probed<presence_state>* self, api::user_id user, context_ptr ctx, caf::actor manager);
+api::presence_actor::behavior_type presence_actor(presence_self* self, api::user_id user, context_ptr ctx,
+                                                  presence_reports manager);
 
 // {status, last_seen?} of a user as JSON text.
 [[nodiscard]] std::string presence_json(const std::string& status, std::int64_t last_seen);

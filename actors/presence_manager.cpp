@@ -12,13 +12,13 @@ namespace confab::actors {
 
 namespace {
 
-using self_ptr = probed<presence_manager_state>*;
+using self_ptr = presence_manager_self*;
 
-caf::actor& route(self_ptr self, const api::user_id& id) {
+api::presence_actor& route(self_ptr self, const api::user_id& id) {
   return self->state.live
       .route(id,
              [&](auto& e) {
-               e.actor = self->spawn<caf::linked>(presence_actor, id, self->state.ctx, caf::actor{self});
+               e.actor = self->spawn<caf::linked>(presence_actor, id, self->state.ctx, presence_reports{self});
                if (auto seen = self->state.ctx->db->users().last_seen(id))
                  e.last_seen = *seen;
              })
@@ -56,7 +56,7 @@ void query_presence(caf::event_based_actor* self, const cluster::placement& plac
       [out, done] { done(*out); });
 }
 
-caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
+presence_manager_actor::behavior_type presence_manager(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->probe_as(self->state.ctx->actors, "presence_manager", "presence_manager");
   log_stray_errors(self, "presence manager");
@@ -82,7 +82,7 @@ caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
           e->last_seen = last_seen;
         }
       },
-      [=](api::get_atom, const std::vector<api::user_id>& ids) {
+      [=](api::get_atom, const std::vector<api::user_id>& ids) -> caf::result<std::vector<std::string>> {
         std::vector<std::string> out;
         out.reserve(ids.size());
         for (auto& id : ids) {
@@ -100,7 +100,7 @@ caf::behavior presence_manager(self_ptr self, context_ptr ctx) {
       [=](api::view_atom) {
         auto& place = *self->state.ctx->place;
         for (auto& id : self->state.live.ids())
-          if (place.presence(id) != caf::actor{self})
+          if (place.presence(id) != caf::actor_cast<caf::actor>(self))
             if (auto presence = self->state.live.take(id))
               self->send(presence, api::retire_atom::value);
       },

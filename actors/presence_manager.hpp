@@ -13,6 +13,7 @@
 #include "actors/context.hpp"
 #include "actors/directory.hpp"
 #include "actors/probe.hpp"
+#include "api/interfaces.hpp"
 
 namespace confab::actors {
 
@@ -25,10 +26,19 @@ struct presence_manager_state {
     std::int64_t last_seen = 0;
   };
   context_ptr ctx;
-  directory<api::user_id, snapshot> live;
+  directory<api::user_id, api::presence_actor, snapshot> live;
 };
 
-caf::behavior presence_manager(probed<presence_manager_state>* self, context_ptr ctx);
+// The presence manager's interface: what it serves (api::presence_service)
+// and what its presence actors and the node tell it.
+using presence_manager_actor = api::presence_service::extend<
+    caf::reacts_to<api::status_atom, api::user_id, std::string, std::int64_t>,  // a status changed
+    caf::reacts_to<api::idle_atom, api::user_id, std::uint64_t>,                // a presence is idle
+    caf::reacts_to<api::view_atom>>;                                            // the cluster changed
+
+using presence_manager_self = probed<presence_manager_state, presence_manager_actor::base>;
+
+presence_manager_actor::behavior_type presence_manager(presence_manager_self* self, context_ptr ctx);
 
 // Asks the owners of the users' presence, one request per node, and calls
 // `done` with {status, last_seen?} JSON per user in order ("offline" where a

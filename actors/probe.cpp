@@ -65,33 +65,32 @@ probe_ptr actor_index::find(const std::string& kind, const std::string& id) cons
   return nullptr;
 }
 
-probed_actor::probed_actor(caf::actor_config& cfg)
-    : caf::event_based_actor(cfg), probe_(std::make_shared<actor_probe>()) {
-  probe_->since = now_ms();
-  probe_->last_active.store(probe_->since, std::memory_order_relaxed);
+probe_ptr make_probe() {
+  auto p = std::make_shared<actor_probe>();
+  p->since = now_ms();
+  p->last_active.store(p->since, std::memory_order_relaxed);
+  return p;
 }
 
-void probed_actor::enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host) {
-  probe_->enqueued.fetch_add(1, std::memory_order_relaxed);
-  caf::event_based_actor::enqueue(std::move(what), host);
+void count_enqueued(actor_probe& p) {
+  p.enqueued.fetch_add(1, std::memory_order_relaxed);
 }
 
-caf::invoke_message_result probed_actor::consume(caf::mailbox_element& x) {
-  probe_->processed.fetch_add(1, std::memory_order_relaxed);
-  probe_->last_active.store(now_ms(), std::memory_order_relaxed);
-  return caf::event_based_actor::consume(x);
+void count_consumed(actor_probe& p) {
+  p.processed.fetch_add(1, std::memory_order_relaxed);
+  p.last_active.store(now_ms(), std::memory_order_relaxed);
 }
 
-actor_probe& probed_actor::probe_as(const std::shared_ptr<actor_index>& index, std::string kind, std::string id) {
-  probe_->kind = std::move(kind);
-  probe_->id = std::move(id);
-  probe_->addr = address();
-  index->add(probe_);
-  attach_functor([index, p = probe_.get()] { index->remove(p); });
+void list_probe(caf::scheduled_actor& self, const probe_ptr& p, const std::shared_ptr<actor_index>& index,
+                std::string kind, std::string id) {
+  p->kind = std::move(kind);
+  p->id = std::move(id);
+  p->addr = self.address();
+  index->add(p);
+  self.attach_functor([index, raw = p.get()] { index->remove(raw); });
   // Every listed actor may be reached from other nodes: what it does not
   // understand is counted and dropped, never printed message by message.
-  set_default_handler(api::drop_unexpected);
-  return *probe_;
+  self.set_default_handler(api::drop_unexpected);
 }
 
 std::string detail(const actor_probe& p) {

@@ -20,7 +20,9 @@
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "api/sinks.hpp"
 
@@ -73,22 +75,54 @@ class actor_index {
   std::map<std::string, std::uint64_t> counts_;
 };
 
-class probed_actor : public caf::event_based_actor {
+// Counts what a probed actor is sent and handles (below); not templated, so
+// that the template stays a few lines.
+void count_enqueued(actor_probe& p);
+void count_consumed(actor_probe& p);
+probe_ptr make_probe();
+// Lists `self` in `index` until it ends; from then on, a message no handler
+// matches is counted and dropped (api::drop_unexpected).
+void list_probe(caf::scheduled_actor& self, const probe_ptr& p, const std::shared_ptr<actor_index>& index,
+                std::string kind, std::string id);
+
+// Base: caf::event_based_actor, or the typed_event_based_actor of a typed
+// interface (api/interfaces.hpp).
+template <class Base>
+class probed_base : public Base {
  public:
-  explicit probed_actor(caf::actor_config& cfg);
-  void enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host) override;
-  caf::invoke_message_result consume(caf::mailbox_element& x) override;
-  // Lists this actor in `index` until it ends; from then on, a message no
-  // handler matches is counted and dropped (api::drop_unexpected).
-  actor_probe& probe_as(const std::shared_ptr<actor_index>& index, std::string kind, std::string id);
+  explicit probed_base(caf::actor_config& cfg) : Base(cfg), probe_(make_probe()) {}
+  void enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host) override {
+    count_enqueued(*probe_);
+    Base::enqueue(std::move(what), host);
+  }
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    count_consumed(*probe_);
+    return Base::consume(x);
+  }
+  actor_probe& probe_as(const std::shared_ptr<actor_index>& index, std::string kind, std::string id) {
+    list_probe(*this, probe_, index, std::move(kind), std::move(id));
+    return *probe_;
+  }
   [[nodiscard]] actor_probe& probe() { return *probe_; }
 
  private:
   probe_ptr probe_;
 };
 
-template <class State>
-using probed = caf::stateful_actor<State, probed_actor>;
+using probed_actor = probed_base<caf::event_based_actor>;
+
+// A stateful probed actor; Base as above.
+template <class State, class Base = caf::event_based_actor>
+using probed = caf::stateful_actor<State, probed_base<Base>>;
+
+// A typed actor's message to an actor that has no typed interface (CAF lets
+// typed actors send() only to typed ones): sent with the actor as its
+// sender, so that the receiver can check who it came from. Typed receivers
+// take self->send(), which checks the message.
+template <class Self, class... Ts>
+void tell(Self* self, const caf::actor& dest, Ts&&... xs) {
+  caf::unsafe_send_as(self, dest, std::forward<Ts>(xs)...);
+}
 
 // The one-line detail the admin view shows for a probe.
 [[nodiscard]] std::string detail(const actor_probe& p);

@@ -83,7 +83,7 @@ void merge(api::my_room& kept, const api::my_room& other) {
 // A node that does not answer in time is left out (its rooms are unavailable
 // until it is back, unless another node holds a copy).
 template <class T, class... Ts>
-void gather_all(caf::event_based_actor* self, const context_ptr& ctx, std::size_t limit, Ts... args) {
+caf::response_promise gather_all(reader_self* self, const context_ptr& ctx, std::size_t limit, Ts... args) {
   auto rp = self->make_response_promise();
   auto out = std::make_shared<std::vector<T>>();
   std::vector<caf::actor> readers;
@@ -109,11 +109,12 @@ void gather_all(caf::event_based_actor* self, const context_ptr& ctx, std::size_
         rp.deliver(std::move(once));
       },
       args..., true);
+  return rp;
 }
 
 }  // namespace
 
-caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
+api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr ctx) {
   self->probe_as(ctx->actors, "reader", "reader/" + std::to_string(self->id()));
   return {
       [ctx](api::history_atom, const api::history_request& req) -> caf::result<api::history_page> {
@@ -143,16 +144,18 @@ caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
         }
         return out;
       },
-      [=](api::my_rooms_atom a, const api::user_id& user, const caf::actor& hub) {
-        gather_all<api::my_room>(self, ctx, SIZE_MAX, a, user, hub);
+      [=](api::my_rooms_atom a, const api::user_id& user,
+          const caf::actor& hub) -> caf::result<std::vector<api::my_room>> {
+        return gather_all<api::my_room>(self, ctx, SIZE_MAX, a, user, hub);
       },
       [ctx](api::my_rooms_atom, const api::user_id& user, const caf::actor& hub, bool) {
         return local_rooms(ctx, user, hub);
       },
       // A page of the directory: every node's first `limit` after `after`,
       // merged, is the cluster's first `limit`.
-      [=](api::public_atom a, const std::string& after, std::uint32_t limit) {
-        gather_all<api::room_info>(self, ctx, limit, a, after, limit);
+      [=](api::public_atom a, const std::string& after,
+          std::uint32_t limit) -> caf::result<std::vector<api::room_info>> {
+        return gather_all<api::room_info>(self, ctx, limit, a, after, limit);
       },
       // Admin view: this node's actors, a user's sessions here, a kick.
       [ctx](api::actors_atom, const api::actor_query& q) { return list_actors(*ctx->actors, ctx->node_id, q); },
@@ -163,7 +166,7 @@ caf::behavior reader_actor(probed_actor* self, context_ptr ctx) {
         auto p = ctx->actors->find("session", session);
         auto target = p ? caf::actor_cast<caf::actor>(p->addr) : caf::actor{};
         if (target)
-          self->send(target, api::kick_atom::value);
+          tell(self, target, api::kick_atom::value);
         return static_cast<bool>(target);
       },
       // Files stored on this node, for other nodes (see placement::file_home).

@@ -12,9 +12,13 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/context.hpp"
+#include "actors/probe.hpp"
+#include "api/interfaces.hpp"
 
 namespace confab::actors {
 
-caf::behavior reader_actor(probed_actor* self, context_ptr ctx);
+using reader_self = probed_base<api::reader_service::base>;
+
+api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr ctx);
 
 }  // namespace confab::actors

@@ -45,7 +45,7 @@ bool room_state::is_member(const api::user_id& user) const {
 
 namespace {
 
-using self_ptr = probed<room_state>*;
+using self_ptr = room_self*;
 
 std::string member_event(const api::room_id& room, const std::string& username, const char* action) {
   return wire::json{{"room", room.value}, {"user", username}, {"action", action}}.dump();
@@ -88,7 +88,7 @@ void notify(self_ptr self, const api::user_id& user, api::seq_t seq, const std::
       wire::json{
           {"room", self->state.info.id.value}, {"seq", seq}, {"from", from}, {"reason", reason}, {"preview", cut}}
           .dump();
-  self->send(self->state.ctx->place->presence(user), api::notify_atom::value, user, data);
+  tell(self, self->state.ctx->place->presence(user), api::notify_atom::value, user, data);
 }
 
 void notify_message(self_ptr self, const api::send_request& req, api::seq_t seq, const std::string& body) {
@@ -115,7 +115,7 @@ void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) 
   if (joined)
     self->state.ctx->interest->add_all(self->state.info.id, hubs);
   for (auto& hub : hubs)
-    self->send(hub, api::membership_atom::value, self->state.info.id, user, joined);
+    tell(self, hub, api::membership_atom::value, self->state.info.id, user, joined);
 }
 
 // The ack of a message already in the log (a retried client_msg_id).
@@ -211,7 +211,7 @@ void commit(self_ptr self, const room_change& change, done_fn done) {
             --st.in_flight;
             if (!st.broken) {
               st.broken = true;
-              self->send(st.replica, api::resign_atom::value);
+              tell(self, st.replica, api::resign_atom::value);
             }
             done(fail(errc::unavailable, "the room's copies did not confirm the write: retry"), false);
             end_if_broken(self);
@@ -528,7 +528,7 @@ caf::result<api::room_info> handle_dm(self_ptr self, const api::caller& a, const
     }
     created(self);
     for (auto& hub : self->state.ctx->place->hubs())
-      self->send(hub, api::dm_atom::value, a, b);
+      tell(self, hub, api::dm_atom::value, a, b);
     rp.deliver(self->state.info);
   });
   return rp;
@@ -569,7 +569,8 @@ void probe_room(self_ptr self) {
   p.set_text({}, st.info.name);
 }
 
-caf::behavior room_actor(self_ptr self, api::room_id id, context_ptr ctx, caf::actor manager, caf::actor replica) {
+api::room_actor::behavior_type room_actor(self_ptr self, api::room_id id, context_ptr ctx, room_idle_reports manager,
+                                          caf::actor replica) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.replica = std::move(replica);

@@ -21,6 +21,7 @@
 
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "api/interfaces.hpp"
 #include "api/messages.hpp"
 
 namespace confab::actors {
@@ -63,9 +64,14 @@ struct room_state {
 // The usernames `@name` mentions in a body (each once, in order).
 [[nodiscard]] std::vector<std::string> mentions(const std::string& body);
 
+// What a room needs of its manager: to hear that it is idle.
+using room_idle_reports = caf::typed_actor<caf::reacts_to<api::idle_atom, api::room_id, std::uint64_t>>;
+
+using room_self = probed<room_state, api::room_actor::base>;
+
 // manager: the room manager to report idleness to; replica: the room's
 // replica actor, serving (null with one copy).
-caf::behavior room_actor(probed<room_state>* self, api::room_id id, context_ptr ctx, caf::actor manager,
-                         caf::actor replica);
+api::room_actor::behavior_type room_actor(room_self* self, api::room_id id, context_ptr ctx, room_idle_reports manager,
+                                          caf::actor replica);
 
 }  // namespace confab::actors

@@ -60,7 +60,7 @@ void end_move(self_ptr self, const api::room_id& id, bool moved) {
     spdlog::info("room {} handed off to node {} in {} ms", id.value, out.target_id, took);
   for (auto& w : out.waiting) {
     if (moved)
-      forward(w.rp, out.target, 0, std::move(w.msg));  // progress, not a loop: hops start again
+      forward(w.rp, out.target, 0, id, std::move(w.msg));  // progress, not a loop: hops start again
     else
       dispatch(self, id, w.hops, w.rp, std::move(w.msg));
   }
@@ -247,17 +247,18 @@ bool from_live_member(self_ptr self) {
 
 // A message from another copy of a room, to this node's copy of it. Only a
 // node named in the room's copy set starts one.
-void to_copy(self_ptr self, const api::room_id& id, std::vector<std::string> copies) {
+caf::response_promise to_copy(self_ptr self, const api::room_id& id, std::vector<std::string> copies) {
   auto msg = self->current_mailbox_element()->move_content_to_message();
   auto rp = self->make_response_promise();
   if (!from_live_member(self))
-    return rp.deliver(fail(errc::forbidden, "not from a live member of the cluster"));
-  if (!copies.empty() && std::find(copies.begin(), copies.end(), self->state.ctx->node_id) == copies.end())
-    return rp.deliver(fail(errc::invalid_request, "this node is not a copy of the room"));
-  auto copy = replica_of(self, id, std::move(copies));
-  if (!copy)
-    return rp.deliver(fail(errc::not_found, "no copy of the room here"));
-  rp.delegate(copy->actor, std::move(msg));
+    rp.deliver(fail(errc::forbidden, "not from a live member of the cluster"));
+  else if (!copies.empty() && std::find(copies.begin(), copies.end(), self->state.ctx->node_id) == copies.end())
+    rp.deliver(fail(errc::invalid_request, "this node is not a copy of the room"));
+  else if (auto copy = replica_of(self, id, std::move(copies)); !copy)
+    rp.deliver(fail(errc::not_found, "no copy of the room here"));
+  else
+    rp.delegate(copy->actor, std::move(msg));
+  return rp;
 }
 
 }  // namespace confab::actors::rooms

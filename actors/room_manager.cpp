@@ -24,22 +24,6 @@ api::room_id dm_room_id(const api::user_id& a, const api::user_id& b) {
   return api::room_id{"d_" + api::to_hex(digest, 8)};
 }
 
-api::room_id room_of(const caf::message& msg) {
-  if (msg.size() < 2 || !msg.match_element<caf::atom_value>(0))
-    return {};
-  auto op = msg.get_as<caf::atom_value>(0);
-  if (op == api::send_atom::value && msg.match_element<api::send_request>(1))
-    return msg.get_as<api::send_request>(1).room;
-  if (op == api::history_atom::value && msg.match_element<api::history_request>(1))
-    return msg.get_as<api::history_request>(1).room;
-  if (op == api::dm_atom::value && msg.size() == 3 && msg.match_element<api::caller>(1) &&
-      msg.match_element<api::user_info>(2))
-    return dm_room_id(msg.get_as<api::caller>(1).id, msg.get_as<api::user_info>(2).id);
-  if (msg.match_element<api::room_id>(1))
-    return msg.get_as<api::room_id>(1);
-  return {};
-}
-
 using namespace rooms;
 
 namespace {
@@ -62,23 +46,26 @@ caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, c
   auto hubs = ctx.place->hubs();
   ctx.interest->add_all(info.id, hubs);
   for (auto& hub : hubs)
-    self->send(hub, api::membership_atom::value, info.id, who.id, true);
+    tell(self, hub, api::membership_atom::value, info.id, who.id, true);
   return info;
 }
 
 }  // namespace
 
-caf::behavior room_manager(self_ptr self, context_ptr ctx) {
+room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->probe_as(self->state.ctx->actors, "room_manager", "room_manager");
   // A room that ended (retired, or failed) is dropped from the directory; the
   // next request activates it again from storage. Any other exit stops us.
   self->set_exit_handler([self](caf::exit_msg& msg) { forget_or_quit(self, self->state.live, msg); });
   log_stray_errors(self, "room manager");
-  auto routed = [self] {
+  // A request about room `id`, routed as it came: the room's actor (or
+  // reader) answers it.
+  auto routed = [self](api::room_id id) {
     auto msg = self->current_mailbox_element()->move_content_to_message();
-    auto id = room_of(msg);
-    dispatch(self, id, 0, self->make_response_promise(), std::move(msg));
+    auto rp = self->make_response_promise();
+    dispatch(self, id, 0, rp, std::move(msg));
+    return rp;
   };
   return {
       [=](api::create_atom a, const api::caller& who, const std::string& name, const std::string& topic,
@@ -91,22 +78,36 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
         }
         return create_room(self, who, name, topic, visibility);
       },
-      [=](api::send_atom, const api::send_request&) { routed(); },
-      [=](api::join_atom, const api::room_id&, const api::caller&) { routed(); },
-      [=](api::leave_atom, const api::room_id&, const api::caller&) { routed(); },
-      [=](api::invite_atom, const api::room_id&, const api::caller&, const api::user_info&) { routed(); },
-      [=](api::typing_atom, const api::room_id&, const api::caller&, bool) { routed(); },
-      [=](api::read_atom, const api::room_id&, const api::caller&, api::seq_t) { routed(); },
-      [=](api::dm_atom, const api::caller&, const api::user_info&) { routed(); },
-      [=](api::history_atom, const api::history_request&) { routed(); },
-      [=](api::members_atom, const api::room_id&, const api::user_id&) { routed(); },
-      [=](api::admin_atom, const api::room_id&) { routed(); },
+      [=](api::send_atom, const api::send_request& req) -> caf::result<api::send_ack> { return routed(req.room); },
+      [=](api::join_atom, const api::room_id& id, const api::caller&) -> caf::result<api::room_info> {
+        return routed(id);
+      },
+      [=](api::leave_atom, const api::room_id& id, const api::caller&) -> caf::result<void> { return routed(id); },
+      [=](api::invite_atom, const api::room_id& id, const api::caller&, const api::user_info&) -> caf::result<void> {
+        return routed(id);
+      },
+      [=](api::typing_atom, const api::room_id& id, const api::caller&, bool) -> caf::result<void> {
+        return routed(id);
+      },
+      [=](api::read_atom, const api::room_id& id, const api::caller&,
+          api::seq_t) -> caf::result<api::seq_t, api::seq_t> { return routed(id); },
+      [=](api::dm_atom, const api::caller& a, const api::user_info& b) -> caf::result<api::room_info> {
+        return routed(dm_room_id(a.id, b.id));
+      },
+      [=](api::history_atom, const api::history_request& req) -> caf::result<api::history_page> {
+        return routed(req.room);
+      },
+      [=](api::members_atom, const api::room_id& id,
+          const api::user_id&) -> caf::result<std::vector<api::member_entry>> { return routed(id); },
+      [=](api::admin_atom, const api::room_id& id) -> caf::result<api::room_admin> { return routed(id); },
       // A hub wants this room's events (after a membership change).
-      [=](api::interest_atom, const api::room_id&, const caf::actor&) { routed(); },
+      [=](api::interest_atom, const api::room_id& id, const caf::actor&) -> caf::result<void> { return routed(id); },
       // A request another node sent on.
-      [=](api::forward_atom, std::uint8_t hops, caf::message& msg) {
-        auto id = room_of(msg);
-        dispatch(self, id, hops, self->make_response_promise(), std::move(msg));
+      [=](api::forward_atom, std::uint8_t hops, const api::room_id& id,
+          caf::message& msg) -> caf::result<caf::message> {
+        auto rp = self->make_response_promise();
+        dispatch(self, id, hops, rp, std::move(msg));
+        return rp;
       },
       // Whether this node has the room (held, moving away, or fenced).
       [=](api::holds_atom, const api::room_id& id) {
@@ -131,18 +132,21 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
         // which of the others it can reach now.
         auto peers = peers_of(self);
         for (auto& [id, copy] : st.replicas)
-          self->send(copy.actor, api::peers_atom::value, peers);
+          tell(self, copy.actor, api::peers_atom::value, peers);
         find_repairs(self);
       },
       // Between the copies of a room (actors/replica.hpp): to this node's
       // copy, started for a room it has not held yet.
       [=](api::prepare_atom, const api::room_id& id, std::vector<std::string>& copies,
-          const cluster::replication::epoch&) { to_copy(self, id, std::move(copies)); },
-      [=](api::append_atom, const api::room_id& id, std::vector<std::string>& copies,
-          const cluster::replication::append_request&) { to_copy(self, id, std::move(copies)); },
-      [=](api::fetch_atom, const api::room_id& id, const cluster::replication::epoch&, std::uint64_t, std::uint64_t) {
-        to_copy(self, id, {});
+          const cluster::replication::epoch&) -> caf::result<cluster::replication::prepare_reply> {
+        return to_copy(self, id, std::move(copies));
       },
+      [=](api::append_atom, const api::room_id& id, std::vector<std::string>& copies,
+          const cluster::replication::append_request&) -> caf::result<cluster::replication::append_reply> {
+        return to_copy(self, id, std::move(copies));
+      },
+      [=](api::fetch_atom, const api::room_id& id, const cluster::replication::epoch&, std::uint64_t,
+          std::uint64_t) -> caf::result<std::vector<cluster::replication::entry>> { return to_copy(self, id, {}); },
       // This node's copy of a room has a new copy set (actors/replica.hpp).
       [=](api::copies_atom, const api::room_id& id, std::vector<std::string>& copies) {
         if (auto it = self->state.replicas.find(id); it != self->state.replicas.end())
@@ -154,7 +158,7 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
         if (!from_live_member(self))
           return;
         if (auto copy = replica_of(self, id, {}))
-          self->send(copy->actor, api::dropped_atom::value, id);
+          tell(self, copy->actor, api::dropped_atom::value, id);
       },
       // This node's copy of a room stopped leading, or leads a new epoch:
       // the room actor of the old epoch ends (actors/replica.cpp, retire_room).
@@ -190,7 +194,8 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
       },
       [=](api::drain_atom, bool) { check_left_sets(self); },
       // Answered once this node holds no room (a drain waits for it).
-      [=](api::drain_atom) {
+      [=](api::drain_atom) -> caf::result<bool> {
+        auto rp = self->make_response_promise();
         if (replicated(self)) {
           // Replicated rooms do not move: this node's copies resign, so the
           // next copy of each room takes it (requests reaching this node go
@@ -198,13 +203,14 @@ caf::behavior room_manager(self_ptr self, context_ptr ctx) {
           // view change told them it drains); the drain ends when no room
           // names it any more.
           for (auto& [id, copy] : self->state.replicas)
-            self->send(copy.actor, api::resign_atom::value);
-          self->state.drain_waiters.push_back(self->make_response_promise());
+            tell(self, copy.actor, api::resign_atom::value);
+          self->state.drain_waiters.push_back(rp);
           check_left_sets(self);
-          return;
+          return rp;
         }
-        self->state.drain_waiters.push_back(self->make_response_promise());
+        self->state.drain_waiters.push_back(rp);
         check_drained(self);
+        return rp;
       },
   };
 }

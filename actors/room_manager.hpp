@@ -30,8 +30,42 @@
 #include "actors/context.hpp"
 #include "actors/directory.hpp"
 #include "actors/probe.hpp"
+#include "api/interfaces.hpp"
+#include "cluster/replication.hpp"
 
 namespace confab::actors {
+
+// The room manager's whole interface: what it serves for rooms
+// (api::room_service), and what nodes and this node's actors tell it.
+using room_manager_actor = api::room_service::extend<
+    // A request another node sent on: (hops so far, its room, the request);
+    // it answers what the room answers.
+    caf::replies_to<api::forward_atom, std::uint8_t, api::room_id, caf::message>::with<caf::message>,
+    // Whether this node has the room (held, moving away, or fenced).
+    caf::replies_to<api::holds_atom, api::room_id>::with<bool>,
+    // Handoff (room_handoff.cpp): a piece of a room arriving, and the end of
+    // the wait for one.
+    caf::replies_to<api::handoff_atom, api::room_piece>::with<std::string>,
+    caf::reacts_to<api::handoff_atom, api::room_id>,
+    caf::reacts_to<api::idle_atom, api::room_id, std::uint64_t>,  // from a room
+    caf::reacts_to<api::view_atom>,                               // the cluster changed
+    // Between the copies of a room (actors/replica.hpp), to this node's copy.
+    caf::replies_to<api::prepare_atom, api::room_id, std::vector<std::string>,
+                    cluster::replication::epoch>::with<cluster::replication::prepare_reply>,
+    caf::replies_to<api::append_atom, api::room_id, std::vector<std::string>,
+                    cluster::replication::append_request>::with<cluster::replication::append_reply>,
+    caf::replies_to<api::fetch_atom, api::room_id, cluster::replication::epoch, std::uint64_t,
+                    std::uint64_t>::with<std::vector<cluster::replication::entry>>,
+    // From this node's copy of a room: its new copy set; it stopped leading;
+    // it left the set.
+    caf::reacts_to<api::copies_atom, api::room_id, std::vector<std::string>>,
+    caf::reacts_to<api::resign_atom, api::room_id>, caf::reacts_to<api::dropped_atom, api::room_id, bool>,
+    // From an owner: this node's copy is out of the room's set.
+    caf::reacts_to<api::dropped_atom, api::room_id>,
+    caf::reacts_to<api::repair_atom, api::room_id>,  // look at the room's copy set
+    caf::reacts_to<api::drain_atom, bool>,           // look again whether drained
+    // Answered once this node holds no room.
+    caf::replies_to<api::drain_atom>::with<bool>>;
 
 struct room_manager_state {
   static inline const char* name = "confab.room_manager";
@@ -44,7 +78,7 @@ struct room_manager_state {
   };
 
   context_ptr ctx;
-  directory<api::room_id> live;
+  directory<api::room_id, api::room_actor> live;
   // Room -> room manager of the node found holding it (cleared on view changes).
   std::unordered_map<api::room_id, caf::actor> located;
   std::unordered_map<api::room_id, std::vector<request>> locating;
@@ -85,12 +119,11 @@ struct room_manager_state {
   std::size_t repaired = 0;
 };
 
-caf::behavior room_manager(probed<room_manager_state>* self, context_ptr ctx);
+using room_manager_self = probed<room_manager_state, room_manager_actor::base>;
+
+room_manager_actor::behavior_type room_manager(room_manager_self* self, context_ptr ctx);
 
 // The id of the direct room of two users, the same from either side.
 [[nodiscard]] api::room_id dm_room_id(const api::user_id& a, const api::user_id& b);
-
-// The room a routed request is about; empty for other messages.
-[[nodiscard]] api::room_id room_of(const caf::message& msg);
 
 }  // namespace confab::actors

@@ -24,7 +24,13 @@
 
 namespace confab::actors::rooms {
 
-using self_ptr = probed<room_manager_state>*;
+using self_ptr = room_manager_self*;
+
+// This room manager as member cards name it (cluster/placement.hpp: cards
+// hold dynamic handles).
+inline caf::actor as_card(self_ptr self) {
+  return caf::actor_cast<caf::actor>(self);
+}
 
 // How long the manager waits for another node to say whether it holds a
 // room, and for its copy to take a room (a new epoch).
@@ -37,7 +43,8 @@ std::vector<std::string> fresh_copies(self_ptr self, const api::room_id& id);
 std::map<std::string, caf::actor> peers_of(self_ptr self);
 caf::expected<std::vector<std::string>> copy_set(self_ptr self, const api::room_id& id);
 const room_manager_state::replica* replica_of(self_ptr self, const api::room_id& id, std::vector<std::string> fresh);
-void forward(caf::response_promise& rp, const caf::actor& to, std::uint8_t hops, caf::message msg);
+void forward(caf::response_promise& rp, const caf::actor& to, std::uint8_t hops, const api::room_id& id,
+             caf::message msg);
 void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::response_promise rp, caf::message msg);
 // Serves a request for a replicated room whose first live copy is this node
 // once this node's copy has taken the room; `fresh`: the copy set of a room
@@ -58,6 +65,8 @@ void plan_moves(self_ptr self);
 caf::result<std::string> receive_piece(self_ptr self, api::room_piece& piece);
 void incoming_expired(self_ptr self, const api::room_id& id);
 bool from_live_member(self_ptr self);
-void to_copy(self_ptr self, const api::room_id& id, std::vector<std::string> copies);
+// Hands a message between copies to this node's copy of the room; the
+// promise is answered by it (or with the reason it cannot).
+caf::response_promise to_copy(self_ptr self, const api::room_id& id, std::vector<std::string> copies);
 
 }  // namespace confab::actors::rooms

@@ -81,7 +81,7 @@ void repair(self_ptr self, const api::room_id& id) {
     st.repair_tries.erase(id);
     return;
   }
-  if (first_live_copy(self, *copies) != caf::actor{self}) {
+  if (first_live_copy(self, *copies) != as_card(self)) {
     // Another copy serves (or this node has not heard of the set that makes
     // it first yet: a handover's entry may still be on its way): look again
     // in a while, then only on a view change or when the room is taken.
@@ -114,8 +114,8 @@ void repair(self_ptr self, const api::room_id& id) {
       // live copy makes it.
       auto copies = copy_set(self, id);
       auto next = copies ? first_live_copy(self, *copies) : caf::actor{};
-      if (next && next != caf::actor{self})
-        self->send(next, api::repair_atom::value, id);
+      if (next && next != as_card(self))
+        tell(self, next, api::repair_atom::value, id);
       st.to_repair.push_back(id);
     } else if (++st.repair_tries[id] < max_repair_tries) {
       spdlog::info("room {}: copy set not changed yet ({}); trying again", id.value, api::describe(err).message);
@@ -189,7 +189,7 @@ void check_left_sets(self_ptr self) {
     self->delayed_send(self, std::chrono::milliseconds(500), api::drain_atom::value, true);
   };
   for (auto& id : *rooms)
-    self->request(caf::actor{self}, locate_timeout, api::admin_atom::value, id)
+    self->request(room_manager_actor{self}, locate_timeout, api::admin_atom::value, id)
         .then(
             [self, one](const api::room_admin& a) {
               auto& me = self->state.ctx->node_id;
@@ -231,7 +231,7 @@ void find_repairs(self_ptr self) {
       spdlog::error("could not list the rooms with a copy here: {}", api::describe(rooms.error()).message);
     else
       for (auto& id : *rooms)
-        if (auto copies = copy_set(self, id); copies && first_live_copy(self, *copies) == caf::actor{self}) {
+        if (auto copies = copy_set(self, id); copies && first_live_copy(self, *copies) == as_card(self)) {
           auto change = next_change(self, id, *copies);
           if (!change.out.empty() || !change.in.empty())
             queue_repair(self, id);

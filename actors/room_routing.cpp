@@ -27,7 +27,7 @@ bool replicated(self_ptr self) {
 }
 
 // The live room actor of `id`, spawned on first use; counts one delegation.
-caf::actor& route(self_ptr self, const api::room_id& id) {
+api::room_actor& route(self_ptr self, const api::room_id& id) {
   return self->state.live
       .route(id,
              [&](auto& e) {
@@ -35,7 +35,7 @@ caf::actor& route(self_ptr self, const api::room_id& id) {
                if (auto it = self->state.replicas.find(id); it != self->state.replicas.end())
                  replica = it->second.actor;
                // Linked: rooms stop with the manager.
-               e.actor = self->spawn<caf::linked>(room_actor, id, self->state.ctx, caf::actor{self}, replica);
+               e.actor = self->spawn<caf::linked>(room_actor, id, self->state.ctx, room_idle_reports{self}, replica);
              })
       .actor;
 }
@@ -106,8 +106,8 @@ const room_manager_state::replica* replica_of(self_ptr self, const api::room_id&
     sync = {st.ctx->syncer, [db = st.ctx->db] { return db->written(); }};
   entry.actor = self->spawn<caf::linked>(replica_actor, id, st.ctx->node_id, std::move(log),
                                          std::function<caf::error(const cluster::replication::entry&)>{apply_entry},
-                                         caf::actor{self}, std::move(sync));
-  self->send(entry.actor, api::peers_atom::value, peers_of(self));
+                                         as_card(self), std::move(sync));
+  tell(self, entry.actor, api::peers_atom::value, peers_of(self));
   return &entry;
 }
 
@@ -138,7 +138,9 @@ void serve(self_ptr self, const api::room_id& id, caf::response_promise& rp, caf
     rp.delegate(self->state.ctx->place->reader(), std::move(msg));
     return;
   }
-  rp.delegate(route(self, id), std::move(msg));
+  // The request was checked against api::room_service when it reached a
+  // room manager; the room's interface takes each of those as it is.
+  rp.delegate(caf::actor_cast<caf::actor>(route(self, id)), std::move(msg));
 }
 
 // Serves a request for a replicated room whose first live copy is this
@@ -179,12 +181,13 @@ void serve_owned(self_ptr self, const api::room_id& id, caf::response_promise rp
           });
 }
 
-void forward(caf::response_promise& rp, const caf::actor& to, std::uint8_t hops, caf::message msg) {
+void forward(caf::response_promise& rp, const caf::actor& to, std::uint8_t hops, const api::room_id& id,
+             caf::message msg) {
   if (hops >= max_hops) {
     rp.deliver(fail(errc::unavailable, "the room is moving between nodes; try again"));
     return;
   }
-  rp.delegate(to, api::forward_atom::value, static_cast<std::uint8_t>(hops + 1), std::move(msg));
+  rp.delegate(to, api::forward_atom::value, static_cast<std::uint8_t>(hops + 1), id, std::move(msg));
 }
 
 // Asks every other live node whether it holds `id`; then runs what waits.
@@ -205,7 +208,7 @@ void locate(self_ptr self, const api::room_id& id) {
       self->state.located[id] = holder;
     for (auto& w : waiting) {
       if (holder)
-        forward(w.rp, holder, w.hops, std::move(w.msg));
+        forward(w.rp, holder, w.hops, id, std::move(w.msg));
       else if (!view->down.empty() && w.msg.get_as<caf::atom_value>(0) != api::dm_atom::value)
         w.rp.deliver(fail(errc::unavailable, "the node holding this room may be down; try again"));
       else if (replicated(self) && w.msg.get_as<caf::atom_value>(0) == api::dm_atom::value) {
@@ -221,7 +224,7 @@ void locate(self_ptr self, const api::room_id& id) {
   };
   std::vector<caf::actor> peers;
   for (auto& m : view->live)
-    if (m.rooms != caf::actor{self})
+    if (m.rooms != as_card(self))
       peers.push_back(m.rooms);
   cluster::scatter<bool>(
       self, peers, locate_timeout,
@@ -250,9 +253,9 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
       auto first = first_live_copy(self, *copies);
       if (!first)
         return rp.deliver(fail(errc::unavailable, "no copy of this room is live: try again"));
-      if (first == caf::actor{self})
+      if (first == as_card(self))
         return serve_owned(self, id, rp, std::move(msg));
-      return forward(rp, first, hops, std::move(msg));
+      return forward(rp, first, hops, id, std::move(msg));
     }
     if (api::describe(copies.error()).code != errc::not_found) {
       rp.deliver(fail(errc::unavailable, "this node's copy of the room is unreadable"));
@@ -268,9 +271,9 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
   if (held_here(self, id))
     return serve(self, id, rp, std::move(msg));
   if (!st.ctx->place->owns_room(id) && hops == 0)
-    return forward(rp, st.ctx->place->room(id), hops, std::move(msg));
+    return forward(rp, st.ctx->place->room(id), hops, id, std::move(msg));
   if (auto it = st.located.find(id); it != st.located.end())
-    return forward(rp, it->second, hops, std::move(msg));
+    return forward(rp, it->second, hops, id, std::move(msg));
   if (st.ctx->db->handoff().moving_to(id)) {
     rp.deliver(fail(errc::unavailable, "the room is moving between nodes; try again"));
     return;

@@ -46,7 +46,7 @@ void session_state::close(std::uint16_t code, const std::string& reason) const {
 
 namespace {
 
-using self_ptr = probed<session_state>*;
+using self_ptr = session_self*;
 constexpr auto request_timeout = std::chrono::seconds(10);
 
 // Direct-room partners are watched without asking.
@@ -72,7 +72,7 @@ void do_auth(self_ptr self, const std::string& id, const api::auth_command& cmd)
       .await(
           [=](const api::token_claims& claims, const api::user_info& user) {
             auto& hub = self->state.ctx->place->local_hub();
-            self->send(hub, api::subscribe_atom::value, user.id, self->state.sink);
+            tell(self, hub, api::subscribe_atom::value, user.id, self->state.sink);
             self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, user.id,
                           self->state.ctx->place->local_hub())
                 .await(
@@ -97,13 +97,13 @@ void do_auth(self_ptr self, const std::string& id, const api::auth_command& cmd)
                       // reply: a notification or status change from then on is not missed;
                       // the hub holds what comes before `ready`, so the reply comes first.
                       st.presence_at = st.ctx->place->presence(user.id);
-                      self->send(st.presence_at, api::session_up_atom::value, user.id, user.username,
-                                 st.ctx->place->local_hub());
+                      tell(self, st.presence_at, api::session_up_atom::value, user.id, user.username,
+                           st.ctx->place->local_hub());
                       for (auto& r : rooms)
                         if (!r.partner.empty())
                           watch_partner(self, r.partner);
                       st.reply_ok(id, wire::auth_reply_json(user, st.id.value, st.ctx->node_id, rooms));
-                      self->send(st.ctx->place->local_hub(), api::ready_atom::value, std::move(ids), std::move(seqs));
+                      tell(self, st.ctx->place->local_hub(), api::ready_atom::value, std::move(ids), std::move(seqs));
                     },
                     reject);
           },
@@ -187,7 +187,7 @@ void do_read(self_ptr self, const std::string& id, const api::read_command& cmd)
 
 void do_presence(self_ptr self, const std::string& id, const api::presence_command& cmd) {
   auto& st = self->state;
-  self->send(st.ctx->place->presence(st.who.id), api::status_atom::value, st.who.id, cmd.status);
+  tell(self, st.ctx->place->presence(st.who.id), api::status_atom::value, st.who.id, cmd.status);
   st.reply_ok(id, "{}");
 }
 
@@ -281,7 +281,8 @@ void token_ended(self_ptr self, const char* why) {
 
 }  // namespace
 
-caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, std::string remote) {
+api::session_actor::behavior_type session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink,
+                                                std::string remote) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.sink = std::move(sink);
@@ -347,7 +348,7 @@ caf::behavior session_actor(self_ptr self, context_ptr ctx, api::sink_ptr sink, 
         auto& place = *st.ctx->place;
         if (auto owner = place.presence(st.who.id); owner != st.presence_at) {
           st.presence_at = owner;
-          self->send(owner, api::session_up_atom::value, st.who.id, st.who.username, place.local_hub());
+          tell(self, owner, api::session_up_atom::value, st.who.id, st.who.username, place.local_hub());
         }
         for (auto& [user, at] : st.watching)
           if (place.presence(user) != at)

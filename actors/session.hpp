@@ -13,6 +13,7 @@
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
 #include "actors/token_bucket.hpp"
+#include "api/interfaces.hpp"
 #include "api/messages.hpp"
 #include "api/sinks.hpp"
 
@@ -53,6 +54,9 @@ struct session_state {
   void close(std::uint16_t code, const std::string& reason) const;
 };
 
-caf::behavior session_actor(probed<session_state>* self, context_ptr ctx, api::sink_ptr sink, std::string remote);
+using session_self = probed<session_state, api::session_actor::base>;
+
+api::session_actor::behavior_type session_actor(session_self* self, context_ptr ctx, api::sink_ptr sink,
+                                                std::string remote);
 
 }  // namespace confab::actors

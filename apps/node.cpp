@@ -154,20 +154,21 @@ class node_impl : public node {
     }
     actors::context_ptr cctx = ctx;
 
-    hub_ = sys_.spawn(actors::hub_actor, cctx);
+    hub_ = caf::actor_cast<caf::actor>(sys_.spawn(actors::hub_actor, cctx));
     // Argon2id blocks for tens of ms: detached hashers keep it off the scheduler.
     std::vector<caf::actor> check_hashers;
     for (std::size_t i = 0; i < actors::check_hasher_threads; ++i)
       check_hashers.push_back(sys_.spawn<caf::detached>(actors::hasher_actor, false));
     std::vector<caf::actor> registration_hashers{sys_.spawn<caf::detached>(actors::hasher_actor, true)};
-    accounts_ =
-        sys_.spawn(actors::account_actor, cctx, *secret, std::move(check_hashers), std::move(registration_hashers));
-    rooms_ = sys_.spawn(actors::room_manager, cctx);
+    accounts_ = caf::actor_cast<caf::actor>(
+        sys_.spawn(actors::account_actor, cctx, *secret, std::move(check_hashers), std::move(registration_hashers)));
+    rooms_ = caf::actor_cast<caf::actor>(sys_.spawn(actors::room_manager, cctx));
     readers_ = caf::actor_pool::make(
-        sys_.dummy_execution_unit(), 2, [this, cctx] { return sys_.spawn(actors::reader_actor, cctx); },
+        sys_.dummy_execution_unit(), 2,
+        [this, cctx] { return caf::actor_cast<caf::actor>(sys_.spawn(actors::reader_actor, cctx)); },
         caf::actor_pool::round_robin());
     frontend_ = sys_.spawn(actors::http_frontend, cctx);
-    presence_ = sys_.spawn(actors::presence_manager, cctx);
+    presence_ = caf::actor_cast<caf::actor>(sys_.spawn(actors::presence_manager, cctx));
     // libvips works on its own thread, never on the scheduler's.
     thumbnailer_ = sys_.spawn<caf::detached>(actors::thumbnailer_actor, cctx);
     ctx->thumbnailer = thumbnailer_;
@@ -217,7 +218,7 @@ class node_impl : public node {
     nh.http_frontend = frontend_;
     auto& sys = sys_;
     nh.spawn_session = [&sys, cctx](api::sink_ptr sink, std::string remote) {
-      return sys.spawn(actors::session_actor, cctx, std::move(sink), std::move(remote));
+      return caf::actor_cast<caf::actor>(sys.spawn(actors::session_actor, cctx, std::move(sink), std::move(remote)));
     };
     nh.token_signed = [key = *secret, admin = admin_token_](std::string_view token) {
       return api::same_secret(token, admin) || static_cast<bool>(actors::tokens::verify(key, token, actors::now_ms()));

@@ -72,13 +72,13 @@ struct test_node {
     ctx->lim = lim;
     ctx->node_id = id;
     actors::context_ptr c = ctx;
-    hub = sys.spawn(actors::hub_actor, c);
-    rooms = sys.spawn(actors::room_manager, c);
-    readers = sys.spawn(actors::reader_actor, c);
+    hub = caf::actor_cast<caf::actor>(sys.spawn(actors::hub_actor, c));
+    rooms = caf::actor_cast<caf::actor>(sys.spawn(actors::room_manager, c));
+    readers = caf::actor_cast<caf::actor>(sys.spawn(actors::reader_actor, c));
     auto hasher = sys.spawn(actors::hasher_actor, false);
-    accounts = sys.spawn(actors::account_actor, c, std::string(40, 's'), std::vector<caf::actor>{hasher},
-                         std::vector<caf::actor>{hasher});
-    presence = sys.spawn(actors::presence_manager, c);
+    accounts = caf::actor_cast<caf::actor>(sys.spawn(actors::account_actor, c, std::string(40, 's'),
+                                                     std::vector<caf::actor>{hasher}, std::vector<caf::actor>{hasher}));
+    presence = caf::actor_cast<caf::actor>(sys.spawn(actors::presence_manager, c));
     card.id = id;
     card.address = id + ":7000";
     card.started_at = 1;

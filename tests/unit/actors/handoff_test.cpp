@@ -14,7 +14,7 @@ namespace {
 
 using node = test::test_node;
 
-using manager_actor = actors::probed<actors::room_manager_state>;
+using manager_actor = actors::room_manager_self;
 
 struct two_nodes : test::coordinator_fixture {
   node a;

@@ -203,7 +203,7 @@ CAF_TEST(direct rooms are one per pair and cannot be left) {
 CAF_TEST(an idle room is passivated and comes back with its state) {
   auto room = make_room(alice, "public");
   CAF_REQUIRE(send(alice, room.id, "one"));
-  auto& manager = deref<actors::probed<actors::room_manager_state>>(rooms);
+  auto& manager = deref<actors::room_manager_self>(rooms);
   CAF_CHECK_EQUAL(manager.state.live.size(), 1u);
   // Ticks every idle period: the first sees the send, the second sees none.
   advance_time(std::chrono::milliseconds(ctx->lim.room_idle_ms));

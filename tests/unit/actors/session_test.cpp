@@ -18,16 +18,16 @@ struct fixture : node_fixture {
   fixture() : node_fixture(small_burst()) {}
 
   std::shared_ptr<test::recording_sink> sink = std::make_shared<test::recording_sink>();
-  caf::actor session = open_session(sink);
+  api::session_actor session = open_session(sink);
 
-  caf::actor open_session(const std::shared_ptr<test::recording_sink>& s) {
+  api::session_actor open_session(const std::shared_ptr<test::recording_sink>& s) {
     auto a = sys.spawn(actors::session_actor, cctx, api::sink_ptr(s), std::string("127.0.0.1"));
-    extra.push_back(a);
+    extra.push_back(caf::actor_cast<caf::actor>(a));
     sched.run();
     return a;
   }
 
-  void frame(const caf::actor& to, const std::string& text) {
+  void frame(const api::session_actor& to, const std::string& text) {
     self->send(to, api::frame_atom::value, text);
     sched.run();
   }
