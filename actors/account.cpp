@@ -102,19 +102,25 @@ namespace {
 using self_ptr = account_self*;
 constexpr std::uint32_t sync_page = 500;
 
+// The account actor of another live member, with the messages account
+// actors send each other (a card names the part other modules use).
+account_interface peer(const cluster::member_card& m) {
+  return caf::actor_cast<account_interface>(m.accounts);
+}
+
 // Every account actor keeps every user (a replicated table): the owner of a
 // username makes each change, then sends the record to the other nodes, so
 // logins, token checks and lookups are answered on any node.
 void replicate(self_ptr self, const storage::stored_user& u) {
   for (auto& m : self->state.ctx->place->current()->live)
-    if (m.accounts != caf::actor_cast<caf::actor>(self))
-      tell(self, m.accounts, api::replicate_atom::value, u);
+    if (m.accounts.address() != self->address())
+      self->send(peer(m), api::replicate_atom::value, u);
 }
 
 void replicate_revoke(self_ptr self, const api::user_id& user, const std::string& jti, std::int64_t expires_at) {
   for (auto& m : self->state.ctx->place->current()->live)
-    if (m.accounts != caf::actor_cast<caf::actor>(self))
-      tell(self, m.accounts, api::revoke_atom::value, user, jti, expires_at);
+    if (m.accounts.address() != self->address())
+      self->send(peer(m), api::revoke_atom::value, user, jti, expires_at);
 }
 
 // The user's open sockets on this node whose token no longer holds close

@@ -99,9 +99,6 @@ using account_interface = api::account_service::extend<
     // A user changed on its owner (or a logout elsewhere): this node's copy.
     caf::reacts_to<api::replicate_atom, storage::stored_user>,
     caf::reacts_to<api::revoke_atom, api::user_id, std::string, std::int64_t>,  // user, jti, expiry
-    // Copy every user and revocation from `source` (a node we joined): how
-    // many users were copied.
-    caf::replies_to<api::sync_atom, caf::actor>::with<std::uint64_t>,
     // Pages for a node that copies: users after an id, revocations (ids
     // and expiries) after an id.
     caf::replies_to<api::sync_atom, std::string, std::uint32_t>::with<std::vector<storage::stored_user>>,

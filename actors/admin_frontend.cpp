@@ -28,8 +28,8 @@ bool authorized(const context_ptr& ctx, const exchange& ex) {
   return !ctx->admin_token.empty() && api::same_secret(ex.call.authorization, expected);
 }
 
-std::vector<caf::actor> all_readers(const context_ptr& ctx) {
-  std::vector<caf::actor> out;
+std::vector<api::reader_service> all_readers(const context_ptr& ctx) {
+  std::vector<api::reader_service> out;
   for (auto& m : ctx->place->current()->live)
     out.push_back(m.readers);
   return out;
@@ -190,7 +190,7 @@ void actors(caf::event_based_actor* self, const context_ptr& ctx, const exchange
   if (!offset)
     return;
   q.limit = *limit + *offset;
-  std::vector<caf::actor> targets;
+  std::vector<api::reader_service> targets;
   if (auto it = query.find("node"); it != query.end() && !it->second.empty()) {
     auto node = url_decode(it->second);
     auto view = ctx->place->current();

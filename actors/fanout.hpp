@@ -12,8 +12,8 @@
 
 namespace confab::actors {
 
-template <class Self, class Atom, class... Ts>
-void send_text(Self* self, const caf::actor& dest, Atom atom, const api::shared_text& text, const Ts&... xs) {
+template <class Self, class Dest, class Atom, class... Ts>
+void send_text(Self* self, const Dest& dest, Atom atom, const api::shared_text& text, const Ts&... xs) {
   if (dest.node() == self->node())
     tell(self, dest, atom, xs..., text);
   else

@@ -51,7 +51,7 @@ chunk_fetch local_chunks(std::shared_ptr<storage::store> db, std::string file_id
   };
 }
 
-chunk_fetch remote_chunks(caf::actor readers, std::string file_id) {
+chunk_fetch remote_chunks(api::reader_service readers, std::string file_id) {
   return [readers = std::move(readers), id = std::move(file_id)](std::uint64_t index, chunk_done done) {
     // A one-shot actor asks the node that stores the file for the chunk.
     readers->home_system().spawn([readers, id, index, done = std::move(done)](caf::event_based_actor* self) {
@@ -61,7 +61,7 @@ chunk_fetch remote_chunks(caf::actor readers, std::string file_id) {
   };
 }
 
-chunk_fetch chunks_from(const caf::actor& from, std::shared_ptr<storage::store> db, std::string file_id) {
+chunk_fetch chunks_from(const api::reader_service& from, std::shared_ptr<storage::store> db, std::string file_id) {
   return from ? remote_chunks(from, std::move(file_id)) : local_chunks(std::move(db), std::move(file_id));
 }
 

@@ -29,7 +29,7 @@ namespace confab::actors::files {
 // (docs/REPLICATION.md, "Files"); unavailable when none has and the home is
 // down. `done` runs in `self` (any actor that can make requests: a template
 // for the typed ones, defined below).
-using found_file = std::function<void(caf::expected<api::file_info>, caf::actor from)>;
+using found_file = std::function<void(caf::expected<api::file_info>, api::reader_service from)>;
 template <class Self>
 void find_file(Self* self, const cluster::placement& place, const storage::store& db, const std::string& id,
                found_file done);
@@ -64,7 +64,7 @@ void ask_copies(Self* self, std::shared_ptr<std::vector<cluster::member_card>> p
 // home's reader pool, or (null) the copies in `peers`, with `none` as the
 // answer when no one has it; or the record itself, found here.
 struct file_search {
-  caf::actor home;
+  api::reader_service home;
   std::shared_ptr<std::vector<cluster::member_card>> peers;
   caf::error none;
   std::optional<caf::expected<api::file_info>> here;
@@ -97,10 +97,11 @@ void attach_file(Self* self, const cluster::placement& place, const storage::sto
   if (req.file_id.empty())
     return next(std::move(req));
   auto id = req.file_id;
-  find_file(self, place, db, id,
-            [req = std::move(req), next = std::move(next)](caf::expected<api::file_info> f, caf::actor) mutable {
-              next(detail::with_attachment(std::move(req), std::move(f)));
-            });
+  find_file(
+      self, place, db, id,
+      [req = std::move(req), next = std::move(next)](caf::expected<api::file_info> f, api::reader_service) mutable {
+        next(detail::with_attachment(std::move(req), std::move(f)));
+      });
 }
 
 }  // namespace confab::actors::files

@@ -386,15 +386,16 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
 template <class F>
 void with_file(self_ptr self, const exchange_ptr& ex, const authed& a, F f) {
   auto& ctx = *self->state.ctx;
-  files::find_file(self, *ctx.place, *ctx.db, ex->path[3], [=](caf::expected<api::file_info> file, caf::actor from) {
-    if (!file)
-      return ex->respond_error(file.error());
-    with_membership(self, ex, file->room, a, [=, f_info = *file] { f(f_info, from); });
-  });
+  files::find_file(self, *ctx.place, *ctx.db, ex->path[3],
+                   [=](caf::expected<api::file_info> file, api::reader_service from) {
+                     if (!file)
+                       return ex->respond_error(file.error());
+                     with_membership(self, ex, file->room, a, [=, f_info = *file] { f(f_info, from); });
+                   });
 }
 
 void download(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  with_file(self, ex, a, [=](const api::file_info& f, const caf::actor& from) {
+  with_file(self, ex, a, [=](const api::file_info& f, const api::reader_service& from) {
     api::http_reply r;
     auto etag = "\"" + f.sha256 + "\"";
     r.headers = {{"ETag", etag},
@@ -429,7 +430,7 @@ void download(self_ptr self, const exchange_ptr& ex, const authed& a) {
 }
 
 void thumbnail(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  with_file(self, ex, a, [=](const api::file_info& f, const caf::actor& from) {
+  with_file(self, ex, a, [=](const api::file_info& f, const api::reader_service& from) {
     if (!f.thumbnail)
       return ex->respond_error(fail(errc::not_found, "no thumbnail yet"));
     auto reply = [ex](std::string jpeg) {
@@ -454,7 +455,7 @@ void thumbnail(self_ptr self, const exchange_ptr& ex, const authed& a) {
 }
 
 void file_info(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  with_file(self, ex, a, [=](const api::file_info& f, const caf::actor&) {
+  with_file(self, ex, a, [=](const api::file_info& f, const api::reader_service&) {
     ex->respond_json(200, json{{"file", wire::file_json(f)}});
   });
 }

@@ -4,11 +4,11 @@
 
 namespace confab::actors {
 
-void interest_table::add(const api::room_id& room, const caf::actor& hub) {
+void interest_table::add(const api::room_id& room, const api::hub_actor& hub) {
   add_all(room, {hub});
 }
 
-void interest_table::add_all(const api::room_id& room, const std::vector<caf::actor>& hubs) {
+void interest_table::add_all(const api::room_id& room, const std::vector<api::hub_actor>& hubs) {
   std::lock_guard lock{mtx_};
   auto& e = rooms_[room];
   ++e.generation;
@@ -31,7 +31,7 @@ void interest_table::remove(const api::room_id& room, const caf::actor_addr& hub
   if (it == rooms_.end() || it->second.generation != generation)
     return;
   auto& hubs = it->second.hubs;
-  hubs.erase(std::remove_if(hubs.begin(), hubs.end(), [&](const caf::actor& h) { return h.address() == hub; }),
+  hubs.erase(std::remove_if(hubs.begin(), hubs.end(), [&](const api::hub_actor& h) { return h.address() == hub; }),
              hubs.end());
   if (hubs.empty())
     rooms_.erase(it);
@@ -42,12 +42,12 @@ void interest_table::forget(const api::room_id& room) {
   rooms_.erase(room);
 }
 
-void interest_table::retain(const std::vector<caf::actor>& live_hubs) {
+void interest_table::retain(const std::vector<api::hub_actor>& live_hubs) {
   std::lock_guard lock{mtx_};
   for (auto it = rooms_.begin(); it != rooms_.end();) {
     auto& hubs = it->second.hubs;
     hubs.erase(std::remove_if(hubs.begin(), hubs.end(),
-                              [&](const caf::actor& h) {
+                              [&](const api::hub_actor& h) {
                                 return std::find(live_hubs.begin(), live_hubs.end(), h) == live_hubs.end();
                               }),
                hubs.end());

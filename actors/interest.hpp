@@ -20,29 +20,30 @@
 #include <caf/actor_addr.hpp>
 
 #include "api/ids.hpp"
+#include "api/interfaces.hpp"
 
 namespace confab::actors {
 
 class interest_table {
  public:
   struct targets {
-    std::vector<caf::actor> hubs;
+    std::vector<api::hub_actor> hubs;
     std::uint64_t generation = 0;
   };
 
-  void add(const api::room_id& room, const caf::actor& hub);
-  void add_all(const api::room_id& room, const std::vector<caf::actor>& hubs);
+  void add(const api::room_id& room, const api::hub_actor& hub);
+  void add_all(const api::room_id& room, const std::vector<api::hub_actor>& hubs);
   [[nodiscard]] targets of(const api::room_id& room) const;
   void remove(const api::room_id& room, const caf::actor_addr& hub, std::uint64_t generation);
   // The room is no longer held here.
   void forget(const api::room_id& room);
   // Drops hubs of nodes that left the live view.
-  void retain(const std::vector<caf::actor>& live_hubs);
+  void retain(const std::vector<api::hub_actor>& live_hubs);
   [[nodiscard]] std::size_t rooms() const;
 
  private:
   struct entry {
-    std::vector<caf::actor> hubs;
+    std::vector<api::hub_actor> hubs;
     std::uint64_t generation = 0;
   };
   mutable std::mutex mtx_;

@@ -31,7 +31,7 @@ void query_presence(caf::event_based_actor* self, const cluster::placement& plac
                     std::function<void(const std::vector<std::string>&)> done) {
   auto out = std::make_shared<std::vector<std::string>>(users.size(), presence_json("offline", 0));
   // One request per owner, with the users it answers for and their positions.
-  std::vector<caf::actor> owners;
+  std::vector<api::presence_service> owners;
   std::vector<std::pair<std::vector<std::size_t>, std::vector<api::user_id>>> asks;
   for (std::size_t i = 0; i < users.size(); ++i) {
     auto owner = place.presence(users[i]);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -115,13 +116,17 @@ using probed_actor = probed_base<caf::event_based_actor>;
 template <class State, class Base = caf::event_based_actor>
 using probed = caf::stateful_actor<State, probed_base<Base>>;
 
-// A typed actor's message to an actor that has no typed interface (CAF lets
-// typed actors send() only to typed ones): sent with the actor as its
-// sender, so that the receiver can check who it came from. Typed receivers
-// take self->send(), which checks the message.
-template <class Self, class... Ts>
-void tell(Self* self, const caf::actor& dest, Ts&&... xs) {
-  caf::unsafe_send_as(self, dest, std::forward<Ts>(xs)...);
+// A message from any actor to any handle: to a typed one it is self->send(),
+// checked against the receiver's interface; to an actor that has no typed
+// interface (CAF lets typed actors send() only to typed ones) it is sent
+// with the actor as its sender, so that the receiver can check who it came
+// from.
+template <class Self, class Dest, class... Ts>
+void tell(Self* self, const Dest& dest, Ts&&... xs) {
+  if constexpr (std::is_same_v<Dest, caf::actor>)
+    caf::unsafe_send_as(self, dest, std::forward<Ts>(xs)...);
+  else
+    self->send(dest, std::forward<Ts>(xs)...);
 }
 
 // The one-line detail the admin view shows for a probe.

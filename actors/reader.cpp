@@ -48,7 +48,7 @@ caf::result<std::vector<api::my_room>> local_rooms(const context_ptr& ctx, const
     return ids.error();
   if (hub)
     for (auto& id : *ids)
-      ctx->interest->add(id, hub);
+      ctx->interest->add(id, caf::actor_cast<api::hub_actor>(hub));
   std::vector<api::my_room> out;
   for (auto& id : *ids) {
     auto info = ctx->db->rooms().room(id);
@@ -86,7 +86,7 @@ template <class T, class... Ts>
 caf::response_promise gather_all(reader_self* self, const context_ptr& ctx, std::size_t limit, Ts... args) {
   auto rp = self->make_response_promise();
   auto out = std::make_shared<std::vector<T>>();
-  std::vector<caf::actor> readers;
+  std::vector<api::reader_service> readers;
   for (auto& m : ctx->place->current()->live)
     readers.push_back(m.readers);
   cluster::scatter<std::vector<T>>(

@@ -132,7 +132,7 @@ void start_move(self_ptr self, const api::room_id& id) {
   }
   auto& out = st.moving[id];
   out.target_id = owner;
-  out.target = card->rooms;
+  out.target = manager_of(*card);
   out.started_ms = now_ms();
   ++st.moves_running;
   // The room actor ends after everything delegated to it so far.
@@ -185,7 +185,7 @@ void resolve_fence(self_ptr self, const api::room_id& id, const std::string& tar
   auto card = std::find_if(view->live.begin(), view->live.end(), [&](auto& m) { return m.id == target; });
   if (card == view->live.end())
     return;  // it stays fenced until that node is back
-  self->request(card->rooms, piece_timeout, api::holds_atom::value, id)
+  self->request(manager_of(*card), piece_timeout, api::holds_atom::value, id)
       .then(
           [=](bool holds) {
             auto& db = *self->state.ctx->db;

@@ -63,9 +63,7 @@ using room_manager_actor = api::room_service::extend<
     // From an owner: this node's copy is out of the room's set.
     caf::reacts_to<api::dropped_atom, api::room_id>,
     caf::reacts_to<api::repair_atom, api::room_id>,  // look at the room's copy set
-    caf::reacts_to<api::drain_atom, bool>,           // look again whether drained
-    // Answered once this node holds no room.
-    caf::replies_to<api::drain_atom>::with<bool>>;
+    caf::reacts_to<api::drain_atom, bool>>;          // look again whether drained
 
 struct room_manager_state {
   static inline const char* name = "confab.room_manager";
@@ -80,13 +78,13 @@ struct room_manager_state {
   context_ptr ctx;
   directory<api::room_id, api::room_actor> live;
   // Room -> room manager of the node found holding it (cleared on view changes).
-  std::unordered_map<api::room_id, caf::actor> located;
+  std::unordered_map<api::room_id, room_manager_actor> located;
   std::unordered_map<api::room_id, std::vector<request>> locating;
 
   // Handoffs out of this node (see room_manager.cpp).
   struct outgoing {
     std::string target_id;
-    caf::actor target;  // its room manager
+    room_manager_actor target;  // its room manager
     std::vector<request> waiting;
     bool final_sent = false;
     std::int64_t started_ms = 0;

@@ -26,10 +26,17 @@ namespace confab::actors::rooms {
 
 using self_ptr = room_manager_self*;
 
-// This room manager as member cards name it (cluster/placement.hpp: cards
-// hold dynamic handles).
-inline caf::actor as_card(self_ptr self) {
-  return caf::actor_cast<caf::actor>(self);
+// A member's room manager: a card names it by the part other modules use
+// (api::room_service); room managers also take each other's handoff and
+// replication messages.
+inline room_manager_actor manager_of(const cluster::member_card& m) {
+  return caf::actor_cast<room_manager_actor>(m.rooms);
+}
+inline room_manager_actor manager_of(const api::room_service& rooms) {
+  return caf::actor_cast<room_manager_actor>(rooms);
+}
+inline bool is_me(self_ptr self, const room_manager_actor& m) {
+  return m && m.address() == self->address();
 }
 
 // How long the manager waits for another node to say whether it holds a
@@ -43,7 +50,7 @@ std::vector<std::string> fresh_copies(self_ptr self, const api::room_id& id);
 std::map<std::string, caf::actor> peers_of(self_ptr self);
 caf::expected<std::vector<std::string>> copy_set(self_ptr self, const api::room_id& id);
 const room_manager_state::replica* replica_of(self_ptr self, const api::room_id& id, std::vector<std::string> fresh);
-void forward(caf::response_promise& rp, const caf::actor& to, std::uint8_t hops, const api::room_id& id,
+void forward(caf::response_promise& rp, const room_manager_actor& to, std::uint8_t hops, const api::room_id& id,
              caf::message msg);
 void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::response_promise rp, caf::message msg);
 // Serves a request for a replicated room whose first live copy is this node
@@ -54,7 +61,7 @@ void serve_owned(self_ptr self, const api::room_id& id, caf::response_promise rp
 
 // -- copy sets (room_repair.cpp)
 void check_copies(self_ptr self, const api::room_id& id);
-caf::actor first_live_copy(self_ptr self, const std::vector<std::string>& copies);
+room_manager_actor first_live_copy(self_ptr self, const std::vector<std::string>& copies);
 void check_left_sets(self_ptr self);
 void find_repairs(self_ptr self);
 

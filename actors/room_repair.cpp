@@ -53,12 +53,12 @@ cluster::copy_change next_change(self_ptr self, const api::room_id& id, const st
 
 // The room manager of the first copy that is a live owner (where requests
 // go); null when none is.
-caf::actor first_live_copy(self_ptr self, const std::vector<std::string>& copies) {
+room_manager_actor first_live_copy(self_ptr self, const std::vector<std::string>& copies) {
   auto view = self->state.ctx->place->current();
   for (auto& name : copies)
     for (auto& m : view->owners)
       if (m.id == name)
-        return m.rooms;
+        return manager_of(m);
   return {};
 }
 
@@ -81,7 +81,7 @@ void repair(self_ptr self, const api::room_id& id) {
     st.repair_tries.erase(id);
     return;
   }
-  if (first_live_copy(self, *copies) != as_card(self)) {
+  if (!is_me(self, first_live_copy(self, *copies))) {
     // Another copy serves (or this node has not heard of the set that makes
     // it first yet: a handover's entry may still be on its way): look again
     // in a while, then only on a view change or when the room is taken.
@@ -113,8 +113,8 @@ void repair(self_ptr self, const api::room_id& id) {
       // The set may need another change; after a handover, the new first
       // live copy makes it.
       auto copies = copy_set(self, id);
-      auto next = copies ? first_live_copy(self, *copies) : caf::actor{};
-      if (next && next != as_card(self))
+      auto next = copies ? first_live_copy(self, *copies) : room_manager_actor{};
+      if (next && !is_me(self, next))
         tell(self, next, api::repair_atom::value, id);
       st.to_repair.push_back(id);
     } else if (++st.repair_tries[id] < max_repair_tries) {
@@ -231,7 +231,7 @@ void find_repairs(self_ptr self) {
       spdlog::error("could not list the rooms with a copy here: {}", api::describe(rooms.error()).message);
     else
       for (auto& id : *rooms)
-        if (auto copies = copy_set(self, id); copies && first_live_copy(self, *copies) == as_card(self)) {
+        if (auto copies = copy_set(self, id); copies && is_me(self, first_live_copy(self, *copies))) {
           auto change = next_change(self, id, *copies);
           if (!change.out.empty() || !change.in.empty())
             queue_repair(self, id);

@@ -57,7 +57,7 @@ std::map<std::string, caf::actor> peers_of(self_ptr self) {
   auto view = self->state.ctx->place->current();
   std::map<std::string, caf::actor> out;
   for (auto& m : view->live)
-    out.emplace(m.id, m.rooms);
+    out.emplace(m.id, caf::actor_cast<caf::actor>(m.rooms));  // the replica is not typed
   return out;
 }
 
@@ -106,7 +106,7 @@ const room_manager_state::replica* replica_of(self_ptr self, const api::room_id&
     sync = {st.ctx->syncer, [db = st.ctx->db] { return db->written(); }};
   entry.actor = self->spawn<caf::linked>(replica_actor, id, st.ctx->node_id, std::move(log),
                                          std::function<caf::error(const cluster::replication::entry&)>{apply_entry},
-                                         as_card(self), std::move(sync));
+                                         caf::actor_cast<caf::actor>(self), std::move(sync));
   tell(self, entry.actor, api::peers_atom::value, peers_of(self));
   return &entry;
 }
@@ -130,12 +130,12 @@ void serve(self_ptr self, const api::room_id& id, caf::response_promise& rp, caf
   auto op = msg.get_as<caf::atom_value>(0);
   if (op == api::interest_atom::value) {
     if (msg.match_element<caf::actor>(2))
-      self->state.ctx->interest->add(id, msg.get_as<caf::actor>(2));
+      self->state.ctx->interest->add(id, caf::actor_cast<api::hub_actor>(msg.get_as<caf::actor>(2)));
     rp.deliver(caf::unit);
     return;
   }
   if (is_query(msg)) {
-    rp.delegate(self->state.ctx->place->reader(), std::move(msg));
+    rp.delegate(caf::actor_cast<caf::actor>(self->state.ctx->place->reader()), std::move(msg));
     return;
   }
   // The request was checked against api::room_service when it reached a
@@ -181,7 +181,7 @@ void serve_owned(self_ptr self, const api::room_id& id, caf::response_promise rp
           });
 }
 
-void forward(caf::response_promise& rp, const caf::actor& to, std::uint8_t hops, const api::room_id& id,
+void forward(caf::response_promise& rp, const room_manager_actor& to, std::uint8_t hops, const api::room_id& id,
              caf::message msg) {
   if (hops >= max_hops) {
     rp.deliver(fail(errc::unavailable, "the room is moving between nodes; try again"));
@@ -195,10 +195,10 @@ void locate(self_ptr self, const api::room_id& id) {
   auto view = self->state.ctx->place->current();
   struct gather {
     bool unanswered = false;  // a node did not say
-    caf::actor holder;
+    room_manager_actor holder;
   };
   auto g = std::make_shared<gather>();
-  auto finish = [self, id, view, g](const caf::actor& holder) {
+  auto finish = [self, id, view, g](const room_manager_actor& holder) {
     auto it = self->state.locating.find(id);
     if (it == self->state.locating.end())
       return;
@@ -222,10 +222,10 @@ void locate(self_ptr self, const api::room_id& id) {
         serve(self, id, w.rp, std::move(w.msg));
     }
   };
-  std::vector<caf::actor> peers;
+  std::vector<room_manager_actor> peers;
   for (auto& m : view->live)
-    if (m.rooms != as_card(self))
-      peers.push_back(m.rooms);
+    if (!is_me(self, manager_of(m)))
+      peers.push_back(manager_of(m));
   cluster::scatter<bool>(
       self, peers, locate_timeout,
       [g, peers](std::size_t i, caf::expected<bool> holds) {
@@ -253,7 +253,7 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
       auto first = first_live_copy(self, *copies);
       if (!first)
         return rp.deliver(fail(errc::unavailable, "no copy of this room is live: try again"));
-      if (first == as_card(self))
+      if (is_me(self, first))
         return serve_owned(self, id, rp, std::move(msg));
       return forward(rp, first, hops, id, std::move(msg));
     }
@@ -271,7 +271,7 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
   if (held_here(self, id))
     return serve(self, id, rp, std::move(msg));
   if (!st.ctx->place->owns_room(id) && hops == 0)
-    return forward(rp, st.ctx->place->room(id), hops, id, std::move(msg));
+    return forward(rp, manager_of(st.ctx->place->room(id)), hops, id, std::move(msg));
   if (auto it = st.located.find(id); it != st.located.end())
     return forward(rp, it->second, hops, id, std::move(msg));
   if (st.ctx->db->handoff().moving_to(id)) {

@@ -53,7 +53,7 @@ constexpr auto request_timeout = std::chrono::seconds(10);
 void watch_partner(self_ptr self, const api::user_id& partner) {
   auto& st = self->state;
   auto& owner = st.watching[partner] = st.ctx->place->presence(partner);
-  self->request(owner, request_timeout, api::watch_atom::value, partner, st.ctx->place->local_hub())
+  self->request(owner, request_timeout, api::watch_atom::value, partner, api::untyped(st.ctx->place->local_hub()))
       .then([](const std::string&) {}, [](caf::error&) {});  // best effort: a missed watch is no failure
 }
 
@@ -74,7 +74,7 @@ void do_auth(self_ptr self, const std::string& id, const api::auth_command& cmd)
             auto& hub = self->state.ctx->place->local_hub();
             tell(self, hub, api::subscribe_atom::value, user.id, self->state.sink);
             self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, user.id,
-                          self->state.ctx->place->local_hub())
+                          api::untyped(self->state.ctx->place->local_hub()))
                 .await(
                     [=](const std::vector<api::my_room>& rooms) {
                       auto& st = self->state;
@@ -98,7 +98,7 @@ void do_auth(self_ptr self, const std::string& id, const api::auth_command& cmd)
                       // the hub holds what comes before `ready`, so the reply comes first.
                       st.presence_at = st.ctx->place->presence(user.id);
                       tell(self, st.presence_at, api::session_up_atom::value, user.id, user.username,
-                           st.ctx->place->local_hub());
+                           api::untyped(st.ctx->place->local_hub()));
                       for (auto& r : rooms)
                         if (!r.partner.empty())
                           watch_partner(self, r.partner);
@@ -198,7 +198,7 @@ void do_watch(self_ptr self, const std::string& id, const api::watch_command& cm
   for (auto& name : cmd.users)
     if (auto uid = st.ctx->db->users().user_id_of(name))
       found.emplace_back(name, *uid);
-  std::vector<caf::actor> owners;
+  std::vector<api::presence_service> owners;
   for (auto& [name, uid] : found)
     owners.push_back(st.watching[uid] = st.ctx->place->presence(uid));
   auto presence = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
@@ -206,7 +206,7 @@ void do_watch(self_ptr self, const std::string& id, const api::watch_command& cm
       found.size(),
       [&](std::size_t i) {
         return self->request(owners[i], request_timeout, api::watch_atom::value, found[i].second,
-                             st.ctx->place->local_hub());
+                             api::untyped(st.ctx->place->local_hub()));
       },
       [presence, found](std::size_t i, caf::expected<std::string> p) {
         if (p)
@@ -348,7 +348,7 @@ api::session_actor::behavior_type session_actor(self_ptr self, context_ptr ctx, 
         auto& place = *st.ctx->place;
         if (auto owner = place.presence(st.who.id); owner != st.presence_at) {
           st.presence_at = owner;
-          tell(self, owner, api::session_up_atom::value, st.who.id, st.who.username, place.local_hub());
+          tell(self, owner, api::session_up_atom::value, st.who.id, st.who.username, api::untyped(place.local_hub()));
         }
         for (auto& [user, at] : st.watching)
           if (place.presence(user) != at)

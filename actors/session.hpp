@@ -36,8 +36,8 @@ struct session_state {
   // The presence manager told of this session, and for each user it watches
   // (asked, or a direct-room partner) the one that holds the watch: after a
   // membership change, those whose owner changed hear from it again.
-  caf::actor presence_at;
-  std::map<api::user_id, caf::actor> watching;
+  api::presence_service presence_at;
+  std::map<api::user_id, api::presence_service> watching;
   // Sends waiting for their room's answer. They are requested without a CAF
   // timeout, because each timeout wakes CAF's clock thread twice (set and
   // cancel), a third of a core at 10k sends/s; a tick every 5 s, only while

@@ -17,6 +17,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/context.hpp"
+#include "api/interfaces.hpp"
 #include "api/sinks.hpp"
 
 namespace confab::actors {
@@ -33,7 +34,7 @@ struct upload_state {
   caf::error failure;  // set: the upload is refused; finish answers it
   // The file's other copies (their nodes' reader pools).
   struct copy_target {
-    caf::actor readers;
+    api::reader_service readers;
     std::size_t in_flight = 0;  // chunks sent, not answered yet
     bool failed = false;        // dropped from this upload
   };

@@ -22,6 +22,13 @@
 
 namespace confab::api {
 
+// A typed handle as messages carry it: handles inside messages (a hub, a
+// sync source) travel as caf::actor, and the receiver casts them back.
+template <class Handle>
+caf::actor untyped(const Handle& h) {
+  return caf::actor_cast<caf::actor>(h);
+}
+
 // What a room serves, through the room manager of any node, which routes it
 // to the room's actor wherever that runs (actors/room_manager.hpp).
 using room_service = caf::typed_actor<
@@ -35,7 +42,9 @@ using room_service = caf::typed_actor<
     caf::replies_to<members_atom, room_id, user_id>::with<std::vector<member_entry>>,
     caf::replies_to<admin_atom, room_id>::with<room_admin>,
     // A hub wants the room's events.
-    caf::reacts_to<interest_atom, room_id, caf::actor>>;
+    caf::reacts_to<interest_atom, room_id, caf::actor>,
+    // Answered once this node holds no room (a drain waits for it).
+    caf::replies_to<drain_atom>::with<bool>>;
 
 // One room's actor (actors/room.hpp): the writes the room manager routes to
 // it, and its life cycle.
@@ -84,7 +93,10 @@ using account_service = caf::typed_actor<
     caf::replies_to<verify_atom, std::string>::with<token_claims, user_info>, caf::reacts_to<logout_atom, token_claims>,
     caf::replies_to<profile_atom, user_id, profile_patch>::with<user_info>,
     caf::reacts_to<password_atom, token_claims, std::string, std::string>,
-    caf::replies_to<lookup_atom, std::string>::with<user_info>>;
+    caf::replies_to<lookup_atom, std::string>::with<user_info>,
+    // Copy every user and revocation from the account actor of a node this
+    // one joined: how many users were copied.
+    caf::replies_to<sync_atom, caf::actor>::with<std::uint64_t>>;
 
 // A node's query pool (actors/reader.hpp): reads straight from its store,
 // and the lists gathered from every node's pool (the last `bool`: this

@@ -154,21 +154,30 @@ class node_impl : public node {
     }
     actors::context_ptr cctx = ctx;
 
-    hub_ = caf::actor_cast<caf::actor>(sys_.spawn(actors::hub_actor, cctx));
+    // The typed handles go into this node's member card; the node keeps
+    // dynamic ones only to stop them.
+    cluster::member_card me;
+    me.hub = sys_.spawn(actors::hub_actor, cctx);
+    hub_ = caf::actor_cast<caf::actor>(me.hub);
     // Argon2id blocks for tens of ms: detached hashers keep it off the scheduler.
     std::vector<caf::actor> check_hashers;
     for (std::size_t i = 0; i < actors::check_hasher_threads; ++i)
       check_hashers.push_back(sys_.spawn<caf::detached>(actors::hasher_actor, false));
     std::vector<caf::actor> registration_hashers{sys_.spawn<caf::detached>(actors::hasher_actor, true)};
-    accounts_ = caf::actor_cast<caf::actor>(
-        sys_.spawn(actors::account_actor, cctx, *secret, std::move(check_hashers), std::move(registration_hashers)));
-    rooms_ = caf::actor_cast<caf::actor>(sys_.spawn(actors::room_manager, cctx));
+    me.accounts =
+        sys_.spawn(actors::account_actor, cctx, *secret, std::move(check_hashers), std::move(registration_hashers));
+    accounts_ = caf::actor_cast<caf::actor>(me.accounts);
+    me.rooms = sys_.spawn(actors::room_manager, cctx);
+    rooms_ = caf::actor_cast<caf::actor>(me.rooms);
     readers_ = caf::actor_pool::make(
         sys_.dummy_execution_unit(), 2,
         [this, cctx] { return caf::actor_cast<caf::actor>(sys_.spawn(actors::reader_actor, cctx)); },
         caf::actor_pool::round_robin());
+    // A pool takes what each of its readers takes.
+    me.readers = caf::actor_cast<api::reader_service>(readers_);
     frontend_ = sys_.spawn(actors::http_frontend, cctx);
-    presence_ = caf::actor_cast<caf::actor>(sys_.spawn(actors::presence_manager, cctx));
+    me.presence = sys_.spawn(actors::presence_manager, cctx);
+    presence_ = caf::actor_cast<caf::actor>(me.presence);
     // libvips works on its own thread, never on the scheduler's.
     thumbnailer_ = sys_.spawn<caf::detached>(actors::thumbnailer_actor, cctx);
     ctx->thumbnailer = thumbnailer_;
@@ -190,15 +199,9 @@ class node_impl : public node {
       });
     // Placement is complete before the port opens, so before any traffic.
     auto host = advertised_host(o.cluster_bind);
-    cluster::member_card me;
     me.id = ctx->node_id;
     me.address = host + ":" + std::to_string(o.cluster_port);
     me.started_at = actors::now_ms();
-    me.rooms = rooms_;
-    me.accounts = accounts_;
-    me.hub = hub_;
-    me.readers = readers_;
-    me.presence = presence_;
     ctx->place = std::make_shared<cluster::placement>(me, pusher_);
 
     net::server_settings ns;

@@ -64,7 +64,7 @@ void start_done(self_ptr self) {
 void sync_from(self_ptr self, const member_card& card) {
   auto& st = self->state;
   ++st.seeds_pending;
-  self->request(st.cfg.place->self().accounts, sync_timeout, api::sync_atom::value, card.accounts)
+  self->request(st.cfg.place->self().accounts, sync_timeout, api::sync_atom::value, api::untyped(card.accounts))
       .then(
           [=](std::uint64_t users) {
             spdlog::info("copied {} accounts from node {}", users, card.id);

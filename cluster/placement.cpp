@@ -38,24 +38,24 @@ const member_card& placement::owner(const view& v, const std::string& key) const
   return v.owners[rendezvous_owner(key, v.ids)];
 }
 
-caf::actor placement::room(const api::room_id& id) const {
+api::room_service placement::room(const api::room_id& id) const {
   auto v = current();
   return owner(*v, room_key(id.value)).rooms;
 }
 
-caf::actor placement::account(const std::string& username) const {
+api::account_service placement::account(const std::string& username) const {
   auto v = current();
   return owner(*v, account_key(username)).accounts;
 }
 
-caf::actor placement::presence(const api::user_id& id) const {
+api::presence_service placement::presence(const api::user_id& id) const {
   auto v = current();
   return owner(*v, presence_key(id.value)).presence;
 }
 
-std::vector<caf::actor> placement::hubs() const {
+std::vector<api::hub_actor> placement::hubs() const {
   auto v = current();
-  std::vector<caf::actor> out;
+  std::vector<api::hub_actor> out;
   out.reserve(v->live.size());
   for (auto& m : v->live)
     out.push_back(m.hub);
@@ -96,7 +96,7 @@ std::optional<member_card> placement::tagged_home(const std::string& id, const s
   return std::nullopt;
 }
 
-caf::actor placement::file_home(const std::string& file_id) const {
+api::reader_service placement::file_home(const std::string& file_id) const {
   // Ids of files made before the cluster: 16 random digits, stored here.
   if (file_id.size() != 2 + file_tag_size + 16 || file_id.compare(0, 2, "f_") != 0)
     return self_.readers;

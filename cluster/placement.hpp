@@ -18,21 +18,22 @@
 #include <caf/actor.hpp>
 
 #include "api/ids.hpp"
+#include "api/interfaces.hpp"
 
 namespace confab::cluster {
 
 // What a node tells the others about itself once its link is authenticated.
 struct member_card {
   std::string id;
-  std::string address;          // host:port of its cluster (middleman) port
-  std::string http;             // host:port of its HTTP port
-  std::int64_t started_at = 0;  // ms; a restart is a new incarnation
-  caf::actor node;              // node actor: membership, heartbeats
-  caf::actor rooms;             // room manager: routes to room actors
-  caf::actor accounts;          // account actor
-  caf::actor hub;               // fan-out hub of its sessions
-  caf::actor readers;           // query pool
-  caf::actor presence;          // presence manager
+  std::string address;             // host:port of its cluster (middleman) port
+  std::string http;                // host:port of its HTTP port
+  std::int64_t started_at = 0;     // ms; a restart is a new incarnation
+  caf::actor node;                 // node actor: membership, heartbeats
+  api::room_service rooms;         // room manager: routes to room actors
+  api::account_service accounts;   // account actor
+  api::hub_actor hub;              // fan-out hub of its sessions
+  api::reader_service readers;     // query pool
+  api::presence_service presence;  // presence manager
 };
 
 template <class Inspector>
@@ -44,12 +45,12 @@ typename Inspector::result_type inspect(Inspector& f, member_card& x) {
 class placement {
  public:
   struct local_actors {
-    caf::actor rooms;     // room manager: activates and routes to room actors
-    caf::actor accounts;  // account actor
-    caf::actor hub;       // this node's fan-out hub
-    caf::actor readers;   // query pool (history, members, room lists)
-    caf::actor presence;  // presence manager: activates presence actors
-    caf::actor pusher;    // offline push webhook queue; null when not configured
+    api::room_service rooms;         // room manager: activates and routes to room actors
+    api::account_service accounts;   // account actor
+    api::hub_actor hub;              // this node's fan-out hub
+    api::reader_service readers;     // query pool (history, members, room lists)
+    api::presence_service presence;  // presence manager: activates presence actors
+    caf::actor pusher;               // offline push webhook queue; null when not configured
   };
 
   // One membership as seen at one moment. `live` is sorted by id and holds
@@ -77,25 +78,25 @@ class placement {
   [[nodiscard]] bool is_owner() const;
   [[nodiscard]] const member_card& self() const { return self_; }
   // Room manager of the room's owner; it serves the room or forwards it.
-  [[nodiscard]] caf::actor room(const api::room_id& id) const;
+  [[nodiscard]] api::room_service room(const api::room_id& id) const;
   // Account actor of the owner of the username.
-  [[nodiscard]] caf::actor account(const std::string& username) const;
+  [[nodiscard]] api::account_service account(const std::string& username) const;
   // Presence manager of the owner of the user.
-  [[nodiscard]] caf::actor presence(const api::user_id& id) const;
+  [[nodiscard]] api::presence_service presence(const api::user_id& id) const;
   // This node's query pool.
-  [[nodiscard]] const caf::actor& reader() const { return self_.readers; }
+  [[nodiscard]] const api::reader_service& reader() const { return self_.readers; }
   // Where notifications for users without a session go; null: nowhere.
   [[nodiscard]] const caf::actor& pusher() const { return pusher_; }
   // The hub of every live node.
-  [[nodiscard]] std::vector<caf::actor> hubs() const;
-  [[nodiscard]] const caf::actor& local_hub() const { return self_.hub; }
+  [[nodiscard]] std::vector<api::hub_actor> hubs() const;
+  [[nodiscard]] const api::hub_actor& local_hub() const { return self_.hub; }
 
   // Files stay on the node that received the upload; their ids say which:
   // "f_", 8 hex digits of the node id's hash, then random digits.
   [[nodiscard]] std::string file_prefix() const;
   // Reader pool of the node that stores the file (this node's for ids
   // without a node's digits); null when that node is not live.
-  [[nodiscard]] caf::actor file_home(const std::string& file_id) const;
+  [[nodiscard]] api::reader_service file_home(const std::string& file_id) const;
   // The live members other than the file's home, in the rendezvous order of
   // the file (where its other copies are: docs/REPLICATION.md, "Files").
   [[nodiscard]] std::vector<member_card> file_peers(const std::string& file_id) const;

@@ -50,9 +50,9 @@ void scatter_each(std::size_t n, Ask ask, Part part, Done done) {
 }
 
 // The same request (`args`) to every target.
-template <class T, class Self, class Part, class Done, class... Ts>
-void scatter(Self* self, const std::vector<caf::actor>& targets, std::chrono::milliseconds timeout, Part part,
-             Done done, const Ts&... args) {
+template <class T, class Self, class Handle, class Part, class Done, class... Ts>
+void scatter(Self* self, const std::vector<Handle>& targets, std::chrono::milliseconds timeout, Part part, Done done,
+             const Ts&... args) {
   scatter_each<T>(
       targets.size(), [&](std::size_t i) { return self->request(targets[i], timeout, args...); }, std::move(part),
       std::move(done));

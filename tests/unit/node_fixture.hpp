@@ -72,21 +72,22 @@ struct test_node {
     ctx->lim = lim;
     ctx->node_id = id;
     actors::context_ptr c = ctx;
-    hub = caf::actor_cast<caf::actor>(sys.spawn(actors::hub_actor, c));
-    rooms = caf::actor_cast<caf::actor>(sys.spawn(actors::room_manager, c));
-    readers = caf::actor_cast<caf::actor>(sys.spawn(actors::reader_actor, c));
+    card.hub = sys.spawn(actors::hub_actor, c);
+    card.rooms = sys.spawn(actors::room_manager, c);
+    card.readers = sys.spawn(actors::reader_actor, c);
     auto hasher = sys.spawn(actors::hasher_actor, false);
-    accounts = caf::actor_cast<caf::actor>(sys.spawn(actors::account_actor, c, std::string(40, 's'),
-                                                     std::vector<caf::actor>{hasher}, std::vector<caf::actor>{hasher}));
-    presence = caf::actor_cast<caf::actor>(sys.spawn(actors::presence_manager, c));
+    card.accounts = sys.spawn(actors::account_actor, c, std::string(40, 's'), std::vector<caf::actor>{hasher},
+                              std::vector<caf::actor>{hasher});
+    card.presence = sys.spawn(actors::presence_manager, c);
+    // The tests talk to them as any other node would: by dynamic handle.
+    hub = api::untyped(card.hub);
+    rooms = api::untyped(card.rooms);
+    readers = api::untyped(card.readers);
+    accounts = api::untyped(card.accounts);
+    presence = api::untyped(card.presence);
     card.id = id;
     card.address = id + ":7000";
     card.started_at = 1;
-    card.rooms = rooms;
-    card.accounts = accounts;
-    card.hub = hub;
-    card.readers = readers;
-    card.presence = presence;
     ctx->place = std::make_shared<cluster::placement>(card, caf::actor{});
   }
 

@@ -32,11 +32,12 @@ struct cards_fixture : test_coordinator_fixture<> {
     c.http = id + ":8000";
     c.started_at = started_at;
     c.node = dummy();
-    c.rooms = dummy();
-    c.accounts = dummy();
-    c.hub = dummy();
-    c.readers = dummy();
-    c.presence = dummy();
+    // Placement only hands the handles on: any actor will do.
+    c.rooms = caf::actor_cast<api::room_service>(dummy());
+    c.accounts = caf::actor_cast<api::account_service>(dummy());
+    c.hub = caf::actor_cast<api::hub_actor>(dummy());
+    c.readers = caf::actor_cast<api::reader_service>(dummy());
+    c.presence = caf::actor_cast<api::presence_service>(dummy());
     return c;
   }
 
@@ -141,7 +142,7 @@ CAF_TEST(placement bumps the epoch and routes to the owners actors) {
   CAF_CHECK(v2->ids == (std::vector<std::string>{"a", "b", "c"}));
   CAF_CHECK(v2->down == (std::vector<std::string>{"d"}));
   CAF_CHECK_EQUAL(v1->epoch, 1u);  // an old view does not change
-  CAF_CHECK(p.hubs() == (std::vector<caf::actor>{a.hub, b.hub, c.hub}));
+  CAF_CHECK(p.hubs() == (std::vector<api::hub_actor>{a.hub, b.hub, c.hub}));
   std::vector<cluster::member_card> cards{a, b, c};
   std::set<std::string> room_owners;
   for (int i = 0; i < 200; ++i) {
