@@ -10,18 +10,12 @@
 #include "api/atoms.hpp"
 #include "api/errors.hpp"
 #include "wire/codec.hpp"
+#include "wire/events.hpp"
 
 namespace confab::actors {
 
-std::string presence_json(const std::string& status, std::int64_t last_seen) {
-  wire::json j{{"status", status}};
-  if (status == "offline" && last_seen > 0)
-    j["last_seen"] = last_seen;
-  return j.dump();
-}
-
 std::string presence_state::json() const {
-  return presence_json(status(), last_seen);
+  return wire::presence_json(status(), last_seen);
 }
 
 bool presence_state::session_up(const caf::actor_addr& session, const caf::actor& hub) {
@@ -52,9 +46,7 @@ using self_ptr = presence_self*;
 // Tells the watchers (one shared buffer) and the manager's snapshot.
 void changed(self_ptr self, const presence_reports& manager) {
   auto& st = self->state;
-  auto data = wire::json::parse(st.json());
-  data["user"] = st.username;
-  auto event = wire::shared_event("presence", data.dump());
+  auto event = wire::shared_event("presence", wire::presence_event_json(st.username, st.status(), st.last_seen));
   for (auto& [session, hub] : st.watchers)
     send_text(self, hub, api::session_event_atom::value, event, session);
   self->send(manager, api::status_atom::value, st.user, st.status(), st.last_seen);
@@ -74,8 +66,7 @@ void notify(self_ptr self, const std::string& data) {
     return;
   }
   if (auto pusher = st.ctx->place->pusher())
-    tell(self, pusher, api::push_atom::value,
-         R"({"user":)" + wire::json(st.username).dump() + R"(,"notification":)" + data + "}");
+    tell(self, pusher, api::push_atom::value, wire::push_json(st.username, data));
 }
 
 }  // namespace

@@ -58,7 +58,4 @@ using presence_self = probed<presence_state, api::presence_actor::base>;
 api::presence_actor::behavior_type presence_actor(presence_self* self, api::user_id user, context_ptr ctx,
                                                   presence_reports manager);
 
-// {status, last_seen?} of a user as JSON text.
-[[nodiscard]] std::string presence_json(const std::string& status, std::int64_t last_seen);
-
 }  // namespace confab::actors

@@ -7,6 +7,7 @@
 #include "actors/presence.hpp"
 #include "api/atoms.hpp"
 #include "cluster/scatter.hpp"
+#include "wire/events.hpp"
 
 namespace confab::actors {
 
@@ -29,7 +30,7 @@ api::presence_actor& route(self_ptr self, const api::user_id& id) {
 
 void query_presence(caf::event_based_actor* self, const cluster::placement& place, std::vector<api::user_id> users,
                     std::function<void(const std::vector<std::string>&)> done) {
-  auto out = std::make_shared<std::vector<std::string>>(users.size(), presence_json("offline", 0));
+  auto out = std::make_shared<std::vector<std::string>>(users.size(), wire::presence_json("offline", 0));
   // One request per owner, with the users it answers for and their positions.
   std::vector<api::presence_service> owners;
   std::vector<std::pair<std::vector<std::size_t>, std::vector<api::user_id>>> asks;
@@ -87,11 +88,11 @@ presence_manager_actor::behavior_type presence_manager(self_ptr self, context_pt
         out.reserve(ids.size());
         for (auto& id : ids) {
           if (auto* e = self->state.live.find(id)) {
-            out.push_back(presence_json(e->status, e->last_seen));
+            out.push_back(wire::presence_json(e->status, e->last_seen));
             continue;
           }
           auto seen = self->state.ctx->db->users().last_seen(id);
-          out.push_back(presence_json("offline", seen ? *seen : 0));
+          out.push_back(wire::presence_json("offline", seen ? *seen : 0));
         }
         return out;
       },

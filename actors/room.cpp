@@ -11,6 +11,7 @@
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
 #include "wire/codec.hpp"
+#include "wire/events.hpp"
 
 namespace confab::actors {
 
@@ -47,10 +48,6 @@ namespace {
 
 using self_ptr = room_self*;
 
-std::string member_event(const api::room_id& room, const std::string& username, const char* action) {
-  return wire::json{{"room", room.value}, {"user", username}, {"action", action}}.dump();
-}
-
 // One encoding, one shared buffer, one message per hub that has members of
 // the room online (see interest.hpp). seq: the message's seq, 0 for other
 // events; except: a user whose sessions skip it.
@@ -77,17 +74,7 @@ void to_user(self_ptr self, const api::user_id& user, const api::shared_text& ev
 // to the push webhook when they have none.
 void notify(self_ptr self, const api::user_id& user, api::seq_t seq, const std::string& from, const char* reason,
             const std::string& preview) {
-  auto cut = preview;
-  std::size_t points = 0;
-  for (std::size_t i = 0; i < cut.size(); ++i)
-    if ((static_cast<unsigned char>(cut[i]) & 0xC0) != 0x80 && ++points > 100) {
-      cut.resize(i);
-      break;
-    }
-  auto data =
-      wire::json{
-          {"room", self->state.info.id.value}, {"seq", seq}, {"from", from}, {"reason", reason}, {"preview", cut}}
-          .dump();
+  auto data = wire::notification_json(self->state.info.id, seq, from, reason, preview);
   tell(self, self->state.ctx->place->presence(user), api::notify_atom::value, user, data);
 }
 
@@ -124,12 +111,7 @@ caf::expected<api::send_ack> replay_ack(self_ptr self, api::seq_t seq) {
   auto text = st.ctx->db->log().message(st.info.id, seq);
   if (!text)
     return text.error();
-  auto j = wire::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return fail(errc::unavailable, "stored message unreadable");
-  auto msg_id = j.value("msg_id", wire::json()).is_string() ? j["msg_id"].get<std::string>() : std::string();
-  auto ts = j.value("ts", wire::json()).is_number_integer() ? j["ts"].get<std::int64_t>() : std::int64_t{0};
-  return api::send_ack{st.info.id, seq, std::move(msg_id), ts, std::move(*text)};
+  return wire::stored_ack(st.info.id, seq, std::move(*text));
 }
 
 // Group commit (syncer.hpp): runs each waiting completion whose write the
@@ -337,7 +319,7 @@ caf::result<api::room_info> handle_join(self_ptr self, const api::caller& who) {
     }
     auto& st = self->state;
     tell_hubs_membership(self, who.id, true);
-    emit(self, "member", member_event(st.info.id, who.username, "joined"));
+    emit(self, "member", wire::member_event_json(st.info.id, who.username, "joined"));
     rp.deliver(st.info);
   });
   return rp;
@@ -359,7 +341,7 @@ caf::result<void> handle_leave(self_ptr self, const api::caller& who) {
       return;
     }
     // The leaver's sessions see their own leave, then stop getting events.
-    emit(self, "member", member_event(self->state.info.id, who.username, "left"));
+    emit(self, "member", wire::member_event_json(self->state.info.id, who.username, "left"));
     tell_hubs_membership(self, who.id, false);
     rp.deliver(caf::unit);
   });
@@ -384,7 +366,7 @@ caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api
       return;
     }
     auto& st = self->state;
-    auto data = member_event(st.info.id, invitee.username, "invited");
+    auto data = wire::member_event_json(st.info.id, invitee.username, "invited");
     emit(self, "member", data);
     to_user(self, invitee.id, wire::shared_event("member", data));
     notify(self, invitee.id, 0, who.username, "invite", st.info.name);
@@ -394,7 +376,7 @@ caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api
 }
 
 std::string typing_event(const api::room_id& room, const std::string& username, bool active) {
-  return wire::json{{"room", room.value}, {"user", username}, {"active", active}}.dump();
+  return wire::typing_event_json(room, username, active);
 }
 
 // Starts, refreshes or ends typing. Only starts and ends are events.

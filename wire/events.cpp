@@ -1,0 +1,62 @@
+#include "wire/events.hpp"
+
+#include "api/errors.hpp"
+#include "wire/codec.hpp"
+
+namespace confab::wire {
+
+std::string member_event_json(const api::room_id& room, const std::string& username, const char* action) {
+  return json{{"room", room.value}, {"user", username}, {"action", action}}.dump();
+}
+
+std::string typing_event_json(const api::room_id& room, const std::string& username, bool active) {
+  return json{{"room", room.value}, {"user", username}, {"active", active}}.dump();
+}
+
+std::string notification_json(const api::room_id& room, api::seq_t seq, const std::string& from, const char* reason,
+                              const std::string& body) {
+  auto cut = body;
+  std::size_t points = 0;
+  for (std::size_t i = 0; i < cut.size(); ++i)
+    if ((static_cast<unsigned char>(cut[i]) & 0xC0) != 0x80 && ++points > 100) {
+      cut.resize(i);
+      break;
+    }
+  return json{{"room", room.value}, {"seq", seq}, {"from", from}, {"reason", reason}, {"preview", cut}}.dump();
+}
+
+namespace {
+
+json presence_object(const std::string& status, std::int64_t last_seen) {
+  json j{{"status", status}};
+  if (status == "offline" && last_seen > 0)
+    j["last_seen"] = last_seen;
+  return j;
+}
+
+}  // namespace
+
+std::string presence_json(const std::string& status, std::int64_t last_seen) {
+  return presence_object(status, last_seen).dump();
+}
+
+std::string presence_event_json(const std::string& username, const std::string& status, std::int64_t last_seen) {
+  auto j = presence_object(status, last_seen);
+  j["user"] = username;
+  return j.dump();
+}
+
+std::string push_json(const std::string& username, const std::string& notification_json) {
+  return R"({"user":)" + json(username).dump() + R"(,"notification":)" + notification_json + "}";
+}
+
+caf::expected<api::send_ack> stored_ack(const api::room_id& room, api::seq_t seq, std::string text) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return api::fail(api::errc::unavailable, "stored message unreadable");
+  auto msg_id = j.value("msg_id", json()).is_string() ? j["msg_id"].get<std::string>() : std::string();
+  auto ts = j.value("ts", json()).is_number_integer() ? j["ts"].get<std::int64_t>() : std::int64_t{0};
+  return api::send_ack{room, seq, std::move(msg_id), ts, std::move(text)};
+}
+
+}  // namespace confab::wire

@@ -1,0 +1,40 @@
+#pragma once
+
+// The data of the events actors emit besides messages (PROTOCOL.md section
+// 3: member, typing, notification, presence), the push webhook's body, and
+// the fields the room reads back from a stored message. Actors pass plain
+// values and get text: they never see JSON.
+
+#include <cstdint>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "api/ids.hpp"
+#include "api/messages.hpp"
+
+namespace confab::wire {
+
+// {room, user, action}: action is "joined", "left" or "invited".
+[[nodiscard]] std::string member_event_json(const api::room_id& room, const std::string& username, const char* action);
+// {room, user, active}
+[[nodiscard]] std::string typing_event_json(const api::room_id& room, const std::string& username, bool active);
+// {room, seq, from, reason, preview}: the preview is the body's first 100
+// code points.
+[[nodiscard]] std::string notification_json(const api::room_id& room, api::seq_t seq, const std::string& from,
+                                            const char* reason, const std::string& body);
+// {status, last_seen?}: last_seen (ms) only when offline and known.
+[[nodiscard]] std::string presence_json(const std::string& status, std::int64_t last_seen);
+// {user, status, last_seen?}: the presence event.
+[[nodiscard]] std::string presence_event_json(const std::string& username, const std::string& status,
+                                              std::int64_t last_seen);
+// {user, notification}: what the push webhook gets for a user with no
+// session; notification_json is already encoded.
+[[nodiscard]] std::string push_json(const std::string& username, const std::string& notification_json);
+
+// The ack of a stored message (a retried client_msg_id): its msg_id and ts
+// read from the stored text, which the ack carries whole; unavailable when
+// the text is not a JSON object.
+[[nodiscard]] caf::expected<api::send_ack> stored_ack(const api::room_id& room, api::seq_t seq, std::string text);
+
+}  // namespace confab::wire
