@@ -24,7 +24,6 @@ namespace confab::actors {
 
 using api::errc;
 using api::fail;
-using wire::json;
 
 namespace {
 
@@ -93,38 +92,26 @@ bool within(attempt_window& window, const exchange_ptr& ex, const authed& a, con
 }
 
 void register_user(self_ptr self, const exchange_ptr& ex) {
-  std::string error;
-  auto username = wire::string_field(ex->body, "username", true, error);
-  auto password = wire::string_field(ex->body, "password", true, error);
-  auto display = wire::string_field(ex->body, "display_name", false, error);
-  if (!error.empty())
-    return ex->bad(error);
+  auto cmd = wire::decode_register(ex->body);
+  if (!cmd)
+    return ex->respond_error(cmd.error());
   // Every attempt counts, valid or not: a flood from one address stops here.
   if (!within(self->state.registrations, ex, ex->call.remote, "too many registrations from this address"))
     return;
-  self->request(self->state.ctx->place->account(*username), request_timeout, api::register_atom::value, *username,
-                *password, display.value_or(""))
-      .then(
-          [=](const api::user_info& u) {
-            ex->respond_json(201, json{{"user", wire::user_json(u)}});
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
+  self->request(self->state.ctx->place->account(cmd->username), request_timeout, api::register_atom::value,
+                cmd->username, cmd->password, cmd->display_name)
+      .then([=](const api::user_info& u) { ex->respond(201, wire::user_reply_json(u)); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void login(self_ptr self, const exchange_ptr& ex) {
-  std::string error;
-  auto username = wire::string_field(ex->body, "username", true, error);
-  auto password = wire::string_field(ex->body, "password", true, error);
-  if (!error.empty())
-    return ex->bad(error);
-  self->request(self->state.ctx->place->account(*username), request_timeout, api::login_atom::value, *username,
-                *password, ex->call.remote)
-      .then(
-          [=](const api::login_result& r) {
-            ex->respond_json(200,
-                             json{{"token", r.token}, {"expires_at", r.expires_at}, {"user", wire::user_json(r.user)}});
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
+  auto cmd = wire::decode_login(ex->body);
+  if (!cmd)
+    return ex->respond_error(cmd.error());
+  self->request(self->state.ctx->place->account(cmd->username), request_timeout, api::login_atom::value, cmd->username,
+                cmd->password, ex->call.remote)
+      .then([=](const api::login_result& r) { ex->respond(200, wire::login_reply_json(r)); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void logout(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -133,113 +120,62 @@ void logout(self_ptr self, const exchange_ptr& ex, const authed& a) {
 }
 
 void patch_me(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  api::profile_patch patch;
-  auto& b = ex->body;
-  std::string error;
-  if (auto dn = wire::string_field(b, "display_name", false, error)) {
-    auto n = wire::code_points(*dn);
-    if (n < 1 || n > 64)
-      return ex->bad("display_name must have 1-64 characters");
-    patch.set_display_name = true;
-    patch.display_name = *dn;
-  }
-  if (b.contains("status_text")) {
-    auto st = wire::string_field(b, "status_text", false, error);
-    if (st && wire::code_points(*st) > 140)
-      return ex->bad("status_text must have at most 140 characters");
-    patch.set_status_text = true;
-    patch.status_text = st.value_or("");
-  }
-  if (b.contains("avatar_file_id")) {
-    auto av = wire::string_field(b, "avatar_file_id", false, error);
-    if (av && av->size() > 64)
-      return ex->bad("avatar_file_id must have at most 64 characters");
-    patch.set_avatar = true;
-    patch.avatar_file_id = av.value_or("");
-  }
-  if (!error.empty())
-    return ex->bad(error);
+  auto patch = wire::decode_profile_patch(ex->body);
+  if (!patch)
+    return ex->respond_error(patch.error());
   self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::profile_atom::value,
-                a.who.who.id, patch)
-      .then(
-          [=](const api::user_info& u) {
-            ex->respond_json(200, json{{"user", wire::user_json(u)}});
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
+                a.who.who.id, *patch)
+      .then([=](const api::user_info& u) { ex->respond(200, wire::user_reply_json(u)); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void change_password(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  std::string error;
-  auto old_pw = wire::string_field(ex->body, "old_password", true, error);
-  auto new_pw = wire::string_field(ex->body, "new_password", true, error);
-  if (!error.empty())
-    return ex->bad(error);
+  auto cmd = wire::decode_password_change(ex->body);
+  if (!cmd)
+    return ex->respond_error(cmd.error());
   self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::password_atom::value, a.who,
-                *old_pw, *new_pw)
+                cmd->old_password, cmd->new_password)
       .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void get_user(self_ptr self, const exchange_ptr& ex, const authed&) {
   with_user(self, ex, ex->path[3], [=](const api::user_info& u) {
     with_presence(self, {u.id}, [=](const std::vector<std::string>& presence) {
-      ex->respond_json(200, json{{"user", wire::user_json(u)}, {"presence", json::parse(presence.at(0))}});
+      ex->respond(200, wire::user_presence_json(u, presence.at(0)));
     });
   });
 }
 
 void open_dm(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  std::string error;
-  auto username = wire::string_field(ex->body, "username", true, error);
-  if (!error.empty())
-    return ex->bad(error);
+  auto username = wire::decode_username(ex->body);
+  if (!username)
+    return ex->respond_error(username.error());
   if (!within(self->state.dms, ex, a, "direct rooms opened"))
     return;
   with_user(self, ex, *username, [=](const api::user_info& other) {
     self->request(self->state.ctx->place->self().rooms, request_timeout, api::dm_atom::value, a.who.who, other)
-        .then(
-            [=](const api::room_info& r) {
-              ex->respond_json(200, json{{"room", wire::room_json(r)}});
-            },
-            [=](caf::error& err) { ex->respond_error(err); });
+        .then([=](const api::room_info& r) { ex->respond(200, wire::room_reply_json(r)); },
+              [=](caf::error& err) { ex->respond_error(err); });
   });
 }
 
 void create_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  std::string error;
-  auto name = wire::string_field(ex->body, "name", true, error);
-  auto topic = wire::string_field(ex->body, "topic", false, error);
-  auto visibility = wire::string_field(ex->body, "visibility", true, error);
-  if (!error.empty())
-    return ex->bad(error);
-  auto n = wire::code_points(*name);
-  if (n < 1 || n > 100)
-    return ex->bad("name must have 1-100 characters");
-  if (topic && wire::code_points(*topic) > 500)
-    return ex->bad("topic must have at most 500 characters");
-  if (*visibility != "public" && *visibility != "private")
-    return ex->bad("visibility must be public or private");
+  auto cmd = wire::decode_create_room(ex->body);
+  if (!cmd)
+    return ex->respond_error(cmd.error());
   if (!within(self->state.room_creations, ex, a, "rooms created"))
     return;
-  self->request(self->state.ctx->place->self().rooms, request_timeout, api::create_atom::value, a.who.who, *name,
-                topic.value_or(""), *visibility)
-      .then(
-          [=](const api::room_info& r) {
-            ex->respond_json(201, json{{"room", wire::room_json(r)}});
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
+  self->request(self->state.ctx->place->self().rooms, request_timeout, api::create_atom::value, a.who.who, cmd->name,
+                cmd->topic, cmd->visibility)
+      .then([=](const api::room_info& r) { ex->respond(201, wire::room_reply_json(r)); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void my_rooms(self_ptr self, const exchange_ptr& ex, const authed& a) {
   self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, a.who.who.id,
                 caf::actor{})
-      .then(
-          [=](const std::vector<api::my_room>& rooms) {
-            json list = json::array();
-            for (auto& r : rooms)
-              list.push_back(wire::my_room_json(r));
-            ex->respond_json(200, json{{"rooms", list}});
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
+      .then([=](const std::vector<api::my_room>& rooms) { ex->respond(200, wire::my_rooms_json(rooms)); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 // Pages by room id: `after` is the last id of the page before.
@@ -253,14 +189,8 @@ void public_rooms(self_ptr self, const exchange_ptr& ex, const authed&) {
   std::string after = it == ex->query.end() ? std::string() : it->second;
   self->request(self->state.ctx->place->reader(), request_timeout, api::public_atom::value, after,
                 static_cast<std::uint32_t>(limit))
-      .then(
-          [=](const std::vector<api::room_info>& rooms) {
-            json list = json::array();
-            for (auto& r : rooms)
-              list.push_back(wire::room_json(r));
-            ex->respond_json(200, json{{"rooms", list}});
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
+      .then([=](const std::vector<api::room_info>& rooms) { ex->respond(200, wire::rooms_json(rooms)); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -302,12 +232,7 @@ void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {
             for (auto& m : members)
               ids.push_back(m.user.id);
             with_presence(self, ids, [=](const std::vector<std::string>& presence) {
-              json list = json::array();
-              for (std::size_t i = 0; i < members.size() && i < presence.size(); ++i)
-                list.push_back({{"user", wire::user_json(members[i].user)},
-                                {"role", members[i].role},
-                                {"presence", json::parse(presence[i])}});
-              ex->respond_json(200, json{{"members", list}});
+              ex->respond(200, wire::members_json(members, presence));
             });
           },
           [=](caf::error& err) { ex->respond_error(err); });
@@ -316,11 +241,8 @@ void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {
 void join_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::room_id room{ex->path[3]};
   self->request(self->state.ctx->place->room(room), request_timeout, api::join_atom::value, room, a.who.who)
-      .then(
-          [=](const api::room_info& r) {
-            ex->respond_json(200, json{{"room", wire::room_json(r)}});
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
+      .then([=](const api::room_info& r) { ex->respond(200, wire::room_reply_json(r)); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 void leave_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -331,10 +253,9 @@ void leave_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
 
 void invite(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::room_id room{ex->path[3]};
-  std::string error;
-  auto username = wire::string_field(ex->body, "username", true, error);
-  if (!error.empty())
-    return ex->bad(error);
+  auto username = wire::decode_username(ex->body);
+  if (!username)
+    return ex->respond_error(username.error());
   if (!within(self->state.invites, ex, a, "invites"))
     return;
   with_user(self, ex, *username, [=](const api::user_info& invitee) {
@@ -455,9 +376,8 @@ void thumbnail(self_ptr self, const exchange_ptr& ex, const authed& a) {
 }
 
 void file_info(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  with_file(self, ex, a, [=](const api::file_info& f, const api::reader_service&) {
-    ex->respond_json(200, json{{"file", wire::file_json(f)}});
-  });
+  with_file(self, ex, a,
+            [=](const api::file_info& f, const api::reader_service&) { ex->respond(200, wire::file_reply_json(f)); });
 }
 
 using handler = void (*)(self_ptr, const exchange_ptr&, const authed&);
@@ -476,9 +396,7 @@ const std::vector<route_entry>& routes() {
       {{"logout"}, "POST", logout},
       {{"me"},
        "GET",
-       [](self_ptr, const exchange_ptr& ex, const authed& a) {
-         ex->respond_json(200, json{{"user", wire::user_json(a.user)}});
-       }},
+       [](self_ptr, const exchange_ptr& ex, const authed& a) { ex->respond(200, wire::user_reply_json(a.user)); }},
       {{"me"}, "PATCH", patch_me},
       {{"me", "password"}, "POST", change_password},
       {{"users", "*"}, "GET", get_user},
@@ -516,7 +434,7 @@ void route(self_ptr self, const exchange_ptr& ex) {
   if (ex->call.body_too_large)
     return ex->respond_error(fail(errc::too_large, "request body is over the limit"));
   if (p.size() == 1 && p[0] == "healthz" && ex->call.method == "GET")
-    return ex->respond_json(200, json{{"status", "ok"}, {"node", self->state.ctx->node_id}});
+    return ex->respond(200, wire::health_json(self->state.ctx->node_id));
   if (!p.empty() && p[0] == "admin")
     return admin_route(self, self->state.ctx, ex);
   if (p.size() == 1 && p[0] == "metrics" && ex->call.method == "GET")

@@ -160,7 +160,7 @@ void do_history(self_ptr self, const std::string& id, const api::history_command
 void do_join(self_ptr self, const std::string& id, const api::join_command& cmd) {
   auto& st = self->state;
   self->request(st.ctx->place->room(cmd.room), request_timeout, api::join_atom::value, cmd.room, st.who)
-      .then([=](const api::room_info& info) { self->state.reply_ok(id, wire::join_reply_json(info)); },
+      .then([=](const api::room_info& info) { self->state.reply_ok(id, wire::room_reply_json(info)); },
             [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 

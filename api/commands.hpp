@@ -60,6 +60,27 @@ struct watch_command {
 };
 struct ping_command {};
 
+// The HTTP bodies of PROTOCOL.md section 2 (the profile patch is
+// api::profile_patch).
+struct register_command {  // POST /auth/register
+  std::string username;
+  std::string password;
+  std::string display_name;  // empty: none
+};
+struct login_command {  // POST /auth/login
+  std::string username;
+  std::string password;
+};
+struct password_command {  // POST /me/password
+  std::string old_password;
+  std::string new_password;
+};
+struct create_room_command {  // POST /rooms
+  std::string name;
+  std::string topic;       // empty: none
+  std::string visibility;  // public or private
+};
+
 using client_command = std::variant<auth_command, send_command, history_command, join_command, leave_command,
                                     typing_command, read_command, presence_command, watch_command, ping_command>;
 

@@ -192,6 +192,88 @@ decoded_frame decode_frame(std::string_view text, const frame_rules& rules) {
   return out;
 }
 
+caf::expected<api::register_command> decode_register(const json& body) {
+  std::string error;
+  auto username = string_field(body, "username", true, error);
+  auto password = string_field(body, "password", true, error);
+  auto display = string_field(body, "display_name", false, error);
+  if (!error.empty())
+    return invalid(error);
+  return api::register_command{std::move(*username), std::move(*password), display.value_or("")};
+}
+
+caf::expected<api::login_command> decode_login(const json& body) {
+  std::string error;
+  auto username = string_field(body, "username", true, error);
+  auto password = string_field(body, "password", true, error);
+  if (!error.empty())
+    return invalid(error);
+  return api::login_command{std::move(*username), std::move(*password)};
+}
+
+caf::expected<api::profile_patch> decode_profile_patch(const json& body) {
+  api::profile_patch patch;
+  std::string error;
+  if (auto dn = string_field(body, "display_name", false, error)) {
+    auto n = code_points(*dn);
+    if (n < 1 || n > 64)
+      return invalid("display_name must have 1-64 characters");
+    patch.set_display_name = true;
+    patch.display_name = *dn;
+  }
+  if (body.contains("status_text")) {
+    auto st = string_field(body, "status_text", false, error);
+    if (st && code_points(*st) > 140)
+      return invalid("status_text must have at most 140 characters");
+    patch.set_status_text = true;
+    patch.status_text = st.value_or("");
+  }
+  if (body.contains("avatar_file_id")) {
+    auto av = string_field(body, "avatar_file_id", false, error);
+    if (av && av->size() > 64)
+      return invalid("avatar_file_id must have at most 64 characters");
+    patch.set_avatar = true;
+    patch.avatar_file_id = av.value_or("");
+  }
+  if (!error.empty())
+    return invalid(error);
+  return patch;
+}
+
+caf::expected<api::password_command> decode_password_change(const json& body) {
+  std::string error;
+  auto old_pw = string_field(body, "old_password", true, error);
+  auto new_pw = string_field(body, "new_password", true, error);
+  if (!error.empty())
+    return invalid(error);
+  return api::password_command{std::move(*old_pw), std::move(*new_pw)};
+}
+
+caf::expected<api::create_room_command> decode_create_room(const json& body) {
+  std::string error;
+  auto name = string_field(body, "name", true, error);
+  auto topic = string_field(body, "topic", false, error);
+  auto visibility = string_field(body, "visibility", true, error);
+  if (!error.empty())
+    return invalid(error);
+  auto n = code_points(*name);
+  if (n < 1 || n > 100)
+    return invalid("name must have 1-100 characters");
+  if (topic && code_points(*topic) > 500)
+    return invalid("topic must have at most 500 characters");
+  if (*visibility != "public" && *visibility != "private")
+    return invalid("visibility must be public or private");
+  return api::create_room_command{std::move(*name), topic.value_or(""), std::move(*visibility)};
+}
+
+caf::expected<std::string> decode_username(const json& body) {
+  std::string error;
+  auto username = string_field(body, "username", true, error);
+  if (!error.empty())
+    return invalid(error);
+  return std::move(*username);
+}
+
 std::string send_ack_json(const api::send_ack& ack) {
   return json{{"room", ack.room.value}, {"seq", ack.seq}, {"msg_id", ack.msg_id}, {"ts", ack.ts}}.dump();
 }
@@ -200,8 +282,50 @@ std::string read_reply_json(const api::room_id& room, api::seq_t last_read, api:
   return json{{"room", room.value}, {"last_read", last_read}, {"unread", last_seq - last_read}}.dump();
 }
 
-std::string join_reply_json(const api::room_info& room) {
+std::string room_reply_json(const api::room_info& room) {
   return json{{"room", room_json(room)}}.dump();
+}
+
+std::string user_reply_json(const api::user_info& user) {
+  return json{{"user", user_json(user)}}.dump();
+}
+
+std::string user_presence_json(const api::user_info& user, const std::string& presence) {
+  return json{{"user", user_json(user)}, {"presence", json::parse(presence)}}.dump();
+}
+
+std::string login_reply_json(const api::login_result& r) {
+  return json{{"token", r.token}, {"expires_at", r.expires_at}, {"user", user_json(r.user)}}.dump();
+}
+
+std::string my_rooms_json(const std::vector<api::my_room>& rooms) {
+  json list = json::array();
+  for (auto& r : rooms)
+    list.push_back(my_room_json(r));
+  return json{{"rooms", std::move(list)}}.dump();
+}
+
+std::string rooms_json(const std::vector<api::room_info>& rooms) {
+  json list = json::array();
+  for (auto& r : rooms)
+    list.push_back(room_json(r));
+  return json{{"rooms", std::move(list)}}.dump();
+}
+
+std::string members_json(const std::vector<api::member_entry>& members, const std::vector<std::string>& presence) {
+  json list = json::array();
+  for (std::size_t i = 0; i < members.size() && i < presence.size(); ++i)
+    list.push_back(
+        {{"user", user_json(members[i].user)}, {"role", members[i].role}, {"presence", json::parse(presence[i])}});
+  return json{{"members", std::move(list)}}.dump();
+}
+
+std::string file_reply_json(const api::file_info& f) {
+  return json{{"file", file_json(f)}}.dump();
+}
+
+std::string health_json(const std::string& node) {
+  return json{{"status", "ok"}, {"node", node}}.dump();
 }
 
 std::string watch_reply_json(const std::vector<std::pair<std::string, std::string>>& presence) {

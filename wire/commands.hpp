@@ -61,6 +61,18 @@ struct decoded_frame {
 };
 [[nodiscard]] decoded_frame decode_frame(std::string_view text, const frame_rules& rules);
 
+// HTTP bodies (a JSON object already), checked as PROTOCOL.md section 2 says;
+// a broken rule is invalid_request with the reason.
+[[nodiscard]] caf::expected<api::register_command> decode_register(const json& body);
+[[nodiscard]] caf::expected<api::login_command> decode_login(const json& body);
+// PATCH /me: only the fields present change (null clears status_text and
+// avatar_file_id).
+[[nodiscard]] caf::expected<api::profile_patch> decode_profile_patch(const json& body);
+[[nodiscard]] caf::expected<api::password_command> decode_password_change(const json& body);
+[[nodiscard]] caf::expected<api::create_room_command> decode_create_room(const json& body);
+// {username}: POST /dms and POST /rooms/{room}/invite.
+[[nodiscard]] caf::expected<std::string> decode_username(const json& body);
+
 // Replies (the `data` of an ok frame, or an HTTP body).
 // {"messages":[...],"has_more":bool}: a history page, the same on both transports.
 [[nodiscard]] std::string history_page_json(const api::history_page& page);
@@ -68,8 +80,23 @@ struct decoded_frame {
 [[nodiscard]] std::string send_ack_json(const api::send_ack& ack);
 // {room, last_read, unread}: the answer to read.
 [[nodiscard]] std::string read_reply_json(const api::room_id& room, api::seq_t last_read, api::seq_t last_seq);
-// {room: {...}}: the answer to join.
-[[nodiscard]] std::string join_reply_json(const api::room_info& room);
+// {room: {...}}: the answer to join, and HTTP's room answers.
+[[nodiscard]] std::string room_reply_json(const api::room_info& room);
+// {user: {...}}, and with the user's presence JSON text.
+[[nodiscard]] std::string user_reply_json(const api::user_info& user);
+[[nodiscard]] std::string user_presence_json(const api::user_info& user, const std::string& presence);
+// {token, expires_at, user}: the answer to login.
+[[nodiscard]] std::string login_reply_json(const api::login_result& r);
+// {rooms: [...]}: GET /rooms (with counters) and GET /rooms/public.
+[[nodiscard]] std::string my_rooms_json(const std::vector<api::my_room>& rooms);
+[[nodiscard]] std::string rooms_json(const std::vector<api::room_info>& rooms);
+// {members: [{user, role, presence}]}: presence[i] is members[i]'s JSON text.
+[[nodiscard]] std::string members_json(const std::vector<api::member_entry>& members,
+                                       const std::vector<std::string>& presence);
+// {file: {...}}
+[[nodiscard]] std::string file_reply_json(const api::file_info& f);
+// {status: "ok", node}: GET /healthz.
+[[nodiscard]] std::string health_json(const std::string& node);
 // {presence: {username: presence, ...}}; each presence is JSON text as the
 // presence actor encoded it.
 [[nodiscard]] std::string watch_reply_json(const std::vector<std::pair<std::string, std::string>>& presence);

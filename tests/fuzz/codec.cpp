@@ -299,6 +299,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (status != wire::parse_status::ok)
     return 0;
 
+  // The same object as an HTTP body: each decoder accepts it with its rules
+  // met, or refuses it with invalid_request.
+  auto refused = [](const caf::error& err) { return api::describe(err).code == api::errc::invalid_request; };
+  if (auto r = wire::decode_register(req); !r)
+    CHECK(refused(r.error()));
+  if (auto r = wire::decode_login(req); !r)
+    CHECK(refused(r.error()));
+  if (auto r = wire::decode_password_change(req); !r)
+    CHECK(refused(r.error()));
+  if (auto r = wire::decode_username(req); !r)
+    CHECK(refused(r.error()));
+  if (auto p = wire::decode_profile_patch(req); !p)
+    CHECK(refused(p.error()));
+  else if (p->set_display_name)
+    CHECK(wire::code_points(p->display_name) >= 1 && wire::code_points(p->display_name) <= 64);
+  if (auto c = wire::decode_create_room(req); !c) {
+    CHECK(refused(c.error()));
+  } else {
+    CHECK(wire::code_points(c->name) >= 1 && wire::code_points(c->name) <= 100);
+    CHECK(c->visibility == "public" || c->visibility == "private");
+  }
+
   // handle_frame: the id (a number or a string, echoed as JSON text), the op.
   auto id_it = req.find("id");
   bool id_ok = id_it != req.end() && (id_it->is_number() || id_it->is_string());

@@ -103,3 +103,86 @@ CAF_TEST(a history query has the rules of the history frame) {
   CAF_REQUIRE(!named);
   CAF_CHECK_EQUAL(api::describe(named.error()).message, "after must be a non-negative integer");
 }
+
+namespace {
+
+std::string message_of(const caf::error& err) {
+  return api::describe(err).message;
+}
+
+}  // namespace
+
+CAF_TEST(http bodies for accounts are checked field by field) {
+  auto reg = wire::decode_register(wire::json::parse(R"({"username":"ann","password":"pw"})"));
+  CAF_REQUIRE(reg);
+  CAF_CHECK_EQUAL(reg->username, "ann");
+  CAF_CHECK_EQUAL(reg->display_name, "");
+  auto no_pw = wire::decode_register(wire::json::parse(R"({"username":"ann"})"));
+  CAF_REQUIRE(!no_pw);
+  CAF_CHECK(code_of(no_pw.error()) == api::errc::invalid_request);
+  CAF_CHECK_EQUAL(message_of(no_pw.error()), "missing field password");
+  auto wrong = wire::decode_login(wire::json::parse(R"({"username":5,"password":"pw"})"));
+  CAF_REQUIRE(!wrong);
+  CAF_CHECK_EQUAL(message_of(wrong.error()), "field username must be a string");
+  auto pw = wire::decode_password_change(wire::json::parse(R"({"old_password":"a","new_password":"b"})"));
+  CAF_REQUIRE(pw);
+  CAF_CHECK_EQUAL(pw->new_password, "b");
+  CAF_CHECK(!wire::decode_password_change(wire::json::parse(R"({"old_password":"a"})")));
+  auto bob = wire::decode_username(wire::json::parse(R"({"username":"bob"})"));
+  CAF_REQUIRE(bob);
+  CAF_CHECK_EQUAL(*bob, "bob");
+  CAF_CHECK(!wire::decode_username(wire::json::parse(R"({})")));
+}
+
+CAF_TEST(a profile patch changes only the fields present and null clears) {
+  auto p = wire::decode_profile_patch(wire::json::parse(R"({"status_text":null})"));
+  CAF_REQUIRE(p);
+  CAF_CHECK(!p->set_display_name);
+  CAF_CHECK(p->set_status_text);
+  CAF_CHECK_EQUAL(p->status_text, "");
+  CAF_CHECK(!p->set_avatar);
+  auto empty_name = wire::decode_profile_patch(wire::json::parse(R"({"display_name":""})"));
+  CAF_REQUIRE(!empty_name);
+  CAF_CHECK_EQUAL(message_of(empty_name.error()), "display_name must have 1-64 characters");
+  auto long_status =
+      wire::decode_profile_patch(wire::json::parse("{\"status_text\":\"" + std::string(141, 'x') + "\"}"));
+  CAF_REQUIRE(!long_status);
+  CAF_CHECK_EQUAL(message_of(long_status.error()), "status_text must have at most 140 characters");
+  auto long_avatar =
+      wire::decode_profile_patch(wire::json::parse("{\"avatar_file_id\":\"" + std::string(65, 'f') + "\"}"));
+  CAF_CHECK(!long_avatar);
+  auto typed = wire::decode_profile_patch(wire::json::parse(R"({"display_name":5})"));
+  CAF_REQUIRE(!typed);
+  CAF_CHECK_EQUAL(message_of(typed.error()), "field display_name must be a string");
+}
+
+CAF_TEST(a new room needs a name of 1 to 100 characters and a known visibility) {
+  auto ok = wire::decode_create_room(wire::json::parse(R"({"name":"général","visibility":"private"})"));
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(ok->topic, "");
+  CAF_CHECK_EQUAL(ok->visibility, "private");
+  auto long_name = wire::decode_create_room(
+      wire::json::parse("{\"name\":\"" + std::string(101, 'n') + "\",\"visibility\":\"public\"}"));
+  CAF_REQUIRE(!long_name);
+  CAF_CHECK_EQUAL(message_of(long_name.error()), "name must have 1-100 characters");
+  auto bad_vis = wire::decode_create_room(wire::json::parse(R"({"name":"a","visibility":"secret"})"));
+  CAF_REQUIRE(!bad_vis);
+  CAF_CHECK_EQUAL(message_of(bad_vis.error()), "visibility must be public or private");
+  auto long_topic = wire::decode_create_room(
+      wire::json::parse("{\"name\":\"a\",\"visibility\":\"public\",\"topic\":\"" + std::string(501, 't') + "\"}"));
+  CAF_CHECK(!long_topic);
+}
+
+CAF_TEST(http replies have the contract shape) {
+  api::user_info ann{api::user_id{"u_1"}, "ann", "Ann", "", ""};
+  CAF_CHECK_EQUAL(wire::health_json("n1"), R"({"node":"n1","status":"ok"})");
+  auto members = wire::json::parse(wire::members_json({{ann, "owner"}}, {R"({"status":"online"})"}))["members"];
+  CAF_REQUIRE_EQUAL(members.size(), 1u);
+  CAF_CHECK_EQUAL(members[0]["role"].get<std::string>(), "owner");
+  CAF_CHECK_EQUAL(members[0]["presence"]["status"].get<std::string>(), "online");
+  CAF_CHECK_EQUAL(members[0]["user"]["username"].get<std::string>(), "ann");
+  auto login = wire::json::parse(wire::login_reply_json({"tok", 99, ann}));
+  CAF_CHECK_EQUAL(login["token"].get<std::string>(), "tok");
+  CAF_CHECK_EQUAL(login["expires_at"].get<std::int64_t>(), 99);
+  CAF_CHECK(wire::json::parse(wire::rooms_json({}))["rooms"].is_array());
+}
