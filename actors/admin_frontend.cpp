@@ -10,13 +10,13 @@
 #include "api/hex.hpp"
 #include "api/metrics.hpp"
 #include "cluster/scatter.hpp"
+#include "wire/admin.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
 
 using api::errc;
 using api::fail;
-using json = nlohmann::json;
 
 namespace {
 
@@ -38,35 +38,14 @@ std::vector<api::reader_service> all_readers(const context_ptr& ctx) {
 std::size_t online_count(const std::vector<std::string>& presence) {
   std::size_t online = 0;
   for (auto& p : presence)
-    online += json::parse(p).value("status", "offline") != "offline" ? 1 : 0;
+    online += wire::is_online(p) ? 1 : 0;
   return online;
 }
 
 void nodes(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
   self->request(ctx->node, admin_timeout, api::nodes_atom::value)
-      .then(
-          [=](const std::vector<api::node_status>& nodes) {
-            json list = json::array();
-            for (auto& n : nodes) {
-              json actors = json::object();
-              for (std::size_t i = 0; i < api::actor_kinds().size(); ++i)
-                actors[api::actor_kinds()[i]] = i < n.actors.size() ? n.actors[i] : 0;
-              list.push_back({{"id", n.id},
-                              {"address", n.address},
-                              {"http", n.http},
-                              {"status", n.status},
-                              {"rooms", n.rooms},
-                              {"sessions", n.sessions},
-                              {"presences", n.presences},
-                              {"uptime_ms", n.uptime_ms},
-                              {"room_events", n.room_events},
-                              {"remote_copies", n.remote_copies},
-                              {"messages", n.messages},
-                              {"actors", std::move(actors)}});
-            }
-            ex->respond_json(200, json{{"nodes", list}});
-          },
-          [=](caf::error& err) { ex->respond_error(err); });
+      .then([=](const std::vector<api::node_status>& nodes) { ex->respond(200, wire::nodes_json(nodes)); },
+            [=](caf::error& err) { ex->respond_error(err); });
 }
 
 // A room's admin view and how many of its members are online.
@@ -85,17 +64,7 @@ void room(caf::event_based_actor* self, const context_ptr& ctx, const exchange_p
   room_with_online(self, ctx, api::room_id{ex->path[4]}, [=](caf::expected<api::room_admin> r, std::size_t online) {
     if (!r)
       return ex->respond_error(r.error());
-    ex->respond_json(200, json{{"room", r->room.value},
-                               {"name", r->name},
-                               {"kind", r->kind},
-                               {"visibility", r->visibility},
-                               {"owner", r->owner},
-                               {"replicas", r->replicas},
-                               {"epoch", r->epoch},
-                               {"members", r->members},
-                               {"online_members", online},
-                               {"last_seq", r->last_seq},
-                               {"mailbox", r->mailbox}});
+    ex->respond(200, wire::room_admin_json(*r, online));
   });
 }
 
@@ -129,17 +98,6 @@ std::optional<std::uint64_t> number_param(const exchange& ex, const char* name, 
     return std::nullopt;
   }
   return std::stoull(v);
-}
-
-json actor_json(const api::actor_info& a) {
-  return {{"id", a.id},
-          {"kind", a.kind},
-          {"node", a.node},
-          {"mailbox", a.mailbox},
-          {"processed", a.processed},
-          {"since", a.since},
-          {"last_active", a.last_active},
-          {"detail", a.detail}};
 }
 
 // Rooms in a listing get their online members counted: "members=3 online=2 ...".
@@ -220,12 +178,7 @@ void actors(caf::event_based_actor* self, const context_ptr& ctx, const exchange
         auto from = std::min<std::size_t>(*offset, all->size());
         auto to = std::min<std::size_t>(from + *limit, all->size());
         auto page = std::make_shared<std::vector<api::actor_info>>(all->begin() + from, all->begin() + to);
-        add_online(self, ctx, page, [=] {
-          json list = json::array();
-          for (auto& a : *page)
-            list.push_back(actor_json(a));
-          ex->respond_json(200, json{{"actors", list}, {"total", *total}, {"offset", *offset}, {"limit", *limit}});
-        });
+        add_online(self, ctx, page, [=] { ex->respond(200, wire::actor_page_json(*page, *total, *offset, *limit)); });
       },
       api::actors_atom::value, q);
 }
@@ -245,12 +198,7 @@ void user(caf::event_based_actor* self, const context_ptr& ctx, const exchange_p
                   },
                   [=] {
                     sort_actors(*sessions, "since");
-                    json list = json::array();
-                    for (auto& s : *sessions)
-                      list.push_back({{"id", s.id}, {"node", s.node}, {"since", s.since}, {"remote", s.detail}});
-                    ex->respond_json(200, json{{"user", wire::user_json(u)},
-                                               {"presence", json::parse(presence.at(0))},
-                                               {"sessions", list}});
+                    ex->respond(200, wire::admin_user_json(u, presence.at(0), *sessions));
                   },
                   api::sessions_atom::value, u.id);
             });
@@ -284,7 +232,7 @@ void node_action(caf::event_based_actor* self, const context_ptr& ctx, const exc
       .then(
           [=]() {
             spdlog::info("req={} admin: node {} is {}", ex->call.request_id, node, status);
-            ex->respond_json(202, json{{"node", node}, {"status", status}});
+            ex->respond(202, wire::node_action_json(node, status));
           },
           [=](caf::error& err) { ex->respond_error(err); });
 }
@@ -304,25 +252,14 @@ constexpr std::size_t max_bulk_users = 10'000;
 void add_users(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
   if (!parse_body(*ex))
     return;
-  auto& b = ex->body;
-  if (!b.contains("usernames") || !b["usernames"].is_array() || b["usernames"].empty() ||
-      b["usernames"].size() > max_bulk_users || !b.contains("password") || !b["password"].is_string())
-    return ex->bad("usernames must be a list of 1-10000 names and password a string");
-  std::vector<std::string> names;
-  for (auto& n : b["usernames"]) {
-    if (!n.is_string())
-      return ex->bad("usernames must be strings");
-    names.push_back(n.get<std::string>());
-  }
-  self->request(ctx->place->self().accounts, admin_timeout, api::register_atom::value, names,
-                b["password"].get<std::string>())
+  auto cmd = wire::decode_bulk_users(ex->body, max_bulk_users);
+  if (!cmd)
+    return ex->respond_error(cmd.error());
+  self->request(ctx->place->self().accounts, admin_timeout, api::register_atom::value, cmd->usernames, cmd->password)
       .then(
           [=](const std::vector<api::login_result>& made) {
-            json list = json::array();
-            for (auto& m : made)
-              list.push_back({{"user", wire::user_json(m.user)}, {"token", m.token}, {"expires_at", m.expires_at}});
             spdlog::info("req={} admin created {} users", ex->call.request_id, made.size());
-            ex->respond_json(201, json{{"users", std::move(list)}});
+            ex->respond(201, wire::bulk_users_json(made));
           },
           [=](caf::error& err) { ex->respond_error(err); });
 }
