@@ -3,10 +3,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <nlohmann/json.hpp>
-
 #include "api/errors.hpp"
 #include "api/hex.hpp"
+#include "wire/tokens.hpp"
 
 namespace confab::actors::tokens {
 
@@ -63,12 +62,7 @@ const std::string& header() {
 }  // namespace
 
 std::string sign(const std::string& secret, const api::token_claims& c) {
-  nlohmann::json payload{{"sub", c.who.id.value},
-                         {"usr", c.who.username},
-                         {"jti", c.jti},
-                         {"iat_ms", c.issued_at},
-                         {"exp", c.expires_at / 1000}};
-  auto signing_input = header() + "." + b64url(payload.dump());
+  auto signing_input = header() + "." + b64url(wire::token_payload_json(c));
   return signing_input + "." + b64url(hmac(secret, signing_input));
 }
 
@@ -87,20 +81,10 @@ caf::expected<api::token_claims> verify(const std::string& secret, std::string_v
   std::string payload;
   if (!unb64url(token.substr(dot1 + 1, dot2 - dot1 - 1), payload))
     return bad();
-  auto j = nlohmann::json::parse(payload, nullptr, false);
-  if (!j.is_object() || !j.contains("sub") || !j["sub"].is_string() || !j.contains("usr") || !j["usr"].is_string() ||
-      !j.contains("jti") || !j["jti"].is_string() || !j.contains("exp") || !j["exp"].is_number_integer() ||
-      !j.contains("iat_ms") || !j["iat_ms"].is_number_integer())
+  auto c = wire::decode_token_payload(payload);
+  if (!c || c->expires_at <= now)
     return bad();
-  api::token_claims c;
-  c.who.id = api::user_id{j["sub"].get<std::string>()};
-  c.who.username = j["usr"].get<std::string>();
-  c.jti = j["jti"].get<std::string>();
-  c.issued_at = j["iat_ms"].get<std::int64_t>();
-  c.expires_at = j["exp"].get<std::int64_t>() * 1000;
-  if (c.expires_at <= now)
-    return bad();
-  return c;
+  return std::move(*c);
 }
 
 }  // namespace confab::actors::tokens

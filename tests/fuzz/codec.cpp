@@ -21,6 +21,7 @@
 #include "tests/fuzz/check.hpp"
 #include "wire/codec.hpp"
 #include "wire/commands.hpp"
+#include "wire/tokens.hpp"
 
 namespace {
 
@@ -283,6 +284,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (unsigned char c : text)
       ascii += c < 0x80;
     CHECK(wire::code_points(text) >= ascii && wire::code_points(text) * 4 >= text.size());
+  }
+
+  // A token payload (after its signature checked): what decodes encodes back
+  // to the same claims.
+  if (auto c = wire::decode_token_payload(text)) {
+    CHECK(c->expires_at % 1000 == 0);
+    auto again = wire::decode_token_payload(wire::token_payload_json(*c));
+    CHECK(again && again->who.id == c->who.id && again->who.username == c->who.username && again->jti == c->jti &&
+          again->issued_at == c->issued_at && again->expires_at == c->expires_at);
   }
 
   json req;
