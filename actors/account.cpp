@@ -205,7 +205,7 @@ void hash_job(self_ptr self, bool bulk, OnOk on_ok, OnErr on_err, Ts... xs) {
              bulk ? "too many registrations at once: try again later" : "too many logins at once: try again later",
              std::max<std::uint64_t>(wait, 100)));
   }
-  lane.waiting.push_back([=](caf::actor hasher) {
+  lane.waiting.push_back([=](api::hasher_actor hasher) {
     auto started = now_ms();
     auto finished = [self, started, bulk, hasher] {
       auto& st = self->state;
@@ -482,8 +482,8 @@ caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, co
 }  // namespace
 
 account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, std::string secret,
-                                               std::vector<caf::actor> check_hashers,
-                                               std::vector<caf::actor> registration_hashers) {
+                                               std::vector<api::hasher_actor> check_hashers,
+                                               std::vector<api::hasher_actor> registration_hashers) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.secret = std::move(secret);
@@ -496,7 +496,7 @@ account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, s
   if (auto r = st.ctx->db->users().revoked(now_ms()))
     for (auto& [jti, exp] : *r)
       remember_revoked(self, jti, exp);
-  auto staff = [self](account_state::hash_lane& lane, std::vector<caf::actor> hashers) {
+  auto staff = [self](account_state::hash_lane& lane, std::vector<api::hasher_actor> hashers) {
     for (auto& h : hashers)
       self->link_to(h);
     lane.threads = std::max<std::size_t>(1, hashers.size());

@@ -66,9 +66,9 @@ struct account_state {
   // priority, so that a flood of registrations cannot starve sign-ins
   // (PROTOCOL.md section 10).
   struct hash_lane {
-    std::vector<caf::actor> idle;
+    std::vector<api::hasher_actor> idle;
     std::size_t threads = 0;
-    std::deque<std::function<void(caf::actor)>> waiting;
+    std::deque<std::function<void(api::hasher_actor)>> waiting;
   };
   hash_lane checks;
   hash_lane registrations;
@@ -91,8 +91,6 @@ struct account_state {
   [[nodiscard]] caf::expected<api::token_claims> check_token(const std::string& token);
 };
 
-// check_hashers and registration_hashers: at least one actor each running
-// hasher_actor (detached in production; the same actor may be in both).
 // The account actor's interface: what it serves (api::account_service),
 // and what the account actors of other nodes and the node ask of it.
 using account_interface = api::account_service::extend<
@@ -111,8 +109,8 @@ using account_self = probed<account_state, account_interface::base>;
 // check_hashers and registration_hashers: at least one actor each running
 // hasher_actor (detached in production; the same actor may be in both).
 account_interface::behavior_type account_actor(account_self* self, context_ptr ctx, std::string secret,
-                                               std::vector<caf::actor> check_hashers,
-                                               std::vector<caf::actor> registration_hashers);
+                                               std::vector<api::hasher_actor> check_hashers,
+                                               std::vector<api::hasher_actor> registration_hashers);
 
 // Validation shared with the HTTP frontend: empty when fine, else why not.
 [[nodiscard]] std::string check_username(const std::string& username);

@@ -40,9 +40,9 @@ struct node_context {
   std::shared_ptr<actor_index> actors = std::make_shared<actor_index>();
   // Group commit of message appends (syncer.hpp); null with --durability
   // wal, where an append is acknowledged once it is in the WAL.
-  caf::actor syncer;
+  api::syncer_actor syncer;
   // Makes image thumbnails (libvips, detached); set before any traffic.
-  caf::actor thumbnailer;
+  api::thumbnailer_actor thumbnailer;
   // Images sent to it and not yet done (bounded: see upload.cpp).
   std::shared_ptr<std::atomic<std::size_t>> thumbnails_waiting = std::make_shared<std::atomic<std::size_t>>(0);
   // The admin console and web client pages.

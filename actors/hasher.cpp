@@ -16,7 +16,7 @@ namespace confab::actors {
 using api::errc;
 using api::fail;
 
-caf::behavior hasher_actor(caf::event_based_actor*, bool background) {
+api::hasher_actor::behavior_type hasher_actor(api::hasher_actor::pointer, bool background) {
   // Runs on the hasher's own thread (detached). SCHED_IDLE (which needs no
   // privilege) runs it only on a core nothing else wants, so a login's check
   // and the HTTP threads preempt it at once.

@@ -6,10 +6,10 @@
 // ones (account.hpp). With `background` (registrations), its thread runs
 // under SCHED_IDLE, only on a core nothing else wants.
 
-#include <caf/event_based_actor.hpp>
+#include "api/interfaces.hpp"
 
 namespace confab::actors {
 
-caf::behavior hasher_actor(caf::event_based_actor* self, bool background);
+api::hasher_actor::behavior_type hasher_actor(api::hasher_actor::pointer self, bool background);
 
 }  // namespace confab::actors

@@ -11,7 +11,7 @@ namespace confab::actors {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<pusher_state>*;
+using self_ptr = pusher_self*;
 
 void send_front(self_ptr self) {
   auto& st = self->state;
@@ -19,7 +19,7 @@ void send_front(self_ptr self) {
     return;
   st.busy = true;
   ++st.queue.front().attempts;
-  caf::actor me{self};
+  api::pusher_actor me{self};
   st.transport->post(st.queue.front().body,
                      [me](bool delivered) { caf::anon_send(me, api::pushed_atom::value, delivered); });
 }
@@ -48,7 +48,8 @@ void on_result(self_ptr self, bool delivered) {
 
 }  // namespace
 
-caf::behavior pusher_actor(self_ptr self, context_ptr ctx, std::shared_ptr<api::push_transport> transport) {
+api::pusher_actor::behavior_type pusher_actor(self_ptr self, context_ptr ctx,
+                                              std::shared_ptr<api::push_transport> transport) {
   self->state.ctx = std::move(ctx);
   self->state.transport = std::move(transport);
   return {

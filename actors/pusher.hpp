@@ -10,6 +10,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/context.hpp"
+#include "api/interfaces.hpp"
 #include "api/sinks.hpp"
 
 namespace confab::actors {
@@ -29,8 +30,10 @@ struct pusher_state {
   std::uint64_t dropped = 0;
 };
 
-caf::behavior pusher_actor(caf::stateful_actor<pusher_state>* self, context_ptr ctx,
-                           std::shared_ptr<api::push_transport> transport);
+using pusher_self = caf::stateful_actor<pusher_state, api::pusher_actor::base>;
+
+api::pusher_actor::behavior_type pusher_actor(pusher_self* self, context_ptr ctx,
+                                              std::shared_ptr<api::push_transport> transport);
 
 }  // namespace confab::actors
 

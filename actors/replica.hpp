@@ -63,6 +63,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "api/ids.hpp"
+#include "api/interfaces.hpp"
 #include "cluster/replication.hpp"
 
 namespace confab::actors {
@@ -71,7 +72,7 @@ namespace confab::actors {
 // syncer (actors/syncer.hpp) and its store's count of writes. Without a
 // syncer an entry counts as soon as it is written.
 struct replica_sync {
-  caf::actor syncer;
+  api::syncer_actor syncer;
   std::function<std::uint64_t()> written;
 };
 

@@ -4,7 +4,7 @@
 
 namespace confab::actors {
 
-caf::behavior syncer_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> db) {
+api::syncer_actor::behavior_type syncer_actor(api::syncer_actor::pointer self, std::shared_ptr<storage::store> db) {
   // Writes counted before the last fsync began: all durable.
   auto synced = std::make_shared<std::uint64_t>(0);
   log_stray_errors(self, "syncer");

@@ -15,6 +15,6 @@
 
 namespace confab::actors {
 
-caf::behavior syncer_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> db);
+api::syncer_actor::behavior_type syncer_actor(api::syncer_actor::pointer self, std::shared_ptr<storage::store> db);
 
 }  // namespace confab::actors

@@ -34,7 +34,7 @@ VipsImage* open_image(const std::string& type, std::string& bytes) {
 
 }  // namespace
 
-caf::behavior thumbnailer_actor(caf::event_based_actor*, context_ptr ctx) {
+api::thumbnailer_actor::behavior_type thumbnailer_actor(api::thumbnailer_actor::pointer, context_ptr ctx) {
   static std::once_flag vips_ready;
   std::call_once(vips_ready, [] {
     VIPS_INIT("confabd");

@@ -11,6 +11,6 @@
 
 namespace confab::actors {
 
-caf::behavior thumbnailer_actor(caf::event_based_actor* self, context_ptr ctx);
+api::thumbnailer_actor::behavior_type thumbnailer_actor(api::thumbnailer_actor::pointer self, context_ptr ctx);
 
 }  // namespace confab::actors

@@ -155,4 +155,18 @@ using session_actor =
                      caf::reacts_to<view_atom>,             // the cluster changed
                      caf::reacts_to<watch_atom, user_id>>;  // a direct room with this user was made
 
+// Node-local workers. A password hasher (actors/hasher.hpp): a hash of a
+// new password, and whether a password matches a stored hash.
+using hasher_actor = caf::typed_actor<caf::replies_to<hash_atom, std::string>::with<std::string>,
+                                      caf::replies_to<check_atom, std::string, std::string>::with<bool>>;
+// The group commit (actors/syncer.hpp): the store's write count `ticket`
+// is durable once it answers (with the count it made durable).
+using syncer_actor = caf::typed_actor<caf::replies_to<fsync_atom, std::uint64_t>::with<std::uint64_t>>;
+// Thumbnails of image files (actors/thumbnailer.hpp), by file id.
+using thumbnailer_actor = caf::typed_actor<caf::reacts_to<thumb_atom, std::string>>;
+// The push webhook's queue (actors/pusher.hpp): a body to post; the
+// transport's answer and the retry timer come back to it.
+using pusher_actor = caf::typed_actor<caf::reacts_to<push_atom, std::string>, caf::reacts_to<pushed_atom, bool>,
+                                      caf::reacts_to<retry_atom>>;
+
 }  // namespace confab::api

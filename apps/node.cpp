@@ -149,8 +149,8 @@ class node_impl : public node {
     ctx->web = actors::static_files::load(o.web_dir);
     // Group commit: an fsync blocks, so the syncer has its own thread.
     if (o.durability == "fsync") {
-      syncer_ = sys_.spawn<caf::detached>(actors::syncer_actor, ctx->db);
-      ctx->syncer = syncer_;
+      ctx->syncer = sys_.spawn<caf::detached>(actors::syncer_actor, ctx->db);
+      syncer_ = api::untyped(ctx->syncer);
     }
     actors::context_ptr cctx = ctx;
 
@@ -160,10 +160,10 @@ class node_impl : public node {
     me.hub = sys_.spawn(actors::hub_actor, cctx);
     hub_ = caf::actor_cast<caf::actor>(me.hub);
     // Argon2id blocks for tens of ms: detached hashers keep it off the scheduler.
-    std::vector<caf::actor> check_hashers;
+    std::vector<api::hasher_actor> check_hashers;
     for (std::size_t i = 0; i < actors::check_hasher_threads; ++i)
       check_hashers.push_back(sys_.spawn<caf::detached>(actors::hasher_actor, false));
-    std::vector<caf::actor> registration_hashers{sys_.spawn<caf::detached>(actors::hasher_actor, true)};
+    std::vector<api::hasher_actor> registration_hashers{sys_.spawn<caf::detached>(actors::hasher_actor, true)};
     me.accounts =
         sys_.spawn(actors::account_actor, cctx, *secret, std::move(check_hashers), std::move(registration_hashers));
     accounts_ = caf::actor_cast<caf::actor>(me.accounts);
@@ -179,15 +179,17 @@ class node_impl : public node {
     me.presence = sys_.spawn(actors::presence_manager, cctx);
     presence_ = caf::actor_cast<caf::actor>(me.presence);
     // libvips works on its own thread, never on the scheduler's.
-    thumbnailer_ = sys_.spawn<caf::detached>(actors::thumbnailer_actor, cctx);
-    ctx->thumbnailer = thumbnailer_;
+    ctx->thumbnailer = sys_.spawn<caf::detached>(actors::thumbnailer_actor, cctx);
+    thumbnailer_ = api::untyped(ctx->thumbnailer);
+    api::pusher_actor pusher;
     if (!o.push_webhook.empty()) {
       auto transport = net::make_webhook(o.push_webhook);
       if (!transport) {
         stop_actors();
         return transport.error();
       }
-      pusher_ = sys_.spawn(actors::pusher_actor, cctx, std::move(*transport));
+      pusher = sys_.spawn(actors::pusher_actor, cctx, std::move(*transport));
+      pusher_ = api::untyped(pusher);
     }
     // The node's long-lived actors never end before stop(); if one does, say why.
     for (auto [a, label] :
@@ -202,7 +204,7 @@ class node_impl : public node {
     me.id = ctx->node_id;
     me.address = host + ":" + std::to_string(o.cluster_port);
     me.started_at = actors::now_ms();
-    ctx->place = std::make_shared<cluster::placement>(me, pusher_);
+    ctx->place = std::make_shared<cluster::placement>(me, pusher);
 
     net::server_settings ns;
     ns.bind = o.bind;

@@ -6,7 +6,7 @@
 
 namespace confab::cluster {
 
-placement::placement(member_card self, caf::actor pusher) : self_(std::move(self)), pusher_(std::move(pusher)) {
+placement::placement(member_card self, api::pusher_actor pusher) : self_(std::move(self)), pusher_(std::move(pusher)) {
   set_members({self_}, {});
 }
 

@@ -50,7 +50,7 @@ class placement {
     api::hub_actor hub;              // this node's fan-out hub
     api::reader_service readers;     // query pool (history, members, room lists)
     api::presence_service presence;  // presence manager: activates presence actors
-    caf::actor pusher;               // offline push webhook queue; null when not configured
+    api::pusher_actor pusher;        // offline push webhook queue; null when not configured
   };
 
   // One membership as seen at one moment. `live` is sorted by id and holds
@@ -65,7 +65,7 @@ class placement {
     std::vector<std::string> removed;  // members removed for good (admin)
   };
 
-  placement(member_card self, caf::actor pusher);
+  placement(member_card self, api::pusher_actor pusher);
 
   // Publishes a new view (node actor only). `live` must hold this node;
   // `leaving` names live members that own nothing any more (draining).
@@ -86,7 +86,7 @@ class placement {
   // This node's query pool.
   [[nodiscard]] const api::reader_service& reader() const { return self_.readers; }
   // Where notifications for users without a session go; null: nowhere.
-  [[nodiscard]] const caf::actor& pusher() const { return pusher_; }
+  [[nodiscard]] const api::pusher_actor& pusher() const { return pusher_; }
   // The hub of every live node.
   [[nodiscard]] std::vector<api::hub_actor> hubs() const;
   [[nodiscard]] const api::hub_actor& local_hub() const { return self_.hub; }
@@ -122,7 +122,7 @@ class placement {
   [[nodiscard]] const member_card& owner(const view& v, const std::string& key) const;
 
   member_card self_;
-  caf::actor pusher_;
+  api::pusher_actor pusher_;
   std::atomic<std::shared_ptr<const view>> view_;
 };
 

@@ -76,8 +76,8 @@ struct test_node {
     card.rooms = sys.spawn(actors::room_manager, c);
     card.readers = sys.spawn(actors::reader_actor, c);
     auto hasher = sys.spawn(actors::hasher_actor, false);
-    card.accounts = sys.spawn(actors::account_actor, c, std::string(40, 's'), std::vector<caf::actor>{hasher},
-                              std::vector<caf::actor>{hasher});
+    card.accounts = sys.spawn(actors::account_actor, c, std::string(40, 's'), std::vector<api::hasher_actor>{hasher},
+                              std::vector<api::hasher_actor>{hasher});
     card.presence = sys.spawn(actors::presence_manager, c);
     // The tests talk to them as any other node would: by dynamic handle.
     hub = api::untyped(card.hub);
@@ -88,7 +88,7 @@ struct test_node {
     card.id = id;
     card.address = id + ":7000";
     card.started_at = 1;
-    ctx->place = std::make_shared<cluster::placement>(card, caf::actor{});
+    ctx->place = std::make_shared<cluster::placement>(card, api::pusher_actor{});
   }
 
   void stop() {

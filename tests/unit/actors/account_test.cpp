@@ -188,9 +188,10 @@ CAF_TEST(a login is checked while the registration hasher is stuck) {
     self->set_default_handler(caf::skip);
     return {[](api::closed_atom) {}};
   });
-  auto accounts2 = caf::actor_cast<caf::actor>(
-      sys.spawn(actors::account_actor, cctx, std::string(40, 's'),
-                std::vector<caf::actor>{sys.spawn(actors::hasher_actor, false)}, std::vector<caf::actor>{stuck}));
+  auto accounts2 =
+      caf::actor_cast<caf::actor>(sys.spawn(actors::account_actor, cctx, std::string(40, 's'),
+                                            std::vector<api::hasher_actor>{sys.spawn(actors::hasher_actor, false)},
+                                            std::vector<api::hasher_actor>{caf::actor_cast<api::hasher_actor>(stuck)}));
   extra.push_back(accounts2);
   extra.push_back(stuck);
   sched.run();

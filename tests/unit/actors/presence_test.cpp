@@ -67,14 +67,14 @@ struct fixture : node_fixture {
   fixture() : node_fixture(push_limits()) {}
 
   std::shared_ptr<scripted_transport> transport = std::make_shared<scripted_transport>();
-  caf::actor pusher = spawn_pusher();
+  api::pusher_actor pusher = spawn_pusher();
 
-  caf::actor spawn_pusher() {
+  api::pusher_actor spawn_pusher() {
     auto p = sys.spawn(actors::pusher_actor, cctx, std::shared_ptr<api::push_transport>(transport));
-    extra.push_back(p);
+    extra.push_back(api::untyped(p));
     return p;
   }
-  actors::pusher_state& pstate() { return deref<caf::stateful_actor<actors::pusher_state>>(pusher).state; }
+  actors::pusher_state& pstate() { return deref<actors::pusher_self>(api::untyped(pusher)).state; }
   void push(const std::string& body) {
     self->send(pusher, api::push_atom::value, body);
     sched.run();

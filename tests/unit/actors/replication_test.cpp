@@ -938,7 +938,7 @@ CAF_TEST(an entry counts for a copy only once its syncer has made it durable) {
   auto held = std::make_shared<held_syncs>();
   auto syncer = sys.spawn(slow_syncer, held);
   crash("a");
-  start("a", {}, actors::replica_sync{syncer, [] { return std::uint64_t{1}; }});
+  start("a", {}, actors::replica_sync{caf::actor_cast<api::syncer_actor>(syncer), [] { return std::uint64_t{1}; }});
   // With b alone reachable, a write needs a's own copy to count.
   links({{"a", "b"}});
   take("a");
@@ -954,7 +954,7 @@ CAF_TEST(an entry counts for a copy only once its syncer has made it durable) {
   auto held_b = std::make_shared<held_syncs>();
   auto syncer_b = sys.spawn(slow_syncer, held_b);
   crash("b");
-  start("b", {}, actors::replica_sync{syncer_b, [] { return std::uint64_t{1}; }});
+  start("b", {}, actors::replica_sync{caf::actor_cast<api::syncer_actor>(syncer_b), [] { return std::uint64_t{1}; }});
   links({{"a", "b"}});
   write("a", "k1", "m1");
   sched.run();

@@ -100,7 +100,8 @@ CAF_TEST(with fsync durability neither the ack nor the event comes before the gr
   // A syncer that answers only when the test says so: (tick, i, covered)
   // answers the i-th request (a promise is delivered from its actor).
   auto held = std::make_shared<std::vector<caf::typed_response_promise<std::uint64_t>>>();
-  ctx->syncer = sys.spawn([held](caf::event_based_actor* s) -> caf::behavior {
+  // (A test double: it also takes the test's tick, so it is not typed.)
+  auto slow = sys.spawn([held](caf::event_based_actor* s) -> caf::behavior {
     return {
         [=](api::fsync_atom, std::uint64_t) -> caf::result<std::uint64_t> {
           held->push_back(s->make_response_promise<std::uint64_t>());
@@ -109,7 +110,8 @@ CAF_TEST(with fsync durability neither the ack nor the event comes before the gr
         [=](api::tick_atom, std::size_t i, std::uint64_t covered) { (*held)[i].deliver(covered); },
     };
   });
-  extra.push_back(ctx->syncer);
+  ctx->syncer = caf::actor_cast<api::syncer_actor>(slow);
+  extra.push_back(slow);
   auto acks = std::make_shared<std::vector<api::seq_t>>();
   send_async(alice, room.id, "first", "c-1", acks);
   sched.run();
@@ -124,7 +126,7 @@ CAF_TEST(with fsync durability neither the ack nor the event comes before the gr
   CAF_CHECK(alice_sink->with_op("message").empty());
   // One answer that covers every write so far completes all three, in order.
   auto covered = ctx->db->written();
-  self->send(ctx->syncer, api::tick_atom::value, std::size_t{0}, covered);
+  self->send(slow, api::tick_atom::value, std::size_t{0}, covered);
   sched.run();
   CAF_CHECK_EQUAL(*acks, (std::vector<api::seq_t>{1, 1, 2}));
   auto events = alice_sink->with_op("message");
@@ -132,7 +134,7 @@ CAF_TEST(with fsync durability neither the ack nor the event comes before the gr
   CAF_CHECK_EQUAL(events[0]["data"]["body"], "first");
   CAF_CHECK_EQUAL(events[1]["data"]["body"], "second");
   for (std::size_t i = 1; i < held->size(); ++i)
-    self->send(ctx->syncer, api::tick_atom::value, i, covered);
+    self->send(slow, api::tick_atom::value, i, covered);
   sched.run();
   CAF_CHECK_EQUAL(acks->size(), 3u);  // nothing answered twice
 }
@@ -140,7 +142,7 @@ CAF_TEST(with fsync durability neither the ack nor the event comes before the gr
 CAF_TEST(the syncer fsyncs once for every append that waited meanwhile) {
   auto room = make_room(alice, "public");
   ctx->syncer = sys.spawn(actors::syncer_actor, ctx->db);
-  extra.push_back(ctx->syncer);
+  extra.push_back(api::untyped(ctx->syncer));
   auto acks = std::make_shared<std::vector<api::seq_t>>();
   auto before = api::node_metrics().db_fsync.count();
   for (int i = 0; i < 5; ++i)
@@ -151,7 +153,7 @@ CAF_TEST(the syncer fsyncs once for every append that waited meanwhile) {
   CAF_CHECK_GREATER_OR_EQUAL(fsyncs, 1u);
   CAF_CHECK_LESS(fsyncs, 5u);
   // A ticket already covered is answered without another fsync.
-  auto again = ask<std::uint64_t>(ctx->syncer, api::fsync_atom::value, std::uint64_t{1});
+  auto again = ask<std::uint64_t>(api::untyped(ctx->syncer), api::fsync_atom::value, std::uint64_t{1});
   CAF_REQUIRE(again);
   CAF_CHECK_GREATER_OR_EQUAL(*again, 5u);
   CAF_CHECK_EQUAL(api::node_metrics().db_fsync.count() - before, fsyncs);

@@ -160,7 +160,7 @@ struct node_actor_fixture : test::coordinator_fixture {
     me.address = "n1:7000";
     cluster::node_config cfg;
     cfg.secret = secret;
-    cfg.place = std::make_shared<cluster::placement>(me, caf::actor{});
+    cfg.place = std::make_shared<cluster::placement>(me, api::pusher_actor{});
     node = sys.spawn(cluster::node_actor, std::move(cfg));
     sched.run();
   }

@@ -129,7 +129,7 @@ CAF_TEST(placement bumps the epoch and routes to the owners actors) {
   auto a = card("a");
   auto b = card("b");
   auto c = card("c");
-  cluster::placement p{a, caf::actor{}};
+  cluster::placement p{a, api::pusher_actor{}};
   auto v1 = p.current();
   CAF_CHECK_EQUAL(v1->epoch, 1u);
   CAF_CHECK(v1->ids == (std::vector<std::string>{"a"}));
@@ -182,7 +182,7 @@ CAF_TEST(a draining member stays live but owns nothing and leaves the list when 
   CAF_CHECK(m.leaving() == (std::vector<std::string>{"b"}));
   CAF_CHECK_EQUAL(m.live().size(), 3u);
   // Placement: b still gets events and queries, but owns no id.
-  cluster::placement p{card("a"), caf::actor{}};
+  cluster::placement p{card("a"), api::pusher_actor{}};
   p.set_members(m.live(), m.down(), m.leaving());
   auto v = p.current();
   CAF_CHECK_EQUAL(v->live.size(), 3u);
@@ -227,7 +227,7 @@ CAF_TEST(only a member that is down can be removed and a removed one is never ad
   CAF_CHECK(!m.admit(card("b", 300), 2000));
   CAF_CHECK(m.find("b") == nullptr);
   // Placement lists it as removed, neither live nor down.
-  cluster::placement p{card("a"), caf::actor{}};
+  cluster::placement p{card("a"), api::pusher_actor{}};
   p.set_members(m.live(), m.down(), m.leaving(), m.removed());
   CAF_CHECK(p.current()->removed == (std::vector<std::string>{"b"}));
   CAF_CHECK(p.current()->ids == (std::vector<std::string>{"a", "c"}));
