@@ -64,7 +64,7 @@ void attempt_window::record(const std::string& key, std::int64_t now) {
 caf::expected<storage::stored_user*> account_state::user(const api::user_id& id) {
   if (auto it = users.find(id); it != users.end())
     return &it->second;
-  auto u = ctx->db->users().user(id);
+  auto u = user_db.user(id);
   if (!u)
     return u.error();
   return &(users[id] = std::move(*u));
@@ -77,7 +77,7 @@ void account_state::remember(const storage::stored_user& u) {
 caf::error account_state::take_copy(const storage::stored_user& u) {
   if (auto mine = user(u.info.id); mine && (*mine)->version > u.version)
     return caf::none;  // ours is newer: this copy is stale
-  if (auto err = ctx->db->users().put_user(u, true))
+  if (auto err = user_db.put_user(u, true))
     return err;
   remember(u);
   return caf::none;
@@ -158,7 +158,7 @@ void prune_revoked(self_ptr self) {
     st.revoked.erase(node.value().second);
     gone.push_back(std::move(node.value().second));
   }
-  if (auto err = st.ctx->db->users().forget_revoked(gone))
+  if (auto err = st.user_db.forget_revoked(gone))
     spdlog::warn("account actor: expired revocations not removed from the store: {}", api::describe(err).message);
 }
 
@@ -174,7 +174,7 @@ void remember_revoked(self_ptr self, const std::string& jti, std::int64_t expire
 caf::error revoke_here(self_ptr self, const std::string& jti, std::int64_t expires_at) {
   if (expires_at <= now_ms())
     return caf::none;  // expired already: nothing to remember
-  if (auto err = self->state.ctx->db->users().revoke(jti, expires_at))
+  if (auto err = self->state.user_db.revoke(jti, expires_at))
     return err;
   remember_revoked(self, jti, expires_at);
   return caf::none;
@@ -274,7 +274,7 @@ api::login_result issue_token(self_ptr self, const storage::stored_user& u) {
 // error if it cannot tell, else none.
 caf::error name_taken(self_ptr self, const std::string& username) {
   auto& st = self->state;
-  auto existing = st.ctx->db->users().user_id_of(username);
+  auto existing = st.user_db.user_id_of(username);
   if (existing || st.pending_names.count(username) > 0)
     return fail(errc::username_taken, "username is taken");
   if (api::describe(existing.error()).code != errc::not_found)
@@ -291,7 +291,7 @@ caf::expected<storage::stored_user> create_user(self_ptr self, const std::string
   u.password_hash = hash;
   u.created_at = now_ms();
   u.version = 1;
-  if (auto err = self->state.ctx->db->users().put_user(u, true))
+  if (auto err = self->state.user_db.put_user(u, true))
     return err;
   self->state.remember(u);
   replicate(self, u);
@@ -387,7 +387,7 @@ caf::result<api::login_result> do_login(self_ptr self, const std::string& userna
   st.ip_attempts.record(remote, now);
   std::string hash = st.dummy_hash;
   api::user_id id;
-  if (auto uid = st.ctx->db->users().user_id_of(username)) {
+  if (auto uid = st.user_db.user_id_of(username)) {
     auto u = st.user(*uid);
     if (!u)
       return u.error();
@@ -439,7 +439,7 @@ caf::result<void> do_password(self_ptr self, const api::token_claims& who, const
     updated.tokens_valid_after = now_ms() + 1;  // every earlier token, ...
     updated.keep_jti = who.jti;                 // ... except the caller's
     ++updated.version;
-    if (auto err = self->state.ctx->db->users().put_user(updated, false)) {
+    if (auto err = self->state.user_db.put_user(updated, false)) {
       rp.deliver(err);
       return;
     }
@@ -472,7 +472,7 @@ caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, co
   if (p.set_avatar)
     updated.info.avatar_file_id = p.avatar_file_id;
   ++updated.version;
-  if (auto err = self->state.ctx->db->users().put_user(updated, false))
+  if (auto err = self->state.user_db.put_user(updated, false))
     return err;
   **u = std::move(updated);
   replicate(self, **u);
@@ -481,19 +481,20 @@ caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, co
 
 }  // namespace
 
-account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, std::string secret,
-                                               std::vector<api::hasher_actor> check_hashers,
+account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, storage::user_store users,
+                                               std::string secret, std::vector<api::hasher_actor> check_hashers,
                                                std::vector<api::hasher_actor> registration_hashers) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.user_db = std::move(users);
   st.secret = std::move(secret);
   self->probe_as(st.ctx->actors, "account", "account");
   log_stray_errors(self, "account actor");
   st.user_failures.configure(st.ctx->lim.login_user_failures, std::int64_t{st.ctx->lim.login_user_window_s} * 1000);
   st.ip_attempts.configure(st.ctx->lim.login_ip_attempts, std::int64_t{st.ctx->lim.login_ip_window_s} * 1000);
-  if (auto pruned = st.ctx->db->users().prune_revoked(now_ms()); !pruned)
+  if (auto pruned = st.user_db.prune_revoked(now_ms()); !pruned)
     spdlog::warn("account actor: expired revocations not pruned: {}", api::describe(pruned.error()).message);
-  if (auto r = st.ctx->db->users().revoked(now_ms()))
+  if (auto r = st.user_db.revoked(now_ms()))
     for (auto& [jti, exp] : *r)
       remember_revoked(self, jti, exp);
   auto staff = [self](account_state::hash_lane& lane, std::vector<api::hasher_actor> hashers) {
@@ -552,7 +553,7 @@ account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, s
       },
       [=](api::sync_atom, const std::string& after,
           std::uint32_t limit) -> caf::result<std::vector<storage::stored_user>> {
-        auto page = self->state.ctx->db->users().users_after(after, std::min<std::uint32_t>(limit, sync_page));
+        auto page = self->state.user_db.users_after(after, std::min<std::uint32_t>(limit, sync_page));
         if (!page)
           return page.error();
         return std::move(*page);
@@ -584,7 +585,7 @@ account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, s
         return do_password(self, who, old_pw, new_pw);
       },
       [=](api::lookup_atom, const std::string& username) -> caf::result<api::user_info> {
-        auto id = self->state.ctx->db->users().user_id_of(username);
+        auto id = self->state.user_db.user_id_of(username);
         if (!id)
           return fail(errc::not_found, "no such user");
         auto u = self->state.user(*id);

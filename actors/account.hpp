@@ -24,6 +24,7 @@
 
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "storage/users.hpp"
 
 namespace confab::actors {
 
@@ -59,6 +60,7 @@ struct account_state {
   static inline const char* name = "confab.account";
 
   context_ptr ctx;
+  storage::user_store user_db;
   std::string secret;
   // Work for the hashers, each job a function that sends one request to the
   // idle hasher it is given, never to a busy one. Logins and password
@@ -108,8 +110,8 @@ using account_self = probed<account_state, account_interface::base>;
 
 // check_hashers and registration_hashers: at least one actor each running
 // hasher_actor (detached in production; the same actor may be in both).
-account_interface::behavior_type account_actor(account_self* self, context_ptr ctx, std::string secret,
-                                               std::vector<api::hasher_actor> check_hashers,
+account_interface::behavior_type account_actor(account_self* self, context_ptr ctx, storage::user_store users,
+                                               std::string secret, std::vector<api::hasher_actor> check_hashers,
                                                std::vector<api::hasher_actor> registration_hashers);
 
 // Validation shared with the HTTP frontend: empty when fine, else why not.

@@ -1,7 +1,8 @@
 #pragma once
 
-// What every actor of a node shares: the store, placement and limits. Set up
-// once by apps/confabd; immutable afterwards.
+// What every actor of a node shares: placement, limits and the node's
+// shared tables. Set up once by apps/confabd; immutable afterwards. Storage
+// is not here: each actor is given the stores it uses (stores.hpp).
 
 #include <atomic>
 #include <memory>
@@ -14,14 +15,12 @@
 #include "actors/probe.hpp"
 #include "cluster/placement.hpp"
 #include "config/options.hpp"
-#include "storage/store.hpp"
 
 namespace confab::actors {
 
 class static_files;
 
 struct node_context {
-  std::shared_ptr<storage::store> db;
   // Filled in after the node's actors are spawned, before any traffic.
   std::shared_ptr<cluster::placement> place;
   config::limits lim;

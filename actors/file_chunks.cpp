@@ -45,9 +45,9 @@ std::shared_ptr<api::body_source> chunk_source(chunk_fetch fetch, std::uint64_t 
   return std::make_shared<chunk_reader>(std::move(fetch), first, last);
 }
 
-chunk_fetch local_chunks(std::shared_ptr<storage::store> db, std::string file_id) {
+chunk_fetch local_chunks(storage::file_store db, std::string file_id) {
   return [db = std::move(db), id = std::move(file_id)](std::uint64_t index, chunk_done done) {
-    done(db->files().chunk(id, index));
+    done(db.chunk(id, index));
   };
 }
 
@@ -61,7 +61,7 @@ chunk_fetch remote_chunks(api::reader_service readers, std::string file_id) {
   };
 }
 
-chunk_fetch chunks_from(const api::reader_service& from, std::shared_ptr<storage::store> db, std::string file_id) {
+chunk_fetch chunks_from(const api::reader_service& from, storage::file_store db, std::string file_id) {
   return from ? remote_chunks(from, std::move(file_id)) : local_chunks(std::move(db), std::move(file_id));
 }
 

@@ -14,7 +14,7 @@
 
 #include "api/interfaces.hpp"
 #include "api/sinks.hpp"
-#include "storage/store.hpp"
+#include "storage/files.hpp"
 
 namespace confab::actors::files {
 
@@ -23,12 +23,11 @@ using chunk_done = std::function<void(caf::expected<std::string>)>;
 using chunk_fetch = std::function<void(std::uint64_t index, chunk_done done)>;
 // Chunks from this node's store, or from the reader pool of the node that
 // stores the file.
-[[nodiscard]] chunk_fetch local_chunks(std::shared_ptr<storage::store> db, std::string file_id);
+[[nodiscard]] chunk_fetch local_chunks(storage::file_store db, std::string file_id);
 [[nodiscard]] chunk_fetch remote_chunks(api::reader_service readers, std::string file_id);
 
 // Chunks from `from` as find_file gave it.
-[[nodiscard]] chunk_fetch chunks_from(const api::reader_service& from, std::shared_ptr<storage::store> db,
-                                      std::string file_id);
+[[nodiscard]] chunk_fetch chunks_from(const api::reader_service& from, storage::file_store db, std::string file_id);
 
 // Streams bytes [first, last] of a file, one chunk at a time.
 [[nodiscard]] std::shared_ptr<api::body_source> chunk_source(chunk_fetch fetch, std::uint64_t first,

@@ -19,7 +19,7 @@
 #include "api/atoms.hpp"
 #include "api/messages.hpp"
 #include "cluster/placement.hpp"
-#include "storage/store.hpp"
+#include "storage/files.hpp"
 
 namespace confab::actors::files {
 
@@ -31,13 +31,13 @@ namespace confab::actors::files {
 // for the typed ones, defined below).
 using found_file = std::function<void(caf::expected<api::file_info>, api::reader_service from)>;
 template <class Self>
-void find_file(Self* self, const cluster::placement& place, const storage::store& db, const std::string& id,
+void find_file(Self* self, const cluster::placement& place, const storage::file_store& db, const std::string& id,
                found_file done);
 
 // A send that names a file gets the file's attachment (the file must belong
 // to the room); then `next` runs with it, or with the error.
 template <class Self>
-void attach_file(Self* self, const cluster::placement& place, const storage::store& db, api::send_request req,
+void attach_file(Self* self, const cluster::placement& place, const storage::file_store& db, api::send_request req,
                  std::function<void(caf::expected<api::send_request>)> next);
 
 // Asks the thumbnailer (actors/thumbnailer.hpp) for the thumbnail of an image
@@ -69,7 +69,7 @@ struct file_search {
   caf::error none;
   std::optional<caf::expected<api::file_info>> here;
 };
-file_search plan_search(const cluster::placement& place, const storage::store& db, const std::string& id);
+file_search plan_search(const cluster::placement& place, const storage::file_store& db, const std::string& id);
 
 // The request with `f`'s attachment, or why `f` cannot be attached to it.
 caf::expected<api::send_request> with_attachment(api::send_request req, caf::expected<api::file_info> f);
@@ -77,7 +77,7 @@ caf::expected<api::send_request> with_attachment(api::send_request req, caf::exp
 }  // namespace detail
 
 template <class Self>
-void find_file(Self* self, const cluster::placement& place, const storage::store& db, const std::string& id,
+void find_file(Self* self, const cluster::placement& place, const storage::file_store& db, const std::string& id,
                found_file done) {
   auto search = detail::plan_search(place, db, id);
   if (search.here)
@@ -92,7 +92,7 @@ void find_file(Self* self, const cluster::placement& place, const storage::store
 }
 
 template <class Self>
-void attach_file(Self* self, const cluster::placement& place, const storage::store& db, api::send_request req,
+void attach_file(Self* self, const cluster::placement& place, const storage::file_store& db, api::send_request req,
                  std::function<void(caf::expected<api::send_request>)> next) {
   if (req.file_id.empty())
     return next(std::move(req));

@@ -81,13 +81,14 @@ void probe_presence(self_ptr self) {
 }
 
 api::presence_actor::behavior_type presence_actor(self_ptr self, api::user_id user, context_ptr ctx,
-                                                  presence_reports manager) {
+                                                  storage::user_store users, presence_reports manager) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.user_db = std::move(users);
   st.user = user;
-  if (auto u = st.ctx->db->users().user(user))
+  if (auto u = st.user_db.user(user))
     st.username = u->info.username;
-  if (auto seen = st.ctx->db->users().last_seen(user))
+  if (auto seen = st.user_db.last_seen(user))
     st.last_seen = *seen;
   self->probe_as(st.ctx->actors, "presence", user.value);
   probe_presence(self);
@@ -100,7 +101,7 @@ api::presence_actor::behavior_type presence_actor(self_ptr self, api::user_id us
       return;
     // Deliberately ignored: a failed write loses only the stored time of this
     // session's end; the status change itself still goes out.
-    [[maybe_unused]] auto ignored = st.ctx->db->users().set_last_seen(st.user, st.last_seen);
+    [[maybe_unused]] auto ignored = st.user_db.set_last_seen(st.user, st.last_seen);
     changed(self, manager);
   });
   start_idle_ticks(self, std::chrono::milliseconds(st.ctx->lim.room_idle_ms));

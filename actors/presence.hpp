@@ -17,6 +17,7 @@
 #include "actors/probe.hpp"
 #include "api/interfaces.hpp"
 #include "api/sinks.hpp"
+#include "storage/users.hpp"
 
 namespace confab::actors {
 
@@ -24,6 +25,7 @@ struct presence_state {
   static inline const char* name = "confab.presence";
 
   context_ptr ctx;
+  storage::user_store user_db;  // last seen
   api::user_id user;
   std::string username;
   // The user's sessions, on any node, with the hub that delivers to each.
@@ -56,6 +58,6 @@ using presence_self = probed<presence_state, api::presence_actor::base>;
 
 // manager: the presence manager, told of status changes and idleness.
 api::presence_actor::behavior_type presence_actor(presence_self* self, api::user_id user, context_ptr ctx,
-                                                  presence_reports manager);
+                                                  storage::user_store users, presence_reports manager);
 
 }  // namespace confab::actors

@@ -19,8 +19,9 @@ api::presence_actor& route(self_ptr self, const api::user_id& id) {
   return self->state.live
       .route(id,
              [&](auto& e) {
-               e.actor = self->spawn<caf::linked>(presence_actor, id, self->state.ctx, presence_reports{self});
-               if (auto seen = self->state.ctx->db->users().last_seen(id))
+               e.actor = self->spawn<caf::linked>(presence_actor, id, self->state.ctx, self->state.user_db,
+                                                  presence_reports{self});
+               if (auto seen = self->state.user_db.last_seen(id))
                  e.last_seen = *seen;
              })
       .actor;
@@ -57,8 +58,9 @@ void query_presence(caf::event_based_actor* self, const cluster::placement& plac
       [out, done] { done(*out); });
 }
 
-presence_manager_actor::behavior_type presence_manager(self_ptr self, context_ptr ctx) {
+presence_manager_actor::behavior_type presence_manager(self_ptr self, context_ptr ctx, storage::user_store users) {
   self->state.ctx = std::move(ctx);
+  self->state.user_db = std::move(users);
   self->probe_as(self->state.ctx->actors, "presence_manager", "presence_manager");
   log_stray_errors(self, "presence manager");
   // A presence actor that ended is dropped; any other exit stops us.
@@ -91,7 +93,7 @@ presence_manager_actor::behavior_type presence_manager(self_ptr self, context_pt
             out.push_back(wire::presence_json(e->status, e->last_seen));
             continue;
           }
-          auto seen = self->state.ctx->db->users().last_seen(id);
+          auto seen = self->state.user_db.last_seen(id);
           out.push_back(wire::presence_json("offline", seen ? *seen : 0));
         }
         return out;

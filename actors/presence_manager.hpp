@@ -14,6 +14,7 @@
 #include "actors/directory.hpp"
 #include "actors/probe.hpp"
 #include "api/interfaces.hpp"
+#include "storage/users.hpp"
 
 namespace confab::actors {
 
@@ -26,6 +27,7 @@ struct presence_manager_state {
     std::int64_t last_seen = 0;
   };
   context_ptr ctx;
+  storage::user_store user_db;  // last seen; its presences get it too
   directory<api::user_id, api::presence_actor, snapshot> live;
 };
 
@@ -38,7 +40,8 @@ using presence_manager_actor = api::presence_service::extend<
 
 using presence_manager_self = probed<presence_manager_state, presence_manager_actor::base>;
 
-presence_manager_actor::behavior_type presence_manager(presence_manager_self* self, context_ptr ctx);
+presence_manager_actor::behavior_type presence_manager(presence_manager_self* self, context_ptr ctx,
+                                                       storage::user_store users);
 
 // Asks the owners of the users' presence, one request per node, and calls
 // `done` with {status, last_seen?} JSON per user in order ("offline" where a

@@ -25,11 +25,11 @@ const api::room_id& room_of(const api::room_info& r) {
 }
 
 // Room exists and `user` is a member (not just invited).
-caf::error check_member(const storage::store& db, const api::room_id& room, const api::user_id& user) {
-  auto info = db.rooms().room(room);
+caf::error check_member(const reader_stores& db, const api::room_id& room, const api::user_id& user) {
+  auto info = db.rooms.room(room);
   if (!info)
     return info.error();
-  auto members = db.rooms().members(room);
+  auto members = db.rooms.members(room);
   if (!members)
     return members.error();
   auto it = members->find(user);
@@ -41,9 +41,9 @@ caf::error check_member(const storage::store& db, const api::room_id& room, cons
 // The rooms of `user` held on this node. hub: a session's hub that gets the
 // events of these rooms from now on; it is added before the last seqs are
 // read, so every later event reaches it (see interest.hpp).
-caf::result<std::vector<api::my_room>> local_rooms(const context_ptr& ctx, const api::user_id& user,
-                                                   const caf::actor& hub) {
-  auto ids = ctx->db->rooms().rooms_of(user);
+caf::result<std::vector<api::my_room>> local_rooms(const context_ptr& ctx, const reader_stores& stores,
+                                                   const api::user_id& user, const caf::actor& hub) {
+  auto ids = stores.rooms.rooms_of(user);
   if (!ids)
     return ids.error();
   if (hub)
@@ -51,14 +51,14 @@ caf::result<std::vector<api::my_room>> local_rooms(const context_ptr& ctx, const
       ctx->interest->add(id, caf::actor_cast<api::hub_actor>(hub));
   std::vector<api::my_room> out;
   for (auto& id : *ids) {
-    auto info = ctx->db->rooms().room(id);
-    auto last = ctx->db->log().last_seq(id);
-    auto read = ctx->db->log().last_read(user, id);
+    auto info = stores.rooms.room(id);
+    auto last = stores.log.last_seq(id);
+    auto read = stores.log.last_read(user, id);
     if (!info || !last || !read)
       return fail(errc::unavailable, "storage read failed");
     api::user_id partner;
     if (info->kind == "dm") {
-      auto members = ctx->db->rooms().members(id);
+      auto members = stores.rooms.members(id);
       if (!members)
         return members.error();
       for (auto& [member, role] : *members)
@@ -114,30 +114,32 @@ caf::response_promise gather_all(reader_self* self, const context_ptr& ctx, std:
 
 }  // namespace
 
-api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr ctx) {
+api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr ctx, reader_stores given) {
+  // Shared by the handlers; a store is thread-safe.
+  auto stores = std::make_shared<reader_stores>(std::move(given));
   self->probe_as(ctx->actors, "reader", "reader/" + std::to_string(self->id()));
   return {
-      [ctx](api::history_atom, const api::history_request& req) -> caf::result<api::history_page> {
-        if (auto err = check_member(*ctx->db, req.room, req.user))
+      [stores](api::history_atom, const api::history_request& req) -> caf::result<api::history_page> {
+        if (auto err = check_member(*stores, req.room, req.user))
           return err;
-        auto page = ctx->db->log().history(req.room, req.has_before ? std::optional(req.before) : std::nullopt,
-                                           req.has_after ? std::optional(req.after) : std::nullopt, req.limit);
+        auto page = stores->log.history(req.room, req.has_before ? std::optional(req.before) : std::nullopt,
+                                        req.has_after ? std::optional(req.after) : std::nullopt, req.limit);
         if (!page)
           return page.error();
         return std::move(*page);
       },
-      [ctx](api::members_atom, const api::room_id& room,
-            const api::user_id& asker) -> caf::result<std::vector<api::member_entry>> {
-        if (auto err = check_member(*ctx->db, room, asker))
+      [stores](api::members_atom, const api::room_id& room,
+               const api::user_id& asker) -> caf::result<std::vector<api::member_entry>> {
+        if (auto err = check_member(*stores, room, asker))
           return err;
-        auto members = ctx->db->rooms().members(room);
+        auto members = stores->rooms.members(room);
         if (!members)
           return members.error();
         std::vector<api::member_entry> out;
         for (auto& [id, role] : *members) {
           if (role == "invited")
             continue;
-          auto u = ctx->db->users().user(id);
+          auto u = stores->users.user(id);
           if (!u)
             return u.error();
           out.push_back({std::move(u->info), role});
@@ -148,8 +150,8 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
           const caf::actor& hub) -> caf::result<std::vector<api::my_room>> {
         return gather_all<api::my_room>(self, ctx, SIZE_MAX, a, user, hub);
       },
-      [ctx](api::my_rooms_atom, const api::user_id& user, const caf::actor& hub, bool) {
-        return local_rooms(ctx, user, hub);
+      [ctx, stores](api::my_rooms_atom, const api::user_id& user, const caf::actor& hub, bool) {
+        return local_rooms(ctx, *stores, user, hub);
       },
       // A page of the directory: every node's first `limit` after `after`,
       // merged, is the cluster's first `limit`.
@@ -170,41 +172,41 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
         return static_cast<bool>(target);
       },
       // Files stored on this node, for other nodes (see placement::file_home).
-      [ctx](api::info_atom, const std::string& file_id) -> caf::result<api::file_info> {
-        auto f = ctx->db->files().file(file_id);
+      [stores](api::info_atom, const std::string& file_id) -> caf::result<api::file_info> {
+        auto f = stores->files.file(file_id);
         if (!f)
           return f.error();
         return std::move(*f);
       },
-      [ctx](api::chunk_atom, const std::string& file_id, std::uint64_t index) -> caf::result<std::string> {
-        auto c = ctx->db->files().chunk(file_id, index);
+      [stores](api::chunk_atom, const std::string& file_id, std::uint64_t index) -> caf::result<std::string> {
+        auto c = stores->files.chunk(file_id, index);
         if (!c)
           return c.error();
         return std::move(*c);
       },
       // A copy of a file another node takes (actors/upload.hpp): its chunks,
       // then its record (stored without usage: that counts on the home).
-      [ctx](api::chunk_atom, const std::string& file_id, std::uint64_t index,
-            const std::string& bytes) -> caf::result<bool> {
-        if (auto err = ctx->db->files().put_chunk(file_id, index, bytes))
+      [stores](api::chunk_atom, const std::string& file_id, std::uint64_t index,
+               const std::string& bytes) -> caf::result<bool> {
+        if (auto err = stores->files.put_chunk(file_id, index, bytes))
           return err;
         return true;
       },
-      [ctx](api::finish_atom, const api::file_info& f) -> caf::result<bool> {
-        if (auto err = ctx->db->files().put_file(f, false))
+      [ctx, stores](api::finish_atom, const api::file_info& f) -> caf::result<bool> {
+        if (auto err = stores->files.put_file(f, false))
           return err;
         files::queue_thumbnail(*ctx, f);
         return true;
       },
-      [ctx](api::thumb_atom, const std::string& file_id) -> caf::result<std::string> {
-        auto t = ctx->db->files().thumbnail(file_id);
+      [stores](api::thumb_atom, const std::string& file_id) -> caf::result<std::string> {
+        auto t = stores->files.thumbnail(file_id);
         if (!t)
           return t.error();
         return std::move(*t);
       },
-      [ctx](api::public_atom, const std::string& after, std::uint32_t limit,
-            bool) -> caf::result<std::vector<api::room_info>> {
-        auto rooms = ctx->db->rooms().public_rooms(after, limit);
+      [stores](api::public_atom, const std::string& after, std::uint32_t limit,
+               bool) -> caf::result<std::vector<api::room_info>> {
+        auto rooms = stores->rooms.public_rooms(after, limit);
         if (!rooms)
           return rooms.error();
         return std::move(*rooms);

@@ -13,12 +13,13 @@
 
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "actors/stores.hpp"
 #include "api/interfaces.hpp"
 
 namespace confab::actors {
 
 using reader_self = probed_base<api::reader_service::base>;
 
-api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr ctx);
+api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr ctx, reader_stores stores);
 
 }  // namespace confab::actors

@@ -6,7 +6,7 @@
 #include <caf/binary_serializer.hpp>
 
 #include "api/errors.hpp"
-#include "storage/store.hpp"
+#include "storage/room_log.hpp"
 
 namespace confab::actors::replica_log {
 
@@ -56,12 +56,12 @@ caf::expected<std::vector<rep::entry>> decode_rows(const api::room_id& room, std
 
 class rocks_log final : public rep::log_store {
  public:
-  rocks_log(std::shared_ptr<storage::store> db, api::room_id room, std::vector<std::string> copies)
+  rocks_log(storage::log_store db, api::room_id room, std::vector<std::string> copies)
       : db_(std::move(db)), room_(std::move(room)), copies_(std::move(copies)) {}
 
   caf::error save_state(const rep::epoch& promised, std::uint64_t committed,
                         const std::vector<std::string>& current) override {
-    return db_->log().put_log_state(room_, encode_state({promised, committed, copies_, current}));
+    return db_.put_log_state(room_, encode_state({promised, committed, copies_, current}));
   }
 
   caf::error save_entries(std::uint64_t truncate_after, const std::vector<rep::entry>& entries) override {
@@ -69,18 +69,18 @@ class rocks_log final : public rep::log_store {
     rows.reserve(entries.size());
     for (auto& e : entries)
       rows.emplace_back(e.index, encode(e));
-    return db_->log().put_log(room_, truncate_after, rows);
+    return db_.put_log(room_, truncate_after, rows);
   }
 
   caf::expected<std::vector<rep::entry>> read(std::uint64_t after, std::size_t max) const override {
-    auto rows = db_->log().log_range(room_, after, max);
+    auto rows = db_.log_range(room_, after, max);
     if (!rows)
       return rows.error();
     return decode_rows(room_, after, *rows);
   }
 
  private:
-  std::shared_ptr<storage::store> db_;
+  storage::log_store db_;
   api::room_id room_;
   std::vector<std::string> copies_;
 };
@@ -119,18 +119,17 @@ caf::expected<state> decode_state(std::string_view bytes) {
   return out;
 }
 
-caf::expected<state> saved_state(const storage::store& db, const api::room_id& room) {
-  auto bytes = db.log().log_state(room);
+caf::expected<state> saved_state(const storage::log_store& db, const api::room_id& room) {
+  auto bytes = db.log_state(room);
   if (!bytes)
     return bytes.error();
   return decode_state(*bytes);
 }
 
-caf::expected<loaded> load(std::shared_ptr<storage::store> db, const api::room_id& room,
-                           std::vector<std::string> copies) {
+caf::expected<loaded> load(storage::log_store db, const api::room_id& room, std::vector<std::string> copies) {
   state saved;
   saved.copies = std::move(copies);
-  if (auto s = saved_state(*db, room))
+  if (auto s = saved_state(db, room))
     saved = std::move(*s);
   else if (api::describe(s.error()).code != errc::not_found)
     return s.error();

@@ -15,10 +15,7 @@
 
 #include "api/ids.hpp"
 #include "cluster/replication.hpp"
-
-namespace confab::storage {
-class store;
-}
+#include "storage/room_log.hpp"
 
 namespace confab::actors::replica_log {
 
@@ -39,14 +36,14 @@ struct state {
 [[nodiscard]] std::string encode_state(const state& x);
 [[nodiscard]] caf::expected<state> decode_state(std::string_view bytes);
 // The saved state of `room`'s log here; not_found when this node holds no copy.
-[[nodiscard]] caf::expected<state> saved_state(const storage::store& db, const api::room_id& room);
+[[nodiscard]] caf::expected<state> saved_state(const storage::log_store& db, const api::room_id& room);
 
 struct loaded {
   cluster::replication::copy log;  // its copies() is the room's copy set
 };
 // The copy of `room`'s log that this node keeps, backed by `db` from now on;
 // for a room it never held, an empty one of the copy set `copies`.
-[[nodiscard]] caf::expected<loaded> load(std::shared_ptr<storage::store> db, const api::room_id& room,
+[[nodiscard]] caf::expected<loaded> load(storage::log_store db, const api::room_id& room,
                                          std::vector<std::string> copies = {});
 
 }  // namespace confab::actors::replica_log

@@ -20,16 +20,16 @@ using api::fail;
 
 caf::error room_state::load(const api::room_id& id) {
   info.id = id;
-  auto r = ctx->db->rooms().room(id);
+  auto r = stores.rooms.room(id);
   if (!r) {
     if (api::describe(r.error()).code == errc::not_found)
       return caf::none;  // exists stays false
     return r.error();
   }
-  auto m = ctx->db->rooms().members(id);
+  auto m = stores.rooms.members(id);
   if (!m)
     return m.error();
-  auto s = ctx->db->log().last_seq(id);
+  auto s = stores.log.last_seq(id);
   if (!s)
     return s.error();
   info = std::move(*r);
@@ -89,7 +89,7 @@ void notify_message(self_ptr self, const api::send_request& req, api::seq_t seq,
   for (auto& name : mentions(body)) {
     if (name == req.from.username)
       continue;
-    auto id = st.ctx->db->users().user_id_of(name);
+    auto id = st.stores.users.user_id_of(name);
     if (id && st.is_member(*id))
       notify(self, *id, seq, req.from.username, "mention", body);
   }
@@ -108,7 +108,7 @@ void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) 
 // The ack of a message already in the log (a retried client_msg_id).
 caf::expected<api::send_ack> replay_ack(self_ptr self, api::seq_t seq) {
   auto& st = self->state;
-  auto text = st.ctx->db->log().message(st.info.id, seq);
+  auto text = st.stores.log.message(st.info.id, seq);
   if (!text)
     return text.error();
   return wire::stored_ack(st.info.id, seq, std::move(*text));
@@ -133,7 +133,7 @@ void when_durable(self_ptr self, std::function<void(const caf::error&)> done) {
     done(caf::none);
     return;
   }
-  auto ticket = st.ctx->db->written();
+  auto ticket = st.stores.db->written();
   st.waiting.emplace_back(ticket, std::move(done));
   self->request(st.ctx->syncer, std::chrono::seconds(30), api::fsync_atom::value, ticket)
       .then([self](std::uint64_t covered) { finish_waiting(self, covered, caf::none); },
@@ -145,8 +145,8 @@ void settle_waiting(self_ptr self) {
   auto& st = self->state;
   if (st.waiting.empty())
     return;
-  auto covered = st.ctx->db->written();
-  auto err = st.ctx->db->sync_wal();
+  auto covered = st.stores.db->written();
+  auto err = st.stores.db->sync_wal();
   finish_waiting(self, covered, err);
 }
 
@@ -171,7 +171,7 @@ void end_if_broken(self_ptr self) {
 void commit(self_ptr self, const room_change& change, done_fn done) {
   auto& st = self->state;
   if (!st.replica) {
-    if (auto err = apply(*st.ctx->db, st.info.id, change)) {
+    if (auto err = apply(st.stores.rooms, st.stores.log, st.info.id, change)) {
       st.broken = true;  // memory is ahead of the store: start again from it
       done(err, false);
       return end_if_broken(self);
@@ -218,7 +218,7 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
       first->second.push_back(rp);
       return rp;
     }
-    auto seq = st.ctx->db->log().dedupe(req.from.id, st.info.id, req.client_msg_id);
+    auto seq = st.stores.log.dedupe(req.from.id, st.info.id, req.client_msg_id);
     if (seq) {
       auto ack = replay_ack(self, *seq);
       if (!ack || st.waiting.empty())
@@ -423,7 +423,7 @@ caf::result<api::seq_t, api::seq_t> handle_read(self_ptr self, const api::caller
     return fail(errc::not_found, "no such room");
   if (!st.is_member(who.id))
     return fail(errc::not_member, "not a member of this room");
-  auto old = st.ctx->db->log().last_read(who.id, st.info.id);
+  auto old = st.stores.log.last_read(who.id, st.info.id);
   if (!old)
     return old.error();
   if (auto it = st.reading.find(who.id); it != st.reading.end())
@@ -551,10 +551,11 @@ void probe_room(self_ptr self) {
   p.set_text({}, st.info.name);
 }
 
-api::room_actor::behavior_type room_actor(self_ptr self, api::room_id id, context_ptr ctx, room_idle_reports manager,
-                                          caf::actor replica) {
+api::room_actor::behavior_type room_actor(self_ptr self, api::room_id id, context_ptr ctx, room_stores stores,
+                                          room_idle_reports manager, caf::actor replica) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.stores = std::move(stores);
   st.replica = std::move(replica);
   auto load_error = st.load(id);
   // A room that does not exist lives a moment to answer not_found: unlisted.

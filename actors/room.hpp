@@ -21,6 +21,7 @@
 
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "actors/stores.hpp"
 #include "api/interfaces.hpp"
 #include "api/messages.hpp"
 
@@ -31,6 +32,7 @@ struct room_state {
   static inline const char* name = "confab.room";
 
   context_ptr ctx;
+  room_stores stores;
   api::room_info info;
   bool exists = false;
   std::map<api::user_id, std::string> members;  // role: owner, member, invited
@@ -71,7 +73,7 @@ using room_self = probed<room_state, api::room_actor::base>;
 
 // manager: the room manager to report idleness to; replica: the room's
 // replica actor, serving (null with one copy).
-api::room_actor::behavior_type room_actor(room_self* self, api::room_id id, context_ptr ctx, room_idle_reports manager,
-                                          caf::actor replica);
+api::room_actor::behavior_type room_actor(room_self* self, api::room_id id, context_ptr ctx, room_stores stores,
+                                          room_idle_reports manager, caf::actor replica);
 
 }  // namespace confab::actors

@@ -4,7 +4,8 @@
 #include <caf/binary_serializer.hpp>
 
 #include "api/errors.hpp"
-#include "storage/store.hpp"
+#include "storage/room_log.hpp"
+#include "storage/rooms.hpp"
 
 namespace confab::actors {
 
@@ -47,18 +48,18 @@ caf::expected<room_change> decode_room_change(std::string_view bytes) {
   return fail(errc::unavailable, "stored room change is malformed");
 }
 
-caf::error apply(storage::store& db, const api::room_id& room, const room_change& x) {
+caf::error apply(storage::room_store& rooms, storage::log_store& log, const api::room_id& room, const room_change& x) {
   switch (x.kind) {
     case room_change::create:
-      return db.rooms().put_room(x.room, x.members);
+      return rooms.put_room(x.room, x.members);
     case room_change::message:
-      return db.log().append({room, x.seq, x.text, x.members.front().first, x.client_msg_id});
+      return log.append({room, x.seq, x.text, x.members.front().first, x.client_msg_id});
     case room_change::member:
-      return db.rooms().set_member(room, x.members.front().first, x.members.front().second);
+      return rooms.set_member(room, x.members.front().first, x.members.front().second);
     case room_change::leave:
-      return db.rooms().remove_member(room, x.members.front().first);
+      return rooms.remove_member(room, x.members.front().first);
     case room_change::read:
-      return db.log().set_last_read(x.members.front().first, room, x.seq);
+      return log.set_last_read(x.members.front().first, room, x.seq);
     default:
       return fail(errc::unavailable, "unknown room change");
   }

@@ -20,8 +20,9 @@
 #include "api/messages.hpp"
 
 namespace confab::storage {
-class store;
-}
+class room_store;
+class log_store;
+}  // namespace confab::storage
 
 namespace confab::actors {
 
@@ -50,8 +51,9 @@ typename Inspector::result_type inspect(Inspector& f, room_change& x) {
 // An error for bytes that are not one whole change of a known kind.
 [[nodiscard]] caf::expected<room_change> decode_room_change(std::string_view bytes);
 
-// Writes the change to `db`. Applying a prefix of a room's changes again, in
+// Writes the change to the room and log stores. Applying a prefix of a room's changes again, in
 // order, leaves the same state (a restarted copy may repeat a few).
-[[nodiscard]] caf::error apply(storage::store& db, const api::room_id& room, const room_change& x);
+[[nodiscard]] caf::error apply(storage::room_store& rooms, storage::log_store& log, const api::room_id& room,
+                               const room_change& x);
 
 }  // namespace confab::actors

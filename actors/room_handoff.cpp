@@ -37,7 +37,7 @@ void check_drained(self_ptr self) {
   auto& st = self->state;
   if (st.drain_waiters.empty() || !st.moving.empty() || !st.to_move.empty())
     return;
-  auto ids = st.ctx->db->handoff().room_ids();
+  auto ids = st.stores.handoff.room_ids();
   if (!ids || !ids->empty())
     return;
   for (auto& rp : st.drain_waiters)
@@ -84,7 +84,7 @@ void abort_move(self_ptr self, const api::room_id& id, const std::string& why) {
     self->delayed_send(self, retry_after, api::view_atom::value);
     return pump(self);
   }
-  if (auto err = st.ctx->db->handoff().clear_moving(id))
+  if (auto err = st.stores.handoff.clear_moving(id))
     spdlog::error("room {} stays fenced: {}", id.value, api::describe(err).message);
   end_move(self, id, false);
   self->delayed_send(self, retry_after, api::view_atom::value);
@@ -92,7 +92,7 @@ void abort_move(self_ptr self, const api::room_id& id, const std::string& why) {
 
 void finish_move(self_ptr self, const api::room_id& id) {
   auto& st = self->state;
-  if (auto err = st.ctx->db->handoff().drop_room(id))
+  if (auto err = st.stores.handoff.drop_room(id))
     spdlog::error("room {} moved but its old copy stays: {}", id.value, api::describe(err).message);
   st.ctx->interest->forget(id);
   end_move(self, id, true);
@@ -103,7 +103,7 @@ void send_piece(self_ptr self, const api::room_id& id, api::seq_t after) {
   auto it = st.moving.find(id);
   if (it == st.moving.end())
     return;
-  auto piece = st.ctx->db->handoff().export_piece(id, after, piece_messages);
+  auto piece = st.stores.handoff.export_piece(id, after, piece_messages);
   if (!piece)
     return abort_move(self, id, api::describe(piece.error()).message);
   bool last = piece->last;
@@ -126,7 +126,7 @@ void start_move(self_ptr self, const api::room_id& id) {
   auto card = std::find_if(view->live.begin(), view->live.end(), [&](auto& m) { return m.id == owner; });
   if (owner == st.ctx->node_id || card == view->live.end())
     return;
-  if (auto err = st.ctx->db->handoff().set_moving(id, owner)) {
+  if (auto err = st.stores.handoff.set_moving(id, owner)) {
     spdlog::error("cannot fence room {}: {}", id.value, api::describe(err).message);
     return;
   }
@@ -158,7 +158,7 @@ void pump(self_ptr self) {
 // Membership changed: queue every room held here whose id another node owns.
 void plan_moves(self_ptr self) {
   auto& st = self->state;
-  auto ids = st.ctx->db->handoff().room_ids();
+  auto ids = st.stores.handoff.room_ids();
   if (!ids) {
     spdlog::error("cannot list rooms for handoff: {}", api::describe(ids.error()).message);
     return;
@@ -169,7 +169,7 @@ void plan_moves(self_ptr self) {
     if (st.ctx->place->owns_room(id)) {
       // Fenced by a handoff that may have finished (a crash, or the last
       // piece's answer lost): the node it went to says whether it has it.
-      auto target = st.ctx->db->handoff().moving_to(id);
+      auto target = st.stores.handoff.moving_to(id);
       if (target)
         resolve_fence(self, id, *target);
       continue;
@@ -188,8 +188,8 @@ void resolve_fence(self_ptr self, const api::room_id& id, const std::string& tar
   self->request(manager_of(*card), piece_timeout, api::holds_atom::value, id)
       .then(
           [=](bool holds) {
-            auto& db = *self->state.ctx->db;
-            auto err = holds ? db.handoff().drop_room(id) : db.handoff().clear_moving(id);
+            auto& handoff = self->state.stores.handoff;
+            auto err = holds ? handoff.drop_room(id) : handoff.clear_moving(id);
             if (err)
               spdlog::error("room {}: fence not resolved: {}", id.value, api::describe(err).message);
           },
@@ -203,12 +203,12 @@ caf::result<std::string> receive_piece(self_ptr self, api::room_piece& piece) {
   if (id.empty())
     return fail(errc::invalid_request, "no room");
   if (st.incoming.count(id) == 0) {
-    if (st.ctx->db->rooms().room(id) && !st.ctx->db->handoff().moving_to(id))
+    if (st.stores.rooms.room(id) && !st.stores.handoff.moving_to(id))
       return std::string{"held"};  // a retry after we committed
     st.incoming[id];
     self->delayed_send(self, incoming_wait, api::handoff_atom::value, id);
   }
-  if (auto err = st.ctx->db->handoff().import_piece(piece))
+  if (auto err = st.stores.handoff.import_piece(piece))
     return err;
   if (!piece.last)
     return std::string{"ok"};

@@ -41,7 +41,7 @@ caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, c
     serve_owned(self, id, rp, caf::make_message(api::create_atom::value, info), fresh_copies(self, id));
     return rp;
   }
-  if (auto err = ctx.db->rooms().put_room(info, {{who.id, "owner"}}))
+  if (auto err = self->state.stores.rooms.put_room(info, {{who.id, "owner"}}))
     return err;
   auto hubs = ctx.place->hubs();
   ctx.interest->add_all(info.id, hubs);
@@ -52,8 +52,9 @@ caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, c
 
 }  // namespace
 
-room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx) {
+room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, room_stores stores) {
   self->state.ctx = std::move(ctx);
+  self->state.stores = std::move(stores);
   self->probe_as(self->state.ctx->actors, "room_manager", "room_manager");
   // A room that ended (retired, or failed) is dropped from the directory; the
   // next request activates it again from storage. Any other exit stops us.
@@ -112,8 +113,7 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx) {
       // Whether this node has the room (held, moving away, or fenced).
       [=](api::holds_atom, const api::room_id& id) {
         auto& st = self->state;
-        return st.live.find(id) != nullptr || st.moving.count(id) > 0 ||
-               static_cast<bool>(st.ctx->db->rooms().room(id)) ||
+        return st.live.find(id) != nullptr || st.moving.count(id) > 0 || static_cast<bool>(st.stores.rooms.room(id)) ||
                (replicated(self) && static_cast<bool>(copy_set(self, id)));
       },
       [=](api::handoff_atom, api::room_piece& piece) { return receive_piece(self, piece); },
@@ -181,7 +181,7 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx) {
         if (auto room = st.live.take(id))
           self->send(room, api::retire_atom::value);
         st.ctx->interest->forget(id);
-        if (auto err = st.ctx->db->handoff().drop_room(id, true))
+        if (auto err = st.stores.handoff.drop_room(id, true))
           spdlog::error("room {}: its dropped copy stays on disk: {}", id.value, api::describe(err).message);
         else
           spdlog::info("room {}: this node left its copy set; its copy here is deleted", id.value);

@@ -30,6 +30,7 @@
 #include "actors/context.hpp"
 #include "actors/directory.hpp"
 #include "actors/probe.hpp"
+#include "actors/stores.hpp"
 #include "api/interfaces.hpp"
 #include "cluster/replication.hpp"
 
@@ -76,6 +77,7 @@ struct room_manager_state {
   };
 
   context_ptr ctx;
+  room_stores stores;  // its rooms and log copies get them too
   directory<api::room_id, api::room_actor> live;
   // Room -> room manager of the node found holding it (cleared on view changes).
   std::unordered_map<api::room_id, room_manager_actor> located;
@@ -119,7 +121,7 @@ struct room_manager_state {
 
 using room_manager_self = probed<room_manager_state, room_manager_actor::base>;
 
-room_manager_actor::behavior_type room_manager(room_manager_self* self, context_ptr ctx);
+room_manager_actor::behavior_type room_manager(room_manager_self* self, context_ptr ctx, room_stores stores);
 
 // The id of the direct room of two users, the same from either side.
 [[nodiscard]] api::room_id dm_room_id(const api::user_id& a, const api::user_id& b);

@@ -164,7 +164,7 @@ void check_left_sets(self_ptr self) {
       rp.deliver(all);
     st.drain_waiters.clear();
   };
-  auto rooms = st.ctx->db->log().log_rooms();
+  auto rooms = st.stores.log.log_rooms();
   if (!rooms) {
     spdlog::error("could not list the rooms with a copy here: {}", api::describe(rooms.error()).message);
     return done(false);
@@ -226,7 +226,7 @@ void find_repairs(self_ptr self) {
                                               sorted(view->removed)};
   if (lists != st.scanned_lists) {
     st.scanned_lists = std::move(lists);
-    auto rooms = st.ctx->db->log().log_rooms();
+    auto rooms = st.stores.log.log_rooms();
     if (!rooms)
       spdlog::error("could not list the rooms with a copy here: {}", api::describe(rooms.error()).message);
     else

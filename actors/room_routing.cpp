@@ -35,7 +35,8 @@ api::room_actor& route(self_ptr self, const api::room_id& id) {
                if (auto it = self->state.replicas.find(id); it != self->state.replicas.end())
                  replica = it->second.actor;
                // Linked: rooms stop with the manager.
-               e.actor = self->spawn<caf::linked>(room_actor, id, self->state.ctx, room_idle_reports{self}, replica);
+               e.actor = self->spawn<caf::linked>(room_actor, id, self->state.ctx, self->state.stores,
+                                                  room_idle_reports{self}, replica);
              })
       .actor;
 }
@@ -67,7 +68,7 @@ caf::expected<std::vector<std::string>> copy_set(self_ptr self, const api::room_
   auto& st = self->state;
   if (auto it = st.replicas.find(id); it != st.replicas.end())
     return it->second.copies;
-  auto saved = replica_log::saved_state(*st.ctx->db, id);
+  auto saved = replica_log::saved_state(st.stores.log, id);
   if (saved)
     return std::move(saved->current);
   if (api::describe(saved.error()).code != errc::not_found)
@@ -81,7 +82,7 @@ const room_manager_state::replica* replica_of(self_ptr self, const api::room_id&
   auto& st = self->state;
   if (auto it = st.replicas.find(id); it != st.replicas.end())
     return &it->second;
-  auto loaded = replica_log::load(st.ctx->db, id, std::move(fresh));
+  auto loaded = replica_log::load(st.stores.log, id, std::move(fresh));
   if (!loaded) {
     spdlog::error("room {}: its log here is unreadable: {}", id.value, api::describe(loaded.error()).message);
     return nullptr;
@@ -89,11 +90,11 @@ const room_manager_state::replica* replica_of(self_ptr self, const api::room_id&
   if (loaded->log.copies().empty())
     return nullptr;
   // Committed entries become the room's state in this node's store.
-  auto apply_entry = [db = st.ctx->db, id](const cluster::replication::entry& e) -> caf::error {
+  auto apply_entry = [stores = st.stores, id](const cluster::replication::entry& e) mutable -> caf::error {
     if (e.payload.empty())
       return caf::none;  // the first entry of an epoch
     auto change = decode_room_change(e.payload);
-    auto err = change ? apply(*db, id, *change) : change.error();
+    auto err = change ? apply(stores.rooms, stores.log, id, *change) : change.error();
     if (err)
       spdlog::error("room {}: entry {} not applied: {}", id.value, e.index, api::describe(err).message);
     return err;
@@ -102,8 +103,8 @@ const room_manager_state::replica* replica_of(self_ptr self, const api::room_id&
   auto& entry = st.replicas[id];
   entry.copies = log->copies();
   replica_sync sync;
-  if (st.ctx->db->mode() == storage::durability::fsync)
-    sync = {st.ctx->syncer, [db = st.ctx->db] { return db->written(); }};
+  if (st.stores.db->mode() == storage::durability::fsync)
+    sync = {st.ctx->syncer, [db = st.stores.db] { return db->written(); }};
   entry.actor = self->spawn<caf::linked>(replica_actor, id, st.ctx->node_id, std::move(log),
                                          std::function<caf::error(const cluster::replication::entry&)>{apply_entry},
                                          caf::actor_cast<caf::actor>(self), std::move(sync));
@@ -116,7 +117,7 @@ bool held_here(self_ptr self, const api::room_id& id) {
   auto& st = self->state;
   if (st.live.find(id) != nullptr)
     return true;
-  return st.ctx->db->rooms().room(id) && !st.ctx->db->handoff().moving_to(id);
+  return st.stores.rooms.room(id) && !st.stores.handoff.moving_to(id);
 }
 
 bool is_query(const caf::message& msg) {
@@ -274,7 +275,7 @@ void dispatch(self_ptr self, const api::room_id& id, std::uint8_t hops, caf::res
     return forward(rp, manager_of(st.ctx->place->room(id)), hops, id, std::move(msg));
   if (auto it = st.located.find(id); it != st.located.end())
     return forward(rp, it->second, hops, id, std::move(msg));
-  if (st.ctx->db->handoff().moving_to(id)) {
+  if (st.stores.handoff.moving_to(id)) {
     rp.deliver(fail(errc::unavailable, "the room is moving between nodes; try again"));
     return;
   }

@@ -1,10 +1,11 @@
 #include "actors/syncer.hpp"
 
+#include "actors/context.hpp"
 #include "api/atoms.hpp"
 
 namespace confab::actors {
 
-api::syncer_actor::behavior_type syncer_actor(api::syncer_actor::pointer self, std::shared_ptr<storage::store> db) {
+api::syncer_actor::behavior_type syncer_actor(api::syncer_actor::pointer self, std::shared_ptr<storage::database> db) {
   // Writes counted before the last fsync began: all durable.
   auto synced = std::make_shared<std::uint64_t>(0);
   log_stray_errors(self, "syncer");

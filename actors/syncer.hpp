@@ -8,13 +8,16 @@
 // one fsync ran is answered by the next one: one fsync for every write that
 // arrived meanwhile, from any room.
 
+#include <memory>
+
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/context.hpp"
+#include "api/interfaces.hpp"
+#include "storage/database.hpp"
 
 namespace confab::actors {
 
-api::syncer_actor::behavior_type syncer_actor(api::syncer_actor::pointer self, std::shared_ptr<storage::store> db);
+api::syncer_actor::behavior_type syncer_actor(api::syncer_actor::pointer self, std::shared_ptr<storage::database> db);
 
 }  // namespace confab::actors

@@ -34,7 +34,8 @@ VipsImage* open_image(const std::string& type, std::string& bytes) {
 
 }  // namespace
 
-api::thumbnailer_actor::behavior_type thumbnailer_actor(api::thumbnailer_actor::pointer, context_ptr ctx) {
+api::thumbnailer_actor::behavior_type thumbnailer_actor(api::thumbnailer_actor::pointer, context_ptr ctx,
+                                                        storage::file_store file_db) {
   static std::once_flag vips_ready;
   std::call_once(vips_ready, [] {
     VIPS_INIT("confabd");
@@ -43,18 +44,19 @@ api::thumbnailer_actor::behavior_type thumbnailer_actor(api::thumbnailer_actor::
     vips_block_untrusted_set(TRUE);
   });
   return {
-      [ctx](api::thumb_atom, const std::string& id) {
+      [ctx, file_db = std::make_shared<storage::file_store>(std::move(file_db))](api::thumb_atom,
+                                                                                 const std::string& id) {
         struct done_guard {
           std::atomic<std::size_t>& n;
           ~done_guard() { n.fetch_sub(1); }
         } done{*ctx->thumbnails_waiting};
-        auto f = ctx->db->files().file(id);
+        auto f = file_db->file(id);
         if (!f || f->thumbnail)
           return;
         std::string bytes;
         bytes.reserve(f->size);
         for (std::uint64_t i = 0; i < f->chunks; ++i) {
-          auto c = ctx->db->files().chunk(id, i);
+          auto c = file_db->chunk(id, i);
           if (!c)
             return;
           bytes += *c;
@@ -86,7 +88,7 @@ api::thumbnailer_actor::behavior_type thumbnailer_actor(api::thumbnailer_actor::
         f->thumbnail = true;
         // Deliberately ignored: without the write there is simply no thumbnail.
         [[maybe_unused]] auto ignored =
-            ctx->db->files().put_thumbnail(*f, std::string_view(static_cast<char*>(jpeg), jpeg_len));
+            file_db->put_thumbnail(*f, std::string_view(static_cast<char*>(jpeg), jpeg_len));
         g_free(jpeg);
       },
   };

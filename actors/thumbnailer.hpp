@@ -8,9 +8,11 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/context.hpp"
+#include "storage/files.hpp"
 
 namespace confab::actors {
 
-api::thumbnailer_actor::behavior_type thumbnailer_actor(api::thumbnailer_actor::pointer self, context_ptr ctx);
+api::thumbnailer_actor::behavior_type thumbnailer_actor(api::thumbnailer_actor::pointer self, context_ptr ctx,
+                                                        storage::file_store file_db);
 
 }  // namespace confab::actors

@@ -9,6 +9,7 @@
 #include "api/errors.hpp"
 #include "api/hex.hpp"
 #include "wire/codec.hpp"
+#include "wire/commands.hpp"
 
 namespace confab::actors {
 
@@ -34,7 +35,7 @@ bool take_chunk(self_ptr self, const std::string& bytes) {
     st.failure = fail(errc::quota_exceeded, "file storage quota exceeded");
     return false;
   }
-  if (auto err = st.ctx->db->files().put_chunk(st.file.id, st.file.chunks, bytes)) {
+  if (auto err = st.file_db.put_chunk(st.file.id, st.file.chunks, bytes)) {
     st.failure = err;
     return false;
   }
@@ -49,7 +50,7 @@ bool take_chunk(self_ptr self, const std::string& bytes) {
 void drop(self_ptr self) {
   auto& st = self->state;
   // Deliberately ignored: an orphaned chunk costs disk, never correctness.
-  [[maybe_unused]] auto ignored = st.ctx->db->files().drop_chunks(st.file.id, st.file.chunks + 1);
+  [[maybe_unused]] auto ignored = st.file_db.drop_chunks(st.file.id, st.file.chunks + 1);
   self->quit();
 }
 
@@ -127,13 +128,13 @@ void store_here(self_ptr self) {
   auto& st = self->state;
   auto out = std::move(st.finishing);
   st.finishing = nullptr;
-  if (auto err = st.ctx->db->files().put_file(st.file, true, st.ctx->lim.user_quota)) {
+  if (auto err = st.file_db.put_file(st.file, true, st.ctx->lim.user_quota)) {
     reply_error(out, err);
     return drop(self);
   }
   api::http_reply r;
   r.status = 201;
-  r.body = wire::json{{"file", wire::file_json(st.file)}}.dump();
+  r.body = wire::file_reply_json(st.file);
   out->respond(std::move(r));
   files::queue_thumbnail(*st.ctx, st.file);
   self->quit();
@@ -183,10 +184,11 @@ void complete(self_ptr self) {
 
 }  // namespace
 
-caf::behavior upload_actor(self_ptr self, context_ptr ctx, api::file_info draft, std::string declared_type,
-                           std::uint64_t quota_left) {
+caf::behavior upload_actor(self_ptr self, context_ptr ctx, storage::file_store files, api::file_info draft,
+                           std::string declared_type, std::uint64_t quota_left) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.file_db = std::move(files);
   st.file = std::move(draft);
   st.declared_type = std::move(declared_type);
   st.quota_left = quota_left;
@@ -195,7 +197,7 @@ caf::behavior upload_actor(self_ptr self, context_ptr ctx, api::file_info draft,
   // Whatever fails, what was written goes.
   self->set_exception_handler([self](std::exception_ptr&) -> caf::error {
     auto& st = self->state;
-    [[maybe_unused]] auto ignored = st.ctx->db->files().drop_chunks(st.file.id, st.file.chunks + 1);
+    [[maybe_unused]] auto ignored = st.file_db.drop_chunks(st.file.id, st.file.chunks + 1);
     return caf::make_error(caf::sec::runtime_error);
   });
   return {

@@ -19,6 +19,7 @@
 #include "actors/context.hpp"
 #include "api/interfaces.hpp"
 #include "api/sinks.hpp"
+#include "storage/files.hpp"
 
 namespace confab::actors {
 
@@ -26,6 +27,7 @@ struct upload_state {
   static inline const char* name = "confab.upload";
 
   context_ptr ctx;
+  storage::file_store file_db;
   api::file_info file;
   std::string declared_type;
   std::uint64_t quota_left = 0;
@@ -46,7 +48,7 @@ struct upload_state {
   std::size_t answered = 0;      // copies that answered the record
 };
 
-caf::behavior upload_actor(caf::stateful_actor<upload_state>* self, context_ptr ctx, api::file_info draft,
-                           std::string declared_type, std::uint64_t quota_left);
+caf::behavior upload_actor(caf::stateful_actor<upload_state>* self, context_ptr ctx, storage::file_store files,
+                           api::file_info draft, std::string declared_type, std::uint64_t quota_left);
 
 }  // namespace confab::actors

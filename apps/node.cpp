@@ -31,6 +31,7 @@
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
 #include "actors/static_files.hpp"
+#include "actors/stores.hpp"
 #include "actors/syncer.hpp"
 #include "actors/thumbnailer.hpp"
 #include "actors/tokens.hpp"
@@ -136,7 +137,8 @@ class node_impl : public node {
     auto secret = load_secret(o.secret_file);
     if (!secret)
       return secret.error();
-    ctx->db = std::move(*db);
+    // Each actor gets the stores it uses (actors/stores.hpp), not this.
+    std::shared_ptr<storage::store> store = std::move(*db);
     ctx->lim = o.lim;
     ctx->replication = o.replication;
     auto node_id = o.node_id.empty() ? stored_node_id(o) : caf::expected<std::string>{o.node_id};
@@ -149,7 +151,7 @@ class node_impl : public node {
     ctx->web = actors::static_files::load(o.web_dir);
     // Group commit: an fsync blocks, so the syncer has its own thread.
     if (o.durability == "fsync") {
-      ctx->syncer = sys_.spawn<caf::detached>(actors::syncer_actor, ctx->db);
+      ctx->syncer = sys_.spawn<caf::detached>(actors::syncer_actor, store->shared_database());
       syncer_ = api::untyped(ctx->syncer);
     }
     actors::context_ptr cctx = ctx;
@@ -164,22 +166,24 @@ class node_impl : public node {
     for (std::size_t i = 0; i < actors::check_hasher_threads; ++i)
       check_hashers.push_back(sys_.spawn<caf::detached>(actors::hasher_actor, false));
     std::vector<api::hasher_actor> registration_hashers{sys_.spawn<caf::detached>(actors::hasher_actor, true)};
-    me.accounts =
-        sys_.spawn(actors::account_actor, cctx, *secret, std::move(check_hashers), std::move(registration_hashers));
+    me.accounts = sys_.spawn(actors::account_actor, cctx, store->users(), *secret, std::move(check_hashers),
+                             std::move(registration_hashers));
     accounts_ = caf::actor_cast<caf::actor>(me.accounts);
-    me.rooms = sys_.spawn(actors::room_manager, cctx);
+    me.rooms = sys_.spawn(actors::room_manager, cctx, actors::room_stores::of(*store));
     rooms_ = caf::actor_cast<caf::actor>(me.rooms);
     readers_ = caf::actor_pool::make(
         sys_.dummy_execution_unit(), 2,
-        [this, cctx] { return caf::actor_cast<caf::actor>(sys_.spawn(actors::reader_actor, cctx)); },
+        [this, cctx, stores = actors::reader_stores::of(*store)] {
+          return caf::actor_cast<caf::actor>(sys_.spawn(actors::reader_actor, cctx, stores));
+        },
         caf::actor_pool::round_robin());
     // A pool takes what each of its readers takes.
     me.readers = caf::actor_cast<api::reader_service>(readers_);
-    frontend_ = sys_.spawn(actors::http_frontend, cctx);
-    me.presence = sys_.spawn(actors::presence_manager, cctx);
+    frontend_ = sys_.spawn(actors::http_frontend, cctx, store->files());
+    me.presence = sys_.spawn(actors::presence_manager, cctx, store->users());
     presence_ = caf::actor_cast<caf::actor>(me.presence);
     // libvips works on its own thread, never on the scheduler's.
-    ctx->thumbnailer = sys_.spawn<caf::detached>(actors::thumbnailer_actor, cctx);
+    ctx->thumbnailer = sys_.spawn<caf::detached>(actors::thumbnailer_actor, cctx, store->files());
     thumbnailer_ = api::untyped(ctx->thumbnailer);
     api::pusher_actor pusher;
     if (!o.push_webhook.empty()) {
@@ -222,8 +226,10 @@ class node_impl : public node {
     net::server_handlers nh;
     nh.http_frontend = frontend_;
     auto& sys = sys_;
-    nh.spawn_session = [&sys, cctx](api::sink_ptr sink, std::string remote) {
-      return caf::actor_cast<caf::actor>(sys.spawn(actors::session_actor, cctx, std::move(sink), std::move(remote)));
+    nh.spawn_session = [&sys, cctx, users = store->users(), files = store->files()](api::sink_ptr sink,
+                                                                                    std::string remote) {
+      return caf::actor_cast<caf::actor>(
+          sys.spawn(actors::session_actor, cctx, users, files, std::move(sink), std::move(remote)));
     };
     nh.token_signed = [key = *secret, admin = admin_token_](std::string_view token) {
       return api::same_secret(token, admin) || static_cast<bool>(actors::tokens::verify(key, token, actors::now_ms()));
@@ -236,7 +242,7 @@ class node_impl : public node {
     server_ = std::move(*srv);
     if (ctx->web->find("admin/index.html") == nullptr)
       spdlog::warn("no admin console in {} (--web-dir): /admin answers 404", o.web_dir);
-    return join(o, ctx, *secret, advertised_host(o.bind));
+    return join(o, ctx, store->handoff(), *secret, advertised_host(o.bind));
   }
 
   const std::string& id() const override { return id_; }
@@ -279,8 +285,8 @@ class node_impl : public node {
   std::string admin_token_;
   // Spawns the node actor, publishes it on the cluster port and waits until
   // it has joined through a seed (or found none).
-  caf::error join(const config::options& o, const std::shared_ptr<actors::node_context>& ctx, const std::string& secret,
-                  const std::string& http_host) {
+  caf::error join(const config::options& o, const std::shared_ptr<actors::node_context>& ctx,
+                  storage::handoff_store handoff, const std::string& secret, const std::string& http_host) {
     cluster::node_config nc;
     nc.secret = secret;
     nc.seeds = o.cluster_port != 0 ? o.seeds : std::vector<std::string>{};
@@ -289,11 +295,11 @@ class node_impl : public node {
     if (o.cluster_port != 0)
       nc.connector = sys_.openssl_manager().actor_handle();
     nc.listeners = {rooms_, presence_, hub_};
-    auto removed = ctx->db->handoff().removed_nodes();
+    auto removed = handoff.removed_nodes();
     if (!removed)
       return removed.error();
     nc.removed = std::move(*removed);
-    nc.save_removed = [db = ctx->db](const std::string& id) { return db->handoff().add_removed_node(id); };
+    nc.save_removed = [handoff](const std::string& id) mutable { return handoff.add_removed_node(id); };
     // A drain ends like SIGTERM: sockets closed with 4000, a clean exit.
     nc.on_drained = [] { ::kill(::getpid(), SIGTERM); };
     node_ = sys_.spawn(cluster::node_actor, std::move(nc));

@@ -26,6 +26,7 @@ using file_record = api::file_info;
 
 class file_store {
  public:
+  file_store() = default;
   explicit file_store(std::shared_ptr<database> d) : d_(std::move(d)) {}
 
   // files: chunks are written as they arrive, the record (and the owner's

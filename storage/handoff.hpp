@@ -28,6 +28,7 @@ namespace confab::storage {
 
 class handoff_store {
  public:
+  handoff_store() = default;
   explicit handoff_store(std::shared_ptr<database> d) : d_(std::move(d)), users_(d_), rooms_(d_), log_(d_) {}
 
   // handoff (storage/handoff.cpp): moving a room to another node

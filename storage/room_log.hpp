@@ -35,6 +35,7 @@ struct append_entry {
 
 class log_store {
  public:
+  log_store() = default;
   explicit log_store(std::shared_ptr<database> d) : d_(std::move(d)) {}
 
   // messages

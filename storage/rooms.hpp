@@ -24,6 +24,7 @@ namespace confab::storage {
 
 class room_store {
  public:
+  room_store() = default;
   explicit room_store(std::shared_ptr<database> d) : d_(std::move(d)) {}
 
   // rooms and members

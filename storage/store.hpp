@@ -58,6 +58,9 @@ class store {
   [[nodiscard]] std::uint64_t written() const { return db_->written(); }
   [[nodiscard]] caf::error sync_wal() { return db_->sync_wal(); }
   [[nodiscard]] durability mode() const { return db_->mode(); }
+  // The database under every store, for whoever needs its write count and
+  // WAL sync (the group commit) without the stores.
+  [[nodiscard]] std::shared_ptr<database> shared_database() const { return db_; }
 
  private:
   explicit store(std::shared_ptr<database> db) : db_(db), users_(db), rooms_(db), log_(db), files_(db), handoff_(db) {}

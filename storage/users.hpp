@@ -42,6 +42,7 @@ typename Inspector::result_type inspect(Inspector& f, stored_user& x) {
 
 class user_store {
  public:
+  user_store() = default;
   explicit user_store(std::shared_ptr<database> d) : d_(std::move(d)) {}
 
   // users

@@ -15,6 +15,7 @@
 #include "actors/reader.hpp"
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
+#include "actors/stores.hpp"
 #include "api/atoms.hpp"
 #include "api/errors.hpp"
 #include "api/sinks.hpp"
@@ -60,6 +61,7 @@ inline caf::actor spawn_hub_session(caf::actor_system& sys, const caf::actor& hu
 struct test_node {
   temp_dir dir;
   std::shared_ptr<actors::node_context> ctx = std::make_shared<actors::node_context>();
+  std::shared_ptr<storage::store> store;
   caf::actor hub, rooms, readers, accounts, presence;
   cluster::member_card card;
 
@@ -68,17 +70,17 @@ struct test_node {
     // group commit has its own tests (room_test).
     auto db = storage::store::open(dir.path(), storage::durability::wal);
     CAF_REQUIRE(db);
-    ctx->db = *db;
+    store = *db;
     ctx->lim = lim;
     ctx->node_id = id;
     actors::context_ptr c = ctx;
     card.hub = sys.spawn(actors::hub_actor, c);
-    card.rooms = sys.spawn(actors::room_manager, c);
-    card.readers = sys.spawn(actors::reader_actor, c);
+    card.rooms = sys.spawn(actors::room_manager, c, actors::room_stores::of(*store));
+    card.readers = sys.spawn(actors::reader_actor, c, actors::reader_stores::of(*store));
     auto hasher = sys.spawn(actors::hasher_actor, false);
-    card.accounts = sys.spawn(actors::account_actor, c, std::string(40, 's'), std::vector<api::hasher_actor>{hasher},
-                              std::vector<api::hasher_actor>{hasher});
-    card.presence = sys.spawn(actors::presence_manager, c);
+    card.accounts = sys.spawn(actors::account_actor, c, store->users(), std::string(40, 's'),
+                              std::vector<api::hasher_actor>{hasher}, std::vector<api::hasher_actor>{hasher});
+    card.presence = sys.spawn(actors::presence_manager, c, store->users());
     // The tests talk to them as any other node would: by dynamic handle.
     hub = api::untyped(card.hub);
     rooms = api::untyped(card.rooms);
@@ -96,7 +98,7 @@ struct test_node {
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   }
 
-  storage::store& db() { return *ctx->db; }
+  storage::store& db() { return *store; }
   cluster::placement& place() { return *ctx->place; }
 };
 

@@ -101,7 +101,7 @@ CAF_TEST_FIXTURE_SCOPE(account_copies, account_fixture)
 
 CAF_TEST(a copy of an account from another node applies only when it is newer) {
   auto carol = make_user("carol");
-  auto stored = test::value(ctx->db->users().user(carol.id));
+  auto stored = test::value(node.db().users().user(carol.id));
   CAF_CHECK_EQUAL(stored.version, 1u);  // registered here
   auto copy = [&](std::uint64_t version, const std::string& display_name) {
     auto u = stored;
@@ -114,7 +114,7 @@ CAF_TEST(a copy of an account from another node applies only when it is newer) {
   CAF_CHECK_EQUAL(lookup("carol").display_name, "Carol Two");
   copy(1, "Carol Stale");  // arrives late: older than what is kept
   CAF_CHECK_EQUAL(lookup("carol").display_name, "Carol Two");
-  CAF_CHECK_EQUAL(test::value(ctx->db->users().user(carol.id)).info.display_name, "Carol Two");
+  CAF_CHECK_EQUAL(test::value(node.db().users().user(carol.id)).info.display_name, "Carol Two");
   copy(3, "Carol Three");
   CAF_CHECK_EQUAL(lookup("carol").display_name, "Carol Three");
   // A profile change made here raises the version past every copy seen.
@@ -123,7 +123,7 @@ CAF_TEST(a copy of an account from another node applies only when it is newer) {
   p.display_name = "Carol Four";
   auto changed = ask<api::user_info>(accounts, api::profile_atom::value, carol.id, p);
   CAF_REQUIRE(changed);
-  CAF_CHECK_EQUAL(test::value(ctx->db->users().user(carol.id)).version, 4u);
+  CAF_CHECK_EQUAL(test::value(node.db().users().user(carol.id)).version, 4u);
 }
 
 using revocation_page = std::pair<std::vector<std::string>, std::vector<std::int64_t>>;
@@ -166,14 +166,14 @@ CAF_TEST(revocations are synced in pages and forgotten when their tokens expire)
   // Not pruned before it expires, even when the wake-up comes early...
   CAF_CHECK(sched.trigger_timeout());
   sched.run();
-  CAF_CHECK_EQUAL(test::value(ctx->db->users().revoked(0)).count("jti-soon"), 1u);
+  CAF_CHECK_EQUAL(test::value(node.db().users().revoked(0)).count("jti-soon"), 1u);
   // ...and gone from memory and store once it has (wait for the wall clock,
   // bounded by the 500 ms it has left).
   while (actors::now_ms() <= soon)
     std::this_thread::yield();
   CAF_CHECK(sched.trigger_timeout());
   sched.run();
-  auto left = test::value(ctx->db->users().revoked(0));
+  auto left = test::value(node.db().users().revoked(0));
   CAF_CHECK_EQUAL(left.size(), 1200u);
   CAF_CHECK_EQUAL(left.count("jti-soon"), 0u);
   CAF_CHECK_EQUAL(revocations_of(*this, accounts, "jti-2199").first.size(), 0u);
@@ -189,7 +189,7 @@ CAF_TEST(a login is checked while the registration hasher is stuck) {
     return {[](api::closed_atom) {}};
   });
   auto accounts2 =
-      caf::actor_cast<caf::actor>(sys.spawn(actors::account_actor, cctx, std::string(40, 's'),
+      caf::actor_cast<caf::actor>(sys.spawn(actors::account_actor, cctx, node.db().users(), std::string(40, 's'),
                                             std::vector<api::hasher_actor>{sys.spawn(actors::hasher_actor, false)},
                                             std::vector<api::hasher_actor>{caf::actor_cast<api::hasher_actor>(stuck)}));
   extra.push_back(accounts2);

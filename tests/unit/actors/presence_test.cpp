@@ -157,7 +157,7 @@ CAF_TEST(notifications go to sessions when online and to the pusher when offline
   CAF_CHECK_EQUAL(events[0]["data"]["status"], "offline");
   CAF_CHECK_EQUAL(events[0]["data"]["user"], "alice");
   CAF_CHECK(events[0]["data"]["last_seen"].get<std::int64_t>() > 0);
-  CAF_CHECK(test::value(ctx->db->users().last_seen(alice.id)) > 0);
+  CAF_CHECK(test::value(node.db().users().last_seen(alice.id)) > 0);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -361,7 +361,7 @@ struct cluster_fixture : test_coordinator_fixture<> {
              caf::actor manager = {}) {
     if (fresh.empty())
       fresh = names;
-    auto loaded = test::value(actors::replica_log::load(stores[n], room, fresh));
+    auto loaded = test::value(actors::replica_log::load(stores[n]->log(), room, fresh));
     disk[n] = std::make_shared<rep::copy>(std::move(loaded.log));
     auto& out = applied[n];
     if (!out)
@@ -818,11 +818,11 @@ CAF_TEST(a restarted copy has its promise and its log back) {
   CAF_CHECK_EQUAL(disk["b"]->at(3).key, "k2");
   // A corrupt entry on disk is an error when loading, not a silent gap.
   CAF_REQUIRE(!stores["c"]->log().put_log(room, UINT64_MAX, {{2, "not an entry"}}));
-  CAF_CHECK(!actors::replica_log::load(stores["c"], room));
+  CAF_CHECK(!actors::replica_log::load(stores["c"]->log(), room));
   CAF_REQUIRE(!stores["c"]->log().put_log(room, 1, {}));  // drop entries 2..: a gap-free log again
-  CAF_CHECK(actors::replica_log::load(stores["c"], room));
+  CAF_CHECK(actors::replica_log::load(stores["c"]->log(), room));
   CAF_REQUIRE(!stores["c"]->log().put_log(room, UINT64_MAX, {{5, actors::replica_log::encode(disk["a"]->at(3))}}));
-  CAF_CHECK(!actors::replica_log::load(stores["c"], room));  // index 5 after 1: a gap
+  CAF_CHECK(!actors::replica_log::load(stores["c"]->log(), room));  // index 5 after 1: a gap
 }
 
 CAF_TEST(a dead copy is replaced by a node that catches up first and then counts in the majority) {
@@ -857,7 +857,7 @@ CAF_TEST(a dead copy is replaced by a node that catches up first and then counts
   CAF_CHECK(same_logs("a", "b"));
   CAF_CHECK_EQUAL(history("d"), (names_t{"m0", "m1", "m2", "m3", "m4", "m5"}));
   // d's disk says which set it is in, for the room manager's routing.
-  auto saved = actors::replica_log::saved_state(*stores["d"], room);
+  auto saved = actors::replica_log::saved_state(stores["d"]->log(), room);
   CAF_REQUIRE(saved);
   CAF_CHECK(saved->current == (names_t{"a", "b", "d"}));
   // Copies entries are the replicas' own: the room never applies one.
@@ -1061,7 +1061,7 @@ CAF_TEST(room changes decode only when whole and apply again to the same state) 
   std::vector<actors::room_change> changes{create, join, msg, read};
   for (int pass = 0; pass < 2; ++pass)
     for (auto& c : changes)
-      CAF_CHECK(!actors::apply(*db, room, c));
+      CAF_CHECK(!actors::apply(db->rooms(), db->log(), room, c));
   CAF_CHECK_EQUAL(test::value(db->log().last_seq(room)), 1u);
   CAF_CHECK_EQUAL(test::value(db->log().dedupe(api::user_id{"u_1"}, room, "c1")), 1u);
   CAF_CHECK_EQUAL(test::value(db->rooms().members(room)).size(), 2u);
@@ -1069,6 +1069,6 @@ CAF_TEST(room changes decode only when whole and apply again to the same state) 
   actors::room_change leave;
   leave.kind = actors::room_change::leave;
   leave.members.emplace_back(api::user_id{"u_2"}, "");
-  CAF_CHECK(!actors::apply(*db, room, leave));
+  CAF_CHECK(!actors::apply(db->rooms(), db->log(), room, leave));
   CAF_CHECK_EQUAL(test::value(db->rooms().members(room)).size(), 1u);
 }

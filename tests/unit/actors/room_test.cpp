@@ -60,7 +60,7 @@ CAF_TEST(sends get gapless seqs and one event per member session) {
   CAF_CHECK_EQUAL(events[2]["data"]["seq"], 3);
   CAF_CHECK_EQUAL(events[2]["data"]["from"], "alice");
   CAF_CHECK_EQUAL(events[2]["data"]["body"], "hi 3");
-  CAF_CHECK_EQUAL(test::value(ctx->db->log().last_seq(room.id)), 3u);
+  CAF_CHECK_EQUAL(test::value(node.db().log().last_seq(room.id)), 3u);
 }
 
 CAF_TEST(non members and unknown rooms are refused and nothing is stored) {
@@ -71,7 +71,7 @@ CAF_TEST(non members and unknown rooms are refused and nothing is stored) {
   auto none = send(alice, api::room_id{"r_missing"}, "x");
   CAF_REQUIRE(!none);
   CAF_CHECK(code(none.error()) == api::errc::not_found);
-  CAF_CHECK_EQUAL(test::value(ctx->db->log().last_seq(room.id)), 0u);
+  CAF_CHECK_EQUAL(test::value(node.db().log().last_seq(room.id)), 0u);
   auto bad_reply = send(alice, room.id, "x", "", 5);
   CAF_REQUIRE(!bad_reply);
   CAF_CHECK(code(bad_reply.error()) == api::errc::invalid_request);
@@ -125,7 +125,7 @@ CAF_TEST(with fsync durability neither the ack nor the event comes before the gr
   CAF_CHECK(acks->empty());
   CAF_CHECK(alice_sink->with_op("message").empty());
   // One answer that covers every write so far completes all three, in order.
-  auto covered = ctx->db->written();
+  auto covered = node.db().written();
   self->send(slow, api::tick_atom::value, std::size_t{0}, covered);
   sched.run();
   CAF_CHECK_EQUAL(*acks, (std::vector<api::seq_t>{1, 1, 2}));
@@ -141,7 +141,7 @@ CAF_TEST(with fsync durability neither the ack nor the event comes before the gr
 
 CAF_TEST(the syncer fsyncs once for every append that waited meanwhile) {
   auto room = make_room(alice, "public");
-  ctx->syncer = sys.spawn(actors::syncer_actor, ctx->db);
+  ctx->syncer = sys.spawn(actors::syncer_actor, node.db().shared_database());
   extra.push_back(api::untyped(ctx->syncer));
   auto acks = std::make_shared<std::vector<api::seq_t>>();
   auto before = api::node_metrics().db_fsync.count();

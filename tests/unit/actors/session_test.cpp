@@ -21,7 +21,8 @@ struct fixture : node_fixture {
   api::session_actor session = open_session(sink);
 
   api::session_actor open_session(const std::shared_ptr<test::recording_sink>& s) {
-    auto a = sys.spawn(actors::session_actor, cctx, api::sink_ptr(s), std::string("127.0.0.1"));
+    auto a = sys.spawn(actors::session_actor, cctx, node.db().users(), node.db().files(), api::sink_ptr(s),
+                       std::string("127.0.0.1"));
     extra.push_back(caf::actor_cast<caf::actor>(a));
     sched.run();
     return a;
@@ -123,7 +124,7 @@ CAF_TEST(send acks after storing and the sending session gets the event) {
   auto acks = sink->with_op("ok");
   CAF_CHECK_EQUAL(acks.back()["id"], 3);
   CAF_CHECK_EQUAL(acks.back()["data"]["seq"], 1);
-  CAF_CHECK_EQUAL(test::value(ctx->db->log().last_seq(room.id)), 1u);
+  CAF_CHECK_EQUAL(test::value(node.db().log().last_seq(room.id)), 1u);
   auto events = sink->with_op("message");
   CAF_REQUIRE_EQUAL(events.size(), 1u);
   CAF_CHECK_EQUAL(events[0]["data"]["body"], "hello");
