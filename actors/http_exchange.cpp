@@ -9,7 +9,6 @@ namespace confab::actors {
 
 using api::errc;
 using api::fail;
-using wire::json;
 
 void exchange::respond_error(const caf::error& err, unsigned status) const {
   auto f = api::describe(err);
@@ -63,14 +62,12 @@ void split_target(exchange& ex) {
 }
 
 bool parse_body(exchange& ex) {
-  if (ex.call.body.empty()) {
-    ex.body = json::object();
-    return true;
-  }
-  if (wire::parse_object(ex.call.body, ex.body) != wire::parse_status::ok) {
-    ex.bad("body must be a JSON object");
+  auto body = wire::request_body::parse(ex.call.body);
+  if (!body) {
+    ex.respond_error(body.error());
     return false;
   }
+  ex.body = std::move(*body);
   return true;
 }
 

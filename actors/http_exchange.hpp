@@ -8,10 +8,9 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "api/errors.hpp"
 #include "api/sinks.hpp"
+#include "wire/codec.hpp"
 
 namespace confab::actors {
 
@@ -21,7 +20,7 @@ struct exchange {
   api::responder_ptr out;
   std::vector<std::string> path;
   std::map<std::string, std::string> query;
-  nlohmann::json body;
+  wire::request_body body;  // read only by the decoders of wire/
 
   void respond(unsigned status, std::string body_text = {}) const {
     api::http_reply r;
@@ -29,7 +28,6 @@ struct exchange {
     r.body = std::move(body_text);
     out->respond(std::move(r));
   }
-  void respond_json(unsigned status, const nlohmann::json& j) const { respond(status, j.dump()); }
   // status 0: the code's own status.
   void respond_error(const caf::error& err, unsigned status = 0) const;
   void bad(const std::string& why) const;
@@ -38,7 +36,7 @@ using exchange_ptr = std::shared_ptr<exchange>;
 
 // Splits the target into path segments and query parameters.
 void split_target(exchange& ex);
-// Parses the JSON body into ex.body; answers 400 and returns false otherwise.
+// Parses the body into ex.body (wire/); answers 400 and returns false otherwise.
 bool parse_body(exchange& ex);
 
 }  // namespace confab::actors

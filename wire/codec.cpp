@@ -149,6 +149,15 @@ parse_status parse_object(std::string_view text, json& out) {
   return out.is_object() ? parse_status::ok : parse_status::not_object;
 }
 
+caf::expected<request_body> request_body::parse(std::string_view text) {
+  if (text.empty())
+    return request_body{};
+  json out;
+  if (parse_object(text, out) != parse_status::ok)
+    return api::fail(api::errc::invalid_request, "body must be a JSON object");
+  return request_body{std::move(out)};
+}
+
 std::optional<std::string> string_field(const json& obj, const char* key, bool required, std::string& error) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) {

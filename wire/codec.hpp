@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
 
 #include "api/errors.hpp"
@@ -64,6 +65,23 @@ struct message_fields {
 // A parsed JSON text, or why it is not a JSON object.
 enum class parse_status { ok, not_json, not_object };
 [[nodiscard]] parse_status parse_object(std::string_view text, json& out);
+
+// An HTTP request's body, parsed here for the decoders of commands.hpp and
+// admin.hpp, which take it wherever they take a JSON object; the frontends
+// hold it and hand it on without reading it. An empty body is {}.
+class request_body {
+ public:
+  request_body() = default;
+  explicit request_body(json object) : object_(std::move(object)) {}
+  // invalid_request "body must be a JSON object" unless `text` is empty or
+  // one JSON object.
+  [[nodiscard]] static caf::expected<request_body> parse(std::string_view text);
+  [[nodiscard]] bool is_object() const { return object_.is_object(); }
+  operator const json&() const { return object_; }  // NOLINT: the decoders' argument
+
+ private:
+  json object_ = json::object();
+};
 
 // Field readers for request validation: on a missing required field or a wrong
 // type they set `error` and return nullopt.

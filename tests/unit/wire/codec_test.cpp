@@ -23,6 +23,23 @@ CAF_TEST(frames that are not JSON objects are told apart) {
   CAF_CHECK(wire::parse_object("{\"a\":\"\xff\"}", j) == wire::parse_status::not_json);
 }
 
+CAF_TEST(an http body is empty or one JSON object) {
+  auto empty = wire::request_body::parse("");
+  CAF_REQUIRE(empty);
+  CAF_CHECK(empty->is_object());
+  CAF_CHECK(static_cast<const wire::json&>(*empty).empty());
+  auto named = wire::request_body::parse(R"({"username":"ann"})");
+  CAF_REQUIRE(named);
+  CAF_CHECK_EQUAL(static_cast<const wire::json&>(*named).at("username"), "ann");
+  for (std::string bad : std::initializer_list<std::string>{"[1]", "5", "{\"a\":", std::string("{}\0{\"a\":1}", 10)}) {
+    auto b = wire::request_body::parse(bad);
+    CAF_REQUIRE(!b);
+    auto f = api::describe(b.error());
+    CAF_CHECK(f.code == api::errc::invalid_request);
+    CAF_CHECK_EQUAL(f.message, "body must be a JSON object");
+  }
+}
+
 CAF_TEST(field readers reject wrong types) {
   auto j = wire::json::parse(R"({"s":"x","n":5,"neg":-1,"f":1.5,"nul":null})");
   std::string err;
