@@ -45,12 +45,6 @@ std::shared_ptr<api::body_source> chunk_source(chunk_fetch fetch, std::uint64_t 
   return std::make_shared<chunk_reader>(std::move(fetch), first, last);
 }
 
-chunk_fetch local_chunks(storage::file_store db, std::string file_id) {
-  return [db = std::move(db), id = std::move(file_id)](std::uint64_t index, chunk_done done) {
-    done(db.chunk(id, index));
-  };
-}
-
 chunk_fetch remote_chunks(api::reader_service readers, std::string file_id) {
   return [readers = std::move(readers), id = std::move(file_id)](std::uint64_t index, chunk_done done) {
     // A one-shot actor asks the node that stores the file for the chunk.
@@ -59,10 +53,6 @@ chunk_fetch remote_chunks(api::reader_service readers, std::string file_id) {
           .then([done](std::string& bytes) { done(std::move(bytes)); }, [done](caf::error& err) { done(err); });
     });
   };
-}
-
-chunk_fetch chunks_from(const api::reader_service& from, storage::file_store db, std::string file_id) {
-  return from ? remote_chunks(from, std::move(file_id)) : local_chunks(std::move(db), std::move(file_id));
 }
 
 }  // namespace confab::actors::files

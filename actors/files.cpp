@@ -12,11 +12,11 @@ namespace confab::actors::files {
 
 namespace detail {
 
-file_search plan_search(const cluster::placement& place, const storage::file_store& db, const std::string& id) {
+file_search plan_search(const cluster::placement& place, const storage::file_store* db, const std::string& id) {
   file_search s;
   auto home = place.file_home(id);
-  if (home == place.reader()) {
-    s.here = db.file(id);
+  if (home == place.reader() && db) {
+    s.here = db->file(id);
     return s;
   }
   if (home) {
@@ -31,7 +31,9 @@ file_search plan_search(const cluster::placement& place, const storage::file_sto
   for (auto& m : place.file_peers(id)) {
     if (m.readers != place.reader())
       s.peers->push_back(m);
-    else if (auto f = db.file(id)) {
+    else if (!db)
+      s.peers->insert(s.peers->begin(), m);  // asked like the others, first
+    else if (auto f = db->file(id)) {
       s.here = std::move(*f);
       return s;
     }

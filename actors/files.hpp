@@ -24,20 +24,21 @@
 namespace confab::actors::files {
 
 // The record of file `id` and the reader pool of the node it came from
-// (null: this node's store): from its home while that is live, else from
+// (null: from `db`, this node's store; with no `db` this node's reader pool
+// is asked like any other node's): from its home while that is live, else from
 // the first other live node in the file's rendezvous order that has a copy
 // (docs/REPLICATION.md, "Files"); unavailable when none has and the home is
 // down. `done` runs in `self` (any actor that can make requests: a template
 // for the typed ones, defined below).
 using found_file = std::function<void(caf::expected<api::file_info>, api::reader_service from)>;
 template <class Self>
-void find_file(Self* self, const cluster::placement& place, const storage::file_store& db, const std::string& id,
+void find_file(Self* self, const cluster::placement& place, const storage::file_store* db, const std::string& id,
                found_file done);
 
 // A send that names a file gets the file's attachment (the file must belong
 // to the room); then `next` runs with it, or with the error.
 template <class Self>
-void attach_file(Self* self, const cluster::placement& place, const storage::file_store& db, api::send_request req,
+void attach_file(Self* self, const cluster::placement& place, const storage::file_store* db, api::send_request req,
                  std::function<void(caf::expected<api::send_request>)> next);
 
 // Asks the thumbnailer (actors/thumbnailer.hpp) for the thumbnail of an image
@@ -69,7 +70,7 @@ struct file_search {
   caf::error none;
   std::optional<caf::expected<api::file_info>> here;
 };
-file_search plan_search(const cluster::placement& place, const storage::file_store& db, const std::string& id);
+file_search plan_search(const cluster::placement& place, const storage::file_store* db, const std::string& id);
 
 // The request with `f`'s attachment, or why `f` cannot be attached to it.
 caf::expected<api::send_request> with_attachment(api::send_request req, caf::expected<api::file_info> f);
@@ -77,7 +78,7 @@ caf::expected<api::send_request> with_attachment(api::send_request req, caf::exp
 }  // namespace detail
 
 template <class Self>
-void find_file(Self* self, const cluster::placement& place, const storage::file_store& db, const std::string& id,
+void find_file(Self* self, const cluster::placement& place, const storage::file_store* db, const std::string& id,
                found_file done) {
   auto search = detail::plan_search(place, db, id);
   if (search.here)
@@ -92,7 +93,7 @@ void find_file(Self* self, const cluster::placement& place, const storage::file_
 }
 
 template <class Self>
-void attach_file(Self* self, const cluster::placement& place, const storage::file_store& db, api::send_request req,
+void attach_file(Self* self, const cluster::placement& place, const storage::file_store* db, api::send_request req,
                  std::function<void(caf::expected<api::send_request>)> next) {
   if (req.file_id.empty())
     return next(std::move(req));

@@ -12,7 +12,6 @@
 #include "actors/http_exchange.hpp"
 #include "actors/presence_manager.hpp"
 #include "actors/static_files.hpp"
-#include "actors/upload.hpp"
 #include "api/atoms.hpp"
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
@@ -203,7 +202,7 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
     it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
   if (auto wait = it->second.take(now_ms()); wait > 0)
     return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
-  submit_send(self, *st.ctx, st.file_db, a.who.who, std::move(*cmd), caf::duration{request_timeout},
+  submit_send(self, *st.ctx, nullptr, a.who.who, std::move(*cmd), caf::duration{request_timeout},
               [ex](caf::expected<api::send_ack> ack) {
                 if (!ack)
                   return ex->respond_error(ack.error());
@@ -285,21 +284,17 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
   if (ex->call.has_content_length && ex->call.content_length > ctx.lim.max_file_size)
     return ex->respond_error(fail(errc::too_large, "file is over the limit"));
   with_membership(self, ex, room, a, [=] {
-    auto& ctx = *self->state.ctx;
-    auto used = self->state.file_db.usage(a.who.who.id);
-    if (!used)
-      return ex->respond_error(used.error());
-    auto left = *used >= ctx.lim.user_quota ? 0 : ctx.lim.user_quota - *used;
-    if (ex->call.has_content_length && ex->call.content_length > left)
-      return ex->respond_error(fail(errc::quota_exceeded, "file storage quota exceeded"));
+    auto& place = *self->state.ctx->place;
     api::file_info draft;
-    draft.id = random_id(self->state.ctx->place->file_prefix().c_str());
+    draft.id = random_id(place.file_prefix().c_str());
     draft.name = name;
     draft.room = room;
     draft.owner = a.who.who.id;
-    auto uploader =
-        self->spawn(upload_actor, self->state.ctx, self->state.file_db, std::move(draft), ex->call.content_type, left);
-    ex->out->proceed(uploader);
+    // This node's readers check the quota and start the upload next to the store.
+    self->request(place.reader(), request_timeout, api::upload_atom::value, std::move(draft), ex->call.content_type,
+                  ex->call.has_content_length, ex->call.content_length)
+        .then([ex](caf::actor& uploader) { ex->out->proceed(uploader); },
+              [ex](caf::error& err) { ex->respond_error(err); });
   });
 }
 
@@ -308,7 +303,7 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
 template <class F>
 void with_file(self_ptr self, const exchange_ptr& ex, const authed& a, F f) {
   auto& ctx = *self->state.ctx;
-  files::find_file(self, *ctx.place, self->state.file_db, ex->path[3],
+  files::find_file(self, *ctx.place, nullptr, ex->path[3],
                    [=](caf::expected<api::file_info> file, api::reader_service from) {
                      if (!file)
                        return ex->respond_error(file.error());
@@ -345,7 +340,7 @@ void download(self_ptr self, const exchange_ptr& ex, const authed& a) {
     }
     if (f.size > 0) {
       r.length = range.last - range.first + 1;
-      r.source = files::chunk_source(files::chunks_from(from, self->state.file_db, f.id), range.first, range.last);
+      r.source = files::chunk_source(files::remote_chunks(from, f.id), range.first, range.last);
     }
     ex->out->respond(std::move(r));
   });
@@ -362,16 +357,9 @@ void thumbnail(self_ptr self, const exchange_ptr& ex, const authed& a) {
       r.headers = {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "private, max-age=31536000, immutable"}};
       ex->out->respond(std::move(r));
     };
-    if (from) {
-      self->request(from, request_timeout, api::thumb_atom::value, f.id)
-          .then([reply](std::string& jpeg) { reply(std::move(jpeg)); },
-                [ex](caf::error& err) { ex->respond_error(err); });
-      return;
-    }
-    auto jpeg = self->state.file_db.thumbnail(f.id);
-    if (!jpeg)
-      return ex->respond_error(jpeg.error());
-    reply(std::move(*jpeg));
+    self->request(from, request_timeout, api::thumb_atom::value, f.id)
+        .then([reply](std::string& jpeg) { reply(std::move(jpeg)); },
+              [ex](caf::error& err) { ex->respond_error(err); });
   });
 }
 
@@ -471,9 +459,8 @@ void route(self_ptr self, const exchange_ptr& ex) {
 
 }  // namespace
 
-caf::behavior http_frontend(self_ptr self, context_ptr ctx, storage::file_store files) {
+caf::behavior http_frontend(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
-  self->state.file_db = std::move(files);
   auto& lim = self->state.ctx->lim;
   self->state.registrations.configure(lim.register_per_min, 60000);
   self->state.room_creations.configure(lim.rooms_per_min, 60000);

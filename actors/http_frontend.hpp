@@ -13,14 +13,12 @@
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
 #include "actors/token_bucket.hpp"
-#include "storage/files.hpp"
 
 namespace confab::actors {
 
 struct http_frontend_state {
   static inline const char* name = "confab.http_frontend";
   context_ptr ctx;
-  storage::file_store file_db;  // quota, files and thumbnails held here
   // HTTP sends are rate-limited per user like a session's requests.
   std::unordered_map<api::user_id, token_bucket> send_buckets;
   // Registrations per client address (--register-per-min).
@@ -31,6 +29,6 @@ struct http_frontend_state {
   attempt_window dms;
 };
 
-caf::behavior http_frontend(probed<http_frontend_state>* self, context_ptr ctx, storage::file_store files);
+caf::behavior http_frontend(probed<http_frontend_state>* self, context_ptr ctx);
 
 }  // namespace confab::actors

@@ -6,6 +6,7 @@
 #include <caf/response_promise.hpp>
 
 #include "actors/files.hpp"
+#include "actors/upload.hpp"
 #include "api/atoms.hpp"
 #include "api/errors.hpp"
 #include "cluster/scatter.hpp"
@@ -203,6 +204,19 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
         if (!t)
           return t.error();
         return std::move(*t);
+      },
+      // An upload to this node (upload.hpp): the owner's quota is counted
+      // here, and the actor writes next to this store.
+      [=](api::upload_atom, api::file_info& draft, std::string& declared_type, bool has_length,
+          std::uint64_t length) -> caf::result<caf::actor> {
+        auto used = stores->files.usage(draft.owner);
+        if (!used)
+          return used.error();
+        auto quota = ctx->lim.user_quota;
+        auto left = *used >= quota ? 0 : quota - *used;
+        if (has_length && length > left)
+          return fail(errc::quota_exceeded, "file storage quota exceeded");
+        return self->spawn(upload_actor, ctx, stores->files, std::move(draft), std::move(declared_type), left);
       },
       [stores](api::public_atom, const std::string& after, std::uint32_t limit,
                bool) -> caf::result<std::vector<api::room_info>> {

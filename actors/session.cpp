@@ -138,7 +138,7 @@ void do_send(self_ptr self, const std::string& id, api::send_command cmd) {
   auto n = ++st.sends_made;
   st.sends_waiting.emplace(n, std::make_pair(now_ms() + std::chrono::milliseconds(request_timeout).count(), id));
   arm_send_tick(self);
-  submit_send(self, *st.ctx, st.file_db, st.who, std::move(cmd), caf::infinite,
+  submit_send(self, *st.ctx, &st.file_db, st.who, std::move(cmd), caf::infinite,
               [self, n, id](caf::expected<api::send_ack> ack) {
                 if (self->state.sends_waiting.erase(n) == 0)
                   return;  // already answered as timed out

@@ -11,8 +11,9 @@
 // | room manager, room, replica    | room_stores                             |
 // | reader                         | reader_stores                           |
 // | account, presence (+ manager)  | users                                   |
-// | session                        | users (names of DM partners), files     |
-// | HTTP frontend, upload, thumbs  | files                                   |
+// | session                        | users (names to watch), files           |
+// | HTTP and admin frontends       | none: they ask the readers              |
+// | upload, thumbnailer            | files                                   |
 // | syncer                         | the database (write count, WAL sync)    |
 
 #include <memory>
@@ -43,7 +44,7 @@ struct room_stores {
 };
 
 // The reader pool: a user's rooms, history pages, members' profiles, files
-// and their copies.
+// and their copies, and the start of an upload (the owner's quota).
 struct reader_stores {
   storage::room_store rooms;
   storage::log_store log;

@@ -1,7 +1,7 @@
 #pragma once
 
-// Upload actor: one per file upload, spawned by the HTTP frontend once the
-// upload is allowed. net/ streams the body to it one chunk at a time and
+// Upload actor: one per file upload, spawned by a reader of the node (at
+// the HTTP frontend's request) once the upload is allowed. net/ streams the body to it one chunk at a time and
 // reads the next chunk only after the ack, so memory stays at a few chunks
 // whatever the file's size. Writes each chunk as it comes, hashes on the way,
 // and on finish stores the file record (with the owner's usage) and answers

@@ -62,6 +62,7 @@ using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
 using abort_atom = caf::atom_constant<caf::atom("abort")>;
 using thumb_atom = caf::atom_constant<caf::atom("thumb")>;
+using upload_atom = caf::atom_constant<caf::atom("upload")>;
 // http
 using http_atom = caf::atom_constant<caf::atom("http")>;
 // cluster: node links, membership, routing between nodes

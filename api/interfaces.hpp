@@ -118,7 +118,10 @@ using reader_service =
                      caf::replies_to<chunk_atom, std::string, std::uint64_t>::with<std::string>,
                      caf::replies_to<chunk_atom, std::string, std::uint64_t, std::string>::with<bool>,
                      caf::replies_to<finish_atom, file_info>::with<bool>,
-                     caf::replies_to<thumb_atom, std::string>::with<std::string>>;
+                     caf::replies_to<thumb_atom, std::string>::with<std::string>,
+                     // An upload to this node: the actor the body goes to, once
+                     // the declared length (if any) fits the owner's quota here.
+                     caf::replies_to<upload_atom, file_info, std::string, bool, std::uint64_t>::with<caf::actor>>;
 
 // A node's hub (actors/hub.hpp): the sessions of the node, and what reaches
 // them. Events come as one shared buffer from this node, as a string from

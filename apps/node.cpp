@@ -179,7 +179,7 @@ class node_impl : public node {
         caf::actor_pool::round_robin());
     // A pool takes what each of its readers takes.
     me.readers = caf::actor_cast<api::reader_service>(readers_);
-    frontend_ = sys_.spawn(actors::http_frontend, cctx, store->files());
+    frontend_ = sys_.spawn(actors::http_frontend, cctx);
     me.presence = sys_.spawn(actors::presence_manager, cctx, store->users());
     presence_ = caf::actor_cast<caf::actor>(me.presence);
     // libvips works on its own thread, never on the scheduler's.
