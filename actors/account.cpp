@@ -33,34 +33,6 @@ std::string check_password(const std::string& pw) {
   return {};
 }
 
-void attempt_window::prune(std::deque<std::int64_t>& q, std::int64_t now) const {
-  while (!q.empty() && q.front() <= now - window_ms_)
-    q.pop_front();
-}
-
-std::int64_t attempt_window::wait_ms(const std::string& key, std::int64_t now) {
-  auto it = hits_.find(key);
-  if (it == hits_.end())
-    return 0;
-  prune(it->second, now);
-  if (it->second.empty()) {
-    hits_.erase(it);
-    return 0;
-  }
-  if (it->second.size() < limit_)
-    return 0;
-  return it->second.front() + window_ms_ - now;
-}
-
-void attempt_window::record(const std::string& key, std::int64_t now) {
-  auto& q = hits_[key];
-  prune(q, now);
-  q.push_back(now);
-  // Bound memory under a spray of keys: drop keys whose window has passed.
-  if (hits_.size() > 100000)
-    std::erase_if(hits_, [&](auto& kv) { return kv.second.empty() || kv.second.back() <= now - window_ms_; });
-}
-
 caf::expected<storage::stored_user*> account_state::user(const api::user_id& id) {
   if (auto it = users.find(id); it != users.end())
     return &it->second;

@@ -24,28 +24,10 @@
 
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
+#include "actors/rate_limits.hpp"
 #include "storage/users.hpp"
 
 namespace confab::actors {
-
-// Sliding-window counter per key (username or client address).
-class attempt_window {
- public:
-  void configure(std::uint32_t limit, std::int64_t window_ms) {
-    limit_ = limit;
-    window_ms_ = window_ms;
-  }
-  // Milliseconds until another attempt is allowed, 0 when it is allowed now.
-  [[nodiscard]] std::int64_t wait_ms(const std::string& key, std::int64_t now);
-  void record(const std::string& key, std::int64_t now);
-  void clear(const std::string& key) { hits_.erase(key); }
-
- private:
-  void prune(std::deque<std::int64_t>& q, std::int64_t now) const;
-  std::uint32_t limit_ = 1;
-  std::int64_t window_ms_ = 1;
-  std::unordered_map<std::string, std::deque<std::int64_t>> hits_;
-};
 
 // Argon2id threads of a node (hasher_actor, detached): these check logins
 // and hash changed passwords; one more, at a lower CPU priority, hashes the

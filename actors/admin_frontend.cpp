@@ -42,14 +42,14 @@ std::size_t online_count(const std::vector<std::string>& presence) {
   return online;
 }
 
-void nodes(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+void nodes(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
   self->request(ctx->node, admin_timeout, api::nodes_atom::value)
       .then([=](const std::vector<api::node_status>& nodes) { ex->respond(200, wire::nodes_json(nodes)); },
             [=](caf::error& err) { ex->respond_error(err); });
 }
 
 // A room's admin view and how many of its members are online.
-void room_with_online(caf::event_based_actor* self, const context_ptr& ctx, const api::room_id& id,
+void room_with_online(admin_self* self, const context_ptr& ctx, const api::room_id& id,
                       std::function<void(caf::expected<api::room_admin>, std::size_t)> done) {
   self->request(ctx->place->room(id), admin_timeout, api::admin_atom::value, id)
       .then(
@@ -60,7 +60,7 @@ void room_with_online(caf::event_based_actor* self, const context_ptr& ctx, cons
           [=](caf::error& err) { done(err, 0); });
 }
 
-void room(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+void room(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
   room_with_online(self, ctx, api::room_id{ex->path[4]}, [=](caf::expected<api::room_admin> r, std::size_t online) {
     if (!r)
       return ex->respond_error(r.error());
@@ -101,8 +101,8 @@ std::optional<std::uint64_t> number_param(const exchange& ex, const char* name, 
 }
 
 // Rooms in a listing get their online members counted: "members=3 online=2 ...".
-void add_online(caf::event_based_actor* self, const context_ptr& ctx,
-                std::shared_ptr<std::vector<api::actor_info>> list, std::function<void()> done) {
+void add_online(admin_self* self, const context_ptr& ctx, std::shared_ptr<std::vector<api::actor_info>> list,
+                std::function<void()> done) {
   auto pending = std::make_shared<std::size_t>(1);
   auto finish = [pending, done] {
     if (--*pending == 0)
@@ -122,7 +122,7 @@ void add_online(caf::event_based_actor* self, const context_ptr& ctx,
   finish();
 }
 
-void actors(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+void actors(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
   api::actor_query q;
   auto& query = ex->query;
   if (auto it = query.find("kind"); it != query.end() && !it->second.empty()) {
@@ -183,7 +183,7 @@ void actors(caf::event_based_actor* self, const context_ptr& ctx, const exchange
       api::actors_atom::value, q);
 }
 
-void user(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+void user(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
   auto username = url_decode(ex->path[4]);
   self->request(ctx->place->account(username), admin_timeout, api::lookup_atom::value, username)
       .then(
@@ -206,7 +206,7 @@ void user(caf::event_based_actor* self, const context_ptr& ctx, const exchange_p
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
-void kick(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+void kick(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
   auto session = ex->path[4];
   auto home = ctx->place->tagged_home(session, "s_");
   if (!home)
@@ -225,8 +225,7 @@ void kick(caf::event_based_actor* self, const context_ptr& ctx, const exchange_p
 // An admin action on a node (drain, remove): 202 {node, status} once the
 // node actor accepted it.
 template <class Atom>
-void node_action(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex, Atom atom,
-                 std::string status) {
+void node_action(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex, Atom atom, std::string status) {
   auto node = url_decode(ex->path[4]);
   self->request(ctx->node, admin_timeout, atom, node)
       .then(
@@ -237,11 +236,11 @@ void node_action(caf::event_based_actor* self, const context_ptr& ctx, const exc
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
-void drain(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+void drain(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
   node_action(self, ctx, ex, api::drain_atom::value, "draining");
 }
 
-void remove(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+void remove(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
   node_action(self, ctx, ex, api::remove_atom::value, "removed");
 }
 
@@ -249,7 +248,7 @@ void remove(caf::event_based_actor* self, const context_ptr& ctx, const exchange
 // load tests need thousands of users faster than one Argon2 hash each allows.
 constexpr std::size_t max_bulk_users = 10'000;
 
-void add_users(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+void add_users(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
   if (!parse_body(*ex))
     return;
   auto cmd = wire::decode_bulk_users(ex->body, max_bulk_users);
@@ -264,7 +263,7 @@ void add_users(caf::event_based_actor* self, const context_ptr& ctx, const excha
           [=](caf::error& err) { ex->respond_error(err); });
 }
 
-using handler = void (*)(caf::event_based_actor*, const context_ptr&, const exchange_ptr&);
+using handler = void (*)(admin_self*, const context_ptr&, const exchange_ptr&);
 
 struct admin_call {
   std::vector<std::string> shape;  // after admin/api/v1; "*" matches any segment
@@ -286,9 +285,7 @@ const std::vector<admin_call>& calls() {
   return table;
 }
 
-}  // namespace
-
-void admin_route(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex) {
+void admin_route(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
   auto& p = ex->path;
   // The console's page and files need no token: its calls do.
   if (p.size() == 1 || p[1] != "api") {
@@ -341,6 +338,24 @@ void metrics_page(const context_ptr& ctx, const exchange& ex) {
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);
   ex.out->respond(std::move(r));
+}
+
+}  // namespace
+
+api::http_service::behavior_type admin_frontend(admin_self* self, context_ptr ctx) {
+  self->probe_as(ctx->actors, "http_frontend", "admin_frontend");
+  log_stray_errors(self, "admin frontend");
+  return {
+      [=](api::http_atom, api::http_call& call, api::responder_ptr& out) {
+        auto ex = std::make_shared<exchange>();
+        ex->call = std::move(call);
+        ex->out = std::move(out);
+        split_target(*ex);
+        if (ex->path.size() == 1 && ex->path[0] == "metrics")
+          return metrics_page(ctx, *ex);
+        admin_route(self, ctx, ex);
+      },
+  };
 }
 
 }  // namespace confab::actors

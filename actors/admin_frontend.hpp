@@ -1,20 +1,24 @@
 #pragma once
 
-// The admin API (PROTOCOL.md section 4) on the HTTP frontend: every call needs
-// the node's admin token as a bearer token and answers for the whole cluster
-// from any node. Runs inside the HTTP frontend actor.
+// The admin frontend (PROTOCOL.md section 4): every call needs the node's
+// admin token as a bearer token and answers for the whole cluster from any
+// node. Its own actor, so that the admin API's fan-outs never queue behind
+// client calls.
 
 #include <caf/event_based_actor.hpp>
 
 #include "actors/context.hpp"
 #include "actors/http_exchange.hpp"
+#include "actors/probe.hpp"
+#include "api/interfaces.hpp"
 
 namespace confab::actors {
 
-// Answers a call whose path starts with admin/: the console's files, or an
-// admin API call.
-void admin_route(caf::event_based_actor* self, const context_ptr& ctx, const exchange_ptr& ex);
-// GET /metrics: the Prometheus text format.
-void metrics_page(const context_ptr& ctx, const exchange& ex);
+using admin_self = probed_base<api::http_service::base>;
+
+// The admin API (every call under /admin/api/, with the admin token), the
+// console's files (the rest of /admin/) and GET /metrics, as the HTTP
+// frontend hands them over. One per node, linked to the HTTP frontend.
+api::http_service::behavior_type admin_frontend(admin_self* self, context_ptr ctx);
 
 }  // namespace confab::actors

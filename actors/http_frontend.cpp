@@ -2,7 +2,6 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "actors/account.hpp"
 #include "actors/admin_frontend.hpp"
 #include "actors/byte_range.hpp"
 #include "actors/command_path.hpp"
@@ -26,7 +25,7 @@ using api::fail;
 
 namespace {
 
-using self_ptr = probed<http_frontend_state>*;
+using self_ptr = http_frontend_self*;
 constexpr auto request_timeout = std::chrono::seconds(10);
 
 // Reads a non-negative integer query parameter; answers 400 on junk.
@@ -423,10 +422,8 @@ void route(self_ptr self, const exchange_ptr& ex) {
     return ex->respond_error(fail(errc::too_large, "request body is over the limit"));
   if (p.size() == 1 && p[0] == "healthz" && ex->call.method == "GET")
     return ex->respond(200, wire::health_json(self->state.ctx->node_id));
-  if (!p.empty() && p[0] == "admin")
-    return admin_route(self, self->state.ctx, ex);
-  if (p.size() == 1 && p[0] == "metrics" && ex->call.method == "GET")
-    return metrics_page(self->state.ctx, *ex);
+  if ((!p.empty() && p[0] == "admin") || (p.size() == 1 && p[0] == "metrics" && ex->call.method == "GET"))
+    return self->send(self->state.admin, api::http_atom::value, std::move(ex->call), std::move(ex->out));
   // The web client: its page at /, its files under /client/.
   if (ex->call.method == "GET" && (p.empty() || p[0] == "client")) {
     return serve_static(*self->state.ctx->web, "client", *ex);
@@ -459,8 +456,9 @@ void route(self_ptr self, const exchange_ptr& ex) {
 
 }  // namespace
 
-caf::behavior http_frontend(self_ptr self, context_ptr ctx) {
+api::http_service::behavior_type http_frontend(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
+  self->state.admin = self->spawn<caf::linked>(admin_frontend, self->state.ctx);
   auto& lim = self->state.ctx->lim;
   self->state.registrations.configure(lim.register_per_min, 60000);
   self->state.room_creations.configure(lim.rooms_per_min, 60000);

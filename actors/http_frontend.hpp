@@ -9,16 +9,18 @@
 
 #include <caf/stateful_actor.hpp>
 
-#include "actors/account.hpp"
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
-#include "actors/token_bucket.hpp"
+#include "actors/rate_limits.hpp"
+#include "api/interfaces.hpp"
 
 namespace confab::actors {
 
 struct http_frontend_state {
   static inline const char* name = "confab.http_frontend";
   context_ptr ctx;
+  // Takes /admin/ and /metrics (admin_frontend.hpp); linked.
+  api::http_service admin;
   // HTTP sends are rate-limited per user like a session's requests.
   std::unordered_map<api::user_id, token_bucket> send_buckets;
   // Registrations per client address (--register-per-min).
@@ -29,6 +31,8 @@ struct http_frontend_state {
   attempt_window dms;
 };
 
-caf::behavior http_frontend(probed<http_frontend_state>* self, context_ptr ctx);
+using http_frontend_self = probed<http_frontend_state, api::http_service::base>;
+
+api::http_service::behavior_type http_frontend(http_frontend_self* self, context_ptr ctx);
 
 }  // namespace confab::actors

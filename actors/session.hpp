@@ -12,7 +12,7 @@
 
 #include "actors/context.hpp"
 #include "actors/probe.hpp"
-#include "actors/token_bucket.hpp"
+#include "actors/rate_limits.hpp"
 #include "api/interfaces.hpp"
 #include "api/messages.hpp"
 #include "api/sinks.hpp"

@@ -179,7 +179,8 @@ class node_impl : public node {
         caf::actor_pool::round_robin());
     // A pool takes what each of its readers takes.
     me.readers = caf::actor_cast<api::reader_service>(readers_);
-    frontend_ = sys_.spawn(actors::http_frontend, cctx);
+    auto frontend = sys_.spawn(actors::http_frontend, cctx);
+    frontend_ = caf::actor_cast<caf::actor>(frontend);
     me.presence = sys_.spawn(actors::presence_manager, cctx, store->users());
     presence_ = caf::actor_cast<caf::actor>(me.presence);
     // libvips works on its own thread, never on the scheduler's.
@@ -224,7 +225,7 @@ class node_impl : public node {
     ns.max_connections = o.lim.max_connections;
     ns.max_connections_per_ip = o.lim.max_connections_per_ip;
     net::server_handlers nh;
-    nh.http_frontend = frontend_;
+    nh.http_frontend = frontend;
     auto& sys = sys_;
     nh.spawn_session = [&sys, cctx, users = store->users(), files = store->files()](api::sink_ptr sink,
                                                                                     std::string remote) {

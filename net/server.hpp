@@ -13,6 +13,7 @@
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
 
+#include "api/interfaces.hpp"
 #include "api/sinks.hpp"
 
 namespace confab::net {
@@ -37,7 +38,7 @@ struct server_settings {
 };
 
 struct server_handlers {
-  caf::actor http_frontend;
+  api::http_service http_frontend;
   // Spawns the session actor of a new WebSocket connection.
   std::function<caf::actor(api::sink_ptr sink, std::string remote)> spawn_session;
   // Whether a bearer token is the admin token, or an access token signed by
