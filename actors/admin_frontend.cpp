@@ -347,10 +347,7 @@ api::http_service::behavior_type admin_frontend(admin_self* self, context_ptr ct
   log_stray_errors(self, "admin frontend");
   return {
       [=](api::http_atom, api::http_call& call, api::responder_ptr& out) {
-        auto ex = std::make_shared<exchange>();
-        ex->call = std::move(call);
-        ex->out = std::move(out);
-        split_target(*ex);
+        auto ex = open_exchange(std::move(call), std::move(out));
         if (ex->path.size() == 1 && ex->path[0] == "metrics")
           return metrics_page(ctx, *ex);
         admin_route(self, ctx, ex);

@@ -61,6 +61,14 @@ void split_target(exchange& ex) {
   }
 }
 
+exchange_ptr open_exchange(api::http_call call, api::responder_ptr out) {
+  auto ex = std::make_shared<exchange>();
+  ex->call = std::move(call);
+  ex->out = std::move(out);
+  split_target(*ex);
+  return ex;
+}
+
 bool parse_body(exchange& ex) {
   auto body = wire::request_body::parse(ex.call.body);
   if (!body) {

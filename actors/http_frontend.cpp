@@ -416,7 +416,6 @@ bool matches(const route_entry& r, const std::vector<std::string>& path) {
 }
 
 void route(self_ptr self, const exchange_ptr& ex) {
-  split_target(*ex);
   auto& p = ex->path;
   if (ex->call.body_too_large)
     return ex->respond_error(fail(errc::too_large, "request body is over the limit"));
@@ -468,10 +467,7 @@ api::http_service::behavior_type http_frontend(self_ptr self, context_ptr ctx) {
   log_stray_errors(self, "HTTP frontend");
   return {
       [=](api::http_atom, api::http_call& call, api::responder_ptr& out) {
-        auto ex = std::make_shared<exchange>();
-        ex->call = std::move(call);
-        ex->out = std::move(out);
-        route(self, ex);
+        route(self, open_exchange(std::move(call), std::move(out)));
       },
   };
 }
