@@ -62,6 +62,12 @@ for t in "${targets[@]}"; do
   status=ok
   note=""
   regressions=()
+  if [[ ! -x $bin ]]; then
+    # A name that is no target (e.g. fuzz_http for http) says so.
+    echo "$t: no such target (tests/fuzz/$t.cpp)"
+    failed=$((failed + 1))
+    continue
+  fi
   if [[ -d tests/fuzz/regressions/$t ]]; then
     while IFS= read -r -d '' f; do regressions+=("$f"); done < <(find "tests/fuzz/regressions/$t" -type f -print0)
   fi
