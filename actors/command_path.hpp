@@ -17,25 +17,22 @@
 #include "api/commands.hpp"
 #include "api/messages.hpp"
 #include "api/metrics.hpp"
-#include "storage/files.hpp"
 
 namespace confab::actors {
 
-// A message from `from`: its file attached (when it names one; file_db is
-// this node's file store, or null to ask this node's readers as any other
-// node's), then to the room's owner; `done` gets the ack (the message is
-// durable) or the error.
+// A message from `from`: its file attached (when it names one), then to the
+// room's owner; `done` gets the ack (the message is durable) or the error.
 // Observes the ack latency. Self: any actor that makes requests (the
 // session is typed, the HTTP frontend not), so these are templates, for the
 // two files that include this.
 template <class Self>
-void submit_send(Self* self, const node_context& ctx, const storage::file_store* file_db, api::caller from,
-                 api::send_command cmd, caf::duration timeout, std::function<void(caf::expected<api::send_ack>)> done) {
+void submit_send(Self* self, const node_context& ctx, api::caller from, api::send_command cmd, caf::duration timeout,
+                 std::function<void(caf::expected<api::send_ack>)> done) {
   api::send_request r{std::move(from),        cmd.room, std::move(cmd.body), std::move(cmd.client_msg_id), cmd.reply_to,
                       std::move(cmd.file_id), ""};
   auto received = std::chrono::steady_clock::now();
   auto place = ctx.place;
-  files::attach_file(self, *place, file_db, std::move(r), [=](caf::expected<api::send_request> r) {
+  files::attach_file(self, *place, std::move(r), [=](caf::expected<api::send_request> r) {
     if (!r)
       return done(r.error());
     auto room = r->room;

@@ -12,13 +12,9 @@ namespace confab::actors::files {
 
 namespace detail {
 
-file_search plan_search(const cluster::placement& place, const storage::file_store* db, const std::string& id) {
+file_search plan_search(const cluster::placement& place, const std::string& id) {
   file_search s;
   auto home = place.file_home(id);
-  if (home == place.reader() && db) {
-    s.here = db->file(id);
-    return s;
-  }
   if (home) {
     s.home = std::move(home);
     return s;
@@ -31,12 +27,8 @@ file_search plan_search(const cluster::placement& place, const storage::file_sto
   for (auto& m : place.file_peers(id)) {
     if (m.readers != place.reader())
       s.peers->push_back(m);
-    else if (!db)
+    else
       s.peers->insert(s.peers->begin(), m);  // asked like the others, first
-    else if (auto f = db->file(id)) {
-      s.here = std::move(*f);
-      return s;
-    }
   }
   return s;
 }

@@ -19,7 +19,6 @@
 #include "api/atoms.hpp"
 #include "api/messages.hpp"
 #include "cluster/placement.hpp"
-#include "storage/files.hpp"
 
 namespace confab::actors::files {
 
@@ -32,13 +31,12 @@ namespace confab::actors::files {
 // for the typed ones, defined below).
 using found_file = std::function<void(caf::expected<api::file_info>, api::reader_service from)>;
 template <class Self>
-void find_file(Self* self, const cluster::placement& place, const storage::file_store* db, const std::string& id,
-               found_file done);
+void find_file(Self* self, const cluster::placement& place, const std::string& id, found_file done);
 
 // A send that names a file gets the file's attachment (the file must belong
 // to the room); then `next` runs with it, or with the error.
 template <class Self>
-void attach_file(Self* self, const cluster::placement& place, const storage::file_store* db, api::send_request req,
+void attach_file(Self* self, const cluster::placement& place, api::send_request req,
                  std::function<void(caf::expected<api::send_request>)> next);
 
 // Asks the thumbnailer (actors/thumbnailer.hpp) for the thumbnail of an image
@@ -61,16 +59,14 @@ void ask_copies(Self* self, std::shared_ptr<std::vector<cluster::member_card>> p
             [=](caf::error&) { ask_copies(self, peers, i + 1, id, none, done); });
 }
 
-// Where find_file looks when the file's home is not this node's store: the
-// home's reader pool, or (null) the copies in `peers`, with `none` as the
-// answer when no one has it; or the record itself, found here.
+// Where find_file looks: the home's reader pool (this node's too), or
+// (null) the copies in `peers`, with `none` as the answer when no one has it.
 struct file_search {
   api::reader_service home;
   std::shared_ptr<std::vector<cluster::member_card>> peers;
   caf::error none;
-  std::optional<caf::expected<api::file_info>> here;
 };
-file_search plan_search(const cluster::placement& place, const storage::file_store* db, const std::string& id);
+file_search plan_search(const cluster::placement& place, const std::string& id);
 
 // The request with `f`'s attachment, or why `f` cannot be attached to it.
 caf::expected<api::send_request> with_attachment(api::send_request req, caf::expected<api::file_info> f);
@@ -78,11 +74,8 @@ caf::expected<api::send_request> with_attachment(api::send_request req, caf::exp
 }  // namespace detail
 
 template <class Self>
-void find_file(Self* self, const cluster::placement& place, const storage::file_store* db, const std::string& id,
-               found_file done) {
-  auto search = detail::plan_search(place, db, id);
-  if (search.here)
-    return done(std::move(*search.here), {});
+void find_file(Self* self, const cluster::placement& place, const std::string& id, found_file done) {
+  auto search = detail::plan_search(place, id);
   if (auto home = search.home) {
     self->request(home, detail::info_timeout, api::info_atom::value, id)
         .then([done, home](api::file_info& f) { done(std::move(f), home); },
@@ -93,13 +86,13 @@ void find_file(Self* self, const cluster::placement& place, const storage::file_
 }
 
 template <class Self>
-void attach_file(Self* self, const cluster::placement& place, const storage::file_store* db, api::send_request req,
+void attach_file(Self* self, const cluster::placement& place, api::send_request req,
                  std::function<void(caf::expected<api::send_request>)> next) {
   if (req.file_id.empty())
     return next(std::move(req));
   auto id = req.file_id;
   find_file(
-      self, place, db, id,
+      self, place, id,
       [req = std::move(req), next = std::move(next)](caf::expected<api::file_info> f, api::reader_service) mutable {
         next(detail::with_attachment(std::move(req), std::move(f)));
       });

@@ -201,7 +201,7 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
     it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
   if (auto wait = it->second.take(now_ms()); wait > 0)
     return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
-  submit_send(self, *st.ctx, nullptr, a.who.who, std::move(*cmd), caf::duration{request_timeout},
+  submit_send(self, *st.ctx, a.who.who, std::move(*cmd), caf::duration{request_timeout},
               [ex](caf::expected<api::send_ack> ack) {
                 if (!ack)
                   return ex->respond_error(ack.error());
@@ -302,12 +302,11 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
 template <class F>
 void with_file(self_ptr self, const exchange_ptr& ex, const authed& a, F f) {
   auto& ctx = *self->state.ctx;
-  files::find_file(self, *ctx.place, nullptr, ex->path[3],
-                   [=](caf::expected<api::file_info> file, api::reader_service from) {
-                     if (!file)
-                       return ex->respond_error(file.error());
-                     with_membership(self, ex, file->room, a, [=, f_info = *file] { f(f_info, from); });
-                   });
+  files::find_file(self, *ctx.place, ex->path[3], [=](caf::expected<api::file_info> file, api::reader_service from) {
+    if (!file)
+      return ex->respond_error(file.error());
+    with_membership(self, ex, file->room, a, [=, f_info = *file] { f(f_info, from); });
+  });
 }
 
 void download(self_ptr self, const exchange_ptr& ex, const authed& a) {

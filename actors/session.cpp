@@ -138,14 +138,13 @@ void do_send(self_ptr self, const std::string& id, api::send_command cmd) {
   auto n = ++st.sends_made;
   st.sends_waiting.emplace(n, std::make_pair(now_ms() + std::chrono::milliseconds(request_timeout).count(), id));
   arm_send_tick(self);
-  submit_send(self, *st.ctx, &st.file_db, st.who, std::move(cmd), caf::infinite,
-              [self, n, id](caf::expected<api::send_ack> ack) {
-                if (self->state.sends_waiting.erase(n) == 0)
-                  return;  // already answered as timed out
-                if (!ack)
-                  return self->state.reply_error(id, ack.error());
-                self->state.reply_ok(id, wire::send_ack_json(*ack));
-              });
+  submit_send(self, *st.ctx, st.who, std::move(cmd), caf::infinite, [self, n, id](caf::expected<api::send_ack> ack) {
+    if (self->state.sends_waiting.erase(n) == 0)
+      return;  // already answered as timed out
+    if (!ack)
+      return self->state.reply_error(id, ack.error());
+    self->state.reply_ok(id, wire::send_ack_json(*ack));
+  });
 }
 
 void do_history(self_ptr self, const std::string& id, const api::history_command& cmd) {
@@ -283,11 +282,10 @@ void token_ended(self_ptr self, const char* why) {
 }  // namespace
 
 api::session_actor::behavior_type session_actor(self_ptr self, context_ptr ctx, storage::user_store users,
-                                                storage::file_store files, api::sink_ptr sink, std::string remote) {
+                                                api::sink_ptr sink, std::string remote) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.user_db = std::move(users);
-  st.file_db = std::move(files);
   st.sink = std::move(sink);
   st.remote = std::move(remote);
   // The id names this node, so that an admin's kick finds it from any node.

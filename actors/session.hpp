@@ -16,7 +16,6 @@
 #include "api/interfaces.hpp"
 #include "api/messages.hpp"
 #include "api/sinks.hpp"
-#include "storage/files.hpp"
 #include "storage/users.hpp"
 
 namespace confab::actors {
@@ -26,7 +25,6 @@ struct session_state {
 
   context_ptr ctx;
   storage::user_store user_db;  // usernames to watch
-  storage::file_store file_db;  // files attached to sends
   api::sink_ptr sink;
   std::string remote;
   api::session_id id;
@@ -61,6 +59,6 @@ struct session_state {
 using session_self = probed<session_state, api::session_actor::base>;
 
 api::session_actor::behavior_type session_actor(session_self* self, context_ptr ctx, storage::user_store users,
-                                                storage::file_store files, api::sink_ptr sink, std::string remote);
+                                                api::sink_ptr sink, std::string remote);
 
 }  // namespace confab::actors

@@ -11,7 +11,7 @@
 // | room manager, room, replica    | room_stores                             |
 // | reader                         | reader_stores                           |
 // | account, presence (+ manager)  | users                                   |
-// | session                        | users (names to watch), files           |
+// | session                        | users (names to watch)                  |
 // | HTTP and admin frontends       | none: they ask the readers              |
 // | upload, thumbnailer            | files                                   |
 // | syncer                         | the database (write count, WAL sync)    |

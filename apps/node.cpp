@@ -227,10 +227,9 @@ class node_impl : public node {
     net::server_handlers nh;
     nh.http_frontend = frontend;
     auto& sys = sys_;
-    nh.spawn_session = [&sys, cctx, users = store->users(), files = store->files()](api::sink_ptr sink,
-                                                                                    std::string remote) {
+    nh.spawn_session = [&sys, cctx, users = store->users()](api::sink_ptr sink, std::string remote) {
       return caf::actor_cast<caf::actor>(
-          sys.spawn(actors::session_actor, cctx, users, files, std::move(sink), std::move(remote)));
+          sys.spawn(actors::session_actor, cctx, users, std::move(sink), std::move(remote)));
     };
     nh.token_signed = [key = *secret, admin = admin_token_](std::string_view token) {
       return api::same_secret(token, admin) || static_cast<bool>(actors::tokens::verify(key, token, actors::now_ms()));

@@ -107,8 +107,7 @@ CAF_TEST(a room 's detail shows members and seq and a session' s its address) {
   auto probe = ctx->actors->find("room", room->id.value);
   CAF_REQUIRE(probe != nullptr);
   CAF_CHECK_EQUAL(actors::detail(*probe), "members=1 seq=3 name=general");
-  auto s = sys.spawn(actors::session_actor, cctx, node.db().users(), node.db().files(), api::sink_ptr(sink),
-                     std::string("10.0.0.7:5555"));
+  auto s = sys.spawn(actors::session_actor, cctx, node.db().users(), api::sink_ptr(sink), std::string("10.0.0.7:5555"));
   extra.push_back(caf::actor_cast<caf::actor>(s));
   sched.run();
   api::actor_query q;
@@ -121,8 +120,7 @@ CAF_TEST(a room 's detail shows members and seq and a session' s its address) {
 }
 
 CAF_TEST(a kick closes the session with 4003 and an unknown session is not found) {
-  auto s = sys.spawn(actors::session_actor, cctx, node.db().users(), node.db().files(), api::sink_ptr(sink),
-                     std::string("10.0.0.7:5555"));
+  auto s = sys.spawn(actors::session_actor, cctx, node.db().users(), api::sink_ptr(sink), std::string("10.0.0.7:5555"));
   extra.push_back(caf::actor_cast<caf::actor>(s));
   sched.run();
   api::actor_query q;

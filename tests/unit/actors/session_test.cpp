@@ -21,8 +21,7 @@ struct fixture : node_fixture {
   api::session_actor session = open_session(sink);
 
   api::session_actor open_session(const std::shared_ptr<test::recording_sink>& s) {
-    auto a = sys.spawn(actors::session_actor, cctx, node.db().users(), node.db().files(), api::sink_ptr(s),
-                       std::string("127.0.0.1"));
+    auto a = sys.spawn(actors::session_actor, cctx, node.db().users(), api::sink_ptr(s), std::string("127.0.0.1"));
     extra.push_back(caf::actor_cast<caf::actor>(a));
     sched.run();
     return a;
