@@ -9,6 +9,7 @@
 #include "actors/passwords.hpp"
 #include "actors/tokens.hpp"
 #include "api/atoms.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "wire/codec.hpp"
 
@@ -56,7 +57,7 @@ caf::error account_state::take_copy(const storage::stored_user& u) {
 }
 
 caf::expected<api::token_claims> account_state::check_token(const std::string& token) {
-  auto c = tokens::verify(secret, token, now_ms());
+  auto c = tokens::verify(secret, token, api::now_ms());
   if (!c)
     return c;
   if (revoked.count(c->jti) > 0)
@@ -98,11 +99,12 @@ void replicate_revoke(self_ptr self, const api::user_id& user, const std::string
 // The user's open sockets on this node whose token no longer holds close
 // (PROTOCOL.md section 10): the hub relays to their sessions.
 void close_revoked(self_ptr self, const api::user_id& user, const std::string& jti) {
-  tell(self, self->state.ctx->place->local_hub(), api::revoke_atom::value, user, jti);
+  api::tell(self, self->state.ctx->place->local_hub(), api::revoke_atom::value, user, jti);
 }
 
 void close_older_tokens(self_ptr self, const storage::stored_user& u) {
-  tell(self, self->state.ctx->place->local_hub(), api::revoke_atom::value, u.info.id, u.tokens_valid_after, u.keep_jti);
+  api::tell(self, self->state.ctx->place->local_hub(), api::revoke_atom::value, u.info.id, u.tokens_valid_after,
+            u.keep_jti);
 }
 
 // Wakes the actor when the earliest revocation expires (unless a wake-up at
@@ -115,7 +117,7 @@ void schedule_prune(self_ptr self) {
   if (st.prune_at != 0 && st.prune_at <= at)
     return;
   st.prune_at = at;
-  auto wait = std::max<std::int64_t>(0, at - now_ms());
+  auto wait = std::max<std::int64_t>(0, at - api::now_ms());
   self->delayed_send(self, std::chrono::milliseconds(wait), api::expire_atom::value, at);
 }
 
@@ -123,7 +125,7 @@ void schedule_prune(self_ptr self) {
 // in memory and in the store.
 void prune_revoked(self_ptr self) {
   auto& st = self->state;
-  auto now = now_ms();
+  auto now = api::now_ms();
   std::vector<std::string> gone;
   while (!st.revoked_by_expiry.empty() && st.revoked_by_expiry.begin()->first <= now) {
     auto node = st.revoked_by_expiry.extract(st.revoked_by_expiry.begin());
@@ -144,7 +146,7 @@ void remember_revoked(self_ptr self, const std::string& jti, std::int64_t expire
 }
 
 caf::error revoke_here(self_ptr self, const std::string& jti, std::int64_t expires_at) {
-  if (expires_at <= now_ms())
+  if (expires_at <= api::now_ms())
     return caf::none;  // expired already: nothing to remember
   if (auto err = self->state.user_db.revoke(jti, expires_at))
     return err;
@@ -178,10 +180,10 @@ void hash_job(self_ptr self, bool bulk, OnOk on_ok, OnErr on_err, Ts... xs) {
              std::max<std::uint64_t>(wait, 100)));
   }
   lane.waiting.push_back([=](api::hasher_actor hasher) {
-    auto started = now_ms();
+    auto started = api::now_ms();
     auto finished = [self, started, bulk, hasher] {
       auto& st = self->state;
-      st.hash_ms = (st.hash_ms * 7 + std::max<std::int64_t>(1, now_ms() - started)) / 8;
+      st.hash_ms = (st.hash_ms * 7 + std::max<std::int64_t>(1, api::now_ms() - started)) / 8;
       auto& lane = bulk ? st.registrations : st.checks;
       lane.idle.push_back(hasher);
       run_hash_jobs(lane);
@@ -234,7 +236,7 @@ void sync_from(self_ptr self, caf::actor source, std::string after, std::uint64_
 }
 
 api::login_result issue_token(self_ptr self, const storage::stored_user& u) {
-  auto now = now_ms();
+  auto now = api::now_ms();
   api::token_claims c{{u.info.id, u.info.username},
                       random_id("t_"),
                       now,
@@ -261,7 +263,7 @@ caf::expected<storage::stored_user> create_user(self_ptr self, const std::string
   storage::stored_user u;
   u.info = {api::user_id{random_id("u_")}, username, display_name, "", ""};
   u.password_hash = hash;
-  u.created_at = now_ms();
+  u.created_at = api::now_ms();
   u.version = 1;
   if (auto err = self->state.user_db.put_user(u, true))
     return err;
@@ -351,7 +353,7 @@ caf::result<std::vector<api::login_result>> do_register_many(self_ptr self, cons
 caf::result<api::login_result> do_login(self_ptr self, const std::string& username, const std::string& password,
                                         const std::string& remote) {
   auto& st = self->state;
-  auto now = now_ms();
+  auto now = api::now_ms();
   if (auto wait = st.ip_attempts.wait_ms(remote, now); wait > 0)
     return fail(errc::rate_limited, "too many login attempts from this address", static_cast<std::uint64_t>(wait));
   if (auto wait = st.user_failures.wait_ms(username, now); wait > 0)
@@ -374,7 +376,7 @@ caf::result<api::login_result> do_login(self_ptr self, const std::string& userna
       [=](bool ok) mutable {
         auto& st = self->state;
         if (!ok || id.empty()) {
-          st.user_failures.record(username, now_ms());
+          st.user_failures.record(username, api::now_ms());
           rp.deliver(fail(errc::invalid_credentials, "wrong username or password"));
           return;
         }
@@ -408,8 +410,8 @@ caf::result<void> do_password(self_ptr self, const api::token_claims& who, const
     }
     auto updated = **u;
     updated.password_hash = hash;
-    updated.tokens_valid_after = now_ms() + 1;  // every earlier token, ...
-    updated.keep_jti = who.jti;                 // ... except the caller's
+    updated.tokens_valid_after = api::now_ms() + 1;  // every earlier token, ...
+    updated.keep_jti = who.jti;                      // ... except the caller's
     ++updated.version;
     if (auto err = self->state.user_db.put_user(updated, false)) {
       rp.deliver(err);
@@ -464,9 +466,9 @@ account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, s
   log_stray_errors(self, "account actor");
   st.user_failures.configure(st.ctx->lim.login_user_failures, std::int64_t{st.ctx->lim.login_user_window_s} * 1000);
   st.ip_attempts.configure(st.ctx->lim.login_ip_attempts, std::int64_t{st.ctx->lim.login_ip_window_s} * 1000);
-  if (auto pruned = st.user_db.prune_revoked(now_ms()); !pruned)
+  if (auto pruned = st.user_db.prune_revoked(api::now_ms()); !pruned)
     spdlog::warn("account actor: expired revocations not pruned: {}", api::describe(pruned.error()).message);
-  if (auto r = st.user_db.revoked(now_ms()))
+  if (auto r = st.user_db.revoked(api::now_ms()))
     for (auto& [jti, exp] : *r)
       remember_revoked(self, jti, exp);
   auto staff = [self](account_state::hash_lane& lane, std::vector<api::hasher_actor> hashers) {

@@ -23,8 +23,8 @@
 #include "api/messages.hpp"
 
 #include "actors/context.hpp"
-#include "actors/probe.hpp"
-#include "actors/rate_limits.hpp"
+#include "api/probe.hpp"
+#include "api/rate_limits.hpp"
 #include "storage/users.hpp"
 
 namespace confab::actors {
@@ -65,8 +65,8 @@ struct account_state {
   std::set<std::pair<std::int64_t, std::string>> revoked_by_expiry;
   std::int64_t prune_at = 0;
   std::set<std::string> pending_names;  // registrations being hashed
-  attempt_window user_failures;
-  attempt_window ip_attempts;
+  api::attempt_window user_failures;
+  api::attempt_window ip_attempts;
 
   [[nodiscard]] caf::expected<storage::stored_user*> user(const api::user_id& id);
   void remember(const storage::stored_user& u);
@@ -88,7 +88,7 @@ using account_interface = api::account_service::extend<
                                                                                         std::vector<std::int64_t>>,
     caf::reacts_to<api::expire_atom, std::int64_t>>;  // prune expired revocations
 
-using account_self = probed<account_state, account_interface::base>;
+using account_self = api::probed<account_state, account_interface::base>;
 
 // check_hashers and registration_hashers: at least one actor each running
 // hasher_actor (detached in production; the same actor may be in both).

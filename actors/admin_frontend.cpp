@@ -4,11 +4,11 @@
 
 #include "actors/http_exchange.hpp"
 #include "actors/presence_manager.hpp"
-#include "actors/probe.hpp"
 #include "actors/static_files.hpp"
 #include "api/atoms.hpp"
 #include "api/hex.hpp"
 #include "api/metrics.hpp"
+#include "api/probe.hpp"
 #include "cluster/scatter.hpp"
 #include "wire/admin.hpp"
 #include "wire/codec.hpp"
@@ -134,7 +134,7 @@ void actors(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
     q.kind = it->second;
   }
   if (auto it = query.find("sort"); it != query.end() && !it->second.empty()) {
-    if (!known_sort(it->second))
+    if (!api::known_sort(it->second))
       return ex->bad("sort must be mailbox, processed, last_active, since or id");
     q.sort = it->second;
   }
@@ -174,7 +174,7 @@ void actors(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
         std::move(page->actors.begin(), page->actors.end(), std::back_inserter(*all));
       },
       [=] {
-        sort_actors(*all, sort);
+        api::sort_actors(*all, sort);
         auto from = std::min<std::size_t>(*offset, all->size());
         auto to = std::min<std::size_t>(from + *limit, all->size());
         auto page = std::make_shared<std::vector<api::actor_info>>(all->begin() + from, all->begin() + to);
@@ -197,7 +197,7 @@ void user(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
                       std::move(part->begin(), part->end(), std::back_inserter(*sessions));
                   },
                   [=] {
-                    sort_actors(*sessions, "since");
+                    api::sort_actors(*sessions, "since");
                     ex->respond(200, wire::admin_user_json(u, presence.at(0), *sessions));
                   },
                   api::sessions_atom::value, u.id);

@@ -9,12 +9,12 @@
 
 #include "actors/context.hpp"
 #include "actors/http_exchange.hpp"
-#include "actors/probe.hpp"
 #include "api/interfaces.hpp"
+#include "api/probe.hpp"
 
 namespace confab::actors {
 
-using admin_self = probed_base<api::http_service::base>;
+using admin_self = api::probed_base<api::http_service::base>;
 
 // The admin API (every call under /admin/api/, with the admin token), the
 // console's files (the rest of /admin/) and GET /metrics, as the HTTP

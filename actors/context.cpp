@@ -1,7 +1,5 @@
 #include "actors/context.hpp"
 
-#include <chrono>
-
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -15,11 +13,6 @@ void log_stray_errors(caf::scheduled_actor* self, const char* who) {
     spdlog::warn("{}: dropped an error nobody asked for: {} (from actor {})", who, caf::to_string(err),
                  from ? std::to_string(from->id()) : std::string("?"));
   });
-}
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 std::string random_id(const char* prefix) {

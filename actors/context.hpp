@@ -12,7 +12,7 @@
 #include <string>
 
 #include "actors/interest.hpp"
-#include "actors/probe.hpp"
+#include "api/probe.hpp"
 #include "cluster/placement.hpp"
 #include "config/options.hpp"
 
@@ -36,7 +36,7 @@ struct node_context {
   // Which hubs get the events of each room held here.
   std::shared_ptr<interest_table> interest = std::make_shared<interest_table>();
   // The node's live actors, for the admin view.
-  std::shared_ptr<actor_index> actors = std::make_shared<actor_index>();
+  std::shared_ptr<api::actor_index> actors = std::make_shared<api::actor_index>();
   // Group commit of message appends (syncer.hpp); null with --durability
   // wal, where an append is acknowledged once it is in the WAL.
   api::syncer_actor syncer;
@@ -54,8 +54,6 @@ using context_ptr = std::shared_ptr<const node_context>;
 // dropped.
 void log_stray_errors(caf::scheduled_actor* self, const char* who);
 
-// Milliseconds since the Unix epoch.
-[[nodiscard]] std::int64_t now_ms();
 // `prefix` + 16 random hex digits.
 [[nodiscard]] std::string random_id(const char* prefix);
 

@@ -7,17 +7,17 @@
 #include <caf/actor.hpp>
 #include <caf/local_actor.hpp>
 
-#include "actors/probe.hpp"
 #include "api/messages.hpp"
+#include "api/probe.hpp"
 
 namespace confab::actors {
 
 template <class Self, class Dest, class Atom, class... Ts>
 void send_text(Self* self, const Dest& dest, Atom atom, const api::shared_text& text, const Ts&... xs) {
   if (dest.node() == self->node())
-    tell(self, dest, atom, xs..., text);
+    api::tell(self, dest, atom, xs..., text);
   else
-    tell(self, dest, atom, xs..., *text);
+    api::tell(self, dest, atom, xs..., *text);
 }
 
 }  // namespace confab::actors

@@ -12,6 +12,7 @@
 #include "actors/presence_manager.hpp"
 #include "actors/static_files.hpp"
 #include "api/atoms.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
 #include "api/sinks.hpp"
@@ -73,8 +74,8 @@ struct authed {
 
 // Counts one attempt of `key` in `window`; false once it answered 429 with
 // `why` and when to retry.
-bool within(attempt_window& window, const exchange_ptr& ex, const std::string& key, const std::string& why) {
-  auto now = now_ms();
+bool within(api::attempt_window& window, const exchange_ptr& ex, const std::string& key, const std::string& why) {
+  auto now = api::now_ms();
   if (auto wait = window.wait_ms(key, now); wait > 0) {
     ex->respond_error(fail(errc::rate_limited, why, static_cast<std::uint64_t>(wait)));
     return false;
@@ -85,7 +86,7 @@ bool within(attempt_window& window, const exchange_ptr& ex, const std::string& k
 
 // Per-user limits on what reaches other people (--rooms-per-min,
 // --invites-per-min, --dms-per-min, per node).
-bool within(attempt_window& window, const exchange_ptr& ex, const authed& a, const char* what) {
+bool within(api::attempt_window& window, const exchange_ptr& ex, const authed& a, const char* what) {
   return within(window, ex, a.who.who.id.value, std::string("too many ") + what + " this minute");
 }
 
@@ -198,8 +199,8 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->respond_error(cmd.error());
   auto [it, fresh] = st.send_buckets.try_emplace(a.who.who.id);
   if (fresh)
-    it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
-  if (auto wait = it->second.take(now_ms()); wait > 0)
+    it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, api::now_ms());
+  if (auto wait = it->second.take(api::now_ms()); wait > 0)
     return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
   submit_send(self, *st.ctx, a.who.who, std::move(*cmd), caf::duration{request_timeout},
               [ex](caf::expected<api::send_ack> ack) {

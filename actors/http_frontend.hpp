@@ -10,9 +10,9 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/context.hpp"
-#include "actors/probe.hpp"
-#include "actors/rate_limits.hpp"
 #include "api/interfaces.hpp"
+#include "api/probe.hpp"
+#include "api/rate_limits.hpp"
 
 namespace confab::actors {
 
@@ -22,16 +22,16 @@ struct http_frontend_state {
   // Takes /admin/ and /metrics (admin_frontend.hpp); linked.
   api::http_service admin;
   // HTTP sends are rate-limited per user like a session's requests.
-  std::unordered_map<api::user_id, token_bucket> send_buckets;
+  std::unordered_map<api::user_id, api::token_bucket> send_buckets;
   // Registrations per client address (--register-per-min).
-  attempt_window registrations;
+  api::attempt_window registrations;
   // Per user: rooms created, invites sent, direct rooms opened.
-  attempt_window room_creations;
-  attempt_window invites;
-  attempt_window dms;
+  api::attempt_window room_creations;
+  api::attempt_window invites;
+  api::attempt_window dms;
 };
 
-using http_frontend_self = probed<http_frontend_state, api::http_service::base>;
+using http_frontend_self = api::probed<http_frontend_state, api::http_service::base>;
 
 api::http_service::behavior_type http_frontend(http_frontend_self* self, context_ptr ctx);
 

@@ -183,7 +183,7 @@ void on_event(self_ptr self, const api::room_id& room, api::seq_t seq, const api
               std::uint64_t generation, const api::shared_text& event) {
   if (!self->state.wants(room)) {
     if (auto sender = caf::actor_cast<caf::actor>(self->current_sender()))
-      tell(self, sender, api::uninterest_atom::value, room, caf::actor_cast<caf::actor>(self), generation);
+      api::tell(self, sender, api::uninterest_atom::value, room, caf::actor_cast<caf::actor>(self), generation);
     return;
   }
   self->state.deliver(room, seq, except, event);

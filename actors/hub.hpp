@@ -21,9 +21,9 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/context.hpp"
-#include "actors/probe.hpp"
 #include "api/interfaces.hpp"
 #include "api/messages.hpp"
+#include "api/probe.hpp"
 #include "api/sinks.hpp"
 
 namespace confab::actors {
@@ -86,7 +86,7 @@ struct hub_state {
   void apply_membership(user_entry& u, const api::user_id& user, const api::room_id& room, bool joined);
 };
 
-using hub_self = probed<hub_state, api::hub_actor::base>;
+using hub_self = api::probed<hub_state, api::hub_actor::base>;
 
 api::hub_actor::behavior_type hub_actor(hub_self* self, context_ptr ctx);
 

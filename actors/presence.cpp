@@ -8,6 +8,7 @@
 #include "actors/fanout.hpp"
 #include "actors/idle.hpp"
 #include "api/atoms.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "wire/codec.hpp"
 #include "wire/events.hpp"
@@ -66,7 +67,7 @@ void notify(self_ptr self, const std::string& data) {
     return;
   }
   if (auto pusher = st.ctx->place->pusher())
-    tell(self, pusher, api::push_atom::value, wire::push_json(st.username, data));
+    api::tell(self, pusher, api::push_atom::value, wire::push_json(st.username, data));
 }
 
 }  // namespace
@@ -95,7 +96,7 @@ api::presence_actor::behavior_type presence_actor(self_ptr self, api::user_id us
   self->set_down_handler([self, manager](caf::down_msg& msg) {
     auto& st = self->state;
     st.watchers.erase(msg.source);
-    auto visible = st.session_down(msg.source, now_ms());
+    auto visible = st.session_down(msg.source, api::now_ms());
     probe_presence(self);
     if (!visible)
       return;

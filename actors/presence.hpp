@@ -14,8 +14,8 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/context.hpp"
-#include "actors/probe.hpp"
 #include "api/interfaces.hpp"
+#include "api/probe.hpp"
 #include "api/sinks.hpp"
 #include "storage/users.hpp"
 
@@ -54,7 +54,7 @@ struct presence_state {
 using presence_reports = caf::typed_actor<caf::reacts_to<api::status_atom, api::user_id, std::string, std::int64_t>,
                                           caf::reacts_to<api::idle_atom, api::user_id, std::uint64_t>>;
 
-using presence_self = probed<presence_state, api::presence_actor::base>;
+using presence_self = api::probed<presence_state, api::presence_actor::base>;
 
 // manager: the presence manager, told of status changes and idleness.
 api::presence_actor::behavior_type presence_actor(presence_self* self, api::user_id user, context_ptr ctx,

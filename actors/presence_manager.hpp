@@ -18,9 +18,9 @@
 
 #include "actors/context.hpp"
 #include "actors/directory.hpp"
-#include "actors/probe.hpp"
 #include "api/atoms.hpp"
 #include "api/interfaces.hpp"
+#include "api/probe.hpp"
 #include "cluster/placement.hpp"
 #include "cluster/scatter.hpp"
 #include "storage/users.hpp"
@@ -48,7 +48,7 @@ using presence_manager_actor = api::presence_service::extend<
     caf::reacts_to<api::idle_atom, api::user_id, std::uint64_t>,                // a presence is idle
     caf::reacts_to<api::view_atom>>;                                            // the cluster changed
 
-using presence_manager_self = probed<presence_manager_state, presence_manager_actor::base>;
+using presence_manager_self = api::probed<presence_manager_state, presence_manager_actor::base>;
 
 presence_manager_actor::behavior_type presence_manager(presence_manager_self* self, context_ptr ctx,
                                                        storage::user_store users);

@@ -161,15 +161,15 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
         return gather_all<api::room_info>(self, ctx, limit, a, after, limit);
       },
       // Admin view: this node's actors, a user's sessions here, a kick.
-      [ctx](api::actors_atom, const api::actor_query& q) { return list_actors(*ctx->actors, ctx->node_id, q); },
+      [ctx](api::actors_atom, const api::actor_query& q) { return api::list_actors(*ctx->actors, ctx->node_id, q); },
       [ctx](api::sessions_atom, const api::user_id& user) {
-        return sessions_of(*ctx->actors, ctx->node_id, user.value);
+        return api::sessions_of(*ctx->actors, ctx->node_id, user.value);
       },
       [=](api::kick_atom, const std::string& session) {
         auto p = ctx->actors->find("session", session);
         auto target = p ? caf::actor_cast<caf::actor>(p->addr) : caf::actor{};
         if (target)
-          tell(self, target, api::kick_atom::value);
+          api::tell(self, target, api::kick_atom::value);
         return static_cast<bool>(target);
       },
       // Files stored on this node, for other nodes (see placement::file_home).

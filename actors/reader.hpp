@@ -12,13 +12,13 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/context.hpp"
-#include "actors/probe.hpp"
 #include "actors/stores.hpp"
 #include "api/interfaces.hpp"
+#include "api/probe.hpp"
 
 namespace confab::actors {
 
-using reader_self = probed_base<api::reader_service::base>;
+using reader_self = api::probed_base<api::reader_service::base>;
 
 api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr ctx, reader_stores stores);
 

@@ -8,6 +8,7 @@
 #include "actors/idle.hpp"
 #include "actors/room_change.hpp"
 #include "api/atoms.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
 #include "wire/codec.hpp"
@@ -75,7 +76,7 @@ void to_user(self_ptr self, const api::user_id& user, const api::shared_text& ev
 void notify(self_ptr self, const api::user_id& user, api::seq_t seq, const std::string& from, const char* reason,
             const std::string& preview) {
   auto data = wire::notification_json(self->state.info.id, seq, from, reason, preview);
-  tell(self, self->state.ctx->place->presence(user), api::notify_atom::value, user, data);
+  api::tell(self, self->state.ctx->place->presence(user), api::notify_atom::value, user, data);
 }
 
 void notify_message(self_ptr self, const api::send_request& req, api::seq_t seq, const std::string& body) {
@@ -102,7 +103,7 @@ void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) 
   if (joined)
     self->state.ctx->interest->add_all(self->state.info.id, hubs);
   for (auto& hub : hubs)
-    tell(self, hub, api::membership_atom::value, self->state.info.id, user, joined);
+    api::tell(self, hub, api::membership_atom::value, self->state.info.id, user, joined);
 }
 
 // The ack of a message already in the log (a retried client_msg_id).
@@ -193,7 +194,7 @@ void commit(self_ptr self, const room_change& change, done_fn done) {
             --st.in_flight;
             if (!st.broken) {
               st.broken = true;
-              tell(self, st.replica, api::resign_atom::value);
+              api::tell(self, st.replica, api::resign_atom::value);
             }
             done(fail(errc::unavailable, "the room's copies did not confirm the write: retry"), false);
             end_if_broken(self);
@@ -241,7 +242,7 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   if (!req.file_id.empty() && req.attachment.empty())
     return fail(errc::invalid_request, "file_id names no file of this room");
   auto attachment = std::move(req.attachment);
-  wire::message_fields m{st.info.id,          st.last_seq + 1,   random_id("m_"), req.from.username,    now_ms(),
+  wire::message_fields m{st.info.id,          st.last_seq + 1,   random_id("m_"), req.from.username,    api::now_ms(),
                          std::move(req.body), req.client_msg_id, req.reply_to,    std::move(attachment)};
   auto text = wire::message_json(m);
   room_change change;
@@ -397,7 +398,7 @@ caf::result<void> handle_typing(self_ptr self, const api::caller& who, bool acti
   auto timeout = std::chrono::milliseconds(st.ctx->lim.typing_timeout_ms);
   if (it == st.typing.end())
     emit(self, "typing", typing_event(st.info.id, who.username, true), 0, who.id);
-  st.typing[who.id] = {who.username, now_ms() + timeout.count()};
+  st.typing[who.id] = {who.username, api::now_ms() + timeout.count()};
   self->delayed_send(self, timeout, api::expire_atom::value);
   return caf::unit;
 }
@@ -405,7 +406,7 @@ caf::result<void> handle_typing(self_ptr self, const api::caller& who, bool acti
 // Ends every typing state whose time has come.
 void expire_typing(self_ptr self) {
   auto& st = self->state;
-  auto now = now_ms();
+  auto now = api::now_ms();
   for (auto it = st.typing.begin(); it != st.typing.end();) {
     if (it->second.second > now) {
       ++it;
@@ -494,7 +495,7 @@ caf::result<api::room_info> handle_dm(self_ptr self, const api::caller& a, const
   auto second = std::max(a.username, b.username);
   room_change change;
   change.kind = room_change::create;
-  change.room = api::room_info{st.info.id, first + ", " + second, "", "private", "dm", now_ms(), api::user_id{}};
+  change.room = api::room_info{st.info.id, first + ", " + second, "", "private", "dm", api::now_ms(), api::user_id{}};
   change.members = {{a.id, "member"}, {b.id, "member"}};
   if (a.id == b.id)
     change.members.pop_back();
@@ -510,7 +511,7 @@ caf::result<api::room_info> handle_dm(self_ptr self, const api::caller& a, const
     }
     created(self);
     for (auto& hub : self->state.ctx->place->hubs())
-      tell(self, hub, api::dm_atom::value, a, b);
+      api::tell(self, hub, api::dm_atom::value, a, b);
     rp.deliver(self->state.info);
   });
   return rp;

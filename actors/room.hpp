@@ -20,10 +20,10 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/context.hpp"
-#include "actors/probe.hpp"
 #include "actors/stores.hpp"
 #include "api/interfaces.hpp"
 #include "api/messages.hpp"
+#include "api/probe.hpp"
 
 namespace confab::actors {
 
@@ -69,7 +69,7 @@ struct room_state {
 // What a room needs of its manager: to hear that it is idle.
 using room_idle_reports = caf::typed_actor<caf::reacts_to<api::idle_atom, api::room_id, std::uint64_t>>;
 
-using room_self = probed<room_state, api::room_actor::base>;
+using room_self = api::probed<room_state, api::room_actor::base>;
 
 // manager: the room manager to report idleness to; replica: the room's
 // replica actor, serving (null with one copy).

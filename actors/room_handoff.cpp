@@ -6,6 +6,7 @@
 #include "actors/replica_log.hpp"
 #include "actors/room_change.hpp"
 #include "api/atoms.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
 #include "cluster/rendezvous.hpp"
@@ -53,7 +54,7 @@ void end_move(self_ptr self, const api::room_id& id, bool moved) {
   auto out = std::move(it->second);
   st.moving.erase(it);
   --st.moves_running;
-  auto took = now_ms() - out.started_ms;
+  auto took = api::now_ms() - out.started_ms;
   if (moved)
     api::node_metrics().handoffs_out.fetch_add(1, std::memory_order_relaxed);
   if (moved)
@@ -133,7 +134,7 @@ void start_move(self_ptr self, const api::room_id& id) {
   auto& out = st.moving[id];
   out.target_id = owner;
   out.target = manager_of(*card);
-  out.started_ms = now_ms();
+  out.started_ms = api::now_ms();
   ++st.moves_running;
   // The room actor ends after everything delegated to it so far.
   if (auto room = st.live.take(id)) {

@@ -8,6 +8,7 @@
 
 #include "actors/room.hpp"
 #include "api/atoms.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "api/hex.hpp"
 #include "api/metrics.hpp"
@@ -35,7 +36,7 @@ caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, c
   api::room_id id{random_id("r_")};
   for (int i = 0; i < 256 && !ctx.place->owns_room(id); ++i)
     id = api::room_id{random_id("r_")};
-  api::room_info info{id, name, topic, visibility, "room", now_ms(), who.id};
+  api::room_info info{id, name, topic, visibility, "room", api::now_ms(), who.id};
   if (replicated(self)) {
     auto rp = self->make_response_promise<api::room_info>();
     serve_owned(self, id, rp, caf::make_message(api::create_atom::value, info), fresh_copies(self, id));
@@ -46,7 +47,7 @@ caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, c
   auto hubs = ctx.place->hubs();
   ctx.interest->add_all(info.id, hubs);
   for (auto& hub : hubs)
-    tell(self, hub, api::membership_atom::value, info.id, who.id, true);
+    api::tell(self, hub, api::membership_atom::value, info.id, who.id, true);
   return info;
 }
 
@@ -132,7 +133,7 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
         // which of the others it can reach now.
         auto peers = peers_of(self);
         for (auto& [id, copy] : st.replicas)
-          tell(self, copy.actor, api::peers_atom::value, peers);
+          api::tell(self, copy.actor, api::peers_atom::value, peers);
         find_repairs(self);
       },
       // Between the copies of a room (actors/replica.hpp): to this node's
@@ -158,7 +159,7 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
         if (!from_live_member(self))
           return;
         if (auto copy = replica_of(self, id, {}))
-          tell(self, copy->actor, api::dropped_atom::value, id);
+          api::tell(self, copy->actor, api::dropped_atom::value, id);
       },
       // This node's copy of a room stopped leading, or leads a new epoch:
       // the room actor of the old epoch ends (actors/replica.cpp, retire_room).
@@ -203,7 +204,7 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
           // view change told them it drains); the drain ends when no room
           // names it any more.
           for (auto& [id, copy] : self->state.replicas)
-            tell(self, copy.actor, api::resign_atom::value);
+            api::tell(self, copy.actor, api::resign_atom::value);
           self->state.drain_waiters.push_back(rp);
           check_left_sets(self);
           return rp;

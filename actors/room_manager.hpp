@@ -29,9 +29,9 @@
 
 #include "actors/context.hpp"
 #include "actors/directory.hpp"
-#include "actors/probe.hpp"
 #include "actors/stores.hpp"
 #include "api/interfaces.hpp"
+#include "api/probe.hpp"
 #include "cluster/replication.hpp"
 
 namespace confab::actors {
@@ -119,7 +119,7 @@ struct room_manager_state {
   std::size_t repaired = 0;
 };
 
-using room_manager_self = probed<room_manager_state, room_manager_actor::base>;
+using room_manager_self = api::probed<room_manager_state, room_manager_actor::base>;
 
 room_manager_actor::behavior_type room_manager(room_manager_self* self, context_ptr ctx, room_stores stores);
 

@@ -115,7 +115,7 @@ void repair(self_ptr self, const api::room_id& id) {
       auto copies = copy_set(self, id);
       auto next = copies ? first_live_copy(self, *copies) : room_manager_actor{};
       if (next && !is_me(self, next))
-        tell(self, next, api::repair_atom::value, id);
+        api::tell(self, next, api::repair_atom::value, id);
       st.to_repair.push_back(id);
     } else if (++st.repair_tries[id] < max_repair_tries) {
       spdlog::info("room {}: copy set not changed yet ({}); trying again", id.value, api::describe(err).message);

@@ -108,7 +108,7 @@ const room_manager_state::replica* replica_of(self_ptr self, const api::room_id&
   entry.actor = self->spawn<caf::linked>(replica_actor, id, st.ctx->node_id, std::move(log),
                                          std::function<caf::error(const cluster::replication::entry&)>{apply_entry},
                                          caf::actor_cast<caf::actor>(self), std::move(sync));
-  tell(self, entry.actor, api::peers_atom::value, peers_of(self));
+  api::tell(self, entry.actor, api::peers_atom::value, peers_of(self));
   return &entry;
 }
 

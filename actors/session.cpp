@@ -9,6 +9,7 @@
 
 #include "actors/command_path.hpp"
 #include "api/atoms.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
 #include "cluster/scatter.hpp"
@@ -72,7 +73,7 @@ void do_auth(self_ptr self, const std::string& id, const api::auth_command& cmd)
       .await(
           [=](const api::token_claims& claims, const api::user_info& user) {
             auto& hub = self->state.ctx->place->local_hub();
-            tell(self, hub, api::subscribe_atom::value, user.id, self->state.sink);
+            api::tell(self, hub, api::subscribe_atom::value, user.id, self->state.sink);
             self->request(self->state.ctx->place->reader(), request_timeout, api::my_rooms_atom::value, user.id,
                           api::untyped(self->state.ctx->place->local_hub()))
                 .await(
@@ -83,7 +84,7 @@ void do_auth(self_ptr self, const std::string& id, const api::auth_command& cmd)
                       st.jti = claims.jti;
                       st.issued_at = claims.issued_at;
                       self->delayed_send(
-                          self, std::chrono::milliseconds(std::max<std::int64_t>(0, claims.expires_at - now_ms())),
+                          self, std::chrono::milliseconds(std::max<std::int64_t>(0, claims.expires_at - api::now_ms())),
                           api::expire_atom::value);
                       self->probe().set_text(user.id.value, user.username);
                       spdlog::info("session={} authenticated as {} ({})", st.id.value, user.username, user.id.value);
@@ -97,13 +98,14 @@ void do_auth(self_ptr self, const std::string& id, const api::auth_command& cmd)
                       // reply: a notification or status change from then on is not missed;
                       // the hub holds what comes before `ready`, so the reply comes first.
                       st.presence_at = st.ctx->place->presence(user.id);
-                      tell(self, st.presence_at, api::session_up_atom::value, user.id, user.username,
-                           api::untyped(st.ctx->place->local_hub()));
+                      api::tell(self, st.presence_at, api::session_up_atom::value, user.id, user.username,
+                                api::untyped(st.ctx->place->local_hub()));
                       for (auto& r : rooms)
                         if (!r.partner.empty())
                           watch_partner(self, r.partner);
                       st.reply_ok(id, wire::auth_reply_json(user, st.id.value, st.ctx->node_id, rooms));
-                      tell(self, st.ctx->place->local_hub(), api::ready_atom::value, std::move(ids), std::move(seqs));
+                      api::tell(self, st.ctx->place->local_hub(), api::ready_atom::value, std::move(ids),
+                                std::move(seqs));
                     },
                     reject);
           },
@@ -122,7 +124,7 @@ void arm_send_tick(self_ptr self) {
 void check_sends(self_ptr self) {
   auto& st = self->state;
   st.send_tick_armed = false;
-  auto now = now_ms();
+  auto now = api::now_ms();
   for (auto it = st.sends_waiting.begin(); it != st.sends_waiting.end() && it->second.first <= now;) {
     auto id = std::move(it->second.second);
     it = st.sends_waiting.erase(it);
@@ -136,7 +138,7 @@ void do_send(self_ptr self, const std::string& id, api::send_command cmd) {
   // The session answers within request_timeout whatever the room does
   // (arm_send_tick); a late ack finds its entry gone and is dropped.
   auto n = ++st.sends_made;
-  st.sends_waiting.emplace(n, std::make_pair(now_ms() + std::chrono::milliseconds(request_timeout).count(), id));
+  st.sends_waiting.emplace(n, std::make_pair(api::now_ms() + std::chrono::milliseconds(request_timeout).count(), id));
   arm_send_tick(self);
   submit_send(self, *st.ctx, st.who, std::move(cmd), caf::infinite, [self, n, id](caf::expected<api::send_ack> ack) {
     if (self->state.sends_waiting.erase(n) == 0)
@@ -187,7 +189,7 @@ void do_read(self_ptr self, const std::string& id, const api::read_command& cmd)
 
 void do_presence(self_ptr self, const std::string& id, const api::presence_command& cmd) {
   auto& st = self->state;
-  tell(self, st.ctx->place->presence(st.who.id), api::status_atom::value, st.who.id, cmd.status);
+  api::tell(self, st.ctx->place->presence(st.who.id), api::status_atom::value, st.who.id, cmd.status);
   st.reply_ok(id, "{}");
 }
 
@@ -237,7 +239,7 @@ void handle_frame(self_ptr self, const std::string& text) {
     self->quit();
     return;
   }
-  if (auto wait = st.bucket.take(now_ms()); wait > 0)
+  if (auto wait = st.bucket.take(api::now_ms()); wait > 0)
     return st.reply_error(id, fail(errc::rate_limited, "too many requests", wait));
   if (!frame.id_ok || frame.op.empty())
     return st.reply_error(id, fail(errc::invalid_request, "a request needs op and id (number or string)"));
@@ -295,7 +297,7 @@ api::session_actor::behavior_type session_actor(self_ptr self, context_ptr ctx, 
   probe.sink = st.sink;
   self->probe_as(st.ctx->actors, "session", st.id.value);
   spdlog::info("session={} opened from {}", st.id.value, st.remote);
-  st.bucket.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, now_ms());
+  st.bucket.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, api::now_ms());
   self->delayed_send(self, std::chrono::milliseconds(st.ctx->lim.auth_timeout_ms), api::timeout_atom::value);
   // If the actor fails (an exception, an unhandled error), its socket does
   // not outlive it; a normal end has already sent its own close.
@@ -349,7 +351,8 @@ api::session_actor::behavior_type session_actor(self_ptr self, context_ptr ctx, 
         auto& place = *st.ctx->place;
         if (auto owner = place.presence(st.who.id); owner != st.presence_at) {
           st.presence_at = owner;
-          tell(self, owner, api::session_up_atom::value, st.who.id, st.who.username, api::untyped(place.local_hub()));
+          api::tell(self, owner, api::session_up_atom::value, st.who.id, st.who.username,
+                    api::untyped(place.local_hub()));
         }
         for (auto& [user, at] : st.watching)
           if (place.presence(user) != at)

@@ -11,10 +11,10 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/context.hpp"
-#include "actors/probe.hpp"
-#include "actors/rate_limits.hpp"
 #include "api/interfaces.hpp"
 #include "api/messages.hpp"
+#include "api/probe.hpp"
+#include "api/rate_limits.hpp"
 #include "api/sinks.hpp"
 #include "storage/users.hpp"
 
@@ -34,7 +34,7 @@ struct session_state {
   // password change, on any node) or its expiry closes the socket with 4401.
   std::string jti;
   std::int64_t issued_at = 0;
-  token_bucket bucket;
+  api::token_bucket bucket;
   // The presence manager told of this session, and for each user it watches
   // (asked, or a direct-room partner) the one that holds the watch: after a
   // membership change, those whose owner changed hear from it again.
@@ -56,7 +56,7 @@ struct session_state {
   void close(std::uint16_t code, const std::string& reason) const;
 };
 
-using session_self = probed<session_state, api::session_actor::base>;
+using session_self = api::probed<session_state, api::session_actor::base>;
 
 api::session_actor::behavior_type session_actor(session_self* self, context_ptr ctx, storage::user_store users,
                                                 api::sink_ptr sink, std::string remote);

@@ -6,6 +6,7 @@
 #include "actors/file_names.hpp"
 #include "actors/files.hpp"
 #include "api/atoms.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "api/hex.hpp"
 #include "wire/codec.hpp"
@@ -166,7 +167,7 @@ void complete(self_ptr self) {
   EVP_DigestFinal_ex(st.sha.get(), digest, &len);
   st.file.sha256 = api::to_hex(digest, len);
   st.file.content_type = files::sniff(st.head, st.declared_type);
-  st.file.created_at = now_ms();
+  st.file.created_at = api::now_ms();
   auto ok =
       static_cast<std::size_t>(std::count_if(st.copies.begin(), st.copies.end(), [](auto& c) { return !c.failed; }));
   if (ok < needed(st)) {

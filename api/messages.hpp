@@ -233,7 +233,7 @@ inline void fill_node_status(node_status& n, const std::vector<std::uint64_t>& c
   n.actors.assign(c.begin() + 6, c.end());
 }
 
-// One actor as the admin view lists it (see actors/probe.hpp).
+// One actor as the admin view lists it (see api/probe.hpp).
 struct actor_info {
   std::string id;
   std::string kind;

@@ -36,6 +36,7 @@
 #include "actors/thumbnailer.hpp"
 #include "actors/tokens.hpp"
 #include "api/atoms.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "api/hex.hpp"
 #include "cluster/gate.hpp"
@@ -208,7 +209,7 @@ class node_impl : public node {
     auto host = advertised_host(o.cluster_bind);
     me.id = ctx->node_id;
     me.address = host + ":" + std::to_string(o.cluster_port);
-    me.started_at = actors::now_ms();
+    me.started_at = api::now_ms();
     ctx->place = std::make_shared<cluster::placement>(me, pusher);
 
     net::server_settings ns;
@@ -232,7 +233,7 @@ class node_impl : public node {
           sys.spawn(actors::session_actor, cctx, users, std::move(sink), std::move(remote)));
     };
     nh.token_signed = [key = *secret, admin = admin_token_](std::string_view token) {
-      return api::same_secret(token, admin) || static_cast<bool>(actors::tokens::verify(key, token, actors::now_ms()));
+      return api::same_secret(token, admin) || static_cast<bool>(actors::tokens::verify(key, token, api::now_ms()));
     };
     auto srv = net::server::start(std::move(ns), std::move(nh));
     if (!srv) {

@@ -10,6 +10,7 @@
 #include <caf/io/middleman_actor.hpp>
 
 #include "api/atoms.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
 #include "cluster/gate.hpp"
@@ -23,11 +24,6 @@ using self_ptr = caf::stateful_actor<node_state>*;
 constexpr auto link_timeout = std::chrono::seconds(3);
 constexpr auto sync_timeout = std::chrono::seconds(60);
 constexpr std::int64_t retry_every_ms = 2000;
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 void publish_view(self_ptr self) {
   auto& st = self->state;
@@ -44,7 +40,7 @@ void admitted(self_ptr self, const member_card& card) {
   }
   bool fresh = st.members.find(card.id) == nullptr;
   self->monitor(card.node);
-  if (st.members.admit(card, now_ms())) {
+  if (st.members.admit(card, api::now_ms())) {
     spdlog::info("node {} ({}) joined the cluster view{}", card.id, card.address, fresh ? "" : " again");
     publish_view(self);
   }
@@ -246,13 +242,13 @@ bool is_member(self_ptr self) {
 
 void tick(self_ptr self) {
   auto& st = self->state;
-  auto now = now_ms();
+  auto now = api::now_ms();
   for (auto& [id, m] : st.members.all()) {
     if (m.status == "down")
       continue;
     auto member_id = id;
     self->request(m.card.node, std::chrono::milliseconds(st.cfg.heartbeat_ms * 3 / 2), api::ping_atom::value)
-        .then([=](bool) { self->state.members.heard(member_id, now_ms()); },
+        .then([=](bool) { self->state.members.heard(member_id, api::now_ms()); },
               [=](caf::error&) { self->state.members.missed(member_id); });
   }
   if (st.members.expire(now, st.cfg.down_after_ms)) {
@@ -281,7 +277,7 @@ void local_stats(self_ptr self, caf::response_promise rp) {
 
 void nodes(self_ptr self, caf::response_promise rp) {
   auto& st = self->state;
-  auto now = now_ms();
+  auto now = api::now_ms();
   auto g = std::make_shared<std::vector<api::node_status>>();
   std::vector<std::pair<std::size_t, caf::actor>> asks;
   auto add = [&](const member_card& c, const std::string& status) {
@@ -320,11 +316,11 @@ caf::result<void> start_drain(self_ptr self) {
     if (m.status != "down")
       self->send(m.card.node, api::leave_atom::value, st.members.self().id);
   publish_view(self);
-  auto started = now_ms();
+  auto started = api::now_ms();
   auto drained = [self, started](bool all) {
     if (all)
       spdlog::info("node {} handed off all its rooms in {} ms; stopping", self->state.members.self().id,
-                   now_ms() - started);
+                   api::now_ms() - started);
     else
       spdlog::error("node {} stops with rooms not handed off: they are unavailable until it is back",
                     self->state.members.self().id);

@@ -1,4 +1,5 @@
 #define CAF_SUITE account
+#include "api/clock.hpp"
 #include "tests/unit/node_fixture.hpp"
 
 #include <sodium.h>
@@ -147,7 +148,7 @@ CAF_TEST(revocations are synced in pages and forgotten when their tokens expire)
   test::test_node other;  // a node that syncs from this one
   other.start(sys, "other");
   sched.run();
-  auto now = actors::now_ms();
+  auto now = api::now_ms();
   // 1,200 revocations: three pages of at most 500 for a node that syncs.
   for (int i = 0; i < 1200; ++i)
     self->send(accounts, api::revoke_atom::value, dave.id, "jti-" + std::to_string(1000 + i), now + 3600000);
@@ -169,7 +170,7 @@ CAF_TEST(revocations are synced in pages and forgotten when their tokens expire)
   CAF_CHECK_EQUAL(test::value(node.db().users().revoked(0)).count("jti-soon"), 1u);
   // ...and gone from memory and store once it has (wait for the wall clock,
   // bounded by the 500 ms it has left).
-  while (actors::now_ms() <= soon)
+  while (api::now_ms() <= soon)
     std::this_thread::yield();
   CAF_CHECK(sched.trigger_timeout());
   sched.run();

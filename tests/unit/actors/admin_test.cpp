@@ -1,21 +1,21 @@
 #define CAF_SUITE admin
 #include "tests/unit/node_fixture.hpp"
 
-#include "actors/probe.hpp"
 #include "api/metrics.hpp"
+#include "api/probe.hpp"
 
 using namespace confab;
 
 namespace {
 
 // An actor that only counts: it is listed as a room called `id`.
-caf::behavior counting_actor(actors::probed_actor* self, actors::context_ptr ctx, std::string id) {
+caf::behavior counting_actor(api::probed_actor* self, actors::context_ptr ctx, std::string id) {
   self->probe_as(ctx->actors, "room", std::move(id));
   return {[](int) {}};
 }
 
 struct fixture : test::node_fixture {
-  api::actor_page list(api::actor_query q) { return actors::list_actors(*ctx->actors, "n", q); }
+  api::actor_page list(api::actor_query q) { return api::list_actors(*ctx->actors, "n", q); }
   std::shared_ptr<test::recording_sink> sink = std::make_shared<test::recording_sink>();
 };
 
@@ -23,7 +23,7 @@ struct fixture : test::node_fixture {
 
 CAF_TEST_FIXTURE_SCOPE(admin_tests, fixture)
 
-CAF_TEST(a probed actor counts what waits and what it handled and leaves the index when it ends) {
+CAF_TEST(a api::probed actor counts what waits and what it handled and leaves the index when it ends) {
   auto before = ctx->actors->count("room");
   auto a = sys.spawn(counting_actor, cctx, std::string("r_counting"));
   sched.run();
@@ -106,7 +106,7 @@ CAF_TEST(a room 's detail shows members and seq and a session' s its address) {
   }
   auto probe = ctx->actors->find("room", room->id.value);
   CAF_REQUIRE(probe != nullptr);
-  CAF_CHECK_EQUAL(actors::detail(*probe), "members=1 seq=3 name=general");
+  CAF_CHECK_EQUAL(api::detail(*probe), "members=1 seq=3 name=general");
   auto s = sys.spawn(actors::session_actor, cctx, node.db().users(), api::sink_ptr(sink), std::string("10.0.0.7:5555"));
   extra.push_back(caf::actor_cast<caf::actor>(s));
   sched.run();

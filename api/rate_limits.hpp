@@ -11,7 +11,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace confab::actors {
+namespace confab::api {
 
 // Token bucket: `rate` per second sustained, `burst` at once.
 class token_bucket {
@@ -47,4 +47,4 @@ class attempt_window {
   std::unordered_map<std::string, std::deque<std::int64_t>> hits_;
 };
 
-}  // namespace confab::actors
+}  // namespace confab::api

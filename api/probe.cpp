@@ -1,12 +1,12 @@
-#include "actors/probe.hpp"
+#include "api/probe.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-#include "actors/context.hpp"
+#include "api/clock.hpp"
 #include "api/errors.hpp"
 
-namespace confab::actors {
+namespace confab::api {
 
 std::uint64_t actor_probe::mailbox() const {
   auto in = enqueued.load(std::memory_order_relaxed);
@@ -90,7 +90,7 @@ void list_probe(caf::scheduled_actor& self, const probe_ptr& p, const std::share
   self.attach_functor([index, raw = p.get()] { index->remove(raw); });
   // Every listed actor may be reached from other nodes: what it does not
   // understand is counted and dropped, never printed message by message.
-  self.set_default_handler(api::drop_unexpected);
+  self.set_default_handler(drop_unexpected);
 }
 
 std::string detail(const actor_probe& p) {
@@ -112,7 +112,7 @@ std::string detail(const actor_probe& p) {
 
 namespace {
 
-api::actor_info info_of(const actor_probe& p, const std::string& node) {
+actor_info info_of(const actor_probe& p, const std::string& node) {
   return {p.id,
           p.kind,
           node,
@@ -135,8 +135,8 @@ bool known_sort(const std::string& sort) {
   return sort == "mailbox" || sort == "processed" || sort == "last_active" || sort == "since" || sort == "id";
 }
 
-void sort_actors(std::vector<api::actor_info>& list, const std::string& sort) {
-  auto key = [&sort](const api::actor_info& a) -> std::int64_t {
+void sort_actors(std::vector<actor_info>& list, const std::string& sort) {
+  auto key = [&sort](const actor_info& a) -> std::int64_t {
     if (sort == "mailbox")
       return static_cast<std::int64_t>(a.mailbox);
     if (sort == "processed")
@@ -147,7 +147,7 @@ void sort_actors(std::vector<api::actor_info>& list, const std::string& sort) {
       return a.since;
     return 0;
   };
-  std::stable_sort(list.begin(), list.end(), [&](const api::actor_info& a, const api::actor_info& b) {
+  std::stable_sort(list.begin(), list.end(), [&](const actor_info& a, const actor_info& b) {
     auto ka = key(a), kb = key(b);
     if (ka != kb)
       return ka > kb;
@@ -155,8 +155,8 @@ void sort_actors(std::vector<api::actor_info>& list, const std::string& sort) {
   });
 }
 
-api::actor_page list_actors(const actor_index& index, const std::string& node, const api::actor_query& q) {
-  api::actor_page page;
+actor_page list_actors(const actor_index& index, const std::string& node, const actor_query& q) {
+  actor_page page;
   for (auto& p : index.all()) {
     if (p->kind.empty() || (!q.kind.empty() && p->kind != q.kind))
       continue;
@@ -173,9 +173,8 @@ api::actor_page list_actors(const actor_index& index, const std::string& node, c
   return page;
 }
 
-std::vector<api::actor_info> sessions_of(const actor_index& index, const std::string& node,
-                                         const std::string& user_id) {
-  std::vector<api::actor_info> out;
+std::vector<actor_info> sessions_of(const actor_index& index, const std::string& node, const std::string& user_id) {
+  std::vector<actor_info> out;
   for (auto& p : index.all())
     if (p->kind == "session" && p->text().first == user_id) {
       auto info = info_of(*p, node);
@@ -186,4 +185,4 @@ std::vector<api::actor_info> sessions_of(const actor_index& index, const std::st
   return out;
 }
 
-}  // namespace confab::actors
+}  // namespace confab::api

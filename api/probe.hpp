@@ -25,9 +25,10 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "api/messages.hpp"
 #include "api/sinks.hpp"
 
-namespace confab::actors {
+namespace confab::api {
 
 struct actor_probe {
   std::int64_t since = 0;  // ms
@@ -43,7 +44,7 @@ struct actor_probe {
   // Sessions: the client's address and socket, for its queued bytes (set
   // once, before listing).
   std::string remote;
-  api::sink_ptr sink;
+  sink_ptr sink;
 
   [[nodiscard]] std::uint64_t mailbox() const;
   // Text that changes rarely: a session's user (id and username), a room's
@@ -82,7 +83,7 @@ void count_enqueued(actor_probe& p);
 void count_consumed(actor_probe& p);
 probe_ptr make_probe();
 // Lists `self` in `index` until it ends; from then on, a message no handler
-// matches is counted and dropped (api::drop_unexpected).
+// matches is counted and dropped (drop_unexpected).
 void list_probe(caf::scheduled_actor& self, const probe_ptr& p, const std::shared_ptr<actor_index>& index,
                 std::string kind, std::string id);
 
@@ -136,12 +137,12 @@ void tell(Self* self, const Dest& dest, Ts&&... xs) {
 // last_active, since (largest first) or id.
 [[nodiscard]] bool known_sort(const std::string& sort);
 // Orders a listing; ties go by node, kind and id, so pages are stable.
-void sort_actors(std::vector<api::actor_info>& list, const std::string& sort);
+void sort_actors(std::vector<actor_info>& list, const std::string& sort);
 // The first q.limit actors of this node that match q, in q.sort order, and
 // how many matched.
-[[nodiscard]] api::actor_page list_actors(const actor_index& index, const std::string& node, const api::actor_query& q);
+[[nodiscard]] actor_page list_actors(const actor_index& index, const std::string& node, const actor_query& q);
 // The sessions of a user on this node (detail: the client's address).
-[[nodiscard]] std::vector<api::actor_info> sessions_of(const actor_index& index, const std::string& node,
-                                                       const std::string& user_id);
+[[nodiscard]] std::vector<actor_info> sessions_of(const actor_index& index, const std::string& node,
+                                                  const std::string& user_id);
 
-}  // namespace confab::actors
+}  // namespace confab::api

@@ -1,12 +1,12 @@
 #define CAF_SUITE rate_limits
 #include <caf/test/unit_test.hpp>
 
-#include "actors/rate_limits.hpp"
+#include "api/rate_limits.hpp"
 
 using namespace confab;
 
 CAF_TEST(a token bucket gives its burst at once and then its rate) {
-  actors::token_bucket b;
+  api::token_bucket b;
   b.configure(2, 3, 1000);  // 2 a second, 3 at once
   for (int i = 0; i < 3; ++i)
     CAF_CHECK_EQUAL(b.take(1000), 0u);
@@ -22,7 +22,7 @@ CAF_TEST(a token bucket gives its burst at once and then its rate) {
 }
 
 CAF_TEST(an attempt window counts each key within its window) {
-  actors::attempt_window w;
+  api::attempt_window w;
   w.configure(2, 60000);
   CAF_CHECK_EQUAL(w.wait_ms("ann", 0), 0);
   w.record("ann", 0);

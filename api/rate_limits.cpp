@@ -1,8 +1,8 @@
-#include "actors/rate_limits.hpp"
+#include "api/rate_limits.hpp"
 
 #include <algorithm>
 
-namespace confab::actors {
+namespace confab::api {
 
 void token_bucket::configure(double rate, double burst, std::int64_t now) {
   rate_ = rate;
@@ -49,4 +49,4 @@ void attempt_window::record(const std::string& key, std::int64_t now) {
     std::erase_if(hits_, [&](auto& kv) { return kv.second.empty() || kv.second.back() <= now - window_ms_; });
 }
 
-}  // namespace confab::actors
+}  // namespace confab::api
