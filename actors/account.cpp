@@ -11,6 +11,8 @@
 #include "api/atoms.hpp"
 #include "api/clock.hpp"
 #include "api/errors.hpp"
+#include "api/hex.hpp"
+#include "api/probe.hpp"
 #include "wire/codec.hpp"
 
 namespace confab::actors {
@@ -238,7 +240,7 @@ void sync_from(self_ptr self, caf::actor source, std::string after, std::uint64_
 api::login_result issue_token(self_ptr self, const storage::stored_user& u) {
   auto now = api::now_ms();
   api::token_claims c{{u.info.id, u.info.username},
-                      random_id("t_"),
+                      api::random_id("t_"),
                       now,
                       now + static_cast<std::int64_t>(self->state.ctx->lim.token_ttl_s) * 1000};
   return {tokens::sign(self->state.secret, c), c.expires_at, u.info};
@@ -261,7 +263,7 @@ caf::error name_taken(self_ptr self, const std::string& username) {
 caf::expected<storage::stored_user> create_user(self_ptr self, const std::string& username,
                                                 const std::string& display_name, const std::string& hash) {
   storage::stored_user u;
-  u.info = {api::user_id{random_id("u_")}, username, display_name, "", ""};
+  u.info = {api::user_id{api::random_id("u_")}, username, display_name, "", ""};
   u.password_hash = hash;
   u.created_at = api::now_ms();
   u.version = 1;
@@ -463,7 +465,7 @@ account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, s
   st.user_db = std::move(users);
   st.secret = std::move(secret);
   self->probe_as(st.ctx->actors, "account", "account");
-  log_stray_errors(self, "account actor");
+  api::log_stray_errors(self, "account actor");
   st.user_failures.configure(st.ctx->lim.login_user_failures, std::int64_t{st.ctx->lim.login_user_window_s} * 1000);
   st.ip_attempts.configure(st.ctx->lim.login_ip_attempts, std::int64_t{st.ctx->lim.login_ip_window_s} * 1000);
   if (auto pruned = st.user_db.prune_revoked(api::now_ms()); !pruned)

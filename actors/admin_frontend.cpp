@@ -344,7 +344,7 @@ void metrics_page(const context_ptr& ctx, const exchange& ex) {
 
 api::http_service::behavior_type admin_frontend(admin_self* self, context_ptr ctx) {
   self->probe_as(ctx->actors, "http_frontend", "admin_frontend");
-  log_stray_errors(self, "admin frontend");
+  api::log_stray_errors(self, "admin frontend");
   return {
       [=](api::http_atom, api::http_call& call, api::responder_ptr& out) {
         auto ex = open_exchange(std::move(call), std::move(out));

@@ -49,14 +49,6 @@ struct node_context {
 };
 using context_ptr = std::shared_ptr<const node_context>;
 
-// A long-lived actor (manager, hub, account, frontend) must not end because
-// an error arrives that nobody asked for (CAF's default): it is logged and
-// dropped.
-void log_stray_errors(caf::scheduled_actor* self, const char* who);
-
-// `prefix` + 16 random hex digits.
-[[nodiscard]] std::string random_id(const char* prefix);
-
 }  // namespace confab::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(confab::actors::context_ptr)

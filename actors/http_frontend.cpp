@@ -14,6 +14,7 @@
 #include "api/atoms.hpp"
 #include "api/clock.hpp"
 #include "api/errors.hpp"
+#include "api/hex.hpp"
 #include "api/metrics.hpp"
 #include "api/sinks.hpp"
 #include "wire/codec.hpp"
@@ -286,7 +287,7 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
   with_membership(self, ex, room, a, [=] {
     auto& place = *self->state.ctx->place;
     api::file_info draft;
-    draft.id = random_id(place.file_prefix().c_str());
+    draft.id = api::random_id(place.file_prefix());
     draft.name = name;
     draft.room = room;
     draft.owner = a.who.who.id;
@@ -464,7 +465,7 @@ api::http_service::behavior_type http_frontend(self_ptr self, context_ptr ctx) {
   self->state.invites.configure(lim.invites_per_min, 60000);
   self->state.dms.configure(lim.dms_per_min, 60000);
   self->probe_as(self->state.ctx->actors, "http_frontend", "http_frontend");
-  log_stray_errors(self, "HTTP frontend");
+  api::log_stray_errors(self, "HTTP frontend");
   return {
       [=](api::http_atom, api::http_call& call, api::responder_ptr& out) {
         route(self, open_exchange(std::move(call), std::move(out)));

@@ -7,6 +7,7 @@
 
 #include "api/atoms.hpp"
 #include "api/metrics.hpp"
+#include "api/probe.hpp"
 
 namespace confab::actors {
 
@@ -239,7 +240,7 @@ void on_view(self_ptr self) {
 api::hub_actor::behavior_type hub_actor(self_ptr self, context_ptr ctx) {
   self->state.ctx = std::move(ctx);
   self->probe_as(self->state.ctx->actors, "hub", "hub");
-  log_stray_errors(self, "hub");
+  api::log_stray_errors(self, "hub");
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove(msg.source); });
   return {
       [=](api::subscribe_atom, const api::user_id& user, api::sink_ptr sink) {

@@ -6,6 +6,7 @@
 
 #include "actors/presence.hpp"
 #include "api/atoms.hpp"
+#include "api/probe.hpp"
 #include "cluster/scatter.hpp"
 #include "wire/events.hpp"
 
@@ -33,7 +34,7 @@ presence_manager_actor::behavior_type presence_manager(self_ptr self, context_pt
   self->state.ctx = std::move(ctx);
   self->state.user_db = std::move(users);
   self->probe_as(self->state.ctx->actors, "presence_manager", "presence_manager");
-  log_stray_errors(self, "presence manager");
+  api::log_stray_errors(self, "presence manager");
   // A presence actor that ended is dropped; any other exit stops us.
   self->set_exit_handler([self](caf::exit_msg& msg) { forget_or_quit(self, self->state.live, msg); });
   return {

@@ -10,6 +10,7 @@
 #include "api/atoms.hpp"
 #include "api/clock.hpp"
 #include "api/errors.hpp"
+#include "api/hex.hpp"
 #include "api/metrics.hpp"
 #include "wire/codec.hpp"
 #include "wire/events.hpp"
@@ -242,8 +243,9 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   if (!req.file_id.empty() && req.attachment.empty())
     return fail(errc::invalid_request, "file_id names no file of this room");
   auto attachment = std::move(req.attachment);
-  wire::message_fields m{st.info.id,          st.last_seq + 1,   random_id("m_"), req.from.username,    api::now_ms(),
-                         std::move(req.body), req.client_msg_id, req.reply_to,    std::move(attachment)};
+  wire::message_fields m{st.info.id,        st.last_seq + 1, api::random_id("m_"),
+                         req.from.username, api::now_ms(),   std::move(req.body),
+                         req.client_msg_id, req.reply_to,    std::move(attachment)};
   auto text = wire::message_json(m);
   room_change change;
   change.kind = room_change::message;

@@ -12,6 +12,7 @@
 #include "api/errors.hpp"
 #include "api/hex.hpp"
 #include "api/metrics.hpp"
+#include "api/probe.hpp"
 
 namespace confab::actors {
 
@@ -33,9 +34,9 @@ caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, c
                                         const std::string& topic, const std::string& visibility) {
   auto& ctx = *self->state.ctx;
   // An id this node owns: the room is made and served here, no forwarding.
-  api::room_id id{random_id("r_")};
+  api::room_id id{api::random_id("r_")};
   for (int i = 0; i < 256 && !ctx.place->owns_room(id); ++i)
-    id = api::room_id{random_id("r_")};
+    id = api::room_id{api::random_id("r_")};
   api::room_info info{id, name, topic, visibility, "room", api::now_ms(), who.id};
   if (replicated(self)) {
     auto rp = self->make_response_promise<api::room_info>();
@@ -60,7 +61,7 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
   // A room that ended (retired, or failed) is dropped from the directory; the
   // next request activates it again from storage. Any other exit stops us.
   self->set_exit_handler([self](caf::exit_msg& msg) { forget_or_quit(self, self->state.live, msg); });
-  log_stray_errors(self, "room manager");
+  api::log_stray_errors(self, "room manager");
   // A request about room `id`, routed as it came: the room's actor (or
   // reader) answers it.
   auto routed = [self](api::room_id id) {
@@ -75,7 +76,8 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
         // A draining node owns no room id: a node that does makes the room.
         if (!self->state.ctx->place->is_owner()) {
           auto rp = self->make_response_promise();
-          rp.delegate(self->state.ctx->place->room(api::room_id{random_id("r_")}), a, who, name, topic, visibility);
+          rp.delegate(self->state.ctx->place->room(api::room_id{api::random_id("r_")}), a, who, name, topic,
+                      visibility);
           return rp;
         }
         return create_room(self, who, name, topic, visibility);

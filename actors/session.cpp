@@ -11,6 +11,7 @@
 #include "api/atoms.hpp"
 #include "api/clock.hpp"
 #include "api/errors.hpp"
+#include "api/hex.hpp"
 #include "api/metrics.hpp"
 #include "cluster/scatter.hpp"
 #include "wire/codec.hpp"
@@ -291,7 +292,7 @@ api::session_actor::behavior_type session_actor(self_ptr self, context_ptr ctx, 
   st.sink = std::move(sink);
   st.remote = std::move(remote);
   // The id names this node, so that an admin's kick finds it from any node.
-  st.id = api::session_id{random_id(st.ctx->place->tagged_prefix("s_").c_str())};
+  st.id = api::session_id{api::random_id(st.ctx->place->tagged_prefix("s_"))};
   auto& probe = self->probe();
   probe.remote = st.remote;
   probe.sink = st.sink;

@@ -3,10 +3,20 @@
 #include <algorithm>
 #include <cctype>
 
+#include <spdlog/spdlog.h>
+
 #include "api/clock.hpp"
 #include "api/errors.hpp"
 
 namespace confab::api {
+
+void log_stray_errors(caf::scheduled_actor* self, const char* who) {
+  self->set_error_handler([self, who = std::string(who)](caf::error& err) {
+    auto from = self->current_sender();
+    spdlog::warn("{}: dropped an error nobody asked for: {} (from actor {})", who, caf::to_string(err),
+                 from ? std::to_string(from->id()) : std::string("?"));
+  });
+}
 
 std::uint64_t actor_probe::mailbox() const {
   auto in = enqueued.load(std::memory_order_relaxed);

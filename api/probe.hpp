@@ -130,6 +130,11 @@ void tell(Self* self, const Dest& dest, Ts&&... xs) {
     self->send(dest, std::forward<Ts>(xs)...);
 }
 
+// A long-lived actor (manager, hub, account, frontend) must not end because
+// an error arrives that nobody asked for (CAF's default): it is logged and
+// dropped.
+void log_stray_errors(caf::scheduled_actor* self, const char* who);
+
 // The one-line detail the admin view shows for a probe.
 [[nodiscard]] std::string detail(const actor_probe& p);
 

@@ -51,12 +51,6 @@ using api::fail;
 
 namespace {
 
-std::string random_hex(std::size_t bytes) {
-  std::vector<unsigned char> buf(bytes);
-  randombytes_buf(buf.data(), buf.size());
-  return api::to_hex(buf.data(), buf.size());
-}
-
 // The signing key: read from the file, or created there (mode 0600) once.
 caf::expected<std::string> load_secret(const std::string& path) {
   std::ifstream in(path);
@@ -67,7 +61,7 @@ caf::expected<std::string> load_secret(const std::string& path) {
       return fail(errc::invalid_request, "secret file " + path + " holds fewer than 32 characters");
     return secret;
   }
-  auto secret = random_hex(32);
+  auto secret = api::random_hex(32);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0)
     return fail(errc::unavailable, "cannot create secret file " + path);
@@ -147,7 +141,7 @@ class node_impl : public node {
       return node_id.error();
     ctx->node_id = *node_id;
     id_ = ctx->node_id;
-    admin_token_ = o.admin_token.empty() ? random_hex(24) : o.admin_token;
+    admin_token_ = o.admin_token.empty() ? api::random_hex(24) : o.admin_token;
     ctx->admin_token = admin_token_;
     ctx->web = actors::static_files::load(o.web_dir);
     // Group commit: an fsync blocks, so the syncer has its own thread.
