@@ -18,8 +18,6 @@
 
 namespace confab::actors {
 
-class static_files;
-
 struct node_context {
   // Filled in after the node's actors are spawned, before any traffic.
   std::shared_ptr<cluster::placement> place;
@@ -29,10 +27,6 @@ struct node_context {
   // (and hands it off when the owner changes); more replicate each room's
   // log (actors/replica.hpp, docs/REPLICATION.md).
   unsigned replication = 1;
-  // This node's node actor (membership; cluster/node_actor.hpp).
-  caf::actor node;
-  // Bearer token of the admin API.
-  std::string admin_token;
   // Which hubs get the events of each room held here.
   std::shared_ptr<interest_table> interest = std::make_shared<interest_table>();
   // The node's live actors, for the admin view.
@@ -44,8 +38,6 @@ struct node_context {
   api::thumbnailer_actor thumbnailer;
   // Images sent to it and not yet done (bounded: see upload.cpp).
   std::shared_ptr<std::atomic<std::size_t>> thumbnails_waiting = std::make_shared<std::atomic<std::size_t>>(0);
-  // The admin console and web client pages.
-  std::shared_ptr<const static_files> web;
 };
 using context_ptr = std::shared_ptr<const node_context>;
 

@@ -5,7 +5,7 @@
 
 #include <caf/response_promise.hpp>
 
-#include "actors/files.hpp"
+#include "actors/thumbnailer.hpp"
 #include "actors/upload.hpp"
 #include "api/atoms.hpp"
 #include "api/errors.hpp"
@@ -196,7 +196,7 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
       [ctx, stores](api::finish_atom, const api::file_info& f) -> caf::result<bool> {
         if (auto err = stores->files.put_file(f, false))
           return err;
-        files::queue_thumbnail(*ctx, f);
+        queue_thumbnail(*ctx, f);
         return true;
       },
       [stores](api::thumb_atom, const std::string& file_id) -> caf::result<std::string> {

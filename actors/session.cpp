@@ -7,13 +7,13 @@
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/command_path.hpp"
 #include "api/atoms.hpp"
 #include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "api/hex.hpp"
 #include "api/metrics.hpp"
 #include "cluster/scatter.hpp"
+#include "gateway/command_path.hpp"
 #include "wire/codec.hpp"
 #include "wire/commands.hpp"
 
@@ -141,23 +141,24 @@ void do_send(self_ptr self, const std::string& id, api::send_command cmd) {
   auto n = ++st.sends_made;
   st.sends_waiting.emplace(n, std::make_pair(api::now_ms() + std::chrono::milliseconds(request_timeout).count(), id));
   arm_send_tick(self);
-  submit_send(self, *st.ctx, st.who, std::move(cmd), caf::infinite, [self, n, id](caf::expected<api::send_ack> ack) {
-    if (self->state.sends_waiting.erase(n) == 0)
-      return;  // already answered as timed out
-    if (!ack)
-      return self->state.reply_error(id, ack.error());
-    self->state.reply_ok(id, wire::send_ack_json(*ack));
-  });
+  gateway::submit_send(self, st.ctx->place, st.who, std::move(cmd), caf::infinite,
+                       [self, n, id](caf::expected<api::send_ack> ack) {
+                         if (self->state.sends_waiting.erase(n) == 0)
+                           return;  // already answered as timed out
+                         if (!ack)
+                           return self->state.reply_error(id, ack.error());
+                         self->state.reply_ok(id, wire::send_ack_json(*ack));
+                       });
 }
 
 void do_history(self_ptr self, const std::string& id, const api::history_command& cmd) {
   auto& st = self->state;
-  submit_history(self, *st.ctx, st.who.id, cmd, caf::duration{request_timeout},
-                 [self, id](caf::expected<api::history_page> page) {
-                   if (!page)
-                     return self->state.reply_error(id, page.error());
-                   self->state.reply_ok(id, wire::history_page_json(*page));
-                 });
+  gateway::submit_history(self, *st.ctx->place, st.who.id, cmd, caf::duration{request_timeout},
+                          [self, id](caf::expected<api::history_page> page) {
+                            if (!page)
+                              return self->state.reply_error(id, page.error());
+                            self->state.reply_ok(id, wire::history_page_json(*page));
+                          });
 }
 
 void do_join(self_ptr self, const std::string& id, const api::join_command& cmd) {

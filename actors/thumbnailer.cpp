@@ -5,6 +5,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "actors/file_types.hpp"
 #include "api/atoms.hpp"
 
 namespace confab::actors {
@@ -92,6 +93,17 @@ api::thumbnailer_actor::behavior_type thumbnailer_actor(api::thumbnailer_actor::
         g_free(jpeg);
       },
   };
+}
+
+void queue_thumbnail(const node_context& ctx, const api::file_info& f) {
+  constexpr std::size_t max_waiting = 64;
+  if (!ctx.thumbnailer || !api::is_image(f.content_type))
+    return;
+  auto& waiting = *ctx.thumbnails_waiting;
+  if (waiting.fetch_add(1) < max_waiting)
+    caf::anon_send(ctx.thumbnailer, api::thumb_atom::value, f.id);
+  else
+    waiting.fetch_sub(1);
 }
 
 }  // namespace confab::actors

@@ -3,8 +3,8 @@
 #include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/file_names.hpp"
-#include "actors/files.hpp"
+#include "actors/file_types.hpp"
+#include "actors/thumbnailer.hpp"
 #include "api/atoms.hpp"
 #include "api/clock.hpp"
 #include "api/errors.hpp"
@@ -137,7 +137,7 @@ void store_here(self_ptr self) {
   r.status = 201;
   r.body = wire::file_reply_json(st.file);
   out->respond(std::move(r));
-  files::queue_thumbnail(*st.ctx, st.file);
+  queue_thumbnail(*st.ctx, st.file);
   self->quit();
 }
 

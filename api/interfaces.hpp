@@ -123,7 +123,7 @@ using reader_service =
                      // the declared length (if any) fits the owner's quota here.
                      caf::replies_to<upload_atom, file_info, std::string, bool, std::uint64_t>::with<caf::actor>>;
 
-// A node's HTTP frontends (actors/http_frontend.hpp, and the admin
+// A node's HTTP frontends (gateway/http_frontend.hpp, and the admin
 // frontend it hands /admin/ and /metrics to): a call net/ parsed, and where
 // its answer goes.
 using http_service = caf::typed_actor<caf::reacts_to<http_atom, http_call, responder_ptr>>;

@@ -73,6 +73,11 @@ typename Inspector::result_type inspect(Inspector& f, send_request& x) {
            x.attachment);
 }
 
+// The image types that get a thumbnail and are served inline.
+[[nodiscard]] inline bool is_image(const std::string& t) {
+  return t == "image/png" || t == "image/jpeg" || t == "image/gif" || t == "image/webp";
+}
+
 // A stored file. Chunks of chunk_size bytes hold its bytes.
 struct file_info {
   static constexpr std::size_t chunk_size = 256 * 1024;

@@ -23,14 +23,12 @@
 
 #include "actors/account.hpp"
 #include "actors/hasher.hpp"
-#include "actors/http_frontend.hpp"
 #include "actors/hub.hpp"
 #include "actors/presence_manager.hpp"
 #include "actors/pusher.hpp"
 #include "actors/reader.hpp"
 #include "actors/room_manager.hpp"
 #include "actors/session.hpp"
-#include "actors/static_files.hpp"
 #include "actors/stores.hpp"
 #include "actors/syncer.hpp"
 #include "actors/thumbnailer.hpp"
@@ -41,6 +39,8 @@
 #include "api/hex.hpp"
 #include "cluster/gate.hpp"
 #include "cluster/node_actor.hpp"
+#include "gateway/http_frontend.hpp"
+#include "gateway/static_files.hpp"
 #include "net/server.hpp"
 #include "net/webhook.hpp"
 
@@ -142,8 +142,13 @@ class node_impl : public node {
     ctx->node_id = *node_id;
     id_ = ctx->node_id;
     admin_token_ = o.admin_token.empty() ? api::random_hex(24) : o.admin_token;
-    ctx->admin_token = admin_token_;
-    ctx->web = actors::static_files::load(o.web_dir);
+    // The frontends' share (gateway/context.hpp).
+    auto gctx = std::make_shared<gateway::frontend_context>();
+    gctx->lim = o.lim;
+    gctx->node_id = ctx->node_id;
+    gctx->admin_token = admin_token_;
+    gctx->actors = ctx->actors;
+    gctx->web = gateway::static_files::load(o.web_dir);
     // Group commit: an fsync blocks, so the syncer has its own thread.
     if (o.durability == "fsync") {
       ctx->syncer = sys_.spawn<caf::detached>(actors::syncer_actor, store->shared_database());
@@ -174,7 +179,7 @@ class node_impl : public node {
         caf::actor_pool::round_robin());
     // A pool takes what each of its readers takes.
     me.readers = caf::actor_cast<api::reader_service>(readers_);
-    auto frontend = sys_.spawn(actors::http_frontend, cctx);
+    auto frontend = sys_.spawn(gateway::http_frontend, gateway::context_ptr{gctx});
     frontend_ = caf::actor_cast<caf::actor>(frontend);
     me.presence = sys_.spawn(actors::presence_manager, cctx, store->users());
     presence_ = caf::actor_cast<caf::actor>(me.presence);
@@ -205,6 +210,7 @@ class node_impl : public node {
     me.address = host + ":" + std::to_string(o.cluster_port);
     me.started_at = api::now_ms();
     ctx->place = std::make_shared<cluster::placement>(me, pusher);
+    gctx->place = ctx->place;
 
     net::server_settings ns;
     ns.bind = o.bind;
@@ -235,9 +241,9 @@ class node_impl : public node {
       return srv.error();
     }
     server_ = std::move(*srv);
-    if (ctx->web->find("admin/index.html") == nullptr)
+    if (gctx->web->find("admin/index.html") == nullptr)
       spdlog::warn("no admin console in {} (--web-dir): /admin answers 404", o.web_dir);
-    return join(o, ctx, store->handoff(), *secret, advertised_host(o.bind));
+    return join(o, ctx, gctx, store->handoff(), *secret, advertised_host(o.bind));
   }
 
   const std::string& id() const override { return id_; }
@@ -281,7 +287,8 @@ class node_impl : public node {
   // Spawns the node actor, publishes it on the cluster port and waits until
   // it has joined through a seed (or found none).
   caf::error join(const config::options& o, const std::shared_ptr<actors::node_context>& ctx,
-                  storage::handoff_store handoff, const std::string& secret, const std::string& http_host) {
+                  const std::shared_ptr<gateway::frontend_context>& gctx, storage::handoff_store handoff,
+                  const std::string& secret, const std::string& http_host) {
     cluster::node_config nc;
     nc.secret = secret;
     nc.seeds = o.cluster_port != 0 ? o.seeds : std::vector<std::string>{};
@@ -298,7 +305,7 @@ class node_impl : public node {
     // A drain ends like SIGTERM: sockets closed with 4000, a clean exit.
     nc.on_drained = [] { ::kill(::getpid(), SIGTERM); };
     node_ = sys_.spawn(cluster::node_actor, std::move(nc));
-    ctx->node = node_;
+    gctx->node = node_;
     if (o.cluster_port != 0) {
       // Peers reach only the gate, and only over mutual TLS.
       gate_ = sys_.spawn(cluster::gate_actor, secret, id_, node_);

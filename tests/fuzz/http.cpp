@@ -24,7 +24,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include "actors/http_exchange.hpp"
+#include "gateway/http_exchange.hpp"
 #include "net/server.hpp"
 #include "tests/fuzz/check.hpp"
 #include "wire/codec.hpp"
@@ -53,10 +53,10 @@ class recorder : public api::http_responder {
 // What the frontend sees before routing: path segments, query, body.
 void route_prologue(api::http_call call) {
   auto out = std::make_shared<recorder>();
-  confab::actors::exchange ex;
+  confab::gateway::exchange ex;
   ex.call = std::move(call);
   ex.out = out;
-  confab::actors::split_target(ex);
+  confab::gateway::split_target(ex);
 
   const auto& target = ex.call.target;
   auto path = target.substr(0, target.find('?'));
@@ -88,7 +88,7 @@ void route_prologue(api::http_call call) {
       CHECK(k.find_first_of("&=") == std::string::npos && v.find('&') == std::string::npos);
   }
 
-  bool ok = confab::actors::parse_body(ex);
+  bool ok = confab::gateway::parse_body(ex);
   const auto& body = ex.call.body;
   // No NUL byte: nlohmann would stop there (see wire::parse_object).
   bool object =

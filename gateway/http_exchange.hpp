@@ -12,7 +12,7 @@
 #include "api/sinks.hpp"
 #include "wire/codec.hpp"
 
-namespace confab::actors {
+namespace confab::gateway {
 
 // One HTTP exchange: the parsed call and where its answer goes.
 struct exchange {
@@ -41,4 +41,4 @@ void split_target(exchange& ex);
 // Parses the body into ex.body (wire/); answers 400 and returns false otherwise.
 bool parse_body(exchange& ex);
 
-}  // namespace confab::actors
+}  // namespace confab::gateway

@@ -1,11 +1,11 @@
-#include "actors/http_exchange.hpp"
+#include "gateway/http_exchange.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include "api/metrics.hpp"
 #include "wire/codec.hpp"
 
-namespace confab::actors {
+namespace confab::gateway {
 
 using api::errc;
 using api::fail;
@@ -79,4 +79,4 @@ bool parse_body(exchange& ex) {
   return true;
 }
 
-}  // namespace confab::actors
+}  // namespace confab::gateway

@@ -1,4 +1,4 @@
-#include "actors/file_chunks.hpp"
+#include "gateway/file_chunks.hpp"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 
 #include "api/atoms.hpp"
 
-namespace confab::actors::files {
+namespace confab::gateway {
 
 namespace {
 
@@ -55,4 +55,4 @@ chunk_fetch remote_chunks(api::reader_service readers, std::string file_id) {
   };
 }
 
-}  // namespace confab::actors::files
+}  // namespace confab::gateway

@@ -1,8 +1,8 @@
-#include "actors/byte_range.hpp"
+#include "gateway/byte_range.hpp"
 
 #include <algorithm>
 
-namespace confab::actors::files {
+namespace confab::gateway {
 
 range_kind parse_range(const std::string& header, std::uint64_t size, byte_range& out) {
   static const std::string unit = "bytes=";
@@ -41,4 +41,4 @@ range_kind parse_range(const std::string& header, std::uint64_t size, byte_range
   return range_kind::partial;
 }
 
-}  // namespace confab::actors::files
+}  // namespace confab::gateway

@@ -1,6 +1,4 @@
-#include "actors/files.hpp"
-
-#include "actors/file_names.hpp"
+#include "gateway/find_file.hpp"
 
 #include <algorithm>
 
@@ -8,7 +6,7 @@
 #include "api/errors.hpp"
 #include "wire/codec.hpp"
 
-namespace confab::actors::files {
+namespace confab::gateway {
 
 namespace detail {
 
@@ -44,15 +42,4 @@ caf::expected<api::send_request> with_attachment(api::send_request req, caf::exp
 
 }  // namespace detail
 
-void queue_thumbnail(const node_context& ctx, const api::file_info& f) {
-  constexpr std::size_t max_waiting = 64;
-  if (!ctx.thumbnailer || !is_image(f.content_type))
-    return;
-  auto& waiting = *ctx.thumbnails_waiting;
-  if (waiting.fetch_add(1) < max_waiting)
-    caf::anon_send(ctx.thumbnailer, api::thumb_atom::value, f.id);
-  else
-    waiting.fetch_sub(1);
-}
-
-}  // namespace confab::actors::files
+}  // namespace confab::gateway

@@ -1,26 +1,26 @@
-#include "actors/http_frontend.hpp"
+#include "gateway/http_frontend.hpp"
 
 #include <caf/event_based_actor.hpp>
 
-#include "actors/admin_frontend.hpp"
-#include "actors/byte_range.hpp"
-#include "actors/command_path.hpp"
-#include "actors/file_chunks.hpp"
-#include "actors/file_names.hpp"
-#include "actors/files.hpp"
-#include "actors/http_exchange.hpp"
-#include "actors/presence_manager.hpp"
-#include "actors/static_files.hpp"
 #include "api/atoms.hpp"
 #include "api/clock.hpp"
 #include "api/errors.hpp"
 #include "api/hex.hpp"
 #include "api/metrics.hpp"
 #include "api/sinks.hpp"
+#include "gateway/admin_frontend.hpp"
+#include "gateway/byte_range.hpp"
+#include "gateway/command_path.hpp"
+#include "gateway/file_chunks.hpp"
+#include "gateway/file_names.hpp"
+#include "gateway/find_file.hpp"
+#include "gateway/http_exchange.hpp"
+#include "gateway/presence_query.hpp"
+#include "gateway/static_files.hpp"
 #include "wire/codec.hpp"
 #include "wire/commands.hpp"
 
-namespace confab::actors {
+namespace confab::gateway {
 
 using api::errc;
 using api::fail;
@@ -203,7 +203,7 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
     it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, api::now_ms());
   if (auto wait = it->second.take(api::now_ms()); wait > 0)
     return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
-  submit_send(self, *st.ctx, a.who.who, std::move(*cmd), caf::duration{request_timeout},
+  submit_send(self, st.ctx->place, a.who.who, std::move(*cmd), caf::duration{request_timeout},
               [ex](caf::expected<api::send_ack> ack) {
                 if (!ack)
                   return ex->respond_error(ack.error());
@@ -215,7 +215,7 @@ void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
   auto cmd = wire::decode_history_query(ex->query, api::room_id{ex->path[3]}, self->state.ctx->lim.history_max);
   if (!cmd)
     return ex->respond_error(cmd.error());
-  submit_history(self, *self->state.ctx, a.who.who.id, *cmd, caf::duration{request_timeout},
+  submit_history(self, *self->state.ctx->place, a.who.who.id, *cmd, caf::duration{request_timeout},
                  [ex](caf::expected<api::history_page> page) {
                    if (!page)
                      return ex->respond_error(page.error());
@@ -279,7 +279,7 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
     return ex->bad("upload body missing");
   if (ex->call.filename.size() > 255 || !wire::is_utf8(ex->call.filename))
     return ex->bad("X-Filename must be valid UTF-8 of at most 255 bytes");
-  auto name = files::sanitize_name(ex->call.filename);
+  auto name = sanitize_name(ex->call.filename);
   if (name.empty())
     return ex->bad("X-Filename must name the file");
   if (ex->call.has_content_length && ex->call.content_length > ctx.lim.max_file_size)
@@ -304,7 +304,7 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
 template <class F>
 void with_file(self_ptr self, const exchange_ptr& ex, const authed& a, F f) {
   auto& ctx = *self->state.ctx;
-  files::find_file(self, *ctx.place, ex->path[3], [=](caf::expected<api::file_info> file, api::reader_service from) {
+  find_file(self, *ctx.place, ex->path[3], [=](caf::expected<api::file_info> file, api::reader_service from) {
     if (!file)
       return ex->respond_error(file.error());
     with_membership(self, ex, file->room, a, [=, f_info = *file] { f(f_info, from); });
@@ -317,7 +317,7 @@ void download(self_ptr self, const exchange_ptr& ex, const authed& a) {
     auto etag = "\"" + f.sha256 + "\"";
     r.headers = {{"ETag", etag},
                  {"Accept-Ranges", "bytes"},
-                 {"Content-Disposition", files::disposition(f.content_type, f.name)},
+                 {"Content-Disposition", disposition(f.content_type, f.name)},
                  {"X-Content-Type-Options", "nosniff"},
                  {"Cache-Control", "private, max-age=31536000, immutable"}};
     r.content_type = f.content_type;
@@ -325,22 +325,22 @@ void download(self_ptr self, const exchange_ptr& ex, const authed& a) {
       r.status = 304;
       return ex->out->respond(std::move(r));
     }
-    files::byte_range range{0, f.size == 0 ? 0 : f.size - 1};
-    auto kind = files::parse_range(ex->call.range, f.size, range);
-    if (kind == files::range_kind::unsatisfiable) {
+    byte_range range{0, f.size == 0 ? 0 : f.size - 1};
+    auto kind = parse_range(ex->call.range, f.size, range);
+    if (kind == range_kind::unsatisfiable) {
       r.status = 416;
       r.headers.emplace_back("Content-Range", "bytes */" + std::to_string(f.size));
       r.content_type.clear();
       return ex->out->respond(std::move(r));
     }
-    if (kind == files::range_kind::partial) {
+    if (kind == range_kind::partial) {
       r.status = 206;
       r.headers.emplace_back("Content-Range", "bytes " + std::to_string(range.first) + "-" +
                                                   std::to_string(range.last) + "/" + std::to_string(f.size));
     }
     if (f.size > 0) {
       r.length = range.last - range.first + 1;
-      r.source = files::chunk_source(files::remote_chunks(from, f.id), range.first, range.last);
+      r.source = chunk_source(remote_chunks(from, f.id), range.first, range.last);
     }
     ex->out->respond(std::move(r));
   });
@@ -473,4 +473,4 @@ api::http_service::behavior_type http_frontend(self_ptr self, context_ptr ctx) {
   };
 }
 
-}  // namespace confab::actors
+}  // namespace confab::gateway

@@ -7,12 +7,12 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "actors/context.hpp"
-#include "actors/http_exchange.hpp"
 #include "api/interfaces.hpp"
 #include "api/probe.hpp"
+#include "gateway/context.hpp"
+#include "gateway/http_exchange.hpp"
 
-namespace confab::actors {
+namespace confab::gateway {
 
 using admin_self = api::probed_base<api::http_service::base>;
 
@@ -21,4 +21,4 @@ using admin_self = api::probed_base<api::http_service::base>;
 // frontend hands them over. One per node, linked to the HTTP frontend.
 api::http_service::behavior_type admin_frontend(admin_self* self, context_ptr ctx);
 
-}  // namespace confab::actors
+}  // namespace confab::gateway

@@ -1,9 +1,8 @@
 #pragma once
 
 // Where a file is in the cluster: its record from its home node or a copy,
-// the attachment a send that names it gets, and the thumbnail queue. Names
-// and types are in file_names.hpp, ranges in byte_range.hpp, the bytes in
-// file_chunks.hpp.
+// and the attachment a send that names it gets. Names are in
+// file_names.hpp, ranges in byte_range.hpp, the bytes in file_chunks.hpp.
 
 #include <chrono>
 #include <functional>
@@ -15,12 +14,11 @@
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/context.hpp"
 #include "api/atoms.hpp"
 #include "api/messages.hpp"
 #include "cluster/placement.hpp"
 
-namespace confab::actors::files {
+namespace confab::gateway {
 
 // The record of file `id` and the reader pool of the node it came from
 // (null: from `db`, this node's store; with no `db` this node's reader pool
@@ -38,10 +36,6 @@ void find_file(Self* self, const cluster::placement& place, const std::string& i
 template <class Self>
 void attach_file(Self* self, const cluster::placement& place, api::send_request req,
                  std::function<void(caf::expected<api::send_request>)> next);
-
-// Asks the thumbnailer (actors/thumbnailer.hpp) for the thumbnail of an image
-// file; best effort: past 64 waiting images, none (the upload stands).
-void queue_thumbnail(const node_context& ctx, const api::file_info& f);
 
 namespace detail {
 
@@ -98,4 +92,4 @@ void attach_file(Self* self, const cluster::placement& place, api::send_request 
       });
 }
 
-}  // namespace confab::actors::files
+}  // namespace confab::gateway

@@ -1,11 +1,11 @@
-#include "actors/file_names.hpp"
-
-#include <magic.h>
+#include "gateway/file_names.hpp"
 
 #include <algorithm>
 #include <cstdio>
 
-namespace confab::actors::files {
+#include "api/messages.hpp"
+
+namespace confab::gateway {
 
 std::string sanitize_name(const std::string& name) {
   std::string out;
@@ -40,30 +40,8 @@ std::string sanitize_name(const std::string& name) {
   return out;
 }
 
-std::string sniff(const std::string& head, const std::string& declared) {
-  std::string found = "application/octet-stream";
-  if (magic_t m = magic_open(MAGIC_MIME_TYPE)) {
-    if (magic_load(m, nullptr) == 0)
-      if (const char* r = magic_buffer(m, head.data(), head.size()))
-        found = r;
-    magic_close(m);
-  }
-  if (found != "text/plain")
-    return found;
-  auto base = declared.substr(0, declared.find(';'));
-  static const char* harmless_text[] = {"text/csv", "text/markdown", "text/x-log", "application/json"};
-  for (auto* t : harmless_text)
-    if (base == t)
-      return base;
-  return found;
-}
-
-bool is_image(const std::string& t) {
-  return t == "image/png" || t == "image/jpeg" || t == "image/gif" || t == "image/webp";
-}
-
 std::string disposition(const std::string& t, const std::string& name) {
-  bool inline_ok = is_image(t) || t == "application/pdf" || t == "text/plain" || t.rfind("audio/", 0) == 0 ||
+  bool inline_ok = api::is_image(t) || t == "application/pdf" || t == "text/plain" || t.rfind("audio/", 0) == 0 ||
                    t.rfind("video/", 0) == 0;
   std::string ascii, encoded;
   for (unsigned char c : name) {
@@ -79,4 +57,4 @@ std::string disposition(const std::string& t, const std::string& name) {
   return std::string(inline_ok ? "inline" : "attachment") + "; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
 }
 
-}  // namespace confab::actors::files
+}  // namespace confab::gateway

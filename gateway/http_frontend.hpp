@@ -9,12 +9,12 @@
 
 #include <caf/stateful_actor.hpp>
 
-#include "actors/context.hpp"
 #include "api/interfaces.hpp"
 #include "api/probe.hpp"
 #include "api/rate_limits.hpp"
+#include "gateway/context.hpp"
 
-namespace confab::actors {
+namespace confab::gateway {
 
 struct http_frontend_state {
   static inline const char* name = "confab.http_frontend";
@@ -35,4 +35,4 @@ using http_frontend_self = api::probed<http_frontend_state, api::http_service::b
 
 api::http_service::behavior_type http_frontend(http_frontend_self* self, context_ptr ctx);
 
-}  // namespace confab::actors
+}  // namespace confab::gateway

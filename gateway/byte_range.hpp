@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace confab::actors::files {
+namespace confab::gateway {
 
 // One byte range of a file of `size` bytes, from a Range header.
 struct byte_range {
@@ -15,4 +15,4 @@ struct byte_range {
 enum class range_kind { whole, partial, unsatisfiable };
 [[nodiscard]] range_kind parse_range(const std::string& header, std::uint64_t size, byte_range& out);
 
-}  // namespace confab::actors::files
+}  // namespace confab::gateway

@@ -1,4 +1,4 @@
-#include "actors/static_files.hpp"
+#include "gateway/static_files.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -8,7 +8,7 @@
 
 #include "api/hex.hpp"
 
-namespace confab::actors {
+namespace confab::gateway {
 
 namespace {
 
@@ -95,4 +95,4 @@ void serve_static(const static_files& files, const std::string& dir, const excha
   ex.out->respond(std::move(r));
 }
 
-}  // namespace confab::actors
+}  // namespace confab::gateway

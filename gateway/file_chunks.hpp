@@ -15,7 +15,7 @@
 #include "api/interfaces.hpp"
 #include "api/sinks.hpp"
 
-namespace confab::actors::files {
+namespace confab::gateway {
 
 // Gets chunk `index` of a file and calls `done` with it, on any thread.
 using chunk_done = std::function<void(caf::expected<std::string>)>;
@@ -27,4 +27,4 @@ using chunk_fetch = std::function<void(std::uint64_t index, chunk_done done)>;
 [[nodiscard]] std::shared_ptr<api::body_source> chunk_source(chunk_fetch fetch, std::uint64_t first,
                                                              std::uint64_t last);
 
-}  // namespace confab::actors::files
+}  // namespace confab::gateway

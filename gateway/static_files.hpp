@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
-#include "actors/http_exchange.hpp"
+#include "gateway/http_exchange.hpp"
 
-namespace confab::actors {
+namespace confab::gateway {
 
 class static_files {
  public:
@@ -34,4 +34,4 @@ class static_files {
 // 200, 304 or 404.
 void serve_static(const static_files& files, const std::string& dir, const exchange& ex);
 
-}  // namespace confab::actors
+}  // namespace confab::gateway

@@ -1,19 +1,19 @@
-#include "actors/admin_frontend.hpp"
+#include "gateway/admin_frontend.hpp"
 
 #include <spdlog/spdlog.h>
 
-#include "actors/http_exchange.hpp"
-#include "actors/presence_manager.hpp"
-#include "actors/static_files.hpp"
 #include "api/atoms.hpp"
 #include "api/hex.hpp"
 #include "api/metrics.hpp"
 #include "api/probe.hpp"
 #include "cluster/scatter.hpp"
+#include "gateway/http_exchange.hpp"
+#include "gateway/presence_query.hpp"
+#include "gateway/static_files.hpp"
 #include "wire/admin.hpp"
 #include "wire/codec.hpp"
 
-namespace confab::actors {
+namespace confab::gateway {
 
 using api::errc;
 using api::fail;
@@ -355,4 +355,4 @@ api::http_service::behavior_type admin_frontend(admin_self* self, context_ptr ct
   };
 }
 
-}  // namespace confab::actors
+}  // namespace confab::gateway
