@@ -489,7 +489,8 @@ caf::result<api::room_info> handle_create(self_ptr self, const api::room_info& i
 }
 
 // The direct room of two users: created on first use with both as members.
-caf::result<api::room_info> handle_dm(self_ptr self, const api::caller& a, const api::user_info& b) {
+// `encrypted` counts only then: a DM's encryption is fixed at creation.
+caf::result<api::room_info> handle_dm(self_ptr self, const api::caller& a, const api::user_info& b, bool encrypted) {
   auto& st = self->state;
   if (st.exists)
     return st.info;
@@ -497,7 +498,8 @@ caf::result<api::room_info> handle_dm(self_ptr self, const api::caller& a, const
   auto second = std::max(a.username, b.username);
   room_change change;
   change.kind = room_change::create;
-  change.room = api::room_info{st.info.id, first + ", " + second, "", "private", "dm", api::now_ms(), api::user_id{}};
+  change.room =
+      api::room_info{st.info.id, first + ", " + second, "", "private", "dm", api::now_ms(), api::user_id{}, encrypted};
   change.members = {{a.id, "member"}, {b.id, "member"}};
   if (a.id == b.id)
     change.members.pop_back();
@@ -599,8 +601,8 @@ api::room_actor::behavior_type room_actor(self_ptr self, api::room_id id, contex
       },
       [=](api::invite_atom, const api::room_id&, const api::caller& who, const api::user_info& invitee)
           -> caf::result<void> { return changes_members([&] { return handle_invite(self, who, invitee); }); },
-      [=](api::dm_atom, const api::caller& a, const api::user_info& b) -> caf::result<api::room_info> {
-        return changes_members([&] { return handle_dm(self, a, b); });
+      [=](api::dm_atom, const api::caller& a, const api::user_info& b, bool encrypted) -> caf::result<api::room_info> {
+        return changes_members([&] { return handle_dm(self, a, b, encrypted); });
       },
       [=](api::create_atom, const api::room_info& info) -> caf::result<api::room_info> {
         return changes_members([&] { return handle_create(self, info); });

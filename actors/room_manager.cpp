@@ -31,13 +31,13 @@ using namespace rooms;
 namespace {
 
 caf::result<api::room_info> create_room(self_ptr self, const api::caller& who, const std::string& name,
-                                        const std::string& topic, const std::string& visibility) {
+                                        const std::string& topic, const std::string& visibility, bool encrypted) {
   auto& ctx = *self->state.ctx;
   // An id this node owns: the room is made and served here, no forwarding.
   api::room_id id{api::random_id("r_")};
   for (int i = 0; i < 256 && !ctx.place->owns_room(id); ++i)
     id = api::room_id{api::random_id("r_")};
-  api::room_info info{id, name, topic, visibility, "room", api::now_ms(), who.id};
+  api::room_info info{id, name, topic, visibility, "room", api::now_ms(), who.id, encrypted};
   if (replicated(self)) {
     auto rp = self->make_response_promise<api::room_info>();
     serve_owned(self, id, rp, caf::make_message(api::create_atom::value, info), fresh_copies(self, id));
@@ -72,15 +72,15 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
   };
   return {
       [=](api::create_atom a, const api::caller& who, const std::string& name, const std::string& topic,
-          const std::string& visibility) -> caf::result<api::room_info> {
+          const std::string& visibility, bool encrypted) -> caf::result<api::room_info> {
         // A draining node owns no room id: a node that does makes the room.
         if (!self->state.ctx->place->is_owner()) {
           auto rp = self->make_response_promise();
-          rp.delegate(self->state.ctx->place->room(api::room_id{api::random_id("r_")}), a, who, name, topic,
-                      visibility);
+          rp.delegate(self->state.ctx->place->room(api::room_id{api::random_id("r_")}), a, who, name, topic, visibility,
+                      encrypted);
           return rp;
         }
-        return create_room(self, who, name, topic, visibility);
+        return create_room(self, who, name, topic, visibility, encrypted);
       },
       [=](api::send_atom, const api::send_request& req) -> caf::result<api::send_ack> { return routed(req.room); },
       [=](api::join_atom, const api::room_id& id, const api::caller&) -> caf::result<api::room_info> {
@@ -95,7 +95,7 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
       },
       [=](api::read_atom, const api::room_id& id, const api::caller&,
           api::seq_t) -> caf::result<api::seq_t, api::seq_t> { return routed(id); },
-      [=](api::dm_atom, const api::caller& a, const api::user_info& b) -> caf::result<api::room_info> {
+      [=](api::dm_atom, const api::caller& a, const api::user_info& b, bool) -> caf::result<api::room_info> {
         return routed(dm_room_id(a.id, b.id));
       },
       [=](api::history_atom, const api::history_request& req) -> caf::result<api::history_page> {

@@ -79,6 +79,12 @@ struct create_room_command {  // POST /rooms
   std::string name;
   std::string topic;       // empty: none
   std::string visibility;  // public or private
+  bool encrypted = false;  // private only
+};
+
+struct dm_command {  // POST /dm
+  std::string username;
+  bool encrypted = false;  // takes effect when this call creates the room
 };
 
 using client_command = std::variant<auth_command, send_command, history_command, join_command, leave_command,

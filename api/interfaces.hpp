@@ -32,12 +32,13 @@ caf::actor untyped(const Handle& h) {
 // What a room serves, through the room manager of any node, which routes it
 // to the room's actor wherever that runs (actors/room_manager.hpp).
 using room_service = caf::typed_actor<
-    caf::replies_to<create_atom, caller, std::string, std::string, std::string>::with<room_info>,
+    // Creator, name, topic, visibility, encrypted.
+    caf::replies_to<create_atom, caller, std::string, std::string, std::string, bool>::with<room_info>,
     caf::replies_to<send_atom, send_request>::with<send_ack>,
     caf::replies_to<join_atom, room_id, caller>::with<room_info>, caf::reacts_to<leave_atom, room_id, caller>,
     caf::reacts_to<invite_atom, room_id, caller, user_info>, caf::reacts_to<typing_atom, room_id, caller, bool>,
     caf::replies_to<read_atom, room_id, caller, seq_t>::with<seq_t, seq_t>,
-    caf::replies_to<dm_atom, caller, user_info>::with<room_info>,
+    caf::replies_to<dm_atom, caller, user_info, bool>::with<room_info>,
     caf::replies_to<history_atom, history_request>::with<history_page>,
     caf::replies_to<members_atom, room_id, user_id>::with<std::vector<member_entry>>,
     caf::replies_to<admin_atom, room_id>::with<room_admin>,
@@ -53,7 +54,7 @@ using room_actor = caf::typed_actor<
     caf::replies_to<join_atom, room_id, caller>::with<room_info>, caf::reacts_to<leave_atom, room_id, caller>,
     caf::reacts_to<invite_atom, room_id, caller, user_info>, caf::reacts_to<typing_atom, room_id, caller, bool>,
     caf::replies_to<read_atom, room_id, caller, seq_t>::with<seq_t, seq_t>,
-    caf::replies_to<dm_atom, caller, user_info>::with<room_info>,
+    caf::replies_to<dm_atom, caller, user_info, bool>::with<room_info>,
     caf::replies_to<create_atom, room_info>::with<room_info>, caf::replies_to<admin_atom, room_id>::with<room_admin>,
     // A hub that has nobody in the room any more (hub, generation).
     caf::reacts_to<uninterest_atom, room_id, caf::actor, std::uint64_t>,

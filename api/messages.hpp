@@ -39,11 +39,14 @@ struct room_info {
   std::string kind;        // "room" | "dm"
   std::int64_t created_at = 0;
   user_id owner;
+  // End-to-end encrypted (PROTOCOL.md section 7): private rooms and DMs
+  // only, fixed at creation.
+  bool encrypted = false;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, room_info& x) {
   return f(caf::meta::type_name("confab::room_info"), x.id, x.name, x.topic, x.visibility, x.kind, x.created_at,
-           x.owner);
+           x.owner, x.encrypted);
 }
 
 // The authenticated caller of a request.

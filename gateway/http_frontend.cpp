@@ -147,13 +147,15 @@ void get_user(self_ptr self, const exchange_ptr& ex, const authed&) {
 }
 
 void open_dm(self_ptr self, const exchange_ptr& ex, const authed& a) {
-  auto username = wire::decode_username(ex->body);
-  if (!username)
-    return ex->respond_error(username.error());
+  auto cmd = wire::decode_dm(ex->body);
+  if (!cmd)
+    return ex->respond_error(cmd.error());
   if (!within(self->state.dms, ex, a, "direct rooms opened"))
     return;
-  with_user(self, ex, *username, [=](const api::user_info& other) {
-    self->request(self->state.ctx->place->self().rooms, request_timeout, api::dm_atom::value, a.who.who, other)
+  auto encrypted = cmd->encrypted;
+  with_user(self, ex, cmd->username, [=](const api::user_info& other) {
+    self->request(self->state.ctx->place->self().rooms, request_timeout, api::dm_atom::value, a.who.who, other,
+                  encrypted)
         .then([=](const api::room_info& r) { ex->respond(200, wire::room_reply_json(r)); },
               [=](caf::error& err) { ex->respond_error(err); });
   });
@@ -166,7 +168,7 @@ void create_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
   if (!within(self->state.room_creations, ex, a, "rooms created"))
     return;
   self->request(self->state.ctx->place->self().rooms, request_timeout, api::create_atom::value, a.who.who, cmd->name,
-                cmd->topic, cmd->visibility)
+                cmd->topic, cmd->visibility, cmd->encrypted)
       .then([=](const api::room_info& r) { ex->respond(201, wire::room_reply_json(r)); },
             [=](caf::error& err) { ex->respond_error(err); });
 }

@@ -73,9 +73,9 @@ stored_user user_from_json(const std::string& text) {
 }
 
 std::string room_to_json(const api::room_info& r) {
-  return json{{"id", r.id.value},           {"name", r.name}, {"topic", r.topic},
-              {"visibility", r.visibility}, {"kind", r.kind}, {"created_at", r.created_at},
-              {"owner", r.owner.value}}
+  return json{{"id", r.id.value},           {"name", r.name},          {"topic", r.topic},
+              {"visibility", r.visibility}, {"kind", r.kind},          {"created_at", r.created_at},
+              {"owner", r.owner.value},     {"encrypted", r.encrypted}}
       .dump();
 }
 
@@ -89,6 +89,8 @@ api::room_info room_from_json(const std::string& text) {
   r.kind = j.value("kind", "room");
   r.created_at = whole(j, "created_at", std::int64_t{0});
   r.owner = api::user_id{j.value("owner", "")};
+  auto e = j.find("encrypted");
+  r.encrypted = e != j.end() && e->is_boolean() && e->get<bool>();
   return r;
 }
 

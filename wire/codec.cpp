@@ -12,8 +12,8 @@ json user_json(const api::user_info& u) {
 }
 
 json room_json(const api::room_info& r) {
-  return json{{"id", r.id.value},           {"name", r.name}, {"topic", r.topic},
-              {"visibility", r.visibility}, {"kind", r.kind}, {"created_at", r.created_at}};
+  return json{{"id", r.id.value}, {"name", r.name},           {"topic", r.topic},          {"visibility", r.visibility},
+              {"kind", r.kind},   {"encrypted", r.encrypted}, {"created_at", r.created_at}};
 }
 
 json my_room_json(const api::my_room& r) {
@@ -170,6 +170,17 @@ std::optional<std::string> string_field(const json& obj, const char* key, bool r
     return std::nullopt;
   }
   return it->get<std::string>();
+}
+
+std::optional<bool> bool_field(const json& obj, const char* key, std::string& error) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null())
+    return std::nullopt;
+  if (!it->is_boolean()) {
+    error = std::string("field ") + key + " must be true or false";
+    return std::nullopt;
+  }
+  return it->get<bool>();
 }
 
 std::optional<std::uint64_t> seq_field(const json& obj, const char* key, std::string& error) {

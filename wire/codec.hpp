@@ -88,5 +88,6 @@ class request_body {
 [[nodiscard]] std::optional<std::string> string_field(const json& obj, const char* key, bool required,
                                                       std::string& error);
 [[nodiscard]] std::optional<std::uint64_t> seq_field(const json& obj, const char* key, std::string& error);
+[[nodiscard]] std::optional<bool> bool_field(const json& obj, const char* key, std::string& error);
 
 }  // namespace confab::wire

@@ -254,6 +254,7 @@ caf::expected<api::create_room_command> decode_create_room(const json& body) {
   auto name = string_field(body, "name", true, error);
   auto topic = string_field(body, "topic", false, error);
   auto visibility = string_field(body, "visibility", true, error);
+  auto encrypted = error.empty() ? bool_field(body, "encrypted", error) : std::nullopt;
   if (!error.empty())
     return invalid(error);
   auto n = code_points(*name);
@@ -263,7 +264,19 @@ caf::expected<api::create_room_command> decode_create_room(const json& body) {
     return invalid("topic must have at most 500 characters");
   if (*visibility != "public" && *visibility != "private")
     return invalid("visibility must be public or private");
-  return api::create_room_command{std::move(*name), topic.value_or(""), std::move(*visibility)};
+  if (encrypted.value_or(false) && *visibility != "private")
+    return invalid("an encrypted room must be private");
+  return api::create_room_command{std::move(*name), topic.value_or(""), std::move(*visibility),
+                                  encrypted.value_or(false)};
+}
+
+caf::expected<api::dm_command> decode_dm(const json& body) {
+  std::string error;
+  auto username = string_field(body, "username", true, error);
+  auto encrypted = error.empty() ? bool_field(body, "encrypted", error) : std::nullopt;
+  if (!error.empty())
+    return invalid(error);
+  return api::dm_command{std::move(*username), encrypted.value_or(false)};
 }
 
 caf::expected<std::string> decode_username(const json& body) {

@@ -70,7 +70,9 @@ struct decoded_frame {
 [[nodiscard]] caf::expected<api::profile_patch> decode_profile_patch(const json& body);
 [[nodiscard]] caf::expected<api::password_command> decode_password_change(const json& body);
 [[nodiscard]] caf::expected<api::create_room_command> decode_create_room(const json& body);
-// {username}: POST /dms and POST /rooms/{room}/invite.
+// {username, encrypted?}: POST /dm.
+[[nodiscard]] caf::expected<api::dm_command> decode_dm(const json& body);
+// {username}: POST /rooms/{room}/invite.
 [[nodiscard]] caf::expected<std::string> decode_username(const json& body);
 
 // Replies (the `data` of an ok frame, or an HTTP body).

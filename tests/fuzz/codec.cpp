@@ -320,6 +320,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CHECK(refused(r.error()));
   if (auto r = wire::decode_username(req); !r)
     CHECK(refused(r.error()));
+  if (auto r = wire::decode_dm(req); !r)
+    CHECK(refused(r.error()));
   if (auto p = wire::decode_profile_patch(req); !p)
     CHECK(refused(p.error()));
   else if (p->set_display_name)
@@ -329,6 +331,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else {
     CHECK(wire::code_points(c->name) >= 1 && wire::code_points(c->name) <= 100);
     CHECK(c->visibility == "public" || c->visibility == "private");
+    CHECK(!c->encrypted || c->visibility == "private");
   }
 
   // handle_frame: the id (a number or a string, echoed as JSON text), the op.

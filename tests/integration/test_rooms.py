@@ -29,6 +29,7 @@ class RoomLifecycleTest(ConfabTestCase):
         self.assertEqual(room["topic"], "all things")
         self.assertEqual(room["visibility"], "public")
         self.assertEqual(room["kind"], "room")
+        self.assertIs(room["encrypted"], False)
         self.assertIsInstance(room["created_at"], int)
         self.assertGreaterEqual(room["created_at"], before - 5000)
         self.assertLessEqual(room["created_at"], now_ms() + 5000)
@@ -58,7 +59,10 @@ class RoomLifecycleTest(ConfabTestCase):
                {"name": "n" * 101, "visibility": "public"}, {"name": 5, "visibility": "public"},
                {"name": "x", "visibility": "secret"}, {"name": "x"}, {"name": "x", "visibility": 1},
                {"name": "x", "visibility": "public", "topic": "t" * 501},
-               {"name": "x", "visibility": "public", "topic": 7}]
+               {"name": "x", "visibility": "public", "topic": 7},
+               {"name": "x", "visibility": "public", "encrypted": True},
+               {"name": "x", "visibility": "private", "encrypted": "yes"},
+               {"name": "x", "visibility": "private", "encrypted": 1}]
         before = set(self.my_rooms(u.token))
         for body in bad:
             with self.subTest(body=repr(body)[:60]):
@@ -219,6 +223,51 @@ class RoomLifecycleTest(ConfabTestCase):
                           403, "forbidden")
         self.assert_error(self.api("GET", "/api/v1/rooms/%s/members" % MISSING_ROOM, token=a.token),
                           404, "not_found")
+
+
+class EncryptedRoomTest(ConfabTestCase):
+    """`encrypted` on rooms and DMs (PROTOCOL.md sections 2 and 7): private
+    only, fixed at creation, shown wherever the room is."""
+
+    def test_encrypted_private_room(self):
+        u = self.new_user()
+        v = self.new_user()
+        room = self.assert_status(self.api("POST", "/api/v1/rooms",
+                                           {"name": "vault", "visibility": "private", "encrypted": True},
+                                           token=u.token), 201)["room"]
+        self.assertIs(room["encrypted"], True)
+        self.assertEqual(room["visibility"], "private")
+        self.assertIs(self.my_rooms(u.token)[room["id"]]["encrypted"], True)
+        self.assert_status(self.api("POST", "/api/v1/rooms/%s/invite" % room["id"], {"username": v.username},
+                                    token=u.token), 204)
+        joined = self.assert_status(self.api("POST", "/api/v1/rooms/%s/join" % room["id"], token=v.token), 200)
+        self.assertIs(joined["room"]["encrypted"], True)
+        plain = self.assert_status(self.api("POST", "/api/v1/rooms",
+                                            {"name": "open", "visibility": "private", "encrypted": False},
+                                            token=u.token), 201)["room"]
+        self.assertIs(plain["encrypted"], False)
+
+    def test_encrypted_dm_is_fixed_at_creation(self):
+        a, b, c = self.new_user(), self.new_user(), self.new_user()
+        dm = self.assert_status(self.api("POST", "/api/v1/dm", {"username": b.username, "encrypted": True},
+                                         token=a.token), 200)["room"]
+        self.assertIs(dm["encrypted"], True)
+        again = self.assert_status(self.api("POST", "/api/v1/dm", {"username": a.username, "encrypted": False},
+                                            token=b.token), 200)["room"]
+        self.assertEqual(again["id"], dm["id"])
+        self.assertIs(again["encrypted"], True, "a later call changed an encrypted DM")
+        self.assertIs(self.my_rooms(b.token)[dm["id"]]["encrypted"], True)
+        plain = self.assert_status(self.api("POST", "/api/v1/dm", {"username": c.username}, token=a.token),
+                                   200)["room"]
+        self.assertIs(plain["encrypted"], False)
+        later = self.assert_status(self.api("POST", "/api/v1/dm", {"username": a.username, "encrypted": True},
+                                            token=c.token), 200)["room"]
+        self.assertIs(later["encrypted"], False, "a later call encrypted a plain DM")
+        for bad in ("yes", 1, [True]):
+            self.assert_error(self.api("POST", "/api/v1/dm", {"username": c.username, "encrypted": bad},
+                                       token=b.token), 400, "invalid_request")
+        bc = "d_" + hashlib.sha256(":".join(sorted([b.id, c.id])).encode()).hexdigest()[:16]
+        self.assertNotIn(bc, self.my_rooms(b.token), "a refused call made a DM")
 
 
 class DirectRoomTest(ConfabTestCase):

@@ -170,7 +170,7 @@ struct node_fixture : coordinator_fixture {
 
   api::room_info make_room(const api::user_info& owner, const std::string& visibility) {
     auto r = ask<api::room_info>(rooms, api::create_atom::value, api::caller{owner.id, owner.username},
-                                 std::string("room"), std::string(), visibility);
+                                 std::string("room"), std::string(), visibility, false);
     CAF_REQUIRE(r);
     return *r;
   }

@@ -94,7 +94,7 @@ CAF_TEST(a room 's detail shows members and seq and a session' s its address) {
                                std::string());
   CAF_REQUIRE(u);
   auto room = ask<api::room_info>(rooms, api::create_atom::value, api::caller{u->id, u->username},
-                                  std::string("general"), std::string(), std::string("public"));
+                                  std::string("general"), std::string(), std::string("public"), false);
   CAF_REQUIRE(room);
   for (int i = 0; i < 3; ++i) {
     api::send_request r;

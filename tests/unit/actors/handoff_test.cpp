@@ -64,7 +64,7 @@ struct two_nodes : test::coordinator_fixture {
   api::room_info room_for_b(const api::user_info& owner, std::vector<api::room_id>& kept) {
     for (int i = 0; i < 64; ++i) {
       auto r = ask<api::room_info>(a.rooms, api::create_atom::value, as(owner), "room " + std::to_string(i),
-                                   std::string("topic"), std::string("public"));
+                                   std::string("topic"), std::string("public"), false);
       CAF_REQUIRE(r);
       if (b_owns(r->id))
         return *r;
@@ -332,7 +332,7 @@ CAF_TEST(a drain hands every room to the other node and is answered when none is
   std::vector<api::room_id> rooms;
   for (int i = 0; i < 6; ++i) {
     auto r = ask<api::room_info>(a.rooms, api::create_atom::value, as(alice), "room " + std::to_string(i),
-                                 std::string(), std::string("public"));
+                                 std::string(), std::string("public"), false);
     CAF_REQUIRE(r);
     rooms.push_back(r->id);
     for (int k = 1; k <= 3; ++k) {
@@ -364,7 +364,7 @@ CAF_TEST(a drain hands every room to the other node and is answered when none is
   }
   // A room made through the draining node is made at b.
   auto made = ask<api::room_info>(a.rooms, api::create_atom::value, as(alice), std::string("late"), std::string(),
-                                  std::string("public"));
+                                  std::string("public"), false);
   CAF_REQUIRE(made);
   CAF_CHECK(b.db().rooms().room(made->id));
   CAF_CHECK(!a.db().rooms().room(made->id));

@@ -69,7 +69,7 @@ CAF_TEST(a send and its history cross a node link with every field) {
   CAF_CHECK_EQUAL(ann->username, "ann");
   api::caller who{ann->id, ann->username};
   auto room = ask<api::room_info>(remote_rooms, api::create_atom::value, who, std::string("general"),
-                                  std::string("the topic"), std::string("public"));
+                                  std::string("the topic"), std::string("public"), false);
   CAF_REQUIRE(room);
   CAF_CHECK_EQUAL(room->name, "general");
   CAF_CHECK_EQUAL(room->topic, "the topic");

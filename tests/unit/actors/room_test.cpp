@@ -189,8 +189,8 @@ CAF_TEST(private rooms need an invite and membership changes emit member events)
 }
 
 CAF_TEST(direct rooms are one per pair and cannot be left) {
-  auto ab = ask<api::room_info>(rooms, api::dm_atom::value, as(alice), bob);
-  auto ba = ask<api::room_info>(rooms, api::dm_atom::value, as(bob), alice);
+  auto ab = ask<api::room_info>(rooms, api::dm_atom::value, as(alice), bob, false);
+  auto ba = ask<api::room_info>(rooms, api::dm_atom::value, as(bob), alice, false);
   CAF_REQUIRE(ab && ba);
   CAF_CHECK(ab->id == ba->id);
   CAF_CHECK_EQUAL(ab->kind, "dm");

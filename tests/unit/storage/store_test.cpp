@@ -93,9 +93,11 @@ CAF_TEST(rooms members and users) {
   auto db = open_store(dir.path());
   api::room_info info{room, "general", "t", "public", "room", 1, alice};
   CAF_REQUIRE(!db->rooms().put_room(info, {{alice, "owner"}}));
-  api::room_info priv{api::room_id{"r_p"}, "secret", "", "private", "room", 2, alice};
+  api::room_info priv{api::room_id{"r_p"}, "secret", "", "private", "room", 2, alice, true};
   CAF_REQUIRE(!db->rooms().put_room(priv, {{alice, "owner"}}));
   CAF_CHECK_EQUAL(test::value(db->rooms().room(room)).name, "general");
+  CAF_CHECK(!test::value(db->rooms().room(room)).encrypted);
+  CAF_CHECK(test::value(db->rooms().room(priv.id)).encrypted);
   CAF_CHECK_EQUAL(test::value(db->rooms().public_rooms("", 100)).size(), 1u);
   // Pages by id: after a room id, the next public ones; private ones never.
   for (auto id : {"r_c", "r_d", "r_e"})

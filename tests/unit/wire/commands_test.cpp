@@ -171,6 +171,23 @@ CAF_TEST(a new room needs a name of 1 to 100 characters and a known visibility) 
   auto long_topic = wire::decode_create_room(
       wire::json::parse("{\"name\":\"a\",\"visibility\":\"public\",\"topic\":\"" + std::string(501, 't') + "\"}"));
   CAF_CHECK(!long_topic);
+  CAF_CHECK(!ok->encrypted);
+  auto sealed = wire::decode_create_room(wire::json::parse(R"({"name":"a","visibility":"private","encrypted":true})"));
+  CAF_REQUIRE(sealed);
+  CAF_CHECK(sealed->encrypted);
+  auto open_sealed =
+      wire::decode_create_room(wire::json::parse(R"({"name":"a","visibility":"public","encrypted":true})"));
+  CAF_REQUIRE(!open_sealed);
+  CAF_CHECK_EQUAL(message_of(open_sealed.error()), "an encrypted room must be private");
+  auto not_bool = wire::decode_create_room(wire::json::parse(R"({"name":"a","visibility":"private","encrypted":1})"));
+  CAF_REQUIRE(!not_bool);
+  CAF_CHECK_EQUAL(message_of(not_bool.error()), "field encrypted must be true or false");
+  auto dm = wire::decode_dm(wire::json::parse(R"({"username":"bob","encrypted":true})"));
+  CAF_REQUIRE(dm);
+  CAF_CHECK_EQUAL(dm->username, "bob");
+  CAF_CHECK(dm->encrypted);
+  CAF_CHECK(!wire::decode_dm(wire::json::parse(R"({"username":"bob","encrypted":"no"})")));
+  CAF_CHECK(!wire::decode_dm(wire::json::parse(R"({"encrypted":true})")));
 }
 
 CAF_TEST(http replies have the contract shape) {
