@@ -75,17 +75,19 @@ void to_user(self_ptr self, const api::user_id& user, const api::shared_text& ev
 // A notification for `user`, routed by their presence: to their sessions, or
 // to the push webhook when they have none.
 void notify(self_ptr self, const api::user_id& user, api::seq_t seq, const std::string& from, const char* reason,
-            const std::string& preview) {
+            const std::optional<std::string>& preview) {
   auto data = wire::notification_json(self->state.info.id, seq, from, reason, preview);
   api::tell(self, self->state.ctx->place->presence(user), api::notify_atom::value, user, data);
 }
 
+// An encrypted message has no body: its notifications no preview.
 void notify_message(self_ptr self, const api::send_request& req, api::seq_t seq, const std::string& body) {
   auto& st = self->state;
+  auto preview = st.info.encrypted ? std::nullopt : std::optional<std::string>{body};
   if (st.info.kind == "dm") {
     for (auto& [user, role] : st.members)
       if (user != req.from.id)
-        notify(self, user, seq, req.from.username, "dm", body);
+        notify(self, user, seq, req.from.username, "dm", preview);
     return;
   }
   for (auto& name : mentions(body)) {
@@ -105,6 +107,19 @@ void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) 
     self->state.ctx->interest->add_all(self->state.info.id, hubs);
   for (auto& hub : hubs)
     api::tell(self, hub, api::membership_atom::value, self->state.info.id, user, joined);
+}
+
+// What an encrypted room takes (PROTOCOL.md section 7): e2ee and no body,
+// and no file until encrypted uploads exist (X-Encrypted); a room that is not
+// encrypted takes no e2ee.
+caf::error check_encryption(const api::room_info& room, const api::send_request& req) {
+  if (!room.encrypted)
+    return req.e2ee.empty() ? caf::error{} : fail(errc::invalid_request, "e2ee only in an encrypted room");
+  if (!req.body.empty() || req.e2ee.empty())
+    return fail(errc::invalid_request, "this room is end-to-end encrypted: send e2ee, not body");
+  if (!req.file_id.empty())
+    return fail(errc::invalid_request, "a file in an encrypted room must be uploaded encrypted (X-Encrypted: 1)");
+  return {};
 }
 
 // The ack of a message already in the log (a retried client_msg_id).
@@ -242,10 +257,12 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
     return fail(errc::invalid_request, "reply_to names no message of this room");
   if (!req.file_id.empty() && req.attachment.empty())
     return fail(errc::invalid_request, "file_id names no file of this room");
+  if (auto err = check_encryption(st.info, req))
+    return err;
   auto attachment = std::move(req.attachment);
-  wire::message_fields m{st.info.id,        st.last_seq + 1, api::random_id("m_"),
-                         req.from.username, api::now_ms(),   std::move(req.body),
-                         req.client_msg_id, req.reply_to,    std::move(attachment)};
+  wire::message_fields m{
+      st.info.id,          st.last_seq + 1,   api::random_id("m_"), req.from.username,     api::now_ms(),
+      std::move(req.body), req.client_msg_id, req.reply_to,         std::move(attachment), req.e2ee};
   auto text = wire::message_json(m);
   room_change change;
   change.kind = room_change::message;

@@ -18,10 +18,13 @@ namespace confab::api {
 // `send` (WebSocket) and POST /rooms/{room}/messages (HTTP).
 struct send_command {
   room_id room;
-  std::string body;            // empty only when file_id is set
+  std::string body;            // empty only when file_id or e2ee is set
   std::string client_msg_id;   // empty: none (HTTP only)
   std::uint64_t reply_to = 0;  // 0: none
   std::string file_id;         // empty: none
+  // End-to-end encrypted content (PROTOCOL.md section 7): a JSON object,
+  // checked for shape and size only; empty: none.
+  std::string e2ee;
 };
 
 // `history` (WebSocket) and GET /rooms/{room}/messages (HTTP).

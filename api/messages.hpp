@@ -69,11 +69,12 @@ struct send_request {
   // The file's attachment JSON, filled in by the node from file_id (the file
   // may be stored on another node than the room); never from the client.
   std::string attachment;
+  std::string e2ee;  // JSON object text (send_command::e2ee); empty: none
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, send_request& x) {
   return f(caf::meta::type_name("confab::send_request"), x.from, x.room, x.body, x.client_msg_id, x.reply_to, x.file_id,
-           x.attachment);
+           x.attachment, x.e2ee);
 }
 
 // The image types that get a thumbnail and are served inline.

@@ -46,8 +46,11 @@ json attachment_json(const api::file_info& f) {
 }
 
 std::string message_json(const message_fields& m) {
-  json j{{"room", m.room.value}, {"seq", m.seq}, {"msg_id", m.msg_id},
-         {"from", m.from},       {"ts", m.ts},   {"body", m.body}};
+  json j{{"room", m.room.value}, {"seq", m.seq}, {"msg_id", m.msg_id}, {"from", m.from}, {"ts", m.ts}};
+  if (m.e2ee.empty())
+    j["body"] = m.body;
+  else
+    j["e2ee"] = json::parse(m.e2ee);
   if (!m.client_msg_id.empty())
     j["client_msg_id"] = m.client_msg_id;
   if (m.reply_to != 0)

@@ -41,6 +41,7 @@ struct message_fields {
   std::string client_msg_id;
   std::uint64_t reply_to = 0;
   std::string file;  // attachment JSON object, empty: none
+  std::string e2ee;  // JSON object (then no body); empty: none
 };
 [[nodiscard]] std::string message_json(const message_fields& m);
 

@@ -7,6 +7,33 @@ namespace confab::wire {
 using api::errc;
 using api::fail;
 
+namespace {
+
+// The e2ee object of a send: its shape (PROTOCOL.md section 7), as compact
+// JSON text; the rest of it is the clients' and passes unread.
+caf::expected<std::string> e2ee_text(const json& e) {
+  auto invalid_e2ee = [](const char* why) { return fail(errc::invalid_request, std::string("e2ee ") + why); };
+  if (!e.is_object())
+    return invalid_e2ee("must be an object");
+  for (const char* key : {"alg", "sender_device"}) {
+    auto it = e.find(key);
+    if (it == e.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
+      return invalid_e2ee("needs alg and sender_device, non-empty strings");
+  }
+  auto c = e.find("ciphertexts");
+  if (c == e.end() || !c->is_object() || c->empty())
+    return invalid_e2ee("needs ciphertexts, an object with one entry per device");
+  for (auto& [device, wrapped] : c->items())
+    if (device.empty() || !wrapped.is_string())
+      return invalid_e2ee("ciphertexts maps <username>:<device_id> to base64 strings");
+  auto text = e.dump();
+  if (text.size() > max_e2ee_bytes)
+    return fail(errc::too_large, "e2ee is over 48 KiB");
+  return text;
+}
+
+}  // namespace
+
 caf::expected<api::send_command> decode_send(const json& obj, api::room_id room, const send_rules& rules) {
   std::string error;
   auto body = string_field(obj, "body", false, error);
@@ -19,12 +46,21 @@ caf::expected<api::send_command> decode_send(const json& obj, api::room_id room,
     return fail(errc::invalid_request, "client_msg_id must have 1-128 characters");
   if (file_id && file_id->empty())
     return fail(errc::invalid_request, "file_id must not be empty");
-  if ((!body || body->empty()) && !file_id)
+  std::string e2ee;
+  if (auto e = obj.find("e2ee"); e != obj.end() && !e->is_null()) {
+    auto text = e2ee_text(*e);
+    if (!text)
+      return text.error();
+    if (body)
+      return fail(errc::invalid_request, "a message has body or e2ee, not both");
+    e2ee = std::move(*text);
+  }
+  if ((!body || body->empty()) && !file_id && e2ee.empty())
     return fail(errc::invalid_request, "body must not be empty");
   if (body && code_points(*body) > rules.max_body_chars)
     return fail(errc::too_large, "body is over the limit");
-  return api::send_command{std::move(room), body.value_or(""), cmid.value_or(""), reply_to.value_or(0),
-                           file_id.value_or("")};
+  return api::send_command{std::move(room),      body.value_or(""),    cmid.value_or(""),
+                           reply_to.value_or(0), file_id.value_or(""), std::move(e2ee)};
 }
 
 namespace {

@@ -20,6 +20,9 @@
 
 namespace confab::wire {
 
+// The largest e2ee object of a send, as JSON (PROTOCOL.md section 7).
+inline constexpr std::size_t max_e2ee_bytes = 48 * 1024;
+
 struct send_rules {
   std::size_t max_body_chars = 0;
   bool client_msg_id_required = true;  // WebSocket: yes; HTTP: optional

@@ -14,15 +14,19 @@ std::string typing_event_json(const api::room_id& room, const std::string& usern
 }
 
 std::string notification_json(const api::room_id& room, api::seq_t seq, const std::string& from, const char* reason,
-                              const std::string& body) {
-  auto cut = body;
+                              const std::optional<std::string>& body) {
+  json j{{"room", room.value}, {"seq", seq}, {"from", from}, {"reason", reason}};
+  if (!body)
+    return j.dump();
+  auto cut = *body;
   std::size_t points = 0;
   for (std::size_t i = 0; i < cut.size(); ++i)
     if ((static_cast<unsigned char>(cut[i]) & 0xC0) != 0x80 && ++points > 100) {
       cut.resize(i);
       break;
     }
-  return json{{"room", room.value}, {"seq", seq}, {"from", from}, {"reason", reason}, {"preview", cut}}.dump();
+  j["preview"] = std::move(cut);
+  return j.dump();
 }
 
 namespace {

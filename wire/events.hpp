@@ -6,6 +6,7 @@
 // values and get text: they never see JSON.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <caf/expected.hpp>
@@ -19,10 +20,10 @@ namespace confab::wire {
 [[nodiscard]] std::string member_event_json(const api::room_id& room, const std::string& username, const char* action);
 // {room, user, active}
 [[nodiscard]] std::string typing_event_json(const api::room_id& room, const std::string& username, bool active);
-// {room, seq, from, reason, preview}: the preview is the body's first 100
-// code points.
+// {room, seq, from, reason, preview?}: the preview is the body's first 100
+// code points; none for an encrypted message (no body: nullopt).
 [[nodiscard]] std::string notification_json(const api::room_id& room, api::seq_t seq, const std::string& from,
-                                            const char* reason, const std::string& body);
+                                            const char* reason, const std::optional<std::string>& body);
 // {status, last_seen?}: last_seen (ms) only when offline and known.
 [[nodiscard]] std::string presence_json(const std::string& status, std::int64_t last_seen);
 // {user, status, last_seen?}: the presence event.

@@ -126,7 +126,37 @@ void op_send(const std::string& id, const json& req, std::uint64_t number) {
     return;
   }
   CHECK(room && cmid);
-  if (cmid->empty() || cmid->size() > 128 || (file_id && file_id->empty()) || ((!body || body->empty()) && !file_id)) {
+  if (cmid->empty() || cmid->size() > 128 || (file_id && file_id->empty())) {
+    CHECK(!ws && code(ws) == api::errc::invalid_request);
+    return check_error_reply(id, api::errc::invalid_request, "bad send", 0);
+  }
+  // e2ee (section 7): an object with non-empty string alg and sender_device
+  // and a non-empty object ciphertexts of strings; never with a body; at
+  // most 48 KiB as JSON.
+  auto e = req.find("e2ee");
+  std::string e2ee;
+  if (e != req.end() && !e->is_null()) {
+    auto member = [&](const char* k) { return e->is_object() && e->contains(k) ? &e->at(k) : nullptr; };
+    auto nonempty = [&](const char* k) {
+      auto* m = member(k);
+      return m && m->is_string() && !m->get<std::string>().empty();
+    };
+    auto* ct = member("ciphertexts");
+    bool shape = nonempty("alg") && nonempty("sender_device") && ct && ct->is_object() && !ct->empty();
+    if (shape)
+      for (auto& [k, w] : ct->items())
+        shape = shape && !k.empty() && w.is_string();
+    auto expected = !shape                                    ? api::errc::invalid_request
+                    : e->dump().size() > wire::max_e2ee_bytes ? api::errc::too_large
+                    : body                                    ? api::errc::invalid_request
+                                                              : api::errc{};
+    if (expected != api::errc{}) {
+      CHECK(!ws && code(ws) == expected);
+      return;
+    }
+    e2ee = e->dump();
+  }
+  if ((!body || body->empty()) && !file_id && e2ee.empty()) {
     CHECK(!ws && code(ws) == api::errc::invalid_request);
     return check_error_reply(id, api::errc::invalid_request, "bad send", 0);
   }
@@ -135,7 +165,7 @@ void op_send(const std::string& id, const json& req, std::uint64_t number) {
     return check_error_reply(id, api::errc::too_large, "body is over the limit", 0);
   }
   CHECK(ws && ws->room.value == *room && ws->body == body.value_or("") && ws->client_msg_id == *cmid);
-  CHECK(ws->reply_to == reply_to.value_or(0) && ws->file_id == file_id.value_or(""));
+  CHECK(ws->reply_to == reply_to.value_or(0) && ws->file_id == file_id.value_or("") && ws->e2ee == e2ee);
 
   api::file_info f;
   f.id = file_id.value_or("");
@@ -154,11 +184,13 @@ void op_send(const std::string& id, const json& req, std::uint64_t number) {
                          body.value_or(""),
                          *cmid,
                          reply_to.value_or(0),
-                         file_id ? wire::attachment_json(f).dump() : std::string()};
+                         file_id ? wire::attachment_json(f).dump() : std::string(),
+                         e2ee};
   auto text = wire::message_json(m);
   auto j = json::parse(text);
   CHECK(j.at("room") == *room && j.at("seq") == number && j.at("msg_id") == m.msg_id && j.at("from") == m.from);
-  CHECK(j.at("ts") == m.ts && j.at("body") == m.body && j.at("client_msg_id") == *cmid);
+  CHECK(j.at("ts") == m.ts && j.at("client_msg_id") == *cmid);
+  CHECK(e2ee.empty() ? j.at("body") == m.body : !j.contains("body") && j.at("e2ee") == json::parse(e2ee));
   CHECK(m.reply_to == 0 ? !j.contains("reply_to") : j.at("reply_to") == m.reply_to);
   if (file_id) {
     auto& a = j.at("file");

@@ -10,7 +10,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (ConfabTestCase, DM_ID_RE, HISTORY_CASES, ROOM_ID_RE, main, now_ms,  # noqa: E402
-                     seed_ten, unique)
+                     poll, seed_ten, unique)
 
 MISSING_ROOM = "r_0000000000000000"
 
@@ -268,6 +268,76 @@ class EncryptedRoomTest(ConfabTestCase):
                                        token=b.token), 400, "invalid_request")
         bc = "d_" + hashlib.sha256(":".join(sorted([b.id, c.id])).encode()).hexdigest()[:16]
         self.assertNotIn(bc, self.my_rooms(b.token), "a refused call made a DM")
+
+    @staticmethod
+    def sealed(*devices, **extra):
+        """An e2ee object of the contract's shape (opaque to the server),
+        with members of a scheme's own that must pass unchanged."""
+        e = {"alg": "confab-x25519-aes256gcm-ed25519-v1", "sender_device": "dev1",
+             "ciphertexts": {d: "QUJDRA==" for d in devices}, "payload": "c2VjcmV0", "v": [1, {"x": None}]}
+        e.update(extra)
+        return e
+
+    def test_encrypted_room_takes_e2ee_and_no_body(self):
+        u, v = self.new_user(), self.new_user()
+        room = self.assert_status(self.api("POST", "/api/v1/rooms",
+                                           {"name": "vault", "visibility": "private", "encrypted": True},
+                                           token=u.token), 201)["room"]["id"]
+        self.assert_status(self.api("POST", "/api/v1/rooms/%s/invite" % room, {"username": v.username},
+                                    token=u.token), 204)
+        self.join(v.token, room)
+        msgs = "/api/v1/rooms/%s/messages" % room
+        e2ee = self.sealed(u.username + ":dev1", v.username + ":dev9")
+        for bad in ({"body": "plain words"}, {"body": "x", "e2ee": e2ee}, {"e2ee": "not an object"},
+                    {"e2ee": {k: w for k, w in e2ee.items() if k != "ciphertexts"}},
+                    {"e2ee": dict(e2ee, alg=7)}, {"e2ee": dict(e2ee, ciphertexts={"a:b": 1})}):
+            with self.subTest(body=repr(bad)[:60]):
+                self.assert_error(self.api("POST", msgs, dict(bad, client_msg_id=unique("c")), token=u.token),
+                                  400, "invalid_request")
+        self.assert_error(self.api("POST", msgs, {"e2ee": dict(e2ee, payload="x" * 49152),
+                                                  "client_msg_id": unique("c")}, token=u.token), 413, "too_large")
+        self.assertEqual(self.all_messages(v.token, room), [], "a refused send was stored")
+        ws_v = self.connect(v.token)
+        ws_u = self.connect(u.token)
+        err = ws_u.error("send", room=room, body="plain words", client_msg_id=unique("c"))
+        self.assertEqual(err["code"], "invalid_request", err)
+        sent = self.assert_status(self.api("POST", msgs, {"e2ee": e2ee, "client_msg_id": unique("c")},
+                                           token=u.token), 201)["message"]
+        self.assertEqual(sent["e2ee"], e2ee)
+        self.assertNotIn("body", sent)
+        ack = ws_u.ok("send", room=room, e2ee=e2ee, client_msg_id=unique("c"))
+        self.assertEqual(ack["seq"], 2)
+        for seq in (1, 2):
+            ev = ws_v.wait_event("message", lambda d, seq=seq: d.get("room") == room and d.get("seq") == seq)
+            self.assertEqual(ev["e2ee"], e2ee)
+            self.assertNotIn("body", ev)
+        history = self.all_messages(v.token, room)
+        self.assertEqual([m["seq"] for m in history], [1, 2])
+        for m in history:
+            self.assertEqual(m["e2ee"], e2ee)
+            self.assertNotIn("body", m)
+
+    def test_plain_room_refuses_e2ee(self):
+        u = self.new_user()
+        room = self.create_room(u.token, name="open")["id"]
+        self.assert_error(self.api("POST", "/api/v1/rooms/%s/messages" % room,
+                                   {"e2ee": self.sealed(u.username + ":d"), "client_msg_id": unique("c")},
+                                   token=u.token), 400, "invalid_request")
+        self.assertEqual(self.all_messages(u.token, room), [])
+
+    def test_encrypted_dm_notification_has_no_preview(self):
+        a, b = self.new_user(), self.new_user()
+        dm = self.assert_status(self.api("POST", "/api/v1/dm", {"username": b.username, "encrypted": True},
+                                         token=a.token), 200)["room"]["id"]
+        ws_b = self.connect(b.token)
+        poll(lambda: self.assert_status(self.api("GET", "/api/v1/users/%s" % b.username, token=a.token),
+                                        200)["presence"]["status"] != "offline", "b shows online")
+        self.assert_status(self.api("POST", "/api/v1/rooms/%s/messages" % dm,
+                                    {"e2ee": self.sealed(b.username + ":d"), "client_msg_id": unique("c")},
+                                    token=a.token), 201)
+        n = ws_b.wait_event("notification", lambda d: d.get("room") == dm)
+        self.assertEqual((n["seq"], n["from"], n["reason"]), (1, a.username, "dm"))
+        self.assertNotIn("preview", n)
 
 
 class DirectRoomTest(ConfabTestCase):

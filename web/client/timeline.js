@@ -190,6 +190,12 @@ function gutter(m) {
 }
 
 function bodyNode(m) {
+  // End-to-end encrypted (PROTOCOL.md section 7): this client does not
+  // decrypt yet (docs/E2EE.md), and never shows the ciphertext as text.
+  if (m.e2ee && !m.body) {
+    return el('div', { class: 'msg-body muted', testid: 'message-undecryptable' },
+      "This message can't be decrypted on this device.");
+  }
   if (!m.body) return null;
   const { nodes: parts, mentionsMe } = richText(m.body, state.me.username);
   const b = el('div', { class: 'msg-body', testid: 'message-body' }, parts);

@@ -74,8 +74,14 @@ CAF_TEST(replies and errors have the contract shape) {
   auto h = wire::json::parse(wire::http_error({api::errc::not_member, "no", 0}));
   CAF_CHECK_EQUAL(h["error"]["code"], "not_member");
   CAF_CHECK(!h["error"].contains("retry_after_ms"));
-  wire::message_fields m{api::room_id{"r_1"}, 3, "m_1", "alice", 5, std::string("a\0b", 3), "c", 0, ""};
+  wire::message_fields m{api::room_id{"r_1"}, 3, "m_1", "alice", 5, std::string("a\0b", 3), "c", 0, "", ""};
   auto msg = wire::json::parse(wire::message_json(m));
   CAF_CHECK_EQUAL(msg["body"].get<std::string>(), std::string("a\0b", 3));
   CAF_CHECK(!msg.contains("reply_to"));
+  CAF_CHECK(!msg.contains("e2ee"));
+  m.body.clear();
+  m.e2ee = R"({"alg":"a","ciphertexts":{"ann:d":"AA"},"sender_device":"d"})";
+  auto sealed = wire::json::parse(wire::message_json(m));
+  CAF_CHECK(!sealed.contains("body"));
+  CAF_CHECK(sealed["e2ee"] == wire::json::parse(m.e2ee));
 }

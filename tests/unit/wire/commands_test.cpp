@@ -78,6 +78,44 @@ CAF_TEST(client_msg_id is required over WebSocket and optional over HTTP) {
   CAF_CHECK(!wire::decode_send(long_id, api::room_id{"r"}, {10, false}));
 }
 
+CAF_TEST(an e2ee send is checked for shape and size and passes unread) {
+  auto e2ee = nlohmann::json{{"alg", "a1"},
+                             {"sender_device", "d1"},
+                             {"ciphertexts", {{"ann:d1", "AAAA"}, {"bob:d2", "BBBB"}}},
+                             {"payload", "CCCC"},
+                             {"extra", {1, 2}}};
+  auto ok = wire::decode_send(nlohmann::json{{"e2ee", e2ee}, {"client_msg_id", "c"}}, api::room_id{"r"}, {10, true});
+  CAF_REQUIRE(ok);
+  CAF_CHECK(ok->body.empty());
+  CAF_CHECK(nlohmann::json::parse(ok->e2ee) == e2ee);
+  auto refused = [](nlohmann::json obj, api::errc code) {
+    obj["client_msg_id"] = "c";
+    auto r = wire::decode_send(obj, api::room_id{"r"}, {10, true});
+    return !r && code_of(r.error()) == code;
+  };
+  CAF_CHECK(refused({{"e2ee", e2ee}, {"body", "plain"}}, api::errc::invalid_request));
+  CAF_CHECK(refused({{"e2ee", e2ee}, {"body", ""}}, api::errc::invalid_request));
+  CAF_CHECK(refused({{"e2ee", "text"}}, api::errc::invalid_request));
+  for (const char* key : {"alg", "sender_device", "ciphertexts"}) {
+    auto missing = e2ee;
+    missing.erase(key);
+    CAF_CHECK(refused({{"e2ee", missing}}, api::errc::invalid_request));
+  }
+  auto bad = e2ee;
+  bad["alg"] = 5;
+  CAF_CHECK(refused({{"e2ee", bad}}, api::errc::invalid_request));
+  bad = e2ee;
+  bad["ciphertexts"] = nlohmann::json::object();
+  CAF_CHECK(refused({{"e2ee", bad}}, api::errc::invalid_request));
+  bad["ciphertexts"] = {{"ann:d1", 7}};
+  CAF_CHECK(refused({{"e2ee", bad}}, api::errc::invalid_request));
+  bad = e2ee;
+  bad["payload"] = std::string(wire::max_e2ee_bytes, 'x');
+  CAF_CHECK(refused({{"e2ee", bad}}, api::errc::too_large));
+  bad["payload"] = std::string(wire::max_e2ee_bytes - e2ee.dump().size(), 'x');
+  CAF_CHECK(wire::decode_send(nlohmann::json{{"e2ee", bad}, {"client_msg_id", "c"}}, api::room_id{"r"}, {10, true}));
+}
+
 CAF_TEST(replies have the contract shape) {
   api::send_ack ack{api::room_id{"r_1"}, 4, "m_1", 99, ""};
   CAF_CHECK_EQUAL(wire::send_ack_json(ack), R"({"msg_id":"m_1","room":"r_1","seq":4,"ts":99})");

@@ -19,6 +19,9 @@ CAF_TEST(a notification preview keeps the first 100 code points whole) {
   CAF_CHECK_EQUAL(j["reason"].get<std::string>(), "mention");
   auto short_one = wire::json::parse(wire::notification_json(api::room_id{"r_1"}, 1, "bob", "dm", "hi"));
   CAF_CHECK_EQUAL(short_one["preview"].get<std::string>(), "hi");
+  auto sealed = wire::json::parse(wire::notification_json(api::room_id{"r_1"}, 2, "bob", "dm", std::nullopt));
+  CAF_CHECK(!sealed.contains("preview"));
+  CAF_CHECK_EQUAL(sealed["from"].get<std::string>(), "bob");
 }
 
 CAF_TEST(last_seen is shown only for users who are offline) {
