@@ -436,23 +436,67 @@ caf::result<void> do_password(self_ptr self, const api::token_claims& who, const
   return rp;
 }
 
-caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, const api::profile_patch& p) {
+// Applies `change` to a copy of user `id`'s record, stores it and sends it
+// to every node; the error of any step, and then nothing changed.
+caf::error change_user(self_ptr self, const api::user_id& id,
+                       const std::function<caf::error(storage::stored_user&)>& change) {
   auto u = self->state.user(id);
   if (!u)
     return u.error();
   auto updated = **u;
-  if (p.set_display_name)
-    updated.info.display_name = p.display_name;
-  if (p.set_status_text)
-    updated.info.status_text = p.status_text;
-  if (p.set_avatar)
-    updated.info.avatar_file_id = p.avatar_file_id;
+  if (auto err = change(updated))
+    return err;
   ++updated.version;
   if (auto err = self->state.user_db.put_user(updated, false))
     return err;
   **u = std::move(updated);
   replicate(self, **u);
-  return (*u)->info;
+  return {};
+}
+
+caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, const api::profile_patch& p) {
+  auto err = change_user(self, id, [&](storage::stored_user& u) -> caf::error {
+    if (p.set_display_name)
+      u.info.display_name = p.display_name;
+    if (p.set_status_text)
+      u.info.status_text = p.status_text;
+    if (p.set_avatar)
+      u.info.avatar_file_id = p.avatar_file_id;
+    return {};
+  });
+  if (err)
+    return err;
+  return (*self->state.user(id))->info;
+}
+
+// Publishes or replaces one device's keys in the key directory.
+caf::error put_device(self_ptr self, const api::user_id& id, api::device_key d) {
+  return change_user(self, id, [&](storage::stored_user& u) -> caf::error {
+    d.updated_at = api::now_ms();
+    auto it = std::find_if(u.devices.begin(), u.devices.end(),
+                           [&](const api::device_key& k) { return k.device_id == d.device_id; });
+    if (it != u.devices.end()) {
+      *it = std::move(d);
+      return {};
+    }
+    if (u.devices.size() >= max_devices)
+      return fail(errc::invalid_request, "at most " + std::to_string(max_devices) + " devices; delete one first");
+    u.devices.push_back(std::move(d));
+    std::sort(u.devices.begin(), u.devices.end(),
+              [](const api::device_key& a, const api::device_key& b) { return a.device_id < b.device_id; });
+    return {};
+  });
+}
+
+caf::error delete_device(self_ptr self, const api::user_id& id, const std::string& device_id) {
+  return change_user(self, id, [&](storage::stored_user& u) -> caf::error {
+    auto it = std::find_if(u.devices.begin(), u.devices.end(),
+                           [&](const api::device_key& k) { return k.device_id == device_id; });
+    if (it == u.devices.end())
+      return fail(errc::not_found, "no such device");
+    u.devices.erase(it);
+    return {};
+  });
 }
 
 }  // namespace
@@ -568,6 +612,25 @@ account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, s
         if (!u)
           return u.error();
         return (*u)->info;
+      },
+      [=](api::keys_atom, const api::user_id& id, api::device_key& d) -> caf::result<void> {
+        if (auto err = put_device(self, id, std::move(d)))
+          return err;
+        return caf::unit;
+      },
+      [=](api::keys_atom, const api::user_id& id, const std::string& device_id) -> caf::result<void> {
+        if (auto err = delete_device(self, id, device_id))
+          return err;
+        return caf::unit;
+      },
+      [=](api::keys_atom, const std::string& username) -> caf::result<std::vector<api::device_key>> {
+        auto id = self->state.user_db.user_id_of(username);
+        if (!id)
+          return fail(errc::not_found, "no such user");
+        auto u = self->state.user(*id);
+        if (!u)
+          return u.error();
+        return (*u)->devices;
       },
   };
 }

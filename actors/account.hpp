@@ -37,6 +37,8 @@ constexpr std::size_t check_hasher_threads = 2;
 constexpr std::size_t max_waiting_registrations = 32;
 // Logins and password checks waiting for a hasher; past it, 503 too.
 constexpr std::size_t max_waiting_checks = 1024;
+// Devices a user may publish keys for (PROTOCOL.md section 7).
+constexpr std::size_t max_devices = 32;
 
 struct account_state {
   static inline const char* name = "confab.account";

@@ -12,6 +12,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<api::room_id>("confab::room_id");
   cfg.add_message_type<api::session_id>("confab::session_id");
   cfg.add_message_type<api::user_info>("confab::user_info");
+  cfg.add_message_type<api::device_key>("confab::device_key");
+  cfg.add_message_type<std::vector<api::device_key>>("std::vector<confab::device_key>");
   cfg.add_message_type<api::room_info>("confab::room_info");
   cfg.add_message_type<api::caller>("confab::caller");
   cfg.add_message_type<api::send_request>("confab::send_request");

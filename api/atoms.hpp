@@ -41,6 +41,7 @@ using logout_atom = caf::atom_constant<caf::atom("logout")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using profile_atom = caf::atom_constant<caf::atom("profile")>;
+using keys_atom = caf::atom_constant<caf::atom("keys")>;
 using password_atom = caf::atom_constant<caf::atom("password")>;
 using hash_atom = caf::atom_constant<caf::atom("hash")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;

@@ -95,6 +95,11 @@ using account_service = caf::typed_actor<
     caf::replies_to<profile_atom, user_id, profile_patch>::with<user_info>,
     caf::reacts_to<password_atom, token_claims, std::string, std::string>,
     caf::replies_to<lookup_atom, std::string>::with<user_info>,
+    // The key directory (section 7): publish or replace a device's keys,
+    // delete one (at the owner of the username), a user's devices (from
+    // any node's copy).
+    caf::reacts_to<keys_atom, user_id, device_key>, caf::reacts_to<keys_atom, user_id, std::string>,
+    caf::replies_to<keys_atom, std::string>::with<std::vector<device_key>>,
     // Copy every user and revocation from the account actor of a node this
     // one joined: how many users were copied.
     caf::replies_to<sync_atom, caf::actor>::with<std::uint64_t>>;

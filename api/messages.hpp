@@ -77,6 +77,22 @@ typename Inspector::result_type inspect(Inspector& f, send_request& x) {
            x.attachment, x.e2ee);
 }
 
+// One device's public keys in the key directory (PROTOCOL.md section 7),
+// base64 as the client published them; empty signing_key / signature:
+// absent.
+struct device_key {
+  std::string device_id;
+  std::string identity_key;
+  std::string signing_key;
+  std::string signature;
+  std::int64_t updated_at = 0;  // ms
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, device_key& x) {
+  return f(caf::meta::type_name("confab::device_key"), x.device_id, x.identity_key, x.signing_key, x.signature,
+           x.updated_at);
+}
+
 // The image types that get a thumbnail and are served inline.
 [[nodiscard]] inline bool is_image(const std::string& t) {
   return t == "image/png" || t == "image/jpeg" || t == "image/gif" || t == "image/webp";

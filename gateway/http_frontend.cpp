@@ -161,6 +161,29 @@ void open_dm(self_ptr self, const exchange_ptr& ex, const authed& a) {
   });
 }
 
+// The key directory (PROTOCOL.md section 7): a device's keys change at the
+// owner of the username; any node answers a read from its copy.
+void put_device(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  auto keys = wire::decode_device_keys(ex->body, ex->path[4]);
+  if (!keys)
+    return ex->respond_error(keys.error());
+  self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::keys_atom::value,
+                a.who.who.id, std::move(*keys))
+      .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void delete_device(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  self->request(self->state.ctx->place->account(a.who.who.username), request_timeout, api::keys_atom::value,
+                a.who.who.id, ex->path[4])
+      .then([=]() { ex->respond(204); }, [=](caf::error& err) { ex->respond_error(err); });
+}
+
+void get_keys(self_ptr self, const exchange_ptr& ex, const authed&) {
+  self->request(self->state.ctx->place->self().accounts, request_timeout, api::keys_atom::value, ex->path[3])
+      .then([=](const std::vector<api::device_key>& devices) { ex->respond(200, wire::devices_json(devices)); },
+            [=](caf::error& err) { ex->respond_error(err); });
+}
+
 void create_room(self_ptr self, const exchange_ptr& ex, const authed& a) {
   auto cmd = wire::decode_create_room(ex->body);
   if (!cmd)
@@ -391,6 +414,9 @@ const std::vector<route_entry>& routes() {
       {{"me", "password"}, "POST", change_password},
       {{"users", "*"}, "GET", get_user},
       {{"dm"}, "POST", open_dm},
+      {{"keys", "devices", "*"}, "PUT", put_device},
+      {{"keys", "devices", "*"}, "DELETE", delete_device},
+      {{"keys", "*"}, "GET", get_keys},
       {{"rooms"}, "POST", create_room},
       {{"rooms"}, "GET", my_rooms},
       {{"rooms", "public"}, "GET", public_rooms},

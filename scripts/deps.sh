@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(g++ cmake ninja-build ccache pkg-config libcaf-dev libboost1.81-all-dev librocksdb-dev libvips-dev libmagic-dev
           libssl-dev libsodium-dev libargon2-dev nlohmann-json3-dev libspdlog-dev openssl)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3 python3-websocket python3-pil curl clang-format prometheus chromium nodejs iproute2 nftables)
+  packages+=(python3 python3-websocket python3-pil python3-cryptography curl clang-format prometheus chromium nodejs iproute2 nftables)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -42,6 +42,41 @@ std::string be64(api::seq_t v) {
   return out;
 }
 
+namespace {
+
+json devices_json(const std::vector<api::device_key>& devices) {
+  auto out = json::array();
+  for (auto& d : devices)
+    out.push_back({{"device_id", d.device_id},
+                   {"identity_key", d.identity_key},
+                   {"signing_key", d.signing_key},
+                   {"signature", d.signature},
+                   {"updated_at", d.updated_at}});
+  return out;
+}
+
+// Entries that are not objects with a string device_id and identity_key
+// are left out: a record from before the key directory has none.
+std::vector<api::device_key> devices_from(const json& j) {
+  std::vector<api::device_key> out;
+  auto it = j.find("devices");
+  if (it == j.end() || !it->is_array())
+    return out;
+  auto text = [](const json& d, const char* k) {
+    auto f = d.find(k);
+    return f != d.end() && f->is_string() ? f->get<std::string>() : std::string();
+  };
+  for (auto& d : *it) {
+    if (!d.is_object() || text(d, "device_id").empty() || text(d, "identity_key").empty())
+      continue;
+    out.push_back({text(d, "device_id"), text(d, "identity_key"), text(d, "signing_key"), text(d, "signature"),
+                   whole(d, "updated_at", std::int64_t{0})});
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string user_to_json(const stored_user& u) {
   return json{{"id", u.info.id.value},
               {"username", u.info.username},
@@ -52,7 +87,8 @@ std::string user_to_json(const stored_user& u) {
               {"created_at", u.created_at},
               {"tokens_valid_after", u.tokens_valid_after},
               {"keep_jti", u.keep_jti},
-              {"version", u.version}}
+              {"version", u.version},
+              {"devices", devices_json(u.devices)}}
       .dump();
 }
 
@@ -69,6 +105,7 @@ stored_user user_from_json(const std::string& text) {
   u.tokens_valid_after = whole(j, "tokens_valid_after", std::int64_t{0});
   u.keep_jti = j.value("keep_jti", "");
   u.version = whole(j, "version", std::uint64_t{0});
+  u.devices = devices_from(j);
   return u;
 }
 

@@ -33,11 +33,13 @@ struct stored_user {
   // Raised by the owner of the username at each change: a node keeps the
   // copy with the highest version, whatever order copies arrive in.
   std::uint64_t version = 0;
+  // The key directory's entries of this user, by device_id.
+  std::vector<api::device_key> devices;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_user& x) {
   return f(caf::meta::type_name("confab::stored_user"), x.info, x.password_hash, x.created_at, x.tokens_valid_after,
-           x.keep_jti, x.version);
+           x.keep_jti, x.version, x.devices);
 }
 
 class user_store {

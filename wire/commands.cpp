@@ -315,6 +315,59 @@ caf::expected<api::dm_command> decode_dm(const json& body) {
   return api::dm_command{std::move(*username), encrypted.value_or(false)};
 }
 
+namespace {
+
+// Standard base64 with padding (RFC 4648 section 4) of exactly `bytes` bytes.
+bool base64_of(const std::string& s, std::size_t bytes) {
+  if (s.size() != (bytes + 2) / 3 * 4)
+    return false;
+  auto pad = bytes % 3 == 0 ? 0 : 3 - bytes % 3;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool digit = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    if (i >= s.size() - pad ? c != '=' : !digit)
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+caf::expected<api::device_key> decode_device_keys(const json& body, const std::string& device_id) {
+  if (device_id.empty() || device_id.size() > 64 ||
+      device_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+          std::string::npos)
+    return invalid("device_id must have 1-64 letters, digits, - or _");
+  std::string error;
+  auto identity = string_field(body, "identity_key", true, error);
+  auto signing = error.empty() ? string_field(body, "signing_key", false, error) : std::nullopt;
+  auto signature = error.empty() ? string_field(body, "signature", false, error) : std::nullopt;
+  if (!error.empty())
+    return invalid(error);
+  if (!base64_of(*identity, 32))
+    return invalid("identity_key must be the base64 of 32 bytes (X25519)");
+  if (signing.has_value() != signature.has_value())
+    return invalid("signing_key and signature come together");
+  if (signing && !base64_of(*signing, 32))
+    return invalid("signing_key must be the base64 of 32 bytes (Ed25519)");
+  if (signature && !base64_of(*signature, 64))
+    return invalid("signature must be the base64 of 64 bytes (Ed25519)");
+  return api::device_key{device_id, std::move(*identity), signing.value_or(""), signature.value_or(""), 0};
+}
+
+std::string devices_json(const std::vector<api::device_key>& devices) {
+  auto list = json::array();
+  for (auto& d : devices) {
+    json j{{"device_id", d.device_id}, {"identity_key", d.identity_key}, {"updated_at", d.updated_at}};
+    if (!d.signing_key.empty()) {
+      j["signing_key"] = d.signing_key;
+      j["signature"] = d.signature;
+    }
+    list.push_back(std::move(j));
+  }
+  return json{{"devices", std::move(list)}}.dump();
+}
+
 caf::expected<std::string> decode_username(const json& body) {
   std::string error;
   auto username = string_field(body, "username", true, error);

@@ -73,6 +73,13 @@ struct decoded_frame {
 [[nodiscard]] caf::expected<api::profile_patch> decode_profile_patch(const json& body);
 [[nodiscard]] caf::expected<api::password_command> decode_password_change(const json& body);
 [[nodiscard]] caf::expected<api::create_room_command> decode_create_room(const json& body);
+// PUT /keys/devices/{device_id} (PROTOCOL.md section 7): device_id of 1-64
+// letters, digits, '-' or '_'; identity_key the base64 of 32 bytes (X25519);
+// signing_key (Ed25519, 32 bytes) and signature (64 bytes) base64, both or
+// neither. The keys are not checked further: the clients verify them.
+[[nodiscard]] caf::expected<api::device_key> decode_device_keys(const json& body, const std::string& device_id);
+// {devices:[{device_id, identity_key, signing_key?, signature?, updated_at}]}
+[[nodiscard]] std::string devices_json(const std::vector<api::device_key>& devices);
 // {username, encrypted?}: POST /dm.
 [[nodiscard]] caf::expected<api::dm_command> decode_dm(const json& body);
 // {username}: POST /rooms/{room}/invite.
