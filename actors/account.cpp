@@ -436,6 +436,14 @@ caf::result<void> do_password(self_ptr self, const api::token_claims& who, const
   return rp;
 }
 
+// This node's copy of the account of `username`.
+caf::expected<storage::stored_user*> user_named(self_ptr self, const std::string& username) {
+  auto id = self->state.user_db.user_id_of(username);
+  if (!id)
+    return fail(errc::not_found, "no such user");
+  return self->state.user(*id);
+}
+
 // Applies `change` to a copy of user `id`'s record, stores it and sends it
 // to every node; the error of any step, and then nothing changed.
 caf::error change_user(self_ptr self, const api::user_id& id,
@@ -605,10 +613,7 @@ account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, s
         return do_password(self, who, old_pw, new_pw);
       },
       [=](api::lookup_atom, const std::string& username) -> caf::result<api::user_info> {
-        auto id = self->state.user_db.user_id_of(username);
-        if (!id)
-          return fail(errc::not_found, "no such user");
-        auto u = self->state.user(*id);
+        auto u = user_named(self, username);
         if (!u)
           return u.error();
         return (*u)->info;
@@ -624,10 +629,7 @@ account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, s
         return caf::unit;
       },
       [=](api::keys_atom, const std::string& username) -> caf::result<std::vector<api::device_key>> {
-        auto id = self->state.user_db.user_id_of(username);
-        if (!id)
-          return fail(errc::not_found, "no such user");
-        auto u = self->state.user(*id);
+        auto u = user_named(self, username);
         if (!u)
           return u.error();
         return (*u)->devices;
