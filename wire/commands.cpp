@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include <sodium.h>
+
 namespace confab::wire {
 
 using api::errc;
@@ -317,18 +319,16 @@ caf::expected<api::dm_command> decode_dm(const json& body) {
 
 namespace {
 
-// Standard base64 with padding (RFC 4648 section 4) of exactly `bytes` bytes.
+// Standard base64 with padding (RFC 4648 section 4, libsodium's decoder)
+// of exactly `bytes` bytes.
 bool base64_of(const std::string& s, std::size_t bytes) {
-  if (s.size() != (bytes + 2) / 3 * 4)
-    return false;
-  auto pad = bytes % 3 == 0 ? 0 : 3 - bytes % 3;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool digit = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-    if (i >= s.size() - pad ? c != '=' : !digit)
-      return false;
-  }
-  return true;
+  unsigned char out[64];
+  std::size_t n = 0;
+  const char* end = nullptr;
+  return bytes <= sizeof(out) &&
+         sodium_base642bin(out, sizeof(out), s.data(), s.size(), nullptr, &n, &end, sodium_base64_VARIANT_ORIGINAL) ==
+             0 &&
+         end == s.data() + s.size() && n == bytes;
 }
 
 }  // namespace

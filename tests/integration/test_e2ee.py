@@ -241,6 +241,8 @@ class KeyDirectoryTest(E2eeBase):
         short = e2ee.b64(b"x" * 31)
         bad = [({}, "d"), ({"identity_key": 5}, "d"), ({"identity_key": short}, "d"),
                ({"identity_key": "not base64 at all, no" + "=" * 23}, "d"),
+               ({"identity_key": ik.rstrip("=")}, "d"), ({"identity_key": ik[:-1] + "A"}, "d"),
+               ({"identity_key": " " + ik[1:]}, "d"),
                ({"identity_key": ik, "signing_key": sk}, "d"), ({"identity_key": ik, "signature": sig}, "d"),
                ({"identity_key": ik, "signing_key": short, "signature": sig}, "d"),
                ({"identity_key": ik, "signing_key": sk, "signature": e2ee.b64(b"s" * 63)}, "d"),
