@@ -394,6 +394,24 @@ caf::result<api::login_result> do_login(self_ptr self, const std::string& userna
   return rp;
 }
 
+// Applies `change` to a copy of user `id`'s record, stores it and sends it
+// to every node; the error of any step, and then nothing changed.
+caf::error change_user(self_ptr self, const api::user_id& id,
+                       const std::function<caf::error(storage::stored_user&)>& change) {
+  auto u = self->state.user(id);
+  if (!u)
+    return u.error();
+  auto updated = **u;
+  if (auto err = change(updated))
+    return err;
+  ++updated.version;
+  if (auto err = self->state.user_db.put_user(updated, false))
+    return err;
+  **u = std::move(updated);
+  replicate(self, **u);
+  return {};
+}
+
 caf::result<void> do_password(self_ptr self, const api::token_claims& who, const std::string& old_pw,
                               const std::string& new_pw) {
   if (auto why = check_password(new_pw); !why.empty())
@@ -405,23 +423,17 @@ caf::result<void> do_password(self_ptr self, const api::token_claims& who, const
   auto rp = self->make_response_promise<void>();
   auto failed = [=](const caf::error& err) mutable { rp.deliver(err); };
   auto store = [=](const std::string& hash) mutable {
-    auto u = self->state.user(who.who.id);
-    if (!u) {
-      rp.deliver(u.error());
-      return;
-    }
-    auto updated = **u;
-    updated.password_hash = hash;
-    updated.tokens_valid_after = api::now_ms() + 1;  // every earlier token, ...
-    updated.keep_jti = who.jti;                      // ... except the caller's
-    ++updated.version;
-    if (auto err = self->state.user_db.put_user(updated, false)) {
+    auto err = change_user(self, who.who.id, [&](storage::stored_user& u) -> caf::error {
+      u.password_hash = hash;
+      u.tokens_valid_after = api::now_ms() + 1;  // every earlier token, ...
+      u.keep_jti = who.jti;                      // ... except the caller's
+      return {};
+    });
+    if (err) {
       rp.deliver(err);
       return;
     }
-    **u = std::move(updated);
-    replicate(self, **u);
-    close_older_tokens(self, **u);
+    close_older_tokens(self, **self->state.user(who.who.id));
     static_cast<caf::response_promise&>(rp).deliver(caf::unit);
   };
   hash_job<bool>(
@@ -442,24 +454,6 @@ caf::expected<storage::stored_user*> user_named(self_ptr self, const std::string
   if (!id)
     return fail(errc::not_found, "no such user");
   return self->state.user(*id);
-}
-
-// Applies `change` to a copy of user `id`'s record, stores it and sends it
-// to every node; the error of any step, and then nothing changed.
-caf::error change_user(self_ptr self, const api::user_id& id,
-                       const std::function<caf::error(storage::stored_user&)>& change) {
-  auto u = self->state.user(id);
-  if (!u)
-    return u.error();
-  auto updated = **u;
-  if (auto err = change(updated))
-    return err;
-  ++updated.version;
-  if (auto err = self->state.user_db.put_user(updated, false))
-    return err;
-  **u = std::move(updated);
-  replicate(self, **u);
-  return {};
 }
 
 caf::result<api::user_info> do_profile(self_ptr self, const api::user_id& id, const api::profile_patch& p) {
