@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <caf/event_based_actor.hpp>
 
+#include "actors/fanout.hpp"
 #include "actors/passwords.hpp"
 #include "actors/tokens.hpp"
 #include "api/atoms.hpp"
@@ -14,6 +15,7 @@
 #include "api/hex.hpp"
 #include "api/probe.hpp"
 #include "wire/codec.hpp"
+#include "wire/commands.hpp"
 
 namespace confab::actors {
 
@@ -501,6 +503,55 @@ caf::error delete_device(self_ptr self, const api::user_id& id, const std::strin
   });
 }
 
+// Tells `id`'s DM partners and the members of their encrypted rooms (and
+// the user's own sessions) that the user's device list changed: the keys
+// event, once to each of them, however many rooms they share.
+void announce_keys(self_ptr self, const api::user_id& id) {
+  auto u = self->state.user(id);
+  if (!u)
+    return;
+  auto event = wire::shared_event("keys", wire::keys_event_json((*u)->info.username, (*u)->devices));
+  auto place = self->state.ctx->place;
+  auto failed = [id](const caf::error& err) {
+    spdlog::warn("account actor: keys event of user {} not sent to all: {}", id.value, api::describe(err).message);
+  };
+  self->request(place->reader(), std::chrono::seconds(10), api::my_rooms_atom::value, id, caf::actor{})
+      .then(
+          [=](const std::vector<api::my_room>& rooms) {
+            auto to = std::make_shared<std::set<api::user_id>>(std::set<api::user_id>{id});
+            std::vector<api::room_id> sealed;
+            for (auto& r : rooms) {
+              if (!r.partner.empty())
+                to->insert(r.partner);
+              else if (r.room.encrypted)
+                sealed.push_back(r.room.id);
+            }
+            // The last of the member lists (or the rooms, if none) sends.
+            auto left = std::make_shared<std::size_t>(sealed.size() + 1);
+            auto one_done = [=] {
+              if (--*left > 0)
+                return;
+              auto hubs = place->hubs();
+              for (auto& user : *to)
+                to_user(self, hubs, user, event);
+            };
+            for (auto& room : sealed)
+              self->request(place->room(room), std::chrono::seconds(10), api::members_atom::value, room, id)
+                  .then(
+                      [=](const std::vector<api::member_entry>& members) {
+                        for (auto& m : members)
+                          to->insert(m.user.id);
+                        one_done();
+                      },
+                      [=](const caf::error& err) {
+                        failed(err);
+                        one_done();
+                      });
+            one_done();
+          },
+          failed);
+}
+
 }  // namespace
 
 account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, storage::user_store users,
@@ -615,11 +666,13 @@ account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, s
       [=](api::keys_atom, const api::user_id& id, api::device_key& d) -> caf::result<void> {
         if (auto err = put_device(self, id, std::move(d)))
           return err;
+        announce_keys(self, id);
         return caf::unit;
       },
       [=](api::keys_atom, const api::user_id& id, const std::string& device_id) -> caf::result<void> {
         if (auto err = delete_device(self, id, device_id))
           return err;
+        announce_keys(self, id);
         return caf::unit;
       },
       [=](api::keys_atom, const std::string& username) -> caf::result<std::vector<api::device_key>> {

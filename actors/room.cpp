@@ -66,12 +66,6 @@ void emit(self_ptr self, std::string_view op, const std::string& data, api::seq_
   }
 }
 
-// An event for every session of `user`, wherever it is.
-void to_user(self_ptr self, const api::user_id& user, const api::shared_text& event) {
-  for (auto& hub : self->state.ctx->place->hubs())
-    send_text(self, hub, api::user_event_atom::value, event, user);
-}
-
 // A notification for `user`, routed by their presence: to their sessions, or
 // to the push webhook when they have none.
 void notify(self_ptr self, const api::user_id& user, api::seq_t seq, const std::string& from, const char* reason,
@@ -388,7 +382,7 @@ caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api
     auto& st = self->state;
     auto data = wire::member_event_json(st.info.id, invitee.username, "invited");
     emit(self, "member", data);
-    to_user(self, invitee.id, wire::shared_event("member", data));
+    to_user(self, self->state.ctx->place->hubs(), invitee.id, wire::shared_event("member", data));
     notify(self, invitee.id, 0, who.username, "invite", st.info.name);
     rp.deliver(caf::unit);
   });
@@ -466,7 +460,8 @@ caf::result<api::seq_t, api::seq_t> handle_read(self_ptr self, const api::caller
       return;
     }
     api::my_room counters{st.info, st.last_seq, marker, {}};
-    to_user(self, who.id, wire::shared_event("unread", wire::room_counters_json(counters).dump()));
+    to_user(self, self->state.ctx->place->hubs(), who.id,
+            wire::shared_event("unread", wire::room_counters_json(counters).dump()));
     rp.deliver(marker, st.last_seq);
   });
   return rp;

@@ -355,7 +355,9 @@ caf::expected<api::device_key> decode_device_keys(const json& body, const std::s
   return api::device_key{device_id, std::move(*identity), signing.value_or(""), signature.value_or(""), 0};
 }
 
-std::string devices_json(const std::vector<api::device_key>& devices) {
+namespace {
+
+json device_list(const std::vector<api::device_key>& devices) {
   auto list = json::array();
   for (auto& d : devices) {
     json j{{"device_id", d.device_id}, {"identity_key", d.identity_key}, {"updated_at", d.updated_at}};
@@ -365,7 +367,17 @@ std::string devices_json(const std::vector<api::device_key>& devices) {
     }
     list.push_back(std::move(j));
   }
-  return json{{"devices", std::move(list)}}.dump();
+  return list;
+}
+
+}  // namespace
+
+std::string devices_json(const std::vector<api::device_key>& devices) {
+  return json{{"devices", device_list(devices)}}.dump();
+}
+
+std::string keys_event_json(const std::string& username, const std::vector<api::device_key>& devices) {
+  return json{{"user", username}, {"devices", device_list(devices)}}.dump();
 }
 
 caf::expected<std::string> decode_username(const json& body) {

@@ -80,6 +80,8 @@ struct decoded_frame {
 [[nodiscard]] caf::expected<api::device_key> decode_device_keys(const json& body, const std::string& device_id);
 // {devices:[{device_id, identity_key, signing_key?, signature?, updated_at}]}
 [[nodiscard]] std::string devices_json(const std::vector<api::device_key>& devices);
+// {user, devices}: the keys event, when a user's device list changed.
+[[nodiscard]] std::string keys_event_json(const std::string& username, const std::vector<api::device_key>& devices);
 // {username, encrypted?}: POST /dm.
 [[nodiscard]] caf::expected<api::dm_command> decode_dm(const json& body);
 // {username}: POST /rooms/{room}/invite.

@@ -4,8 +4,9 @@ docs/E2EE.md): Python devices (harness/e2ee.py, python3-cryptography)
 exchange encrypted messages in an encrypted room and DM; each recipient
 device decrypts from the event and from history, a tampered or forged
 message is undecryptable, and the plaintext never reaches the server's
-data directory or its debug log. The key directory is not served yet, so
-the devices hand each other their published keys here."""
+data directory or its debug log. The devices find each other's keys in the
+key directory, and a change of a user's devices is a `keys` event to their
+DM partners and the members of their encrypted rooms."""
 
 import os
 import sys
@@ -233,6 +234,50 @@ class KeyDirectoryTest(E2eeBase):
         self.assert_error(self.api("DELETE", "/api/v1/keys/devices/%s" % d1.device_id, token=bob.token),
                           404, "not_found")
         self.assertEqual(len(self.keys(bob.token, ann.username)), 2)
+
+    def test_a_device_change_is_a_keys_event(self):
+        ann, bob, cat, dan, eve = (self.new_user() for _ in range(5))
+        # bob: ann's DM partner (a plain DM); cat: with ann in an encrypted
+        # room; dan: with ann in a plain private room only, and with cat in
+        # an encrypted room; eve: in no room with ann.
+        self.assert_status(self.api("POST", "/api/v1/dm", {"username": bob.username}, token=ann.token), 200)
+        self.encrypted_room(ann, cat)
+        plain = self.assert_status(self.api("POST", "/api/v1/rooms", {"name": "plain", "visibility": "private"},
+                                            token=ann.token), 201)["room"]["id"]
+        self.assert_status(self.api("POST", "/api/v1/rooms/%s/invite" % plain, {"username": dan.username},
+                                    token=ann.token), 204)
+        self.join(dan.token, plain)
+        self.encrypted_room(cat, dan)
+        socks = {u.username: self.connect(u.token) for u in (ann, bob, cat, dan, eve)}
+        dev = e2ee.Device(ann.username)
+        self.publish(ann, dev)
+
+        def of_ann(n):
+            return lambda d: d.get("user") == ann.username and len(d.get("devices", [])) == n
+        for u in (ann, bob, cat):
+            with self.subTest(user=u.username):
+                ev = socks[u.username].wait_event("keys", of_ann(1))
+                self.assertEqual(ev["devices"][0]["device_id"], dev.device_id)
+                self.assertIsNotNone(e2ee.verify_device(ann.username, ev["devices"][0]))
+        # The event of cat's change is the proof that dan's and eve's sockets
+        # had time to get one for ann's: dan gets cat's (their encrypted
+        # room), and nothing of ann's.
+        self.publish(cat, e2ee.Device(cat.username))
+        socks[dan.username].wait_event("keys", lambda d: d.get("user") == cat.username)
+        self.assertEqual(socks[dan.username].events("keys", lambda d: d.get("user") == ann.username), [])
+        socks[eve.username].ok("ping")
+        self.assertEqual(socks[eve.username].events("keys"), [])
+        # A deleted device is a keys event too, with the list left.
+        self.assert_status(self.api("DELETE", "/api/v1/keys/devices/%s" % dev.device_id, token=ann.token), 204)
+        for u in (bob, cat):
+            self.assertEqual(socks[u.username].wait_event("keys", of_ann(0))["devices"], [])
+        # A failed change (no such device) is no event: cat's next change
+        # reaches ann after it, and ann saw two of her own.
+        self.assert_error(self.api("DELETE", "/api/v1/keys/devices/%s" % dev.device_id, token=ann.token),
+                          404, "not_found")
+        self.publish(cat, e2ee.Device(cat.username))
+        socks[ann.username].wait_event("keys", lambda d: d.get("user") == cat.username and len(d["devices"]) == 2)
+        self.assertEqual(len(socks[ann.username].events("keys", lambda d: d.get("user") == ann.username)), 2)
 
     def test_bad_requests_store_nothing(self):
         ann = self.new_user()
