@@ -107,11 +107,16 @@ void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) 
 // and no file until encrypted uploads exist (X-Encrypted); a room that is not
 // encrypted takes no e2ee.
 caf::error check_encryption(const api::room_info& room, const api::send_request& req) {
-  if (!room.encrypted)
-    return req.e2ee.empty() ? caf::error{} : fail(errc::invalid_request, "e2ee only in an encrypted room");
+  if (!room.encrypted) {
+    if (!req.e2ee.empty())
+      return fail(errc::invalid_request, "e2ee only in an encrypted room");
+    if (req.encrypted_file)
+      return fail(errc::invalid_request, "an encrypted file only in an encrypted room");
+    return {};
+  }
   if (!req.body.empty() || req.e2ee.empty())
     return fail(errc::invalid_request, "this room is end-to-end encrypted: send e2ee, not body");
-  if (!req.file_id.empty())
+  if (!req.file_id.empty() && !req.encrypted_file)
     return fail(errc::invalid_request, "a file in an encrypted room must be uploaded encrypted (X-Encrypted: 1)");
   return {};
 }

@@ -69,12 +69,13 @@ struct send_request {
   // The file's attachment JSON, filled in by the node from file_id (the file
   // may be stored on another node than the room); never from the client.
   std::string attachment;
-  std::string e2ee;  // JSON object text (send_command::e2ee); empty: none
+  std::string e2ee;             // JSON object text (send_command::e2ee); empty: none
+  bool encrypted_file = false;  // the attachment's file was uploaded encrypted
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, send_request& x) {
   return f(caf::meta::type_name("confab::send_request"), x.from, x.room, x.body, x.client_msg_id, x.reply_to, x.file_id,
-           x.attachment, x.e2ee);
+           x.attachment, x.e2ee, x.encrypted_file);
 }
 
 // One device's public keys in the key directory (PROTOCOL.md section 7),
@@ -113,11 +114,14 @@ struct file_info {
   std::uint32_t width = 0;  // images, once the thumbnail is made
   std::uint32_t height = 0;
   bool thumbnail = false;
+  // Uploaded with X-Encrypted: 1 (PROTOCOL.md section 7): the bytes are
+  // the client's ciphertext; no type is sniffed and no thumbnail made.
+  bool encrypted = false;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, file_info& x) {
   return f(caf::meta::type_name("confab::file_info"), x.id, x.name, x.size, x.content_type, x.sha256, x.room, x.owner,
-           x.created_at, x.chunks, x.width, x.height, x.thumbnail);
+           x.created_at, x.chunks, x.width, x.height, x.thumbnail, x.encrypted);
 }
 
 // What a durable send answers: {room, seq, msg_id, ts}, plus the full message

@@ -46,7 +46,8 @@ struct http_call {
   // Headers the file routes read.
   std::string range;
   std::string if_none_match;
-  std::string filename;  // X-Filename
+  std::string filename;   // X-Filename
+  std::string encrypted;  // X-Encrypted: "1" is an end-to-end encrypted file
   std::string content_type;
   bool has_content_length = false;
   std::uint64_t content_length = 0;

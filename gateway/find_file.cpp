@@ -37,6 +37,7 @@ caf::expected<api::send_request> with_attachment(api::send_request req, caf::exp
   if (!f || f->room != req.room)
     return api::fail(api::errc::invalid_request, "file_id names no file of this room");
   req.attachment = wire::attachment_json(*f).dump();
+  req.encrypted_file = f->encrypted;
   return req;
 }
 

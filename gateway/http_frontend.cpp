@@ -307,6 +307,8 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
   auto name = sanitize_name(ex->call.filename);
   if (name.empty())
     return ex->bad("X-Filename must name the file");
+  if (ex->call.encrypted != "" && ex->call.encrypted != "0" && ex->call.encrypted != "1")
+    return ex->bad("X-Encrypted must be 1 (or 0)");
   if (ex->call.has_content_length && ex->call.content_length > ctx.lim.max_file_size)
     return ex->respond_error(fail(errc::too_large, "file is over the limit"));
   with_membership(self, ex, room, a, [=] {
@@ -316,6 +318,7 @@ void upload(self_ptr self, const exchange_ptr& ex, const authed& a) {
     draft.name = name;
     draft.room = room;
     draft.owner = a.who.who.id;
+    draft.encrypted = ex->call.encrypted == "1";
     // This node's readers check the quota and start the upload next to the store.
     self->request(place.reader(), request_timeout, api::upload_atom::value, std::move(draft), ex->call.content_type,
                   ex->call.has_content_length, ex->call.content_length)

@@ -341,6 +341,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     call.range = std::string(req[http::field::range]);
     call.if_none_match = std::string(req[http::field::if_none_match]);
     call.filename = std::string(req["X-Filename"]);
+    call.encrypted = std::string(req["X-Encrypted"]);
     call.content_type = std::string(req[http::field::content_type]);
     return call;
   }

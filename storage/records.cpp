@@ -132,10 +132,12 @@ api::room_info room_from_json(const std::string& text) {
 }
 
 std::string file_to_json(const file_record& f) {
-  return json{{"id", f.id},         {"name", f.name},       {"size", f.size},         {"content_type", f.content_type},
-              {"sha256", f.sha256}, {"room", f.room.value}, {"owner", f.owner.value}, {"created_at", f.created_at},
-              {"chunks", f.chunks}, {"width", f.width},     {"height", f.height},     {"thumbnail", f.thumbnail}}
-      .dump();
+  json j{{"id", f.id},         {"name", f.name},       {"size", f.size},         {"content_type", f.content_type},
+         {"sha256", f.sha256}, {"room", f.room.value}, {"owner", f.owner.value}, {"created_at", f.created_at},
+         {"chunks", f.chunks}, {"width", f.width},     {"height", f.height},     {"thumbnail", f.thumbnail}};
+  if (f.encrypted)
+    j["encrypted"] = true;
+  return j.dump();
 }
 
 file_record file_from_json(const std::string& text) {
@@ -153,6 +155,7 @@ file_record file_from_json(const std::string& text) {
   f.width = whole(j, "width", 0u);
   f.height = whole(j, "height", 0u);
   f.thumbnail = j.value("thumbnail", false);
+  f.encrypted = j.value("encrypted", false);
   return f;
 }
 

@@ -38,11 +38,16 @@ json file_json(const api::file_info& f) {
     j["height"] = f.height;
     j["thumbnail"] = true;
   }
+  if (f.encrypted)
+    j["encrypted"] = true;
   return j;
 }
 
 json attachment_json(const api::file_info& f) {
-  return json{{"id", f.id}, {"name", f.name}, {"size", f.size}, {"content_type", f.content_type}};
+  json j{{"id", f.id}, {"name", f.name}, {"size", f.size}, {"content_type", f.content_type}};
+  if (f.encrypted)
+    j["encrypted"] = true;
+  return j;
 }
 
 std::string message_json(const message_fields& m) {

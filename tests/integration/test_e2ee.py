@@ -8,14 +8,19 @@ data directory or its debug log. The devices find each other's keys in the
 key directory, and a change of a user's devices is a `keys` event to their
 DM partners and the members of their encrypted rooms."""
 
+import hashlib
+import http.client
+import io
 import os
 import sys
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ConfabTestCase, main, unique  # noqa: E402
+from harness import HOST, ConfabTestCase, main, poll, unique  # noqa: E402
 from harness import e2ee  # noqa: E402
+
+from PIL import Image  # noqa: E402
 
 
 class E2eeBase(ConfabTestCase):
@@ -64,12 +69,34 @@ class E2eeBase(ConfabTestCase):
             self.join(m.token, room)
         return room
 
-    def send(self, user, device, room, body, recipients, file=None):
+    def send(self, user, device, room, body, recipients, file=None, file_id=None):
         cmid = unique("c")
         sealed = e2ee.encrypt(device, room, cmid, body, recipients, file=file)
-        return self.assert_status(self.api("POST", "/api/v1/rooms/%s/messages" % room,
-                                           {"e2ee": sealed, "client_msg_id": cmid}, token=user.token),
+        fields = {"e2ee": sealed, "client_msg_id": cmid}
+        if file_id is not None:
+            fields["file_id"] = file_id
+        return self.assert_status(self.api("POST", "/api/v1/rooms/%s/messages" % room, fields, token=user.token),
                                   201)["message"]
+
+    def upload(self, user, room, data, encrypted="1", content_type="application/octet-stream"):
+        """POST /rooms/{room}/files: (status, body); X-Encrypted as given
+        (None: no such header)."""
+        headers = {"Content-Type": content_type, "X-Filename": "encrypted.bin"}
+        if encrypted is not None:
+            headers["X-Encrypted"] = encrypted
+        status, _, body = self.api("POST", "/api/v1/rooms/%s/files" % room, raw_body=data, headers=headers,
+                                   token=user.token)
+        return status, body
+
+    def download(self, user, path):
+        """GET path: (status, raw bytes)."""
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=10)
+        try:
+            conn.request("GET", path, headers={"Authorization": "Bearer " + user.token})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
 
 
 class E2eeTest(E2eeBase):
@@ -151,6 +178,99 @@ class E2eeTest(E2eeBase):
         forged = self.all_messages(bob.token, room)[-1]
         with self.assertRaises(e2ee.Undecryptable):
             e2ee.decrypt(bob1, forged, ann1.signing_public())
+
+def png_bytes(w=400, h=300):
+    out = io.BytesIO()
+    Image.new("RGB", (w, h), (200, 40, 90)).save(out, "PNG")
+    return out.getvalue()
+
+
+class EncryptedFileTest(E2eeBase):
+    """X-Encrypted uploads: stored as they come, no thumbnail, and the only
+    files an encrypted room takes."""
+
+    def test_an_encrypted_image_round_trip(self):
+        ann, bob = self.new_user(), self.new_user()
+        ann1, bob1 = e2ee.Device(ann.username), e2ee.Device(bob.username)
+        room = self.encrypted_room(ann, bob)
+        recipients = self.devices_of((ann, ann1), (bob, bob1))
+        png = png_bytes()
+        sealed, entry = e2ee.encrypt_file(png, "cat.png", "image/png")
+        # The declared type is the client's to hide: the server serves
+        # ciphertext as octet-stream whatever it is told.
+        status, up = self.upload(ann, room, sealed, content_type="image/png")
+        self.assertEqual(status, 201, up)
+        f = up["file"]
+        self.assertEqual((f["size"], f["content_type"], f["sha256"], f.get("encrypted")),
+                         (len(sealed), "application/octet-stream", hashlib.sha256(sealed).hexdigest(), True))
+        m = self.send(ann, ann1, room, self.secret("a picture"), recipients, file=entry, file_id=f["id"])
+        self.assertEqual(m["file"]["id"], f["id"])
+        self.assertTrue(m["file"]["encrypted"])
+        got = self.all_messages(bob.token, room)[-1]
+        plain = e2ee.decrypt(bob1, got, ann1.signing_public())
+        status, raw = self.download(bob, "/api/v1/files/%s" % got["file"]["id"])
+        self.assertEqual(status, 200)
+        self.assertEqual(raw, sealed, "the server changed the bytes")
+        self.assertEqual(e2ee.decrypt_file(raw, plain["file"]), png)
+        # Altered bytes are refused by the receiver, never shown.
+        with self.assertRaises(e2ee.Undecryptable):
+            e2ee.decrypt_file(raw[:-1] + bytes([raw[-1] ^ 1]), plain["file"])
+
+    def test_no_thumbnail_of_an_encrypted_file(self):
+        ann = self.new_user()
+        room = self.assert_status(self.api("POST", "/api/v1/rooms",
+                                           {"name": "sealed", "visibility": "private", "encrypted": True},
+                                           token=ann.token), 201)["room"]["id"]
+        plain_room = self.create_room(ann.token, name="plain")["id"]
+        png = png_bytes()
+        # A real PNG flagged encrypted: only the flag keeps it from a thumbnail.
+        status, flagged = self.upload(ann, room, png, content_type="image/png")
+        self.assertEqual(status, 201, flagged)
+        self.assertEqual(flagged["file"]["content_type"], "application/octet-stream")
+        status, control = self.upload(ann, plain_room, png, encrypted=None, content_type="image/png")
+        self.assertEqual(status, 201, control)
+        self.assertEqual(control["file"]["content_type"], "image/png")
+        self.assertNotIn("encrypted", control["file"])
+        # The control uploaded later gets its thumbnail: the flagged one
+        # would have had it by then.
+        poll(lambda: self.download(ann, "/api/v1/files/%s/thumbnail" % control["file"]["id"])[0] == 200,
+             "thumbnail of the control", timeout=20)
+        self.assertEqual(self.download(ann, "/api/v1/files/%s/thumbnail" % flagged["file"]["id"])[0], 404)
+        info = self.assert_status(self.api("GET", "/api/v1/files/%s/info" % flagged["file"]["id"],
+                                           token=ann.token), 200)
+        self.assertNotIn("thumbnail", info["file"])
+        self.assertTrue(info["file"]["encrypted"])
+
+    def test_files_must_match_the_room(self):
+        ann, bob = self.new_user(), self.new_user()
+        ann1, bob1 = e2ee.Device(ann.username), e2ee.Device(bob.username)
+        room = self.encrypted_room(ann, bob)
+        recipients = self.devices_of((ann, ann1), (bob, bob1))
+        plain_room = self.create_room(ann.token, name="plain")["id"]
+        status, plain_file = self.upload(ann, room, b"not encrypted", encrypted=None)
+        self.assertEqual(status, 201, plain_file)
+        status, zero = self.upload(ann, room, b"not encrypted either", encrypted="0")
+        self.assertEqual(status, 201, zero)
+        self.assertNotIn("encrypted", zero["file"])
+        status, sealed_file = self.upload(ann, plain_room, b"sealed bytes")
+        self.assertEqual(status, 201, sealed_file)
+        for fid in (plain_file["file"]["id"], zero["file"]["id"]):
+            cmid = unique("c")
+            sealed = e2ee.encrypt(ann1, room, cmid, self.secret("with a plain file"), recipients)
+            self.assert_error(self.api("POST", "/api/v1/rooms/%s/messages" % room,
+                                       {"e2ee": sealed, "client_msg_id": cmid, "file_id": fid}, token=ann.token),
+                              400, "invalid_request")
+        self.assert_error(self.api("POST", "/api/v1/rooms/%s/messages" % plain_room,
+                                   {"body": "see this", "client_msg_id": unique("c"),
+                                    "file_id": sealed_file["file"]["id"]}, token=ann.token), 400, "invalid_request")
+        self.assertEqual(self.all_messages(ann.token, room), [])
+        self.assertEqual(self.all_messages(ann.token, plain_room), [])
+        for bad in ("yes", "true", "2", "01"):
+            with self.subTest(header=bad):
+                status, body = self.upload(ann, room, b"x", encrypted=bad)
+                self.assertEqual((status, body["error"]["code"]), (400, "invalid_request"), body)
+        self.assert_healthy()
+
 
 class PlaintextTest(E2eeBase):
     """After a run, no body sent to an encrypted room is anywhere in the
