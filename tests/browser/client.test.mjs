@@ -14,10 +14,10 @@
 // Env: CONFABD (default build/bin/confabd), ARTIFACTS_DIR, CHROMIUM (default /usr/bin/chromium)
 
 import { mkdirSync } from 'node:fs';
-import { deflateSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import {
-  ARTIFACTS, Confabd, DESKTOP, EVENT_MS, UI_MS, hex, http, launchChromium, reportFailure, screenshot, step, teardown,
+  ARTIFACTS, Confabd, DESKTOP, EVENT_MS, UI_MS, hex, http, launchChromium, makePng, reportFailure, screenshot, step,
+  teardown,
 } from './lib.mjs';
 
 const RECONNECT_MS = 45000; // backoff is capped at 15 s, plus a node start
@@ -35,42 +35,6 @@ async function shot(page, name, { keepToasts = false } = {}) {
   if (!keepToasts) await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
   await page.mouse.move(1, 1); // no hover highlight in the picture
   return screenshot(page, name, { prefix: 'client-' });
-}
-
-// A PNG made here (an RGB gradient with a disc) so the test needs no image files.
-function makePng(w, h) {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (buf) => {
-    let c = 0xffffffff;
-    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
-    return Buffer.concat([len, td, c]);
-  };
-  const raw = Buffer.alloc((w * 3 + 1) * h);
-  for (let y = 0; y < h; y++) {
-    raw[y * (w * 3 + 1)] = 0;
-    for (let x = 0; x < w; x++) {
-      const i = y * (w * 3 + 1) + 1 + x * 3;
-      const inDisc = (x - w * 0.62) ** 2 + (y - h * 0.45) ** 2 < (h * 0.24) ** 2;
-      raw[i] = inDisc ? 255 : Math.round(90 + 120 * x / w);
-      raw[i + 1] = inDisc ? 214 : Math.round(80 + 60 * y / h);
-      raw[i + 2] = inDisc ? 102 : Math.round(220 - 80 * y / h);
-    }
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 // ---- the test -------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 // storage, JSON calls, uploads with progress (XMLHttpRequest) and file bytes
 // fetched with the bearer token and shown through blob: URLs.
 
+import { decryptFile } from './e2ee.js';
+
 const TOKEN_KEY = 'confab.token';
 const API = '/api/v1';
 
@@ -70,14 +72,17 @@ export function errorText(e) {
 
 // Uploads a File to a room with progress: POST /rooms/{room}/files, raw bytes.
 // Returns {promise, abort}; onProgress(fraction 0..1).
-export function uploadFile(roomId, file, onProgress) {
+// encrypted: the bytes are an encrypted file's (X-Encrypted: 1, a neutral
+// name and type: the real ones travel inside the encrypted message).
+export function uploadFile(roomId, file, onProgress, { encrypted = false } = {}) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
     xhr.open('POST', `${API}/rooms/${enc(roomId)}/files`);
     xhr.setRequestHeader('Authorization', 'Bearer ' + auth.get());
-    xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+    xhr.setRequestHeader('Content-Type', (!encrypted && file.type) || 'application/octet-stream');
+    if (encrypted) xhr.setRequestHeader('X-Encrypted', '1');
     // X-Filename is a header: keep it ASCII-safe (the server sanitises further)
-    const safe = Array.from(file.name || 'file').map((c) => (c.charCodeAt(0) < 32 || c.charCodeAt(0) > 126 ? '_' : c))
+    const safe = Array.from(encrypted ? 'encrypted.bin' : file.name || 'file').map((c) => (c.charCodeAt(0) < 32 || c.charCodeAt(0) > 126 ? '_' : c))
       .join('').slice(0, 200) || 'file';
     xhr.setRequestHeader('X-Filename', safe);
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
@@ -135,13 +140,31 @@ export async function thumbnail(fileId, onInfo, tries = 10) {
   }
 }
 
+// A file's bytes as a blob: URL; an end-to-end encrypted file (file.e2ee,
+// from its message) is decrypted here and checked against its hash first.
+export function fileUrl(file) {
+  if (!file.e2ee) return fileBlobUrl(file.id);
+  const key = `${file.id}/e2ee`;
+  if (!blobs.has(key)) {
+    const p = fetch(`${API}/files/${enc(file.id)}`, { headers: { Authorization: 'Bearer ' + auth.get() }, credentials: 'omit' })
+      .then(async (res) => {
+        if (!res.ok) throw new ApiError(res.status, `http_${res.status}`, `HTTP ${res.status}`);
+        const bytes = await decryptFile(await res.arrayBuffer(), file.e2ee);
+        return URL.createObjectURL(new Blob([bytes], { type: file.content_type }));
+      });
+    p.catch(() => blobs.delete(key));
+    blobs.set(key, p);
+  }
+  return blobs.get(key);
+}
+
 export function revokeBlobs() {
   for (const p of blobs.values()) p.then((u) => URL.revokeObjectURL(u), () => {});
   blobs.clear();
 }
 
 export async function downloadFile(file) {
-  const url = await fileBlobUrl(file.id);
+  const url = await fileUrl(file);
   const a = document.createElement('a');
   a.href = url;
   a.download = file.name || 'download';

@@ -16,6 +16,7 @@ import { initRoom, openRoomView, toggleMembers } from './room.js';
 import { initSidebar, renderSidebar } from './sidebar.js';
 import { emit, on, resetState, state } from './store.js';
 import { initTimeline } from './timeline.js';
+import { initTrust } from './trust.js';
 
 function error(title, e) {
   toast({ title, text: errorText(e), kind: 'error' });
@@ -102,6 +103,7 @@ async function boot() {
   initAuth(signedIn);
   initSidebar({ browse: openDirectory, newDm: openNewDm, joinInvite });
   initTimeline();
+  initTrust();
   initRoom({ closeRoom, invite: openInvite, leave, dm, error });
   initDialogs({ openRoom, join: joinRoom, logout });
   initLightbox();

@@ -3,6 +3,9 @@
 // after a reconnect), read markers, typing, rooms, members and presence.
 
 import { api, auth, enc, uploadFile } from './api.js';
+import {
+  encryptFile, forgetDevice, onKeysEvent, openMessages, seal, setUpDevice,
+} from './keys.js';
 import { Connection } from './socket.js';
 import {
   addMessages, emit, ensureUser, lastSeq, firstSeq, rememberUser, removeRoom, setPresence, state, upsertRoom,
@@ -32,6 +35,7 @@ export function startChat(me, signedOut) {
 export function stopChat() {
   if (conn) conn.stop();
   conn = null;
+  forgetDevice();
 }
 
 export function retryConnectionNow() { if (conn) conn.retryNow(); }
@@ -46,6 +50,8 @@ async function authed(data) {
   if (data.user) { state.me = data.user; rememberUser(data.user); }
   for (const r of data.rooms || []) upsertRoom(r);
   try { await refreshRooms(); } catch (e) { console.error(e); } // eslint-disable-line no-console
+  // before any history: encrypted messages are opened as they come in
+  try { await setUpDevice(); } catch (e) { console.error(e); } // eslint-disable-line no-console
   // every room with history on screen fetches what it missed (each on its own,
   // retried: one room on a node that is down must not stop the others)
   await Promise.all([...state.rooms.values()].filter((room) => room.loaded)
@@ -79,6 +85,7 @@ function loadPreviews() {
       try {
         const res = await api('GET', `/rooms/${enc(room.id)}/messages?limit=1`);
         const m = (res.messages || [])[0];
+        await openMessages(res.messages);
         if (m && m.ts >= room.lastTs) { room.lastTs = m.ts; room.lastPreview = m; ensureUser(m.from); }
       } catch { /* preview only */ }
     }
@@ -96,6 +103,7 @@ function history(room, params) {
 
 export async function loadLatest(room) {
   const res = await history(room, { limit: PAGE });
+  await openMessages(res.messages);
   addMessages(room, res.messages || []);
   room.loaded = true;
   room.hasOlder = !!res.has_more;
@@ -111,6 +119,7 @@ export async function loadOlder(room) {
   emit('loading-older', room.id);
   try {
     const res = await history(room, { before: firstSeq(room), limit: PAGE });
+    await openMessages(res.messages);
     room.hasOlder = !!res.has_more;
     for (const m of res.messages || []) ensureUser(m.from);
     const n = addMessages(room, res.messages || []);
@@ -138,6 +147,7 @@ async function catchUpRetrying(room, after) {
 export async function catchUp(room, after = lastSeq(room)) {
   for (let guard = 0; guard < 100; guard++) {
     const res = await history(room, { after, limit: 200 });
+    await openMessages(res.messages);
     const page = res.messages || [];
     if (page.length) after = Math.max(after, page[page.length - 1].seq);
     const n = addMessages(room, res.messages || []);
@@ -156,6 +166,7 @@ function handleEvent(op, d) {
     case 'typing': return onTyping(d);
     case 'presence': return setPresence(d.user, d);
     case 'member': return onMember(d);
+    case 'keys': return onKeysEvent(d);
     case 'unread': {
       const room = state.rooms.get(d.room);
       if (!room) return undefined;
@@ -175,6 +186,7 @@ function handleEvent(op, d) {
 }
 
 async function onMessage(m) {
+  await openMessages([m]);
   let room = state.rooms.get(m.room);
   if (!room) {
     await refreshRooms().catch(() => {});
@@ -229,7 +241,9 @@ function onMember({ room: id, user, action }) {
     return;
   }
   const room = state.rooms.get(id);
-  if (!room || !room.members) return;
+  if (!room) return;
+  room.membersChanged = true; // a members call in flight may predate this
+  if (!room.members) return;
   if (action === 'joined') { room.members.set(user, { role: 'member' }); ensureUser(user); watchUsers([user]); }
   if (action === 'left') room.members.delete(user);
   emit('members', id);
@@ -263,22 +277,51 @@ export function discardSend(roomId, cid) {
   if (room && room.pending.delete(cid)) emit('messages', roomId);
 }
 
+// An encrypted room's file: encrypted here, uploaded as ciphertext with
+// X-Encrypted: 1 under a neutral name; p.fileEntry is its key for the message.
+async function uploadEncrypted(room, p, onProgress) {
+  const f = p.localFile;
+  const { data, entry } = await encryptFile(await f.arrayBuffer(), f.name || 'file', f.type || 'application/octet-stream');
+  const up = uploadFile(room.id, new Blob([data]), onProgress, { encrypted: true });
+  p.abort = up.abort;
+  const stored = await up.promise;
+  p.fileEntry = { id: stored.id, ...entry };
+  return { id: stored.id, name: entry.name, size: entry.size, content_type: entry.type, e2ee: p.fileEntry };
+}
+
+async function fieldsOf(room, p) {
+  const fields = { room: room.id, client_msg_id: p.cid };
+  if (p.file) fields.file_id = p.file.id;
+  if (!room.encrypted) return { ...fields, body: p.body };
+  if (!room.members) await loadMembers(room);
+  const plain = { body: p.body };
+  if (p.fileEntry) plain.file = p.fileEntry;
+  return { ...fields, e2ee: await seal(room, [...room.members.keys()], p.cid, plain) };
+}
+
 async function deliver(room, p) {
   try {
     if (p.localFile && !p.file) {
-      const up = uploadFile(room.id, p.localFile, (f) => { p.progress = f; emit('progress', p.cid); });
-      p.abort = up.abort;
-      p.file = await up.promise;
+      const progress = (f) => { p.progress = f; emit('progress', p.cid); };
+      if (room.encrypted) p.file = await uploadEncrypted(room, p, progress);
+      else {
+        const up = uploadFile(room.id, p.localFile, progress);
+        p.abort = up.abort;
+        p.file = await up.promise;
+      }
       p.progress = 1;
       emit('progress', p.cid);
     }
-    const fields = { room: room.id, body: p.body, client_msg_id: p.cid };
-    if (p.file) fields.file_id = p.file.id;
+    const fields = await fieldsOf(room, p);
     const ack = await request('send', fields);
     if (!room.msgs.has(ack.seq)) {
       const m = { room: room.id, seq: ack.seq, msg_id: ack.msg_id, ts: ack.ts, from: state.me.username, body: p.body,
         client_msg_id: p.cid };
-      if (p.file) m.file = { id: p.file.id, name: p.file.name, size: p.file.size, content_type: p.file.content_type };
+      if (fields.e2ee) m.e2ee = fields.e2ee;
+      if (p.file) {
+        m.file = { id: p.file.id, name: p.file.name, size: p.file.size, content_type: p.file.content_type };
+        if (p.file.e2ee) m.file.e2ee = p.file.e2ee;
+      }
       addMessages(room, [m]);
     }
     room.pending.delete(p.cid);
@@ -321,8 +364,8 @@ export function setTyping(roomId, active) {
 
 // ---- rooms, members, presence --------------------------------------------------------------
 
-export async function createRoom(name, topic, visibility) {
-  const res = await api('POST', '/rooms', { name, topic, visibility });
+export async function createRoom(name, topic, visibility, encrypted) {
+  const res = await api('POST', '/rooms', { name, topic, visibility, encrypted: !!encrypted });
   upsertRoom(res.room);
   emit('rooms');
   return res.room;
@@ -348,8 +391,8 @@ export async function invite(roomId, username) {
   await api('POST', `/rooms/${enc(roomId)}/invite`, { username });
 }
 
-export async function openDm(username) {
-  const res = await api('POST', '/dm', { username });
+export async function openDm(username, encrypted) {
+  const res = await api('POST', '/dm', { username, encrypted: !!encrypted });
   const room = upsertRoom(res.room);
   room.partner = username;
   ensureUser(username);
@@ -359,7 +402,12 @@ export async function openDm(username) {
 }
 
 export async function loadMembers(room) {
-  const res = await api('GET', `/rooms/${enc(room.id)}/members`);
+  let res;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    room.membersChanged = false;
+    res = await api('GET', `/rooms/${enc(room.id)}/members`);
+    if (!room.membersChanged) break; // else a join or leave came meanwhile: ask again
+  }
   room.members = new Map();
   for (const m of res.members || []) {
     rememberUser(m.user);

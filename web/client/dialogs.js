@@ -33,14 +33,23 @@ export function initDialogs(h) {
     const form = e.target;
     const name = $('create-name').value.trim();
     if (!name) return;
-    const visibility = form.querySelector('input[name=visibility]:checked').value;
+    const encrypted = $('create-encrypted').checked;
+    const visibility = encrypted ? 'private' : form.querySelector('input[name=visibility]:checked').value;
     busy(form, true);
     try {
-      const room = await createRoom(name, $('create-topic').value.trim(), visibility);
+      const room = await createRoom(name, $('create-topic').value.trim(), visibility, encrypted);
       $('dlg-create').close();
       handlers.openRoom(room.id);
     } catch (err) { showError('create-error', err); } finally { busy(form, false); }
   });
+
+  // an encrypted room is private
+  $('create-encrypted').addEventListener('change', (e) => {
+    if (e.target.checked) $('create-dialog-private').checked = true;
+  });
+  for (const r of document.querySelectorAll('#create-form input[name=visibility]')) {
+    r.addEventListener('change', () => { if (r.value === 'public' && r.checked) $('create-encrypted').checked = false; });
+  }
 
   $('directory-filter').addEventListener('input', renderDirectory);
 
@@ -139,8 +148,10 @@ function renderDirectory() {
 }
 
 let userAction = null;
-function openUserPrompt(title, button, action) {
+function openUserPrompt(title, button, action, withEncryption) {
   const d = reset('dlg-user');
+  $('user-encrypted-row').hidden = !withEncryption;
+  $('user-encrypted').checked = false;
   $('dlg-user-title').textContent = title;
   $('user-submit').textContent = button;
   $('user-input').value = '';
@@ -152,9 +163,14 @@ function openUserPrompt(title, button, action) {
 export function openNewDm() {
   openUserPrompt('New direct message', 'Start', async (username) => {
     if (username === state.me.username) throw new Error('That is you.');
-    const room = await openDm(username);
+    const encrypted = $('user-encrypted').checked;
+    const room = await openDm(username, encrypted);
+    if (encrypted && !room.encrypted) {
+      toast({ title: 'Not encrypted', text: `Your conversation with ${username} already exists and is not end-to-end encrypted.`,
+        kind: 'info', timeoutMs: 8000 });
+    }
     handlers.openRoom(room.id);
-  });
+  }, state.e2ee === 'ready');
 }
 
 export function openInvite(roomId) {

@@ -1,7 +1,7 @@
 // Files in messages: image thumbnails (fetched with the token, shown through
 // blob: URLs), a lightbox for the full image, download cards for other files.
 
-import { downloadFile, errorText, fileBlobUrl, thumbnail } from './api.js';
+import { downloadFile, errorText, fileUrl, thumbnail } from './api.js';
 import { $, clear, el, fmtSize, icon } from './dom.js';
 import { toast } from './notify.js';
 
@@ -48,7 +48,11 @@ export function imageTile(file, { localUrl, onLoad } = {}) {
     btn.classList.add('thumb-sized');
   };
   if (localUrl) img.src = localUrl;
-  else {
+  else if (file.e2ee) {
+    // no thumbnail of an encrypted file: the whole file, decrypted here
+    img.addEventListener('load', () => size({ width: img.naturalWidth, height: img.naturalHeight }), { once: true });
+    fileUrl(file).then((u) => { img.src = u; }, () => btn.replaceWith(undecryptableFile(file)));
+  } else {
     thumbnail(file.id, size).then((t) => { img.src = t.url; }, () => {
       // no thumbnail (not made, or not an image libvips reads): a download card instead
       btn.replaceWith(fileCard(file));
@@ -56,6 +60,12 @@ export function imageTile(file, { localUrl, onLoad } = {}) {
   }
   if (file.id) btn.addEventListener('click', () => openLightbox(file));
   return btn;
+}
+
+function undecryptableFile(file) {
+  return el('div', { class: 'file-card', testid: 'file-undecryptable', dataset: { fileId: file.id } },
+    el('span', { class: 'file-icon', 'aria-hidden': 'true' }, icon('alert')),
+    el('span', { class: 'file-meta' }, el('span', { class: 'file-name' }, "This file can't be decrypted on this device.")));
 }
 
 export function openLightbox(file) {
@@ -66,7 +76,7 @@ export function openLightbox(file) {
   $('lightbox-size').textContent = fmtSize(file.size);
   const img = el('img', { alt: file.name || 'image', testid: 'lightbox-image' });
   body.appendChild(el('div', { class: 'lightbox-spinner', 'aria-hidden': 'true' }));
-  fileBlobUrl(file.id).then((u) => {
+  fileUrl(file).then((u) => {
     img.src = u;
     clear(body).appendChild(img);
   }, (e) => {

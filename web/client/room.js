@@ -7,6 +7,7 @@ import { loadLatest, loadMembers, sendMessage, setTyping } from './chat.js';
 import { displayName, on, presenceOf, roomTitle, state } from './store.js';
 import { showRoom, stickToBottom } from './timeline.js';
 import { toast } from './notify.js';
+import { openSafety, renderTrust } from './trust.js';
 
 const MAX_FILE = 25 * 1024 * 1024;
 let handlers = {};
@@ -67,7 +68,7 @@ export function openRoomView(id) {
   $('empty-view').hidden = !!room;
   document.body.classList.toggle('in-room', !!room);
   showRoom(roomId);
-  if (!room) return;
+  if (!room) { renderTrust(null); return; }
   $('composer-input').value = drafts.get(id) || '';
   autosize();
   renderHeader();
@@ -137,7 +138,7 @@ function initDrop() {
 
 function renderHeader() {
   const room = state.rooms.get(roomId);
-  if (!room) return;
+  if (!room) { renderTrust(null); return; }
   const dm = room.kind === 'dm';
   $('room-title').textContent = roomTitle(room);
   const iconBox = $('room-icon');
@@ -149,9 +150,10 @@ function renderHeader() {
     const st = p.status === 'offline' ? fmtLastSeen(p.last_seen) : p.status === 'dnd' ? 'Do not disturb' : p.status;
     $('room-topic').textContent = [st, u && u.status_text].filter(Boolean).join(' · ');
   } else {
-    iconBox.replaceChildren(icon(room.visibility === 'private' ? 'lock' : 'hash'));
+    iconBox.replaceChildren(icon(room.encrypted ? 'shield' : room.visibility === 'private' ? 'lock' : 'hash'));
     $('room-topic').textContent = room.topic || (room.visibility === 'private' ? 'Private room' : 'Public room');
   }
+  renderTrust(roomId);
   $('invite-btn').hidden = dm;
   $('leave-btn').hidden = dm;
   $('members-count').textContent = room.members ? String(room.members.size) : '';
@@ -208,6 +210,9 @@ function renderMembers() {
           info.role === 'owner' ? el('span', { class: 'role' }, 'owner') : null),
         el('span', { class: 'side-preview' }, (user && user.status_text) ||
           (s === 'offline' ? fmtLastSeen(presenceOf(u).last_seen) : '@' + u))),
+      u !== me && room.encrypted && state.e2ee === 'ready' ? el('button', { type: 'button', class: 'icon-btn', testid: 'member-safety',
+        'aria-label': `Safety number with ${displayName(u)}`, title: 'Safety number', onclick: () => openSafety(u) },
+      icon('shieldcheck')) : null,
       u !== me && room.kind !== 'dm' ? el('button', { type: 'button', class: 'icon-btn', 'aria-label': `Message ${displayName(u)}`,
         title: 'Direct message', onclick: () => handlers.dm(u) }, icon('message')) : null);
   }));

@@ -39,7 +39,7 @@ function preview(room) {
   const m = room.lastPreview;
   if (!m) return room.kind === 'dm' ? 'No messages yet' : (room.topic || (room.visibility === 'private' ? 'Private room' : 'Public room'));
   const who = m.from === state.me.username ? 'You' : displayName(m.from).split(' ')[0];
-  const what = m.body || (m.e2ee ? 'Encrypted message' : m.file ? `shared ${m.file.name}` : '');
+  const what = m.undecryptable ? 'Encrypted message' : m.body || (m.file ? `shared ${m.file.name}` : m.e2ee ? 'Encrypted message' : '');
   return room.kind === 'dm' && m.from !== state.me.username ? what : `${who}: ${what}`;
 }
 
@@ -49,15 +49,16 @@ function item(room) {
   const lead = room.kind === 'dm'
     ? el('span', { class: 'side-avatar' }, avatar(room.partner || room.name, roomTitle(room), 'sm'),
       presenceDot(presenceOf(room.partner).status))
-    : el('span', { class: 'side-icon' }, icon(room.visibility === 'private' ? 'lock' : 'hash'));
+    : el('span', { class: 'side-icon' }, icon(room.encrypted ? 'shield' : room.visibility === 'private' ? 'lock' : 'hash'));
   const a = el('a', {
     href: `#/room/${encodeURIComponent(room.id)}`, class: 'side-item' + (active ? ' active' : '') + (unread ? ' unread' : ''),
     testid: room.kind === 'dm' ? 'dm-item' : 'room-item', 'aria-current': active ? 'page' : null,
-    dataset: { room: room.id, unread: String(room.unread || 0), partner: room.partner || '' },
+    dataset: { room: room.id, unread: String(room.unread || 0), partner: room.partner || '', encrypted: room.encrypted ? '1' : '' },
   }, lead,
   el('span', { class: 'side-text' },
     el('span', { class: 'side-line' },
-      el('span', { class: 'side-name', testid: 'room-name' }, roomTitle(room)),
+      el('span', { class: 'side-name', testid: 'room-name' }, roomTitle(room),
+        room.encrypted && room.kind === 'dm' ? el('span', { class: 'side-e2ee', title: 'End-to-end encrypted' }, icon('shield')) : null),
       el('span', { class: 'side-time', testid: 'last-activity' }, fmtActivity(room.lastTs))),
     el('span', { class: 'side-line' },
       el('span', { class: 'side-preview' }, preview(room)),

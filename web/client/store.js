@@ -27,6 +27,9 @@ export const state = {
   watched: new Set(),  // usernames this session watches
   invites: new Map(),  // room id -> {room, name, from}
   activeRoom: null,
+  e2ee: 'idle',        // idle | ready | unsupported: this browser's device (keys.js)
+  deviceId: null,
+  keyChanges: new Set(), // usernames whose devices changed since last acknowledged
 };
 
 export function resetState() {
@@ -38,11 +41,14 @@ export function resetState() {
   state.watched.clear();
   state.invites.clear();
   state.activeRoom = null;
+  state.e2ee = 'idle';
+  state.deviceId = null;
+  state.keyChanges.clear();
 }
 
 function newRoom(id) {
   return {
-    id, name: id, topic: '', visibility: 'private', kind: 'room', created_at: 0,
+    id, name: id, topic: '', visibility: 'private', kind: 'room', created_at: 0, encrypted: false,
     last_seq: 0, last_read: 0, unread: 0,
     msgs: new Map(),     // seq -> message
     pending: new Map(),  // client_msg_id -> {cid, body, file, upload, status, error, ts}
@@ -62,7 +68,7 @@ export function upsertRoom(data) {
   const id = data.id || data.room;
   let r = state.rooms.get(id);
   if (!r) { r = newRoom(id); state.rooms.set(id, r); }
-  for (const k of ['name', 'topic', 'visibility', 'kind', 'created_at']) if (data[k] !== undefined) r[k] = data[k];
+  for (const k of ['name', 'topic', 'visibility', 'kind', 'created_at', 'encrypted']) if (data[k] !== undefined) r[k] = data[k];
   if (Number.isFinite(data.last_seq)) r.last_seq = Math.max(r.last_seq, data.last_seq);
   if (Number.isFinite(data.last_read)) r.last_read = Math.max(r.last_read, data.last_read);
   if (Number.isFinite(data.unread)) r.unread = data.unread;

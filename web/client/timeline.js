@@ -96,8 +96,10 @@ function renderTop() {
       el('div', { class: 'room-start-icon', 'aria-hidden': 'true' }, icon(dm ? 'message' : room.visibility === 'private' ? 'lock' : 'hash')),
       el('h2', {}, dm ? `This is the beginning of your conversation with ${displayName(room.partner || '')}` :
         `Welcome to ${room.name}`),
-      el('p', { class: 'muted' }, dm ? 'Messages here are only between the two of you.' :
-        room.topic || `This is the very beginning of the ${room.visibility} room ${room.name}.`)));
+      el('p', { class: 'muted' }, room.encrypted ? `Messages here are end-to-end encrypted: only the devices of ${
+        dm ? 'the two of you' : 'its members'} can read them, not the server.`
+        : dm ? 'Messages here are only between the two of you.'
+          : room.topic || `This is the very beginning of the ${room.visibility} room ${room.name}.`)));
   } else top.replaceChildren();
 }
 
@@ -190,9 +192,10 @@ function gutter(m) {
 }
 
 function bodyNode(m) {
-  // End-to-end encrypted (PROTOCOL.md section 7): this client does not
-  // decrypt yet (docs/E2EE.md), and never shows the ciphertext as text.
-  if (m.e2ee && !m.body) {
+  // End-to-end encrypted (PROTOCOL.md section 7): keys.js opened it, or it
+  // is not for this device (sent before it existed), tampered with or
+  // forged; never shown as text then.
+  if (m.undecryptable || (m.e2ee && typeof m.body !== 'string')) {
     return el('div', { class: 'msg-body muted', testid: 'message-undecryptable' },
       "This message can't be decrypted on this device.");
   }
@@ -218,7 +221,7 @@ function messageNode(m) {
   const n = el('div', { class: 'msg' + (mine ? ' msg-mine' : '') + (body && body.dataset.mentionsMe ? ' msg-mention' : ''),
     testid: 'message', role: 'article', dataset: { kind: 'msg', seq: m.seq, from: m.from, cid: m.client_msg_id || '' },
     'aria-label': `${displayName(m.from)} at ${fmtTime(m.ts)}` },
-  gutter(m), el('div', { class: 'msg-main' }, header(m), body, attachment(m.file, local)));
+  gutter(m), el('div', { class: 'msg-main' }, header(m), body, m.undecryptable ? null : attachment(m.file, local)));
   nodes.set(key, n);
   observer.observe(n);
   return n;
