@@ -9,6 +9,8 @@
 // room with ann, bob and cat (Python, two devices): text and images from the
 // browser read in Python on both of cat's devices and the other way round;
 // a tampered and a forged message shown as undecryptable, never as text;
+// plaintext refused; an encrypted DM between ann's browser and cat's Python
+// devices, text and images both ways; no plaintext in the data directory;
 // bob's devices change and ann sees the warning (and loses the verified
 // mark); a new browser of bob's reads only what was sent after it existed.
 // Measures encryption and decryption per message for 10 devices in chromium
@@ -299,6 +301,30 @@ async function main() {
         { body: { body: 'in the clear', client_msg_id: 'plain-1' }, token: ann.token });
       assert.equal(r.status, 400);
       assert.equal(r.json.error.code, 'invalid_request');
+    });
+
+    await step('an encrypted DM between the browser and Python: text and images both ways', async () => {
+      const r = await http(server.base, 'POST', '/api/v1/dm', { body: { username: ann.username, encrypted: true }, token: cat.token });
+      assert.equal(r.status, 200);
+      assert.equal(r.json.room.encrypted, true);
+      const catDm = r.json.room.id;
+      const fromPython = secret('python in the dm');
+      await peer.call({ op: 'send', device: cat1, room: catDm, body: fromPython, image: png.toString('base64') });
+      await A.locator(`[data-testid="dm-item"][data-room="${catDm}"]`).click();
+      await msg(A, fromPython).waitFor({ timeout: EVENT_MS });
+      await A.waitForFunction(() => [...document.querySelectorAll('[data-testid="thumbnail"]')]
+        .some((img) => img.complete && img.naturalWidth === 360));
+      const fromBrowser = secret('browser in the dm');
+      await send(A, fromBrowser);
+      await A.getByTestId('file-input').setInputFiles({ name: 'reply.png', mimeType: 'image/png', buffer: png });
+      await A.locator('[data-testid="message"][data-pending]').first().waitFor({ state: 'detached', timeout: EVENT_MS });
+      for (const device of [cat1, cat2]) {
+        const read = await peer.call({ op: 'read', device, room: catDm });
+        assert.deepEqual(read.map((m) => m.error), [undefined, undefined, undefined], JSON.stringify(read).slice(0, 500));
+        assert.equal(read[0].body, fromPython);
+        assert.equal(read[1].body, fromBrowser);
+        assert.ok(Buffer.from(read[2].file, 'base64').equals(png), 'the image Python decrypted differs');
+      }
     });
 
     let B2;
