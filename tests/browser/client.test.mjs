@@ -16,8 +16,8 @@
 import { mkdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import {
-  ARTIFACTS, Confabd, DESKTOP, EVENT_MS, UI_MS, hex, http, launchChromium, makePng, reportFailure, screenshot, step,
-  teardown,
+  ARTIFACTS, Confabd, DESKTOP, EVENT_MS, UI_MS, hex, http, launchChromium, makePng, msg, reportFailure, screenshot, send,
+  step, teardown,
 } from './lib.mjs';
 
 const RECONNECT_MS = 45000; // backoff is capped at 15 s, plus a node start
@@ -83,13 +83,6 @@ async function main() {
     const roomName = `design-${sfx}`;
     let roomId;
 
-    const msg = (page, text) => page.locator('[data-testid="message"]:not([data-pending])')
-      .filter({ has: page.getByTestId('message-body').filter({ hasText: text }) });
-    const send = async (page, text) => {
-      await page.getByTestId('composer-input').fill(text);
-      await page.getByTestId('composer-input').press('Enter');
-      await msg(page, text).first().waitFor();
-    };
 
     await step('both users register in the UI and land in the app', async () => {
       for (const [page, u] of [[A, alice], [B, bob]]) {

@@ -24,8 +24,8 @@ import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import {
-  ARTIFACTS, Confabd, DESKTOP, EVENT_MS, HERE, UI_MS, hex, http, launchChromium, makePng, reportFailure,
-  screenshot, step, teardown, withDeadline,
+  ARTIFACTS, Confabd, DESKTOP, EVENT_MS, HERE, UI_MS, hex, http, launchChromium, makePng, msg, reportFailure,
+  screenshot, send, step, teardown, withDeadline,
 } from './lib.mjs';
 
 const ADMIN_TOKEN = 'admin-' + hex(16);
@@ -107,13 +107,6 @@ async function main() {
       return page;
     };
     const devicesOf = async (u) => (await http(server.base, 'GET', `/api/v1/keys/${u.username}`, { token: ann.token })).json.devices;
-    const msg = (page, text) => page.locator('[data-testid="message"]:not([data-pending])')
-      .filter({ has: page.getByTestId('message-body').filter({ hasText: text }) });
-    const send = async (page, text) => {
-      await page.getByTestId('composer-input').fill(text);
-      await page.getByTestId('composer-input').press('Enter');
-      await msg(page, text).first().waitFor();
-    };
     const secret = (what) => `${what} ${hex(12)}`;
     let A;
     let B;

@@ -170,6 +170,19 @@ export function makePng(w, h) {
     chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
+// ---- the web client ------------------------------------------------------------------------
+
+// A delivered message (not a pending send) of the open room whose body has `text`.
+export const msg = (page, text) => page.locator('[data-testid="message"]:not([data-pending])')
+  .filter({ has: page.getByTestId('message-body').filter({ hasText: text }) });
+
+// Types `text` in the composer, sends it with Enter and waits until it is delivered.
+export async function send(page, text) {
+  await page.getByTestId('composer-input').fill(text);
+  await page.getByTestId('composer-input').press('Enter');
+  await msg(page, text).first().waitFor();
+}
+
 // ---- chromium -------------------------------------------------------------------------------
 
 export function launchChromium() {
