@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include <spdlog/spdlog.h>
 #include <caf/response_promise.hpp>
 
 #include "actors/thumbnailer.hpp"
@@ -198,6 +199,12 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
           return err;
         queue_thumbnail(*ctx, f);
         return true;
+      },
+      [ctx, stores](api::delete_atom, const std::string& file_id) {
+        // The upload's node counted it in its owner's usage (actors/upload.hpp).
+        auto home = file_id.starts_with(ctx->place->file_prefix());
+        if (auto err = stores->files.drop_file(file_id, home))
+          spdlog::warn("reader: file {} of a deleted message not dropped: {}", file_id, api::describe(err).message);
       },
       [stores](api::thumb_atom, const std::string& file_id) -> caf::result<std::string> {
         auto t = stores->files.thumbnail(file_id);

@@ -192,7 +192,7 @@ void commit(self_ptr self, const room_change& change, done_fn done) {
       done(err, false);
       return end_if_broken(self);
     }
-    if (change.kind != room_change::message || !st.ctx->syncer)
+    if ((change.kind != room_change::message && change.kind != room_change::update) || !st.ctx->syncer)
       return done(caf::none, true);
     return when_durable(self, [done = std::move(done)](const caf::error& err) { done(err, true); });
   }
@@ -310,6 +310,104 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
           rp.deliver(std::move(ack));
       });
   return rp;
+}
+
+// -- edits and deletes (PROTOCOL.md section 8) -------------------------------
+
+// The newest text of message `seq`: an update in flight, else the store.
+caf::expected<std::string> current_message(self_ptr self, api::seq_t seq) {
+  auto& st = self->state;
+  if (seq == 0 || seq > st.last_seq)
+    return fail(errc::not_found, "no such message");
+  if (auto it = st.updating.find(seq); it != st.updating.end())
+    return it->second;
+  auto text = st.stores.log.message(st.info.id, seq);
+  if (!text && api::describe(text.error()).code == errc::not_found)
+    return fail(errc::unavailable, "the message is not stored yet; retry");
+  return text;
+}
+
+// Replaces message `seq` with `text` through the room's log, like a
+// message (so it is ordered with them, replicated and durable before the
+// answer), then pushes message_update. `then` runs once it is stored.
+caf::result<std::string> update_message(self_ptr self, api::seq_t seq, std::string text,
+                                        std::function<void()> then = {}) {
+  auto& st = self->state;
+  room_change change;
+  change.kind = room_change::update;
+  change.seq = seq;
+  change.text = text;
+  st.updating[seq] = text;
+  auto rp = self->make_response_promise<std::string>();
+  commit(self, change, [self, rp, seq, text, then](const caf::error& err, bool stored) mutable {
+    auto& updating = self->state.updating;
+    if (auto it = updating.find(seq); it != updating.end() && it->second == text)
+      updating.erase(it);
+    if (stored) {
+      emit(self, "message_update", text);
+      if (then)
+        then();
+    }
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(std::move(text));
+  });
+  return rp;
+}
+
+caf::error check_member(const room_state& st, const api::caller& who) {
+  if (!st.exists)
+    return fail(errc::not_found, "no such room");
+  if (!st.is_member(who.id))
+    return fail(errc::not_member, "not a member of this room");
+  return {};
+}
+
+caf::result<std::string> handle_edit(self_ptr self, const api::caller& who, api::seq_t seq, const std::string& body,
+                                     const std::string& e2ee) {
+  auto& st = self->state;
+  if (auto err = check_member(st, who))
+    return err;
+  // An encrypted room's edit is a new e2ee object (docs/E2EE.md).
+  if (st.info.encrypted && e2ee.empty())
+    return fail(errc::invalid_request, "this room is end-to-end encrypted: edit with e2ee, not body");
+  if (!st.info.encrypted && !e2ee.empty())
+    return fail(errc::invalid_request, "e2ee only in an encrypted room");
+  auto text = current_message(self, seq);
+  if (!text)
+    return text.error();
+  auto edited = wire::edited_message(*text, who.username, body, e2ee, api::now_ms());
+  if (!edited)
+    return edited.error();
+  return update_message(self, seq, std::move(*edited));
+}
+
+// Deleting a deleted message changes nothing and answers the same.
+caf::result<std::string> handle_delete(self_ptr self, const api::caller& who, api::seq_t seq) {
+  auto& st = self->state;
+  if (auto err = check_member(st, who))
+    return err;
+  auto text = current_message(self, seq);
+  if (!text)
+    return text.error();
+  auto d = wire::delete_message(*text, who.username, st.info.owner == who.id);
+  if (!d)
+    return d.error();
+  if (!d->changed)
+    return std::move(d->text);
+  // Its file goes from its home and every other live node (where copies
+  // are), once the delete is stored.
+  auto drop_file = [self, file = d->file_id] {
+    if (file.empty())
+      return;
+    auto& place = *self->state.ctx->place;
+    if (auto home = place.file_home(file))
+      api::tell(self, home, api::delete_atom::value, file);
+    for (auto& m : place.file_peers(file))
+      api::tell(self, m.readers, api::delete_atom::value, file);
+  };
+  return update_message(self, seq, std::move(d->text), drop_file);
 }
 
 room_change member_change(const api::user_id& user, std::string role) {
@@ -629,6 +727,13 @@ api::room_actor::behavior_type room_actor(self_ptr self, api::room_id id, contex
       },
       [=](api::read_atom, const api::room_id&, const api::caller& who, api::seq_t seq)
           -> caf::result<api::seq_t, api::seq_t> { return counted([&] { return handle_read(self, who, seq); }); },
+      [=](api::edit_atom, const api::room_id&, const api::caller& who, api::seq_t seq, const std::string& body,
+          const std::string& e2ee) -> caf::result<std::string> {
+        return counted([&] { return handle_edit(self, who, seq, body, e2ee); });
+      },
+      [=](api::delete_atom, const api::room_id&, const api::caller& who, api::seq_t seq) -> caf::result<std::string> {
+        return counted([&] { return handle_delete(self, who, seq); });
+      },
       [=](api::admin_atom, const api::room_id&) -> caf::result<api::room_admin> {
         return counted([&]() -> caf::result<api::room_admin> {
           auto& st = self->state;

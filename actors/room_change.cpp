@@ -42,6 +42,10 @@ caf::expected<room_change> decode_room_change(std::string_view bytes) {
       if (!one_user)
         break;
       return x;
+    case room_change::update:
+      if (x.seq == 0 || x.text.empty() || !x.members.empty())
+        break;
+      return x;
     default:
       break;
   }
@@ -60,6 +64,8 @@ caf::error apply(storage::room_store& rooms, storage::log_store& log, const api:
       return rooms.remove_member(room, x.members.front().first);
     case room_change::read:
       return log.set_last_read(x.members.front().first, room, x.seq);
+    case room_change::update:  // the message's record is rewritten; no dedupe record
+      return log.append({room, x.seq, x.text, {}, {}});
     default:
       return fail(errc::unavailable, "unknown room change");
   }

@@ -27,14 +27,15 @@ class log_store;
 namespace confab::actors {
 
 struct room_change {
-  enum kind_t : std::uint8_t { create = 1, message = 2, member = 3, leave = 4, read = 5 };
+  // update: a message's new JSON (an edit or a delete) replaces it at seq.
+  enum kind_t : std::uint8_t { create = 1, message = 2, member = 3, leave = 4, read = 5, update = 6 };
   std::uint8_t kind = 0;
   api::room_info room;  // create
   // create: every member and role; member: the one (role "member", "invited"
   // or "owner"); leave, read: the user (role empty).
   std::vector<std::pair<api::user_id, std::string>> members;
-  api::seq_t seq = 0;         // message: its seq; read: the new marker
-  std::string text;           // message: its JSON as clients see it
+  api::seq_t seq = 0;         // message, update: its seq; read: the new marker
+  std::string text;           // message, update: its JSON as clients see it
   std::string client_msg_id;  // message: the sender's, or empty
 };
 

@@ -104,6 +104,11 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
       [=](api::members_atom, const api::room_id& id,
           const api::user_id&) -> caf::result<std::vector<api::member_entry>> { return routed(id); },
       [=](api::admin_atom, const api::room_id& id) -> caf::result<api::room_admin> { return routed(id); },
+      [=](api::edit_atom, const api::room_id& id, const api::caller&, api::seq_t, const std::string&,
+          const std::string&) -> caf::result<std::string> { return routed(id); },
+      [=](api::delete_atom, const api::room_id& id, const api::caller&, api::seq_t) -> caf::result<std::string> {
+        return routed(id);
+      },
       // A hub wants this room's events (after a membership change).
       [=](api::interest_atom, const api::room_id& id, const caf::actor&) -> caf::result<void> { return routed(id); },
       // A request another node sent on.

@@ -16,6 +16,7 @@
 #include "gateway/command_path.hpp"
 #include "wire/codec.hpp"
 #include "wire/commands.hpp"
+#include "wire/events.hpp"
 
 namespace confab::actors {
 
@@ -189,6 +190,21 @@ void do_read(self_ptr self, const std::string& id, const api::read_command& cmd)
             [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
+void do_edit(self_ptr self, const std::string& id, const api::edit_command& cmd) {
+  auto& st = self->state;
+  self->request(st.ctx->place->room(cmd.room), request_timeout, api::edit_atom::value, cmd.room, st.who, cmd.seq,
+                cmd.body, cmd.e2ee)
+      .then([=](const std::string& m) { self->state.reply_ok(id, wire::update_reply_json(m, true)); },
+            [=](caf::error& err) { self->state.reply_error(id, err); });
+}
+
+void do_delete(self_ptr self, const std::string& id, const api::delete_command& cmd) {
+  auto& st = self->state;
+  self->request(st.ctx->place->room(cmd.room), request_timeout, api::delete_atom::value, cmd.room, st.who, cmd.seq)
+      .then([=](const std::string& m) { self->state.reply_ok(id, wire::update_reply_json(m, false)); },
+            [=](caf::error& err) { self->state.reply_error(id, err); });
+}
+
 void do_presence(self_ptr self, const std::string& id, const api::presence_command& cmd) {
   auto& st = self->state;
   api::tell(self, st.ctx->place->presence(st.who.id), api::status_atom::value, st.who.id, cmd.status);
@@ -270,6 +286,10 @@ void handle_frame(self_ptr self, const std::string& text) {
           do_watch(self, id, cmd);
         else if constexpr (std::is_same_v<command, api::ping_command>)
           st.reply_ok(id, "{}");
+        else if constexpr (std::is_same_v<command, api::edit_command>)
+          do_edit(self, id, cmd);
+        else if constexpr (std::is_same_v<command, api::delete_command>)
+          do_delete(self, id, cmd);
         // auth_command: answered above
       },
       *frame.command);

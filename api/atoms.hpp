@@ -107,5 +107,8 @@ using repair_atom = caf::atom_constant<caf::atom("repair")>;
 using copies_atom = caf::atom_constant<caf::atom("copies")>;
 using remove_atom = caf::atom_constant<caf::atom("remove")>;
 using dropped_atom = caf::atom_constant<caf::atom("dropped")>;
+// edits and deletes of messages (PROTOCOL.md section 8); delete also drops a file
+using edit_atom = caf::atom_constant<caf::atom("edit")>;
+using delete_atom = caf::atom_constant<caf::atom("delete")>;
 
 }  // namespace confab::api

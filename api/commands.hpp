@@ -37,6 +37,21 @@ struct history_command {
   std::uint32_t limit = 50;
 };
 
+// `edit` (WebSocket) and PATCH /rooms/{room}/messages/{seq} (HTTP): the new
+// body, or in an encrypted room a new e2ee object (PROTOCOL.md section 8).
+struct edit_command {
+  room_id room;
+  seq_t seq = 0;
+  std::string body;  // empty when e2ee is set
+  std::string e2ee;  // JSON object text, as send_command's; empty: none
+};
+
+// `delete` (WebSocket) and DELETE /rooms/{room}/messages/{seq} (HTTP).
+struct delete_command {
+  room_id room;
+  seq_t seq = 0;
+};
+
 // The other WebSocket requests (PROTOCOL.md section 3).
 struct auth_command {
   std::string token;
@@ -90,7 +105,8 @@ struct dm_command {  // POST /dm
   bool encrypted = false;  // takes effect when this call creates the room
 };
 
-using client_command = std::variant<auth_command, send_command, history_command, join_command, leave_command,
-                                    typing_command, read_command, presence_command, watch_command, ping_command>;
+using client_command =
+    std::variant<auth_command, send_command, history_command, join_command, leave_command, typing_command, read_command,
+                 presence_command, watch_command, ping_command, edit_command, delete_command>;
 
 }  // namespace confab::api

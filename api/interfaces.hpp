@@ -42,6 +42,9 @@ using room_service = caf::typed_actor<
     caf::replies_to<history_atom, history_request>::with<history_page>,
     caf::replies_to<members_atom, room_id, user_id>::with<std::vector<member_entry>>,
     caf::replies_to<admin_atom, room_id>::with<room_admin>,
+    // Edit (new body, or new e2ee) and delete: the message's new JSON.
+    caf::replies_to<edit_atom, room_id, caller, seq_t, std::string, std::string>::with<std::string>,
+    caf::replies_to<delete_atom, room_id, caller, seq_t>::with<std::string>,
     // A hub wants the room's events.
     caf::reacts_to<interest_atom, room_id, caf::actor>,
     // Answered once this node holds no room (a drain waits for it).
@@ -56,6 +59,8 @@ using room_actor = caf::typed_actor<
     caf::replies_to<read_atom, room_id, caller, seq_t>::with<seq_t, seq_t>,
     caf::replies_to<dm_atom, caller, user_info, bool>::with<room_info>,
     caf::replies_to<create_atom, room_info>::with<room_info>, caf::replies_to<admin_atom, room_id>::with<room_admin>,
+    caf::replies_to<edit_atom, room_id, caller, seq_t, std::string, std::string>::with<std::string>,
+    caf::replies_to<delete_atom, room_id, caller, seq_t>::with<std::string>,
     // A hub that has nobody in the room any more (hub, generation).
     caf::reacts_to<uninterest_atom, room_id, caf::actor, std::uint64_t>,
     caf::reacts_to<expire_atom>,  // typing ends
@@ -124,6 +129,8 @@ using reader_service =
                      caf::replies_to<chunk_atom, std::string, std::uint64_t>::with<std::string>,
                      caf::replies_to<chunk_atom, std::string, std::uint64_t, std::string>::with<bool>,
                      caf::replies_to<finish_atom, file_info>::with<bool>,
+                     // The message of a file was deleted: its copy here goes.
+                     caf::reacts_to<delete_atom, std::string>,
                      caf::replies_to<thumb_atom, std::string>::with<std::string>,
                      // An upload to this node: the actor the body goes to, once
                      // the declared length (if any) fits the owner's quota here.

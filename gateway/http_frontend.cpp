@@ -218,22 +218,68 @@ void public_rooms(self_ptr self, const exchange_ptr& ex, const authed&) {
             [=](caf::error& err) { ex->respond_error(err); });
 }
 
+// The sender's own send limit covers edits and deletes too.
+bool over_send_limit(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  auto& st = self->state;
+  auto [it, fresh] = st.send_buckets.try_emplace(a.who.who.id);
+  if (fresh)
+    it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, api::now_ms());
+  if (auto wait = it->second.take(api::now_ms()); wait > 0) {
+    ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
+    return true;
+  }
+  return false;
+}
+
 void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
   auto& st = self->state;
   auto cmd = wire::decode_send(ex->body, api::room_id{ex->path[3]}, {st.ctx->lim.max_body_chars, false});
   if (!cmd)
     return ex->respond_error(cmd.error());
-  auto [it, fresh] = st.send_buckets.try_emplace(a.who.who.id);
-  if (fresh)
-    it->second.configure(st.ctx->lim.rate_per_s, st.ctx->lim.rate_burst, api::now_ms());
-  if (auto wait = it->second.take(api::now_ms()); wait > 0)
-    return ex->respond_error(fail(errc::rate_limited, "too many messages", wait));
+  if (over_send_limit(self, ex, a))
+    return;
   submit_send(self, st.ctx->place, a.who.who, std::move(*cmd), caf::duration{request_timeout},
               [ex](caf::expected<api::send_ack> ack) {
                 if (!ack)
                   return ex->respond_error(ack.error());
                 ex->respond(201, R"({"message":)" + ack->message_json + "}");
               });
+}
+
+// The seq in /rooms/{room}/messages/{seq}, or why it is none.
+caf::expected<api::seq_t> path_seq(const exchange_ptr& ex) {
+  const auto& s = ex->path[5];
+  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos || s == "0" || s[0] == '0')
+    return fail(errc::invalid_request, "the path names no message seq");
+  return api::seq_t{std::stoull(s)};
+}
+
+void patch_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  auto& st = self->state;
+  api::room_id room{ex->path[3]};
+  auto seq = path_seq(ex);
+  if (!seq)
+    return ex->respond_error(seq.error());
+  auto cmd = wire::decode_edit(ex->body, room, *seq, st.ctx->lim.max_body_chars);
+  if (!cmd)
+    return ex->respond_error(cmd.error());
+  if (over_send_limit(self, ex, a))
+    return;
+  self->request(st.ctx->place->room(room), request_timeout, api::edit_atom::value, room, a.who.who, *seq, cmd->body,
+                cmd->e2ee)
+      .then([ex](const std::string& m) { ex->respond(200, R"({"message":)" + m + "}"); },
+            [ex](caf::error& err) { ex->respond_error(err); });
+}
+
+void delete_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  api::room_id room{ex->path[3]};
+  auto seq = path_seq(ex);
+  if (!seq)
+    return ex->respond_error(seq.error());
+  if (over_send_limit(self, ex, a))
+    return;
+  self->request(self->state.ctx->place->room(room), request_timeout, api::delete_atom::value, room, a.who.who, *seq)
+      .then([ex](const std::string&) { ex->respond(204); }, [ex](caf::error& err) { ex->respond_error(err); });
 }
 
 void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
@@ -425,6 +471,8 @@ const std::vector<route_entry>& routes() {
       {{"rooms", "public"}, "GET", public_rooms},
       {{"rooms", "*", "messages"}, "GET", get_messages},
       {{"rooms", "*", "messages"}, "POST", post_message},
+      {{"rooms", "*", "messages", "*"}, "PATCH", patch_message},
+      {{"rooms", "*", "messages", "*"}, "DELETE", delete_message},
       {{"rooms", "*", "members"}, "GET", get_members},
       {{"rooms", "*", "join"}, "POST", join_room},
       {{"rooms", "*", "leave"}, "POST", leave_room},

@@ -73,6 +73,25 @@ caf::error file_store::put_thumbnail(const file_record& f, std::string_view jpeg
   return from_status(d_->write(batch));
 }
 
+caf::error file_store::drop_file(const std::string& id, bool counted) {
+  auto f = file(id);
+  if (!f)
+    return api::describe(f.error()).code == errc::not_found ? caf::error{} : f.error();
+  rocksdb::WriteBatch batch;
+  batch.Delete(d_->files_, id);
+  batch.Delete(d_->thumbs_, id);
+  batch.DeleteRange(d_->chunks_, chunk_key(id, 0), chunk_key(id, f->chunks + 1));
+  std::unique_lock<std::mutex> lock(d_->usage_mutex_, std::defer_lock);
+  if (counted) {
+    lock.lock();
+    auto used = usage(f->owner);
+    if (!used)
+      return used.error();
+    batch.Put(d_->usage_, f->owner.value, be64(*used > f->size ? *used - f->size : 0));
+  }
+  return from_status(d_->write(batch));
+}
+
 caf::expected<std::string> file_store::thumbnail(const std::string& id) const {
   return d_->get(d_->thumbs_, id);
 }

@@ -34,6 +34,10 @@ class file_store {
   [[nodiscard]] caf::error put_chunk(const std::string& file, std::uint64_t index, std::string_view bytes);
   [[nodiscard]] caf::expected<std::string> chunk(const std::string& file, std::uint64_t index) const;
   [[nodiscard]] caf::error drop_chunks(const std::string& file, std::uint64_t count);
+  // A file whose message was deleted: its record, bytes and thumbnail go,
+  // and its size leaves the owner's usage where it was counted (`counted`:
+  // this node is the file's home). A file not here is no error.
+  [[nodiscard]] caf::error drop_file(const std::string& id, bool counted);
   // A new file is refused (quota_exceeded) when it would take its owner's
   // usage over `quota`; checked and added in one step.
   [[nodiscard]] caf::error put_file(const file_record& file, bool is_new, std::uint64_t quota = UINT64_MAX);

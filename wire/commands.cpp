@@ -36,6 +36,28 @@ caf::expected<std::string> e2ee_text(const json& e) {
 
 }  // namespace
 
+caf::expected<api::edit_command> decode_edit(const json& obj, api::room_id room, api::seq_t seq,
+                                             std::size_t max_body_chars) {
+  std::string error;
+  auto body = string_field(obj, "body", false, error);
+  if (!error.empty())
+    return fail(errc::invalid_request, error);
+  api::edit_command out{std::move(room), seq, body.value_or(""), ""};
+  if (auto e = obj.find("e2ee"); e != obj.end() && !e->is_null()) {
+    auto text = e2ee_text(*e);
+    if (!text)
+      return text.error();
+    if (body)
+      return fail(errc::invalid_request, "an edit has body or e2ee, not both");
+    out.e2ee = std::move(*text);
+  } else if (out.body.empty()) {
+    return fail(errc::invalid_request, "body must not be empty");
+  }
+  if (code_points(out.body) > max_body_chars)
+    return fail(errc::too_large, "body is over the limit");
+  return out;
+}
+
 caf::expected<api::send_command> decode_send(const json& obj, api::room_id room, const send_rules& rules) {
   std::string error;
   auto body = string_field(obj, "body", false, error);
@@ -164,7 +186,8 @@ caf::expected<api::client_command> decode_op(const std::string& op, const json& 
     return decode_presence(obj);
   if (op == "watch")
     return decode_watch(obj, rules.watch_max);
-  bool room_op = op == "send" || op == "history" || op == "join" || op == "leave" || op == "typing" || op == "read";
+  bool room_op = op == "send" || op == "history" || op == "join" || op == "leave" || op == "typing" || op == "read" ||
+                 op == "edit" || op == "delete";
   if (!room_op)
     return fail(errc::unknown_op, "unknown op");
   auto room = room_of(obj);
@@ -184,6 +207,20 @@ caf::expected<api::client_command> decode_op(const std::string& op, const json& 
     return api::leave_command{std::move(*room)};
   if (op == "typing")
     return decode_typing(obj, std::move(*room));
+  if (op == "edit" || op == "delete") {
+    std::string error;
+    auto seq = seq_field(obj, "seq", error);
+    if (error.empty() && (!seq || *seq == 0))
+      error = "seq must be a message's seq (1 or more)";
+    if (!error.empty())
+      return invalid(error);
+    if (op == "delete")
+      return api::delete_command{std::move(*room), *seq};
+    auto cmd = decode_edit(obj, std::move(*room), *seq, rules.max_body_chars);
+    if (!cmd)
+      return cmd.error();
+    return std::move(*cmd);
+  }
   return decode_read(obj, std::move(*room));
 }
 

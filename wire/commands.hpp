@@ -29,6 +29,10 @@ struct send_rules {
 };
 // `room` comes from the frame's field or the URL, whichever the transport has.
 [[nodiscard]] caf::expected<api::send_command> decode_send(const json& obj, api::room_id room, const send_rules& rules);
+// The new content of an edit (`body`, or `e2ee` as a send has it), the seq
+// already read (from the frame, or the HTTP path).
+[[nodiscard]] caf::expected<api::edit_command> decode_edit(const json& obj, api::room_id room, api::seq_t seq,
+                                                           std::size_t max_body_chars);
 
 // A number of an HTTP query string: true and `out` untouched when absent,
 // true and set for up to 19 decimal digits, else false with `error` set.

@@ -63,4 +63,68 @@ caf::expected<api::send_ack> stored_ack(const api::room_id& room, api::seq_t seq
   return api::send_ack{room, seq, std::move(msg_id), ts, std::move(text)};
 }
 
+namespace {
+
+caf::expected<json> stored_object(std::string_view text) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return api::fail(api::errc::unavailable, "stored message unreadable");
+  return j;
+}
+
+bool sent_by(const json& m, const std::string& username) {
+  auto from = m.find("from");
+  return from != m.end() && from->is_string() && from->get_ref<const std::string&>() == username;
+}
+
+}  // namespace
+
+caf::expected<std::string> edited_message(std::string_view stored, const std::string& editor, const std::string& body,
+                                          const std::string& e2ee, std::int64_t now) {
+  auto m = stored_object(stored);
+  if (!m)
+    return m.error();
+  if (m->value("deleted", false))
+    return api::fail(api::errc::invalid_request, "the message is deleted");
+  if (!sent_by(*m, editor))
+    return api::fail(api::errc::forbidden, "only its sender edits a message");
+  if (e2ee.empty()) {
+    (*m)["body"] = body;
+  } else {
+    auto e = json::parse(e2ee, nullptr, false);
+    if (e.is_discarded())
+      return api::fail(api::errc::invalid_request, "e2ee is not JSON");
+    (*m)["e2ee"] = std::move(e);
+  }
+  (*m)["edited_at"] = now;
+  return m->dump();
+}
+
+caf::expected<deleted_message> delete_message(std::string_view stored, const std::string& deleter, bool owner) {
+  auto m = stored_object(stored);
+  if (!m)
+    return m.error();
+  if (!owner && !sent_by(*m, deleter))
+    return api::fail(api::errc::forbidden, "only its sender or the room's owner deletes a message");
+  deleted_message out;
+  out.changed = !m->value("deleted", false);
+  if (auto f = m->find("file"); f != m->end() && f->is_object() && f->value("id", json()).is_string())
+    out.file_id = (*f)["id"].get<std::string>();
+  for (const char* key : {"body", "file", "e2ee"})
+    m->erase(key);
+  (*m)["deleted"] = true;
+  out.text = m->dump();
+  return out;
+}
+
+std::string update_reply_json(std::string_view message, bool edit) {
+  auto m = json::parse(message, nullptr, false);
+  if (!m.is_object())
+    return "{}";
+  json out{{"room", m.value("room", json())}, {"seq", m.value("seq", json())}};
+  if (edit)
+    out["edited_at"] = m.value("edited_at", json());
+  return out.dump();
+}
+
 }  // namespace confab::wire

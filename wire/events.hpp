@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <caf/expected.hpp>
 
@@ -37,5 +38,24 @@ namespace confab::wire {
 // read from the stored text, which the ack carries whole; unavailable when
 // the text is not a JSON object.
 [[nodiscard]] caf::expected<api::send_ack> stored_ack(const api::room_id& room, api::seq_t seq, std::string text);
+
+// A stored message after an edit (PROTOCOL.md section 8): the new body, or
+// the new e2ee object (then the body stays absent), and edited_at (ms).
+// forbidden unless `editor` sent it; invalid_request when it is deleted.
+[[nodiscard]] caf::expected<std::string> edited_message(std::string_view stored, const std::string& editor,
+                                                        const std::string& body, const std::string& e2ee,
+                                                        std::int64_t now);
+// A stored message after a delete: deleted: true, no body, file or e2ee.
+struct deleted_message {
+  std::string text;
+  std::string file_id;   // the file it had (its bytes go too), or empty
+  bool changed = false;  // false: it was deleted already
+};
+// forbidden unless `deleter` sent it or `owner` (the room's owner) is set.
+[[nodiscard]] caf::expected<deleted_message> delete_message(std::string_view stored, const std::string& deleter,
+                                                            bool owner);
+// The ok of `edit` ({room, seq, edited_at}) or `delete` ({room, seq}),
+// from the message's new JSON.
+[[nodiscard]] std::string update_reply_json(std::string_view message, bool edit);
 
 }  // namespace confab::wire

@@ -1072,3 +1072,40 @@ CAF_TEST(room changes decode only when whole and apply again to the same state) 
   CAF_CHECK(!actors::apply(db->rooms(), db->log(), room, leave));
   CAF_CHECK_EQUAL(test::value(db->rooms().members(room)).size(), 1u);
 }
+
+CAF_TEST(an update replaces a message at its seq and applies again to the same state) {
+  actors::room_change update;
+  update.kind = actors::room_change::update;
+  update.seq = 1;
+  update.text = R"({"seq":1,"body":"edited","edited_at":5})";
+  auto back = actors::decode_room_change(actors::encode(update));
+  CAF_REQUIRE(back);
+  CAF_CHECK(*back == update);
+  auto no_seq = update;
+  no_seq.seq = 0;
+  auto no_text = update;
+  no_text.text.clear();
+  auto with_user = update;  // an update names nobody
+  with_user.members.emplace_back(api::user_id{"u_1"}, "");
+  for (auto& broken : {no_seq, no_text, with_user})
+    CAF_CHECK(!actors::decode_room_change(actors::encode(broken)));
+  test::temp_dir dir;
+  auto db = test::value(storage::store::open(dir.path()));
+  api::room_id room{"r_update"};
+  actors::room_change msg;
+  msg.kind = actors::room_change::message;
+  msg.members.emplace_back(api::user_id{"u_1"}, "");
+  msg.seq = 1;
+  msg.text = R"({"seq":1,"body":"first"})";
+  msg.client_msg_id = "c1";
+  // A copy that restarts applies a prefix of the log again: the message,
+  // then its update, give the updated text every time.
+  for (int pass = 0; pass < 2; ++pass) {
+    CAF_CHECK(!actors::apply(db->rooms(), db->log(), room, msg));
+    CAF_CHECK_EQUAL(test::value(db->log().message(room, 1)), msg.text);
+    CAF_CHECK(!actors::apply(db->rooms(), db->log(), room, update));
+    CAF_CHECK_EQUAL(test::value(db->log().message(room, 1)), update.text);
+  }
+  CAF_CHECK_EQUAL(test::value(db->log().last_seq(room)), 1u);
+  CAF_CHECK_EQUAL(test::value(db->log().dedupe(api::user_id{"u_1"}, room, "c1")), 1u);
+}

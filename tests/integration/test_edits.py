@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""Edits and deletes (PROTOCOL.md section 8) through a real server, over the
+WebSocket (`edit`, `delete`) and HTTP (PATCH and DELETE
+/rooms/{room}/messages/{seq}): who may, what every member's sessions get
+(`message_update`, once), what history returns after each change, a deleted
+message's body, file and e2ee gone (its file 404), unread counts untouched,
+encrypted rooms editing with a new e2ee object, bad requests refused with
+nothing changed, and the changes durable across a restart."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import ConfabTestCase, RestartCase, main, unique  # noqa: E402
+from harness import e2ee  # noqa: E402
+
+
+def path(rid, seq):
+    return "/api/v1/rooms/%s/messages/%s" % (rid, seq)
+
+
+class EditBase(ConfabTestCase):
+
+    def room_of_two(self):
+        a, b = self.new_user(), self.new_user()
+        rid = self.create_room(a.token, name="edits")["id"]
+        self.join(b.token, rid)
+        return a, b, rid
+
+    def message(self, token, rid, seq):
+        return [m for m in self.all_messages(token, rid) if m["seq"] == seq][0]
+
+
+class EditTest(EditBase):
+
+    def test_the_sender_edits_and_every_session_hears_it_once(self):
+        a, b, rid = self.room_of_two()
+        a_ws, a_other, b_ws = self.connect(a.token), self.connect(a.token), self.connect(b.token)
+        sent = a_ws.ok("send", room=rid, body="helo wrold", client_msg_id=unique("c"))
+        self.post(a.token, rid, "second")
+        ok = a_ws.ok("edit", room=rid, seq=sent["seq"], body="hello world")
+        self.assertEqual((ok["room"], ok["seq"]), (rid, sent["seq"]))
+        self.assertIsInstance(ok["edited_at"], int)
+        for ws in (a_ws, a_other, b_ws):
+            ev = ws.wait_event("message_update", lambda m: m["seq"] == sent["seq"])
+            self.assertEqual((ev["body"], ev["msg_id"], ev["from"], ev["edited_at"]),
+                             ("hello world", sent["msg_id"], a.username, ok["edited_at"]))
+        m = self.message(b.token, rid, sent["seq"])
+        self.assertEqual((m["body"], m["edited_at"], m["ts"]), ("hello world", ok["edited_at"], sent["ts"]))
+        # over HTTP, the whole message back
+        r = self.assert_status(self.api("PATCH", path(rid, sent["seq"]), {"body": "hello, world"}, token=a.token),
+                               200)["message"]
+        self.assertEqual((r["seq"], r["body"]), (sent["seq"], "hello, world"))
+        self.assertGreaterEqual(r["edited_at"], ok["edited_at"])
+        for ws in (a_other, b_ws):
+            ws.wait_event("message_update", lambda m: m["body"] == "hello, world")
+        # the order and the count of messages did not change
+        self.assertEqual([x["body"] for x in self.all_messages(b.token, rid)], ["hello, world", "second"])
+        a_ws.ok("ping")
+        self.assertEqual(len(a_other.events("message_update")), 2, "each change is pushed once")
+
+    def test_who_may_edit_and_bad_edits_change_nothing(self):
+        a, b, rid = self.room_of_two()
+        c = self.new_user()
+        seq = self.post(a.token, rid, "original")["seq"]
+        ws = self.connect(b.token)
+        self.assertEqual(ws.error("edit", room=rid, seq=seq, body="mine now")["code"], "forbidden")
+        self.assert_error(self.api("PATCH", path(rid, seq), {"body": "x"}, token=b.token), 403, "forbidden")
+        self.assert_error(self.api("PATCH", path(rid, seq), {"body": "x"}, token=c.token), 403)
+        self.assertEqual(self.connect(c.token).error("edit", room=rid, seq=seq, body="x")["code"], "not_member")
+        self.assert_error(self.api("PATCH", path(rid, seq), {"body": "x"}), 401, "unauthorized")
+        self.assert_error(self.api("PATCH", path(rid, 99), {"body": "x"}, token=a.token), 404, "not_found")
+        self.assert_error(self.api("PATCH", path("r_0000000000000000", 1), {"body": "x"}, token=a.token), 404)
+        for bad in ({}, {"body": ""}, {"body": 5}, {"body": "x", "e2ee": {"alg": "a"}}, {"e2ee": {"alg": "a"}}):
+            with self.subTest(body=bad):
+                self.assert_error(self.api("PATCH", path(rid, seq), bad, token=a.token), 400, "invalid_request")
+        for s in ("0", "x", "-1", "01", "1.5", "99999999999999999999"):
+            with self.subTest(seq=s):
+                self.assert_error(self.api("PATCH", path(rid, s), {"body": "x"}, token=a.token), 400, "invalid_request")
+        self.assert_error(self.api("PATCH", path(rid, seq), {"body": "y" * 8001}, token=a.token), 413, "too_large")
+        mine = self.connect(a.token)
+        for fields in ({"seq": seq}, {"seq": 0, "body": "x"}, {"seq": "1", "body": "x"}, {"body": "x"}):
+            with self.subTest(ws=fields):
+                self.assertEqual(mine.error("edit", room=rid, **fields)["code"], "invalid_request")
+        # a plain room takes no e2ee edit
+        sealed = e2ee.encrypt(e2ee.Device(a.username), rid, "c1", "x", {})
+        sealed["ciphertexts"] = {"%s:d" % a.username: "AAAA"}
+        self.assert_error(self.api("PATCH", path(rid, seq), {"e2ee": sealed}, token=a.token), 400, "invalid_request")
+        m = self.message(a.token, rid, seq)
+        self.assertEqual(m["body"], "original")
+        self.assertNotIn("edited_at", m)
+        self.assertEqual(ws.events("message_update"), [])
+        self.assert_healthy()
+
+    def test_edits_and_deletes_do_not_change_unread_counts(self):
+        a, b, rid = self.room_of_two()
+        seqs = [self.post(a.token, rid, "m%d" % i)["seq"] for i in range(3)]
+
+        def unread():
+            rooms = self.assert_status(self.api("GET", "/api/v1/rooms", token=b.token), 200)["rooms"]
+            return [r["unread"] for r in rooms if r["id"] == rid][0]
+        self.assertEqual(unread(), 3)
+        self.assert_status(self.api("PATCH", path(rid, seqs[0]), {"body": "changed"}, token=a.token), 200)
+        self.assert_status(self.api("DELETE", path(rid, seqs[1]), token=a.token), 204)
+        self.assertEqual(unread(), 3)
+
+
+class DeleteTest(EditBase):
+
+    def test_delete_removes_body_and_file_everywhere(self):
+        a, b, rid = self.room_of_two()
+        b_ws = self.connect(b.token)
+        status, _, up = self.api("POST", "/api/v1/rooms/%s/files" % rid, raw_body=b"attached bytes",
+                                 headers={"Content-Type": "text/plain", "X-Filename": "notes.txt"}, token=a.token)
+        self.assertEqual(status, 201, up)
+        fid = up["file"]["id"]
+        m = self.post(a.token, rid, "see the notes", file_id=fid)
+        self.assert_status(self.api("GET", "/api/v1/files/%s/info" % fid, token=b.token), 200)
+        ok = self.connect(a.token).ok("delete", room=rid, seq=m["seq"])
+        self.assertEqual(ok, {"room": rid, "seq": m["seq"]})
+        ev = b_ws.wait_event("message_update", lambda x: x["seq"] == m["seq"])
+        for shown in (ev, self.message(b.token, rid, m["seq"])):
+            self.assertTrue(shown["deleted"])
+            for gone in ("body", "file", "e2ee"):
+                self.assertNotIn(gone, shown)
+            self.assertEqual((shown["msg_id"], shown["from"]), (m["msg_id"], a.username))
+        for suffix in ("", "/info"):
+            self.assert_error(self.api("GET", "/api/v1/files/%s%s" % (fid, suffix), token=a.token), 404, "not_found")
+        # a deleted message cannot be edited; deleting it again changes nothing
+        self.assert_error(self.api("PATCH", path(rid, m["seq"]), {"body": "back"}, token=a.token), 400,
+                          "invalid_request")
+        self.assert_status(self.api("DELETE", path(rid, m["seq"]), token=a.token), 204)
+        b_ws.ok("ping")
+        self.assertEqual(len(b_ws.events("message_update")), 1)
+        self.assertTrue(self.message(a.token, rid, m["seq"])["deleted"])
+
+    def test_sender_or_owner_only(self):
+        a, b, rid = self.room_of_two()  # a owns the room
+        c = self.new_user()
+        self.join(c.token, rid)
+        by_b = self.post(b.token, rid, "from b")["seq"]
+        by_a = self.post(a.token, rid, "from a")["seq"]
+        self.assert_error(self.api("DELETE", path(rid, by_b), token=c.token), 403, "forbidden")
+        self.assert_error(self.api("DELETE", path(rid, by_a), token=b.token), 403, "forbidden")
+        self.assert_status(self.api("DELETE", path(rid, by_b), token=a.token), 204)  # the owner
+        self.assert_status(self.api("DELETE", path(rid, by_a), token=a.token), 204)  # the sender
+        self.assertEqual([m.get("deleted") for m in self.all_messages(c.token, rid)], [True, True])
+        self.assert_error(self.api("DELETE", path(rid, 3), token=a.token), 404, "not_found")
+
+
+class EncryptedEditTest(EditBase):
+
+    def test_an_encrypted_room_edits_with_a_new_e2ee_object(self):
+        a, b = self.new_user(), self.new_user()
+        dev_a, dev_b = e2ee.Device(a.username), e2ee.Device(b.username)
+        room = self.assert_status(self.api("POST", "/api/v1/dm", {"username": b.username, "encrypted": True},
+                                           token=a.token), 200)["room"]["id"]
+        recipients = {dev_a.key_id: dev_a.identity_public(), dev_b.key_id: dev_b.identity_public()}
+        cmid = unique("c")
+        sent = self.assert_status(self.api("POST", "/api/v1/rooms/%s/messages" % room,
+                                           {"e2ee": e2ee.encrypt(dev_a, room, cmid, "first", recipients),
+                                            "client_msg_id": cmid}, token=a.token), 201)["message"]
+        self.assert_error(self.api("PATCH", path(room, sent["seq"]), {"body": "in the clear"}, token=a.token),
+                          400, "invalid_request")
+        edited = self.assert_status(self.api(
+            "PATCH", path(room, sent["seq"]), {"e2ee": e2ee.encrypt(dev_a, room, cmid, "second", recipients)},
+            token=a.token), 200)["message"]
+        self.assertNotIn("body", edited)
+        got = self.message(b.token, room, sent["seq"])
+        self.assertIn("edited_at", got)
+        self.assertEqual(e2ee.decrypt(dev_b, got, dev_a.signing_public())["body"], "second")
+        self.assert_status(self.api("DELETE", path(room, sent["seq"]), token=b.token), 403)
+        self.assert_status(self.api("DELETE", path(room, sent["seq"]), token=a.token), 204)
+        self.assertNotIn("e2ee", self.message(b.token, room, sent["seq"]))
+
+
+class DurableEditTest(RestartCase, EditBase):
+
+    def test_edits_and_deletes_survive_a_restart(self):
+        self.server = self.start()
+        a, b, rid = self.room_of_two()
+        s1 = self.post(a.token, rid, "to edit")["seq"]
+        s2 = self.post(a.token, rid, "to delete")["seq"]
+        self.assert_status(self.api("PATCH", path(rid, s1), {"body": "edited"}, token=a.token), 200)
+        self.assert_status(self.api("DELETE", path(rid, s2), token=a.token), 204)
+        self.assertEqual(self.server.terminate(), 0)
+        self.server = self.start()
+        history = self.all_messages(b.token, rid)
+        self.assertEqual(history[0]["body"], "edited")
+        self.assertTrue(history[1]["deleted"])
+        self.assertNotIn("body", history[1])
+
+
+if __name__ == "__main__":
+    main()
