@@ -344,14 +344,14 @@ caf::result<std::string> update_message(self_ptr self, api::seq_t seq, std::stri
     if (auto it = updating.find(seq); it != updating.end() && it->second == text)
       updating.erase(it);
     if (stored) {
-      emit(self, "message_update", text);
+      emit(self, "message_update", wire::client_message(text));
       if (then)
         then();
     }
     if (err)
       rp.deliver(err);
     else
-      rp.deliver(std::move(text));
+      rp.deliver(wire::client_message(std::move(text)));
   });
   return rp;
 }
@@ -408,6 +408,24 @@ caf::result<std::string> handle_delete(self_ptr self, const api::caller& who, ap
       api::tell(self, m.readers, api::delete_atom::value, file);
   };
   return update_message(self, seq, std::move(d->text), drop_file);
+}
+
+// Adding a reaction twice, or removing one that is not there, changes
+// nothing and answers the message as it is.
+caf::result<std::string> handle_react(self_ptr self, const api::caller& who, api::seq_t seq, const std::string& emoji,
+                                      bool active) {
+  auto& st = self->state;
+  if (auto err = check_member(st, who))
+    return err;
+  auto text = current_message(self, seq);
+  if (!text)
+    return text.error();
+  auto changed = wire::reacted_message(*text, who.username, emoji, active);
+  if (!changed)
+    return changed.error();
+  if (!*changed)
+    return wire::client_message(std::move(*text));
+  return update_message(self, seq, std::move(**changed));
 }
 
 room_change member_change(const api::user_id& user, std::string role) {
@@ -733,6 +751,10 @@ api::room_actor::behavior_type room_actor(self_ptr self, api::room_id id, contex
       },
       [=](api::delete_atom, const api::room_id&, const api::caller& who, api::seq_t seq) -> caf::result<std::string> {
         return counted([&] { return handle_delete(self, who, seq); });
+      },
+      [=](api::react_atom, const api::room_id&, const api::caller& who, api::seq_t seq, const std::string& emoji,
+          bool active) -> caf::result<std::string> {
+        return counted([&] { return handle_react(self, who, seq, emoji, active); });
       },
       [=](api::admin_atom, const api::room_id&) -> caf::result<api::room_admin> {
         return counted([&]() -> caf::result<api::room_admin> {

@@ -109,6 +109,8 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
       [=](api::delete_atom, const api::room_id& id, const api::caller&, api::seq_t) -> caf::result<std::string> {
         return routed(id);
       },
+      [=](api::react_atom, const api::room_id& id, const api::caller&, api::seq_t, const std::string&,
+          bool) -> caf::result<std::string> { return routed(id); },
       // A hub wants this room's events (after a membership change).
       [=](api::interest_atom, const api::room_id& id, const caf::actor&) -> caf::result<void> { return routed(id); },
       // A request another node sent on.

@@ -205,6 +205,14 @@ void do_delete(self_ptr self, const std::string& id, const api::delete_command& 
             [=](caf::error& err) { self->state.reply_error(id, err); });
 }
 
+void do_react(self_ptr self, const std::string& id, const api::react_command& cmd) {
+  auto& st = self->state;
+  self->request(st.ctx->place->room(cmd.room), request_timeout, api::react_atom::value, cmd.room, st.who, cmd.seq,
+                cmd.emoji, cmd.active)
+      .then([=](const std::string& m) { self->state.reply_ok(id, wire::update_reply_json(m, false)); },
+            [=](caf::error& err) { self->state.reply_error(id, err); });
+}
+
 void do_presence(self_ptr self, const std::string& id, const api::presence_command& cmd) {
   auto& st = self->state;
   api::tell(self, st.ctx->place->presence(st.who.id), api::status_atom::value, st.who.id, cmd.status);
@@ -290,6 +298,8 @@ void handle_frame(self_ptr self, const std::string& text) {
           do_edit(self, id, cmd);
         else if constexpr (std::is_same_v<command, api::delete_command>)
           do_delete(self, id, cmd);
+        else if constexpr (std::is_same_v<command, api::react_command>)
+          do_react(self, id, cmd);
         // auth_command: answered above
       },
       *frame.command);

@@ -110,5 +110,6 @@ using dropped_atom = caf::atom_constant<caf::atom("dropped")>;
 // edits and deletes of messages (PROTOCOL.md section 8); delete also drops a file
 using edit_atom = caf::atom_constant<caf::atom("edit")>;
 using delete_atom = caf::atom_constant<caf::atom("delete")>;
+using react_atom = caf::atom_constant<caf::atom("react")>;
 
 }  // namespace confab::api

@@ -52,6 +52,14 @@ struct delete_command {
   seq_t seq = 0;
 };
 
+// `react` (WebSocket) and PUT/DELETE .../messages/{seq}/reactions/{emoji}.
+struct react_command {
+  room_id room;
+  seq_t seq = 0;
+  std::string emoji;  // 1-32 bytes of UTF-8
+  bool active = false;
+};
+
 // The other WebSocket requests (PROTOCOL.md section 3).
 struct auth_command {
   std::string token;
@@ -107,6 +115,6 @@ struct dm_command {  // POST /dm
 
 using client_command =
     std::variant<auth_command, send_command, history_command, join_command, leave_command, typing_command, read_command,
-                 presence_command, watch_command, ping_command, edit_command, delete_command>;
+                 presence_command, watch_command, ping_command, edit_command, delete_command, react_command>;
 
 }  // namespace confab::api

@@ -45,6 +45,7 @@ using room_service = caf::typed_actor<
     // Edit (new body, or new e2ee) and delete: the message's new JSON.
     caf::replies_to<edit_atom, room_id, caller, seq_t, std::string, std::string>::with<std::string>,
     caf::replies_to<delete_atom, room_id, caller, seq_t>::with<std::string>,
+    caf::replies_to<react_atom, room_id, caller, seq_t, std::string, bool>::with<std::string>,
     // A hub wants the room's events.
     caf::reacts_to<interest_atom, room_id, caf::actor>,
     // Answered once this node holds no room (a drain waits for it).
@@ -61,6 +62,7 @@ using room_actor = caf::typed_actor<
     caf::replies_to<create_atom, room_info>::with<room_info>, caf::replies_to<admin_atom, room_id>::with<room_admin>,
     caf::replies_to<edit_atom, room_id, caller, seq_t, std::string, std::string>::with<std::string>,
     caf::replies_to<delete_atom, room_id, caller, seq_t>::with<std::string>,
+    caf::replies_to<react_atom, room_id, caller, seq_t, std::string, bool>::with<std::string>,
     // A hub that has nobody in the room any more (hub, generation).
     caf::reacts_to<uninterest_atom, room_id, caf::actor, std::uint64_t>,
     caf::reacts_to<expire_atom>,  // typing ends

@@ -68,23 +68,6 @@ void room(admin_self* self, const context_ptr& ctx, const exchange_ptr& ex) {
   });
 }
 
-// "%41" and "+" as a query string writes them.
-std::string url_decode(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 // A query parameter as a number in [lo, hi]; nullopt (and a 400 sent) if not.
 std::optional<std::uint64_t> number_param(const exchange& ex, const char* name, std::uint64_t fallback,
                                           std::uint64_t lo, std::uint64_t hi) {

@@ -1,5 +1,7 @@
 #include "gateway/http_exchange.hpp"
 
+#include <cctype>
+
 #include <spdlog/spdlog.h>
 
 #include "api/metrics.hpp"
@@ -30,6 +32,22 @@ void exchange::respond_error(const caf::error& err, unsigned status) const {
 
 void exchange::bad(const std::string& why) const {
   respond_error(fail(errc::invalid_request, why));
+}
+
+std::string url_decode(const std::string& s, bool plus_is_space) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
 }
 
 void split_target(exchange& ex) {

@@ -36,6 +36,9 @@ using exchange_ptr = std::shared_ptr<exchange>;
 
 // Splits the target into path segments and query parameters.
 void split_target(exchange& ex);
+// "%41" as A; "+" as a space in a query string (plus_is_space), as itself in
+// a path segment.
+[[nodiscard]] std::string url_decode(const std::string& s, bool plus_is_space = true);
 // The exchange of a call net/ handed to a frontend, its target split.
 [[nodiscard]] exchange_ptr open_exchange(api::http_call call, api::responder_ptr out);
 // Parses the body into ex.body (wire/); answers 400 and returns false otherwise.

@@ -282,6 +282,22 @@ void delete_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
       .then([ex](const std::string&) { ex->respond(204); }, [ex](caf::error& err) { ex->respond_error(err); });
 }
 
+// PUT (add) and DELETE (remove) /rooms/{room}/messages/{seq}/reactions/{emoji}.
+void react(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  api::room_id room{ex->path[3]};
+  auto seq = path_seq(ex);
+  if (!seq)
+    return ex->respond_error(seq.error());
+  auto cmd = wire::react_of(room, *seq, url_decode(ex->path[7], false), ex->call.method == "PUT");
+  if (!cmd)
+    return ex->respond_error(cmd.error());
+  if (over_send_limit(self, ex, a))
+    return;
+  self->request(self->state.ctx->place->room(room), request_timeout, api::react_atom::value, room, a.who.who, *seq,
+                cmd->emoji, cmd->active)
+      .then([ex](const std::string&) { ex->respond(204); }, [ex](caf::error& err) { ex->respond_error(err); });
+}
+
 void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
   auto cmd = wire::decode_history_query(ex->query, api::room_id{ex->path[3]}, self->state.ctx->lim.history_max);
   if (!cmd)
@@ -473,6 +489,8 @@ const std::vector<route_entry>& routes() {
       {{"rooms", "*", "messages"}, "POST", post_message},
       {{"rooms", "*", "messages", "*"}, "PATCH", patch_message},
       {{"rooms", "*", "messages", "*"}, "DELETE", delete_message},
+      {{"rooms", "*", "messages", "*", "reactions", "*"}, "PUT", react},
+      {{"rooms", "*", "messages", "*", "reactions", "*"}, "DELETE", react},
       {{"rooms", "*", "members"}, "GET", get_members},
       {{"rooms", "*", "join"}, "POST", join_room},
       {{"rooms", "*", "leave"}, "POST", leave_room},

@@ -4,6 +4,8 @@
 
 #include <sodium.h>
 
+#include "wire/events.hpp"
+
 namespace confab::wire {
 
 using api::errc;
@@ -56,6 +58,12 @@ caf::expected<api::edit_command> decode_edit(const json& obj, api::room_id room,
   if (code_points(out.body) > max_body_chars)
     return fail(errc::too_large, "body is over the limit");
   return out;
+}
+
+caf::expected<api::react_command> react_of(api::room_id room, api::seq_t seq, std::string emoji, bool active) {
+  if (emoji.empty() || emoji.size() > 32 || !is_utf8(emoji))
+    return fail(errc::invalid_request, "emoji must be 1-32 bytes of UTF-8");
+  return api::react_command{std::move(room), seq, std::move(emoji), active};
 }
 
 caf::expected<api::send_command> decode_send(const json& obj, api::room_id room, const send_rules& rules) {
@@ -187,7 +195,7 @@ caf::expected<api::client_command> decode_op(const std::string& op, const json& 
   if (op == "watch")
     return decode_watch(obj, rules.watch_max);
   bool room_op = op == "send" || op == "history" || op == "join" || op == "leave" || op == "typing" || op == "read" ||
-                 op == "edit" || op == "delete";
+                 op == "edit" || op == "delete" || op == "react";
   if (!room_op)
     return fail(errc::unknown_op, "unknown op");
   auto room = room_of(obj);
@@ -207,7 +215,7 @@ caf::expected<api::client_command> decode_op(const std::string& op, const json& 
     return api::leave_command{std::move(*room)};
   if (op == "typing")
     return decode_typing(obj, std::move(*room));
-  if (op == "edit" || op == "delete") {
+  if (op == "edit" || op == "delete" || op == "react") {
     std::string error;
     auto seq = seq_field(obj, "seq", error);
     if (error.empty() && (!seq || *seq == 0))
@@ -216,6 +224,18 @@ caf::expected<api::client_command> decode_op(const std::string& op, const json& 
       return invalid(error);
     if (op == "delete")
       return api::delete_command{std::move(*room), *seq};
+    if (op == "react") {
+      auto emoji = string_field(obj, "emoji", true, error);
+      auto active = obj.find("active");
+      if (!emoji)
+        return invalid(error);
+      if (active == obj.end() || !active->is_boolean())
+        return invalid("active must be true or false");
+      auto cmd = react_of(std::move(*room), *seq, std::move(*emoji), active->get<bool>());
+      if (!cmd)
+        return cmd.error();
+      return std::move(*cmd);
+    }
     auto cmd = decode_edit(obj, std::move(*room), *seq, rules.max_body_chars);
     if (!cmd)
       return cmd.error();
@@ -495,7 +515,11 @@ std::string auth_reply_json(const api::user_info& user, const std::string& sessi
 }
 
 std::string history_page_json(const api::history_page& page) {
-  return R"({"messages":)" + join_array(page.messages) + R"(,"has_more":)" + (page.has_more ? "true" : "false") + "}";
+  std::vector<std::string> shown;
+  shown.reserve(page.messages.size());
+  for (auto& m : page.messages)
+    shown.push_back(client_message(m));
+  return R"({"messages":)" + join_array(shown) + R"(,"has_more":)" + (page.has_more ? "true" : "false") + "}";
 }
 
 }  // namespace confab::wire

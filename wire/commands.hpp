@@ -29,6 +29,9 @@ struct send_rules {
 };
 // `room` comes from the frame's field or the URL, whichever the transport has.
 [[nodiscard]] caf::expected<api::send_command> decode_send(const json& obj, api::room_id room, const send_rules& rules);
+// A reaction change, its emoji checked (1-32 bytes of UTF-8).
+[[nodiscard]] caf::expected<api::react_command> react_of(api::room_id room, api::seq_t seq, std::string emoji,
+                                                         bool active);
 // The new content of an edit (`body`, or `e2ee` as a send has it), the seq
 // already read (from the frame, or the HTTP path).
 [[nodiscard]] caf::expected<api::edit_command> decode_edit(const json& obj, api::room_id room, api::seq_t seq,

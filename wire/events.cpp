@@ -1,5 +1,7 @@
 #include "wire/events.hpp"
 
+#include <algorithm>
+
 #include "api/errors.hpp"
 #include "wire/codec.hpp"
 
@@ -72,6 +74,11 @@ caf::expected<json> stored_object(std::string_view text) {
   return j;
 }
 
+bool is_deleted(const json& m) {
+  auto d = m.find("deleted");
+  return d != m.end() && d->is_boolean() && d->get<bool>();
+}
+
 bool sent_by(const json& m, const std::string& username) {
   auto from = m.find("from");
   return from != m.end() && from->is_string() && from->get_ref<const std::string&>() == username;
@@ -84,7 +91,7 @@ caf::expected<std::string> edited_message(std::string_view stored, const std::st
   auto m = stored_object(stored);
   if (!m)
     return m.error();
-  if (m->value("deleted", false))
+  if (is_deleted(*m))
     return api::fail(api::errc::invalid_request, "the message is deleted");
   if (!sent_by(*m, editor))
     return api::fail(api::errc::forbidden, "only its sender edits a message");
@@ -107,7 +114,7 @@ caf::expected<deleted_message> delete_message(std::string_view stored, const std
   if (!owner && !sent_by(*m, deleter))
     return api::fail(api::errc::forbidden, "only its sender or the room's owner deletes a message");
   deleted_message out;
-  out.changed = !m->value("deleted", false);
+  out.changed = !is_deleted(*m);
   if (auto f = m->find("file"); f != m->end() && f->is_object() && f->value("id", json()).is_string())
     out.file_id = (*f)["id"].get<std::string>();
   for (const char* key : {"body", "file", "e2ee"})
@@ -115,6 +122,63 @@ caf::expected<deleted_message> delete_message(std::string_view stored, const std
   (*m)["deleted"] = true;
   out.text = m->dump();
   return out;
+}
+
+caf::expected<std::optional<std::string>> reacted_message(std::string_view stored, const std::string& username,
+                                                          const std::string& emoji, bool active) {
+  auto m = stored_object(stored);
+  if (!m)
+    return m.error();
+  if (is_deleted(*m))
+    return api::fail(api::errc::invalid_request, "the message is deleted");
+  auto& reactions = (*m)["reactions"];
+  if (!reactions.is_array())
+    reactions = json::array();
+  auto entry = std::find_if(reactions.begin(), reactions.end(), [&](const json& r) {
+    auto e = r.is_object() ? r.find("emoji") : r.end();
+    return e != r.end() && e->is_string() && e->get_ref<const std::string&>() == emoji;
+  });
+  if (entry == reactions.end()) {
+    if (!active)
+      return std::optional<std::string>{};
+    reactions.push_back({{"emoji", emoji}, {"count", 0}, {"users", json::array()}});
+    entry = reactions.end() - 1;
+  }
+  auto& users = (*entry)["users"];
+  if (!users.is_array())
+    users = json::array();
+  auto me = std::find(users.begin(), users.end(), username);
+  if (active == (me != users.end()))
+    return std::optional<std::string>{};
+  if (active)
+    users.push_back(username);
+  else
+    users.erase(me);
+  (*entry)["count"] = users.size();
+  if (users.empty())
+    reactions.erase(entry);
+  if (reactions.empty())
+    m->erase("reactions");
+  return std::optional<std::string>{m->dump()};
+}
+
+std::string client_message(std::string stored) {
+  constexpr std::size_t max_names = 20;
+  if (stored.find("\"reactions\"") == std::string::npos)
+    return stored;
+  auto m = json::parse(stored, nullptr, false);
+  auto r = m.is_object() ? m.find("reactions") : m.end();
+  if (!m.is_object() || r == m.end() || !r->is_array())
+    return stored;
+  bool cut = false;
+  for (auto& entry : *r) {
+    auto users = entry.find("users");
+    if (users != entry.end() && users->is_array() && users->size() > max_names) {
+      users->erase(users->begin() + max_names, users->end());
+      cut = true;
+    }
+  }
+  return cut ? m.dump() : stored;
 }
 
 std::string update_reply_json(std::string_view message, bool edit) {

@@ -54,6 +54,16 @@ struct deleted_message {
 // forbidden unless `deleter` sent it or `owner` (the room's owner) is set.
 [[nodiscard]] caf::expected<deleted_message> delete_message(std::string_view stored, const std::string& deleter,
                                                             bool owner);
+// A stored message after `username`'s reaction `emoji` was added (active)
+// or removed; nullopt when that changes nothing (doing it twice). The
+// stored reactions keep every user; client_message shows at most 20.
+// invalid_request for a deleted message.
+[[nodiscard]] caf::expected<std::optional<std::string>> reacted_message(std::string_view stored,
+                                                                        const std::string& username,
+                                                                        const std::string& emoji, bool active);
+// A stored message as clients get it: each reaction's users cut to the
+// first 20 (its count stays the number of all of them).
+[[nodiscard]] std::string client_message(std::string stored);
 // The ok of `edit` ({room, seq, edited_at}) or `delete` ({room, seq}),
 // from the message's new JSON.
 [[nodiscard]] std::string update_reply_json(std::string_view message, bool edit);

@@ -18,6 +18,7 @@
 #include "storage/keys.hpp"
 #include "storage/records.hpp"
 #include "tests/fuzz/check.hpp"
+#include "wire/events.hpp"
 
 namespace {
 
@@ -121,6 +122,29 @@ void check_replica_records(std::string_view bytes) {
   }
 }
 
+// A stored message as the room changes it (edit, delete, reaction) and
+// shows it: these run in the room actor, which catches nothing, so they
+// answer every text with a value or an error, never an exception; a
+// change's result is a message they read again.
+void check_stored_message(const std::string& text) {
+  namespace wire = confab::wire;
+  auto edited = wire::edited_message(text, "ann", "new body", "", 1);
+  auto deleted = wire::delete_message(text, "ann", true);
+  auto added = wire::reacted_message(text, "ann", "+1", true);
+  auto removed = wire::reacted_message(text, "ann", "+1", false);
+  auto shown = wire::client_message(text);
+  if (added && *added) {
+    auto back = wire::reacted_message(**added, "ann", "+1", true);
+    CHECK(back && !*back);  // added twice: no change
+    (void)wire::client_message(**added);
+  }
+  if (deleted)
+    CHECK(!wire::edited_message(deleted->text, "ann", "x", "", 2));
+  (void)edited;
+  (void)removed;
+  (void)shown;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -131,5 +155,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_keys(text);
   check_password_hash(text);
   check_replica_records(text);
+  check_stored_message(text);
   return 0;
 }

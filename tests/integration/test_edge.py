@@ -247,21 +247,21 @@ class AdminTokenFileTest(ConfabTestCase):
             self.assertIn(pattern, err)
 
 
-def tcp_from(source, port):
+def tcp_from(source, port, timeout=10):
     """A TCP connection to the node from loopback address `source`."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(10)
+    s.settimeout(timeout)
     s.bind((source, 0))
     s.connect((HOST, port))
     return s
 
 
-def answer_of(sock, request):
+def answer_of(sock, request, timeout=10):
     """Send `request` (bytes) and read the answer until the server closes or
     the whole announced body is there: (status, body as JSON or None)."""
     sock.sendall(request)
     data = b""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         head, sep, rest = data.partition(b"\r\n\r\n")
         if sep:
@@ -373,12 +373,12 @@ class TokenlessBodyTest(ConfabTestCase):
         self.assert_healthy()
 
 
-def register_from(source, port, username, password="password-123"):
+def register_from(source, port, username, password="password-123", timeout=10):
     """POST /api/v1/register from loopback address `source`: (status, body)."""
     body = json.dumps({"username": username, "password": password}).encode()
-    with tcp_from(source, port) as s:
+    with tcp_from(source, port, timeout) as s:
         return answer_of(s, b"POST /api/v1/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                            b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                            b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body, timeout)
 
 
 class RegisterPerAddressTest(ConfabTestCase):
@@ -451,7 +451,10 @@ class RegistrationFloodTest(ConfabTestCase):
 
         def register(i):
             try:
-                r = register_from("127.0.0.%d" % (2 + i % 200), port, unique("f"))
+                # A queued registration hashes at idle CPU priority: on a busy
+                # machine (ctest runs the nemesis beside it) it may take well
+                # over 10 s. This test checks the answers, not their speed.
+                r = register_from("127.0.0.%d" % (2 + i % 200), port, unique("f"), timeout=90)
             except Exception as e:  # noqa: BLE001 (recorded and asserted on below)
                 r = ("error", repr(e))
             with lock:
@@ -471,7 +474,7 @@ class RegistrationFloodTest(ConfabTestCase):
         self.assertEqual(len(results), 120, "registrations still running")
         statuses = [r[0] for r in results]
         self.assertEqual([st for st, _ in logins], [200] * 5)
-        self.assertEqual(set(statuses) - {201, 503}, set(), results[:5])
+        self.assertEqual(set(statuses) - {201, 503}, set(), [r for r in results if r[0] not in (201, 503)][:5])
         refused = [body for st, body in results if st == 503]
         self.assertTrue(refused, "no registration was refused: the queue is unbounded")
         for body in refused:

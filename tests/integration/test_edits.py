@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Edits and deletes (PROTOCOL.md section 8) through a real server, over the
-WebSocket (`edit`, `delete`) and HTTP (PATCH and DELETE
-/rooms/{room}/messages/{seq}): who may, what every member's sessions get
+"""Edits, deletes and reactions (PROTOCOL.md section 8) through a real
+server, over the WebSocket (`edit`, `delete`, `react`) and HTTP (PATCH and
+DELETE /rooms/{room}/messages/{seq}, PUT and DELETE .../reactions/{emoji}):
+who may, what every member's sessions get
 (`message_update`, once), what history returns after each change, a deleted
 message's body, file and e2ee gone (its file 404), unread counts untouched,
 encrypted rooms editing with a new e2ee object, bad requests refused with
@@ -147,6 +148,73 @@ class DeleteTest(EditBase):
         self.assert_status(self.api("DELETE", path(rid, by_a), token=a.token), 204)  # the sender
         self.assertEqual([m.get("deleted") for m in self.all_messages(c.token, rid)], [True, True])
         self.assert_error(self.api("DELETE", path(rid, 3), token=a.token), 404, "not_found")
+
+
+class ReactionTest(EditBase):
+
+    def reactions(self, token, rid, seq):
+        return self.message(token, rid, seq).get("reactions")
+
+    def test_react_is_idempotent_and_pushed_once_per_change(self):
+        a, b, rid = self.room_of_two()
+        seq = self.post(a.token, rid, "react to me")["seq"]
+        a_ws, b_ws = self.connect(a.token), self.connect(b.token)
+        self.assertEqual(b_ws.ok("react", room=rid, seq=seq, emoji="\U0001F44D", active=True), {"room": rid, "seq": seq})
+        b_ws.ok("react", room=rid, seq=seq, emoji="\U0001F44D", active=True)  # twice: nothing changes
+        a_ws.ok("react", room=rid, seq=seq, emoji="\U0001F44D", active=True)
+        self.assert_status(self.api("PUT", "/api/v1/rooms/%s/messages/%d/reactions/%s" % (rid, seq, "%2B1"),
+                                    token=a.token), 204)
+        want = [{"emoji": "\U0001F44D", "count": 2, "users": [b.username, a.username]},
+                {"emoji": "+1", "count": 1, "users": [a.username]}]
+        self.assertEqual(self.reactions(b.token, rid, seq), want)
+        ev = b_ws.wait_event("message_update", lambda m: len(m.get("reactions", [])) == 2)
+        self.assertEqual(ev["reactions"], want)
+        b_ws.ok("ping")
+        self.assertEqual(len(b_ws.events("message_update")), 3, "the repeated reaction was pushed")
+        # removing: twice changes nothing; the last user takes the emoji away
+        for _ in range(2):
+            b_ws.ok("react", room=rid, seq=seq, emoji="\U0001F44D", active=False)
+        self.assert_status(self.api("DELETE", "/api/v1/rooms/%s/messages/%d/reactions/%s" % (rid, seq, "%2B1"),
+                                    token=a.token), 204)
+        self.assertEqual(self.reactions(a.token, rid, seq), [{"emoji": "\U0001F44D", "count": 1,
+                                                              "users": [a.username]}])
+        a_ws.ok("react", room=rid, seq=seq, emoji="\U0001F44D", active=False)
+        self.assertIsNone(self.reactions(a.token, rid, seq))
+
+    def test_at_most_20_names_but_every_reaction_counted(self):
+        a, _, rid = self.room_of_two()
+        seq = self.post(a.token, rid, "popular")["seq"]
+        users = [self.new_user() for _ in range(22)]
+        for u in users:
+            self.join(u.token, rid)
+            self.assert_status(self.api("PUT", "/api/v1/rooms/%s/messages/%d/reactions/%s" % (rid, seq, "%F0%9F%8E%89"),
+                                        token=u.token), 204)
+        r = self.reactions(a.token, rid, seq)
+        self.assertEqual(r[0]["count"], 22)
+        self.assertEqual(r[0]["users"], [u.username for u in users[:20]])
+        # the 21st can still take theirs back: the server keeps them all
+        self.assert_status(self.api("DELETE", "/api/v1/rooms/%s/messages/%d/reactions/%s" % (rid, seq, "%F0%9F%8E%89"),
+                                    token=users[20].token), 204)
+        self.assertEqual(self.reactions(a.token, rid, seq)[0]["count"], 21)
+
+    def test_bad_reactions_change_nothing(self):
+        a, b, rid = self.room_of_two()
+        c = self.new_user()
+        seq = self.post(a.token, rid, "x")["seq"]
+        ws = self.connect(b.token)
+        for fields in ({"emoji": "", "active": True}, {"emoji": "x" * 33, "active": True}, {"emoji": 5, "active": True},
+                       {"emoji": "y", "active": "yes"}, {"emoji": "y"}, {"active": True}):
+            with self.subTest(fields=fields):
+                self.assertEqual(ws.error("react", room=rid, seq=seq, **fields)["code"], "invalid_request")
+        self.assertEqual(ws.error("react", room=rid, seq=99, emoji="y", active=True)["code"], "not_found")
+        self.assertEqual(self.connect(c.token).error("react", room=rid, seq=seq, emoji="y", active=True)["code"],
+                         "not_member")
+        self.assert_error(self.api("PUT", "/api/v1/rooms/%s/messages/%d/reactions/%s" % (rid, seq, "%FF"),
+                                   token=b.token), 400, "invalid_request")
+        self.assert_status(self.api("DELETE", path(rid, seq), token=a.token), 204)
+        self.assertEqual(ws.error("react", room=rid, seq=seq, emoji="y", active=True)["code"], "invalid_request")
+        self.assertIsNone(self.reactions(a.token, rid, seq))
+        self.assert_healthy()
 
 
 class EncryptedEditTest(EditBase):
