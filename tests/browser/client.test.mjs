@@ -143,6 +143,25 @@ async function main() {
       assert.equal(await A.locator('[data-testid="message"][data-pending]').count(), 0, 'a send stayed pending');
     });
 
+    await step('an edit, a reaction and a delete made elsewhere show in place', async () => {
+      const sent = await http(server.base, 'POST', `/api/v1/rooms/${roomId}/messages`,
+        { body: { body: 'First draft of the agenda' }, token: bob.token });
+      assert.equal(sent.status, 201);
+      const seq = sent.json.message.seq;
+      const node = A.locator(`[data-testid="message"][data-seq="${seq}"]`);
+      await node.getByTestId('message-body').filter({ hasText: 'First draft' }).waitFor({ timeout: EVENT_MS });
+      const at = (path) => `/api/v1/rooms/${roomId}/messages/${seq}${path}`;
+      assert.equal((await http(server.base, 'PATCH', at(''), { body: { body: 'Final agenda' }, token: bob.token })).status, 200);
+      await node.getByTestId('message-body').filter({ hasText: 'Final agenda' }).waitFor({ timeout: EVENT_MS });
+      await node.getByTestId('message-edited').waitFor();
+      assert.equal((await http(server.base, 'PUT', at('/reactions/%F0%9F%91%8D'), { token: bob.token })).status, 204);
+      await node.locator('[data-testid="reaction"][data-emoji="👍"]').filter({ hasText: '1' }).waitFor({ timeout: EVENT_MS });
+      assert.equal((await http(server.base, 'DELETE', at(''), { token: bob.token })).status, 204);
+      await node.getByTestId('message-deleted').waitFor({ timeout: EVENT_MS });
+      assert.equal(await node.getByTestId('message-body').count(), 0);
+      assert.equal(await node.getByTestId('reaction').count(), 0);
+    });
+
     await step('typing shows on the other side and ends when the text is cleared', async () => {
       await B.getByTestId('composer-input').pressSequentially('thinking about', { delay: 20 });
       await A.getByTestId('typing').filter({ hasText: `${bob.display} is typing` }).waitFor({ timeout: EVENT_MS });

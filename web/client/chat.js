@@ -167,6 +167,7 @@ function handleEvent(op, d) {
     case 'presence': return setPresence(d.user, d);
     case 'member': return onMember(d);
     case 'keys': return onKeysEvent(d);
+    case 'message_update': return onMessageUpdate(d);
     case 'unread': {
       const room = state.rooms.get(d.room);
       if (!room) return undefined;
@@ -203,6 +204,18 @@ async function onMessage(m) {
     room.unread = (room.unread || 0) + 1;
     emit('unread', room.id);
   }
+  emit('messages', room.id);
+  emit('rooms');
+}
+
+// An edit, a delete or a reaction change: the whole message replaces the one
+// held (one not loaded yet comes with its history page).
+async function onMessageUpdate(m) {
+  const room = state.rooms.get(m.room);
+  if (!room || !room.msgs.has(m.seq)) return;
+  await openMessages([m]);
+  room.msgs.set(m.seq, m);
+  if (room.lastPreview && room.lastPreview.seq === m.seq) room.lastPreview = m;
   emit('messages', room.id);
   emit('rooms');
 }

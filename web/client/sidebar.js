@@ -39,7 +39,7 @@ function preview(room) {
   const m = room.lastPreview;
   if (!m) return room.kind === 'dm' ? 'No messages yet' : (room.topic || (room.visibility === 'private' ? 'Private room' : 'Public room'));
   const who = m.from === state.me.username ? 'You' : displayName(m.from).split(' ')[0];
-  const what = m.undecryptable ? 'Encrypted message' : m.body || (m.file ? `shared ${m.file.name}` : m.e2ee ? 'Encrypted message' : '');
+  const what = m.deleted ? 'Message deleted' : m.undecryptable ? 'Encrypted message' : m.body || (m.file ? `shared ${m.file.name}` : m.e2ee ? 'Encrypted message' : '');
   return room.kind === 'dm' && m.from !== state.me.username ? what : `${who}: ${what}`;
 }
 

@@ -183,7 +183,18 @@ function header(m) {
   return el('div', { class: 'msg-head' },
     el('span', { class: 'msg-author', testid: 'message-author', dataset: { user: m.from } }, displayName(m.from)),
     m.from !== displayName(m.from) ? el('span', { class: 'msg-username' }, '@' + m.from) : null,
-    el('time', { class: 'msg-time', datetime: new Date(m.ts).toISOString(), title: fmtDateTime(m.ts) }, fmtTime(m.ts)));
+    el('time', { class: 'msg-time', datetime: new Date(m.ts).toISOString(), title: fmtDateTime(m.ts) }, fmtTime(m.ts)),
+    m.edited_at && !m.deleted ? el('span', { class: 'msg-edited muted', testid: 'message-edited',
+      title: `Edited ${fmtDateTime(m.edited_at)}` }, '(edited)') : null);
+}
+
+// Reactions as chips: the emoji, how many, and who (the first 20 names).
+function reactions(m) {
+  if (!Array.isArray(m.reactions) || !m.reactions.length || m.deleted) return null;
+  return el('div', { class: 'msg-reactions' }, m.reactions.map((r) => el('span', {
+    class: 'reaction' + ((r.users || []).includes(state.me.username) ? ' reaction-mine' : ''), testid: 'reaction',
+    title: (r.users || []).map(displayName).join(', '), dataset: { emoji: String(r.emoji) },
+  }, String(r.emoji), el('span', { class: 'reaction-count' }, String(r.count)))));
 }
 
 function gutter(m) {
@@ -192,6 +203,7 @@ function gutter(m) {
 }
 
 function bodyNode(m) {
+  if (m.deleted) return el('div', { class: 'msg-body muted', testid: 'message-deleted' }, 'Message deleted');
   // End-to-end encrypted (PROTOCOL.md section 7): keys.js opened it, or it
   // is not for this device (sent before it existed), tampered with or
   // forged; never shown as text then.
@@ -214,14 +226,18 @@ function attachment(file, localUrl) {
 
 function messageNode(m) {
   const key = 's:' + m.seq;
-  if (nodes.has(key)) return nodes.get(key);
+  const old = nodes.get(key);
+  if (old && old.msg === m) return old;
   const body = bodyNode(m);
   const mine = m.from === state.me.username;
   const local = m.client_msg_id && localUrls.get(m.client_msg_id);
   const n = el('div', { class: 'msg' + (mine ? ' msg-mine' : '') + (body && body.dataset.mentionsMe ? ' msg-mention' : ''),
     testid: 'message', role: 'article', dataset: { kind: 'msg', seq: m.seq, from: m.from, cid: m.client_msg_id || '' },
     'aria-label': `${displayName(m.from)} at ${fmtTime(m.ts)}` },
-  gutter(m), el('div', { class: 'msg-main' }, header(m), body, m.undecryptable ? null : attachment(m.file, local)));
+  gutter(m), el('div', { class: 'msg-main' }, header(m), body, m.undecryptable ? null : attachment(m.file, local),
+    reactions(m)));
+  n.msg = m; // a changed message (edit, delete, reaction) is another object: drawn again
+  if (old) { observer.unobserve(old); old.replaceWith(n); }
   nodes.set(key, n);
   observer.observe(n);
   return n;
