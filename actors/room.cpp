@@ -314,9 +314,14 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
 
 // -- edits and deletes (PROTOCOL.md section 8) -------------------------------
 
-// The newest text of message `seq`: an update in flight, else the store.
-caf::expected<std::string> current_message(self_ptr self, api::seq_t seq) {
+// The newest text of message `seq` for member `who`: an update in flight,
+// else the store.
+caf::expected<std::string> member_message(self_ptr self, const api::caller& who, api::seq_t seq) {
   auto& st = self->state;
+  if (!st.exists)
+    return fail(errc::not_found, "no such room");
+  if (!st.is_member(who.id))
+    return fail(errc::not_member, "not a member of this room");
   if (seq == 0 || seq > st.last_seq)
     return fail(errc::not_found, "no such message");
   if (auto it = st.updating.find(seq); it != st.updating.end())
@@ -356,27 +361,17 @@ caf::result<std::string> update_message(self_ptr self, api::seq_t seq, std::stri
   return rp;
 }
 
-caf::error check_member(const room_state& st, const api::caller& who) {
-  if (!st.exists)
-    return fail(errc::not_found, "no such room");
-  if (!st.is_member(who.id))
-    return fail(errc::not_member, "not a member of this room");
-  return {};
-}
-
 caf::result<std::string> handle_edit(self_ptr self, const api::caller& who, api::seq_t seq, const std::string& body,
                                      const std::string& e2ee) {
-  auto& st = self->state;
-  if (auto err = check_member(st, who))
-    return err;
+  auto text = member_message(self, who, seq);
+  if (!text)
+    return text.error();
   // An encrypted room's edit is a new e2ee object (docs/E2EE.md).
+  auto& st = self->state;
   if (st.info.encrypted && e2ee.empty())
     return fail(errc::invalid_request, "this room is end-to-end encrypted: edit with e2ee, not body");
   if (!st.info.encrypted && !e2ee.empty())
     return fail(errc::invalid_request, "e2ee only in an encrypted room");
-  auto text = current_message(self, seq);
-  if (!text)
-    return text.error();
   auto edited = wire::edited_message(*text, who.username, body, e2ee, api::now_ms());
   if (!edited)
     return edited.error();
@@ -385,13 +380,10 @@ caf::result<std::string> handle_edit(self_ptr self, const api::caller& who, api:
 
 // Deleting a deleted message changes nothing and answers the same.
 caf::result<std::string> handle_delete(self_ptr self, const api::caller& who, api::seq_t seq) {
-  auto& st = self->state;
-  if (auto err = check_member(st, who))
-    return err;
-  auto text = current_message(self, seq);
+  auto text = member_message(self, who, seq);
   if (!text)
     return text.error();
-  auto d = wire::delete_message(*text, who.username, st.info.owner == who.id);
+  auto d = wire::delete_message(*text, who.username, self->state.info.owner == who.id);
   if (!d)
     return d.error();
   if (!d->changed)
@@ -414,10 +406,7 @@ caf::result<std::string> handle_delete(self_ptr self, const api::caller& who, ap
 // nothing and answers the message as it is.
 caf::result<std::string> handle_react(self_ptr self, const api::caller& who, api::seq_t seq, const std::string& emoji,
                                       bool active) {
-  auto& st = self->state;
-  if (auto err = check_member(st, who))
-    return err;
-  auto text = current_message(self, seq);
+  auto text = member_message(self, who, seq);
   if (!text)
     return text.error();
   auto changed = wire::reacted_message(*text, who.username, emoji, active);
