@@ -224,6 +224,32 @@ class ClusterTest(ClusterBase):
                     self.assert_error(s.http("GET", path, token="wrong-" + uuid.uuid4().hex), 401, "unauthorized")
                     self.assert_error(s.http("GET", path, token=u.token), 401, "unauthorized")
 
+    def test_edits_deletes_and_reactions_across_nodes(self):
+        n1, n2, n3 = self.nodes()
+        a, b = self.new_user(server=n1), self.new_user(server=n2)
+        rid = self.create_room(a.token, server=n1)["id"]
+        self.join(b.token, rid, server=n2)
+        wb = self.connect(b.token, server=n2)
+        status, _, up = self.api("POST", "/api/v1/rooms/%s/files" % rid, raw_body=b"notes on n2",
+                                 headers={"Content-Type": "text/plain", "X-Filename": "n.txt"}, token=a.token,
+                                 server=n2)
+        self.assertEqual(status, 201, up)
+        fid = up["file"]["id"]
+        m1 = self.post(a.token, rid, "draft", server=n3)
+        m2 = self.post(a.token, rid, "with a file", server=n1, file_id=fid)
+        path = "/api/v1/rooms/%s/messages/%%d" % rid
+        self.assert_status(self.api("PATCH", path % m1["seq"], {"body": "final"}, token=a.token, server=n3), 200)
+        wb.ok("react", room=rid, seq=m1["seq"], emoji="ok", active=True)
+        self.assert_status(self.api("DELETE", path % m2["seq"], token=a.token, server=n2), 204)
+        wb.wait_event("message_update", lambda d: d.get("deleted"), timeout=EVENT_S)
+        for s in (n1, n2, n3):
+            with self.subTest(node=s.node):
+                h = self.history_via(b.token, rid, s)
+                self.assertEqual((h[0]["body"], h[0]["reactions"][0]["users"]), ("final", [b.username]))
+                self.assertTrue(h[1]["deleted"])
+                self.assertNotIn("file", h[1])
+                self.assert_error(self.api("GET", "/api/v1/files/%s" % fid, token=a.token, server=s), 404)
+
     def test_chat_across_nodes(self):
         n1, n2, n3 = self.nodes()
         a = self.new_user(server=n1)
