@@ -162,6 +162,43 @@ async function main() {
       assert.equal(await node.getByTestId('reaction').count(), 0);
     });
 
+    await step('alice reacts, edits (Up in the empty composer) and deletes from the page; bob toggles a reaction', async () => {
+      await send(A, 'Lunch at noon?');
+      const seqOf = async (page, text) => Number(await msg(page, text).getAttribute('data-seq'));
+      const seq = await seqOf(A, 'Lunch at noon?');
+      const mineA = A.locator(`[data-testid="message"][data-seq="${seq}"]`);
+      const onB = B.locator(`[data-testid="message"][data-seq="${seq}"]`);
+      await onB.waitFor({ timeout: EVENT_MS });
+      await mineA.hover();
+      await mineA.getByTestId('react-button').click();
+      await A.getByTestId('emoji-picker').locator('[data-emoji="🎉"]').click();
+      await onB.locator('[data-testid="reaction"][data-emoji="🎉"]').filter({ hasText: '1' }).waitFor({ timeout: EVENT_MS });
+      await onB.locator('[data-testid="reaction"][data-emoji="🎉"]').click();
+      await mineA.locator('[data-testid="reaction"][data-emoji="🎉"]').filter({ hasText: '2' }).waitFor({ timeout: EVENT_MS });
+      await A.getByTestId('composer-input').fill('');
+      await A.getByTestId('composer-input').press('ArrowUp');
+      const editor = A.getByTestId('edit-input');
+      await editor.waitFor();
+      assert.equal(await editor.inputValue(), 'Lunch at noon?');
+      await editor.fill('Lunch at 12:30?');
+      await editor.press('Enter');
+      await onB.getByTestId('message-body').filter({ hasText: 'Lunch at 12:30?' }).waitFor({ timeout: EVENT_MS });
+      await onB.getByTestId('message-edited').waitFor();
+      await shot(B, 'edited-and-reactions');
+      await mineA.hover();
+      await mineA.getByTestId('delete-button').click();
+      await A.getByTestId('confirm-yes').click();
+      await onB.getByTestId('message-deleted').waitFor({ timeout: EVENT_MS });
+      await mineA.getByTestId('message-deleted').waitFor({ timeout: EVENT_MS });
+      // bob cannot edit or delete alice's message: no such buttons for him
+      await send(A, 'Another one');
+      const again = B.locator(`[data-testid="message"][data-seq="${await seqOf(A, 'Another one')}"]`);
+      await again.waitFor({ timeout: EVENT_MS });
+      await again.hover();
+      assert.equal(await again.getByTestId('edit-button').count(), 0);
+      assert.equal(await again.getByTestId('delete-button').count(), 0);
+    });
+
     await step('typing shows on the other side and ends when the text is cleared', async () => {
       await B.getByTestId('composer-input').pressSequentially('thinking about', { delay: 20 });
       await A.getByTestId('typing').filter({ hasText: `${bob.display} is typing` }).waitFor({ timeout: EVENT_MS });

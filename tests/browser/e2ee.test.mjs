@@ -165,6 +165,20 @@ async function main() {
       }
     });
 
+    await step('an edit in the encrypted DM is sealed again and read on the other side', async () => {
+      await send(A, 'meet at the usual place');
+      await msg(B, 'meet at the usual place').waitFor({ timeout: EVENT_MS });
+      await A.getByTestId('composer-input').press('ArrowUp');
+      await A.getByTestId('edit-input').fill('meet at the other place');
+      await A.getByTestId('edit-input').press('Enter');
+      const edited = msg(B, 'meet at the other place');
+      await edited.waitFor({ timeout: EVENT_MS });
+      await edited.getByTestId('message-edited').waitFor();
+      const h = await http(server.base, 'GET', `/api/v1/rooms/${dm}/messages`, { token: bob.token });
+      const last = h.json.messages.pop();
+      assert.ok(last.e2ee && last.edited_at && last.body === undefined, JSON.stringify(last).slice(0, 200));
+    });
+
     await step('safety numbers: the same 60 digits on both pages and in Python; ann marks bob verified', async () => {
       const numbers = [];
       for (const page of [A, B]) {

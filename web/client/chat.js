@@ -348,6 +348,27 @@ async function deliver(room, p) {
   }
 }
 
+// ---- edits, deletes and reactions (PROTOCOL.md section 8) -----------------------------------
+// The server answers, then pushes message_update, which redraws the message.
+
+export async function editMessage(roomId, seq, body) {
+  const room = state.rooms.get(roomId);
+  const m = room && room.msgs.get(seq);
+  if (!m) return;
+  if (!room.encrypted) {
+    await request('edit', { room: roomId, seq, body });
+    return;
+  }
+  // the signature covers the message's client_msg_id, which an edit keeps
+  if (!room.members) await loadMembers(room);
+  const plain = { body };
+  if (m.file && m.file.e2ee) plain.file = m.file.e2ee;
+  await request('edit', { room: roomId, seq, e2ee: await seal(room, [...room.members.keys()], m.client_msg_id || '', plain) });
+}
+
+export const deleteMessage = (roomId, seq) => request('delete', { room: roomId, seq });
+export const react = (roomId, seq, emoji, active) => request('react', { room: roomId, seq, emoji, active });
+
 // ---- read markers and typing ---------------------------------------------------------------
 
 export function markRead(room, seq) {

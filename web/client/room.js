@@ -5,7 +5,8 @@
 import { $, avatar, el, fmtLastSeen, icon, presenceDot } from './dom.js';
 import { loadLatest, loadMembers, sendMessage, setTyping } from './chat.js';
 import { displayName, on, presenceOf, roomTitle, state } from './store.js';
-import { showRoom, stickToBottom } from './timeline.js';
+import { editLast } from './actions.js';
+import { nodeOfSeq, showRoom, stickToBottom } from './timeline.js';
 import { toast } from './notify.js';
 import { openSafety, renderTrust } from './trust.js';
 
@@ -34,6 +35,8 @@ export function initRoom(h) {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submit();
+    } else if (e.key === 'ArrowUp' && !input.value && roomId && editLast(roomId, nodeOfSeq)) {
+      e.preventDefault();
     } else if (e.key === 'Escape' && !$('members-panel').hidden && window.innerWidth < 1100) toggleMembers(false);
   });
   input.addEventListener('input', () => {

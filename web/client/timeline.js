@@ -5,6 +5,7 @@
 // and the scroll position holds while history is prepended.
 
 import { $, avatar, dayKey, el, fmtDateTime, fmtDay, fmtTime, icon, richText } from './dom.js';
+import { messageActions, reactionChips } from './actions.js';
 import { errorText } from './api.js';
 import { discardSend, loadOlder, markRead, retrySend } from './chat.js';
 import { fileCard, imageTile, isImage } from './files.js';
@@ -188,15 +189,6 @@ function header(m) {
       title: `Edited ${fmtDateTime(m.edited_at)}` }, '(edited)') : null);
 }
 
-// Reactions as chips: the emoji, how many, and who (the first 20 names).
-function reactions(m) {
-  if (!Array.isArray(m.reactions) || !m.reactions.length || m.deleted) return null;
-  return el('div', { class: 'msg-reactions' }, m.reactions.map((r) => el('span', {
-    class: 'reaction' + ((r.users || []).includes(state.me.username) ? ' reaction-mine' : ''), testid: 'reaction',
-    title: (r.users || []).map(displayName).join(', '), dataset: { emoji: String(r.emoji) },
-  }, String(r.emoji), el('span', { class: 'reaction-count' }, String(r.count)))));
-}
-
 function gutter(m) {
   return el('div', { class: 'msg-gutter' }, avatar(m.from, displayName(m.from)),
     el('time', { class: 'msg-hover-time', 'aria-hidden': 'true', title: fmtDateTime(m.ts) }, fmtTime(m.ts)));
@@ -235,7 +227,7 @@ function messageNode(m) {
     testid: 'message', role: 'article', dataset: { kind: 'msg', seq: m.seq, from: m.from, cid: m.client_msg_id || '' },
     'aria-label': `${displayName(m.from)} at ${fmtTime(m.ts)}` },
   gutter(m), el('div', { class: 'msg-main' }, header(m), body, m.undecryptable ? null : attachment(m.file, local),
-    reactions(m)));
+    reactionChips(roomId, m)), messageActions(roomId, m, () => n));
   n.msg = m; // a changed message (edit, delete, reaction) is another object: drawn again
   if (old) { observer.unobserve(old); old.replaceWith(n); }
   nodes.set(key, n);
@@ -277,3 +269,5 @@ function refreshNames() {
 }
 
 export function currentRoomId() { return roomId; }
+// The node of a delivered message on screen, if any.
+export const nodeOfSeq = (seq) => nodes.get('s:' + seq) || null;
