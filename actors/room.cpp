@@ -104,8 +104,8 @@ void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) 
 }
 
 // What an encrypted room takes (PROTOCOL.md section 7): e2ee and no body,
-// and no file until encrypted uploads exist (X-Encrypted); a room that is not
-// encrypted takes no e2ee.
+// and only files uploaded encrypted (X-Encrypted); a room that is not
+// encrypted takes neither e2ee nor an encrypted file.
 caf::error check_encryption(const api::room_info& room, const api::send_request& req) {
   if (!room.encrypted) {
     if (!req.e2ee.empty())
@@ -348,15 +348,16 @@ caf::result<std::string> update_message(self_ptr self, api::seq_t seq, std::stri
     auto& updating = self->state.updating;
     if (auto it = updating.find(seq); it != updating.end() && it->second == text)
       updating.erase(it);
+    auto shown = wire::client_message(std::move(text));
     if (stored) {
-      emit(self, "message_update", wire::client_message(text));
+      emit(self, "message_update", shown);
       if (then)
         then();
     }
     if (err)
       rp.deliver(err);
     else
-      rp.deliver(wire::client_message(std::move(text)));
+      rp.deliver(std::move(shown));
   });
   return rp;
 }

@@ -97,7 +97,7 @@ api::thumbnailer_actor::behavior_type thumbnailer_actor(api::thumbnailer_actor::
 
 void queue_thumbnail(const node_context& ctx, const api::file_info& f) {
   constexpr std::size_t max_waiting = 64;
-  if (!ctx.thumbnailer || f.encrypted || !api::is_image(f.content_type))
+  if (!ctx.thumbnailer || !api::is_image(f.content_type))
     return;
   auto& waiting = *ctx.thumbnails_waiting;
   if (waiting.fetch_add(1) < max_waiting)

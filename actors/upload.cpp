@@ -166,7 +166,8 @@ void complete(self_ptr self) {
   unsigned int len = 0;
   EVP_DigestFinal_ex(st.sha.get(), digest, &len);
   st.file.sha256 = api::to_hex(digest, len);
-  // An encrypted file's bytes say nothing: it is served as what it is.
+  // An encrypted file's bytes say nothing: it is served as what it is (and
+  // so, not being an image type, never gets a thumbnail).
   st.file.content_type = st.file.encrypted ? "application/octet-stream" : files::sniff(st.head, st.declared_type);
   st.file.created_at = api::now_ms();
   auto ok =

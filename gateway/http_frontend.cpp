@@ -249,7 +249,7 @@ void post_message(self_ptr self, const exchange_ptr& ex, const authed& a) {
 // The seq in /rooms/{room}/messages/{seq}, or why it is none.
 caf::expected<api::seq_t> path_seq(const exchange_ptr& ex) {
   const auto& s = ex->path[5];
-  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos || s == "0" || s[0] == '0')
+  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos || s[0] == '0')
     return fail(errc::invalid_request, "the path names no message seq");
   return api::seq_t{std::stoull(s)};
 }

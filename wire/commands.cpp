@@ -36,6 +36,18 @@ caf::expected<std::string> e2ee_text(const json& e) {
   return text;
 }
 
+// The e2ee member of a send or an edit as compact JSON text, empty when it
+// is absent; invalid_request when the command also has a body.
+caf::expected<std::string> e2ee_of(const json& obj, bool has_body) {
+  auto e = obj.find("e2ee");
+  if (e == obj.end() || e->is_null())
+    return std::string{};
+  auto text = e2ee_text(*e);
+  if (text && has_body)
+    return fail(errc::invalid_request, "a message has body or e2ee, not both");
+  return text;
+}
+
 }  // namespace
 
 caf::expected<api::edit_command> decode_edit(const json& obj, api::room_id room, api::seq_t seq,
@@ -44,17 +56,12 @@ caf::expected<api::edit_command> decode_edit(const json& obj, api::room_id room,
   auto body = string_field(obj, "body", false, error);
   if (!error.empty())
     return fail(errc::invalid_request, error);
-  api::edit_command out{std::move(room), seq, body.value_or(""), ""};
-  if (auto e = obj.find("e2ee"); e != obj.end() && !e->is_null()) {
-    auto text = e2ee_text(*e);
-    if (!text)
-      return text.error();
-    if (body)
-      return fail(errc::invalid_request, "an edit has body or e2ee, not both");
-    out.e2ee = std::move(*text);
-  } else if (out.body.empty()) {
+  auto e2ee = e2ee_of(obj, body.has_value());
+  if (!e2ee)
+    return e2ee.error();
+  api::edit_command out{std::move(room), seq, body.value_or(""), std::move(*e2ee)};
+  if (out.body.empty() && out.e2ee.empty())
     return fail(errc::invalid_request, "body must not be empty");
-  }
   if (code_points(out.body) > max_body_chars)
     return fail(errc::too_large, "body is over the limit");
   return out;
@@ -78,21 +85,15 @@ caf::expected<api::send_command> decode_send(const json& obj, api::room_id room,
     return fail(errc::invalid_request, "client_msg_id must have 1-128 characters");
   if (file_id && file_id->empty())
     return fail(errc::invalid_request, "file_id must not be empty");
-  std::string e2ee;
-  if (auto e = obj.find("e2ee"); e != obj.end() && !e->is_null()) {
-    auto text = e2ee_text(*e);
-    if (!text)
-      return text.error();
-    if (body)
-      return fail(errc::invalid_request, "a message has body or e2ee, not both");
-    e2ee = std::move(*text);
-  }
-  if ((!body || body->empty()) && !file_id && e2ee.empty())
+  auto e2ee = e2ee_of(obj, body.has_value());
+  if (!e2ee)
+    return e2ee.error();
+  if ((!body || body->empty()) && !file_id && e2ee->empty())
     return fail(errc::invalid_request, "body must not be empty");
   if (body && code_points(*body) > rules.max_body_chars)
     return fail(errc::too_large, "body is over the limit");
   return api::send_command{std::move(room),      body.value_or(""),    cmid.value_or(""),
-                           reply_to.value_or(0), file_id.value_or(""), std::move(e2ee)};
+                           reply_to.value_or(0), file_id.value_or(""), std::move(*e2ee)};
 }
 
 namespace {

@@ -52,7 +52,8 @@ bool same(const api::room_info& a, const api::room_info& b) {
 bool same(const storage::file_record& a, const storage::file_record& b) {
   return a.id == b.id && a.name == b.name && a.size == b.size && a.content_type == b.content_type &&
          a.sha256 == b.sha256 && a.room == b.room && a.owner == b.owner && a.created_at == b.created_at &&
-         a.chunks == b.chunks && a.width == b.width && a.height == b.height && a.thumbnail == b.thumbnail;
+         a.chunks == b.chunks && a.width == b.width && a.height == b.height && a.thumbnail == b.thumbnail &&
+         a.encrypted == b.encrypted;
 }
 
 template <class Record, class From, class To>

@@ -105,19 +105,24 @@ export function uploadFile(roomId, file, onProgress, { encrypted = false } = {})
 // blob: URLs of file bytes and thumbnails, fetched once with the token.
 const blobs = new Map(); // key -> Promise<string url>
 
-export function fileBlobUrl(fileId, kind) {
-  const key = `${fileId}/${kind || 'file'}`;
+// The blob: URL of `path`'s bytes, fetched once per key; toBlob(response)
+// makes the Blob.
+function cachedUrl(key, path, toBlob) {
   if (!blobs.has(key)) {
-    const path = `${API}/files/${enc(fileId)}${kind === 'thumbnail' ? '/thumbnail' : ''}`;
     const p = fetch(path, { headers: { Authorization: 'Bearer ' + auth.get() }, credentials: 'omit' })
       .then(async (res) => {
         if (!res.ok) throw new ApiError(res.status, `http_${res.status}`, `HTTP ${res.status}`);
-        return URL.createObjectURL(await res.blob());
+        return URL.createObjectURL(await toBlob(res));
       });
     p.catch(() => blobs.delete(key));
     blobs.set(key, p);
   }
   return blobs.get(key);
+}
+
+export function fileBlobUrl(fileId, kind) {
+  return cachedUrl(`${fileId}/${kind || 'file'}`, `${API}/files/${enc(fileId)}${kind === 'thumbnail' ? '/thumbnail' : ''}`,
+    (res) => res.blob());
 }
 
 // The thumbnail is made after the upload, on its own thread: the file's info
@@ -144,18 +149,8 @@ export async function thumbnail(fileId, onInfo, tries = 10) {
 // from its message) is decrypted here and checked against its hash first.
 export function fileUrl(file) {
   if (!file.e2ee) return fileBlobUrl(file.id);
-  const key = `${file.id}/e2ee`;
-  if (!blobs.has(key)) {
-    const p = fetch(`${API}/files/${enc(file.id)}`, { headers: { Authorization: 'Bearer ' + auth.get() }, credentials: 'omit' })
-      .then(async (res) => {
-        if (!res.ok) throw new ApiError(res.status, `http_${res.status}`, `HTTP ${res.status}`);
-        const bytes = await decryptFile(await res.arrayBuffer(), file.e2ee);
-        return URL.createObjectURL(new Blob([bytes], { type: file.content_type }));
-      });
-    p.catch(() => blobs.delete(key));
-    blobs.set(key, p);
-  }
-  return blobs.get(key);
+  return cachedUrl(`${file.id}/e2ee`, `${API}/files/${enc(file.id)}`,
+    async (res) => new Blob([await decryptFile(await res.arrayBuffer(), file.e2ee)], { type: file.content_type }));
 }
 
 export function revokeBlobs() {

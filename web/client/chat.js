@@ -302,14 +302,19 @@ async function uploadEncrypted(room, p, onProgress) {
   return { id: stored.id, name: entry.name, size: entry.size, content_type: entry.type, e2ee: p.fileEntry };
 }
 
+// The e2ee object of a send or an edit: for every device of the room's members.
+async function sealFor(room, cmid, body, fileEntry) {
+  if (!room.members) await loadMembers(room);
+  const plain = { body };
+  if (fileEntry) plain.file = fileEntry;
+  return seal(room, [...room.members.keys()], cmid, plain);
+}
+
 async function fieldsOf(room, p) {
   const fields = { room: room.id, client_msg_id: p.cid };
   if (p.file) fields.file_id = p.file.id;
   if (!room.encrypted) return { ...fields, body: p.body };
-  if (!room.members) await loadMembers(room);
-  const plain = { body: p.body };
-  if (p.fileEntry) plain.file = p.fileEntry;
-  return { ...fields, e2ee: await seal(room, [...room.members.keys()], p.cid, plain) };
+  return { ...fields, e2ee: await sealFor(room, p.cid, p.body, p.fileEntry) };
 }
 
 async function deliver(room, p) {
@@ -360,10 +365,7 @@ export async function editMessage(roomId, seq, body) {
     return;
   }
   // the signature covers the message's client_msg_id, which an edit keeps
-  if (!room.members) await loadMembers(room);
-  const plain = { body };
-  if (m.file && m.file.e2ee) plain.file = m.file.e2ee;
-  await request('edit', { room: roomId, seq, e2ee: await seal(room, [...room.members.keys()], m.client_msg_id || '', plain) });
+  await request('edit', { room: roomId, seq, e2ee: await sealFor(room, m.client_msg_id || '', body, m.file && m.file.e2ee) });
 }
 
 export const deleteMessage = (roomId, seq) => request('delete', { room: roomId, seq });
