@@ -290,19 +290,35 @@ caf::result<api::user_info> do_register(self_ptr self, const std::string& userna
     return err;
   st.pending_names.insert(username);
   auto rp = self->make_response_promise<api::user_info>();
+  auto id = ++st.registrations_started;
+  st.registering[username] = {id, rp};
+  self->delayed_send(self, std::chrono::milliseconds(registration_deadline_ms), api::timeout_atom::value,
+                     api::register_atom::value, username, id);
+  // The registration's answer, unless its deadline has answered it.
+  auto take = [self, username, id]() -> std::optional<caf::typed_response_promise<api::user_info>> {
+    auto& st = self->state;
+    auto it = st.registering.find(username);
+    if (it == st.registering.end() || it->second.first != id)
+      return std::nullopt;
+    auto answer = std::move(it->second.second);
+    st.registering.erase(it);
+    st.pending_names.erase(username);
+    return answer;
+  };
   hash_job<std::string>(
       self, true,
       [=](const std::string& hash) mutable {
-        self->state.pending_names.erase(username);
-        auto u = create_user(self, username, dn, hash);
-        if (u)
-          rp.deliver(u->info);
+        auto answer = take();
+        if (!answer)
+          return;
+        if (auto u = create_user(self, username, dn, hash))
+          answer->deliver(u->info);
         else
-          rp.deliver(u.error());
+          answer->deliver(u.error());
       },
       [=](const caf::error& err) mutable {
-        self->state.pending_names.erase(username);
-        rp.deliver(err);
+        if (auto answer = take())
+          answer->deliver(err);
       },
       api::hash_atom::value, password);
   return rp;
@@ -643,6 +659,18 @@ account_interface::behavior_type account_actor(self_ptr self, context_ptr ctx, s
           expiries.push_back(it->second);
         }
         return {std::move(jtis), std::move(expiries)};
+      },
+      // A registration's deadline: still hashing, it answers 503 and stores
+      // nothing (the name is free again).
+      [=](api::timeout_atom, api::register_atom, const std::string& username, std::uint64_t id) {
+        auto& st = self->state;
+        auto it = st.registering.find(username);
+        if (it == st.registering.end() || it->second.first != id)
+          return;
+        it->second.second.deliver(fail(errc::unavailable, "password hashing is saturated: try again later",
+                                       static_cast<std::uint64_t>(std::max<std::int64_t>(st.hash_ms, 100))));
+        st.registering.erase(it);
+        st.pending_names.erase(username);
       },
       // The earliest revocation has expired (`at`: when; an older wake-up
       // only prunes).

@@ -35,6 +35,10 @@ namespace confab::actors {
 constexpr std::size_t check_hasher_threads = 2;
 // Registrations waiting for a hasher; past it they get 503 unavailable.
 constexpr std::size_t max_waiting_registrations = 32;
+// A registration whose hash has not finished this long after it arrived
+// answers 503 with retry_after_ms and stores nothing, before the gateway's
+// own timeout (10 s) could answer 503 for one that is stored later.
+constexpr std::int64_t registration_deadline_ms = 7000;
 // Logins and password checks waiting for a hasher; past it, 503 too.
 constexpr std::size_t max_waiting_checks = 1024;
 // Devices a user may publish keys for (PROTOCOL.md section 7).
@@ -67,6 +71,11 @@ struct account_state {
   std::set<std::pair<std::int64_t, std::string>> revoked_by_expiry;
   std::int64_t prune_at = 0;
   std::set<std::string> pending_names;  // registrations being hashed
+  // The single registrations among them, each with its number and answer:
+  // the one past registration_deadline_ms is answered 503 and forgotten, and
+  // its hash, when it comes, is dropped.
+  std::map<std::string, std::pair<std::uint64_t, caf::typed_response_promise<api::user_info>>> registering;
+  std::uint64_t registrations_started = 0;
   api::attempt_window user_failures;
   api::attempt_window ip_attempts;
 
@@ -88,7 +97,9 @@ using account_interface = api::account_service::extend<
     caf::replies_to<api::sync_atom, std::string, std::uint32_t>::with<std::vector<storage::stored_user>>,
     caf::replies_to<api::sync_atom, api::revoke_atom, std::string, std::uint32_t>::with<std::vector<std::string>,
                                                                                         std::vector<std::int64_t>>,
-    caf::reacts_to<api::expire_atom, std::int64_t>>;  // prune expired revocations
+    caf::reacts_to<api::expire_atom, std::int64_t>,  // prune expired revocations
+    // A registration's deadline (username, its number in registering).
+    caf::reacts_to<api::timeout_atom, api::register_atom, std::string, std::uint64_t>>;
 
 using account_self = api::probed<account_state, account_interface::base>;
 

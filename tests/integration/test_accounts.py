@@ -3,6 +3,7 @@
 PATCH me, password change, user lookup, error format."""
 
 import os
+import subprocess
 import sys
 import uuid
 
@@ -435,6 +436,42 @@ class LoginAddressLimitTest(ConfabTestCase):
         # registration and other calls are not login attempts
         self.register()
         self.assert_healthy()
+
+
+class RegistrationDeadlineTest(ConfabTestCase):
+    """The registration hasher runs at SCHED_IDLE: on a core something else
+    keeps busy it starves. The registration must then answer 503 with
+    retry_after_ms and store nothing (a later retry of the same name gets
+    201), never a gateway timeout for an account that appears later."""
+
+    def pin(self, cpus):
+        for tid in os.listdir("/proc/%d/task" % self.server.proc.pid):
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+            except OSError:
+                pass
+
+    def test_starved_registration_is_503_and_stores_nothing(self):
+        everywhere = os.sched_getaffinity(0)
+        cpu = min(everywhere)
+        name, pw = unique(), "pw-" + uuid.uuid4().hex[:12]
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+        try:
+            self.pin({cpu})
+            resp = self.api("POST", "/api/v1/register", {"username": name, "password": pw}, timeout=30)
+            err = self.assert_error(resp, 503, "unavailable")
+            self.assertIsInstance(err.get("retry_after_ms"), int, err)
+            self.assertGreater(err["retry_after_ms"], 0)
+        finally:
+            busy.kill()
+            busy.wait()
+            self.pin(everywhere)
+        self.assert_error(self.api("POST", "/api/v1/login", {"username": name, "password": pw}),
+                          401, "invalid_credentials")
+        resp = self.api("POST", "/api/v1/register", {"username": name, "password": pw})
+        self.assertEqual(resp[0], 201, resp)
+        self.login(name, pw)
 
 
 if __name__ == "__main__":
