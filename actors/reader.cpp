@@ -11,6 +11,7 @@
 #include "api/atoms.hpp"
 #include "api/errors.hpp"
 #include "cluster/scatter.hpp"
+#include "wire/events.hpp"
 
 namespace confab::actors {
 
@@ -129,6 +130,34 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
         if (!page)
           return page.error();
         return std::move(*page);
+      },
+      // The thread under message `seq` (a reply's: its root's), from the
+      // seqs its root keeps: after req.after, up to req.limit.
+      [stores](api::thread_atom, const api::history_request& req,
+               api::seq_t seq) -> caf::result<std::string, api::history_page> {
+        if (auto err = check_member(*stores, req.room, req.user))
+          return err;
+        auto root = stores->log.message(req.room, seq);
+        if (root) {
+          if (auto up = wire::thread_of(*root); up != 0)
+            root = stores->log.message(req.room, up);
+        }
+        if (!root)
+          return root.error();
+        api::history_page page;
+        for (auto reply : wire::thread_replies(*root)) {
+          if (req.has_after && reply <= req.after)
+            continue;
+          if (page.messages.size() == req.limit) {
+            page.has_more = true;
+            break;
+          }
+          auto text = stores->log.message(req.room, reply);
+          if (!text)
+            return text.error();
+          page.messages.push_back(std::move(*text));
+        }
+        return {std::move(*root), std::move(page)};
       },
       [stores](api::members_atom, const api::room_id& room,
                const api::user_id& asker) -> caf::result<std::vector<api::member_entry>> {

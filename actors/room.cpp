@@ -216,6 +216,50 @@ void commit(self_ptr self, const room_change& change, done_fn done) {
           });
 }
 
+// The newest text of message `seq` for member `who`: an update in flight,
+// else the store.
+caf::expected<std::string> member_message(self_ptr self, const api::caller& who, api::seq_t seq) {
+  auto& st = self->state;
+  if (!st.exists)
+    return fail(errc::not_found, "no such room");
+  if (!st.is_member(who.id))
+    return fail(errc::not_member, "not a member of this room");
+  if (seq == 0 || seq > st.last_seq)
+    return fail(errc::not_found, "no such message");
+  if (auto it = st.updating.find(seq); it != st.updating.end())
+    return it->second;
+  auto text = st.stores.log.message(st.info.id, seq);
+  if (!text && api::describe(text.error()).code == errc::not_found)
+    return fail(errc::unavailable, "the message is not stored yet; retry");
+  return text;
+}
+
+// The updates of a write that is settled leave the overlay, unless a later
+// write changed the same message again.
+void forget_updates(self_ptr self, const std::vector<std::pair<api::seq_t, std::string>>& updates) {
+  auto& updating = self->state.updating;
+  for (auto& [seq, text] : updates)
+    if (auto it = updating.find(seq); it != updating.end() && it->second == text)
+      updating.erase(it);
+}
+
+// The root of the thread `seq` is in (a reply's thread is its root's) and
+// its newest text, for member `who`.
+caf::expected<std::pair<api::seq_t, std::string>> thread_root(self_ptr self, const api::caller& who, api::seq_t seq) {
+  if (seq > self->state.last_seq)
+    return fail(errc::invalid_request, "thread names no message of this room");
+  auto text = member_message(self, who, seq);
+  if (!text)
+    return text.error();
+  if (auto root = wire::thread_of(*text); root != 0) {
+    seq = root;
+    text = member_message(self, who, seq);
+    if (!text)
+      return text.error();
+  }
+  return std::make_pair(seq, std::move(*text));
+}
+
 std::string dedupe_key(const api::user_id& user, const std::string& client_msg_id) {
   return user.value + '\0' + client_msg_id;
 }
@@ -254,14 +298,27 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   }
   if (req.reply_to > st.last_seq)
     return fail(errc::invalid_request, "reply_to names no message of this room");
+  // A reply in a thread: its root gets the new summary in the same write.
+  std::vector<std::pair<api::seq_t, std::string>> rewrites;
+  auto ts = api::now_ms();
+  if (req.thread != 0) {
+    auto root = thread_root(self, req.from, req.thread);
+    if (!root)
+      return root.error();
+    auto added = wire::thread_added(root->second, st.last_seq + 1, req.from.username, ts);
+    if (!added)
+      return added.error();
+    req.thread = root->first;
+    rewrites.emplace_back(root->first, std::move(*added));
+  }
   if (!req.file_id.empty() && req.attachment.empty())
     return fail(errc::invalid_request, "file_id names no file of this room");
   if (auto err = check_encryption(st.info, req))
     return err;
   auto attachment = std::move(req.attachment);
-  wire::message_fields m{
-      st.info.id,          st.last_seq + 1,   api::random_id("m_"), req.from.username,     api::now_ms(),
-      std::move(req.body), req.client_msg_id, req.reply_to,         std::move(attachment), req.e2ee};
+  wire::message_fields m{st.info.id,          st.last_seq + 1,   api::random_id("m_"), req.from.username,     ts,
+                         std::move(req.body), req.client_msg_id, req.reply_to,         std::move(attachment), req.e2ee,
+                         req.thread};
   auto text = wire::message_json(m);
   room_change change;
   change.kind = room_change::message;
@@ -269,6 +326,9 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   change.seq = m.seq;
   change.text = text;
   change.client_msg_id = req.client_msg_id;
+  change.rewrites = rewrites;
+  for (auto& [seq, text] : rewrites)
+    st.updating[seq] = text;
   st.last_seq = m.seq;
   if (!key.empty())
     st.sending[key];
@@ -276,81 +336,75 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   auto rp = self->make_response_promise<api::send_ack>();
   // Nobody hears of the message before it is durable: a message seen and
   // then lost would leave its seq to another.
-  auto publish = [self, req = std::move(req), seq = m.seq, body = std::move(m.body), text = std::move(text)] {
+  auto publish = [self, req = std::move(req), seq = m.seq, body = std::move(m.body), text = std::move(text),
+                  rewrites = std::move(rewrites)] {
     api::node_metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
     self->probe().n2.store(seq, std::memory_order_relaxed);
     emit(self, "message", text, seq);
+    for (auto& [root, changed] : rewrites)
+      emit(self, "message_update", wire::client_message(changed));
     // Sending ends typing, silently: the message says it.
     self->state.typing.erase(req.from.id);
     notify_message(self, req, seq, body);
   };
-  commit(
-      self, change,
-      [self, rp, key, ack = std::move(ack), publish = std::move(publish)](const caf::error& err, bool stored) mutable {
-        std::vector<caf::typed_response_promise<api::send_ack>> retries;
-        if (auto it = self->state.sending.find(key); !key.empty() && it != self->state.sending.end()) {
-          retries = std::move(it->second);
-          self->state.sending.erase(it);
-        }
-        // A message in the store is seen even when its fsync failed (its
-        // retry gets its seq); one that failed otherwise is not, and a
-        // retry with the same client_msg_id finds it if it was written
-        // after all, or writes it once.
-        if (stored)
-          publish();
-        for (auto& p : retries) {
-          if (err)
-            p.deliver(err);
-          else
-            p.deliver(ack);
-        }
-        if (err)
-          rp.deliver(err);
-        else
-          rp.deliver(std::move(ack));
-      });
+  commit(self, change,
+         [self, rp, key, ack = std::move(ack), publish = std::move(publish), overlay = change.rewrites](
+             const caf::error& err, bool stored) mutable {
+           forget_updates(self, overlay);
+           std::vector<caf::typed_response_promise<api::send_ack>> retries;
+           if (auto it = self->state.sending.find(key); !key.empty() && it != self->state.sending.end()) {
+             retries = std::move(it->second);
+             self->state.sending.erase(it);
+           }
+           // A message in the store is seen even when its fsync failed (its
+           // retry gets its seq); one that failed otherwise is not, and a
+           // retry with the same client_msg_id finds it if it was written
+           // after all, or writes it once.
+           if (stored)
+             publish();
+           for (auto& p : retries) {
+             if (err)
+               p.deliver(err);
+             else
+               p.deliver(ack);
+           }
+           if (err)
+             rp.deliver(err);
+           else
+             rp.deliver(std::move(ack));
+         });
   return rp;
 }
 
 // -- edits and deletes (PROTOCOL.md section 8) -------------------------------
 
-// The newest text of message `seq` for member `who`: an update in flight,
-// else the store.
-caf::expected<std::string> member_message(self_ptr self, const api::caller& who, api::seq_t seq) {
-  auto& st = self->state;
-  if (!st.exists)
-    return fail(errc::not_found, "no such room");
-  if (!st.is_member(who.id))
-    return fail(errc::not_member, "not a member of this room");
-  if (seq == 0 || seq > st.last_seq)
-    return fail(errc::not_found, "no such message");
-  if (auto it = st.updating.find(seq); it != st.updating.end())
-    return it->second;
-  auto text = st.stores.log.message(st.info.id, seq);
-  if (!text && api::describe(text.error()).code == errc::not_found)
-    return fail(errc::unavailable, "the message is not stored yet; retry");
-  return text;
-}
-
 // Replaces message `seq` with `text` through the room's log, like a
 // message (so it is ordered with them, replicated and durable before the
 // answer), then pushes message_update. `then` runs once it is stored.
+// rewrites: other messages replaced in the same write (a thread's root).
 caf::result<std::string> update_message(self_ptr self, api::seq_t seq, std::string text,
-                                        std::function<void()> then = {}) {
+                                        std::function<void()> then = {},
+                                        std::vector<std::pair<api::seq_t, std::string>> rewrites = {}) {
   auto& st = self->state;
   room_change change;
   change.kind = room_change::update;
   change.seq = seq;
   change.text = text;
+  change.rewrites = std::move(rewrites);
   st.updating[seq] = text;
+  for (auto& [other, changed] : change.rewrites)
+    st.updating[other] = changed;
+  auto written = change.rewrites;
+  written.emplace_back(seq, text);
   auto rp = self->make_response_promise<std::string>();
-  commit(self, change, [self, rp, seq, text, then](const caf::error& err, bool stored) mutable {
-    auto& updating = self->state.updating;
-    if (auto it = updating.find(seq); it != updating.end() && it->second == text)
-      updating.erase(it);
-    auto shown = wire::client_message(std::move(text));
+  commit(self, change, [self, rp, written, then](const caf::error& err, bool stored) mutable {
+    forget_updates(self, written);
+    // The message itself is the last of `written`: its event goes first.
+    auto shown = wire::client_message(written.back().second);
     if (stored) {
       emit(self, "message_update", shown);
+      for (std::size_t i = 0; i + 1 < written.size(); ++i)
+        emit(self, "message_update", wire::client_message(written[i].second));
       if (then)
         then();
     }
@@ -379,6 +433,26 @@ caf::result<std::string> handle_edit(self_ptr self, const api::caller& who, api:
   return update_message(self, seq, std::move(*edited));
 }
 
+// Thread `root`'s text counted again with reply `seq` as `text` (deleted).
+caf::expected<std::string> recount_thread(self_ptr self, const api::caller& who, api::seq_t root, api::seq_t seq,
+                                          const std::string& text) {
+  auto root_text = member_message(self, who, root);
+  if (!root_text)
+    return root_text.error();
+  std::vector<std::string> replies;
+  for (auto reply : wire::thread_replies(*root_text)) {
+    if (reply == seq) {
+      replies.push_back(text);
+      continue;
+    }
+    auto r = member_message(self, who, reply);
+    if (!r)
+      return r.error();
+    replies.push_back(std::move(*r));
+  }
+  return wire::thread_recounted(*root_text, replies);
+}
+
 // Deleting a deleted message changes nothing and answers the same.
 caf::result<std::string> handle_delete(self_ptr self, const api::caller& who, api::seq_t seq) {
   auto text = member_message(self, who, seq);
@@ -389,6 +463,14 @@ caf::result<std::string> handle_delete(self_ptr self, const api::caller& who, ap
     return d.error();
   if (!d->changed)
     return std::move(d->text);
+  // A deleted reply leaves its thread's summary in the same write.
+  std::vector<std::pair<api::seq_t, std::string>> rewrites;
+  if (auto root = wire::thread_of(d->text); root != 0) {
+    auto recounted = recount_thread(self, who, root, seq, d->text);
+    if (!recounted)
+      return recounted.error();
+    rewrites.emplace_back(root, std::move(*recounted));
+  }
   // Its file goes from its home and every other live node (where copies
   // are), once the delete is stored.
   auto drop_file = [self, file = d->file_id] {
@@ -400,7 +482,7 @@ caf::result<std::string> handle_delete(self_ptr self, const api::caller& who, ap
     for (auto& m : place.file_peers(file))
       api::tell(self, m.readers, api::delete_atom::value, file);
   };
-  return update_message(self, seq, std::move(d->text), drop_file);
+  return update_message(self, seq, std::move(d->text), drop_file, std::move(rewrites));
 }
 
 // Adding a reaction twice, or removing one that is not there, changes

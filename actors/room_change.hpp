@@ -37,11 +37,15 @@ struct room_change {
   api::seq_t seq = 0;         // message, update: its seq; read: the new marker
   std::string text;           // message, update: its JSON as clients see it
   std::string client_msg_id;  // message: the sender's, or empty
+  // message, update: other messages replaced with it, atomically (seq, new
+  // JSON): the root of a thread a reply is added to or deleted from.
+  // Without any, a change is encoded as before threads (six fields).
+  std::vector<std::pair<api::seq_t, std::string>> rewrites;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, room_change& x) {
-  return f(x.kind, x.room, x.members, x.seq, x.text, x.client_msg_id);
+  return f(x.kind, x.room, x.members, x.seq, x.text, x.client_msg_id, x.rewrites);
 }
 
 [[nodiscard]] std::string encode(const room_change& x);

@@ -101,6 +101,8 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
       [=](api::history_atom, const api::history_request& req) -> caf::result<api::history_page> {
         return routed(req.room);
       },
+      [=](api::thread_atom, const api::history_request& req,
+          api::seq_t) -> caf::result<std::string, api::history_page> { return routed(req.room); },
       [=](api::members_atom, const api::room_id& id,
           const api::user_id&) -> caf::result<std::vector<api::member_entry>> { return routed(id); },
       [=](api::admin_atom, const api::room_id& id) -> caf::result<api::room_admin> { return routed(id); },

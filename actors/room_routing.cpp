@@ -122,7 +122,7 @@ bool held_here(self_ptr self, const api::room_id& id) {
 
 bool is_query(const caf::message& msg) {
   auto op = msg.get_as<caf::atom_value>(0);
-  return op == api::history_atom::value || op == api::members_atom::value;
+  return op == api::history_atom::value || op == api::members_atom::value || op == api::thread_atom::value;
 }
 
 // Serves the request on this node: queries in the reader pool, interest in

@@ -111,5 +111,7 @@ using dropped_atom = caf::atom_constant<caf::atom("dropped")>;
 using edit_atom = caf::atom_constant<caf::atom("edit")>;
 using delete_atom = caf::atom_constant<caf::atom("delete")>;
 using react_atom = caf::atom_constant<caf::atom("react")>;
+// a page of a thread's replies
+using thread_atom = caf::atom_constant<caf::atom("thread")>;
 
 }  // namespace confab::api

@@ -21,6 +21,7 @@ struct send_command {
   std::string body;            // empty only when file_id or e2ee is set
   std::string client_msg_id;   // empty: none (HTTP only)
   std::uint64_t reply_to = 0;  // 0: none
+  std::uint64_t thread = 0;    // a reply in the thread of this seq; 0: none
   std::string file_id;         // empty: none
   // End-to-end encrypted content (PROTOCOL.md section 7): a JSON object,
   // checked for shape and size only; empty: none.

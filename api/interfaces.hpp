@@ -40,6 +40,9 @@ using room_service = caf::typed_actor<
     caf::replies_to<read_atom, room_id, caller, seq_t>::with<seq_t, seq_t>,
     caf::replies_to<dm_atom, caller, user_info, bool>::with<room_info>,
     caf::replies_to<history_atom, history_request>::with<history_page>,
+    // The thread under a message: its root's JSON and a page of its replies
+    // (the request's after and limit; before is not used).
+    caf::replies_to<thread_atom, history_request, seq_t>::with<std::string, history_page>,
     caf::replies_to<members_atom, room_id, user_id>::with<std::vector<member_entry>>,
     caf::replies_to<admin_atom, room_id>::with<room_admin>,
     // Edit (new body, or new e2ee) and delete: the message's new JSON.
@@ -116,6 +119,7 @@ using account_service = caf::typed_actor<
 // node's part only).
 using reader_service =
     caf::typed_actor<caf::replies_to<history_atom, history_request>::with<history_page>,
+                     caf::replies_to<thread_atom, history_request, seq_t>::with<std::string, history_page>,
                      caf::replies_to<members_atom, room_id, user_id>::with<std::vector<member_entry>>,
                      // A user's rooms; the hub gets their events from now on.
                      caf::replies_to<my_rooms_atom, user_id, caf::actor>::with<std::vector<my_room>>,

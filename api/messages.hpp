@@ -65,6 +65,7 @@ struct send_request {
   std::string body;
   std::string client_msg_id;   // empty: none
   std::uint64_t reply_to = 0;  // 0: none
+  std::uint64_t thread = 0;    // the seq whose thread this replies in; 0: none
   std::string file_id;         // empty: none
   // The file's attachment JSON, filled in by the node from file_id (the file
   // may be stored on another node than the room); never from the client.
@@ -74,8 +75,8 @@ struct send_request {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, send_request& x) {
-  return f(caf::meta::type_name("confab::send_request"), x.from, x.room, x.body, x.client_msg_id, x.reply_to, x.file_id,
-           x.attachment, x.e2ee, x.encrypted_file);
+  return f(caf::meta::type_name("confab::send_request"), x.from, x.room, x.body, x.client_msg_id, x.reply_to, x.thread,
+           x.file_id, x.attachment, x.e2ee, x.encrypted_file);
 }
 
 // One device's public keys in the key directory (PROTOCOL.md section 7),

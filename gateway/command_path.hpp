@@ -29,8 +29,9 @@ namespace confab::gateway {
 template <class Self>
 void submit_send(Self* self, std::shared_ptr<const cluster::placement> place, api::caller from, api::send_command cmd,
                  caf::duration timeout, std::function<void(caf::expected<api::send_ack>)> done) {
-  api::send_request r{std::move(from),        cmd.room, std::move(cmd.body), std::move(cmd.client_msg_id), cmd.reply_to,
-                      std::move(cmd.file_id), "",       std::move(cmd.e2ee)};
+  api::send_request r{std::move(from),    cmd.room,   std::move(cmd.body),    std::move(cmd.client_msg_id),
+                      cmd.reply_to,       cmd.thread, std::move(cmd.file_id), "",
+                      std::move(cmd.e2ee)};
   auto received = std::chrono::steady_clock::now();
   attach_file(self, *place, std::move(r), [=](caf::expected<api::send_request> r) {
     if (!r)

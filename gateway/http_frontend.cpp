@@ -310,6 +310,24 @@ void get_messages(self_ptr self, const exchange_ptr& ex, const authed& a) {
                  });
 }
 
+// GET /rooms/{room}/threads/{seq}?after=&limit=: the root and a page of
+// its replies, oldest first.
+void get_thread(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  auto seq = path_seq(ex);
+  if (!seq)
+    return ex->respond_error(seq.error());
+  auto cmd = wire::decode_history_query(ex->query, api::room_id{ex->path[3]}, self->state.ctx->lim.history_max);
+  if (!cmd)
+    return ex->respond_error(cmd.error());
+  if (cmd->has_before)
+    return ex->respond_error(fail(errc::invalid_request, "a thread pages with after, not before"));
+  api::history_request h{a.who.who.id, cmd->room, false, 0, cmd->has_after, cmd->after, cmd->limit};
+  self->request(self->state.ctx->place->room(cmd->room), request_timeout, api::thread_atom::value, h, *seq)
+      .then([ex](std::string& root,
+                 const api::history_page& page) { ex->respond(200, wire::thread_page_json(std::move(root), page)); },
+            [ex](caf::error& err) { ex->respond_error(err); });
+}
+
 void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::room_id room{ex->path[3]};
   self->request(self->state.ctx->place->room(room), request_timeout, api::members_atom::value, room, a.who.who.id)
@@ -491,6 +509,7 @@ const std::vector<route_entry>& routes() {
       {{"rooms", "*", "messages", "*"}, "DELETE", delete_message},
       {{"rooms", "*", "messages", "*", "reactions", "*"}, "PUT", react},
       {{"rooms", "*", "messages", "*", "reactions", "*"}, "DELETE", react},
+      {{"rooms", "*", "threads", "*"}, "GET", get_thread},
       {{"rooms", "*", "members"}, "GET", get_members},
       {{"rooms", "*", "join"}, "POST", join_room},
       {{"rooms", "*", "leave"}, "POST", leave_room},

@@ -22,6 +22,8 @@ caf::error log_store::append(const append_entry& e) {
   batch.Put(d_->messages_, keys::message(e.room, e.seq), e.message_json);
   if (!e.client_msg_id.empty())
     batch.Put(d_->dedupe_, keys::dedupe(e.from, e.room, e.client_msg_id), be64(e.seq));
+  for (auto& [seq, text] : e.also)
+    batch.Put(d_->messages_, keys::message(e.room, seq), text);
   // To the WAL: the record survives a crash of the process; the room waits
   // for a group commit before the ack under durability::fsync.
   return from_status(d_->write(batch, database::flush::wal));

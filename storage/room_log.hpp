@@ -31,6 +31,9 @@ struct append_entry {
   std::string message_json;
   api::user_id from;
   std::string client_msg_id;  // empty: no dedupe record
+  // Other messages of the room replaced in the same batch (seq, JSON): a
+  // thread's root with its new summary.
+  std::vector<std::pair<api::seq_t, std::string>> also;
 };
 
 class log_store {

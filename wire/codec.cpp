@@ -60,6 +60,8 @@ std::string message_json(const message_fields& m) {
     j["client_msg_id"] = m.client_msg_id;
   if (m.reply_to != 0)
     j["reply_to"] = m.reply_to;
+  if (m.thread != 0)
+    j["thread"] = m.thread;
   if (!m.file.empty())
     j["file"] = json::parse(m.file);
   return j.dump();

@@ -40,8 +40,9 @@ struct message_fields {
   std::string body;
   std::string client_msg_id;
   std::uint64_t reply_to = 0;
-  std::string file;  // attachment JSON object, empty: none
-  std::string e2ee;  // JSON object (then no body); empty: none
+  std::string file;          // attachment JSON object, empty: none
+  std::string e2ee;          // JSON object (then no body); empty: none
+  std::uint64_t thread = 0;  // the thread's root; 0: none
 };
 [[nodiscard]] std::string message_json(const message_fields& m);
 

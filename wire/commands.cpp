@@ -78,6 +78,7 @@ caf::expected<api::send_command> decode_send(const json& obj, api::room_id room,
   auto body = string_field(obj, "body", false, error);
   auto cmid = string_field(obj, "client_msg_id", rules.client_msg_id_required, error);
   auto reply_to = seq_field(obj, "reply_to", error);
+  auto thread = seq_field(obj, "thread", error);
   auto file_id = error.empty() ? string_field(obj, "file_id", false, error) : std::nullopt;
   if (!error.empty())
     return fail(errc::invalid_request, error);
@@ -85,6 +86,8 @@ caf::expected<api::send_command> decode_send(const json& obj, api::room_id room,
     return fail(errc::invalid_request, "client_msg_id must have 1-128 characters");
   if (file_id && file_id->empty())
     return fail(errc::invalid_request, "file_id must not be empty");
+  if (thread && *thread == 0)
+    return fail(errc::invalid_request, "thread must be the seq of a message of the room");
   auto e2ee = e2ee_of(obj, body.has_value());
   if (!e2ee)
     return e2ee.error();
@@ -92,8 +95,8 @@ caf::expected<api::send_command> decode_send(const json& obj, api::room_id room,
     return fail(errc::invalid_request, "body must not be empty");
   if (body && code_points(*body) > rules.max_body_chars)
     return fail(errc::too_large, "body is over the limit");
-  return api::send_command{std::move(room),      body.value_or(""),    cmid.value_or(""),
-                           reply_to.value_or(0), file_id.value_or(""), std::move(*e2ee)};
+  return api::send_command{std::move(room),    body.value_or(""),    cmid.value_or(""), reply_to.value_or(0),
+                           thread.value_or(0), file_id.value_or(""), std::move(*e2ee)};
 }
 
 namespace {

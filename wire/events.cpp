@@ -162,20 +162,124 @@ caf::expected<std::optional<std::string>> reacted_message(std::string_view store
   return std::optional<std::string>{m->dump()};
 }
 
+namespace {
+
+constexpr std::size_t max_participants = 20;
+
+// Stored text is not trusted: a field of another type reads as absent.
+std::int64_t int_or_zero(const json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
+std::string string_or_empty(const json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::vector<api::seq_t> reply_seqs(const json& m) {
+  std::vector<api::seq_t> out;
+  auto r = m.find("thread_replies");
+  if (r == m.end() || !r->is_array())
+    return out;
+  for (auto& x : *r)
+    if (x.is_number_unsigned())
+      out.push_back(x.get<api::seq_t>());
+  return out;
+}
+
+// The summary of a thread from its live replies' senders and times, in order.
+json summary_of(const std::vector<std::pair<std::string, std::int64_t>>& live) {
+  json participants = json::array();
+  std::int64_t last_ts = 0;
+  for (auto& [from, ts] : live) {
+    last_ts = std::max(last_ts, ts);
+    if (participants.size() < max_participants &&
+        std::find(participants.begin(), participants.end(), from) == participants.end())
+      participants.push_back(from);
+  }
+  return {{"replies", live.size()}, {"last_ts", last_ts}, {"participants", std::move(participants)}};
+}
+
+}  // namespace
+
+api::seq_t thread_of(std::string_view stored) {
+  if (stored.find("\"thread\"") == std::string_view::npos)
+    return 0;
+  auto m = json::parse(stored, nullptr, false);
+  auto t = m.is_object() ? m.find("thread") : m.end();
+  return t != m.end() && t->is_number_unsigned() ? t->get<api::seq_t>() : 0;
+}
+
+std::vector<api::seq_t> thread_replies(std::string_view stored) {
+  if (stored.find("\"thread_replies\"") == std::string_view::npos)
+    return {};
+  auto m = json::parse(stored, nullptr, false);
+  return m.is_object() ? reply_seqs(m) : std::vector<api::seq_t>{};
+}
+
+caf::expected<std::string> thread_added(std::string_view root, api::seq_t seq, const std::string& username,
+                                        std::int64_t ts) {
+  auto m = stored_object(root);
+  if (!m)
+    return m.error();
+  auto seqs = reply_seqs(*m);
+  if (std::find(seqs.begin(), seqs.end(), seq) != seqs.end())
+    return std::string(root);
+  if (seqs.empty() && is_deleted(*m))
+    return api::fail(api::errc::invalid_request, "the message is deleted");
+  seqs.push_back(seq);
+  (*m)["thread_replies"] = seqs;
+  auto& s = (*m)["thread_summary"];
+  if (!s.is_object())
+    s = json::object();
+  s["replies"] = std::max<std::int64_t>(0, int_or_zero(s, "replies")) + 1;
+  s["last_ts"] = std::max(int_or_zero(s, "last_ts"), ts);
+  auto& p = s["participants"];
+  if (!p.is_array())
+    p = json::array();
+  if (p.size() < max_participants && std::find(p.begin(), p.end(), username) == p.end())
+    p.push_back(username);
+  return m->dump();
+}
+
+caf::expected<std::string> thread_recounted(std::string_view root, const std::vector<std::string>& replies) {
+  auto m = stored_object(root);
+  if (!m)
+    return m.error();
+  std::vector<std::pair<std::string, std::int64_t>> live;
+  for (auto& text : replies) {
+    auto r = stored_object(text);
+    if (!r)
+      return r.error();
+    if (!is_deleted(*r))
+      live.emplace_back(string_or_empty(*r, "from"), int_or_zero(*r, "ts"));
+  }
+  if (live.empty())
+    m->erase("thread_summary");
+  else
+    (*m)["thread_summary"] = summary_of(live);
+  return m->dump();
+}
+
 std::string client_message(std::string stored) {
   constexpr std::size_t max_names = 20;
-  if (stored.find("\"reactions\"") == std::string::npos)
+  bool reactions = stored.find("\"reactions\"") != std::string::npos;
+  bool replies = stored.find("\"thread_replies\"") != std::string::npos;
+  if (!reactions && !replies)
     return stored;
   auto m = json::parse(stored, nullptr, false);
-  auto r = m.is_object() ? m.find("reactions") : m.end();
-  if (!m.is_object() || r == m.end() || !r->is_array())
+  if (!m.is_object())
     return stored;
-  bool cut = false;
-  for (auto& entry : *r) {
-    auto users = entry.find("users");
-    if (users != entry.end() && users->is_array() && users->size() > max_names) {
-      users->erase(users->begin() + max_names, users->end());
-      cut = true;
+  bool cut = m.erase("thread_replies") > 0;
+  auto r = m.find("reactions");
+  if (r != m.end() && r->is_array()) {
+    for (auto& entry : *r) {
+      auto users = entry.find("users");
+      if (users != entry.end() && users->is_array() && users->size() > max_names) {
+        users->erase(users->begin() + max_names, users->end());
+        cut = true;
+      }
     }
   }
   return cut ? m.dump() : stored;
@@ -189,6 +293,21 @@ std::string update_reply_json(std::string_view message, bool edit) {
   if (edit)
     out["edited_at"] = m.value("edited_at", json());
   return out.dump();
+}
+
+std::string thread_page_json(std::string root, const api::history_page& page) {
+  std::string out = R"({"root":)";
+  out += client_message(std::move(root));
+  out += R"(,"messages":[)";
+  for (std::size_t i = 0; i < page.messages.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    out += client_message(page.messages[i]);
+  }
+  out += R"(],"has_more":)";
+  out += page.has_more ? "true" : "false";
+  out += '}';
+  return out;
 }
 
 }  // namespace confab::wire

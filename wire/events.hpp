@@ -61,11 +61,33 @@ struct deleted_message {
 [[nodiscard]] caf::expected<std::optional<std::string>> reacted_message(std::string_view stored,
                                                                         const std::string& username,
                                                                         const std::string& emoji, bool active);
+// Threads (PROTOCOL.md section 8). A root's stored JSON keeps the seqs of
+// all its replies (thread_replies, never shown to clients) and its
+// thread_summary {replies, last_ts, participants}: replies and last_ts
+// count the replies that are not deleted, participants are their senders
+// (each once, in order of their first reply, at most 20).
+// The thread a stored message replies in (its root's seq), or 0.
+[[nodiscard]] api::seq_t thread_of(std::string_view stored);
+// The seqs of a root's replies, in order (none for a message without).
+[[nodiscard]] std::vector<api::seq_t> thread_replies(std::string_view stored);
+// The root after reply `seq` from `username` at `ts` was added; the same
+// text when it is counted already (applying it twice changes nothing);
+// invalid_request for a deleted message that has no thread yet.
+[[nodiscard]] caf::expected<std::string> thread_added(std::string_view root, api::seq_t seq,
+                                                      const std::string& username, std::int64_t ts);
+// The root with its summary counted again from its replies' stored JSON
+// (after one was deleted): no thread_summary once none is left.
+[[nodiscard]] caf::expected<std::string> thread_recounted(std::string_view root,
+                                                          const std::vector<std::string>& replies);
 // A stored message as clients get it: each reaction's users cut to the
-// first 20 (its count stays the number of all of them).
+// first 20 (its count stays the number of all of them), a root's
+// thread_replies left out.
 [[nodiscard]] std::string client_message(std::string stored);
 // The ok of `edit` ({room, seq, edited_at}) or `delete` ({room, seq}),
 // from the message's new JSON.
 [[nodiscard]] std::string update_reply_json(std::string_view message, bool edit);
+// GET /rooms/{room}/threads/{seq}: {root, messages, has_more}, every
+// message as client_message shows it.
+[[nodiscard]] std::string thread_page_json(std::string root, const api::history_page& page);
 
 }  // namespace confab::wire

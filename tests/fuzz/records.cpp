@@ -123,7 +123,7 @@ void check_replica_records(std::string_view bytes) {
   }
 }
 
-// A stored message as the room changes it (edit, delete, reaction) and
+// A stored message as the room changes it (edit, delete, reaction, thread) and
 // shows it: these run in the room actor, which catches nothing, so they
 // answer every text with a value or an error, never an exception; a
 // change's result is a message they read again.
@@ -141,6 +141,16 @@ void check_stored_message(const std::string& text) {
   }
   if (deleted)
     CHECK(!wire::edited_message(deleted->text, "ann", "x", "", 2));
+  // as a thread's root: a reply counted once, however often it is added
+  (void)wire::thread_of(text);
+  (void)wire::thread_replies(text);
+  if (auto root = wire::thread_added(text, 7, "bob", 3)) {
+    CHECK(wire::thread_replies(*root).back() == 7);
+    auto again = wire::thread_added(*root, 7, "bob", 3);
+    CHECK(again && *again == *root);
+    CHECK(wire::thread_replies(wire::client_message(*root)).empty());
+    (void)wire::thread_recounted(*root, {text, *root});
+  }
   (void)edited;
   (void)removed;
   (void)shown;

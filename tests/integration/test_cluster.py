@@ -10,6 +10,7 @@ Nodes are n1..nN (harness.Cluster): one secret file, one admin token, n1
 without seeds, every other node seeding from n1."""
 
 import collections
+import json
 import os
 import re
 import shutil
@@ -39,7 +40,8 @@ def cmid():
 def key(m):
     """The fields of a message that must be identical through every node and client."""
     return (m.get("room"), m.get("seq"), m.get("msg_id"), m.get("from"), m.get("ts"), m.get("body"),
-            m.get("client_msg_id"))
+            m.get("client_msg_id"), m.get("thread"), m.get("edited_at"), json.dumps(m.get("reactions")),
+            json.dumps(m.get("thread_summary"), sort_keys=True))
 
 
 def count(x):
@@ -86,7 +88,16 @@ class Sender:
         self.requests = {}       # request id -> (room, client_msg_id)
         self.retries = 0
 
-    def send(self, rid, body, client_msg_id, deadline_s=30.0):
+    def send(self, rid, body, client_msg_id, deadline_s=30.0, **extra):
+        return self.request("send", rid, client_msg_id, deadline_s, dict(extra, body=body,
+                                                                         client_msg_id=client_msg_id))
+
+    def change(self, op, rid, what, deadline_s=30.0, **fields):
+        """An edit or a reaction, retried like a send (doing it again
+        changes nothing more): its ok data."""
+        return self.request(op, rid, None, deadline_s, fields)
+
+    def request(self, op, rid, client_msg_id, deadline_s, fields):
         deadline = time.monotonic() + deadline_s
         backoff = 0.05
         last = None
@@ -95,8 +106,9 @@ class Sender:
             if left <= 0:
                 break
             req = self.ws.new_id()
-            self.requests[req] = (rid, client_msg_id)
-            self.ws.send_obj({"op": "send", "id": req, "room": rid, "body": body, "client_msg_id": client_msg_id})
+            if client_msg_id is not None:
+                self.requests[req] = (rid, client_msg_id)
+            self.ws.send_obj(dict(fields, op=op, id=req, room=rid))
             try:
                 r = self.ws.wait_reply(req, timeout=min(self.attempt_s, left))
             except AssertionError as e:
@@ -110,7 +122,7 @@ class Sender:
             last = r
             code = r.get("code")
             if code in PERMANENT:
-                raise AssertionError("%s: send %s to %s refused: %r" % (self.label, client_msg_id, rid, r))
+                raise AssertionError("%s: %s %s to %s refused: %r" % (self.label, op, client_msg_id, rid, r))
             self.retries += 1
             wait = retry_after_ms(r)
             if code == "rate_limited" and isinstance(wait, (int, float)):
@@ -118,8 +130,8 @@ class Sender:
             else:
                 self.ws.idle(backoff)         # client retry back-off
                 backoff = min(backoff * 2, 1.0)
-        raise AssertionError("%s: send %s to %s not acknowledged within %ss (%d retries); last answer: %r"
-                             % (self.label, client_msg_id, rid, deadline_s, self.retries, last))
+        raise AssertionError("%s: %s %s to %s not acknowledged within %ss (%d retries); last answer: %r"
+                             % (self.label, op, client_msg_id, rid, deadline_s, self.retries, last))
 
     def drain(self, deadline_s=15.0):
         """A ping answered ok (waiting out rate_limited answers): every reply
@@ -242,13 +254,24 @@ class ClusterTest(ClusterBase):
         wb.ok("react", room=rid, seq=m1["seq"], emoji="ok", active=True)
         self.assert_status(self.api("DELETE", path % m2["seq"], token=a.token, server=n2), 204)
         wb.wait_event("message_update", lambda d: d.get("deleted"), timeout=EVENT_S)
+        # a thread on m1: replies through two nodes, one deleted through a third
+        r1 = self.post(b.token, rid, "reply one", server=n2, thread=m1["seq"])
+        r2 = wb.ok("send", room=rid, body="reply two", client_msg_id=cmid(), thread=r1["seq"])
+        r3 = self.post(a.token, rid, "reply three", server=n3, thread=m1["seq"])
+        self.assert_status(self.api("DELETE", path % r3["seq"], token=a.token, server=n1), 204)
         for s in (n1, n2, n3):
             with self.subTest(node=s.node):
                 h = self.history_via(b.token, rid, s)
                 self.assertEqual((h[0]["body"], h[0]["reactions"][0]["users"]), ("final", [b.username]))
+                self.assertEqual(h[0]["thread_summary"], {"replies": 2, "last_ts": r2["ts"],
+                                                          "participants": [b.username]})
                 self.assertTrue(h[1]["deleted"])
                 self.assertNotIn("file", h[1])
                 self.assert_error(self.api("GET", "/api/v1/files/%s" % fid, token=a.token, server=s), 404)
+                t = self.assert_status(self.api("GET", "/api/v1/rooms/%s/threads/%d" % (rid, m1["seq"]),
+                                                token=a.token, server=s), 200)
+                self.assertEqual([(x["seq"], x.get("deleted", False)) for x in t["messages"]],
+                                 [(r1["seq"], False), (r2["seq"], False), (r3["seq"], True)])
 
     def test_chat_across_nodes(self):
         n1, n2, n3 = self.nodes()
@@ -467,8 +490,10 @@ class ClusterTest(ClusterBase):
 
 class NodeJoinTest(ClusterBase):
     """A fourth node joins while three sessions (one per node) keep sending
-    to 12 rooms; afterwards every acknowledged message is in its room's
-    history, gapless, once, identical through every node."""
+    to 12 rooms, and editing, reacting to and replying in the thread of
+    earlier messages; afterwards every acknowledged message is in its room's
+    history, gapless, once, identical through every node, with every
+    acknowledged edit, reaction and thread reply."""
 
     ROOMS = 12
     MAX_DURING = 360           # messages sent while the fourth node joins, at most
@@ -486,12 +511,16 @@ class NodeJoinTest(ClusterBase):
         by_seq = {rid: {} for rid in rooms}     # room -> seq -> client_msg_id
         counter = [0]
 
-        def send(sender, rid, phase):
+        edits = {}          # (room, seq) -> the newest acknowledged body
+        reacted = {}        # (room, seq) -> the usernames that reacted
+        threads = {}        # room -> seqs of the replies to its first message
+
+        def send(sender, rid, phase, **extra):
             i = counter[0]
             counter[0] += 1
             c_id = "j%d-%s" % (i, uuid.uuid4().hex[:12])
             body = "%s #%d from %s" % (phase, i, sender.label)
-            ack = sender.send(rid, body, c_id)
+            ack = sender.send(rid, body, c_id, **extra)
             self.assertEqual(ack.get("room"), rid, ack)
             seq = ack.get("seq")
             self.assertIsInstance(seq, int, ack)
@@ -500,6 +529,27 @@ class NodeJoinTest(ClusterBase):
                               % (seq, rid, other, c_id))
             by_seq[rid][seq] = c_id
             acked[rid][c_id] = (ack, body, sender.label.split("@")[0])
+            if "thread" in extra:
+                threads.setdefault(rid, []).append(seq)
+
+        def change(k, i):
+            """In room k: an edit of the newest message of the session that
+            sends there, a reaction to the first message or a reply in its
+            thread from another session."""
+            rid = rooms[k]
+            sender = senders[k % 3] if i % 3 == 0 else senders[(k + 1) % 3]
+            me = sender.label.split("@")[0]
+            if i % 3 == 0:
+                mine = [a["seq"] for a, _, frm in acked[rid].values() if frm == me]
+                if mine:
+                    body = "edited #%d by %s" % (i, me)
+                    sender.change("edit", rid, "edit", seq=max(mine), body=body)
+                    edits[(rid, max(mine))] = body
+            elif i % 3 == 1:
+                sender.change("react", rid, "react", seq=1, emoji="+1", active=True)
+                reacted.setdefault((rid, 1), set()).add(me)
+            else:
+                send(sender, rid, "reply", thread=1)
 
         for i, rid in enumerate(rooms):
             send(senders[i % 3], rid, "before")
@@ -509,6 +559,7 @@ class NodeJoinTest(ClusterBase):
         next_check = 0.0
         for i in range(self.MAX_DURING):
             send(senders[i % 3], rooms[i % self.ROOMS], "during")
+            change((i * 5) % self.ROOMS, i)
             if n4.exited():
                 self.cluster.wait_ready(4)      # raises with its output
             if n4.ready() and time.monotonic() >= next_check:
@@ -555,9 +606,10 @@ class NodeJoinTest(ClusterBase):
             poll(lambda rid=rid: len(owners(rid)) == 1, "every node names the same owner of %s" % rid, timeout=10)
             self.assertIn(self.cluster.room_owner(rid), self.cluster.ids())
 
-        # the history of every room through every node
+        # the history of every room through every node, with the changes
         for rid in rooms:
-            expected = sorted(((a["seq"], a["msg_id"], frm, body, c_id) for c_id, (a, body, frm) in acked[rid].items()))
+            expected = sorted(((a["seq"], a["msg_id"], frm, edits.get((rid, a["seq"]), body), c_id)
+                               for c_id, (a, body, frm) in acked[rid].items()))
             first = None
             for s in nodes:
                 with self.subTest(room=rid, via=s.node):
@@ -571,6 +623,11 @@ class NodeJoinTest(ClusterBase):
                     missing = sorted(set(expected) - set(got))
                     self.assertEqual(missing, [], "acknowledged messages missing from %s through %s" % (rid, s.node))
                     self.assertEqual(got, expected, "history of %s through %s" % (rid, s.node))
+                    replies = threads.get(rid, [])
+                    self.assertEqual([m["seq"] for m in msgs if m.get("thread") == 1], replies)
+                    self.assertEqual(msgs[0].get("thread_summary", {}).get("replies", 0), len(replies))
+                    who = {u for r in msgs[0].get("reactions", []) for u in r["users"]}
+                    self.assertEqual(who, reacted.get((rid, 1), set()), "reactions in %s" % rid)
                     if first is None:
                         first = [key(m) for m in msgs]
                     else:

@@ -6,7 +6,9 @@ who may, what every member's sessions get
 (`message_update`, once), what history returns after each change, a deleted
 message's body, file and e2ee gone (its file 404), unread counts untouched,
 encrypted rooms editing with a new e2ee object, bad requests refused with
-nothing changed, and the changes durable across a restart."""
+nothing changed, and the changes durable across a restart. Threads: `send`
+with `thread`, the root's thread_summary through replies, edits and
+deletes of replies, GET /rooms/{room}/threads/{seq} paging."""
 
 import os
 import sys
@@ -19,6 +21,10 @@ from harness import e2ee  # noqa: E402
 
 def path(rid, seq):
     return "/api/v1/rooms/%s/messages/%s" % (rid, seq)
+
+
+def thread_path(rid, seq, query=""):
+    return "/api/v1/rooms/%s/threads/%s%s" % (rid, seq, query)
 
 
 class EditBase(ConfabTestCase):
@@ -243,6 +249,146 @@ class EncryptedEditTest(EditBase):
         self.assertNotIn("e2ee", self.message(b.token, room, sent["seq"]))
 
 
+class ThreadTest(EditBase):
+
+    def thread(self, token, rid, seq, query=""):
+        return self.assert_status(self.api("GET", thread_path(rid, seq, query), token=token), 200)
+
+    def test_replies_make_a_summary_and_are_pushed(self):
+        a, b, rid = self.room_of_two()
+        a_ws, b_ws = self.connect(a.token), self.connect(b.token)
+        root = a_ws.ok("send", room=rid, body="a question", client_msg_id=unique("c"))
+        r1 = b_ws.ok("send", room=rid, body="an answer", client_msg_id=unique("c"), thread=root["seq"])
+        self.assertEqual(r1["seq"], root["seq"] + 1, "a reply takes the room's next seq")
+        for ws in (a_ws, b_ws):
+            m = ws.wait_event("message", lambda m: m["seq"] == r1["seq"])
+            self.assertEqual((m["thread"], m["body"], m["from"]), (root["seq"], "an answer", b.username))
+            u = ws.wait_event("message_update", lambda m: m["seq"] == root["seq"])
+            self.assertEqual(u["thread_summary"], {"replies": 1, "last_ts": r1["ts"],
+                                                   "participants": [b.username]})
+            self.assertNotIn("thread_replies", u)
+        # a reply to a reply goes to the same root; over HTTP too
+        r2 = self.post(a.token, rid, "thanks", thread=r1["seq"])
+        self.assertEqual(r2["thread"], root["seq"])
+        r3 = self.post(b.token, rid, "np", thread=root["seq"])
+        m = self.message(b.token, rid, root["seq"])
+        self.assertEqual(m["thread_summary"], {"replies": 3, "last_ts": r3["ts"],
+                                               "participants": [b.username, a.username]})
+        self.assertNotIn("thread_replies", m)
+        # history has every message, replies in seq order with their thread
+        self.assertEqual([(x["body"], x.get("thread")) for x in self.all_messages(a.token, rid)],
+                         [("a question", None), ("an answer", root["seq"]), ("thanks", root["seq"]),
+                          ("np", root["seq"])])
+        page = self.thread(b.token, rid, root["seq"])
+        self.assertEqual(page["root"]["seq"], root["seq"])
+        self.assertEqual(page["root"]["thread_summary"]["replies"], 3)
+        self.assertEqual([x["body"] for x in page["messages"]], ["an answer", "thanks", "np"])
+        self.assertFalse(page["has_more"])
+        # the page of a reply is its root's
+        self.assertEqual(self.thread(a.token, rid, r2["seq"])["root"]["seq"], root["seq"])
+        # a thread reply counts as unread like any message (b read nothing)
+        rooms = self.assert_status(self.api("GET", "/api/v1/rooms", token=b.token), 200)["rooms"]
+        self.assertEqual([r["unread"] for r in rooms if r["id"] == rid][0], 4)
+        a_ws.ok("ping")
+        self.assertEqual(len([u for u in a_ws.events("message_update") if u["seq"] == root["seq"]]), 3,
+                         "the root is pushed once per reply")
+
+    def test_thread_pages(self):
+        a, b, rid = self.room_of_two()
+        root = self.post(a.token, rid, "root")["seq"]
+        replies = [self.post(b.token if i % 2 else a.token, rid, "r%d" % i, thread=root)["seq"] for i in range(7)]
+        self.post(a.token, rid, "not in the thread")
+        seen, after = [], None
+        for _ in range(10):
+            q = "?limit=3" + ("&after=%d" % after if after else "")
+            page = self.thread(b.token, rid, root, q)
+            seen += [x["seq"] for x in page["messages"]]
+            if not page["has_more"]:
+                break
+            self.assertEqual(len(page["messages"]), 3)
+            after = page["messages"][-1]["seq"]
+        self.assertEqual(seen, replies)
+        empty = self.thread(a.token, rid, replies[-1] + 1)
+        self.assertEqual((empty["messages"], empty["has_more"]), ([], False))
+        self.assertNotIn("thread_summary", empty["root"])
+        # who may read, and bad requests
+        c = self.new_user()
+        self.assert_error(self.api("GET", thread_path(rid, root), token=c.token), 403)
+        self.assert_error(self.api("GET", thread_path(rid, root)), 401, "unauthorized")
+        self.assert_error(self.api("GET", thread_path(rid, 999), token=a.token), 404, "not_found")
+        self.assert_error(self.api("GET", thread_path("r_0000000000000000", 1), token=a.token), 404)
+        for q in ("?limit=0", "?limit=x", "?after=-1", "?before=3"):
+            with self.subTest(query=q):
+                self.assert_error(self.api("GET", thread_path(rid, root, q), token=a.token), 400, "invalid_request")
+        for s in ("0", "x", "01"):
+            with self.subTest(seq=s):
+                self.assert_error(self.api("GET", thread_path(rid, s), token=a.token), 400, "invalid_request")
+        self.assertEqual(self.api("HEAD", thread_path(rid, root), token=a.token)[0], 200)
+
+    def test_summary_through_edits_and_deletes_of_replies(self):
+        a, b, rid = self.room_of_two()
+        c = self.new_user()
+        self.join(c.token, rid)
+        root = self.post(a.token, rid, "root")["seq"]
+        r1 = self.post(b.token, rid, "one", thread=root)
+        r2 = self.post(c.token, rid, "two", thread=root)
+        r3 = self.post(b.token, rid, "three", thread=root)
+        self.assert_status(self.api("PATCH", path(rid, r1["seq"]), {"body": "one!"}, token=b.token), 200)
+        summary = self.message(a.token, rid, root)["thread_summary"]
+        self.assertEqual(summary, {"replies": 3, "last_ts": r3["ts"], "participants": [b.username, c.username]})
+        ws = self.connect(a.token)
+        # the newest reply goes: last_ts falls back, c still takes part
+        self.assert_status(self.api("DELETE", path(rid, r3["seq"]), token=b.token), 204)
+        u = ws.wait_event("message_update", lambda m: m["seq"] == root)
+        self.assertEqual(u["thread_summary"], {"replies": 2, "last_ts": r2["ts"],
+                                               "participants": [b.username, c.username]})
+        # c's only reply goes: c no longer takes part
+        self.assert_status(self.api("DELETE", path(rid, r2["seq"]), token=a.token), 204)  # the owner
+        self.assertEqual(self.message(b.token, rid, root)["thread_summary"],
+                         {"replies": 1, "last_ts": r1["ts"], "participants": [b.username]})
+        page = self.thread(c.token, rid, root)
+        self.assertEqual([(x["seq"], x.get("deleted", False), x.get("body")) for x in page["messages"]],
+                         [(r1["seq"], False, "one!"), (r2["seq"], True, None), (r3["seq"], True, None)])
+        # the last one goes: no summary; deleting twice changes nothing
+        self.assert_status(self.api("DELETE", path(rid, r1["seq"]), token=b.token), 204)
+        self.assert_status(self.api("DELETE", path(rid, r1["seq"]), token=b.token), 204)
+        self.assertNotIn("thread_summary", self.message(a.token, rid, root))
+        # a new reply counts from what is left
+        r4 = self.post(c.token, rid, "four", thread=root)
+        self.assertEqual(self.message(a.token, rid, root)["thread_summary"],
+                         {"replies": 1, "last_ts": r4["ts"], "participants": [c.username]})
+        # reactions and an edit of the root keep its summary
+        self.assert_status(self.api("PUT", path(rid, root) + "/reactions/%F0%9F%91%8D", token=b.token), 204)
+        self.assert_status(self.api("PATCH", path(rid, root), {"body": "root!"}, token=a.token), 200)
+        m = self.message(a.token, rid, root)
+        self.assertEqual((m["body"], m["thread_summary"]["replies"], m["reactions"][0]["count"]), ("root!", 1, 1))
+
+    def test_bad_threads_store_nothing(self):
+        a, b, rid = self.room_of_two()
+        root = self.post(a.token, rid, "root")["seq"]
+        gone = self.post(a.token, rid, "gone")["seq"]
+        self.assert_status(self.api("DELETE", path(rid, gone), token=a.token), 204)
+        other = self.create_room(a.token, name="other")["id"]
+        ws = self.connect(b.token)
+        for bad in (99, 0, -1, "1", True, 1.5, gone):
+            with self.subTest(thread=bad):
+                self.assertEqual(ws.error("send", room=rid, body="x", client_msg_id=unique("c"),
+                                          thread=bad)["code"], "invalid_request")
+        self.assert_error(self.api("POST", "/api/v1/rooms/%s/messages" % rid, {"body": "x", "thread": 99},
+                                   token=b.token), 400, "invalid_request")
+        self.assertEqual(ws.error("send", room=other, body="x", client_msg_id=unique("c"),
+                                  thread=1)["code"], "not_member")
+        self.assertEqual(len(self.all_messages(a.token, rid)), 2)
+        self.assertNotIn("thread_summary", self.message(a.token, rid, root))
+        # a retried reply (same client_msg_id) is one reply
+        cmid = unique("c")
+        first = ws.ok("send", room=rid, body="once", client_msg_id=cmid, thread=root)
+        again = ws.ok("send", room=rid, body="once", client_msg_id=cmid, thread=root)
+        self.assertEqual(first["seq"], again["seq"])
+        self.assertEqual(self.message(a.token, rid, root)["thread_summary"]["replies"], 1)
+        self.assert_healthy()
+
+
 class DurableEditTest(RestartCase, EditBase):
 
     def test_edits_and_deletes_survive_a_restart(self):
@@ -258,6 +404,18 @@ class DurableEditTest(RestartCase, EditBase):
         self.assertEqual(history[0]["body"], "edited")
         self.assertTrue(history[1]["deleted"])
         self.assertNotIn("body", history[1])
+
+    def test_threads_survive_a_restart(self):
+        self.server = self.start()
+        a, b, rid = self.room_of_two()
+        root = self.post(a.token, rid, "root")["seq"]
+        r = [self.post(b.token, rid, "r%d" % i, thread=root)["seq"] for i in range(3)]
+        self.assert_status(self.api("DELETE", path(rid, r[2]), token=b.token), 204)
+        self.assertEqual(self.server.terminate(), 0)
+        self.server = self.start()
+        page = self.assert_status(self.api("GET", thread_path(rid, root), token=a.token), 200)
+        self.assertEqual(page["root"]["thread_summary"]["replies"], 2)
+        self.assertEqual([x["seq"] for x in page["messages"]], r)
 
 
 if __name__ == "__main__":

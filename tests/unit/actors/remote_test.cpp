@@ -73,7 +73,7 @@ CAF_TEST(a send and its history cross a node link with every field) {
   CAF_REQUIRE(room);
   CAF_CHECK_EQUAL(room->name, "general");
   CAF_CHECK_EQUAL(room->topic, "the topic");
-  api::send_request req{who, room->id, "héllo over the link", "c-1", 0, "", "", ""};
+  api::send_request req{who, room->id, "héllo over the link", "c-1", 0, 0, "", "", ""};
   auto ack = ask<api::send_ack>(remote_rooms, api::send_atom::value, req);
   CAF_REQUIRE(ack);
   CAF_CHECK_EQUAL(ack->room, room->id);

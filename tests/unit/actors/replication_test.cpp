@@ -1073,6 +1073,60 @@ CAF_TEST(room changes decode only when whole and apply again to the same state) 
   CAF_CHECK_EQUAL(test::value(db->rooms().members(room)).size(), 1u);
 }
 
+CAF_TEST(a thread reply rewrites its root in the same entry and batch; entries before threads still read) {
+  actors::room_change reply;
+  reply.kind = actors::room_change::message;
+  reply.members.emplace_back(api::user_id{"u_2"}, "");
+  reply.seq = 2;
+  reply.text = R"({"seq":2,"body":"reply","thread":1})";
+  reply.client_msg_id = "c2";
+  reply.rewrites.emplace_back(1, R"({"seq":1,"body":"root","thread_replies":[2],"thread_summary":{"replies":1}})");
+  auto back = actors::decode_room_change(actors::encode(reply));
+  CAF_REQUIRE(back);
+  CAF_CHECK(*back == reply);
+  auto zero = reply;
+  zero.rewrites.front().first = 0;
+  auto empty = reply;
+  empty.rewrites.front().second.clear();
+  auto on_read = reply;  // only messages and updates rewrite
+  on_read.kind = actors::room_change::read;
+  for (auto& broken : {zero, empty, on_read})
+    CAF_CHECK(!actors::decode_room_change(actors::encode(broken)));
+  // An entry written before threads (six fields) reads, without rewrites,
+  // and is what a change without rewrites encodes to; one with a byte too
+  // many or too few does not read.
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  actors::room_change plain = reply;
+  plain.rewrites.clear();
+  CAF_REQUIRE(!sink(plain.kind, plain.room, plain.members, plain.seq, plain.text, plain.client_msg_id));
+  auto old = actors::decode_room_change({buf.data(), buf.size()});
+  CAF_REQUIRE(old);
+  CAF_CHECK(*old == plain);
+  CAF_CHECK(actors::encode(plain) == std::string(buf.data(), buf.size()));
+  auto whole = actors::encode(reply);
+  CAF_CHECK(!actors::decode_room_change(whole.substr(0, whole.size() - 1)));
+  CAF_CHECK(!actors::decode_room_change({buf.data(), buf.size() - 1}));
+  buf.push_back(0);
+  CAF_CHECK(!actors::decode_room_change({buf.data(), buf.size()}));
+  // Applied twice: the reply and the root's new text, the dedupe record.
+  test::temp_dir dir;
+  auto db = test::value(storage::store::open(dir.path()));
+  api::room_id room{"r_thread"};
+  actors::room_change root;
+  root.kind = actors::room_change::message;
+  root.members.emplace_back(api::user_id{"u_1"}, "");
+  root.seq = 1;
+  root.text = R"({"seq":1,"body":"root"})";
+  for (int pass = 0; pass < 2; ++pass) {
+    CAF_CHECK(!actors::apply(db->rooms(), db->log(), room, root));
+    CAF_CHECK(!actors::apply(db->rooms(), db->log(), room, reply));
+    CAF_CHECK_EQUAL(test::value(db->log().message(room, 2)), reply.text);
+    CAF_CHECK_EQUAL(test::value(db->log().message(room, 1)), reply.rewrites.front().second);
+  }
+  CAF_CHECK_EQUAL(test::value(db->log().dedupe(api::user_id{"u_2"}, room, "c2")), 2u);
+}
+
 CAF_TEST(an update replaces a message at its seq and applies again to the same state) {
   actors::room_change update;
   update.kind = actors::room_change::update;

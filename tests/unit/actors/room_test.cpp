@@ -27,15 +27,16 @@ struct fixture : node_fixture {
 
   caf::expected<api::send_ack> send(const api::user_info& u, const api::room_id& room, std::string body,
                                     std::string cmid = "", std::uint64_t reply_to = 0) {
-    return ask<api::send_ack>(rooms, api::send_atom::value,
-                              api::send_request{as(u), room, std::move(body), std::move(cmid), reply_to, "", "", ""});
+    return ask<api::send_ack>(
+        rooms, api::send_atom::value,
+        api::send_request{as(u), room, std::move(body), std::move(cmid), reply_to, 0, "", "", ""});
   }
 
   // Sends without waiting: the seq of the ack (0 for an error) lands in
   // `acks` whenever it comes.
   void send_async(const api::user_info& u, const api::room_id& room, std::string body, std::string cmid,
                   std::shared_ptr<std::vector<api::seq_t>> acks) {
-    api::send_request req{as(u), room, std::move(body), std::move(cmid), 0, "", "", ""};
+    api::send_request req{as(u), room, std::move(body), std::move(cmid), 0, 0, "", "", ""};
     extra.push_back(sys.spawn([req, acks, dest = rooms](caf::event_based_actor* s) {
       s->request(dest, caf::infinite, api::send_atom::value, req)
           .then([=](api::send_ack& a) { acks->push_back(a.seq); }, [=](caf::error&) { acks->push_back(0); });

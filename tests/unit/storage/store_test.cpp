@@ -36,8 +36,8 @@ CAF_TEST(append then history pages in every direction) {
   auto db = open_store(dir.path());
   api::room_id other{"r_0000000000000002"};
   for (api::seq_t s = 1; s <= 10; ++s)
-    CAF_REQUIRE(!db->log().append({room, s, msg(s), alice, ""}));
-  CAF_REQUIRE(!db->log().append({other, 1, msg(99), alice, ""}));
+    CAF_REQUIRE(!db->log().append({room, s, msg(s), alice, "", {}}));
+  CAF_REQUIRE(!db->log().append({other, 1, msg(99), alice, "", {}}));
   CAF_CHECK_EQUAL(test::value(db->log().last_seq(room)), 10u);
   CAF_CHECK_EQUAL(test::value(db->log().last_seq(api::room_id{"r_none"})), 0u);
   auto newest = *db->log().history(room, std::nullopt, std::nullopt, 3);
@@ -66,7 +66,7 @@ CAF_TEST(dedupe records and messages survive reopening) {
   test::temp_dir dir;
   {
     auto db = open_store(dir.path());
-    CAF_REQUIRE(!db->log().append({room, 1, msg(1), alice, "c1"}));
+    CAF_REQUIRE(!db->log().append({room, 1, msg(1), alice, "c1", {}}));
   }
   auto db = open_store(dir.path());
   CAF_CHECK_EQUAL(test::value(db->log().dedupe(alice, room, "c1")), 1u);
