@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
 
 #include <spdlog/spdlog.h>
 #include <caf/response_promise.hpp>
@@ -115,6 +116,45 @@ caf::response_promise gather_all(reader_self* self, const context_ptr& ctx, std:
   return rp;
 }
 
+// This node's hits for a search: in the caller's rooms held here whose
+// owner this node is (a room's other copies stay silent), never encrypted
+// ones, each message as stored now, up to limit + 1.
+caf::result<std::vector<api::search_result>> local_search(const context_ptr& ctx, const reader_stores& stores,
+                                                          const api::search_request& req) {
+  auto ids = stores.rooms.rooms_of(req.user);
+  if (!ids)
+    return ids.error();
+  std::vector<api::room_id> rooms;
+  std::map<api::room_id, std::string> names;
+  for (auto& id : *ids) {
+    if ((!req.room.value.empty() && id != req.room) || !ctx->place->owns_room(id))
+      continue;
+    auto info = stores.rooms.room(id);
+    if (!info || info->encrypted)
+      continue;
+    rooms.push_back(id);
+    names[id] = info->name;
+  }
+  std::vector<api::search_result> out;
+  if (rooms.empty()) {
+    // The query is checked all the same: a bad one is refused everywhere.
+    auto none = stores.log.search(req.q, {}, req.before, 0);
+    if (!none)
+      return none.error();
+    return out;
+  }
+  auto hits = stores.log.search(req.q, rooms, req.before, req.limit + 1);
+  if (!hits)
+    return hits.error();
+  for (auto& h : *hits) {
+    auto text = stores.log.message(h.room, h.seq);
+    if (!text)
+      continue;  // gone since it was indexed
+    out.push_back({h.room, h.seq, std::move(h.key), wire::client_message(std::move(*text)), names[h.room]});
+  }
+  return out;
+}
+
 }  // namespace
 
 api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr ctx, reader_stores given) {
@@ -184,6 +224,41 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
       [ctx, stores](api::my_rooms_atom, const api::user_id& user, const caf::actor& hub, bool) {
         return local_rooms(ctx, *stores, user, hub);
       },
+      // A search of every node: their hits newest first, each message once
+      // (a room changing owner may answer from two), up to limit + 1 (the
+      // caller tells whether there is a next page).
+      [=](api::search_atom a, const api::search_request& req) -> caf::result<std::vector<api::search_result>> {
+        auto rp = self->make_response_promise<std::vector<api::search_result>>();
+        auto out = std::make_shared<std::vector<api::search_result>>();
+        auto refused = std::make_shared<caf::error>();
+        std::vector<api::reader_service> readers;
+        for (auto& m : ctx->place->current()->live)
+          readers.push_back(m.readers);
+        cluster::scatter<std::vector<api::search_result>>(
+            self, readers, std::chrono::seconds(5),
+            [out, refused](std::size_t, caf::expected<std::vector<api::search_result>> part) {
+              if (part)
+                std::move(part->begin(), part->end(), std::back_inserter(*out));
+              else if (api::describe(part.error()).code == errc::invalid_request)
+                *refused = part.error();
+            },
+            [out, refused, rp, limit = req.limit]() mutable {
+              if (*refused) {
+                rp.deliver(*refused);
+                return;
+              }
+              std::sort(out->begin(), out->end(), [](auto& x, auto& y) { return x.key > y.key; });
+              out->erase(std::unique(out->begin(), out->end(),
+                                     [](auto& x, auto& y) { return x.room == y.room && x.seq == y.seq; }),
+                         out->end());
+              if (out->size() > limit + 1)
+                out->resize(limit + 1);
+              rp.deliver(std::move(*out));
+            },
+            a, req, true);
+        return rp;
+      },
+      [ctx, stores](api::search_atom, const api::search_request& req, bool) { return local_search(ctx, *stores, req); },
       // A page of the directory: every node's first `limit` after `after`,
       // merged, is the cluster's first `limit`.
       [=](api::public_atom a, const std::string& after,

@@ -20,6 +20,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<api::send_ack>("confab::send_ack");
   cfg.add_message_type<api::history_request>("confab::history_request");
   cfg.add_message_type<api::history_page>("confab::history_page");
+  cfg.add_message_type<api::search_request>("confab::search_request");
+  cfg.add_message_type<api::search_result>("confab::search_result");
+  cfg.add_message_type<std::vector<api::search_result>>("std::vector<confab::search_result>");
   cfg.add_message_type<api::member_entry>("confab::member_entry");
   cfg.add_message_type<api::my_room>("confab::my_room");
   cfg.add_message_type<api::login_result>("confab::login_result");

@@ -113,5 +113,7 @@ using delete_atom = caf::atom_constant<caf::atom("delete")>;
 using react_atom = caf::atom_constant<caf::atom("react")>;
 // a page of a thread's replies
 using thread_atom = caf::atom_constant<caf::atom("thread")>;
+// full-text search of messages
+using search_atom = caf::atom_constant<caf::atom("search")>;
 
 }  // namespace confab::api

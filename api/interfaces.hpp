@@ -125,6 +125,10 @@ using reader_service =
                      caf::replies_to<my_rooms_atom, user_id, caf::actor>::with<std::vector<my_room>>,
                      caf::replies_to<my_rooms_atom, user_id, caf::actor, bool>::with<std::vector<my_room>>,
                      caf::replies_to<public_atom, std::string, std::uint32_t>::with<std::vector<room_info>>,
+                     // Search (PROTOCOL.md section 9): up to limit + 1 hits of
+                     // every node, newest first; a node's own part (the bool).
+                     caf::replies_to<search_atom, search_request>::with<std::vector<search_result>>,
+                     caf::replies_to<search_atom, search_request, bool>::with<std::vector<search_result>>,
                      caf::replies_to<public_atom, std::string, std::uint32_t, bool>::with<std::vector<room_info>>,
                      // Admin view: this node's actors, a user's sessions here, a kick.
                      caf::replies_to<actors_atom, actor_query>::with<actor_page>,

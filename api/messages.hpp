@@ -185,6 +185,35 @@ typename Inspector::result_type inspect(Inspector& f, my_room& x) {
   return f(caf::meta::type_name("confab::my_room"), x.room, x.last_seq, x.last_read, x.partner);
 }
 
+// A search (GET /search, PROTOCOL.md section 9): the caller, the query,
+// one room or all (empty), the cursor to go below (empty: the newest), and
+// how many.
+struct search_request {
+  user_id user;
+  std::string q;
+  room_id room;
+  std::string before;
+  std::uint32_t limit = 20;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_request& x) {
+  return f(caf::meta::type_name("confab::search_request"), x.user, x.q, x.room, x.before, x.limit);
+}
+
+// One hit: the message as stored now, its room's name, and its sort key
+// (newest first when descending; the cursor of the next page).
+struct search_result {
+  room_id room;
+  seq_t seq = 0;
+  std::string key;
+  std::string message;
+  std::string room_name;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_result& x) {
+  return f(caf::meta::type_name("confab::search_result"), x.room, x.seq, x.key, x.message, x.room_name);
+}
+
 struct login_result {
   std::string token;
   std::int64_t expires_at = 0;

@@ -328,6 +328,23 @@ void get_thread(self_ptr self, const exchange_ptr& ex, const authed& a) {
             [ex](caf::error& err) { ex->respond_error(err); });
 }
 
+// GET /search?q=&room=&limit=&before=: every node's hits in the caller's
+// rooms, newest first (PROTOCOL.md section 9).
+void get_search(self_ptr self, const exchange_ptr& ex, const authed& a) {
+  std::map<std::string, std::string> decoded;
+  for (auto& [k, v] : ex->query)
+    decoded[k] = url_decode(v);
+  auto req = wire::decode_search_query(decoded);
+  if (!req)
+    return ex->respond_error(req.error());
+  req->user = a.who.who.id;
+  auto limit = req->limit;
+  self->request(self->state.ctx->place->reader(), request_timeout, api::search_atom::value, *req)
+      .then([ex, limit](
+                const std::vector<api::search_result>& hits) { ex->respond(200, wire::search_page_json(hits, limit)); },
+            [ex](caf::error& err) { ex->respond_error(err); });
+}
+
 void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::room_id room{ex->path[3]};
   self->request(self->state.ctx->place->room(room), request_timeout, api::members_atom::value, room, a.who.who.id)
@@ -510,6 +527,7 @@ const std::vector<route_entry>& routes() {
       {{"rooms", "*", "messages", "*", "reactions", "*"}, "PUT", react},
       {{"rooms", "*", "messages", "*", "reactions", "*"}, "DELETE", react},
       {{"rooms", "*", "threads", "*"}, "GET", get_thread},
+      {{"search"}, "GET", get_search},
       {{"rooms", "*", "members"}, "GET", get_members},
       {{"rooms", "*", "join"}, "POST", join_room},
       {{"rooms", "*", "leave"}, "POST", leave_room},

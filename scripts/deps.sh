@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [--test]   (--test adds what the tests need)
 set -euo pipefail
 packages=(g++ cmake ninja-build ccache pkg-config libcaf-dev libboost1.81-all-dev librocksdb-dev libvips-dev libmagic-dev
-          libssl-dev libsodium-dev libargon2-dev nlohmann-json3-dev libspdlog-dev openssl)
+          libssl-dev libsodium-dev libargon2-dev nlohmann-json3-dev libspdlog-dev openssl libxapian-dev libglib2.0-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3 python3-websocket python3-pil python3-cryptography curl clang-format prometheus chromium nodejs iproute2 nftables)
 fi

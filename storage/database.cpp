@@ -5,11 +5,16 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <functional>
 
 #include "api/errors.hpp"
 #include "api/metrics.hpp"
 #include "storage/keys.hpp"
 #include "storage/records.hpp"
+#include "storage/search_index.hpp"
 
 namespace confab::storage {
 
@@ -73,6 +78,24 @@ caf::expected<std::shared_ptr<database>> database::open(const std::string& dir, 
   s->rlog_ = h[16];
   s->rlog_state_ = h[17];
   s->removed_ = h[18];
+  auto search = search_index::open(dir + "/search");
+  if (!search)
+    return search.error();
+  s->search_ = std::move(*search);
+  if (s->search_->needs_rebuild()) {
+    auto started = std::chrono::steady_clock::now();
+    auto err = s->search_->rebuild([&](const std::function<void(std::string_view)>& index) -> caf::error {
+      std::unique_ptr<rocksdb::Iterator> it(s->db_->NewIterator(rocksdb::ReadOptions{}, s->messages_));
+      for (it->SeekToFirst(); it->Valid(); it->Next())
+        index(it->value().ToStringView());
+      return from_status(it->status());
+    });
+    if (err)
+      return err;
+    spdlog::info(
+        "search index built from the stored messages in {} ms",
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  }
   return s;
 }
 rocksdb::Status database::write(rocksdb::WriteBatch& batch, flush f) {
@@ -122,6 +145,7 @@ caf::expected<std::vector<api::room_id>> database::room_keys_of(rocksdb::ColumnF
 }
 
 database::~database() {
+  search_.reset();  // commits what it has indexed
   if (!db_)
     return;
   for (auto* h : handles_) {

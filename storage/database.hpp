@@ -29,6 +29,8 @@ class WriteBatch;
 
 namespace confab::storage {
 
+class search_index;
+
 // When a write reaches the disk (--durability). Appends and read markers
 // always go to the WAL only: with fsync, their acks wait for a group commit
 // (sync_wal, driven by actors/syncer.hpp). Every other write (users, rooms,
@@ -88,6 +90,9 @@ class database {
   rocksdb::ColumnFamilyHandle* rlog_ = nullptr;
   rocksdb::ColumnFamilyHandle* rlog_state_ = nullptr;
   rocksdb::ColumnFamilyHandle* removed_ = nullptr;
+  // The full-text index of the messages (search_index.hpp): every write of
+  // the messages family hands it the message.
+  std::unique_ptr<search_index> search_;
   std::mutex usage_mutex_;  // usage is read, added to and written as one step
 
  private:

@@ -102,7 +102,11 @@ caf::error handoff_store::import_piece(const api::room_piece& p) {
     batch.Put(d_->rooms_, p.room.value, room_to_json(p.info));
   }
   // The last piece makes the room live here: on disk before the answer.
-  return from_status(d_->write(batch, p.last ? database::flush::always : database::flush::wal));
+  if (auto err = from_status(d_->write(batch, p.last ? database::flush::always : database::flush::wal)))
+    return err;
+  for (auto& text : p.messages)
+    d_->search_->queue(text);
+  return caf::none;
 }
 
 caf::error handoff_store::set_moving(const api::room_id& room, const std::string& target) {
@@ -153,7 +157,10 @@ caf::error handoff_store::drop_room(const api::room_id& room, bool with_log) {
     batch.Delete(d_->rlog_, keys::message(room, UINT64_MAX));
     batch.Delete(d_->rlog_state_, room.value);
   }
-  return from_status(d_->write(batch));
+  if (auto err = from_status(d_->write(batch)))
+    return err;
+  d_->search_->queue_drop(room);
+  return caf::none;
 }
 
 }  // namespace confab::storage

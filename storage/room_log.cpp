@@ -26,7 +26,18 @@ caf::error log_store::append(const append_entry& e) {
     batch.Put(d_->messages_, keys::message(e.room, seq), text);
   // To the WAL: the record survives a crash of the process; the room waits
   // for a group commit before the ack under durability::fsync.
-  return from_status(d_->write(batch, database::flush::wal));
+  if (auto err = from_status(d_->write(batch, database::flush::wal)))
+    return err;
+  d_->search_->queue(e.message_json);
+  for (auto& [seq, text] : e.also)
+    d_->search_->queue(text);
+  return caf::none;
+}
+
+caf::expected<std::vector<search_hit>> log_store::search(const std::string& query,
+                                                         const std::vector<api::room_id>& rooms,
+                                                         const std::string& before, std::uint32_t limit) const {
+  return d_->search_->search(query, rooms, before, limit);
 }
 
 caf::expected<api::seq_t> log_store::last_seq(const api::room_id& room) const {

@@ -21,6 +21,7 @@
 
 #include "api/messages.hpp"
 #include "storage/database.hpp"
+#include "storage/search_index.hpp"
 
 namespace confab::storage {
 
@@ -51,6 +52,11 @@ class log_store {
   // `before`); otherwise the newest `limit` below `before` (or overall).
   [[nodiscard]] caf::expected<api::history_page> history(const api::room_id& room, std::optional<api::seq_t> before,
                                                          std::optional<api::seq_t> after, std::uint32_t limit) const;
+  // Full-text search of the messages stored here (search_index.hpp): up
+  // to `limit` hits among `rooms`, newest first, below the cursor `before`.
+  [[nodiscard]] caf::expected<std::vector<search_hit>> search(const std::string& query,
+                                                              const std::vector<api::room_id>& rooms,
+                                                              const std::string& before, std::uint32_t limit) const;
   // read markers
   [[nodiscard]] caf::expected<api::seq_t> last_read(const api::user_id& user, const api::room_id& room) const;
   [[nodiscard]] caf::error set_last_read(const api::user_id& user, const api::room_id& room, api::seq_t seq);

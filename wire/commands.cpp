@@ -264,6 +264,48 @@ bool query_number(const std::map<std::string, std::string>& query, const char* k
   return true;
 }
 
+caf::expected<api::search_request> decode_search_query(const std::map<std::string, std::string>& query) {
+  api::search_request out;
+  std::optional<std::uint64_t> limit;
+  std::string error;
+  if (!query_number(query, "limit", limit, error))
+    return invalid(error);
+  if (limit && (*limit < 1 || *limit > 50))
+    return invalid("limit must be 1-50");
+  out.limit = static_cast<std::uint32_t>(limit.value_or(20));
+  auto q = query.find("q");
+  if (q == query.end() || q->second.empty() || q->second.size() > 500 || !is_utf8(q->second))
+    return invalid("q must be 1-500 bytes of UTF-8");
+  out.q = q->second;
+  for (auto [key, field] : {std::pair{"room", &out.room.value}, std::pair{"before", &out.before}}) {
+    auto it = query.find(key);
+    if (it == query.end())
+      continue;
+    if (it->second.empty() || it->second.size() > 200 || !is_utf8(it->second))
+      return invalid(std::string(key) + " must be 1-200 bytes");
+    *field = it->second;
+  }
+  return out;
+}
+
+std::string search_page_json(const std::vector<api::search_result>& hits, std::uint32_t limit) {
+  std::string out = R"({"results":[)";
+  for (std::size_t i = 0; i < hits.size() && i < limit; ++i) {
+    if (i > 0)
+      out += ',';
+    out += R"({"message":)";
+    out += hits[i].message;
+    out += R"(,"room_name":)";
+    out += json(hits[i].room_name).dump();
+    out += '}';
+  }
+  out += ']';
+  if (hits.size() > limit && limit > 0)
+    out += R"(,"next":)" + json(hits[limit - 1].key).dump();
+  out += '}';
+  return out;
+}
+
 caf::expected<api::history_command> decode_history_query(const std::map<std::string, std::string>& query,
                                                          api::room_id room, std::uint64_t history_max) {
   std::optional<std::uint64_t> before, after, limit;

@@ -47,6 +47,14 @@ struct send_rules {
 [[nodiscard]] caf::expected<api::history_command> decode_history_query(const std::map<std::string, std::string>& query,
                                                                        api::room_id room, std::uint64_t history_max);
 
+// GET /search?q=&room=&limit=&before= (values percent-decoded already): q
+// 1-500 bytes of UTF-8, limit 1-50 (20 when absent), room and before
+// (the cursor) at most 200 bytes; the caller is filled in by the gateway.
+[[nodiscard]] caf::expected<api::search_request> decode_search_query(const std::map<std::string, std::string>& query);
+// {results:[{message, room_name}], next?}: the first `limit` of `hits`
+// (each message as clients see it); next when there are more.
+[[nodiscard]] std::string search_page_json(const std::vector<api::search_result>& hits, std::uint32_t limit);
+
 // The limits a frame is checked against (config::limits, which wire/ does
 // not include).
 struct frame_rules {

@@ -17,6 +17,7 @@
 #include "actors/room_change.hpp"
 #include "storage/keys.hpp"
 #include "storage/records.hpp"
+#include "storage/search_index.hpp"
 #include "tests/fuzz/check.hpp"
 #include "wire/events.hpp"
 
@@ -156,6 +157,24 @@ void check_stored_message(const std::string& text) {
   (void)shown;
 }
 
+// The search index: any text as a query (Xapian's parser, after folding)
+// and as a stored message to index answers a value or an error.
+void check_search(const std::string& text) {
+  static auto index = [] {
+    char dir[] = "/tmp/confab-fuzz-search-XXXXXX";
+    CHECK(mkdtemp(dir) != nullptr);
+    auto idx = storage::search_index::open(std::string(dir) + "/search");
+    CHECK(static_cast<bool>(idx));
+    (*idx)->queue(R"({"room":"r_1","seq":1,"ts":5,"body":"hello wörld"})");
+    return std::move(*idx);
+  }();
+  std::vector<api::room_id> rooms{api::room_id{"r_1"}};
+  (void)index->search(text, rooms, "", 5);
+  (void)index->search("hello", rooms, text, 5);
+  index->queue(text);
+  (void)storage::search_index::fold(text);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -167,5 +186,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_password_hash(text);
   check_replica_records(text);
   check_stored_message(text);
+  check_search(text);
   return 0;
 }

@@ -273,6 +273,34 @@ class ClusterTest(ClusterBase):
                 self.assertEqual([(x["seq"], x.get("deleted", False)) for x in t["messages"]],
                                  [(r1["seq"], False), (r2["seq"], False), (r3["seq"], True)])
 
+    def test_search_across_nodes(self):
+        n1, n2, n3 = self.nodes()
+        a, b = self.new_user(server=n1), self.new_user(server=n2)
+        word = "w" + uuid.uuid4().hex[:10]
+        rooms = [self.create_room(a.token, server=(n1, n2, n3)[i % 3])["id"] for i in range(6)]
+        sent = []
+        for i, rid in enumerate(rooms):
+            self.join(b.token, rid, server=n3)
+            sent.append((rid, self.post(a.token, rid, "%s number %d" % (word, i), server=(n1, n2, n3)[i % 3])["seq"]))
+        self.assertGreater(len({self.cluster.room_owner(rid) for rid in rooms}), 1, "all rooms on one node")
+        path = "/api/v1/search?q=%s&limit=4" % word
+        for s in (n1, n2, n3):
+            with self.subTest(node=s.node):
+                seen, before = [], ""
+                for _ in range(5):
+                    page = self.assert_status(self.api("GET", path + before, token=b.token, server=s), 200)
+                    seen += [(r["message"]["room"], r["message"]["seq"]) for r in page["results"]]
+                    if "next" not in page:
+                        break
+                    before = "&before=" + page["next"]
+                self.assertEqual(seen, list(reversed(sent)), "each hit once, newest first")
+        # b leaves one room (through another node): its message is no longer found anywhere
+        self.assert_status(self.api("POST", "/api/v1/rooms/%s/leave" % rooms[0], token=b.token, server=n1), 204)
+        for s in (n1, n2, n3):
+            page = self.assert_status(self.api("GET", path.replace("limit=4", "limit=50"), token=b.token,
+                                               server=s), 200)
+            self.assertEqual([r["message"]["room"] for r in page["results"]], list(reversed(rooms[1:])))
+
     def test_chat_across_nodes(self):
         n1, n2, n3 = self.nodes()
         a = self.new_user(server=n1)
