@@ -5,10 +5,13 @@
 // both ways (Enter, Shift+Enter, @mention), typing, presence, a DM with its
 // toast and unread count in the title, an image upload whose thumbnail shows on
 // the other side (and opens in the lightbox), a body with markup shown as text,
-// reload with history, kill -9 and restart of the node on the same port (page
-// shows the outage, a send fails and is retried, a message sent over HTTP while
-// the page was away arrives once), sign out and in. Screenshots at desktop
-// (1280x800) and phone (390x844) width, light and dark, go to ARTIFACTS_DIR.
+// a thread (replies from the hover action and from the panel, live on both
+// sides, out of the timeline), reload with history, kill -9 and restart of the
+// node on the same port (page shows the outage, a send fails and is retried, a
+// message sent over HTTP while the page was away arrives once), search (when
+// the server has it) opening a room at a result, sign out and in. Screenshots
+// at desktop (1280x800) and phone (390x844) width, light and dark, go to
+// ARTIFACTS_DIR.
 //
 // Run: node --experimental-websocket client.test.mjs   (tests/browser/run.sh client.test.mjs does it)
 // Env: CONFABD (default build/bin/confabd), ARTIFACTS_DIR, CHROMIUM (default /usr/bin/chromium)
@@ -56,7 +59,8 @@ async function main() {
       assert.equal(r.status, 200, `GET /: ${r.status}`);
       assert.match(r.text, /<script type="module" src="\/client\/app\.js">/);
       for (const f of ['app.js', 'api.js', 'socket.js', 'store.js', 'chat.js', 'timeline.js', 'room.js', 'sidebar.js',
-        'dialogs.js', 'files.js', 'notify.js', 'auth.js', 'dom.js', 'style.css', 'chat.css']) {
+        'dialogs.js', 'files.js', 'notify.js', 'auth.js', 'dom.js', 'actions.js', 'thread.js', 'search.js', 'style.css',
+        'chat.css']) {
         const a = await http(server.base, 'GET', `/client/${f}`);
         assert.equal(a.status, 200, `GET /client/${f}: ${a.status}`);
       }
@@ -197,6 +201,76 @@ async function main() {
       await again.hover();
       assert.equal(await again.getByTestId('edit-button').count(), 0);
       assert.equal(await again.getByTestId('delete-button').count(), 0);
+    });
+
+    await step('threads: alice replies from the hover action, bob from the panel; live on both sides, counted under the root, '
+      + 'not in the timeline', async () => {
+      await send(A, 'Which typeface for the headings?');
+      const rootSeq = Number(await msg(A, 'Which typeface for the headings?').getAttribute('data-seq'));
+      const root = (page) => page.getByTestId('timeline').locator(`[data-testid="message"][data-seq="${rootSeq}"]`);
+      const panel = (page) => page.getByTestId('thread-panel');
+      const reply = (page, text) => panel(page).locator('[data-testid="message"]:not([data-pending])')
+        .filter({ has: page.getByTestId('message-body').filter({ hasText: text }) });
+      await root(B).waitFor({ timeout: EVENT_MS });
+      // alice: "Reply in thread" from the hover toolbar opens the panel with the root
+      await root(A).hover();
+      await root(A).getByTestId('thread-button').click();
+      await panel(A).getByTestId('thread-root').getByTestId('message-body').filter({ hasText: 'Which typeface' }).waitFor();
+      await panel(A).getByTestId('thread-reply-count').filter({ hasText: 'No replies yet' }).waitFor();
+      await panel(A).getByTestId('thread-input').fill('Inter, set tight.');
+      await panel(A).getByTestId('thread-input').press('Enter');
+      await reply(A, 'Inter, set tight.').waitFor({ timeout: EVENT_MS });
+      // bob: "1 reply" under the root; the summary opens the panel
+      await root(B).getByTestId('thread-count').filter({ hasText: /^1 reply$/ }).waitFor({ timeout: EVENT_MS });
+      await root(B).getByTestId('thread-summary').filter({ hasText: 'Last reply' }).waitFor();
+      await root(B).getByTestId('thread-summary').click();
+      await reply(B, 'Inter, set tight.').waitFor();
+      await panel(B).getByTestId('thread-input').fill('Agreed, with Source Serif for the body.');
+      await panel(B).getByTestId('thread-input').press('Enter');
+      await reply(B, 'Source Serif').waitFor({ timeout: EVENT_MS });
+      await reply(A, 'Source Serif').waitFor({ timeout: EVENT_MS }); // live in alice's open panel
+      for (const page of [A, B]) {
+        await root(page).getByTestId('thread-count').filter({ hasText: /^2 replies$/ }).waitFor({ timeout: EVENT_MS });
+        await panel(page).getByTestId('thread-reply-count').filter({ hasText: '2 replies' }).waitFor({ timeout: EVENT_MS });
+        for (const text of ['Inter, set tight.', 'Source Serif']) {
+          assert.equal(await page.getByTestId('timeline').getByTestId('message-body').filter({ hasText: text }).count(), 0,
+            `the reply "${text}" is in the timeline`);
+        }
+      }
+      // a reaction from the picker (alice's last emoji first) and an edit (Up in the empty thread composer) show
+      // in the other panel in place
+      await reply(A, 'Source Serif').hover();
+      await reply(A, 'Source Serif').getByTestId('react-button').click();
+      const recent = A.getByTestId('emoji-picker').getByTestId('emoji-recent').locator('[data-emoji]');
+      assert.equal(await recent.first().getAttribute('data-emoji'), '🎉');
+      await A.getByTestId('emoji-picker').locator('[data-emoji="👀"]').click();
+      await reply(B, 'Source Serif').locator('[data-testid="reaction"][data-emoji="👀"]').filter({ hasText: '1' })
+        .waitFor({ timeout: EVENT_MS });
+      assert.deepEqual(await A.evaluate((u) => JSON.parse(localStorage.getItem(`confab.emoji.recent.${u}`)), alice.username),
+        ['👀', '🎉']);
+      await panel(A).getByTestId('thread-input').fill('');
+      await panel(A).getByTestId('thread-input').press('ArrowUp');
+      const editor = panel(A).getByTestId('edit-input');
+      await editor.waitFor();
+      assert.equal(await editor.inputValue(), 'Inter, set tight.');
+      await editor.fill('Inter, set tight, at 600.');
+      await editor.press('Enter');
+      await reply(B, 'Inter, set tight, at 600.').getByTestId('message-edited').waitFor({ timeout: EVENT_MS });
+      await shot(A, 'desktop-light-thread');
+      await A.emulateMedia({ colorScheme: 'dark' });
+      await shot(A, 'desktop-dark-thread');
+      await A.emulateMedia({ colorScheme: 'light' });
+      // at phone width the panel is the whole screen
+      await B.setViewportSize(PHONE);
+      const box = await panel(B).boundingBox();
+      assert.ok(box && box.x <= 0 && box.y <= 0 && box.width >= PHONE.width - 1 && box.height >= PHONE.height - 1,
+        `thread panel at phone width: ${JSON.stringify(box)}`);
+      await B.setViewportSize(DESKTOP);
+      // Escape closes alice's panel, the close button bob's
+      await A.keyboard.press('Escape');
+      await panel(A).waitFor({ state: 'hidden' });
+      await panel(B).getByTestId('thread-close').click();
+      await panel(B).waitFor({ state: 'hidden' });
     });
 
     await step('typing shows on the other side and ends when the text is cleared', async () => {
@@ -436,6 +510,86 @@ async function main() {
       await A.getByTestId('room-start').waitFor();
     });
 
+    let searchMissing = false;
+    await step('search: Ctrl+Shift+F, results grouped by room with the words marked; a result opens its room at the '
+      + 'message, a reply its thread', async () => {
+      // the marking folds case and accents, and makes text and <mark>s only, whatever the text
+      const text = 'Le CAFÉ est prêt <img src=x onerror=alert(1)> pretty';
+      const marked = await A.evaluate(async (t) => {
+        const { highlight, queryTerms } = await import('/client/search.js');
+        const box = document.createElement('div');
+        box.append(...highlight(t, queryTerms('cafe PRET')));
+        return { marks: [...box.querySelectorAll('mark')].map((m) => m.textContent), text: box.textContent,
+          elements: box.querySelectorAll('*').length };
+      }, text);
+      assert.deepEqual(marked, { marks: ['CAFÉ', 'prêt', 'pretty'], text, elements: 3 });
+
+      const dlg = A.getByTestId('search-dialog');
+      await A.keyboard.press('Control+Shift+F');
+      await dlg.waitFor();
+      await dlg.getByTestId('search-empty').filter({ hasText: 'Encrypted rooms are not searched' }).waitFor();
+      await A.keyboard.press('Escape');
+      await dlg.waitFor({ state: 'hidden' });
+
+      const probe = await http(server.base, 'GET', '/api/v1/search?q=x', { token: alice.token });
+      if (probe.status === 404) {
+        searchMissing = true;
+        await A.getByTestId('search-button').click(); // the header's button opens it too
+        await dlg.getByTestId('search-input').fill('mockups');
+        await dlg.getByTestId('search-error').filter({ hasText: 'not available' }).waitFor({ timeout: EVENT_MS });
+        await dlg.getByTestId('search-close').click();
+        await dlg.waitFor({ state: 'hidden' });
+        console.log('# search: GET /api/v1/search answers 404 (the server part is not built yet): the rest of this step is skipped');
+        return;
+      }
+      assert.equal(probe.status, 200, probe.text);
+      // The index may trail the writes: waits until the server finds `body`.
+      const indexed = async (q, body) => {
+        const deadline = Date.now() + EVENT_MS;
+        for (;;) {
+          const r = await http(server.base, 'GET', `/api/v1/search?q=${encodeURIComponent(q)}&room=${roomId}`, { token: alice.token });
+          assert.equal(r.status, 200, r.text);
+          if ((r.json.results || []).some((x) => (x.message.body || '').includes(body))) return;
+          assert.ok(Date.now() < deadline, `search for ${q} does not find "${body}": ${r.text}`);
+          await A.waitForTimeout(200);
+        }
+      };
+      const group = dlg.locator(`[data-testid="search-group"][data-room="${roomId}"]`);
+      await indexed('mockups', 'onboarding mockups are up');
+      await A.getByTestId('search-button').click(); // the header's button opens it too
+      await dlg.getByTestId('search-input').fill('MOCKUPS');
+      await group.getByTestId('search-room').filter({ hasText: roomName }).waitFor({ timeout: EVENT_MS });
+      const hit = group.getByTestId('search-result').filter({ hasText: 'onboarding mockups are up' });
+      await hit.waitFor();
+      assert.deepEqual(await hit.getByTestId('search-hit').allTextContents(), ['mockups']);
+      const seq = Number(await hit.getAttribute('data-seq'));
+      await shot(A, 'desktop-light-search');
+      await A.emulateMedia({ colorScheme: 'dark' });
+      await shot(A, 'desktop-dark-search');
+      await A.emulateMedia({ colorScheme: 'light' });
+      // alice is in the archive room since a reload: the design room is loaded around the message
+      await hit.click();
+      await dlg.waitFor({ state: 'hidden' });
+      await A.getByTestId('room-title').filter({ hasText: roomName }).waitFor();
+      await A.locator(`#timeline [data-testid="message"].msg-flash[data-seq="${seq}"]`).waitFor();
+      await A.waitForFunction((s) => {
+        const n = document.querySelector(`#timeline [data-testid="message"][data-seq="${s}"]`);
+        const view = document.getElementById('timeline').getBoundingClientRect();
+        const r = n && n.getBoundingClientRect();
+        return !!r && r.top >= view.top && r.bottom <= view.bottom;
+      }, seq, { timeout: UI_MS });
+      // a thread reply opens its thread too, the reply marked
+      await indexed('serif', 'Source Serif');
+      await A.keyboard.press('Control+Shift+F');
+      await dlg.getByTestId('search-input').fill('serif');
+      const reply = group.getByTestId('search-result').filter({ hasText: 'Source Serif' });
+      await reply.waitFor({ timeout: EVENT_MS });
+      const replySeq = Number(await reply.getAttribute('data-seq'));
+      await reply.click();
+      await A.getByTestId('thread-panel').locator(`[data-testid="message"].msg-flash[data-seq="${replySeq}"]`).waitFor();
+      await A.getByTestId('thread-close').click();
+    });
+
     await step('sign out clears the token; signing in brings the rooms back', async () => {
       await A.getByTestId('me-button').click();
       await A.getByTestId('logout-button').click();
@@ -453,7 +607,9 @@ async function main() {
     await step('no script errors or CSP violations in the pages', async () => {
       // expected while the node was down: failed socket connections and requests
       const expected = (e) => !restarted ? false : /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|Failed to fetch|net::ERR/.test(e);
-      const real = pageErrors.filter((e) => !expected(e) && !/status of 401 .*\/api\/v1\/logout/.test(e));
+      // and the search call of a server without search (the step said so)
+      const missing = (e) => searchMissing && /status of 404 .*\/api\/v1\/search/.test(e);
+      const real = pageErrors.filter((e) => !expected(e) && !missing(e) && !/status of 401 .*\/api\/v1\/logout/.test(e));
       assert.deepEqual(real, []);
       assert.deepEqual(dialogs, []);
     });

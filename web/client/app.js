@@ -5,7 +5,7 @@ import { api, auth, errorText, revokeBlobs, setUnauthorizedHandler } from './api
 import { $ } from './dom.js';
 import { initAuth, showAuth } from './auth.js';
 import {
-  joinRoom, leaveRoom, openDm, retryConnectionNow, startChat, stopChat,
+  joinRoom, leaveRoom, loadAround, openDm, refreshRooms, retryConnectionNow, startChat, stopChat,
 } from './chat.js';
 import {
   confirmDialog, initDialogs, openCreateRoom, openDirectory, openInvite, openNewDm, openProfile,
@@ -13,9 +13,11 @@ import {
 import { initLightbox } from './files.js';
 import { initNotify, toast, updateTitle } from './notify.js';
 import { initRoom, openRoomView, toggleMembers } from './room.js';
+import { initSearch, openSearch, resetSearch } from './search.js';
 import { initSidebar, renderSidebar } from './sidebar.js';
 import { emit, on, resetState, state } from './store.js';
-import { initTimeline } from './timeline.js';
+import { closeThread, initThread, openThread } from './thread.js';
+import { initTimeline, revealMessage } from './timeline.js';
 import { initTrust } from './trust.js';
 
 function error(title, e) {
@@ -26,6 +28,29 @@ function openRoom(id) {
   const want = `#/room/${encodeURIComponent(id)}`;
   if (location.hash !== want) location.hash = want;
   else route();
+}
+
+// Opens a room now, without waiting for the hashchange (what comes next needs it on screen).
+function openRoomNow(id) {
+  const want = `#/room/${encodeURIComponent(id)}`;
+  if (location.hash !== want) history.pushState(null, '', want);
+  route();
+}
+
+// A search result: its room opened at the message, with the history around
+// it, and its thread panel when it is a reply.
+async function showMessage(m) {
+  if (!state.rooms.has(m.room)) await refreshRooms().catch(() => {});
+  const room = state.rooms.get(m.room);
+  if (!room) { toast({ title: 'Not in that room any more', kind: 'error' }); return; }
+  const at = m.thread || m.seq;
+  try {
+    await loadAround(room, at);
+  } catch (e) { error('Could not load messages', e); return; }
+  openRoomNow(room.id);
+  if (m.thread) openThread(room.id, m.thread, { highlight: m.seq }).catch(() => {});
+  else closeThread();
+  revealMessage(at);
 }
 
 function closeRoom() {
@@ -77,6 +102,8 @@ async function logout() {
 
 function signOut(message) {
   stopChat();
+  closeThread();
+  resetSearch();
   auth.clear();
   localStorage.removeItem(ME_KEY);
   revokeBlobs();
@@ -103,6 +130,8 @@ async function boot() {
   initAuth(signedIn);
   initSidebar({ browse: openDirectory, newDm: openNewDm, joinInvite });
   initTimeline();
+  initThread();
+  initSearch({ showMessage });
   initTrust();
   initRoom({ closeRoom, invite: openInvite, leave, dm, error });
   initDialogs({ openRoom, join: joinRoom, logout });
@@ -125,6 +154,10 @@ async function boot() {
       e.preventDefault();
       $('room-filter').focus();
       $('room-filter').select();
+    } else if ((e.ctrlKey || e.metaKey) && e.shiftKey && e.key.toLowerCase() === 'f' && state.me &&
+      !document.querySelector('dialog[open]:not(#dlg-search)')) {
+      e.preventDefault();
+      openSearch();
     }
   });
   // a room that appears (joined elsewhere, first DM message) may be the one in the URL

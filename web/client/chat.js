@@ -1,6 +1,7 @@
 // What the client does: the WebSocket session and its events, sending with
 // optimistic display and retry, history (latest page, older pages, catch-up
-// after a reconnect), read markers, typing, rooms, members and presence.
+// after a reconnect, a window around one message and the pages after it),
+// threads, read markers, typing, rooms, members and presence.
 
 import { api, auth, enc, uploadFile } from './api.js';
 import {
@@ -54,7 +55,8 @@ async function authed(data) {
   try { await setUpDevice(); } catch (e) { console.error(e); } // eslint-disable-line no-console
   // every room with history on screen fetches what it missed (each on its own,
   // retried: one room on a node that is down must not stop the others)
-  await Promise.all([...state.rooms.values()].filter((room) => room.loaded)
+  // (a room shown around an older message has nothing to catch up: its newer pages come on scroll)
+  await Promise.all([...state.rooms.values()].filter((room) => room.loaded && !room.hasNewer)
     .map((room) => catchUpRetrying(room, from.has(room.id) ? from.get(room.id) : lastSeq(room))));
   const active = state.rooms.get(state.activeRoom);
   if (active && !active.loaded) await loadLatest(active);
@@ -131,6 +133,54 @@ export async function loadOlder(room) {
   }
 }
 
+// The room shown around message `seq` (a search result): a window of history
+// from 25 before it, unless it is loaded already. The window replaces what
+// was held, so the messages held stay one run of seqs (loadOlder and
+// loadNewer extend it at either end); until a page reaches the newest
+// message, hasNewer holds live messages back (see addLive).
+export async function loadAround(room, seq) {
+  if (room.loaded && room.msgs.size && seq >= firstSeq(room) && (seq <= lastSeq(room) || !room.hasNewer)) return;
+  const res = await history(room, { after: Math.max(0, seq - 25), limit: PAGE });
+  await openMessages(res.messages);
+  room.msgs.clear();
+  addMessages(room, res.messages || []);
+  for (const m of res.messages || []) ensureUser(m.from);
+  room.loaded = true;
+  room.hasOlder = firstSeq(room) > 1;
+  room.hasNewer = !!res.has_more;
+  emit('messages', room.id);
+  if (!room.hasNewer) await catchUp(room);
+}
+
+// The page after the newest message held, while the room shows a window.
+export async function loadNewer(room) {
+  if (room.loadingNewer || !room.hasNewer) return 0;
+  room.loadingNewer = true;
+  try {
+    const res = await history(room, { after: lastSeq(room), limit: PAGE });
+    await openMessages(res.messages);
+    for (const m of res.messages || []) ensureUser(m.from);
+    const n = addMessages(room, res.messages || []);
+    room.hasNewer = !!res.has_more && (res.messages || []).length > 0;
+    emit('messages', room.id);
+    // a live message held back while this page was on its way may be newer than it
+    if (!room.hasNewer) await catchUp(room);
+    return n;
+  } finally {
+    room.loadingNewer = false;
+  }
+}
+
+// Back from a window to the newest page (Jump to latest, or a send).
+export async function showLatest(room) {
+  if (!room.hasNewer) return;
+  room.msgs.clear();
+  room.hasNewer = false;
+  room.loaded = false;
+  emit('messages', room.id);
+  await loadLatest(room);
+}
+
 async function catchUpRetrying(room, after) {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -197,7 +247,8 @@ async function onMessage(m) {
   }
   // the server's counters already include a message at or below the last_seq it reported
   const counted = m.seq <= room.last_seq;
-  const fresh = addMessages(room, [m]) > 0;
+  const fresh = addLive(room, m);
+  emit('message', m); // the thread panel: a reply may belong to the thread on screen
   ensureUser(m.from);
   clearTyping(room, m.from);
   if (fresh && !counted && m.from !== state.me.username && m.seq > room.last_read) {
@@ -208,12 +259,27 @@ async function onMessage(m) {
   emit('rooms');
 }
 
-// An edit, a delete or a reaction change: the whole message replaces the one
-// held (one not loaded yet comes with its history page).
+// A message that arrived now (event or own ack): added, unless the room
+// shows a window that does not reach the newest message (a search result):
+// then it comes with the page that does, and only the counters move.
+// Returns whether it was new.
+function addLive(room, m) {
+  if (!room.hasNewer) return addMessages(room, [m]) > 0;
+  const fresh = m.seq > room.last_seq;
+  room.last_seq = Math.max(room.last_seq, m.seq);
+  if (m.ts >= room.lastTs) { room.lastTs = m.ts; room.lastPreview = m; }
+  return fresh;
+}
+
+// An edit, a delete, a reaction change or a new thread reply (on its root):
+// the whole message replaces the one held (one not loaded yet comes with
+// its history page; the thread panel may hold it though).
 async function onMessageUpdate(m) {
   const room = state.rooms.get(m.room);
-  if (!room || !room.msgs.has(m.seq)) return;
+  if (!room) return;
   await openMessages([m]);
+  emit('message-update', m);
+  if (!room.msgs.has(m.seq)) return;
   room.msgs.set(m.seq, m);
   if (room.lastPreview && room.lastPreview.seq === m.seq) room.lastPreview = m;
   emit('messages', room.id);
@@ -266,10 +332,12 @@ function onMember({ room: id, user, action }) {
 
 const newCid = () => `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
 
-export function sendMessage(roomId, body, file) {
+// thread: the root's seq for a reply in its thread (PROTOCOL.md section 8).
+export function sendMessage(roomId, body, file, thread) {
   const room = state.rooms.get(roomId);
   if (!room) return;
-  const p = { cid: newCid(), body, file: null, localFile: file || null, progress: 0, status: 'sending', ts: Date.now() };
+  const p = { cid: newCid(), body, file: null, localFile: file || null, progress: 0, status: 'sending', ts: Date.now(),
+    thread: thread || null };
   room.pending.set(p.cid, p);
   emit('messages', roomId);
   deliver(room, p);
@@ -313,6 +381,7 @@ async function sealFor(room, cmid, body, fileEntry) {
 async function fieldsOf(room, p) {
   const fields = { room: room.id, client_msg_id: p.cid };
   if (p.file) fields.file_id = p.file.id;
+  if (p.thread) fields.thread = p.thread;
   if (!room.encrypted) return { ...fields, body: p.body };
   return { ...fields, e2ee: await sealFor(room, p.cid, p.body, p.fileEntry) };
 }
@@ -335,12 +404,15 @@ async function deliver(room, p) {
     if (!room.msgs.has(ack.seq)) {
       const m = { room: room.id, seq: ack.seq, msg_id: ack.msg_id, ts: ack.ts, from: state.me.username, body: p.body,
         client_msg_id: p.cid };
+      if (p.thread) m.thread = p.thread;
       if (fields.e2ee) m.e2ee = fields.e2ee;
       if (p.file) {
         m.file = { id: p.file.id, name: p.file.name, size: p.file.size, content_type: p.file.content_type };
         if (p.file.e2ee) m.file.e2ee = p.file.e2ee;
       }
-      addMessages(room, [m]);
+      addLive(room, m);
+      // before the pending send goes: a reply stays on screen in the thread panel
+      if (m.thread) emit('message', m);
     }
     room.pending.delete(p.cid);
     emit('messages', room.id);
@@ -356,10 +428,11 @@ async function deliver(room, p) {
 // ---- edits, deletes and reactions (PROTOCOL.md section 8) -----------------------------------
 // The server answers, then pushes message_update, which redraws the message.
 
-export async function editMessage(roomId, seq, body) {
+// `held`: the message as shown (a thread reply may be held by the thread panel only).
+export async function editMessage(roomId, seq, body, held) {
   const room = state.rooms.get(roomId);
-  const m = room && room.msgs.get(seq);
-  if (!m) return;
+  const m = held || (room && room.msgs.get(seq));
+  if (!room || !m) return;
   if (!room.encrypted) {
     await request('edit', { room: roomId, seq, body });
     return;
@@ -370,6 +443,18 @@ export async function editMessage(roomId, seq, body) {
 
 export const deleteMessage = (roomId, seq) => request('delete', { room: roomId, seq });
 export const react = (roomId, seq, emoji, active) => request('react', { room: roomId, seq, emoji, active });
+
+// ---- threads (PROTOCOL.md section 8) ---------------------------------------------------------
+
+// A page of the thread of message `seq`: {root, messages, has_more}, the
+// replies after `after`, oldest first; encrypted ones opened.
+export async function fetchThread(roomId, seq, after = 0, limit = PAGE) {
+  const q = new URLSearchParams({ after, limit }).toString();
+  const res = await api('GET', `/rooms/${enc(roomId)}/threads/${enc(seq)}?${q}`);
+  await openMessages([res.root, ...(res.messages || [])].filter(Boolean));
+  for (const m of res.messages || []) ensureUser(m.from);
+  return res;
+}
 
 // ---- read markers and typing ---------------------------------------------------------------
 

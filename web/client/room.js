@@ -3,7 +3,7 @@
 // typing indicator and the member list with presence.
 
 import { $, avatar, el, fmtLastSeen, icon, presenceDot } from './dom.js';
-import { loadLatest, loadMembers, sendMessage, setTyping } from './chat.js';
+import { loadLatest, loadMembers, sendMessage, setTyping, showLatest } from './chat.js';
 import { displayName, on, presenceOf, roomTitle, state } from './store.js';
 import { editLast } from './actions.js';
 import { nodeOfSeq, showRoom, stickToBottom } from './timeline.js';
@@ -97,6 +97,9 @@ function submit() {
     toast({ title: 'Message too long', text: 'Messages can have up to 8,000 characters.', kind: 'error' });
     return;
   }
+  // a send goes to the end of the room: back from a window around an older message first
+  const room = state.rooms.get(roomId);
+  if (room && room.hasNewer) showLatest(room).catch((e) => handlers.error('Could not load messages', e));
   sendMessage(roomId, body);
   input.value = '';
   drafts.delete(roomId);
@@ -114,6 +117,8 @@ export function sendFiles(files) {
     }
     sendMessage(roomId, '', f);
   }
+  const room = state.rooms.get(roomId);
+  if (room && room.hasNewer) showLatest(room).catch((e) => handlers.error('Could not load messages', e));
   stickToBottom();
 }
 

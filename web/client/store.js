@@ -55,6 +55,8 @@ function newRoom(id) {
     loaded: false,       // the newest page has been fetched
     hasOlder: false,     // older messages exist before the first loaded one
     loadingOlder: false,
+    hasNewer: false,     // a window around an older message (search): newer ones exist after the last loaded one
+    loadingNewer: false,
     lastTs: 0, lastPreview: null, // sidebar: last activity
     members: null,       // Map username -> {role} once fetched
     partner: null,       // username of the other user of a direct room
