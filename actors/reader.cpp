@@ -148,8 +148,8 @@ caf::result<std::vector<api::search_result>> local_search(const context_ptr& ctx
     return hits.error();
   for (auto& h : *hits) {
     auto text = stores.log.message(h.room, h.seq);
-    if (!text)
-      continue;  // gone since it was indexed
+    if (!text || text->find(R"("deleted":true)") != std::string::npos)
+      continue;  // gone or deleted since it was indexed
     out.push_back({h.room, h.seq, std::move(h.key), wire::client_message(std::move(*text)), names[h.room]});
   }
   return out;
@@ -231,20 +231,27 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
         auto rp = self->make_response_promise<std::vector<api::search_result>>();
         auto out = std::make_shared<std::vector<api::search_result>>();
         auto refused = std::make_shared<caf::error>();
+        // No node answered (search off everywhere, or all down): its error.
+        auto answered = std::make_shared<bool>(false);
+        auto failure = std::make_shared<caf::error>();
         std::vector<api::reader_service> readers;
         for (auto& m : ctx->place->current()->live)
           readers.push_back(m.readers);
         cluster::scatter<std::vector<api::search_result>>(
             self, readers, std::chrono::seconds(5),
-            [out, refused](std::size_t, caf::expected<std::vector<api::search_result>> part) {
-              if (part)
+            [out, refused, answered, failure](std::size_t, caf::expected<std::vector<api::search_result>> part) {
+              if (part) {
+                *answered = true;
                 std::move(part->begin(), part->end(), std::back_inserter(*out));
-              else if (api::describe(part.error()).code == errc::invalid_request)
+              } else if (api::describe(part.error()).code == errc::invalid_request) {
                 *refused = part.error();
+              } else {
+                *failure = part.error();
+              }
             },
-            [out, refused, rp, limit = req.limit]() mutable {
-              if (*refused) {
-                rp.deliver(*refused);
+            [out, refused, answered, failure, rp, limit = req.limit]() mutable {
+              if (*refused || !*answered) {
+                rp.deliver(*refused ? *refused : *failure);
                 return;
               }
               std::sort(out->begin(), out->end(), [](auto& x, auto& y) { return x.key > y.key; });
@@ -258,7 +265,21 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
             a, req, true);
         return rp;
       },
-      [ctx, stores](api::search_atom, const api::search_request& req, bool) { return local_search(ctx, *stores, req); },
+      // On a thread of its own: the index may be busy (its indexer holds it
+      // at a low priority), and the scheduler's threads must not wait.
+      [=](api::search_atom a, const api::search_request& req, bool) -> caf::result<std::vector<api::search_result>> {
+        auto searcher = self->spawn<caf::detached>([ctx, stores](caf::event_based_actor* s) -> caf::behavior {
+          return {[=](api::search_atom, const api::search_request& r) -> caf::result<std::vector<api::search_result>> {
+            s->quit();
+            return local_search(ctx, *stores, r);
+          }};
+        });
+        auto rp = self->make_response_promise<std::vector<api::search_result>>();
+        self->request(searcher, std::chrono::seconds(10), a, req)
+            .then([rp](std::vector<api::search_result>& hits) mutable { rp.deliver(std::move(hits)); },
+                  [rp](caf::error& err) mutable { rp.deliver(err); });
+        return rp;
+      },
       // A page of the directory: every node's first `limit` after `after`,
       // merged, is the cluster's first `limit`.
       [=](api::public_atom a, const std::string& after,

@@ -227,19 +227,26 @@ caf::expected<std::string> member_message(self_ptr self, const api::caller& who,
   if (seq == 0 || seq > st.last_seq)
     return fail(errc::not_found, "no such message");
   if (auto it = st.updating.find(seq); it != st.updating.end())
-    return it->second;
+    return it->second.first;
   auto text = st.stores.log.message(st.info.id, seq);
   if (!text && api::describe(text.error()).code == errc::not_found)
     return fail(errc::unavailable, "the message is not stored yet; retry");
   return text;
 }
 
-// The updates of a write that is settled leave the overlay, unless a later
-// write changed the same message again.
+// A write in flight that changes message `seq` to `text`.
+void remember_update(self_ptr self, api::seq_t seq, const std::string& text) {
+  auto& entry = self->state.updating[seq];
+  entry.first = text;
+  ++entry.second;
+}
+
+// The updates of a write that is settled: a message leaves the overlay once
+// no write of it is in flight.
 void forget_updates(self_ptr self, const std::vector<std::pair<api::seq_t, std::string>>& updates) {
   auto& updating = self->state.updating;
   for (auto& [seq, text] : updates)
-    if (auto it = updating.find(seq); it != updating.end() && it->second == text)
+    if (auto it = updating.find(seq); it != updating.end() && --it->second.second == 0)
       updating.erase(it);
 }
 
@@ -328,7 +335,7 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
   change.client_msg_id = req.client_msg_id;
   change.rewrites = rewrites;
   for (auto& [seq, text] : rewrites)
-    st.updating[seq] = text;
+    remember_update(self, seq, text);
   st.last_seq = m.seq;
   if (!key.empty())
     st.sending[key];
@@ -385,15 +392,14 @@ caf::result<api::send_ack> handle_send(self_ptr self, api::send_request& req) {
 caf::result<std::string> update_message(self_ptr self, api::seq_t seq, std::string text,
                                         std::function<void()> then = {},
                                         std::vector<std::pair<api::seq_t, std::string>> rewrites = {}) {
-  auto& st = self->state;
   room_change change;
   change.kind = room_change::update;
   change.seq = seq;
   change.text = text;
   change.rewrites = std::move(rewrites);
-  st.updating[seq] = text;
+  remember_update(self, seq, text);
   for (auto& [other, changed] : change.rewrites)
-    st.updating[other] = changed;
+    remember_update(self, other, changed);
   auto written = change.rewrites;
   written.emplace_back(seq, text);
   auto rp = self->make_response_promise<std::string>();

@@ -58,9 +58,11 @@ struct room_state {
   std::map<api::user_id, api::seq_t> reading;
   // Who is typing: user -> (username, ms when it ends by itself). Never stored.
   std::map<api::user_id, std::pair<std::string, std::int64_t>> typing;
-  // The newest text of each message with an edit or delete in flight: the
-  // next change of that message starts from it, not from the store.
-  std::map<api::seq_t, std::string> updating;
+  // The newest text of each message with an edit, delete, reaction or
+  // thread change in flight, and how many of its writes are: the next
+  // change of that message starts from it, not from the store; it goes
+  // once all of them are settled (two writes may have the same text).
+  std::map<api::seq_t, std::pair<std::string, unsigned>> updating;
 
   [[nodiscard]] caf::error load(const api::room_id& id);
   [[nodiscard]] bool is_member(const api::user_id& user) const;

@@ -46,6 +46,7 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("log-level", po::value(&o.log_level)->default_value(o.log_level), "trace|debug|info|warn|error|off")
     ("log-format", po::value(&o.log_format)->default_value(o.log_format), "text|json (one JSON object a line)")
     ("durability", po::value(&o.durability)->default_value(o.durability), "fsync: an ack waits for a group commit (fsync of the WAL); wal: for the WAL write only")
+    ("search", po::value(&o.search)->default_value(o.search), "keep a full-text index of the messages (GET /api/v1/search); false: none, search answers 503")
     ("web-dir", po::value(&o.web_dir)->default_value(CONFAB_WEB_DIR), "files of the admin console (admin/) and web client")
     ("io-threads", po::value(&o.io_threads)->default_value(o.io_threads), "socket threads")
     ("actor-threads", po::value(&o.actor_threads)->default_value(o.actor_threads), "actor scheduler threads")

@@ -125,8 +125,8 @@ class node_impl : public node {
 
   caf::error start(const config::options& o) {
     auto ctx = std::make_shared<actors::node_context>();
-    auto db =
-        storage::store::open(o.data_dir, o.durability == "wal" ? storage::durability::wal : storage::durability::fsync);
+    auto db = storage::store::open(
+        o.data_dir, o.durability == "wal" ? storage::durability::wal : storage::durability::fsync, o.search);
     if (!db)
       return fail(errc::invalid_request, "unusable data dir: " + api::describe(db.error()).message);
     auto secret = load_secret(o.secret_file);

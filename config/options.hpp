@@ -60,6 +60,7 @@ struct options {
   std::string tls_key;
   std::string push_webhook;
   std::string durability = "fsync";  // fsync (group commit) or wal
+  bool search = true;                // keep the full-text index (GET /search)
   std::string log_level = "info";
   std::string log_format = "text";  // text or json (one object a line)
   std::string web_dir;              // the console and web client; empty: this build's web/

@@ -28,7 +28,7 @@ const char* const family_names[] = {"users",  "usernames", "rooms",    "members"
 
 }  // namespace
 
-caf::expected<std::shared_ptr<database>> database::open(const std::string& dir, durability mode) {
+caf::expected<std::shared_ptr<database>> database::open(const std::string& dir, durability mode, bool search) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -78,10 +78,17 @@ caf::expected<std::shared_ptr<database>> database::open(const std::string& dir, 
   s->rlog_ = h[16];
   s->rlog_state_ = h[17];
   s->removed_ = h[18];
-  auto search = search_index::open(dir + "/search");
-  if (!search)
-    return search.error();
-  s->search_ = std::move(*search);
+  if (!search) {
+    // What is written from now on is not indexed: an index left from an
+    // earlier run is rebuilt when search is on again.
+    if (!search_index::mark_stale(dir + "/search"))
+      return api::fail(errc::unavailable, "cannot mark " + dir + "/search as stale");
+    return s;
+  }
+  auto index = search_index::open(dir + "/search");
+  if (!index)
+    return index.error();
+  s->search_ = std::move(*index);
   if (s->search_->needs_rebuild()) {
     auto started = std::chrono::steady_clock::now();
     auto err = s->search_->rebuild([&](const std::function<void(std::string_view)>& index) -> caf::error {

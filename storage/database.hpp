@@ -42,7 +42,9 @@ class database {
  public:
   // Opens or creates the database in `dir`. Fails when the directory is
   // unusable or another process holds it.
-  [[nodiscard]] static caf::expected<std::shared_ptr<database>> open(const std::string& dir, durability mode);
+  // search: keep the full-text index (search_index.hpp) in <dir>/search.
+  [[nodiscard]] static caf::expected<std::shared_ptr<database>> open(const std::string& dir, durability mode,
+                                                                     bool search = true);
   ~database();
   database(const database&) = delete;
   database& operator=(const database&) = delete;
@@ -91,7 +93,7 @@ class database {
   rocksdb::ColumnFamilyHandle* rlog_state_ = nullptr;
   rocksdb::ColumnFamilyHandle* removed_ = nullptr;
   // The full-text index of the messages (search_index.hpp): every write of
-  // the messages family hands it the message.
+  // the messages family hands it the message. Null with search off.
   std::unique_ptr<search_index> search_;
   std::mutex usage_mutex_;  // usage is read, added to and written as one step
 

@@ -104,8 +104,9 @@ caf::error handoff_store::import_piece(const api::room_piece& p) {
   // The last piece makes the room live here: on disk before the answer.
   if (auto err = from_status(d_->write(batch, p.last ? database::flush::always : database::flush::wal)))
     return err;
-  for (auto& text : p.messages)
-    d_->search_->queue(text);
+  if (d_->search_)
+    for (auto& text : p.messages)
+      d_->search_->queue(text);
   return caf::none;
 }
 
@@ -159,7 +160,8 @@ caf::error handoff_store::drop_room(const api::room_id& room, bool with_log) {
   }
   if (auto err = from_status(d_->write(batch)))
     return err;
-  d_->search_->queue_drop(room);
+  if (d_->search_)
+    d_->search_->queue_drop(room);
   return caf::none;
 }
 

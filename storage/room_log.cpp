@@ -28,15 +28,19 @@ caf::error log_store::append(const append_entry& e) {
   // for a group commit before the ack under durability::fsync.
   if (auto err = from_status(d_->write(batch, database::flush::wal)))
     return err;
-  d_->search_->queue(e.message_json);
-  for (auto& [seq, text] : e.also)
-    d_->search_->queue(text);
+  if (d_->search_) {
+    d_->search_->queue(e.message_json);
+    for (auto& [seq, text] : e.also)
+      d_->search_->queue(text);
+  }
   return caf::none;
 }
 
 caf::expected<std::vector<search_hit>> log_store::search(const std::string& query,
                                                          const std::vector<api::room_id>& rooms,
                                                          const std::string& before, std::uint32_t limit) const {
+  if (!d_->search_)
+    return api::fail(errc::unavailable, "search is off on this node (--search false)");
   return d_->search_->search(query, rooms, before, limit);
 }
 

@@ -1,13 +1,18 @@
 #include "storage/search_index.hpp"
 
 #include <glib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <xapian.h>
+
+#include <fcntl.h>
+
+#include <cerrno>
 
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -23,6 +28,29 @@ namespace {
 
 constexpr Xapian::valueno key_slot = 0;  // the sort key: newest first
 constexpr std::uint64_t commit_every_docs = 10000;
+// Jobs the worker indexes at a time: how long it holds the index (at its
+// low priority) before a search may take it.
+constexpr std::size_t max_batch = 256;
+// Jobs waiting at most (about 300 MB of 300-byte messages): past it a job is
+// dropped and the index rebuilt at the next start (docs/OPERATIONS.md).
+constexpr std::size_t max_queued = 1'000'000;
+
+// The marker of an index that may be behind: created and fsynced (file and
+// directory) before the index is trusted to be written to.
+bool mark_dirty(const std::string& dir) {
+  auto path = dir + "/dirty";
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d >= 0) {
+    ok = ::fsync(d) == 0 && ok;
+    ::close(d);
+  }
+  return ok;
+}
 constexpr std::int64_t commit_every_ms = 2000;
 // The most terms the last word's prefix expands to (the most frequent).
 constexpr Xapian::termcount max_prefix_terms = 64;
@@ -91,6 +119,10 @@ std::string search_index::fold(std::string_view utf8) {
   return out;
 }
 
+bool search_index::mark_stale(const std::string& dir) {
+  return !std::filesystem::exists(dir) || mark_dirty(dir);
+}
+
 caf::expected<std::unique_ptr<search_index>> search_index::open(const std::string& dir) {
   std::unique_ptr<search_index> s{new search_index};
   s->dir_ = dir;
@@ -106,8 +138,7 @@ caf::expected<std::unique_ptr<search_index>> search_index::open(const std::strin
   } catch (const Xapian::Error& e) {
     return failed(e);
   }
-  std::ofstream{dir + "/dirty"};
-  if (!std::filesystem::exists(dir + "/dirty"))
+  if (!mark_dirty(dir))
     return api::fail(errc::unavailable, "cannot write " + dir + "/dirty");
   s->committed_at_ = steady_ms();
   s->worker_ = std::thread([p = s.get()] { p->work(); });
@@ -126,7 +157,7 @@ search_index::~search_index() {
     worker_.join();
   std::lock_guard<std::mutex> lock{work_};
   try {
-    if (auto err = drain())
+    if (auto err = drain(); err || lost_ || overflowed_)
       return;  // stays dirty: rebuilt at the next start
     db_->commit();
     db_->close();
@@ -146,10 +177,13 @@ caf::error search_index::rebuild(const std::function<caf::error(const std::funct
       if (++n % commit_every_docs == 0)
         db_->commit();
     });
-    if (err)
+    if (err) {
+      lost_ = true;
       return err;
+    }
     db_->commit();
   } catch (const Xapian::Error& e) {
+    lost_ = true;
     return failed(e);
   }
   needs_rebuild_ = false;
@@ -158,6 +192,12 @@ caf::error search_index::rebuild(const std::function<caf::error(const std::funct
 
 void search_index::queue(std::string message_json) {
   std::lock_guard<std::mutex> lock{queue_};
+  if (jobs_.size() >= max_queued) {
+    if (!overflowed_)
+      spdlog::error("search index: {} messages wait to be indexed; dropping, rebuilt at the next start", max_queued);
+    overflowed_ = true;
+    return;
+  }
   jobs_.push_back({std::move(message_json), false});
   if (jobs_.size() == 1)
     wake_.notify_one();
@@ -171,6 +211,11 @@ void search_index::queue_drop(const api::room_id& room) {
 }
 
 void search_index::work() {
+  // The lowest priority a thread may take without privilege: indexing takes
+  // what CPU delivery leaves (docs/PERFORMANCE.md); a search indexes the
+  // rest of the queue itself, at its own priority.
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19) != 0)
+    spdlog::warn("search index: could not lower the indexer's priority (errno {})", errno);
   for (;;) {
     {
       std::unique_lock<std::mutex> lock{queue_};
@@ -178,12 +223,13 @@ void search_index::work() {
       if (stop_)
         return;
       // A moment more gathers a batch: one wake-up for many messages.
-      wake_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stop_; });
+      if (jobs_.size() < max_batch)
+        wake_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stop_; });
       if (stop_)
         return;
     }
     std::lock_guard<std::mutex> lock{work_};
-    auto err = drain();
+    auto err = drain(max_batch);
     try {
       if (!err && uncommitted_ > 0 &&
           (uncommitted_ >= commit_every_docs || steady_ms() - committed_at_ >= commit_every_ms)) {
@@ -199,24 +245,34 @@ void search_index::work() {
   }
 }
 
-caf::error search_index::drain() {
+caf::error search_index::drain(std::size_t most) {
   std::vector<job> jobs;
   {
     std::lock_guard<std::mutex> lock{queue_};
-    jobs.swap(jobs_);
+    if (jobs_.size() <= most) {
+      jobs.swap(jobs_);
+    } else {
+      // The oldest first; what is left wakes the worker again.
+      jobs.assign(std::make_move_iterator(jobs_.begin()), std::make_move_iterator(jobs_.begin() + most));
+      jobs_.erase(jobs_.begin(), jobs_.begin() + most);
+    }
   }
-  try {
-    for (auto& j : jobs) {
+  // Each job on its own: one that fails is lost (the index is rebuilt at the
+  // next start), the others are indexed.
+  caf::error err;
+  for (auto& j : jobs) {
+    try {
       if (j.drop)
         db_->delete_document(room_term(j.text));
       else
         index(j.text);
       ++uncommitted_;
+    } catch (const Xapian::Error& e) {
+      lost_ = true;
+      err = failed(e);
     }
-  } catch (const Xapian::Error& e) {
-    return failed(e);
   }
-  return caf::none;
+  return err;
 }
 
 void search_index::index(std::string_view message_json) {

@@ -45,8 +45,9 @@ struct search_hit {
 
 class search_index {
  public:
-  // Opens or creates the index in `dir`; rebuilt() tells whether it must be
-  // filled again from every stored message (new, or not closed cleanly).
+  // Opens or creates the index in `dir`; needs_rebuild() tells whether it
+  // must be filled again from every stored message (new, or not closed
+  // cleanly).
   [[nodiscard]] static caf::expected<std::unique_ptr<search_index>> open(const std::string& dir);
   ~search_index();  // indexes what is queued, commits, and marks it clean
   search_index(const search_index&) = delete;
@@ -71,6 +72,9 @@ class search_index {
   // Documents in the index (tests, metrics).
   [[nodiscard]] caf::expected<std::uint64_t> size();
 
+  // Marks an index in `dir` as behind (a node that runs without search).
+  [[nodiscard]] static bool mark_stale(const std::string& dir);
+
   // Accents off (canonical decomposition without combining marks): what
   // is indexed and what is searched for; Xapian folds the case.
   [[nodiscard]] static std::string fold(std::string_view utf8);
@@ -78,13 +82,14 @@ class search_index {
  private:
   search_index() = default;
   void work();
-  // With work_: indexes what is queued.
-  caf::error drain();
+  // With work_: indexes what is queued (the oldest `most` of it).
+  caf::error drain(std::size_t most = SIZE_MAX);
   void index(std::string_view message_json);
 
   std::string dir_;
   bool needs_rebuild_ = false;
   std::unique_ptr<Xapian::WritableDatabase> db_;  // with work_
+  bool lost_ = false;                             // with work_: a job failed or was dropped; stays dirty
   std::mutex work_;
   std::uint64_t uncommitted_ = 0;  // with work_
   std::int64_t committed_at_ = 0;  // with work_ (steady ms)
@@ -95,8 +100,9 @@ class search_index {
   };
   std::mutex queue_;
   std::condition_variable wake_;
-  std::vector<job> jobs_;  // with queue_
-  bool stop_ = false;      // with queue_
+  std::vector<job> jobs_;    // with queue_
+  bool stop_ = false;        // with queue_
+  bool overflowed_ = false;  // with queue_: a job was dropped (queue full)
   std::thread worker_;
 };
 

@@ -40,7 +40,8 @@ class store {
   // Opens or creates the store in `dir`. Fails when the directory is unusable
   // or another process holds it.
   [[nodiscard]] static caf::expected<std::shared_ptr<store>> open(const std::string& dir,
-                                                                  durability mode = durability::fsync);
+                                                                  durability mode = durability::fsync,
+                                                                  bool search = true);
 
   [[nodiscard]] user_store& users() { return users_; }
   [[nodiscard]] const user_store& users() const { return users_; }

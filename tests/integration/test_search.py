@@ -12,7 +12,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ConfabTestCase, RestartCase, main, unique  # noqa: E402
+from harness import ConfabTestCase, RestartCase, Server, main, unique  # noqa: E402
 from harness import e2ee  # noqa: E402
 
 
@@ -129,6 +129,18 @@ class SearchTest(SearchBase):
         self.assert_healthy()
 
 
+class SearchOffTest(SearchBase):
+    server_args = ("--search", "false")
+
+    def test_search_off_is_503_and_chat_works(self):
+        a = self.new_user()
+        rid = self.create_room(a.token, name="off")["id"]
+        self.post(a.token, rid, "not indexed")
+        self.assert_error(self.api("GET", search_path("indexed"), token=a.token), 503, "unavailable")
+        self.assertEqual(len(self.all_messages(a.token, rid)), 1)
+        self.assertFalse(os.path.exists(os.path.join(self.server.data_dir, "search")))
+
+
 class SearchRestartTest(RestartCase, SearchBase):
 
     def test_the_index_survives_a_restart_and_is_rebuilt_after_a_crash(self):
@@ -149,6 +161,24 @@ class SearchRestartTest(RestartCase, SearchBase):
         self.assertIn("search index built", self.server.stderr_text())
         self.assertEqual(self.found(a.token, "persistent"), [(rid, s3)])
         self.assertEqual(self.found(a.token, "changed"), [(rid, s1)])
+
+
+    def test_a_run_without_search_makes_the_index_rebuild(self):
+        self.server = self.start()
+        a = self.new_user()
+        rid = self.create_room(a.token, name="gap")["id"]
+        s1 = self.post(a.token, rid, "alpha words")["seq"]
+        self.assertEqual(self.found(a.token, "alpha"), [(rid, s1)])
+        self.assertEqual(self.server.terminate(), 0)
+        # a run with search off: a delete and a new message the index never hears of
+        off = Server(("--search", "false"), data_dir=self.data_dir)
+        self.addCleanup(off.cleanup)
+        self.server = off.start()
+        self.assert_status(self.api("DELETE", "/api/v1/rooms/%s/messages/%d" % (rid, s1), token=a.token), 204)
+        s2 = self.post(a.token, rid, "alpha again")["seq"]
+        self.assertEqual(self.server.terminate(), 0)
+        self.server = self.start()
+        self.assertEqual(self.found(a.token, "alpha"), [(rid, s2)])
 
 
 if __name__ == "__main__":
