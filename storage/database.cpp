@@ -91,17 +91,21 @@ caf::expected<std::shared_ptr<database>> database::open(const std::string& dir, 
   s->search_ = std::move(*index);
   if (s->search_->needs_rebuild()) {
     auto started = std::chrono::steady_clock::now();
+    std::uint64_t messages = 0;
     auto err = s->search_->rebuild([&](const std::function<void(std::string_view)>& index) -> caf::error {
       std::unique_ptr<rocksdb::Iterator> it(s->db_->NewIterator(rocksdb::ReadOptions{}, s->messages_));
-      for (it->SeekToFirst(); it->Valid(); it->Next())
+      for (it->SeekToFirst(); it->Valid(); it->Next(), ++messages)
         index(it->value().ToStringView());
       return from_status(it->status());
     });
     if (err)
       return err;
-    spdlog::info(
-        "search index built from the stored messages in {} ms",
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+    // Nothing on a new data dir: a bad flag found later is still the only
+    // line on stderr (PROTOCOL.md section 1).
+    if (messages > 0)
+      spdlog::info(
+          "search index built from the stored messages in {} ms",
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
   }
   return s;
 }
