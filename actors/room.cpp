@@ -103,6 +103,50 @@ void tell_hubs_membership(self_ptr self, const api::user_id& user, bool joined) 
     api::tell(self, hub, api::membership_atom::value, self->state.info.id, user, joined);
 }
 
+// A room of more than --member-events-max members (invited ones count) does
+// not send each join, leave or invite to every member, which would make
+// filling it quadratic: the user concerned gets their `member` event, and the
+// members get one `member_summary` a second with what changed. Not stored: a
+// summary due when the room stops is not sent (clients page the member list).
+constexpr std::size_t summary_names = 50;
+constexpr auto summary_period = std::chrono::seconds(1);
+
+bool big_room(const room_state& st) {
+  return st.members.size() > st.ctx->lim.member_events_max;
+}
+
+void member_event(self_ptr self, const api::user_id& user, const std::string& username, const char* action) {
+  auto& st = self->state;
+  auto data = wire::member_event_json(st.info.id, username, action);
+  if (!big_room(st)) {
+    emit(self, "member", data);
+    return;
+  }
+  to_user(self, st.ctx->place->hubs(), user, wire::shared_event("member", data));
+  if (st.member_changes.size() < summary_names)
+    st.member_changes.emplace_back(username, action);
+  ++st.member_changes_total;
+  if (!st.summary_due) {
+    st.summary_due = true;
+    self->delayed_send(self, summary_period, api::summary_atom::value);
+  }
+}
+
+void send_summary(self_ptr self) {
+  auto& st = self->state;
+  st.summary_due = false;
+  if (st.member_changes_total == 0)
+    return;
+  std::size_t joined = 0;
+  for (auto& [user, role] : st.members)
+    joined += role != "invited" ? 1 : 0;
+  emit(self, "member_summary",
+       wire::member_summary_json(st.info.id, joined, st.member_changes,
+                                 st.member_changes_total - st.member_changes.size()));
+  st.member_changes.clear();
+  st.member_changes_total = 0;
+}
+
 // What an encrypted room takes (PROTOCOL.md section 7): e2ee and no body,
 // and only files uploaded encrypted (X-Encrypted); a room that is not
 // encrypted takes neither e2ee nor an encrypted file.
@@ -532,7 +576,7 @@ caf::result<api::room_info> handle_join(self_ptr self, const api::caller& who) {
     }
     auto& st = self->state;
     tell_hubs_membership(self, who.id, true);
-    emit(self, "member", wire::member_event_json(st.info.id, who.username, "joined"));
+    member_event(self, who.id, who.username, "joined");
     rp.deliver(st.info);
   });
   return rp;
@@ -554,7 +598,7 @@ caf::result<void> handle_leave(self_ptr self, const api::caller& who) {
       return;
     }
     // The leaver's sessions see their own leave, then stop getting events.
-    emit(self, "member", wire::member_event_json(self->state.info.id, who.username, "left"));
+    member_event(self, who.id, who.username, "left");
     tell_hubs_membership(self, who.id, false);
     rp.deliver(caf::unit);
   });
@@ -579,9 +623,13 @@ caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api
       return;
     }
     auto& st = self->state;
-    auto data = wire::member_event_json(st.info.id, invitee.username, "invited");
-    emit(self, "member", data);
-    to_user(self, self->state.ctx->place->hubs(), invitee.id, wire::shared_event("member", data));
+    if (big_room(st)) {
+      member_event(self, invitee.id, invitee.username, "invited");  // the invitee's own event, and the summary
+    } else {
+      auto data = wire::member_event_json(st.info.id, invitee.username, "invited");
+      emit(self, "member", data);
+      to_user(self, self->state.ctx->place->hubs(), invitee.id, wire::shared_event("member", data));
+    }
     notify(self, invitee.id, 0, who.username, "invite", st.info.name);
     rp.deliver(caf::unit);
   });
@@ -885,9 +933,10 @@ api::room_actor::behavior_type room_actor(self_ptr self, api::room_id id, contex
         self->quit();
         return true;
       },
+      [=](api::summary_atom) { send_summary(self); },
       [=](api::tick_atom) {
         auto& st = self->state;
-        if (!st.waiting.empty() || st.in_flight > 0)
+        if (!st.waiting.empty() || st.in_flight > 0 || st.summary_due)
           return start_idle_ticks(self, idle());  // not idle while acks wait for a group commit or the copies
         idle_tick(self, idle(), st.handled, st.handled_at_tick,
                   [&] { self->send(manager, api::idle_atom::value, st.info.id, st.handled); });

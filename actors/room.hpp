@@ -63,6 +63,11 @@ struct room_state {
   // change of that message starts from it, not from the store; it goes
   // once all of them are settled (two writes may have the same text).
   std::map<api::seq_t, std::pair<std::string, unsigned>> updating;
+  // A big room's member changes (joined, left, invited) not sent yet: the
+  // first ones by name, how many in all, and whether the send is scheduled.
+  std::vector<std::pair<std::string, std::string>> member_changes;
+  std::uint64_t member_changes_total = 0;
+  bool summary_due = false;
 
   [[nodiscard]] caf::error load(const api::room_id& id);
   [[nodiscard]] bool is_member(const api::user_id& user) const;

@@ -19,6 +19,8 @@ using create_atom = caf::atom_constant<caf::atom("create")>;
 using dm_atom = caf::atom_constant<caf::atom("dm")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
+// A big room sends the member changes of the last second (actors/room.cpp).
+using summary_atom = caf::atom_constant<caf::atom("summary")>;
 using info_atom = caf::atom_constant<caf::atom("info")>;
 // reads
 using history_atom = caf::atom_constant<caf::atom("history")>;

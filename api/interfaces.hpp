@@ -68,9 +68,10 @@ using room_actor = caf::typed_actor<
     caf::replies_to<react_atom, room_id, caller, seq_t, std::string, bool>::with<std::string>,
     // A hub that has nobody in the room any more (hub, generation).
     caf::reacts_to<uninterest_atom, room_id, caf::actor, std::uint64_t>,
-    caf::reacts_to<expire_atom>,  // typing ends
-    caf::reacts_to<tick_atom>,    // idle check
-    caf::reacts_to<retire_atom>,  // idle, or its epoch is over
+    caf::reacts_to<expire_atom>,   // typing ends
+    caf::reacts_to<summary_atom>,  // a big room's member changes go out
+    caf::reacts_to<tick_atom>,     // idle check
+    caf::reacts_to<retire_atom>,   // idle, or its epoch is over
     // The room moves to another node: true once all before it is handled.
     caf::replies_to<handoff_atom>::with<bool>>;
 

@@ -66,6 +66,7 @@ po::options_description describe(options& o, std::string& config_file, std::stri
     ("token-ttl-s", po::value(&l.token_ttl_s)->default_value(l.token_ttl_s), "access token lifetime")
     ("room-idle-ms", po::value(&l.room_idle_ms)->default_value(l.room_idle_ms), "idle period: a room or presence actor idle for one to two of these is passivated")
     ("typing-timeout-ms", po::value(&l.typing_timeout_ms)->default_value(l.typing_timeout_ms), "typing ends this long after the last refresh")
+    ("member-events-max", po::value(&l.member_events_max)->default_value(l.member_events_max), "rooms with more members send member changes as one member_summary event a second")
     ("push-retries", po::value(&l.push_retries)->default_value(l.push_retries), "webhook retries after the first attempt")
     ("push-backoff-ms", po::value(&l.push_backoff_ms)->default_value(l.push_backoff_ms), "first webhook retry delay (doubles)")
     ("push-queue", po::value(&l.push_queue)->default_value(l.push_queue), "webhook notifications waiting at most")

@@ -32,6 +32,9 @@ struct limits {
   std::uint32_t room_idle_ms = 60000;
   std::uint64_t max_file_size = 25 * 1024 * 1024;
   std::uint32_t typing_timeout_ms = 6000;
+  // Rooms with more members than this (invited ones count) send `member`
+  // events only to the user concerned and a `member_summary` a second to all.
+  std::uint32_t member_events_max = 1000;
   std::uint32_t watch_max = 500;
   std::uint32_t push_retries = 5;
   std::uint32_t push_backoff_ms = 500;

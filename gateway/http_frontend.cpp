@@ -1,5 +1,7 @@
 #include "gateway/http_frontend.hpp"
 
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 
 #include "api/atoms.hpp"
@@ -345,16 +347,41 @@ void get_search(self_ptr self, const exchange_ptr& ex, const authed& a) {
             [ex](caf::error& err) { ex->respond_error(err); });
 }
 
+// Every member, or with `limit` (1-1000) a page by username: those after
+// `after`, and `next` (the page's last name) when more follow.
 void get_members(self_ptr self, const exchange_ptr& ex, const authed& a) {
   api::room_id room{ex->path[3]};
+  std::uint64_t limit = 0;
+  if (!query_seq(*ex, "limit", limit))
+    return;
+  auto paged = ex->query.count("limit") > 0 || ex->query.count("after") > 0;
+  if (paged && ex->query.count("limit") == 0)
+    limit = 100;
+  if (paged && (limit < 1 || limit > 1000))
+    return ex->bad("limit must be 1-1000");
+  auto it = ex->query.find("after");
+  std::string after = it == ex->query.end() ? std::string() : it->second;
   self->request(self->state.ctx->place->room(room), request_timeout, api::members_atom::value, room, a.who.who.id)
       .then(
-          [=](const std::vector<api::member_entry>& members) {
+          [=](std::vector<api::member_entry>& members) {
+            std::string next;
+            if (paged) {
+              std::sort(members.begin(), members.end(),
+                        [](const auto& x, const auto& y) { return x.user.username < y.user.username; });
+              auto from =
+                  std::upper_bound(members.begin(), members.end(), after,
+                                   [](const std::string& name, const auto& m) { return name < m.user.username; });
+              members.erase(members.begin(), from);
+              if (members.size() > limit) {
+                members.resize(limit);
+                next = members.back().user.username;
+              }
+            }
             std::vector<api::user_id> ids;
             for (auto& m : members)
               ids.push_back(m.user.id);
             with_presence(self, ids, [=](const std::vector<std::string>& presence) {
-              ex->respond(200, wire::members_json(members, presence));
+              ex->respond(200, wire::members_json(members, presence, next));
             });
           },
           [=](caf::error& err) { ex->respond_error(err); });

@@ -94,6 +94,15 @@ for t in "${targets[@]}"; do
     failed=$((failed + 1))
     echo "fuzz_$t: FAILED: $note (log: $log)"
     grep -m 1 -E "runtime error: |ERROR: AddressSanitizer|ERROR: LeakSanitizer|uncaught exception|deadly signal" "$log" || true
+    # What CI's log keeps of it: an assertion's or exception's words, the
+    # first frames of the stack, and a small input itself (base64), so that
+    # a crash found on another machine can be replayed here.
+    grep -m 3 -E "Assertion|terminate called|what\(\)" "$log" || true
+    grep -m 12 -E "^ +#[0-9]+ " "$log" || true
+    input=$(grep -o "Test unit written to .*" "$log" | tail -n 1 | sed 's/Test unit written to //')
+    if [[ -n $input && -f $input && $(stat -c %s "$input") -le 4096 ]]; then
+      echo "input (base64, $(stat -c %s "$input") bytes): $(base64 -w 0 "$input")"
+    fi
   fi
 done
 echo "fuzz: $passed passed, $failed failed"

@@ -529,12 +529,16 @@ std::string rooms_json(const std::vector<api::room_info>& rooms) {
   return json{{"rooms", std::move(list)}}.dump();
 }
 
-std::string members_json(const std::vector<api::member_entry>& members, const std::vector<std::string>& presence) {
+std::string members_json(const std::vector<api::member_entry>& members, const std::vector<std::string>& presence,
+                         const std::string& next) {
   json list = json::array();
   for (std::size_t i = 0; i < members.size() && i < presence.size(); ++i)
     list.push_back(
         {{"user", user_json(members[i].user)}, {"role", members[i].role}, {"presence", json::parse(presence[i])}});
-  return json{{"members", std::move(list)}}.dump();
+  json out{{"members", std::move(list)}};
+  if (!next.empty())
+    out["next"] = next;
+  return out.dump();
 }
 
 std::string file_reply_json(const api::file_info& f) {

@@ -119,9 +119,10 @@ struct decoded_frame {
 // {rooms: [...]}: GET /rooms (with counters) and GET /rooms/public.
 [[nodiscard]] std::string my_rooms_json(const std::vector<api::my_room>& rooms);
 [[nodiscard]] std::string rooms_json(const std::vector<api::room_info>& rooms);
-// {members: [{user, role, presence}]}: presence[i] is members[i]'s JSON text.
+// {members: [{user, role, presence}], next?}: presence[i] is members[i]'s JSON
+// text; `next` only when not empty.
 [[nodiscard]] std::string members_json(const std::vector<api::member_entry>& members,
-                                       const std::vector<std::string>& presence);
+                                       const std::vector<std::string>& presence, const std::string& next = {});
 // {file: {...}}
 [[nodiscard]] std::string file_reply_json(const api::file_info& f);
 // {status: "ok", node}: GET /healthz.

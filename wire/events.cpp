@@ -11,6 +11,14 @@ std::string member_event_json(const api::room_id& room, const std::string& usern
   return json{{"room", room.value}, {"user", username}, {"action", action}}.dump();
 }
 
+std::string member_summary_json(const api::room_id& room, std::size_t members,
+                                const std::vector<std::pair<std::string, std::string>>& changes, std::uint64_t more) {
+  json list = json::array();
+  for (auto& [user, action] : changes)
+    list.push_back({{"user", user}, {"action", action}});
+  return json{{"room", room.value}, {"members", members}, {"changes", std::move(list)}, {"more", more}}.dump();
+}
+
 std::string typing_event_json(const api::room_id& room, const std::string& username, bool active) {
   return json{{"room", room.value}, {"user", username}, {"active", active}}.dump();
 }

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -19,6 +21,11 @@ namespace confab::wire {
 
 // {room, user, action}: action is "joined", "left" or "invited".
 [[nodiscard]] std::string member_event_json(const api::room_id& room, const std::string& username, const char* action);
+// A big room's member changes of the last second: {room, members, changes:
+// [{user, action}], more}; `changes` lists the first ones, `more` counts the rest.
+[[nodiscard]] std::string member_summary_json(const api::room_id& room, std::size_t members,
+                                              const std::vector<std::pair<std::string, std::string>>& changes,
+                                              std::uint64_t more);
 // {room, user, active}
 [[nodiscard]] std::string typing_event_json(const api::room_id& room, const std::string& username, bool active);
 // {room, seq, from, reason, preview?}: the preview is the body's first 100

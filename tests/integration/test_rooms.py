@@ -6,6 +6,7 @@ import hashlib
 import os
 import sys
 import uuid
+from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -223,6 +224,130 @@ class RoomLifecycleTest(ConfabTestCase):
                           403, "forbidden")
         self.assert_error(self.api("GET", "/api/v1/rooms/%s/members" % MISSING_ROOM, token=a.token),
                           404, "not_found")
+
+
+class BigRoomTest(ConfabTestCase):
+    """Above --member-events-max members a room sends each join, leave and
+    invite only to the user concerned, and a member_summary a second to the
+    members (docs/PROTOCOL.md, "Big rooms"); the member list pages."""
+    server_args = ("--member-events-max", "3", "--invites-per-min", "1000")
+
+    def users(self, n):
+        """n users made at once (one password hash), each with a token."""
+        names = ["big%s%d" % (uuid.uuid4().hex[:8], i) for i in range(n)]
+        st, _, body = self.api("POST", "/admin/api/v1/users", {"usernames": names, "password": "big-room-pass"},
+                               token=self.server.admin_token, timeout=60)
+        self.assertEqual(st, 201, body)
+        return [SimpleNamespace(username=u["user"]["username"], token=u["token"]) for u in body["users"]]
+
+    def test_member_events_become_summaries(self):
+        owner = self.new_user()
+        room = self.create_room(owner.token)["id"]
+        watcher = self.connect(owner.token)
+        # Up to the threshold every member hears each join.
+        small = self.users(2)
+        for u in small:
+            self.join(u.token, room)
+            watcher.wait_event("member", lambda d, u=u: d["user"] == u.username and d["action"] == "joined")
+        # The fourth member makes it big: no member event to the others for
+        # it or the joins after it, one summary a second naming them in order.
+        big = self.users(4)
+        socks = {}
+        for u in big:
+            socks[u.username] = self.connect(u.token)
+            self.join(u.token, room)
+            # the joiner's own sessions still get theirs
+            socks[u.username].wait_event("member", lambda d, u=u: d["user"] == u.username)
+        named = []
+        for _ in range(10):
+            s = watcher.wait_event("member_summary", timeout=5)
+            self.assertEqual(s["room"], room)
+            named += [(c["user"], c["action"]) for c in s["changes"]]
+            self.assertEqual(s["more"], 0)
+            if len(named) >= len(big):
+                break
+        self.assertEqual(named, [(u.username, "joined") for u in big])
+        self.assertEqual(s["members"], 1 + len(small) + len(big))
+        self.assertEqual([d["user"] for d in watcher.events("member")], [u.username for u in small])
+        # a member's own socket sees others only through summaries
+        first = socks[big[0].username]
+        self.assertEqual([d["user"] for d in first.events("member")], [big[0].username])
+        # a leave: the leaver hears it, the others in the next summary
+        leaver = big[-1]
+        self.assert_status(self.api("POST", "/api/v1/rooms/%s/leave" % room, token=leaver.token), 204)
+        socks[leaver.username].wait_event("member", lambda d: d["action"] == "left")
+        s = watcher.wait_event("member_summary", lambda d: d["changes"][0]["action"] == "left", timeout=5)
+        self.assertEqual(s["changes"], [{"user": leaver.username, "action": "left"}])
+        self.assertEqual(s["members"], len(small) + len(big))
+        # an invite into a big private room reaches the invitee as before
+        private = self.create_room(owner.token, "private")["id"]
+        for u in big[:3]:
+            self.invite(owner.token, private, u.username)
+        invitee = self.users(1)[0]
+        isock = self.connect(invitee.token)
+        self.invite(owner.token, private, invitee.username)
+        isock.wait_event("member", lambda d: d["room"] == private and d["action"] == "invited")
+        isock.wait_event("notification", lambda d: d["room"] == private and d["reason"] == "invite")
+        changes = []
+        for _ in range(10):
+            s = watcher.wait_event("member_summary", lambda d: d["room"] == private, timeout=5)
+            changes += s["changes"]
+            if {"user": invitee.username, "action": "invited"} in changes:
+                break
+        # the third invite made it big (owner and three invited): it and the fourth
+        self.assertEqual(changes, [{"user": big[2].username, "action": "invited"},
+                                   {"user": invitee.username, "action": "invited"}])
+        self.assertEqual(s["members"], 1)  # the invited are not members yet
+
+    def test_many_changes_in_one_second_are_counted(self):
+        owner = self.new_user()
+        room = self.create_room(owner.token)["id"]
+        for u in self.users(2):  # three members: not big yet
+            self.join(u.token, room)
+        watcher = self.connect(owner.token)
+        joiners = self.users(120)
+        for u in joiners:
+            self.join(u.token, room)
+        listed, more = [], 0
+        for _ in range(60):
+            s = watcher.wait_event("member_summary", timeout=5)
+            listed += s["changes"]
+            more += s["more"]
+            self.assertLessEqual(len(s["changes"]), 50)
+            if len(listed) + more >= len(joiners):
+                break
+        self.assertEqual(len(listed) + more, len(joiners))
+        self.assertEqual(s["members"], 3 + len(joiners))
+        self.assertEqual(watcher.events("member"), [])
+
+    def test_members_page_by_username(self):
+        owner = self.new_user()
+        room = self.create_room(owner.token)["id"]
+        users = self.users(6)
+        for u in users:
+            self.join(u.token, room)
+        names = sorted([owner.username] + [u.username for u in users])
+        path = "/api/v1/rooms/%s/members" % room
+        everyone = self.assert_status(self.api("GET", path, token=owner.token), 200)
+        self.assertEqual(sorted(m["user"]["username"] for m in everyone["members"]), names)
+        self.assertNotIn("next", everyone)
+        seen, after = [], None
+        for _ in range(10):
+            q = "?limit=3" + ("&after=" + after if after else "")
+            page = self.assert_status(self.api("GET", path + q, token=owner.token), 200)
+            self.assertLessEqual(len(page["members"]), 3)
+            seen += [m["user"]["username"] for m in page["members"]]
+            for m in page["members"]:
+                self.assertIn(m["presence"]["status"], ("online", "away", "dnd", "offline"))
+            after = page.get("next")
+            if not after:
+                break
+            self.assertEqual(after, seen[-1])
+        self.assertEqual(seen, names)
+        for bad in ("?limit=0", "?limit=1001", "?limit=x"):
+            self.assert_error(self.api("GET", path + bad, token=owner.token), 400, "invalid_request")
+        outsider = self.users(1)[0]
+        self.assert_error(self.api("GET", path + "?limit=2", token=outsider.token), 403, "forbidden")
 
 
 class EncryptedRoomTest(ConfabTestCase):

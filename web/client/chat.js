@@ -216,6 +216,7 @@ function handleEvent(op, d) {
     case 'typing': return onTyping(d);
     case 'presence': return setPresence(d.user, d);
     case 'member': return onMember(d);
+    case 'member_summary': return onMemberSummary(d);
     case 'keys': return onKeysEvent(d);
     case 'message_update': return onMessageUpdate(d);
     case 'unread': {
@@ -326,6 +327,15 @@ function onMember({ room: id, user, action }) {
   if (action === 'joined') { room.members.set(user, { role: 'member' }); ensureUser(user); watchUsers([user]); }
   if (action === 'left') room.members.delete(user);
   emit('members', id);
+}
+
+// A big room's member changes of the last second (docs/PROTOCOL.md): the
+// listed ones as member events (our own came as one already); when some were
+// not listed, the member list is asked again.
+function onMemberSummary({ room: id, changes, more }) {
+  for (const c of changes || []) if (c.user !== state.me.username) onMember({ room: id, user: c.user, action: c.action });
+  const room = state.rooms.get(id);
+  if (room && room.members && more > 0) loadMembers(room).catch(() => {});
 }
 
 // ---- sending ------------------------------------------------------------------------------

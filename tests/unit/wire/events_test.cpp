@@ -34,6 +34,11 @@ CAF_TEST(last_seen is shown only for users who are offline) {
 CAF_TEST(member typing and push data name the room and user) {
   CAF_CHECK_EQUAL(wire::member_event_json(api::room_id{"r_1"}, "ann", "joined"),
                   R"({"action":"joined","room":"r_1","user":"ann"})");
+  CAF_CHECK_EQUAL(wire::member_summary_json(api::room_id{"r_1"}, 1001, {{"ann", "joined"}, {"bo", "left"}}, 7),
+                  R"({"changes":[{"action":"joined","user":"ann"},{"action":"left","user":"bo"}],)"
+                  R"("members":1001,"more":7,"room":"r_1"})");
+  CAF_CHECK_EQUAL(wire::member_summary_json(api::room_id{"r_1"}, 0, {}, 0),
+                  R"({"changes":[],"members":0,"more":0,"room":"r_1"})");
   CAF_CHECK_EQUAL(wire::typing_event_json(api::room_id{"r_1"}, "ann", false),
                   R"({"active":false,"room":"r_1","user":"ann"})");
   CAF_CHECK_EQUAL(wire::push_json("a\"b", R"({"seq":1})"), R"({"user":"a\"b","notification":{"seq":1}})");
