@@ -33,11 +33,10 @@ caf::error check_member(const reader_stores& db, const api::room_id& room, const
   auto info = db.rooms.room(room);
   if (!info)
     return info.error();
-  auto members = db.rooms.members(room);
-  if (!members)
-    return members.error();
-  auto it = members->find(user);
-  if (it == members->end() || it->second == "invited")
+  auto role = db.rooms.role(room, user);
+  if (!role)
+    return role.error();
+  if (role->empty() || *role == "invited")
     return fail(errc::not_member, "not a member of this room");
   return caf::none;
 }

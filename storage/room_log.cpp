@@ -126,6 +126,40 @@ caf::expected<api::history_page> log_store::history(const api::room_id& room, st
       page.messages.push_back(it->value().ToString());
     }
   } else {
+    // The newest `limit` below `before`. Seqs have no gaps, so that is the
+    // range [top - limit + 1, top]: one seek and forward steps (a memtable
+    // steps back by searching its skip list again for every message).
+    std::optional<api::seq_t> top;
+    if (before) {
+      top = *before - 1;
+    } else {
+      it->SeekForPrev(keys::message(room, UINT64_MAX));
+      if (it->Valid() && it->key().starts_with(prefix))
+        top = keys::seq_of(it->key().ToStringView());
+    }
+    if (top && *top >= limit) {
+      // From one before the range: whether an older message exists.
+      auto first = *top - limit + 1;
+      bool older = false;
+      it->Seek(keys::message(room, first > 1 ? first - 1 : first));
+      if (first > 1 && it->Valid() && it->key().starts_with(prefix) &&
+          keys::seq_of(it->key().ToStringView()) == first - 1) {
+        older = true;
+        it->Next();
+      }
+      for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        if (keys::seq_of(it->key().ToStringView()) > *top)
+          break;
+        page.messages.push_back(it->value().ToString());
+      }
+      if (auto err = from_status(it->status()))
+        return err;
+      if (page.messages.size() == limit && (older || first == 1)) {
+        page.has_more = older;
+        return page;
+      }
+      page.messages.clear();  // a gap, which a room's log never has: step back instead
+    }
     // Newest first below `before`, then reversed.
     it->SeekForPrev(keys::message(room, before ? *before - 1 : UINT64_MAX));
     for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {

@@ -54,6 +54,13 @@ caf::expected<std::vector<api::room_info>> room_store::public_rooms(const std::s
   });
 }
 
+caf::expected<std::string> room_store::role(const api::room_id& room, const api::user_id& user) const {
+  auto v = d_->get(d_->members_, keys::pair(room.value, user.value));
+  if (!v && api::describe(v.error()).code == api::errc::not_found)
+    return std::string();
+  return v;
+}
+
 caf::expected<std::map<api::user_id, std::string>> room_store::members(const api::room_id& id) const {
   std::map<api::user_id, std::string> out;
   auto prefix = keys::room_prefix(id);

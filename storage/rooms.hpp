@@ -35,6 +35,9 @@ class room_store {
   [[nodiscard]] caf::expected<std::vector<api::room_info>> public_rooms(const std::string& after,
                                                                         std::size_t limit) const;
   [[nodiscard]] caf::expected<std::map<api::user_id, std::string>> members(const api::room_id& id) const;
+  // The role of `user` in `room` (owner, member, invited), empty for none:
+  // one key read, not the member list.
+  [[nodiscard]] caf::expected<std::string> role(const api::room_id& room, const api::user_id& user) const;
   [[nodiscard]] caf::error set_member(const api::room_id& room, const api::user_id& user, const std::string& role);
   [[nodiscard]] caf::error remove_member(const api::room_id& room, const api::user_id& user);
   [[nodiscard]] caf::expected<std::vector<api::room_id>> rooms_of(const api::user_id& user) const;

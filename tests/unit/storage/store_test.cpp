@@ -62,6 +62,44 @@ CAF_TEST(append then history pages in every direction) {
   CAF_CHECK(db->log().history(room, 0, std::nullopt, 5)->messages.empty());
 }
 
+// The newest page is read forwards from its first seq (seqs have no gaps);
+// every edge of that agrees with reading backwards, and a gap (which a log
+// never has) still gives the newest messages.
+CAF_TEST(the newest page and pages before a seq at the edges) {
+  test::temp_dir dir;
+  auto db = open_store(dir.path());
+  api::room_id before_room{"r_0000000000000000"};  // a room sorting before, one after
+  api::room_id after_room{"r_0000000000000003"};
+  CAF_REQUIRE(!db->log().append({before_room, 1, msg(70), alice, "", {}}));
+  for (api::seq_t s = 1; s <= 10; ++s)
+    CAF_REQUIRE(!db->log().append({room, s, msg(s), alice, "", {}}));
+  CAF_REQUIRE(!db->log().append({after_room, 1, msg(80), alice, "", {}}));
+  auto seqs = [&](std::optional<api::seq_t> before, std::uint32_t limit) {
+    auto page = *db->log().history(room, before, std::nullopt, limit);
+    std::vector<std::string> expect;
+    auto top = std::min<api::seq_t>(before ? *before - 1 : 10, 10);
+    for (auto s = top >= limit ? top - limit + 1 : 1; s <= top && s >= 1; ++s)
+      expect.push_back(msg(s));
+    CAF_CHECK_EQUAL(page.messages, expect);
+    CAF_CHECK_EQUAL(page.has_more, !expect.empty() && expect.front() != msg(1));
+  };
+  for (std::uint32_t limit : {1u, 2u, 9u, 10u, 11u, 50u}) {
+    seqs(std::nullopt, limit);
+    for (api::seq_t before : {2u, 5u, 10u, 11u, 12u, 100u})
+      seqs(before, limit);
+  }
+  // A gap at 5 (never in a room's log): still the newest that exist.
+  api::room_id gap{"r_0000000000000002"};
+  for (api::seq_t s : {1u, 2u, 3u, 4u, 6u, 7u})
+    CAF_REQUIRE(!db->log().append({gap, s, msg(s), alice, "", {}}));
+  auto page = *db->log().history(gap, std::nullopt, std::nullopt, 3);
+  CAF_CHECK_EQUAL(page.messages, (std::vector<std::string>{msg(4), msg(6), msg(7)}));
+  CAF_CHECK(page.has_more);
+  page = *db->log().history(gap, 7, std::nullopt, 2);
+  CAF_CHECK_EQUAL(page.messages, (std::vector<std::string>{msg(4), msg(6)}));
+  CAF_CHECK(page.has_more);
+}
+
 CAF_TEST(dedupe records and messages survive reopening) {
   test::temp_dir dir;
   {
