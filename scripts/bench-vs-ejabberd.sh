@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Confab and ejabberd side by side: the same workloads, driven by the same
-# client (confab-bench, pinned to CPU 1) against each server in turn (pinned
-# to CPU 0), a fresh server for every workload. Prints each result, the
-# ratios Confab / ejabberd, and ends with one JSON line:
-#   {"workloads": {...}, "confab": {...}, "ejabberd": {...}, "ratio": {...}}
+# Confab, ejabberd and Prosody side by side: the same workloads, driven by
+# the same client (confab-bench, pinned to CPU 1) against each server in turn
+# (pinned to CPU 0), a fresh server for every workload. Prints each result,
+# the ratios Confab / ejabberd and Confab / Prosody, and ends with one JSON line:
+#   {"workloads": {...}, "confab": {...}, "ejabberd": {...}, "ratio": {...},
+#    "prosody": {...}, "ratio_prosody": {...}}
+# ("ratio" is Confab / ejabberd, "ratio_prosody" Confab / Prosody.)
 #
-#   scripts/bench-vs-ejabberd.sh [--quick] [--only confab|ejabberd] [--out DIR]
+#   scripts/bench-vs-ejabberd.sh [--quick] [--only confab,ejabberd,prosody] [--out DIR]
 #                                [--workloads rooms,dm] [--durability fsync|wal]
 #                                [--replication N]
 #
-# --quick runs smaller workloads with short steps (under 5 minutes);
+# --quick runs smaller workloads with short steps (about 5 minutes for all
+# three servers); --only runs some servers (a comma list, default all three);
 # --workloads picks some; --durability is confabd's (default fsync);
 # --replication is confabd's (its default: 3, one copy on a lone node). Every
-# server listens on 127.0.0.1 only. docs/PERFORMANCE.md explains the method.
+# server listens on 127.0.0.1 only. ejabberd and Prosody come from Debian
+# (scripts/ejabberd/, scripts/prosody/); neither runs history (the bench's
+# XMPP mode has none). docs/PERFORMANCE.md explains the method.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -31,11 +36,17 @@ while [[ $# -gt 0 ]]; do
     --workloads) pick=$2; shift ;;
     --durability) durability=$2; shift ;;
     --replication) replication=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--only confab|ejabberd] [--out DIR] [--workloads a,b] [--durability fsync|wal] [--replication N]" >&2
+    *) echo "usage: $0 [--quick] [--only confab,ejabberd,prosody] [--out DIR] [--workloads a,b] [--durability fsync|wal] [--replication N]" >&2
        exit 2 ;;
   esac
   shift
 done
+# --only: one server or a comma list; empty means all three.
+IFS=, read -r -a only_list <<<"$only"
+for s in "${only_list[@]}"; do
+  [[ $s == confab || $s == ejabberd || $s == prosody ]] || { echo "unknown server $s (confab, ejabberd, prosody)" >&2; exit 2; }
+done
+wanted() { [[ -z $only || ",$only," == *",$1,"* ]]; }
 out=${out:-$(mktemp -d /tmp/confab-vs-ejabberd.XXXXXX)}
 mkdir -p "$out"
 
@@ -50,12 +61,16 @@ confabd=$root/build/bin/confabd
 if [[ $quick == 1 ]]; then
   step="--duration 3 --warmup 1 --drain 10 --max-steps 8"
   names=(idle rooms dm bigroom)
+  # bigroom has 500 members here (1,000 before Prosody joined: filling a room
+  # costs n^2 presences, which took Prosody about a minute at 1,000) and
+  # starts at 20 sends/s, the same 10,000 offered deliveries/s as before.
   declare -A flags=(
     [idle]="--workload idle --connections 2000 --members 50 --duration 3"
     [rooms]="--workload rooms --rooms 20 --members 50 --rate max --start-rate 100 --factor 1.6 $step"
     [dm]="--workload dm --pairs 200 --rate max --start-rate 1000 --factor 1.6 $step"
-    [bigroom]="--workload bigroom --members 1000 --rate max --start-rate 10 --factor 1.6 $step"
+    [bigroom]="--workload bigroom --members 500 --rate max --start-rate 20 --factor 1.6 $step"
   )
+  xmpp_users=2000   # the most any quick workload logs in
 else
   step="--duration 10 --warmup 3 --drain 20 --max-steps 12"
   names=(idle5k idle10k idle19k rooms dm bigroom history)
@@ -68,6 +83,7 @@ else
     [bigroom]="--workload bigroom --members 5000 --rate max --start-rate 2 --factor 1.4 ${step/--max-steps 12/--max-steps 15}"
     [history]="--workload history --history-messages 100000 --history-clients 1000 --duration 10"
   )
+  xmpp_users=20000
 fi
 if [[ -n $pick ]]; then
   IFS=, read -r -a names <<<"$pick"
@@ -120,7 +136,7 @@ run_ejabberd() {
   port=$(pick_port 15600)
   TASKSET="taskset -c 0" scripts/ejabberd/ejabberd.sh start "$dir" "$port" >"$dir/start.out"
   pid=$(scripts/ejabberd/ejabberd.sh pid "$dir")
-  users=20000
+  users=$xmpp_users
   scripts/ejabberd/ejabberd.sh register "$dir" "$port" u "$users" bench-password >"$dir/register.out"
   taskset -c 1 "$bench" --protocol xmpp --url "http://127.0.0.1:$port" --password bench-password --prefix u \
     --server-pid "$pid" --label ejabberd ${flags[$name]} | tee "$dir/bench.out" >&2 || true
@@ -128,17 +144,48 @@ run_ejabberd() {
   grep '^{' "$dir/bench.out" | tail -1 >"$out/ejabberd-$name.json" || true
 }
 
+# The same workload against a fresh Prosody (scripts/prosody/): one Lua
+# process on CPU 0, its accounts written in bulk first. Rooms of more than
+# 1,000 members get ejabberd's treatment of them (max_users_presence 1000):
+# no occupant's presence is broadcast but the creator's. Prosody has no such
+# threshold, and filling a room of 5,000 would otherwise take it some 25
+# million presences. Even so each join still builds every occupant's
+# presence before dropping it (O(n) CPU a join: 1,200 joins took 17 s here,
+# so 5,000 may take 5 minutes), so such a run gets 900 s for its setup. The
+# stop after the bench is bounded at 10 s: Prosody is still broadcasting the
+# departures of the bench's occupants by then, and nothing it keeps outlives
+# the run.
+run_prosody() {
+  local name=$1 dir=$out/prosody-$name port pid members presence="moderator, participant, visitor" extra=""
+  rm -rf "$dir"; mkdir -p "$dir"
+  port=$(pick_port 16600)
+  members=$(sed -n 's/.*--members \([0-9]*\).*/\1/p' <<<"${flags[$name]}")
+  if [[ ${members:-0} -gt 1000 ]]; then
+    presence=moderator
+    extra="--setup-timeout 900"
+    echo "prosody $name: rooms of $members, presence broadcast only for the room's creator (as ejabberd above 1,000)" >&2
+  fi
+  pid=$(TASKSET="taskset -c 0" PRESENCE_BROADCAST="$presence" scripts/prosody/prosody.sh start "$dir" "$port" 2>"$dir/start.err") \
+    || { echo "prosody did not start: $(cat "$dir/start.err")" >&2; return 1; }
+  scripts/prosody/prosody.sh register "$dir" "$port" u "$xmpp_users" bench-password >"$dir/register.out"
+  taskset -c 1 "$bench" --protocol xmpp --url "http://127.0.0.1:$port" --password bench-password --prefix u \
+    --server-pid "$pid" --label prosody ${flags[$name]} $extra | tee "$dir/bench.out" >&2 || true
+  STOP_TIMEOUT=10 scripts/prosody/prosody.sh stop "$dir" >/dev/null 2>&1 || true
+  grep '^{' "$dir/bench.out" | tail -1 >"$out/prosody-$name.json" || true
+}
+
 echo "machine: $(nproc) cores, kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)" >&2
 for name in "${names[@]}"; do
-  if [[ -z $only || $only == ejabberd ]]; then
+  for xmpp in ejabberd prosody; do
+    wanted "$xmpp" || continue
     if [[ $name == history* ]]; then
-      echo "== ejabberd $name: not run (the XMPP mode has no history call; see docs/PERFORMANCE.md)" >&2
+      echo "== $xmpp $name: not run (the XMPP mode has no history call; see docs/PERFORMANCE.md)" >&2
     else
-      echo "== ejabberd $name" >&2
-      run_ejabberd "$name"
+      echo "== $xmpp $name" >&2
+      "run_$xmpp" "$name"
     fi
-  fi
-  if [[ -z $only || $only == confab ]]; then
+  done
+  if wanted confab; then
     echo "== confab $name" >&2
     run_confab "$name"
   fi
@@ -147,7 +194,7 @@ done
 # The summary: one row per workload and server, the ratios, and the JSON line.
 workloads_json=$(for n in "${names[@]}"; do printf '%s\t%s\n' "$n" "${flags[$n]}"; done)
 OUT="$out" NAMES="${names[*]}" WORKLOADS="$workloads_json" /usr/bin/python3 - <<'EOF'
-import json, os
+import json, os, sys
 
 out, names = os.environ["OUT"], os.environ["NAMES"].split()
 workloads = dict(line.split("\t", 1) for line in os.environ["WORKLOADS"].splitlines() if line)
@@ -187,13 +234,16 @@ def ratio(a, b):
 
 confab = {n: summary(load("confab", n)) for n in names}
 ejabberd = {n: summary(load("ejabberd", n)) for n in names}
+prosody = {n: summary(load("prosody", n)) for n in names}
 ratios = {n: ratio(confab[n], ejabberd[n]) for n in names}
+ratios_prosody = {n: ratio(confab[n], prosody[n]) for n in names}
 
 cols = ("delivered_per_s", "p99_ms", "server_us_per_delivery", "rss_per_conn_kib", "logins_per_s")
 print("%-10s %-9s %14s %9s %10s %12s %10s" % ("workload", "server", "delivered/s", "p99 ms", "us/deliv",
                                             "KiB/conn", "logins/s"))
 for n in names:
-    for label, s in (("confab", confab[n]), ("ejabberd", ejabberd[n]), ("ratio", ratios[n])):
+    for label, s in (("confab", confab[n]), ("ejabberd", ejabberd[n]), ("ratio", ratios[n]),
+                     ("prosody", prosody[n]), ("ratio_pro", ratios_prosody[n])):
         if s is None:
             print("%-10s %-9s %s" % (n, label, "not run"))
             continue
@@ -202,6 +252,8 @@ for n in names:
             v = s.get(c)
             cells.append("-" if v is None else ("%.2f" % v if isinstance(v, float) else str(v)))
         print("%-10s %-9s %14s %9s %10s %12s %10s" % (n, label, *cells))
-print(json.dumps({"workloads": workloads, "confab": confab, "ejabberd": ejabberd, "ratio": ratios}))
+print("ratio = confab / ejabberd, ratio_pro = confab / prosody", file=sys.stderr)
+print(json.dumps({"workloads": workloads, "confab": confab, "ejabberd": ejabberd, "ratio": ratios,
+                  "prosody": prosody, "ratio_prosody": ratios_prosody}))
 EOF
-echo "raw results: $out" >&2
+echo "raw results: $out (pictures: scripts/bench-plot.py $out)" >&2

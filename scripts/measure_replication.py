@@ -86,6 +86,13 @@ def cluster_bytes(pid, cluster_ports):
     return total
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of process `pid`, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def metric(port, name):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
         for line in r.read().decode().splitlines():
@@ -106,29 +113,42 @@ def throughput(confabd, rooms_rates, dm_rates, workloads):
                 c = nodes(confabd, root, n_copies)
                 pid = c.procs[0].pid
                 before = cluster_bytes(pid, c.cluster)
+                cpu_before = [cpu_seconds(p.pid) for p in c.procs]
                 out = bench(c.http[0], pid, workload, rates, extra)
+                cpu = [cpu_seconds(p.pid) - b for p, b in zip(c.procs, cpu_before)]
                 sent_bytes = cluster_bytes(pid, c.cluster) - before
                 # the warm-up's sends count too: they crossed the same links
                 sent = sum(s["sent"] for s in out["steps"]) + WARMUP_S * int(rates.split(",")[0])
                 rows[(workload, n_copies)] = {"steps": [(s["offered_per_s"], s["delivered_per_s"], s["p99_ms"],
-                                                         s["lost"]) for s in out["steps"]],
-                                              "bytes_per_message": sent_bytes / max(sent, 1)}
+                                                         s["lost"], s["errors"], s["acked_per_s"])
+                                                        for s in out["steps"]],
+                                              "bytes_per_message": sent_bytes / max(sent, 1),
+                                              # CPU of node 1 (the owner, which serves every session)
+                                              # and of the others (copies only) per message sent
+                                              "owner_us_per_message": 1e6 * cpu[0] / max(sent, 1),
+                                              "others_us_per_message": 1e6 * sum(cpu[1:]) / max(sent, 1)}
                 c.stop()
     print("\n== throughput and p99 through node 1 of 3, by --replication ==")
     for workload in workloads:
         base = rows[(workload, 1)]
         for n_copies in (1, 2, 3):
             r = rows[(workload, n_copies)]
-            for i, (offered, delivered, p99, lost) in enumerate(r["steps"]):
+            for i, (offered, delivered, p99, lost, errors, acked) in enumerate(r["steps"]):
                 b = base["steps"][i]
                 print(f"{workload:5} N={n_copies} offered {offered:7.0f}/s delivered {delivered:8.0f}/s "
                       f"({delivered / max(b[1], 1):.2f}x N=1) p99 {p99:7.2f} ms ({p99 / max(b[2], 0.001):.2f}x N=1) "
-                      f"lost {lost}")
+                      f"lost {lost} (error replies {errors}, acked {acked:.0f}/s)")
         for n_copies in (1, 2, 3):
             per = rows[(workload, n_copies)]["bytes_per_message"]
             extra = "" if n_copies == 1 else \
                 f", per replica {(per - base['bytes_per_message']) / (n_copies - 1):.0f}"
             print(f"{workload:5} N={n_copies} node 1 -> other nodes: {per:.0f} bytes per message sent{extra}")
+        for n_copies in (1, 2, 3):
+            r = rows[(workload, n_copies)]
+            per_copy = "" if n_copies == 1 else \
+                f", per copy on a follower {(r['others_us_per_message'] - base['others_us_per_message']) / (n_copies - 1):.0f} us"
+            print(f"{workload:5} N={n_copies} CPU per message sent: node 1 {r['owner_us_per_message']:.0f} us, "
+                  f"nodes 2 and 3 {r['others_us_per_message']:.0f} us{per_copy}")
     return rows
 
 

@@ -3,7 +3,9 @@
 // bind, initial presence; MUC join with no history replay, groupchat
 // messages (which MUC echoes to their sender), and 1:1 chat messages to the
 // partner's bare JID. Frames are recognised by their first bytes and a few
-// substring searches; bench bodies need no XML escaping.
+// substring searches; bench bodies need no XML escaping. Every stanza names
+// its namespace (jabber:client), as RFC 7395's examples do: the framing's
+// <open/> sets none, and Prosody refuses stanzas without one.
 
 #include <openssl/evp.h>
 
@@ -80,7 +82,8 @@ class xmpp_protocol : public protocol {
       case reopening:
         if (has(text, "urn:ietf:params:xml:ns:xmpp-bind")) {
           c.send(
-              "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource>"
+              "<iq xmlns='jabber:client' type='set' id='bind'><bind "
+              "xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource>"
               "</bind></iq>");
           c.stage = binding;
         }
@@ -88,7 +91,8 @@ class xmpp_protocol : public protocol {
       case binding:
         if (starts(text, "<iq") && has(text, "id='bind'") && has(text, "type='result'")) {
           c.stage = online;
-          c.send("<presence/>");  // available, so that messages to the bare JID reach this resource
+          c.send(
+              "<presence xmlns='jabber:client'/>");  // available, so that messages to the bare JID reach this resource
           events_.ready(c);
         } else if (starts(text, "<iq")) {
           events_.refused(c, "bind refused");
@@ -102,14 +106,14 @@ class xmpp_protocol : public protocol {
   }
 
   void join(conn& c, const std::string& room) override {
-    c.send("<presence to='" + room + "/" + c.user +
+    c.send("<presence xmlns='jabber:client' to='" + room + "/" + c.user +
            "'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>");
   }
 
   std::uint64_t send_room(conn& c, const std::string& room, std::string_view body) override {
     std::string frame;
     frame.reserve(body.size() + room.size() + 64);
-    frame.append("<message to='")
+    frame.append("<message xmlns='jabber:client' to='")
         .append(room)
         .append("' type='groupchat'><body>")
         .append(body)
@@ -121,7 +125,7 @@ class xmpp_protocol : public protocol {
   std::uint64_t send_direct(conn& c, std::string_view body) override {
     std::string frame;
     frame.reserve(body.size() + c.peer.size() + 64);
-    frame.append("<message to='")
+    frame.append("<message xmlns='jabber:client' to='")
         .append(c.peer)
         .append("' type='chat'><body>")
         .append(body)
