@@ -162,9 +162,11 @@ void send_batch(self_ptr self, const std::string& follower) {
   auto named = st.log->copies();
   if (std::find(named.begin(), named.end(), follower) == named.end())
     named.push_back(follower);
+  auto sent = std::chrono::steady_clock::now();
   self->request(peer->second, st.timeout, api::append_atom::value, st.room, std::move(named), std::move(*req))
       .then(
-          [self, follower, by](const rep::append_reply& reply) {
+          [self, follower, by, sent](const rep::append_reply& reply) {
+            api::node_metrics().replication_lag.observe(std::chrono::steady_clock::now() - sent);
             auto& st = self->state;
             if (!st.leading || st.leading->of() != by)
               return;  // an answer to an epoch this node no longer leads

@@ -95,6 +95,9 @@ void metrics::write(std::string& out) const {
   db_write.write(out, "confab_rocksdb_write_seconds");
   header(out, "confab_wal_fsync_seconds", "histogram", "Time of one group commit (fsync of the WAL).");
   db_fsync.write(out, "confab_wal_fsync_seconds");
+  header(out, "confab_replication_lag_seconds", "histogram",
+         "Time from sending log entries to a follower until it acknowledged them (owners only).");
+  replication_lag.write(out, "confab_replication_lag_seconds");
   header(out, "confab_handoffs_total", "counter", "Rooms handed to another node (out) or taken over (in).");
   sample(out, "confab_handoffs_total", "direction=\"out\"", static_cast<double>(load(handoffs_out)));
   sample(out, "confab_handoffs_total", "direction=\"in\"", static_cast<double>(load(handoffs_in)));

@@ -57,6 +57,9 @@ struct metrics {
   histogram db_write{{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1}};
   // One group commit: an fsync of the WAL (actors/syncer.hpp).
   histogram db_fsync{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1}};
+  // From sending a batch of log entries to a follower until it acknowledged
+  // them (written and, with fsync, durable there): the replication lag.
+  histogram replication_lag{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10}};
 
   void error(errc code) {
     errors[static_cast<std::size_t>(code) % errors.size()].fetch_add(1, std::memory_order_relaxed);

@@ -149,6 +149,7 @@ class node_impl : public node {
     gctx->admin_token = admin_token_;
     gctx->actors = ctx->actors;
     gctx->web = gateway::static_files::load(o.web_dir);
+    gctx->data_dir = o.data_dir;
     // Group commit: an fsync blocks, so the syncer has its own thread.
     if (o.durability == "fsync") {
       ctx->syncer = sys_.spawn<caf::detached>(actors::syncer_actor, store->shared_database());

@@ -1,5 +1,10 @@
 #include "gateway/admin_frontend.hpp"
 
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <map>
+
 #include <spdlog/spdlog.h>
 
 #include "api/atoms.hpp"
@@ -307,6 +312,26 @@ void metrics_page(const context_ptr& ctx, const exchange& ex) {
   api::write_metric(out, "confab_sessions", "gauge", "Live session actors (one per WebSocket).", count("session"));
   api::write_metric(out, "confab_active_rooms", "gauge", "Room actors active on this node.", count("room"));
   api::write_metric(out, "confab_active_presences", "gauge", "Presence actors active on this node.", count("presence"));
+  // The deepest mailbox of each kind of actor (a backlog shows there first).
+  std::map<std::string, std::uint64_t> deepest;
+  for (auto& p : ctx->actors->all()) {
+    auto& d = deepest[p->kind];
+    d = std::max(d, p->mailbox());
+  }
+  out +=
+      "# HELP confab_mailbox_max Messages waiting in the fullest mailbox of each kind of actor.\n"
+      "# TYPE confab_mailbox_max gauge\n";
+  for (auto& [kind, n] : deepest)
+    out += "confab_mailbox_max{kind=\"" + kind + "\"} " + std::to_string(n) + "\n";
+  // The file system of the data directory.
+  struct statvfs fs {};
+  if (::statvfs(ctx->data_dir.c_str(), &fs) == 0) {
+    api::write_metric(out, "confab_disk_free_bytes", "gauge",
+                      "Bytes free for this node on its data directory's file system.",
+                      static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize));
+    api::write_metric(out, "confab_disk_size_bytes", "gauge", "Size of the data directory's file system.",
+                      static_cast<double>(fs.f_blocks) * static_cast<double>(fs.f_frsize));
+  }
   auto view = ctx->place->current();
   std::map<std::string, double> members{{"up", 0}, {"draining", 0}, {"down", static_cast<double>(view->down.size())}};
   for (auto& m : view->live)

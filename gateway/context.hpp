@@ -30,6 +30,8 @@ struct frontend_context {
   std::shared_ptr<api::actor_index> actors;
   // The admin console and web client pages.
   std::shared_ptr<const static_files> web;
+  // The data directory, for the disk gauges of /metrics.
+  std::string data_dir;
 };
 using context_ptr = std::shared_ptr<const frontend_context>;
 

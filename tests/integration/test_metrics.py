@@ -8,6 +8,7 @@ in and delivered, send acks, RocksDB writes, rate limits, error codes, slow
 consumers) and the gauges follow open sockets; no label value names a user,
 room or session."""
 
+import json
 import math
 import os
 import re
@@ -621,6 +622,64 @@ class ClusterMetricsTest(MetricsCase):
             poll(probe, "%s == %r on %s" % (name, want, server.node), timeout=EVENT_S, interval=0.05)
         except AssertionError as e:
             raise AssertionError("%s; last value %r" % (e, last[0] if last else None))
+
+
+class DashboardAndAlertsTest(MetricsCase):
+    """docs/grafana/confab.json and docs/prometheus/alerts.yml: the rules pass
+    `promtool check rules` and their unit tests (each alert fires on the
+    series that should fire it, and not before its `for`), and every metric
+    either names is in a live node's /metrics with a sample."""
+
+    DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs")
+
+    def promtool(self, *args):
+        if not os.path.exists(PROMTOOL):
+            self.fail("promtool not found at %s: install Debian's prometheus package (scripts/deps.sh --test)"
+                      % PROMTOOL)
+        p = subprocess.run([PROMTOOL] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120,
+                           cwd=os.path.join(self.DOCS, "prometheus"))
+        self.assertEqual(p.returncode, 0, "promtool %s:\n%s" % (" ".join(args), p.stdout.decode("utf-8", "replace")))
+
+    def test_rules_check_and_their_unit_tests_pass(self):
+        self.promtool("check", "rules", "alerts.yml")
+        self.promtool("test", "rules", "alerts_test.yml")
+
+    def named_metrics(self):
+        with open(os.path.join(self.DOCS, "grafana", "confab.json")) as f:
+            dash = json.load(f)
+        exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+        self.assertGreaterEqual(len(exprs), 12, "the dashboard lost its panels")
+        with open(os.path.join(self.DOCS, "prometheus", "alerts.yml")) as f:
+            exprs.append(f.read())
+        names = set()
+        for e in exprs:
+            for n in re.findall(r"\bconfab_[a-z0-9_]+", e):
+                names.add(re.sub(r"_(bucket|sum|count)$", "", n))
+        return names
+
+    def test_every_metric_they_name_is_exposed(self):
+        self.traffic_light()
+        text = self.scrape_text()
+        exposed = set(re.findall(r"^# TYPE (confab_[a-z0-9_]+) ", text, re.M))
+        names = self.named_metrics()
+        for want in ("confab_send_ack_seconds", "confab_replication_lag_seconds", "confab_disk_free_bytes",
+                     "confab_mailbox_max", "confab_messages_delivered_total", "confab_handoffs_total"):
+            self.assertIn(want, names, "the dashboard and alerts should use %s" % want)
+        self.assertEqual(sorted(names - exposed), [], "named in docs/grafana or docs/prometheus, not in /metrics")
+        for n in names:
+            self.assertRegex(text, r"(?m)^%s(_bucket|_count)?(\{[^}]*\})? " % re.escape(n), "%s has no sample" % n)
+        free = self.get("confab_disk_free_bytes")
+        size = self.get("confab_disk_size_bytes")
+        self.assertTrue(0 < free <= size, (free, size))
+        fams = self.scrape()
+        kinds = {ls.get("kind") for _, ls, _ in fams["confab_mailbox_max"]["samples"]}
+        self.assertIn("hub", kinds)
+
+    def traffic_light(self):
+        a = self.new_user()
+        ws = self.connect(a.token)
+        rid = self.create_room(a.token)["id"]
+        ws.ok("send", room=rid, body="dashboard", client_msg_id=cmid())
 
 
 class ParserTest(ConfabTestCase):
