@@ -34,6 +34,10 @@ CONTRACT = {
     "confab_messages_delivered_total": ("counter", None, None),
     "confab_send_ack_seconds": ("histogram", None, None),
     "confab_rocksdb_write_seconds": ("histogram", None, None),
+    "confab_replication_lag_seconds": ("histogram", None, None),
+    "confab_mailbox_max": ("gauge", "kind", None),
+    "confab_disk_free_bytes": ("gauge", None, None),
+    "confab_disk_size_bytes": ("gauge", None, None),
     "confab_handoffs_total": ("counter", "direction", {"out", "in"}),
     "confab_slow_consumer_disconnects_total": ("counter", None, None),
     "confab_rate_limited_total": ("counter", "surface", {"ws", "http"}),
@@ -611,6 +615,26 @@ class ClusterMetricsTest(MetricsCase):
         for rid in held:
             self.post(u.token, rid, "after", server=survivor)
         self.wait_metric_on(survivor, "confab_messages_in_total", m_in + len(held))
+
+    def test_replication_lag_is_observed_by_owners(self):
+        cluster = Cluster(2, args=("--replication", "2"), admin_token=TOKEN).start()
+        self.addCleanup(cluster.stop, False)
+        cluster.wait_converged()
+        nodes = [cluster.node(1), cluster.node(2)]
+        before = {s.node: self.value(self.scrape_of(s), "confab_replication_lag_seconds_count") for s in nodes}
+        u = self.new_user(server=nodes[0])
+        rid = self.create_room(u.token, server=nodes[0])["id"]
+        for i in range(5):
+            self.post(u.token, rid, "replicated %d" % i, server=nodes[0])
+        owner = next(s for s in nodes if s.node == cluster.room_owner(rid))
+        follower = next(s for s in nodes if s is not owner)
+        fams = self.scrape_of(owner)
+        # each acknowledged write waited for the follower: at least one round trip per message
+        self.assertGreaterEqual(self.value(fams, "confab_replication_lag_seconds_count") - before[owner.node], 5)
+        self.assertGreater(self.value(fams, "confab_replication_lag_seconds_sum"), 0)
+        # a follower sends no log entries for this room
+        self.assertEqual(self.value(self.scrape_of(follower), "confab_replication_lag_seconds_count"),
+                         before[follower.node])
 
     def wait_metric_on(self, server, name, want):
         last = []
