@@ -77,8 +77,13 @@ def quote(text):
     return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def gnuplot(script):
-    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+def draw(path, height, title, settings, plots, note):
+    """One PNG by gnuplot: the settings, the machine note at the bottom, the plots."""
+    script = ["set terminal pngcairo size 900,%d font 'DejaVu Sans,10'" % height, "set output %s" % quote(path),
+              "set title %s" % quote(title), "set bmargin 6"] + settings + [
+        "set label %s at screen 0.01, screen 0.045 font ',8' tc rgb '#666666'" % quote(note),
+        "plot " + ", ".join(plots)]
+    subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True, check=True)
 
 
 def plot_steps(workload, by_server, out, note, tmp):
@@ -106,12 +111,8 @@ def plot_steps(workload, by_server, out, note, tmp):
     if not plots:
         return None
     path = os.path.join(out, "%s.png" % workload)
-    gnuplot("\n".join([
-        "set terminal pngcairo size 900,540 font 'DejaVu Sans,10'",
-        "set output %s" % quote(path),
-        "set title %s" % quote(title),
+    draw(path, 540, title, [
         "set logscale xy",
-        "set bmargin 6",
         "set xlabel %s" % quote(xlabel + " (log)"),
         "set ylabel 'p99 latency, ms (log)'",
         "set grid xtics ytics mxtics mytics lc rgb '#dddddd'",
@@ -119,9 +120,7 @@ def plot_steps(workload, by_server, out, note, tmp):
         "set format x '%.0s%c'",
         "set arrow from graph 0, first 100 to graph 1, first 100 nohead dt 3 lc rgb '#888888'",
         "set label 'p99 100 ms' at graph 0.99, first 100 right offset 0,0.6 tc rgb '#666666'",
-        "set label %s at screen 0.01, screen 0.045 font ',8' tc rgb '#666666'" % quote(note),
-        "plot " + ", ".join(plots),
-    ]) + "\n")
+    ], plots, note)
     return path
 
 
@@ -154,23 +153,17 @@ def plot_memory(runs, out, note, tmp):
         offset = (i - (n - 1) / 2) / (n + 1)  # bar i of a cluster with gap 1
         plots.append("%s using ($0 + %g):%d:(sprintf('%%.1f', $%d)) with labels offset 0,0.7 font ',8' notitle"
                      % (quote(data), offset, i + 2, i + 2))
-    gnuplot("\n".join([
-        "set terminal pngcairo size 900,480 font 'DejaVu Sans,10'",
-        "set output %s" % quote(path),
-        "set title 'Server memory per authenticated idle connection (lower is better)'",
+    draw(path, 480, "Server memory per authenticated idle connection (lower is better)", [
         "set style data histograms",
         "set style histogram clustered gap 1",
         "set style fill solid 0.9 border -1",
         "set boxwidth 0.8 relative",
         "set yrange [0:*]",
         "set offsets 0, 0, graph 0.12, 0",
-        "set bmargin 6",
         "set ylabel 'RSS per connection, KiB'",
         "set grid ytics lc rgb '#dddddd'",
         "set key top left",
-        "set label %s at screen 0.01, screen 0.045 font ',8' tc rgb '#666666'" % quote(note),
-        "plot " + ", ".join(plots),
-    ]) + "\n")
+    ], plots, note)
     return path
 
 

@@ -31,6 +31,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from measure_cluster import ready_port  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- capacity:begin -->", "<!-- capacity:end -->"
 
@@ -253,15 +256,7 @@ def measure_disk(messages):
                               os.path.join(tmp, "data"), "--admin-token", token, "--log-level", "warn",
                               "--rate-per-s", "1000000", "--rate-burst", "1000000"],
                              stdout=subprocess.PIPE, text=True)
-        port = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = p.stdout.readline()
-            if line.startswith("confabd ready"):
-                port = int(line.split("http=")[1].split()[0])
-                break
-            if not line and p.poll() is not None:
-                break
+        port = ready_port(p)
         if port is None:
             raise SystemExit("confabd did not start")
         subprocess.run([bench, "--url", "http://127.0.0.1:%d" % port, "--admin-token", token, "--workload",

@@ -58,6 +58,19 @@ def free_port():
 PLAIN = False  # --plain: nodes of a build without cluster TLS
 
 
+def ready_port(p, timeout=60):
+    """The HTTP port of confabd process `p` (stdout a pipe, text) from its
+    ready line; None when it exits or the timeout passes first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = p.stdout.readline()
+        if line.startswith("confabd ready"):
+            return int(line.split("http=")[1].split()[0])
+        if not line and p.poll() is not None:
+            return None
+    return None
+
+
 class Nodes:
     def __init__(self, confabd, root):
         self.confabd, self.root = confabd, root
@@ -92,15 +105,7 @@ class Nodes:
                      "--cluster-key", f"{self.certs}/n{i}.key"]
         log = open(os.path.join(self.root, f"n{i}.log"), "w")
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
-        deadline = time.time() + 60
-        port = None
-        while time.time() < deadline:
-            line = p.stdout.readline()
-            if line.startswith("confabd ready"):
-                port = int(line.split("http=")[1].split()[0])
-                break
-            if not line and p.poll() is not None:
-                break
+        port = ready_port(p)
         if port is None:
             sys.exit(f"node n{i} did not start")
         self.procs.append(p)

@@ -23,6 +23,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib/debian-service.sh
+. "$HERE/../lib/debian-service.sh"
 EJ_USER=ejabberd
 ERL_LIBS_DIR=/usr/lib/x86_64-linux-gnu     # where Debian puts ejabberd-23.01/ebin
 NODE=ejbench@localhost                      # private node; no epmd is used
@@ -31,19 +33,7 @@ die() { echo "ejabberd.sh: $*" >&2; exit 1; }
 
 # Install the Debian package if missing, without letting its own service run.
 ensure_installed() {
-    if ! dpkg-query -W -f='${Status}' ejabberd 2>/dev/null | grep -q 'ok installed'; then
-        local made_policy=0
-        if [ ! -e /usr/sbin/policy-rc.d ]; then   # deny service starts during install
-            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-            chmod 755 /usr/sbin/policy-rc.d
-            made_policy=1
-        fi
-        DEBIAN_FRONTEND=noninteractive apt-get install -y ejabberd >&2
-        [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
-    fi
-    # Make sure the packaged system service is neither enabled nor running.
-    systemctl disable ejabberd >/dev/null 2>&1 || true
-    systemctl stop ejabberd >/dev/null 2>&1 || true
+    install_without_service ejabberd
     if pgrep -u "$EJ_USER" -f 'beam.*-mnesia dir "/var/lib/ejabberd"' >/dev/null; then
         echo "ejabberd.sh: warning: system ejabberd is running; stopping it" >&2
         timeout 30 ejabberdctl stop >/dev/null 2>&1 || true

@@ -26,6 +26,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib/debian-service.sh
+. "$HERE/../lib/debian-service.sh"
 PR_USER=prosody
 PR_SRC=/usr/lib/prosody          # Debian: Prosody's Lua sources and C modules
 LUA=/usr/bin/lua5.4              # the interpreter /usr/bin/prosody runs under
@@ -35,19 +37,7 @@ die() { echo "prosody.sh: $*" >&2; exit 1; }
 
 # Install the Debian package if missing, without letting its own service run.
 ensure_installed() {
-    if ! dpkg-query -W -f='${Status}' prosody 2>/dev/null | grep -q 'ok installed'; then
-        local made_policy=0
-        if [ ! -e /usr/sbin/policy-rc.d ]; then   # deny service starts during install
-            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-            chmod 755 /usr/sbin/policy-rc.d
-            made_policy=1
-        fi
-        DEBIAN_FRONTEND=noninteractive apt-get install -y prosody >&2
-        [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
-    fi
-    # Make sure the packaged system service is neither enabled nor running.
-    systemctl disable prosody >/dev/null 2>&1 || true
-    systemctl stop prosody >/dev/null 2>&1 || true
+    install_without_service prosody
     local sys_pid=""
     [ -s /run/prosody/prosody.pid ] && sys_pid=$(cat /run/prosody/prosody.pid 2>/dev/null || true)
     if [ -n "$sys_pid" ] && kill -0 "$sys_pid" 2>/dev/null; then
