@@ -169,15 +169,7 @@ cmd_stop() {
     local dir pid
     dir=$(absdir "${1:-}")
     pid=$(beam_pid "$dir") || { echo "not running"; return 0; }
-    kill -TERM "$pid"            # OTP >= 20: SIGTERM => init:stop(), graceful
-    local deadline=$((SECONDS + ${STOP_TIMEOUT:-30}))
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "graceful stop timed out; killing $pid" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-        deadline=$((SECONDS + 5))
-        while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-    fi
+    stop_pid "$pid"
     rm -f "$dir/ejabberd.pid"
     echo "stopped"
 }

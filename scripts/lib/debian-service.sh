@@ -19,3 +19,18 @@ install_without_service() {
     systemctl disable "$pkg" >/dev/null 2>&1 || true
     systemctl stop "$pkg" >/dev/null 2>&1 || true
 }
+
+# stop_pid PID: SIGTERM (both servers stop gracefully on it), up to
+# STOP_TIMEOUT (default 30) seconds for it to go, then SIGKILL and 5 s more.
+stop_pid() {
+    local pid=$1 deadline
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + ${STOP_TIMEOUT:-30}))
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "graceful stop timed out; killing $pid" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+        deadline=$((SECONDS + 5))
+        while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    fi
+}
