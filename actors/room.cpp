@@ -938,6 +938,14 @@ api::room_actor::behavior_type room_actor(self_ptr self, api::room_id id, contex
         auto& st = self->state;
         if (!st.waiting.empty() || st.in_flight > 0 || st.summary_due)
           return start_idle_ticks(self, idle());  // not idle while acks wait for a group commit or the copies
+        if (!st.exists) {
+          // Holds nothing: it goes at the first tick with nothing in flight
+          // to it (the manager checks), however often it is asked. A client
+          // that retried faster than the idle period kept one alive, answering
+          // not_found for a room that had moved here or away meanwhile.
+          self->send(manager, api::idle_atom::value, st.info.id, st.handled);
+          return start_idle_ticks(self, idle());
+        }
         idle_tick(self, idle(), st.handled, st.handled_at_tick,
                   [&] { self->send(manager, api::idle_atom::value, st.info.id, st.handled); });
       },

@@ -1,6 +1,7 @@
 #define CAF_SUITE room
 #include "tests/unit/node_fixture.hpp"
 
+#include "actors/room.hpp"
 #include "actors/syncer.hpp"
 #include "api/metrics.hpp"
 
@@ -219,6 +220,33 @@ CAF_TEST(an idle room is passivated and comes back with its state) {
   CAF_REQUIRE(next);
   CAF_CHECK_EQUAL(next->seq, 2u);
   CAF_CHECK_EQUAL(manager.state.live.size(), 1u);
+}
+
+// A room actor whose room is not in the store (spawned as the room moved
+// away, say) holds nothing: it reports idle at its first tick with nothing
+// in flight, however often it is asked. Before, a client retrying faster
+// than its idle period kept it alive, answering not_found forever.
+CAF_TEST(a room that does not exist goes at its first tick however often it is asked) {
+  auto reports = std::make_shared<std::vector<std::uint64_t>>();
+  actors::room_idle_reports manager =
+      sys.spawn([reports](actors::room_idle_reports::pointer) -> actors::room_idle_reports::behavior_type {
+        return {[reports](api::idle_atom, const api::room_id&, std::uint64_t handled) { reports->push_back(handled); }};
+      });
+  extra.push_back(caf::actor_cast<caf::actor>(manager));
+  api::room_id gone{"r_00000000000000aa"};
+  auto room = sys.spawn(actors::room_actor, gone, cctx, actors::room_stores::of(*node.store), manager, caf::actor{});
+  extra.push_back(caf::actor_cast<caf::actor>(room));
+  sched.run();
+  // Asked every 400 ms, under the 1 s idle period of a room that does not exist.
+  for (int i = 0; i < 3; ++i) {
+    auto r = ask<std::string>(caf::actor_cast<caf::actor>(room), api::react_atom::value, gone, as(alice),
+                              std::uint64_t{1}, std::string("x"), true);
+    CAF_REQUIRE(!r);
+    CAF_CHECK(code(r.error()) == api::errc::not_found);
+    advance_time(std::chrono::milliseconds(400));
+    sched.run();
+  }
+  CAF_CHECK(!reports->empty());
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
