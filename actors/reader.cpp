@@ -198,6 +198,13 @@ api::reader_service::behavior_type reader_actor(reader_self* self, context_ptr c
         }
         return {std::move(*root), std::move(page)};
       },
+      // The membership check alone (file routes): one key read.
+      [stores](api::members_atom, const api::room_id& room, const api::user_id& asker,
+               bool) -> caf::result<std::vector<api::member_entry>> {
+        if (auto err = check_member(*stores, room, asker))
+          return err;
+        return std::vector<api::member_entry>{};
+      },
       [stores](api::members_atom, const api::room_id& room,
                const api::user_id& asker) -> caf::result<std::vector<api::member_entry>> {
         if (auto err = check_member(*stores, room, asker))

@@ -105,6 +105,8 @@ room_manager_actor::behavior_type room_manager(self_ptr self, context_ptr ctx, r
           api::seq_t) -> caf::result<std::string, api::history_page> { return routed(req.room); },
       [=](api::members_atom, const api::room_id& id,
           const api::user_id&) -> caf::result<std::vector<api::member_entry>> { return routed(id); },
+      [=](api::members_atom, const api::room_id& id, const api::user_id&,
+          bool) -> caf::result<std::vector<api::member_entry>> { return routed(id); },
       [=](api::admin_atom, const api::room_id& id) -> caf::result<api::room_admin> { return routed(id); },
       [=](api::edit_atom, const api::room_id& id, const api::caller&, api::seq_t, const std::string&,
           const std::string&) -> caf::result<std::string> { return routed(id); },

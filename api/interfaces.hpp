@@ -44,6 +44,8 @@ using room_service = caf::typed_actor<
     // (the request's after and limit; before is not used).
     caf::replies_to<thread_atom, history_request, seq_t>::with<std::string, history_page>,
     caf::replies_to<members_atom, room_id, user_id>::with<std::vector<member_entry>>,
+    // Only whether the user is a member: no list (true; empty answer or an error).
+    caf::replies_to<members_atom, room_id, user_id, bool>::with<std::vector<member_entry>>,
     caf::replies_to<admin_atom, room_id>::with<room_admin>,
     // Edit (new body, or new e2ee) and delete: the message's new JSON.
     caf::replies_to<edit_atom, room_id, caller, seq_t, std::string, std::string>::with<std::string>,
@@ -122,6 +124,7 @@ using reader_service =
     caf::typed_actor<caf::replies_to<history_atom, history_request>::with<history_page>,
                      caf::replies_to<thread_atom, history_request, seq_t>::with<std::string, history_page>,
                      caf::replies_to<members_atom, room_id, user_id>::with<std::vector<member_entry>>,
+                     caf::replies_to<members_atom, room_id, user_id, bool>::with<std::vector<member_entry>>,
                      // A user's rooms; the hub gets their events from now on.
                      caf::replies_to<my_rooms_atom, user_id, caf::actor>::with<std::vector<my_room>>,
                      caf::replies_to<my_rooms_atom, user_id, caf::actor, bool>::with<std::vector<my_room>>,

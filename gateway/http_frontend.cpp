@@ -414,10 +414,11 @@ void invite(self_ptr self, const exchange_ptr& ex, const authed& a) {
   });
 }
 
-// Checks that the user may see `room`'s files, then calls f.
+// Checks that the user may see `room`'s files (one key read, not the
+// member list), then calls f.
 template <class F>
 void with_membership(self_ptr self, const exchange_ptr& ex, const api::room_id& room, const authed& a, F f) {
-  self->request(self->state.ctx->place->room(room), request_timeout, api::members_atom::value, room, a.who.who.id)
+  self->request(self->state.ctx->place->room(room), request_timeout, api::members_atom::value, room, a.who.who.id, true)
       .then([=](const std::vector<api::member_entry>&) { f(); }, [=](caf::error& err) { ex->respond_error(err); });
 }
 
