@@ -115,14 +115,27 @@ bool big_room(const room_state& st) {
   return st.members.size() > st.ctx->lim.member_events_max;
 }
 
-void member_event(self_ptr self, const api::user_id& user, const std::string& username, const char* action) {
+// Members, not counting the invited.
+std::size_t joined_members(const room_state& st) {
+  std::size_t n = 0;
+  for (auto& [user, role] : st.members)
+    n += role != "invited" ? 1 : 0;
+  return n;
+}
+
+// outside: the user concerned gets no room events (an invitee), so always
+// gets theirs directly.
+void member_event(self_ptr self, const api::user_id& user, const std::string& username, const char* action,
+                  bool outside = false) {
   auto& st = self->state;
   auto data = wire::member_event_json(st.info.id, username, action);
-  if (!big_room(st)) {
+  auto big = big_room(st);
+  if (big || outside)
+    to_user(self, st.ctx->place->hubs(), user, wire::shared_event("member", data));
+  if (!big) {
     emit(self, "member", data);
     return;
   }
-  to_user(self, st.ctx->place->hubs(), user, wire::shared_event("member", data));
   if (st.member_changes.size() < summary_names)
     st.member_changes.emplace_back(username, action);
   ++st.member_changes_total;
@@ -137,11 +150,8 @@ void send_summary(self_ptr self) {
   st.summary_due = false;
   if (st.member_changes_total == 0)
     return;
-  std::size_t joined = 0;
-  for (auto& [user, role] : st.members)
-    joined += role != "invited" ? 1 : 0;
   emit(self, "member_summary",
-       wire::member_summary_json(st.info.id, joined, st.member_changes,
+       wire::member_summary_json(st.info.id, joined_members(st), st.member_changes,
                                  st.member_changes_total - st.member_changes.size()));
   st.member_changes.clear();
   st.member_changes_total = 0;
@@ -623,13 +633,7 @@ caf::result<void> handle_invite(self_ptr self, const api::caller& who, const api
       return;
     }
     auto& st = self->state;
-    if (big_room(st)) {
-      member_event(self, invitee.id, invitee.username, "invited");  // the invitee's own event, and the summary
-    } else {
-      auto data = wire::member_event_json(st.info.id, invitee.username, "invited");
-      emit(self, "member", data);
-      to_user(self, self->state.ctx->place->hubs(), invitee.id, wire::shared_event("member", data));
-    }
+    member_event(self, invitee.id, invitee.username, "invited", true);
     notify(self, invitee.id, 0, who.username, "invite", st.info.name);
     rp.deliver(caf::unit);
   });
@@ -806,11 +810,8 @@ std::vector<std::string> mentions(const std::string& body) {
 // The numbers of the admin view's detail line (the seq is kept by sends).
 void probe_room(self_ptr self) {
   auto& st = self->state;
-  std::uint64_t members = 0;
-  for (auto& [user, role] : st.members)
-    members += role != "invited" ? 1 : 0;
   auto& p = self->probe();
-  p.n1.store(members, std::memory_order_relaxed);
+  p.n1.store(joined_members(st), std::memory_order_relaxed);
   p.n2.store(st.last_seq, std::memory_order_relaxed);
   p.set_text({}, st.info.name);
 }
