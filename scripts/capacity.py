@@ -137,10 +137,6 @@ def model(c, a):
     nodes_conns = users / conns_per_node
     mem_per_node_gib = a.node_ram_gib * 0.5  # half for connections, the rest for RocksDB, caches, the OS
     nodes_mem = users * c["kib_per_connection"] / (1024 * 1024) / mem_per_node_gib
-    # a rolling restart: one node's users log in again elsewhere within a.relogin_s
-    login_cores = (users / max(math.ceil(max(nodes_cpu, nodes_conns, nodes_mem)), 1)) / a.relogin_s * (
-        c["us_per_login"] or 0) / 1e6
-
     per_day = writes * 86400
     disk = None
     if "bytes_per_message" in c:
@@ -155,6 +151,8 @@ def model(c, a):
     first = max(limits, key=limits.get)
     # at least the copies; one spare node per `copies` so that a failure leaves enough
     nodes = max(a.copies, math.ceil(max(limits.values()) * ((1 + 1 / a.copies) if a.spare else 1)))
+    # a failed node's users log in again on the others within a.relogin_s
+    login_cores = users / nodes / a.relogin_s * (c["us_per_login"] or 0) / 1e6
     return {
         "room_msgs": room_msgs, "dm_msgs": dm_msgs, "room_deliveries": room_deliveries,
         "presence_deliveries": presence_deliveries, "writes": writes, "cpu": cpu, "cores_needed": cores_needed,
@@ -234,7 +232,7 @@ def tables(c, a, m):
     out.append("| **nodes** | **%d**%s |" % (m["nodes"], " (with one spare per %d for failures)" % a.copies
                                              if a.spare else ""))
     out.append("| connections per node | at most %s |" % fmt(m["conns_per_node"]))
-    out.append("| cores a node needs to take one failed node's logins within %d s | %s |" % (
+    out.append("| cores the other nodes need, together, for one failed node's users to log in again within %d s | %s |" % (
         a.relogin_s, fmt(m["login_cores"], 1)))
     if m["disk_per_day"] is not None:
         out.append("| disk per day, all copies | %s GB (%s GB a node) |" % (
