@@ -41,6 +41,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 import measure_cluster as mc  # noqa: E402
+from measure import cpu_s  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "build", "bin", "confab-bench")
@@ -86,13 +87,6 @@ def cluster_bytes(pid, cluster_ports):
     return total
 
 
-def cpu_seconds(pid):
-    """User plus system CPU time of process `pid`, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def metric(port, name):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
         for line in r.read().decode().splitlines():
@@ -113,9 +107,9 @@ def throughput(confabd, rooms_rates, dm_rates, workloads):
                 c = nodes(confabd, root, n_copies)
                 pid = c.procs[0].pid
                 before = cluster_bytes(pid, c.cluster)
-                cpu_before = [cpu_seconds(p.pid) for p in c.procs]
+                cpu_before = [cpu_s(p.pid) for p in c.procs]
                 out = bench(c.http[0], pid, workload, rates, extra)
-                cpu = [cpu_seconds(p.pid) - b for p, b in zip(c.procs, cpu_before)]
+                cpu = [cpu_s(p.pid) - b for p, b in zip(c.procs, cpu_before)]
                 sent_bytes = cluster_bytes(pid, c.cluster) - before
                 # the warm-up's sends count too: they crossed the same links
                 sent = sum(s["sent"] for s in out["steps"]) + WARMUP_S * int(rates.split(",")[0])
